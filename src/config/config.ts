@@ -1,0 +1,73 @@
+import { CONFIG_FIELDS, type ConfigField, type ConfigKey } from './fields.js';
+
+type ValueOf<F extends ConfigField> = F['kind'] extends 'int'
+  ? number
+  : F['kind'] extends 'bool'
+    ? boolean
+    : F['kind'] extends 'list'
+      ? string[]
+      : F['default'] extends null
+        ? string | null
+        : string;
+
+/** The typed configuration of one process, derived from CONFIG_FIELDS. */
+export type Config = { [K in ConfigKey]: ValueOf<(typeof CONFIG_FIELDS)[K]> };
+
+/** A configuration value that cannot be used; the message names the variable or flag. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
+const FALSE_WORDS = new Set(['0', 'false', 'no', 'off']);
+
+function parseValue(name: string, field: ConfigField, raw: string): unknown {
+  switch (field.kind) {
+    case 'string':
+      return raw;
+    case 'list':
+      return raw.split(',').map((s) => s.trim()).filter(Boolean);
+    case 'bool': {
+      const word = raw.trim().toLowerCase();
+      if (TRUE_WORDS.has(word)) return true;
+      if (FALSE_WORDS.has(word)) return false;
+      throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(raw)}`);
+    }
+    case 'int': {
+      if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be a whole number, got ${JSON.stringify(raw)}`);
+      const n = Number(raw.trim());
+      if (field.min !== undefined && n < field.min) throw new ConfigError(`${name} must be at least ${field.min}`);
+      if (field.max !== undefined && n > field.max) throw new ConfigError(`${name} must be at most ${field.max}`);
+      return n;
+    }
+  }
+}
+
+/**
+ * Builds the configuration: flags win over environment variables, which win over defaults.
+ * `flags` is keyed by config key (commander's camelCase option names match them).
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Partial<Record<ConfigKey, unknown>> = {}): Config {
+  const out: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(CONFIG_FIELDS) as [ConfigKey, ConfigField][]) {
+    const flagValue = flags[key];
+    const envValue = env[field.env];
+    if (flagValue !== undefined && flagValue !== null) {
+      out[key] = typeof flagValue === 'string' ? parseValue(field.flag ?? field.env, field, flagValue) : flagValue;
+    } else if (envValue !== undefined && envValue.trim() !== '') {
+      out[key] = parseValue(field.env, field, envValue);
+    } else {
+      out[key] = Array.isArray(field.default) ? [...field.default] : field.default;
+    }
+  }
+  const config = out as Config;
+  if (config.allowedModels.length === 0) throw new ConfigError('ALLOWED_MODELS must name at least one model');
+  return config;
+}
+
+/** Splits `HOST:PORT` (IPv6 as `[::1]:PORT`) into parts; throws ConfigError naming the setting. */
+export function parseListenAddress(name: string, value: string): { host: string; port: number } {
+  const m = /^\[?([^\]]*?)\]?:(\d{1,5})$/.exec(value.trim());
+  if (!m || Number(m[2]) > 65535) throw new ConfigError(`${name} must be HOST:PORT, got ${JSON.stringify(value)}`);
+  return { host: m[1] || '127.0.0.1', port: Number(m[2]) };
+}

@@ -1,0 +1,48 @@
+/**
+ * Every configuration setting, its environment variable, its command-line flag and its default: the one
+ * place each default lives. `loadConfig` derives the typed config from this table; the CLI derives its
+ * flags from it; a test checks that README.md documents every row.
+ */
+export type FieldKind = 'string' | 'int' | 'bool' | 'list';
+
+export interface ConfigField {
+  env: string;
+  flag?: string;
+  kind: FieldKind;
+  default: string | number | boolean | readonly string[] | null;
+  min?: number;
+  max?: number;
+  doc: string;
+}
+
+const MiB = 1024 * 1024;
+
+export const CONFIG_FIELDS = {
+  databaseUrl: { env: 'DATABASE_URL', flag: '--database-url', kind: 'string', default: null, doc: 'Postgres URL; when unset `start` uses embedded PGlite in the data directory' },
+  dataDir: { env: 'CODEX_IMAGE_GATEWAY_DATA_DIR', flag: '--data-dir', kind: 'string', default: './data', doc: 'embedded database, admin token, master key, instance.json, request logs' },
+  listen: { env: 'GATEWAY_LISTEN', flag: '--listen', kind: 'string', default: '127.0.0.1:19082', doc: 'public image API address (HOST:PORT; port 0 = ephemeral)' },
+  adminListen: { env: 'ADMIN_LISTEN', flag: '--admin-listen', kind: 'string', default: '127.0.0.1:19083', doc: 'admin API address' },
+  adminToken: { env: 'ADMIN_TOKEN', kind: 'string', default: null, doc: 'admin bearer token; `start` creates `<data-dir>/admin-token` when unset' },
+  masterKey: { env: 'CODEX_IMAGE_GATEWAY_MASTER_KEY', kind: 'string', default: null, doc: '32-byte key (hex or base64) that encrypts account credentials; else `<data-dir>/master.key`' },
+  masterKeyFile: { env: 'CODEX_IMAGE_GATEWAY_MASTER_KEY_FILE', flag: '--master-key-file', kind: 'string', default: null, doc: 'file holding the master key (created with mode 0600 if missing)' },
+  upstreamBaseUrl: { env: 'CODEX_UPSTREAM_BASE_URL', kind: 'string', default: 'https://chatgpt.com/backend-api/codex', doc: 'Codex backend base URL' },
+  logDir: { env: 'CODEX_IMAGE_LOG_DIR', flag: '--log-dir', kind: 'string', default: null, doc: 'request-log directory (default `<data-dir>/logs`); one process per directory' },
+  logLevel: { env: 'LOG_LEVEL', kind: 'string', default: 'info', doc: 'app log level (pino)' },
+  allowedModels: { env: 'ALLOWED_MODELS', kind: 'list', default: ['gpt-image-2'], doc: 'comma-separated models clients may ask for; the first is the default' },
+  maxInputImages: { env: 'MAX_INPUT_IMAGES', kind: 'int', default: 5, min: 1, max: 16, doc: 'most input images on an edit' },
+  maxJsonBodyBytes: { env: 'MAX_JSON_BODY_BYTES', kind: 'int', default: 48 * MiB, min: 1024, doc: 'largest JSON request body (413 past it)' },
+  maxUploadFileBytes: { env: 'MAX_UPLOAD_FILE_BYTES', kind: 'int', default: 50 * MiB, min: 1024, doc: 'largest single multipart file (413 past it)' },
+  maxUploadTotalBytes: { env: 'MAX_UPLOAD_TOTAL_BYTES', kind: 'int', default: 100 * MiB, min: 1024, doc: 'largest multipart body in total (413 past it)' },
+  upstreamConnectTimeoutMs: { env: 'UPSTREAM_CONNECT_TIMEOUT_MS', kind: 'int', default: 10_000, min: 100, doc: 'TCP/TLS connect timeout to the upstream' },
+  upstreamHeadersTimeoutMs: { env: 'UPSTREAM_HEADERS_TIMEOUT_MS', kind: 'int', default: 360_000, min: 100, doc: 'wait for upstream response headers (generation time)' },
+  upstreamBodyTimeoutMs: { env: 'UPSTREAM_BODY_TIMEOUT_MS', kind: 'int', default: 120_000, min: 100, doc: 'longest silence while reading the upstream body' },
+  upstreamAttemptTimeoutMs: { env: 'UPSTREAM_ATTEMPT_TIMEOUT_MS', kind: 'int', default: 600_000, min: 100, doc: 'whole attempt on one account, headers and body' },
+  upstreamMaxResponseBytes: { env: 'UPSTREAM_MAX_RESPONSE_BYTES', kind: 'int', default: 150 * MiB, min: 1024, doc: 'largest upstream response, enforced while streaming' },
+  allowFreePlanAccounts: { env: 'ALLOW_FREE_PLAN_ACCOUNTS', kind: 'bool', default: false, doc: 'route to accounts whose token says `chatgpt_plan_type: free` (they have no image tool)' },
+  snapshotPollMs: { env: 'SNAPSHOT_POLL_MS', kind: 'int', default: 10_000, min: 200, doc: 'safety-net reload of control data (changes normally arrive by LISTEN/NOTIFY)' },
+  usageFlushMs: { env: 'USAGE_FLUSH_MS', kind: 'int', default: 1_000, min: 10, doc: 'how often usage counters are written to the database' },
+  shutdownGraceMs: { env: 'SHUTDOWN_GRACE_MS', kind: 'int', default: 600_000, min: 0, doc: 'on SIGTERM, how long in-flight generations may finish' },
+  pgMaxConnections: { env: 'PG_MAX_CONNECTIONS', kind: 'int', default: 8, min: 1, max: 100, doc: 'Postgres pool size' },
+} as const satisfies Record<string, ConfigField>;
+
+export type ConfigKey = keyof typeof CONFIG_FIELDS;

@@ -1,0 +1,59 @@
+import type { Readable } from 'node:stream';
+
+/** The two public image endpoints. */
+export type ImageEndpoint = 'generations' | 'edits';
+
+/** Image MIME types accepted as input (checked by magic bytes, never by name). */
+export type ImageMime = 'image/png' | 'image/jpeg' | 'image/webp';
+
+/**
+ * One input image (or mask), already validated.
+ * - `url`: an http(s) URL the client gave; forwarded as is, never fetched by the gateway.
+ * - `inline`: a data URL the client sent in JSON, decoded and checked; `dataUrl` is forwarded.
+ * - `spooled`: a multipart upload held in an encrypted temporary file; streamed upstream as a data URL.
+ */
+export type ImageInput =
+  | { kind: 'url'; url: string }
+  | { kind: 'inline'; mime: ImageMime; bytes: number; dataUrl: string }
+  | { kind: 'spooled'; mime: ImageMime; bytes: number; file: SpooledFile };
+
+/** A re-readable temporary file; `openRaw` yields the original bytes (it may be encrypted at rest). */
+export interface SpooledFile {
+  readonly path: string;
+  readonly bytes: number;
+  openRaw(): Readable;
+}
+
+/** Options forwarded upstream as given (after validation). Absent means "not sent". */
+export interface ImageOptions {
+  size?: string;
+  quality?: 'auto' | 'low' | 'medium' | 'high';
+  background?: 'auto' | 'transparent' | 'opaque';
+  output_format?: 'png' | 'jpeg' | 'webp';
+  output_compression?: number;
+  moderation?: 'auto' | 'low';
+  input_fidelity?: 'low' | 'high';
+}
+
+/** The canonical, validated request: everything downstream works from this, never from the raw body. */
+export interface ImageRequest {
+  endpoint: ImageEndpoint;
+  model: string;
+  prompt: string;
+  n: number;
+  /** `n` as the client sent it; the upstream body carries `n` only when the client set it. */
+  nGiven: boolean;
+  options: ImageOptions;
+  responseFormat: 'b64_json' | 'url';
+  images: ImageInput[];
+  mask: ImageInput | null;
+}
+
+/**
+ * A request body that can be sent more than once (one send per account attempt) without holding it
+ * twice in memory: `open()` returns a fresh stream each time.
+ */
+export interface UpstreamBody {
+  readonly contentLength: number;
+  open(): Readable;
+}

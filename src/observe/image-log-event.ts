@@ -1,0 +1,52 @@
+import type { ImageEndpoint } from '../images/image-request.js';
+
+/** What the streaming response tap learned about an upstream JSON body without holding it. */
+export interface ResponseMetrics {
+  /** Bytes of body seen. */
+  bodyBytes: number;
+  /** Length of the top-level `data` array, when present. */
+  imageCount: number | null;
+  /** Decoded bytes of all `data[].b64_json` values (floor(len*3/4) - padding). */
+  imageBytes: number;
+  usage: { inputTokens: number | null; outputTokens: number | null; totalTokens: number | null } | null;
+  /** Echoed by the upstream (what it really produced). */
+  size: string | null;
+  quality: string | null;
+  outputFormat: string | null;
+  background: string | null;
+}
+
+/**
+ * One request-log line (schema_version 1 of the original, same names, plus `ts`, `model`, `event`
+ * and timings). By construction no field can hold a prompt, an image, an image URL, a token or a key
+ * secret: every field is a number, a boolean, an id, a hash or a short enum-like string.
+ */
+export interface ImageLogEvent {
+  schema_version: 1;
+  ts: number;
+  event: 'attempt' | 'key_limited' | 'exhausted';
+  gateway_mode: 'standalone';
+  request_id: string;
+  key_id: string;
+  key_name: string;
+  account_name: string | null;
+  endpoint: ImageEndpoint;
+  model: string;
+  prompt_hash: string;
+  size: string | null;
+  quality: string | null;
+  n: number;
+  input_image_count: number;
+  input_data_image_count: number;
+  upstream_status: number;
+  duration_ms: number;
+  upstream_ttfb_ms: number | null;
+  failover_count: number;
+  error_class: string | null;
+  response_image_count: number | null;
+  response_image_bytes: number | null;
+  usage_tokens: number | null;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  usage_missing: boolean;
+}

@@ -1,0 +1,113 @@
+/** Control data as the data plane sees it: plain records in an in-memory snapshot. */
+
+export type KeyStatus = 'active' | 'disabled';
+export type AccountStatus = 'active' | 'disabled';
+
+/** How a key picks accounts: every account, a fixed ordered list, or a named group. */
+export type KeyRouting =
+  | { mode: 'all' }
+  | { mode: 'accounts'; accountIds: string[] }
+  | { mode: 'group'; groupId: string };
+
+export interface KeyRecord {
+  id: string;
+  name: string;
+  /** Lowercase hex SHA-256 of the secret; the secret itself is never stored. */
+  hash: string;
+  /** First characters of the secret (`cig_ab12…`), for recognising a key in lists. */
+  prefix: string;
+  status: KeyStatus;
+  imageEnabled: boolean;
+  /** Total usage tokens this key may consume; null = unlimited. */
+  quotaTokens: number | null;
+  /** Null = unlimited. */
+  maxConcurrency: number | null;
+  /** Null = no interval gate. */
+  minStartIntervalMs: number | null;
+  routing: KeyRouting;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** Decrypted credentials, held only in memory. */
+export interface AccountCredentials {
+  accessToken: string;
+  refreshToken: string | null;
+  idToken: string | null;
+  /** ChatGPT account id for the `ChatGPT-Account-ID` header; null when unknown. */
+  chatgptAccountId: string | null;
+  fedramp: boolean;
+}
+
+export interface AccountRecord {
+  id: string;
+  name: string;
+  status: AccountStatus;
+  imageEnabled: boolean;
+  /** Most concurrent image requests on this account (per process), 1..1024. */
+  imageConcurrency: number;
+  /** Proxy URL (http, https, socks5, socks5h), possibly with credentials; null = direct. */
+  proxyUrl: string | null;
+  planType: string | null;
+  email: string | null;
+  chatgptAccountId: string | null;
+  /** Access-token expiry (ms since epoch) from the JWT `exp`; null = unknown, treated as usable. */
+  accessTokenExpiresAt: number | null;
+  lastRefreshAt: number | null;
+  lastError: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface GroupRecord {
+  id: string;
+  name: string;
+  accountIds: string[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** Runtime settings stored in the database (changed through the admin API). */
+export interface Settings {
+  codexClientVersion: string;
+  logMaxFileBytes: number;
+  logMaxFileAgeMs: number;
+  logMaxFiles: number;
+}
+
+export interface KeyUsage {
+  keyId: string;
+  requests: number;
+  successes: number;
+  images: number;
+  inputTokens: number;
+  outputTokens: number;
+  totalTokens: number;
+  usageMissing: number;
+  lastUsedAt: number | null;
+}
+
+/** What the hot path reads: everything needed to authenticate and route without a database trip. */
+export interface Snapshot {
+  keysByHash: ReadonlyMap<string, KeyRecord>;
+  accounts: ReadonlyMap<string, AccountRecord & { credentials: AccountCredentials | null }>;
+  groups: ReadonlyMap<string, GroupRecord>;
+  /** Total usage tokens per key id, as stored when the snapshot was loaded. */
+  usedTokens: ReadonlyMap<string, number>;
+  settings: Settings;
+  loadedAt: number;
+}
+
+/** Usage to add to one key's counters; applied atomically (increments, never read-modify-write). */
+export interface KeyUsageDelta {
+  keyId: string;
+  requests: number;
+  successes: number;
+  images: number;
+  inputTokens: number;
+  outputTokens: number;
+  totalTokens: number;
+  usageMissing: number;
+  /** ms since epoch; the stored value only moves forward. */
+  lastUsedAt: number;
+}
