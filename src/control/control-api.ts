@@ -1,0 +1,139 @@
+import type { AccountStatus, KeyStatus, KeyUsage, Settings } from '../store/types.js';
+
+/**
+ * The control-plane operations, as one interface with two implementations: the service layer
+ * (`createControlServices`, talks to the database) and the admin-API client (`createAdminClient`,
+ * talks to a running instance). The admin API routes and every CLI command go through this, so both
+ * paths validate the same way and give the same messages. Errors are GatewayError
+ * (`invalid_request` with `param`, `not_found`, `conflict`).
+ */
+export interface ControlApi {
+  keys: {
+    list(): Promise<KeyView[]>;
+    /** By id or by name. */
+    get(ref: string): Promise<KeyView>;
+    create(input: KeyCreateInput): Promise<CreatedKey>;
+    update(ref: string, input: KeyUpdateInput): Promise<KeyView>;
+    delete(ref: string): Promise<void>;
+  };
+  accounts: {
+    list(): Promise<AccountView[]>;
+    /** By id or by name. */
+    get(ref: string): Promise<AccountView>;
+    /** Imports a Codex auth.json (or a JSON holding an access token); re-importing the same name replaces its credentials. */
+    import(input: AccountImportInput): Promise<AccountView>;
+    update(ref: string, input: AccountUpdateInput): Promise<AccountView>;
+    delete(ref: string): Promise<void>;
+  };
+  groups: {
+    list(): Promise<GroupView[]>;
+    get(ref: string): Promise<GroupView>;
+    create(input: { name: string; accounts?: string[] }): Promise<GroupView>;
+    update(ref: string, input: { name?: string; accounts?: string[] }): Promise<GroupView>;
+    delete(ref: string): Promise<void>;
+  };
+  settings: {
+    get(): Promise<Settings>;
+    update(input: Partial<Settings>): Promise<Settings>;
+  };
+  usage: {
+    summary(): Promise<UsageSummary>;
+  };
+}
+
+/** Routing as an operator writes it: accounts and groups by name (or id). */
+export type KeyRoutingInput =
+  | { mode: 'all' }
+  | { mode: 'accounts'; accounts: string[] }
+  | { mode: 'group'; group: string };
+
+export interface KeyCreateInput {
+  name: string;
+  status?: KeyStatus;
+  imageEnabled?: boolean;
+  /** null = unlimited. */
+  quotaTokens?: number | null;
+  /** 1..1024; null = unlimited. */
+  maxConcurrency?: number | null;
+  /** 0..300000; null = no interval gate. */
+  minStartIntervalMs?: number | null;
+  routing?: KeyRoutingInput;
+}
+
+export type KeyUpdateInput = Partial<KeyCreateInput>;
+
+/** A key as shown to operators: never the secret, never the full hash. */
+export interface KeyView {
+  id: string;
+  name: string;
+  /** First characters of the secret, for recognising it. */
+  prefix: string;
+  status: KeyStatus;
+  imageEnabled: boolean;
+  quotaTokens: number | null;
+  maxConcurrency: number | null;
+  minStartIntervalMs: number | null;
+  /** Accounts and groups by name. */
+  routing: KeyRoutingInput;
+  usage: Omit<KeyUsage, 'keyId'>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** The create response: the only time the secret exists outside the client's hands. */
+export interface CreatedKey {
+  key: KeyView;
+  secret: string;
+}
+
+export interface AccountImportInput {
+  /** The auth JSON, as text or already parsed. */
+  auth: unknown;
+  name?: string;
+  imageEnabled?: boolean;
+  /** 1..1024, default 3. */
+  imageConcurrency?: number;
+  proxyUrl?: string | null;
+}
+
+export interface AccountUpdateInput {
+  name?: string;
+  status?: AccountStatus;
+  imageEnabled?: boolean;
+  imageConcurrency?: number;
+  /** null = direct connection. */
+  proxyUrl?: string | null;
+}
+
+/** An account as shown to operators: never a token; the proxy with its password masked. */
+export interface AccountView {
+  id: string;
+  name: string;
+  status: AccountStatus;
+  imageEnabled: boolean;
+  imageConcurrency: number;
+  proxy: string | null;
+  planType: string | null;
+  email: string | null;
+  chatgptAccountId: string | null;
+  accessTokenExpiresAt: number | null;
+  hasRefreshToken: boolean;
+  lastRefreshAt: number | null;
+  lastError: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface GroupView {
+  id: string;
+  name: string;
+  /** Account names, in the group's order. */
+  accounts: string[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface UsageSummary {
+  totals: Omit<KeyUsage, 'keyId' | 'lastUsedAt'> & { lastUsedAt: number | null };
+  keys: Array<{ id: string; name: string } & Omit<KeyUsage, 'keyId'>>;
+}
