@@ -1,0 +1,79 @@
+import { assertNever } from '../errors/assert-never.js';
+import type { AccountCredentials, AccountRecord, KeyRecord, Snapshot } from '../store/types.js';
+
+/** An account the dispatcher may try, with what the attempt needs. */
+export interface Candidate {
+  account: AccountRecord;
+  credentials: AccountCredentials;
+}
+
+/** Why an image-enabled account of the key's routing cannot be tried right now. */
+export type ExclusionReason = 'token_expired' | 'free_plan' | 'credentials_unreadable';
+
+export interface CandidatePlan {
+  /** Accounts of the key's routing that are active and image-enabled (before usability checks). */
+  imageEnabledCount: number;
+  candidates: Candidate[];
+  excluded: ExclusionReason[];
+}
+
+export interface PlanOptions {
+  now: number;
+  allowFreePlans: boolean;
+  inFlight: (accountId: string) => number;
+  lastStartMs: (accountId: string) => number;
+}
+
+/** Account ids a key routes to, in routing order (unknown ids are dropped). */
+export function resolveRoutedAccountIds(key: KeyRecord, snapshot: Snapshot): string[] {
+  switch (key.routing.mode) {
+    case 'all':
+      return [...snapshot.accounts.keys()];
+    case 'accounts':
+      return key.routing.accountIds.filter((id) => snapshot.accounts.has(id));
+    case 'group':
+      return snapshot.groups.get(key.routing.groupId)?.accountIds.filter((id) => snapshot.accounts.has(id)) ?? [];
+    default:
+      return assertNever(key.routing);
+  }
+}
+
+/** Usability of one active, image-enabled account; null when it may be tried. */
+export function exclusionOf(
+  account: AccountRecord,
+  credentials: AccountCredentials | null,
+  opts: Pick<PlanOptions, 'now' | 'allowFreePlans'>,
+): ExclusionReason | null {
+  if (!credentials || !credentials.accessToken) return 'credentials_unreadable';
+  // An undecodable token has no known expiry: treated as usable, as the original did (spec §4.6).
+  if (account.accessTokenExpiresAt !== null && opts.now >= account.accessTokenExpiresAt) return 'token_expired';
+  if (!opts.allowFreePlans && account.planType?.toLowerCase() === 'free') return 'free_plan';
+  return null;
+}
+
+/**
+ * Plans the accounts to try for one request: the key's routing ∩ active ∩ image-enabled ∩ usable,
+ * ordered to spread load — fewest in flight relative to the account's cap, then least recently
+ * started, then by name so that equal cases are deterministic.
+ */
+export function planCandidates(key: KeyRecord, snapshot: Snapshot, opts: PlanOptions): CandidatePlan {
+  const candidates: Candidate[] = [];
+  const excluded: ExclusionReason[] = [];
+  let imageEnabledCount = 0;
+  for (const id of new Set(resolveRoutedAccountIds(key, snapshot))) {
+    const entry = snapshot.accounts.get(id);
+    if (!entry || entry.status !== 'active' || !entry.imageEnabled) continue;
+    imageEnabledCount += 1;
+    const reason = exclusionOf(entry, entry.credentials, opts);
+    if (reason) excluded.push(reason);
+    else candidates.push({ account: entry, credentials: entry.credentials as AccountCredentials });
+  }
+  const load = (c: Candidate) => opts.inFlight(c.account.id) / Math.max(1, c.account.imageConcurrency);
+  const ordered = [...candidates].sort(
+    (a, b) =>
+      load(a) - load(b) ||
+      opts.lastStartMs(a.account.id) - opts.lastStartMs(b.account.id) ||
+      a.account.name.localeCompare(b.account.name),
+  );
+  return { imageEnabledCount, candidates: ordered, excluded };
+}

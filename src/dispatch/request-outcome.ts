@@ -1,0 +1,126 @@
+import type { ImageRequest } from '../images/image-request.js';
+import type { ImageLogEvent, ResponseMetrics } from '../observe/image-log-event.js';
+import type { KeyRecord } from '../store/types.js';
+import type { AttemptRecord } from './run-failover.js';
+import type { SkipClass } from './exhaustion.js';
+
+/** How a dispatched request ended; pre-dispatch rejections (bad input, auth) are not outcomes. */
+export type RequestEnding =
+  | { kind: 'upstream'; status: number; accountName: string; metrics: ResponseMetrics | null; streamError: string | null }
+  | { kind: 'key_limited'; reason: string }
+  | { kind: 'exhausted'; status: number; skips: SkipClass[] }
+  | { kind: 'client_aborted' };
+
+/** Everything the bookkeeping needs about one dispatched request, collected as it runs and used once at the end. */
+export interface RequestOutcome {
+  requestId: string;
+  startedAt: number;
+  key: KeyRecord;
+  request: ImageRequest;
+  promptHash: string;
+  attempts: AttemptRecord[];
+  /** Accounts passed over, in order (busy ones included, which never become attempts). */
+  skips: SkipClass[];
+  ending: RequestEnding | null;
+}
+
+const countDataImages = (req: ImageRequest) => req.images.filter((i) => i.kind !== 'url').length;
+
+/** Status a log line reports for an ending (499 for a client that went away, as nginx does). */
+export function endingStatus(ending: RequestEnding): number {
+  switch (ending.kind) {
+    case 'upstream':
+    case 'exhausted':
+      return ending.status;
+    case 'key_limited':
+      return 429;
+    case 'client_aborted':
+      return 499;
+  }
+}
+
+/**
+ * Builds the request-log lines for one request: one per upstream response received (the final one
+ * carries the response metrics), plus one for a key-limit rejection, an exhaustion or an abort.
+ * Fields are copied one by one from ids, counts and enums: nothing here can carry a prompt or an image.
+ */
+export function buildImageLogEvents(outcome: RequestOutcome, now: number): ImageLogEvent[] {
+  const { request, ending } = outcome;
+  const base = {
+    schema_version: 1 as const,
+    ts: now,
+    gateway_mode: 'standalone' as const,
+    request_id: outcome.requestId,
+    key_id: outcome.key.id,
+    key_name: outcome.key.name,
+    endpoint: request.endpoint,
+    model: request.model,
+    prompt_hash: outcome.promptHash,
+    size: request.options.size ?? null,
+    quality: request.options.quality ?? null,
+    n: request.n,
+    input_image_count: request.images.length,
+    input_data_image_count: countDataImages(request),
+  };
+  const empty = { response_image_count: null, response_image_bytes: null, usage_tokens: null, input_tokens: null, output_tokens: null, usage_missing: true };
+  const events: ImageLogEvent[] = [];
+  let failovers = 0;
+  outcome.attempts.forEach((attempt, index) => {
+    const isFinal = ending?.kind === 'upstream' && index === outcome.attempts.length - 1;
+    if (attempt.status !== null) {
+      const metrics = isFinal && ending?.kind === 'upstream' ? ending.metrics : null;
+      events.push({
+        ...base,
+        ...empty,
+        ...(metrics ? metricsFields(metrics) : {}),
+        event: 'attempt',
+        account_name: attempt.accountName,
+        upstream_status: attempt.status,
+        duration_ms: attempt.endedAt - outcome.startedAt,
+        upstream_ttfb_ms: attempt.ttfbMs,
+        failover_count: failovers,
+        error_class: isFinal && ending?.kind === 'upstream' && ending.streamError ? ending.streamError : attempt.errorClass,
+      });
+    }
+    if (!isFinal) failovers += 1;
+  });
+  if (ending && ending.kind !== 'upstream') {
+    events.push({
+      ...base,
+      ...empty,
+      event: ending.kind === 'key_limited' ? 'key_limited' : 'exhausted',
+      account_name: null,
+      upstream_status: endingStatus(ending),
+      duration_ms: now - outcome.startedAt,
+      upstream_ttfb_ms: null,
+      failover_count: failovers,
+      error_class: endingErrorClass(ending, outcome.attempts),
+    });
+  }
+  return events;
+}
+
+/** The error class that describes how a request ended; null for a clean success. */
+export function endingErrorClass(ending: RequestEnding, attempts: readonly AttemptRecord[]): string | null {
+  switch (ending.kind) {
+    case 'upstream':
+      return ending.streamError ?? attempts.at(-1)?.errorClass ?? null;
+    case 'key_limited':
+      return ending.reason;
+    case 'client_aborted':
+      return 'client_aborted';
+    case 'exhausted':
+      return ending.skips.at(-1) ?? 'no_eligible_account';
+  }
+}
+
+function metricsFields(m: ResponseMetrics) {
+  return {
+    response_image_count: m.imageCount,
+    response_image_bytes: m.imageBytes > 0 ? m.imageBytes : null,
+    usage_tokens: m.usage?.totalTokens ?? null,
+    input_tokens: m.usage?.inputTokens ?? null,
+    output_tokens: m.usage?.outputTokens ?? null,
+    usage_missing: m.usage?.totalTokens == null,
+  };
+}

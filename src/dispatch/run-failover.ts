@@ -1,0 +1,119 @@
+import type { UpstreamBody } from '../images/image-request.js';
+import type { ImageEndpoint } from '../images/image-request.js';
+import type { AccountLimiter } from '../limits/account-limiter.js';
+import type { Permit } from '../limits/permit.js';
+import type { UpstreamClient, UpstreamResponse } from '../upstream/types.js';
+import { isTimeoutError, shouldFailover, statusClass } from '../upstream/upstream-failures.js';
+import { readUpstreamError } from '../upstream/upstream-error.js';
+import type { Candidate } from './plan-candidates.js';
+import type { SkipClass } from './exhaustion.js';
+
+/** One request that reached an upstream account (or failed on the way there). */
+export interface AttemptRecord {
+  accountId: string;
+  accountName: string;
+  /** Upstream status; null when no response arrived (transport error, timeout). */
+  status: number | null;
+  ttfbMs: number | null;
+  errorClass: SkipClass | 'client_error' | 'upstream_status' | 'client_aborted' | null;
+  /** Seconds the upstream asked us to wait (429 `resets_in_seconds`), when it said. */
+  retryAfterSeconds: number | null;
+  endedAt: number;
+}
+
+export interface FailoverInput {
+  endpoint: ImageEndpoint;
+  body: UpstreamBody;
+  candidates: readonly Candidate[];
+  signal: AbortSignal;
+  clientHeaders: Record<string, string | string[] | undefined>;
+  codexClientVersion: string;
+  upstream: UpstreamClient;
+  accountLimiter: AccountLimiter;
+  now: () => number;
+  /** Told about every attempt as it ends (metrics). */
+  onAttempt?: (attempt: AttemptRecord) => void;
+}
+
+export type FailoverResult =
+  | { kind: 'final'; response: UpstreamResponse; candidate: Candidate; permit: Permit; attempts: AttemptRecord[]; skips: SkipClass[] }
+  | { kind: 'exhausted'; attempts: AttemptRecord[]; skips: SkipClass[] }
+  | { kind: 'aborted'; attempts: AttemptRecord[]; skips: SkipClass[] };
+
+type AttemptOutcome =
+  | { kind: 'final'; response: UpstreamResponse; permit: Permit }
+  | { kind: 'skip'; skip: SkipClass }
+  | { kind: 'aborted' };
+
+/**
+ * Tries the candidates in order, each at most once, until one gives a final answer: any status that
+ * is not worth failing over for (2xx, and 4xx other than 401/403/429). The final attempt's account
+ * permit is handed to the caller, which releases it once the body has been streamed.
+ */
+export async function runFailover(input: FailoverInput): Promise<FailoverResult> {
+  const attempts: AttemptRecord[] = [];
+  const skips: SkipClass[] = [];
+  for (const candidate of input.candidates) {
+    if (input.signal.aborted) return { kind: 'aborted', attempts, skips };
+    const outcome = await attemptOne(candidate, input, attempts);
+    if (outcome.kind === 'final') return { ...outcome, candidate, attempts, skips };
+    if (outcome.kind === 'aborted') return { kind: 'aborted', attempts, skips };
+    skips.push(outcome.skip);
+  }
+  return { kind: input.signal.aborted ? 'aborted' : 'exhausted', attempts, skips };
+}
+
+async function attemptOne(candidate: Candidate, input: FailoverInput, attempts: AttemptRecord[]): Promise<AttemptOutcome> {
+  const { account, credentials } = candidate;
+  const permit = input.accountLimiter.tryAcquire(account.id, account.imageConcurrency);
+  if (!permit) return { kind: 'skip', skip: 'concurrency_blocked' };
+  const record = (fields: Pick<AttemptRecord, 'status' | 'ttfbMs' | 'errorClass' | 'retryAfterSeconds'>) => {
+    const attempt: AttemptRecord = { accountId: account.id, accountName: account.name, endedAt: input.now(), ...fields };
+    attempts.push(attempt);
+    input.onAttempt?.(attempt);
+  };
+  let response: UpstreamResponse;
+  try {
+    response = await input.upstream.send(
+      {
+        endpoint: input.endpoint,
+        body: input.body,
+        accessToken: credentials.accessToken,
+        chatgptAccountId: credentials.chatgptAccountId ?? account.chatgptAccountId,
+        fedramp: credentials.fedramp,
+        proxyUrl: account.proxyUrl,
+        clientHeaders: input.clientHeaders,
+        codexClientVersion: input.codexClientVersion,
+      },
+      input.signal,
+    );
+  } catch (err) {
+    permit.release();
+    if (input.signal.aborted) {
+      record({ status: null, ttfbMs: null, errorClass: 'client_aborted', retryAfterSeconds: null });
+      return { kind: 'aborted' };
+    }
+    const skip = classifySendError(err);
+    record({ status: null, ttfbMs: null, errorClass: skip, retryAfterSeconds: null });
+    return { kind: 'skip', skip };
+  }
+  if (!shouldFailover(response.status)) {
+    record({ status: response.status, ttfbMs: response.ttfbMs, errorClass: response.status < 300 ? null : statusClass(response.status), retryAfterSeconds: null });
+    return { kind: 'final', response, permit };
+  }
+  const info = await readUpstreamError(response.body).catch(() => null);
+  permit.release();
+  const skip = statusClass(response.status) as SkipClass;
+  record({ status: response.status, ttfbMs: response.ttfbMs, errorClass: skip, retryAfterSeconds: info?.resetsInSeconds ?? null });
+  return { kind: 'skip', skip };
+}
+
+/** Maps a failed send to a skip class by error code (never by message text). */
+function classifySendError(err: unknown): SkipClass {
+  const code = typeof err === 'object' && err !== null ? String((err as { code?: unknown }).code ?? '') : '';
+  if (code === 'INVALID_PROXY_URL') return 'proxy_client';
+  if (code === 'UPSTREAM_RESPONSE_TOO_LARGE') return 'response_too_large';
+  if (isTimeoutError(err)) return 'upstream_timeout';
+  // Unknown failures are treated like transport errors: another account may well succeed.
+  return 'upstream_request';
+}

@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+import multipart from '@fastify/multipart';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { GatewayError } from '../errors/codes.js';
+import { ENDPOINT_ALIASES } from '../images/endpoint-aliases.js';
+import type { ImageEndpoint } from '../images/image-request.js';
+import type { GatewayDeps } from './gateway-deps.js';
+import { installErrorHandler } from './error-handler.js';
+import { createImageGate } from './image-gate.js';
+import { createImageHandler } from './image-handler.js';
+
+/** Every method is routed on the image paths so that non-POST gets 405 (with Allow) rather than 404. */
+const ALL_METHODS = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT'] as const;
+
+/** Multipart text fields: a 32,000-character prompt can take up to 128 KB in UTF-8. */
+const MAX_MULTIPART_FIELD_BYTES = 256 * 1024;
+
+/** Request ids look like OpenAI's (`req_<hex>`) and are generated here, never taken from the client. */
+export const generateRequestId = (): string => `req_${randomBytes(12).toString('hex')}`;
+
+export interface GatewayAppOptions {
+  logger?: FastifyServerOptions['logger'] | FastifyBaseLogger | false;
+}
+
+/** Builds the data-plane Fastify app (public image API, health, readiness, metrics) without listening. */
+export async function buildGatewayApp(deps: GatewayDeps, opts: GatewayAppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(opts.logger && typeof (opts.logger as FastifyBaseLogger).child === 'function'
+      ? { loggerInstance: opts.logger as FastifyBaseLogger }
+      : { logger: (opts.logger as FastifyServerOptions['logger']) ?? false }),
+    genReqId: generateRequestId,
+    bodyLimit: deps.config.maxJsonBodyBytes,
+    // Generations take minutes: Node's default 5-minute request timeout would cut them off.
+    requestTimeout: 0,
+    return503OnClosing: true,
+    disableRequestLogging: true,
+  });
+  app.removeAllContentTypeParsers();
+  // The images room parses JSON itself (it needs the raw number literals to reject `n: 2.0`).
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  await app.register(multipart, {
+    limits: {
+      fileSize: deps.config.maxUploadFileBytes,
+      files: deps.config.maxInputImages + 1,
+      fields: 32,
+      parts: deps.config.maxInputImages + 33,
+      fieldSize: MAX_MULTIPART_FIELD_BYTES,
+    },
+  });
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  installErrorHandler(app, deps);
+  for (const [path, endpoint] of Object.entries(ENDPOINT_ALIASES) as [string, ImageEndpoint][]) {
+    app.route({
+      method: [...ALL_METHODS],
+      url: path,
+      onRequest: createImageGate(endpoint, deps),
+      handler: createImageHandler(endpoint, deps),
+    });
+  }
+  app.get('/healthz', async (_req, reply) => reply.type('text/plain; charset=utf-8').send('ok'));
+  app.get('/readyz', async (_req, reply) => {
+    const ready = deps.snapshots.isReady();
+    return reply.code(ready ? 200 : 503).type('text/plain; charset=utf-8').send(ready ? 'ready' : 'not ready');
+  });
+  app.get('/metrics', async (_req, reply) => {
+    const { contentType, body } = await deps.metrics.render();
+    return reply.type(contentType).send(body);
+  });
+  app.setNotFoundHandler(async () => {
+    throw new GatewayError('unsupported_path', 'unsupported image gateway path');
+  });
+  return app;
+}

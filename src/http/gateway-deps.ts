@@ -1,0 +1,31 @@
+import type { Config } from '../config/config.js';
+import type { AccountLimiter } from '../limits/account-limiter.js';
+import type { KeyLimiter } from '../limits/key-limiter.js';
+import type { GatewayMetrics } from '../observe/gateway-metrics.js';
+import type { ImageLogEvent } from '../observe/image-log-event.js';
+import type { UsageRecorder } from '../observe/usage-recorder.js';
+import type { Snapshot } from '../store/types.js';
+import type { UpstreamClient } from '../upstream/types.js';
+
+/** Where the data plane reads control data: the in-memory snapshot, reloaded in the background. */
+export interface SnapshotSource {
+  /** The current snapshot; null before the first load. */
+  current(): Snapshot | null;
+  /** True when a snapshot is loaded and the database answered recently. */
+  isReady(): boolean;
+}
+
+/** Everything the public image API needs, injected so tests can build the app around real or fake parts. */
+export interface GatewayDeps {
+  config: Config;
+  snapshots: SnapshotSource;
+  keyLimiter: KeyLimiter;
+  accountLimiter: AccountLimiter;
+  upstream: UpstreamClient;
+  metrics: GatewayMetrics;
+  usage: UsageRecorder;
+  requestLog: { write(event: ImageLogEvent): void };
+  now: () => number;
+  /** Directory for encrypted multipart spool files (default: the OS temp dir). */
+  spoolDir?: string;
+}

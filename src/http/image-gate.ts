@@ -1,0 +1,66 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { hashApiKey } from '../control/api-key.js';
+import { GatewayError } from '../errors/codes.js';
+import type { ImageEndpoint } from '../images/image-request.js';
+import type { KeyRecord } from '../store/types.js';
+import type { GatewayDeps } from './gateway-deps.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated key, set by the image gate before the body is read. */
+    gatewayKey?: KeyRecord;
+  }
+}
+
+/** Media types each endpoint accepts (the part of Content-Type before `;`, lower-cased). */
+export const ACCEPTED_MEDIA_TYPES = {
+  generations: ['application/json'],
+  edits: ['application/json', 'multipart/form-data'],
+} as const satisfies Record<ImageEndpoint, readonly string[]>;
+
+/** The media type of a Content-Type header value, lower-cased; '' when absent. */
+export const parseMediaType = (header: string | undefined): string => (header ?? '').split(';')[0]!.trim().toLowerCase();
+
+/** The bearer token of an Authorization header (scheme case-insensitive, token trimmed); null otherwise. */
+export function parseBearerToken(header: string | undefined): string | null {
+  if (!header) return null;
+  const space = header.indexOf(' ');
+  if (space < 0 || header.slice(0, space).toLowerCase() !== 'bearer') return null;
+  const token = header.slice(space + 1).trim();
+  return token === '' ? null : token;
+}
+
+/**
+ * The checks that run before the body is read, in the original's order (spec §2.2): method,
+ * content type, bearer, key, key status, image switch, quota. Throws GatewayError; on success sets
+ * `req.gatewayKey`.
+ */
+export function createImageGate(endpoint: ImageEndpoint, deps: GatewayDeps) {
+  const accepted: readonly string[] = ACCEPTED_MEDIA_TYPES[endpoint];
+  return async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+    if (req.method !== 'POST') {
+      throw new GatewayError('method_not_allowed', 'image endpoint requires POST', null, { headers: { allow: 'POST' } });
+    }
+    if (!accepted.includes(parseMediaType(req.headers['content-type']))) {
+      const want = endpoint === 'edits' ? 'JSON or multipart/form-data' : 'JSON';
+      throw new GatewayError('unsupported_media_type', `image endpoint requires ${want}`);
+    }
+    const token = parseBearerToken(req.headers.authorization);
+    if (!token) throw new GatewayError('missing_bearer', 'missing bearer token');
+    const snapshot = deps.snapshots.current();
+    if (!snapshot) throw new GatewayError('not_ready', 'gateway is starting; control data is not loaded yet');
+    const key = snapshot.keysByHash.get(hashApiKey(token));
+    if (!key) throw new GatewayError('invalid_api_key', 'invalid bearer token');
+    if (key.status !== 'active') throw new GatewayError('key_disabled', 'llm key is not active');
+    if (!key.imageEnabled) throw new GatewayError('image_disabled', 'codex image generation is disabled for this key');
+    if (key.quotaTokens !== null) {
+      const used = (snapshot.usedTokens.get(key.id) ?? 0) + deps.usage.pendingTokens(key.id);
+      if (used >= key.quotaTokens) {
+        throw new GatewayError('quota_exceeded', `quota_exceeded: this key has used ${used} of its ${key.quotaTokens} tokens`, null, {
+          headers: { 'x-should-retry': 'false' },
+        });
+      }
+    }
+    req.gatewayKey = key;
+  };
+}

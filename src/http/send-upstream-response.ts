@@ -1,0 +1,65 @@
+import { pipeline } from 'node:stream/promises';
+import type { FastifyReply } from 'fastify';
+import type { ImageRequest } from '../images/image-request.js';
+import type { ResponseMetrics } from '../observe/image-log-event.js';
+import { createResponseTap } from '../observe/response-tap.js';
+import { buildUpstreamErrorResponse, readUpstreamError } from '../upstream/upstream-error.js';
+import type { UpstreamResponse } from '../upstream/types.js';
+
+/** What happened while answering the client with the final upstream response. */
+export interface SentResponse {
+  status: number;
+  metrics: ResponseMetrics | null;
+  /** Set when the body could not be delivered whole (the client then sees a cut-off response). */
+  streamError: 'upstream_body' | 'response_too_large' | 'client_aborted' | null;
+}
+
+const headerText = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
+
+/**
+ * Answers with the final upstream response. A 2xx body is piped to the client as it arrives, through
+ * the response tap that counts images and usage (and rewrites b64_json to data URLs for
+ * `response_format: url`), so memory does not grow with the image size. Any other status becomes an
+ * OpenAI-shaped error carrying the upstream's message.
+ */
+export async function sendUpstreamResponse(
+  reply: FastifyReply,
+  response: UpstreamResponse,
+  request: ImageRequest,
+  opts: { maxResponseBytes: number; clientSignal: AbortSignal },
+): Promise<SentResponse> {
+  if (response.status < 200 || response.status >= 300) return sendUpstreamError(reply, response);
+  const tap = createResponseTap({
+    responseFormat: request.responseFormat,
+    urlMime: `image/${request.options.output_format ?? 'png'}`,
+    maxBytes: opts.maxResponseBytes,
+  });
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(response.status, {
+    ...(reply.getHeaders() as Record<string, string>),
+    'content-type': headerText(response.headers['content-type']) ?? 'application/json',
+    'cache-control': 'no-store',
+  });
+  try {
+    await pipeline(response.body, tap.stream, res);
+    return { status: response.status, metrics: tap.metrics(), streamError: null };
+  } catch (err) {
+    if (!res.destroyed) res.destroy();
+    return { status: response.status, metrics: tap.metrics(), streamError: opts.clientSignal.aborted ? 'client_aborted' : classifyStreamError(err) };
+  }
+}
+
+async function sendUpstreamError(reply: FastifyReply, response: UpstreamResponse): Promise<SentResponse> {
+  const info = await readUpstreamError(response.body);
+  // A 1xx/3xx at this point is not something an Images API client can use.
+  const status = response.status >= 400 ? response.status : 502;
+  const built = buildUpstreamErrorResponse(status, info);
+  await reply.code(built.status).headers({ ...built.headers, 'x-should-retry': 'false' }).send(built.body);
+  return { status: built.status, metrics: null, streamError: null };
+}
+
+function classifyStreamError(err: unknown): SentResponse['streamError'] {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return code === 'UPSTREAM_RESPONSE_TOO_LARGE' ? 'response_too_large' : 'upstream_body';
+}

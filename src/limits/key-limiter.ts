@@ -1,0 +1,71 @@
+import { createPermit, type Permit } from './permit.js';
+
+/** A key's throttle settings; null (or 0) disables a gate, as in the original (spec §6.2). */
+export interface KeyLimits {
+  maxConcurrency: number | null;
+  minStartIntervalMs: number | null;
+}
+
+export type KeyLimitReason = 'key_max_concurrency' | 'key_min_start_interval';
+
+export type KeyAdmission =
+  | { admitted: true; permit: Permit }
+  | { admitted: false; reason: KeyLimitReason; inFlight: number };
+
+interface KeyState {
+  inFlight: number;
+  lastStartMs: number | null;
+}
+
+/**
+ * Per-key image throttle, in process memory (spec §6.2). Two gates: in-flight < maxConcurrency, and at
+ * least minStartIntervalMs since the last *admitted* start. Never waits: a request is admitted or refused.
+ */
+export class KeyLimiter {
+  private readonly states = new Map<string, KeyState>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /**
+   * Admits one request for a key without waiting.
+   * A rejection does not advance the interval clock; an admitted request that later fails still counts,
+   * which deliberately throttles clients that retry while every account is down. The concurrency gate is
+   * reported first when both fail.
+   */
+  admit(keyId: string, limits: KeyLimits): KeyAdmission {
+    const state = this.states.get(keyId) ?? { inFlight: 0, lastStartMs: null };
+    const max = limits.maxConcurrency || null;
+    const interval = limits.minStartIntervalMs || null;
+    const now = this.now();
+    if (max !== null && state.inFlight >= max) {
+      return { admitted: false, reason: 'key_max_concurrency', inFlight: state.inFlight };
+    }
+    if (interval !== null && state.lastStartMs !== null && now - state.lastStartMs < interval) {
+      return { admitted: false, reason: 'key_min_start_interval', inFlight: state.inFlight };
+    }
+    const next: KeyState = { inFlight: state.inFlight + 1, lastStartMs: interval !== null ? now : state.lastStartMs };
+    this.states.set(keyId, next);
+    return { admitted: true, permit: createPermit(() => this.release(keyId)) };
+  }
+
+  /** Requests of this key in flight now. */
+  inFlight(keyId: string): number {
+    return this.states.get(keyId)?.inFlight ?? 0;
+  }
+
+  private release(keyId: string): void {
+    const state = this.states.get(keyId);
+    if (!state) return;
+    const inFlight = Math.max(0, state.inFlight - 1);
+    // Entries of interval-limited keys keep their clock; others are dropped when idle to bound the map.
+    if (inFlight === 0 && state.lastStartMs === null) this.states.delete(keyId);
+    else this.states.set(keyId, { inFlight, lastStartMs: state.lastStartMs });
+  }
+}
+
+/** The original's rejection text: `key image request limit reached: <reason> in_flight=… …`. */
+export function describeKeyLimitRejection(reason: KeyLimitReason, inFlight: number, limits: KeyLimits): string {
+  const max = limits.maxConcurrency ? String(limits.maxConcurrency) : 'unlimited';
+  const interval = limits.minStartIntervalMs === null ? 'unlimited' : String(limits.minStartIntervalMs);
+  return `key image request limit reached: ${reason} in_flight=${inFlight} request_max_concurrency=${max} request_min_start_interval_ms=${interval}`;
+}

@@ -1,0 +1,62 @@
+import type { AccountCredentials, AccountRecord, KeyRecord, Snapshot } from '../../src/store/types.js';
+
+/** A key record with sensible defaults, for unit tests that do not touch a database. */
+export function makeKey(overrides: Partial<KeyRecord> = {}): KeyRecord {
+  return {
+    id: 'key_1',
+    name: 'test key',
+    hash: 'h'.repeat(64),
+    prefix: 'cig_test',
+    status: 'active',
+    imageEnabled: true,
+    quotaTokens: null,
+    maxConcurrency: null,
+    minStartIntervalMs: null,
+    routing: { mode: 'all' },
+    createdAt: 0,
+    updatedAt: 0,
+    ...overrides,
+  };
+}
+
+/** An account record plus credentials, as the snapshot holds it. */
+export function makeAccount(
+  name: string,
+  overrides: Partial<AccountRecord> = {},
+  credentials: AccountCredentials | null = { accessToken: `tok-${name}`, refreshToken: null, idToken: null, chatgptAccountId: `acct-${name}`, fedramp: false },
+): AccountRecord & { credentials: AccountCredentials | null } {
+  return {
+    id: `acct_${name}`,
+    name,
+    status: 'active',
+    imageEnabled: true,
+    imageConcurrency: 3,
+    proxyUrl: null,
+    planType: 'plus',
+    email: null,
+    chatgptAccountId: `acct-${name}`,
+    accessTokenExpiresAt: null,
+    lastRefreshAt: null,
+    lastError: null,
+    createdAt: 0,
+    updatedAt: 0,
+    ...overrides,
+    credentials,
+  };
+}
+
+/** A snapshot holding the given keys and accounts (groups optional). */
+export function makeSnapshot(
+  keys: KeyRecord[],
+  accounts: Array<AccountRecord & { credentials: AccountCredentials | null }>,
+  groups: Snapshot['groups'] = new Map(),
+): Snapshot {
+  return {
+    keysByHash: new Map(keys.map((k) => [k.hash, k])),
+    accounts: new Map(accounts.map((a) => [a.id, a])),
+    groups,
+    usedTokens: new Map(),
+    settings: { codexClientVersion: '0.142.0', logMaxFileBytes: 1 << 26, logMaxFileAgeMs: 300_000, logMaxFiles: 128 },
+    loadedAt: 0,
+  };
+}
