@@ -1,0 +1,27 @@
+import type { ImageEndpoint } from './image-request.js';
+
+/**
+ * The eight public paths (spec §2.1) and the endpoint each one serves. The only place the
+ * public path set lives: the HTTP layer registers routes from it and tests iterate it.
+ */
+export const ENDPOINT_ALIASES = {
+  '/v1/images/generations': 'generations',
+  '/api/codex-gateway/images/generations': 'generations',
+  '/api/codex-gateway/v1/images/generations': 'generations',
+  '/api/llm-gateway/v1/images/generations': 'generations',
+  '/v1/images/edits': 'edits',
+  '/api/codex-gateway/images/edits': 'edits',
+  '/api/codex-gateway/v1/images/edits': 'edits',
+  '/api/llm-gateway/v1/images/edits': 'edits',
+} as const satisfies Record<string, ImageEndpoint>;
+
+/** One of the accepted public paths. */
+export type PublicImagePath = keyof typeof ENDPOINT_ALIASES;
+
+/**
+ * Maps a public path to its endpoint. Exact match only: case-sensitive, no trailing slash.
+ * The caller strips the query string first (`/v1/images/edits?x=1` is not a path here).
+ */
+export function resolveEndpoint(path: string): ImageEndpoint | undefined {
+  return Object.hasOwn(ENDPOINT_ALIASES, path) ? ENDPOINT_ALIASES[path as PublicImagePath] : undefined;
+}
