@@ -101,10 +101,10 @@ async function attemptOne(candidate: Candidate, input: FailoverInput, attempts: 
     record({ status: response.status, ttfbMs: response.ttfbMs, errorClass: response.status < 300 ? null : statusClass(response.status), retryAfterSeconds: null });
     return { kind: 'final', response, permit };
   }
-  const info = await readUpstreamError(response.body).catch(() => null);
+  const info = await readUpstreamError(response.body, response.status, { nowMs: input.now() });
   permit.release();
   const skip = statusClass(response.status) as SkipClass;
-  record({ status: response.status, ttfbMs: response.ttfbMs, errorClass: skip, retryAfterSeconds: info?.resetsInSeconds ?? null });
+  record({ status: response.status, ttfbMs: response.ttfbMs, errorClass: skip, retryAfterSeconds: info.resetsInSeconds ?? null });
   return { kind: 'skip', skip };
 }
 

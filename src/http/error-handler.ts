@@ -18,11 +18,7 @@ export function installErrorHandler(app: FastifyInstance, deps: GatewayDeps): vo
     }
     const endpoint = resolveEndpoint(req.routeOptions.url ?? '');
     if (endpoint && !req.outcomeRecorded) {
-      deps.metrics.requests.inc({
-        endpoint,
-        status: String(mapped.status),
-        error_class: deps.metrics.errorClassLabel(mapped.body.error.code),
-      });
+      deps.metrics.requests.inc({ endpoint, status: mapped.status, errorClass: mapped.body.error.code });
     }
     if (NO_RETRY_STATUSES.has(mapped.status)) reply.header('x-should-retry', 'false');
     return reply.code(mapped.status).headers(mapped.headers).send(mapped.body);

@@ -35,15 +35,15 @@ export function recordOutcome(outcome: RequestOutcome, deps: GatewayDeps, reply:
   const endpoint = outcome.request.endpoint;
   const errorClass = endingErrorClass(ending, outcome.attempts);
   const m = deps.metrics;
-  m.requests.inc({ endpoint, status: String(status), error_class: m.errorClassLabel(errorClass) });
+  m.requests.inc({ endpoint, status, errorClass });
   m.requestDuration.observe({ endpoint }, (now - outcome.startedAt) / 1000);
   for (const attempt of outcome.attempts) {
     if (attempt.ttfbMs !== null) m.upstreamTtfb.observe({ endpoint }, attempt.ttfbMs / 1000);
-    if (attempt.status !== null) m.upstreamResponses.inc({ status_class: m.statusClassLabel(attempt.status) });
+    if (attempt.status !== null) m.upstreamResponses.inc({ status: attempt.status });
   }
   const failovers = outcome.attempts.length - (ending.kind === 'upstream' ? 1 : 0);
-  for (const attempt of outcome.attempts.slice(0, Math.max(0, failovers))) m.failovers.inc({ reason: m.errorClassLabel(attempt.errorClass) });
-  const busy = outcome.skips.filter((s) => s === 'concurrency_blocked').length;
-  if (busy > 0) m.limiterRejections.inc({ limiter: 'account' }, busy);
+  for (const attempt of outcome.attempts.slice(0, Math.max(0, failovers))) m.failovers.inc({ reason: attempt.errorClass ?? 'upstream_status' });
+  for (const skip of outcome.skips) if (skip === 'concurrency_blocked') m.limiterRejections.inc({ limiter: 'account' });
   if (success) m.imagesReturned.inc(upstream?.metrics?.imageCount ?? 0);
+  if (upstream?.metrics) m.responseBytes.inc(upstream.metrics.bodyBytes);
 }

@@ -51,7 +51,7 @@ export async function sendUpstreamResponse(
 }
 
 async function sendUpstreamError(reply: FastifyReply, response: UpstreamResponse): Promise<SentResponse> {
-  const info = await readUpstreamError(response.body);
+  const info = await readUpstreamError(response.body, response.status);
   // A 1xx/3xx at this point is not something an Images API client can use.
   const status = response.status >= 400 ? response.status : 502;
   const built = buildUpstreamErrorResponse(status, info);

@@ -1,0 +1,69 @@
+import { CODEX_CLIENT_VERSION_PATTERN, SETTINGS_DEFAULTS } from '../store/settings-defaults.js';
+import type { UpstreamRequest } from './types.js';
+
+/**
+ * Client request headers copied verbatim to the upstream (spec §5.3): Codex feature flags and trace
+ * context. Every other client header is dropped: the client's Authorization, cookies, `x-stainless-*`,
+ * `x-forwarded-*`, and its User-Agent/originator (a non-Codex UA gets Cloudflare 1010 blocks, contract §2.2).
+ */
+export const UPSTREAM_PASSTHROUGH_HEADERS = [
+  'openai-beta',
+  'x-openai-subagent',
+  'x-codex-beta-features',
+  'x-codex-installation-id',
+  'traceparent',
+  'tracestate',
+  'baggage',
+] as const;
+
+/** What the Codex CLI sends as `originator` (contract §2.2); always sent, never the client's. */
+export const CODEX_ORIGINATOR = 'codex_cli_rs';
+
+/**
+ * Normalises the Codex client version sent in `User-Agent` and `version` (spec §5.3): trimmed,
+ * 1..64 characters of ASCII letters, digits, `.`, `-`, `_` (CODEX_CLIENT_VERSION_PATTERN); anything
+ * else gives SETTINGS_DEFAULTS.codexClientVersion, so a bad setting can never inject header syntax.
+ */
+export function normalizeCodexClientVersion(version: unknown): string {
+  if (typeof version !== 'string') return SETTINGS_DEFAULTS.codexClientVersion;
+  const trimmed = version.trim();
+  return CODEX_CLIENT_VERSION_PATTERN.test(trimmed) ? trimmed : SETTINGS_DEFAULTS.codexClientVersion;
+}
+
+/** Finds a header in a client header map case-insensitively; joins repeated values with `, ` (RFC 9110). */
+function findClientHeader(headers: UpstreamRequest['clientHeaders'], name: string): string | undefined {
+  for (const [key, value] of Object.entries(headers)) {
+    if (key.toLowerCase() !== name || value === undefined) continue;
+    const joined = Array.isArray(value) ? value.join(', ') : value;
+    return joined === '' ? undefined : joined;
+  }
+  return undefined;
+}
+
+/**
+ * Builds the complete upstream header set for one attempt (spec §5.3, contract §2.2), looking like the
+ * Codex CLI: bearer token, JSON accept/content type, exact content length, `User-Agent:
+ * codex_cli_rs/<version>`, `originator: codex_cli_rs`, `version`, `chatgpt-account-id` when known,
+ * `x-openai-fedramp: true` for FedRAMP accounts, then the allowlisted client headers. Nothing else.
+ * Names are lower-case, as the Codex CLI's HTTP stack (hyper) writes them.
+ */
+export function buildUpstreamHeaders(req: UpstreamRequest, contentLength: number): Record<string, string> {
+  const version = normalizeCodexClientVersion(req.codexClientVersion);
+  const headers: Record<string, string> = {};
+  for (const name of UPSTREAM_PASSTHROUGH_HEADERS) {
+    const value = findClientHeader(req.clientHeaders, name);
+    if (value !== undefined) headers[name] = value;
+  }
+  return {
+    ...headers,
+    authorization: `Bearer ${req.accessToken}`,
+    accept: 'application/json',
+    'content-type': 'application/json',
+    'content-length': String(contentLength),
+    'user-agent': `${CODEX_ORIGINATOR}/${version}`,
+    originator: CODEX_ORIGINATOR,
+    version,
+    ...(req.chatgptAccountId ? { 'chatgpt-account-id': req.chatgptAccountId } : {}),
+    ...(req.fedramp ? { 'x-openai-fedramp': 'true' } : {}),
+  };
+}

@@ -1,0 +1,173 @@
+/**
+ * The wire contract the fake Codex upstream enforces (contract §2.2, §2.4, §2.6): a bearer JWT whose
+ * `https://api.openai.com/auth`.chatgpt_account_id claim names the account, not expired; a matching
+ * ChatGPT-Account-ID header when one is sent; a Codex CLI identity (User-Agent/originator); a JSON
+ * body with `prompt` and `model`; for edits, `images` as `[{image_url}]` objects. Each violation
+ * yields the status and body the real backend (or Cloudflare in front of it) would answer.
+ */
+import { createHash } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+
+export type FakeEndpoint = 'generations' | 'edits';
+
+/** What the bearer token says; `tokenHash` (sha256 hex, 16 chars) lets tests compare tokens without storing them. */
+export interface TokenInfo {
+  accountId: string | null;
+  expSeconds: number | null;
+  planType: string | null;
+  tokenHash: string;
+}
+
+/** A request image, reduced to what tests may see: never its data. */
+export interface RecordedImage {
+  kind: 'data_url' | 'url' | 'invalid';
+  /** MIME type of a data URL. */
+  mime: string | null;
+  /** Decoded bytes of a data URL; characters of an http(s) URL. */
+  bytes: number;
+}
+
+/** The request body as recorded: every field but `images`/`mask`, which are summarised. */
+export interface RecordedBody {
+  fields: Record<string, unknown>;
+  promptSha256: string | null;
+  images: RecordedImage[] | null;
+  mask: RecordedImage | null;
+}
+
+export interface WireFailure {
+  status: number;
+  body: unknown;
+  contentType?: string;
+}
+
+const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+const headerValue = (headers: IncomingHttpHeaders, name: string): string | undefined => {
+  const v = headers[name];
+  return Array.isArray(v) ? v.join(', ') : v;
+};
+
+const authError = (message: string, code: string | null): WireFailure => ({
+  status: 401,
+  body: { error: { message, type: 'invalid_request_error', param: null, code } },
+});
+
+/** Decodes a bearer token's JWT payload without verifying it; null when there is no bearer or it is not a JWT. */
+export function readBearerToken(headers: IncomingHttpHeaders): TokenInfo | null {
+  const match = /^Bearer (\S+)$/.exec(headerValue(headers, 'authorization') ?? '');
+  const token = match?.[1];
+  if (!token) return null;
+  const parts = token.split('.');
+  if (parts.length !== 3 || !parts[1]) return null;
+  let payload: unknown;
+  try {
+    payload = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+  } catch {
+    return null;
+  }
+  if (typeof payload !== 'object' || payload === null) return null;
+  const claims = payload as Record<string, unknown>;
+  const auth = (claims['https://api.openai.com/auth'] ?? {}) as Record<string, unknown>;
+  return {
+    accountId: typeof auth.chatgpt_account_id === 'string' ? auth.chatgpt_account_id : null,
+    expSeconds: typeof claims.exp === 'number' ? claims.exp : null,
+    planType: typeof auth.chatgpt_plan_type === 'string' ? auth.chatgpt_plan_type : null,
+    tokenHash: sha256(token).slice(0, 16),
+  };
+}
+
+/** Checks the bearer token and the ChatGPT-Account-ID header; null when they are acceptable. */
+export function checkAuth(headers: IncomingHttpHeaders, token: TokenInfo | null, nowMs: number): WireFailure | null {
+  if (!/^Bearer \S/.test(headerValue(headers, 'authorization') ?? '')) {
+    return authError('Missing bearer or basic authentication in header', null);
+  }
+  if (!token) return authError('Could not parse your authentication token. Please try signing in again.', 'invalid_jwt');
+  if (token.expSeconds !== null && token.expSeconds * 1000 <= nowMs) {
+    return authError('Your authentication token has expired. Please try signing in again.', 'token_expired');
+  }
+  if (!token.accountId) return authError('Your authentication token is missing a ChatGPT account.', 'invalid_jwt');
+  const accountHeader = headerValue(headers, 'chatgpt-account-id');
+  if (accountHeader !== undefined && accountHeader !== token.accountId) {
+    return authError('ChatGPT-Account-ID does not match the authentication token.', 'account_mismatch');
+  }
+  return null;
+}
+
+/** Cloudflare answers non-Codex clients with 1010 (contract §2.2); checked only when the fake is strict. */
+export function checkIdentity(headers: IncomingHttpHeaders): WireFailure | null {
+  const ua = headerValue(headers, 'user-agent') ?? '';
+  const originator = headerValue(headers, 'originator') ?? '';
+  if (ua.startsWith('codex_cli_rs/') && originator === 'codex_cli_rs') return null;
+  return { status: 403, body: 'error code: 1010', contentType: 'text/plain; charset=utf-8' };
+}
+
+const detail = (text: string): WireFailure => ({ status: 400, body: { detail: text } });
+
+/** Summarises one `{image_url}` element, or says what is wrong with it. */
+function summarizeImage(value: unknown, param: string): RecordedImage | WireFailure {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return detail(`${param}: expected object`);
+  const url = (value as { image_url?: unknown }).image_url;
+  if (typeof url !== 'string') return detail(`${param}.image_url: field required`);
+  if (/^https?:\/\//i.test(url)) return { kind: 'url', mime: null, bytes: url.length };
+  const dataUrl = /^data:([\w.+-]+\/[\w.+-]+);base64,([A-Za-z0-9+/]*={0,2})$/.exec(url);
+  if (!dataUrl?.[1] || dataUrl[2] === undefined) return detail(`${param}.image_url: invalid image URL`);
+  return { kind: 'data_url', mime: dataUrl[1], bytes: Buffer.byteLength(dataUrl[2], 'base64') };
+}
+
+const isFailure = (v: RecordedImage | WireFailure): v is WireFailure => 'status' in v;
+
+function summarizeImages(value: unknown): RecordedImage[] | WireFailure {
+  if (!Array.isArray(value) || value.length === 0) return detail('images: expected a non-empty array');
+  const out: RecordedImage[] = [];
+  for (const [i, item] of value.entries()) {
+    const summary = summarizeImage(item, `images[${i}]`);
+    if (isFailure(summary)) return summary;
+    out.push(summary);
+  }
+  return out;
+}
+
+function checkFields(endpoint: FakeEndpoint, fields: Record<string, unknown>): WireFailure | null {
+  if (typeof fields.prompt !== 'string' || fields.prompt === '') return detail('prompt: field required');
+  if (typeof fields.model !== 'string' || fields.model === '') return detail('model: field required');
+  const n = fields.n;
+  if (n !== undefined && (!Number.isInteger(n) || (n as number) < 1 || (n as number) > 10)) {
+    return detail('n: expected an integer from 1 to 10');
+  }
+  if (endpoint === 'generations' && fields.images !== undefined) return detail('images: not allowed on generations');
+  return null;
+}
+
+/**
+ * Parses and checks a request body. Returns the recorded summary (when the body is a JSON object) and
+ * the first violation, if any.
+ */
+export function checkBody(
+  endpoint: FakeEndpoint,
+  contentType: string | undefined,
+  raw: Buffer,
+): { body: RecordedBody | null; failure: WireFailure | null } {
+  if (!/^application\/json\b/i.test(contentType ?? '')) return { body: null, failure: detail('Content-Type must be application/json') };
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch {
+    return { body: null, failure: detail('Invalid JSON body') };
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return { body: null, failure: detail('body must be a JSON object') };
+  const { images, mask, ...fields } = json as Record<string, unknown>;
+  const imageSummary = endpoint === 'edits' ? summarizeImages(images) : null;
+  const maskSummary = mask === undefined ? null : summarizeImage(mask, 'mask');
+  const body: RecordedBody = {
+    fields,
+    promptSha256: typeof fields.prompt === 'string' ? sha256(fields.prompt) : null,
+    images: Array.isArray(imageSummary) ? imageSummary : null,
+    mask: maskSummary && !isFailure(maskSummary) ? maskSummary : null,
+  };
+  const failure =
+    checkFields(endpoint, json as Record<string, unknown>) ??
+    (imageSummary && !Array.isArray(imageSummary) ? imageSummary : null) ??
+    (maskSummary && isFailure(maskSummary) ? maskSummary : null);
+  return { body, failure };
+}

@@ -1,0 +1,168 @@
+import { inspect } from 'node:util';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createDispatcherPool, type DispatcherPool } from '../../../src/upstream/dispatcher-pool.js';
+import { createUndiciUpstreamClient } from '../../../src/upstream/undici-upstream-client.js';
+import { UPSTREAM_ERROR_CODES, isTransportError } from '../../../src/upstream/upstream-failures.js';
+import { startFakeCodexUpstream, type FakeCodexUpstream } from '../../support/fake-codex-upstream.js';
+import { startConnectProxy, startSocks5Proxy } from './local-proxies.js';
+import { drain, rejectionOf, sampleUpstreamRequest } from './upstream-test-kit.js';
+
+const ACCOUNT = 'acct-proxy';
+const OPTIONS = { connectTimeoutMs: 2000, headersTimeoutMs: 10_000, bodyTimeoutMs: 10_000 };
+const never = new AbortController().signal;
+
+let fake: FakeCodexUpstream;
+const pools: DispatcherPool[] = [];
+const cleanups: (() => Promise<void>)[] = [];
+
+const makePool = (): DispatcherPool => {
+  const pool = createDispatcherPool(OPTIONS);
+  pools.push(pool);
+  return pool;
+};
+
+/** Sends one generation through `proxyUrl`; `host` lets socks tests ask for a name instead of an address. */
+async function sendThrough(proxyUrl: string, host = '127.0.0.1'): Promise<number> {
+  const baseUrl = fake.baseUrl.replace('127.0.0.1', host);
+  const client = createUndiciUpstreamClient({ baseUrl, pool: makePool(), attemptTimeoutMs: 10_000, maxResponseBytes: 1 << 20 });
+  const res = await client.send(sampleUpstreamRequest(ACCOUNT, { proxyUrl }), never);
+  await drain(res.body);
+  return res.status;
+}
+
+beforeAll(async () => {
+  fake = await startFakeCodexUpstream();
+});
+afterEach(async () => {
+  fake.reset();
+  await Promise.all(pools.splice(0).map((p) => p.close()));
+  await Promise.all(cleanups.splice(0).map((c) => c()));
+});
+afterAll(async () => {
+  await fake.close();
+});
+
+describe('createDispatcherPool: reuse and validation', () => {
+  it('gives the same dispatcher for the same way out, and different ones otherwise', () => {
+    const pool = makePool();
+    expect(pool.get(null)).toBe(pool.get(null));
+    expect(pool.get('')).toBe(pool.get(null));
+    const a = pool.get('http://127.0.0.1:3128');
+    expect(pool.get('http://127.0.0.1:3128')).toBe(a);
+    expect(pool.get('HTTP://127.0.0.1:3128/')).toBe(a);
+    expect(pool.get('http://127.0.0.1:3129')).not.toBe(a);
+    expect(pool.get('http://u:p1@127.0.0.1:3128')).not.toBe(pool.get('http://u:p2@127.0.0.1:3128'));
+    expect(pool.get('socks5h://127.0.0.1:1080')).not.toBe(pool.get('socks5://127.0.0.1:1080'));
+    expect(a).not.toBe(pool.get(null));
+  });
+
+  it.each(['ftp://user:s3cret-pw@127.0.0.1:21', 'socks4://user:s3cret-pw@127.0.0.1:1080', 'user:s3cret-pw@nowhere', 'http://'])(
+    'rejects %s with INVALID_PROXY_URL, without echoing it',
+    (raw) => {
+      const err = rejectionOfSync(() => makePool().get(raw));
+      expect((err as { code?: string }).code).toBe('INVALID_PROXY_URL');
+      expect((err as Error).name).toBe('InvalidProxyUrlError');
+      expect(inspect(err)).not.toContain('s3cret-pw');
+    },
+  );
+
+  it.each([
+    { connectTimeoutMs: 0 },
+    { headersTimeoutMs: -1 },
+    { bodyTimeoutMs: 1.5 },
+  ])('checks its options at construction (%j)', (bad) => {
+    expect(() => createDispatcherPool({ ...OPTIONS, ...bad })).toThrow(RangeError);
+  });
+
+  it('refuses to hand out dispatchers once closed', async () => {
+    const pool = createDispatcherPool(OPTIONS);
+    await pool.close();
+    expect(() => pool.get(null)).toThrow(/closed/);
+  });
+});
+
+function rejectionOfSync(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a throw');
+}
+
+describe('createDispatcherPool: http proxy', () => {
+  it('tunnels through CONNECT with the credentials from the URL', async () => {
+    const proxy = await startConnectProxy({ requireAuth: 'user:p@ss' });
+    cleanups.push(proxy.close);
+    const proxyUrl = `http://user:p%40ss@127.0.0.1:${proxy.port}`;
+    expect(await sendThrough(proxyUrl)).toBe(200);
+    expect(proxy.seen).toEqual([
+      { target: new URL(fake.url).host, proxyAuthorization: `Basic ${Buffer.from('user:p@ss').toString('base64')}` },
+    ]);
+    expect(fake.requests[0]?.accountId).toBe(ACCOUNT);
+  });
+
+  it('a proxy refusing the tunnel is a transport error', async () => {
+    const proxy = await startConnectProxy({ requireAuth: 'user:right' });
+    cleanups.push(proxy.close);
+    const err = await rejectionOf(sendThrough(`http://user:wrong@127.0.0.1:${proxy.port}`));
+    expect(isTransportError(err)).toBe(true);
+    expect(inspect(err)).not.toContain('wrong');
+    expect(fake.requests).toHaveLength(0);
+  });
+});
+
+describe('createDispatcherPool: socks proxies', () => {
+  const credentials = { user: 'sockuser', password: 'sockpw-secret' };
+
+  it('socks5h sends the host name for the proxy to resolve', async () => {
+    const proxy = await startSocks5Proxy({ credentials });
+    cleanups.push(proxy.close);
+    const url = `socks5h://${credentials.user}:${credentials.password}@127.0.0.1:${proxy.port}`;
+    expect(await sendThrough(url, 'localhost')).toBe(200);
+    expect(proxy.seen).toEqual([
+      { addressType: 'domain', host: 'localhost', port: Number(new URL(fake.url).port), ...credentials },
+    ]);
+  });
+
+  it('socks5 resolves the name locally and sends an address', async () => {
+    const proxy = await startSocks5Proxy();
+    cleanups.push(proxy.close);
+    expect(await sendThrough(`socks5://127.0.0.1:${proxy.port}`, 'localhost')).toBe(200);
+    expect(proxy.seen).toHaveLength(1);
+    expect(proxy.seen[0]?.addressType).not.toBe('domain');
+  });
+
+  it('reuses the tunnelled connection for the next request (keep-alive)', async () => {
+    const proxy = await startSocks5Proxy();
+    cleanups.push(proxy.close);
+    const client = createUndiciUpstreamClient({
+      baseUrl: fake.baseUrl,
+      pool: makePool(),
+      attemptTimeoutMs: 10_000,
+      maxResponseBytes: 1 << 20,
+    });
+    const req = sampleUpstreamRequest(ACCOUNT, { proxyUrl: `socks5://127.0.0.1:${proxy.port}` });
+    for (let i = 0; i < 6; i += 1) await drain((await client.send(req, never)).body);
+    expect(fake.requests).toHaveLength(6);
+    // undici may open a second connection while the first is being released; after that, reuse.
+    expect(proxy.seen.length).toBeLessThanOrEqual(2);
+  });
+
+  it('a rejected socks login is a transport error that carries no password', async () => {
+    const proxy = await startSocks5Proxy({ credentials });
+    cleanups.push(proxy.close);
+    const err = await rejectionOf(sendThrough(`socks5h://${credentials.user}:bad-secret-pw@127.0.0.1:${proxy.port}`));
+    expect(isTransportError(err)).toBe(true);
+    expect((err as { code?: string }).code).toBe(UPSTREAM_ERROR_CODES.socksProxy);
+    expect(inspect(err, { depth: 5 })).not.toContain('bad-secret-pw');
+    expect(JSON.stringify(err)).not.toContain('bad-secret-pw');
+  });
+
+  it('an unreachable socks proxy is a transport error', async () => {
+    const proxy = await startSocks5Proxy();
+    await proxy.close();
+    const err = await rejectionOf(sendThrough(`socks5h://127.0.0.1:${proxy.port}`));
+    expect(isTransportError(err)).toBe(true);
+  });
+});
