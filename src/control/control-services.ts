@@ -1,0 +1,29 @@
+import type { CredentialCipher } from '../store/cipher-port.js';
+import type { Db } from '../store/db.js';
+import { createAccountService } from './account-service.js';
+import type { ControlApi } from './control-api.js';
+import { createGroupService } from './group-service.js';
+import { createKeyService } from './key-service.js';
+import { createSettingsService } from './settings-service.js';
+import { createUsageService } from './usage-service.js';
+
+/** What the control services need: the database, the credential cipher, and a clock (ms since epoch). */
+export interface ControlServicesDeps {
+  db: Db;
+  cipher: CredentialCipher;
+  now?: () => number;
+}
+
+/**
+ * The control plane's service layer: the ONLY place control data is validated and written (the
+ * admin API and the CLI both call it). Every write commits with a NOTIFY on CONTROL_CHANNEL.
+ */
+export function createControlServices({ db, cipher, now = Date.now }: ControlServicesDeps): ControlApi {
+  return {
+    keys: createKeyService({ db, now }),
+    accounts: createAccountService({ db, cipher, now }),
+    groups: createGroupService({ db, now }),
+    settings: createSettingsService({ db, now }),
+    usage: createUsageService({ db }),
+  };
+}

@@ -1,0 +1,83 @@
+import { GatewayError } from '../errors/codes.js';
+import { isRecordIdShaped } from './record-id.js';
+
+/**
+ * Parsers for control-plane input fields. Each takes untrusted input and returns a typed value or
+ * throws GatewayError('invalid_request', message, param), with `param` the wire (snake_case) name.
+ */
+
+const MAX_NAME_CHARS = 128;
+/** Control characters (C0, DEL, C1): never valid in a name. */
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+
+const invalid = (message: string, param: string) => new GatewayError('invalid_request', message, param);
+
+/** The input must be a plain object holding only `allowed` keys (camelCase key → wire name). */
+export function parseInputObject(input: unknown, allowed: Readonly<Record<string, string>>): Record<string, unknown> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw invalid('request body must be a JSON object', 'body');
+  for (const [key, value] of Object.entries(input)) {
+    if (value !== undefined && !Object.hasOwn(allowed, key)) throw invalid(`unknown field \`${key}\``, key);
+  }
+  return input as Record<string, unknown>;
+}
+
+/** A record name: trimmed, 1..128 characters, no control characters, not shaped like a record id. */
+export function parseName(value: unknown, param = 'name'): string {
+  const name = typeof value === 'string' ? value.trim() : '';
+  if (name === '') throw invalid(`${param} is required`, param);
+  if (name.length > MAX_NAME_CHARS) throw invalid(`${param} must be at most ${MAX_NAME_CHARS} characters`, param);
+  if (CONTROL_CHARS.test(name)) throw invalid(`${param} must not contain control characters`, param);
+  if (isRecordIdShaped(name)) throw invalid(`${param} must not look like an id (key_…, acct_…, grp_…)`, param);
+  return name;
+}
+
+/** `true` or `false`, nothing else (no "yes", no 1). */
+export function parseBoolean(value: unknown, param: string): boolean {
+  if (typeof value !== 'boolean') throw invalid(`${param} must be true or false`, param);
+  return value;
+}
+
+/** One of a fixed list of words. */
+export function parseChoice<T extends string>(value: unknown, choices: readonly T[], param: string): T {
+  const found = choices.find((choice) => choice === value);
+  if (found === undefined) throw invalid(`${param} must be ${joinChoices(choices)}`, param);
+  return found;
+}
+
+/** An integer in [min, max]. */
+export function parseIntegerInRange(value: unknown, range: { min: number; max: number }, param: string): number {
+  if (!Number.isSafeInteger(value) || (value as number) < range.min || (value as number) > range.max) {
+    throw invalid(`${param} must be an integer between ${range.min} and ${range.max}`, param);
+  }
+  return value as number;
+}
+
+/** Null (= unlimited) or an integer in [min, max]. */
+export function parseNullableIntegerInRange(value: unknown, range: { min: number; max: number }, param: string): number | null {
+  return value === null ? null : parseIntegerInRange(value, range, param);
+}
+
+/** Null (= unlimited) or an integer ≥ 0 that a JS number holds exactly. */
+export function parseNullableCount(value: unknown, param: string): number | null {
+  if (value === null) return null;
+  if (!Number.isSafeInteger(value) || (value as number) < 0) throw invalid(`${param} must be a non-negative integer`, param);
+  return value as number;
+}
+
+/** A list of distinct non-blank strings (record references, trimmed) with at least `minItems` entries. */
+export function parseRefList(value: unknown, rule: { param: string; what: string; minItems: number }): string[] {
+  const { param, what } = rule;
+  if (!Array.isArray(value)) throw invalid(`${param} must be a list of ${what} names or ids`, param);
+  if (value.length < rule.minItems) throw invalid(`${param} must list at least ${rule.minItems} ${what}`, param);
+  const refs = value.map((item) => {
+    if (typeof item !== 'string' || item.trim() === '') throw invalid(`${param} must hold ${what} names or ids`, param);
+    return item.trim();
+  });
+  const repeated = refs.find((ref, i) => refs.indexOf(ref) !== i);
+  if (repeated !== undefined) throw invalid(`${param} lists \`${repeated}\` twice`, param);
+  return refs;
+}
+
+function joinChoices(choices: readonly string[]): string {
+  return choices.length <= 1 ? (choices[0] ?? '') : `${choices.slice(0, -1).join(', ')} or ${choices.at(-1)}`;
+}

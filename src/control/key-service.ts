@@ -1,0 +1,199 @@
+import { GatewayError } from '../errors/codes.js';
+import { listAccountNames } from '../store/account-repo.js';
+import type { Db, DbQuerier } from '../store/db.js';
+import { findGroup, listGroupNames } from '../store/group-repo.js';
+import { deleteKey, findKey, insertKey, listKeys, updateKey } from '../store/key-repo.js';
+import type { KeyRecord, KeyRouting, KeyStatus, KeyUsage } from '../store/types.js';
+import { buildEmptyUsage, findKeyUsage, listKeyUsage } from '../store/usage-repo.js';
+import { resolveAccountIds } from './account-refs.js';
+import { buildKeyDisplayPrefix, generateApiKeySecret, hashApiKey } from './api-key.js';
+import type { ControlApi, KeyCreateInput, KeyRoutingInput, KeyView } from './control-api.js';
+import { runControlWrite } from './control-write.js';
+import {
+  parseBoolean,
+  parseChoice,
+  parseInputObject,
+  parseName,
+  parseNullableCount,
+  parseNullableIntegerInRange,
+  parseRefList,
+} from './field-parsers.js';
+import { createRecordId } from './record-id.js';
+
+/** Wire names of the key fields (error `param`s). */
+export const KEY_FIELD_PARAMS = {
+  name: 'name',
+  status: 'status',
+  imageEnabled: 'image_enabled',
+  quotaTokens: 'quota_tokens',
+  maxConcurrency: 'max_concurrency',
+  minStartIntervalMs: 'min_start_interval_ms',
+  routing: 'routing',
+} as const satisfies Record<keyof KeyCreateInput, string>;
+
+/** Bounds of the per-key limits (the schema's CHECK constraints say the same). */
+export const KEY_LIMIT_BOUNDS = {
+  maxConcurrency: { min: 1, max: 1024 },
+  minStartIntervalMs: { min: 0, max: 300_000 },
+} as const;
+
+const KEY_STATUSES = ['active', 'disabled'] as const satisfies readonly KeyStatus[];
+const ROUTING_MODES = ['all', 'accounts', 'group'] as const satisfies ReadonlyArray<KeyRouting['mode']>;
+
+/** Dependencies of the key service. */
+export interface KeyServiceDeps {
+  db: Db;
+  now: () => number;
+}
+
+/** Key operations: create (returns the secret once), read, update, delete; validation lives here. */
+export function createKeyService({ db, now }: KeyServiceDeps): ControlApi['keys'] {
+  const view = async (key: KeyRecord) => buildKeyView(key, await loadNames(db), await findKeyUsage(db, key.id));
+  const mustFind = async (q: DbQuerier, ref: string) => {
+    const key = await findKey(q, ref);
+    if (!key) throw new GatewayError('not_found', 'key not found', 'key');
+    return key;
+  };
+  return {
+    async list() {
+      const [keys, names, usage] = await Promise.all([listKeys(db), loadNames(db), listKeyUsage(db)]);
+      const usageById = new Map(usage.map((u) => [u.keyId, u]));
+      return keys.map((key) => buildKeyView(key, names, usageById.get(key.id) ?? null));
+    },
+    get: async (ref) => view(await mustFind(db, ref)),
+    async create(input) {
+      const { name, ...changes } = parseKeyChanges(input);
+      if (name === undefined) throw new GatewayError('invalid_request', 'name is required', 'name');
+      const secret = generateApiKeySecret();
+      const at = now();
+      const key = await runControlWrite(db, { topic: 'keys', noun: 'key', name }, async (tx) => {
+        const record: KeyRecord = {
+          id: createRecordId('key'),
+          name,
+          hash: hashApiKey(secret),
+          prefix: buildKeyDisplayPrefix(secret),
+          status: changes.status ?? 'active',
+          imageEnabled: changes.imageEnabled ?? true,
+          quotaTokens: changes.quotaTokens ?? null,
+          maxConcurrency: changes.maxConcurrency ?? null,
+          minStartIntervalMs: changes.minStartIntervalMs ?? null,
+          routing: await resolveRouting(tx, changes.routing ?? { mode: 'all' }),
+          createdAt: at,
+          updatedAt: at,
+        };
+        await insertKey(tx, record);
+        return record;
+      });
+      return { key: await view(key), secret };
+    },
+    async update(ref, input) {
+      const changes = parseKeyChanges(input);
+      const key = await runControlWrite(db, { topic: 'keys', noun: 'key', ...(changes.name ? { name: changes.name } : {}) }, async (tx) => {
+        const current = await mustFind(tx, ref);
+        const { routing, ...plain } = changes;
+        const next: KeyRecord = { ...current, ...plain, updatedAt: now() };
+        if (routing) next.routing = await resolveRouting(tx, routing);
+        await updateKey(tx, next);
+        return next;
+      });
+      return view(key);
+    },
+    async delete(ref) {
+      await runControlWrite(db, { topic: 'keys', noun: 'key' }, async (tx) => {
+        await deleteKey(tx, (await mustFind(tx, ref)).id);
+      });
+    },
+  };
+}
+
+/** Validated key fields, routing references not yet resolved. */
+type KeyChanges = Partial<Omit<KeyCreateInput, 'routing'>> & { routing?: KeyRoutingInput };
+
+function parseKeyChanges(input: unknown): KeyChanges {
+  const raw = parseInputObject(input, KEY_FIELD_PARAMS);
+  const p = KEY_FIELD_PARAMS;
+  const changes: KeyChanges = {};
+  if (raw.name !== undefined) changes.name = parseName(raw.name);
+  if (raw.status !== undefined) changes.status = parseChoice(raw.status, KEY_STATUSES, p.status);
+  if (raw.imageEnabled !== undefined) changes.imageEnabled = parseBoolean(raw.imageEnabled, p.imageEnabled);
+  if (raw.quotaTokens !== undefined) changes.quotaTokens = parseNullableCount(raw.quotaTokens, p.quotaTokens);
+  if (raw.maxConcurrency !== undefined) {
+    changes.maxConcurrency = parseNullableIntegerInRange(raw.maxConcurrency, KEY_LIMIT_BOUNDS.maxConcurrency, p.maxConcurrency);
+  }
+  if (raw.minStartIntervalMs !== undefined) {
+    changes.minStartIntervalMs = parseNullableIntegerInRange(raw.minStartIntervalMs, KEY_LIMIT_BOUNDS.minStartIntervalMs, p.minStartIntervalMs);
+  }
+  if (raw.routing !== undefined) changes.routing = parseRoutingInput(raw.routing);
+  return changes;
+}
+
+function parseRoutingInput(value: unknown): KeyRoutingInput {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new GatewayError('invalid_request', 'routing must be an object with a mode', 'routing');
+  }
+  const raw = value as Record<string, unknown>;
+  const mode = parseChoice(raw.mode, ROUTING_MODES, 'routing.mode');
+  switch (mode) {
+    case 'all':
+      return { mode };
+    case 'accounts':
+      return { mode, accounts: parseRefList(raw.accounts, { param: 'routing.accounts', what: 'account', minItems: 1 }) };
+    case 'group':
+      if (typeof raw.group !== 'string' || raw.group.trim() === '') throw new GatewayError('invalid_request', 'routing.group is required', 'routing.group');
+      return { mode, group: raw.group.trim() };
+  }
+}
+
+/** Turns account and group references (names or ids) into ids, inside the writing transaction. */
+async function resolveRouting(tx: DbQuerier, routing: KeyRoutingInput): Promise<KeyRouting> {
+  switch (routing.mode) {
+    case 'all':
+      return routing;
+    case 'accounts':
+      return { mode: 'accounts', accountIds: await resolveAccountIds(tx, routing.accounts, 'routing.accounts') };
+    case 'group': {
+      const group = await findGroup(tx, routing.group);
+      if (!group) throw new GatewayError('invalid_request', `unknown group \`${routing.group}\``, 'routing.group');
+      return { mode: 'group', groupId: group.id };
+    }
+  }
+}
+
+interface NameMaps {
+  accounts: Map<string, string>;
+  groups: Map<string, string>;
+}
+
+async function loadNames(db: DbQuerier): Promise<NameMaps> {
+  const [accounts, groups] = await Promise.all([listAccountNames(db), listGroupNames(db)]);
+  return { accounts: new Map(accounts.map((a) => [a.id, a.name])), groups: new Map(groups.map((g) => [g.id, g.name])) };
+}
+
+function buildKeyView(key: KeyRecord, names: NameMaps, usage: KeyUsage | null): KeyView {
+  const { keyId: _keyId, ...counters } = usage ?? buildEmptyUsage(key.id);
+  return {
+    id: key.id,
+    name: key.name,
+    prefix: key.prefix,
+    status: key.status,
+    imageEnabled: key.imageEnabled,
+    quotaTokens: key.quotaTokens,
+    maxConcurrency: key.maxConcurrency,
+    minStartIntervalMs: key.minStartIntervalMs,
+    routing: buildRoutingView(key.routing, names),
+    usage: counters,
+    createdAt: key.createdAt,
+    updatedAt: key.updatedAt,
+  };
+}
+
+function buildRoutingView(routing: KeyRouting, names: NameMaps): KeyRoutingInput {
+  switch (routing.mode) {
+    case 'all':
+      return routing;
+    case 'accounts':
+      return { mode: 'accounts', accounts: routing.accountIds.map((id) => names.accounts.get(id) ?? id) };
+    case 'group':
+      return { mode: 'group', group: names.groups.get(routing.groupId) ?? routing.groupId };
+  }
+}

@@ -1,0 +1,119 @@
+import type { DbQuerier, DbTx } from './db.js';
+import type { KeyRecord, KeyRouting, KeyStatus } from './types.js';
+
+/** A key row with its column names already camelCased by the SELECT. */
+interface KeyRow {
+  id: string;
+  name: string;
+  hash: string;
+  prefix: string;
+  status: KeyStatus;
+  imageEnabled: boolean;
+  quotaTokens: number | null;
+  maxConcurrency: number | null;
+  minStartIntervalMs: number | null;
+  routingMode: KeyRouting['mode'];
+  groupId: string | null;
+  accountIds: string[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+// One statement for any number of keys: the ordered account list comes from a correlated subquery.
+const KEY_SELECT = `
+  SELECT k.id, k.name, k.key_hash AS "hash", k.key_prefix AS "prefix", k.status, k.image_enabled AS "imageEnabled",
+         k.quota_tokens AS "quotaTokens", k.max_concurrency AS "maxConcurrency",
+         k.min_start_interval_ms AS "minStartIntervalMs", k.routing_mode AS "routingMode", k.group_id AS "groupId",
+         COALESCE((SELECT array_agg(ka.account_id ORDER BY ka.position) FROM key_accounts ka WHERE ka.key_id = k.id),
+                  ARRAY[]::text[]) AS "accountIds",
+         k.created_at AS "createdAt", k.updated_at AS "updatedAt"
+    FROM api_keys k`;
+
+/** Every key, ordered by name. */
+export async function listKeys(db: DbQuerier): Promise<KeyRecord[]> {
+  const rows = await db.query<KeyRow>(`${KEY_SELECT} ORDER BY k.name`);
+  return rows.map(toKeyRecord);
+}
+
+/** The key whose id or else name is `ref`, or null. */
+export async function findKey(db: DbQuerier, ref: string): Promise<KeyRecord | null> {
+  const [row] = await db.query<KeyRow>(`${KEY_SELECT} WHERE k.id = $1 OR k.name = $1 ORDER BY (k.id = $1) DESC LIMIT 1`, [ref]);
+  return row ? toKeyRecord(row) : null;
+}
+
+/** Inserts a new key and its account list. */
+export async function insertKey(tx: DbTx, key: KeyRecord): Promise<void> {
+  await tx.query(
+    `INSERT INTO api_keys (id, name, key_hash, key_prefix, status, image_enabled, quota_tokens, max_concurrency,
+                           min_start_interval_ms, routing_mode, group_id, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+    [key.id, key.name, key.hash, key.prefix, ...mutableColumns(key), key.createdAt, key.updatedAt],
+  );
+  await replaceKeyAccounts(tx, key);
+}
+
+/** Writes every changeable field of an existing key (not its hash, prefix or creation time). */
+export async function updateKey(tx: DbTx, key: KeyRecord): Promise<boolean> {
+  const rows = await tx.query<{ id: string }>(
+    `UPDATE api_keys SET name = $2, status = $3, image_enabled = $4, quota_tokens = $5, max_concurrency = $6,
+                         min_start_interval_ms = $7, routing_mode = $8, group_id = $9, updated_at = $10
+      WHERE id = $1 RETURNING id`,
+    [key.id, key.name, ...mutableColumns(key), key.updatedAt],
+  );
+  if (rows.length === 0) return false;
+  await replaceKeyAccounts(tx, key);
+  return true;
+}
+
+/** Deletes a key (its account list and usage go with it); false when there was none. */
+export async function deleteKey(tx: DbTx, id: string): Promise<boolean> {
+  const rows = await tx.query<{ id: string }>('DELETE FROM api_keys WHERE id = $1 RETURNING id', [id]);
+  return rows.length > 0;
+}
+
+/** Names of the keys that route to `groupId` (a group in use cannot be deleted). */
+export async function listKeyNamesUsingGroup(db: DbQuerier, groupId: string): Promise<string[]> {
+  const rows = await db.query<{ name: string }>('SELECT name FROM api_keys WHERE group_id = $1 ORDER BY name', [groupId]);
+  return rows.map((row) => row.name);
+}
+
+function mutableColumns(key: KeyRecord) {
+  return [
+    key.status,
+    key.imageEnabled,
+    key.quotaTokens,
+    key.maxConcurrency,
+    key.minStartIntervalMs,
+    key.routing.mode,
+    key.routing.mode === 'group' ? key.routing.groupId : null,
+  ] as const;
+}
+
+async function replaceKeyAccounts(tx: DbTx, key: KeyRecord): Promise<void> {
+  await tx.query('DELETE FROM key_accounts WHERE key_id = $1', [key.id]);
+  if (key.routing.mode !== 'accounts' || key.routing.accountIds.length === 0) return;
+  await tx.query(
+    `INSERT INTO key_accounts (key_id, account_id, position)
+     SELECT $1, t.account_id, (t.n - 1)::int FROM unnest($2::text[]) WITH ORDINALITY AS t(account_id, n)`,
+    [key.id, key.routing.accountIds],
+  );
+}
+
+function toKeyRecord(row: KeyRow): KeyRecord {
+  const { routingMode, groupId, accountIds, ...rest } = row;
+  return { ...rest, routing: buildRouting(routingMode, groupId, accountIds) };
+}
+
+function buildRouting(mode: KeyRouting['mode'], groupId: string | null, accountIds: string[]): KeyRouting {
+  switch (mode) {
+    case 'accounts':
+      return { mode, accountIds };
+    case 'group':
+      return { mode, groupId: groupId ?? '' };
+    case 'all':
+      return { mode };
+    default:
+      // Unreachable under the CHECK constraint; an unknown mode routes nowhere rather than everywhere.
+      return { mode: 'accounts', accountIds: [] };
+  }
+}

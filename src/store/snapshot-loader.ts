@@ -1,0 +1,57 @@
+import { buildAccountCredentials, parseCodexAuth } from '../upstream/codex-auth.js';
+import { listAccounts, type AccountRow } from './account-repo.js';
+import type { CredentialCipher } from './cipher-port.js';
+import type { Db } from './db.js';
+import { listGroups } from './group-repo.js';
+import { listKeys } from './key-repo.js';
+import { readSettings } from './settings-repo.js';
+import type { AccountCredentials, AccountRecord, Snapshot } from './types.js';
+import { listKeyUsage } from './usage-repo.js';
+
+/** An account as the snapshot holds it: proxy opened, credentials opened (null when they cannot be). */
+export type SnapshotAccount = AccountRecord & { credentials: AccountCredentials | null };
+
+/**
+ * Loads everything the hot path needs in five queries (keys, accounts, groups, settings, usage)
+ * inside one read-only repeatable-read transaction, so the parts agree with each other.
+ *
+ * An account whose credentials or proxy cannot be opened (wrong master key, corrupted blob,
+ * unparseable auth JSON) gets `credentials: null` and no proxy; the caller leaves it out of routing.
+ * One bad row never fails the load.
+ */
+export async function loadSnapshot(db: Db, cipher: CredentialCipher, now: () => number = Date.now): Promise<Snapshot> {
+  const parts = await db.transaction(async (tx) => {
+    await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    return {
+      keys: await listKeys(tx),
+      accounts: await listAccounts(tx),
+      groups: await listGroups(tx),
+      settings: await readSettings(tx),
+      usage: await listKeyUsage(tx),
+    };
+  });
+  return {
+    keysByHash: new Map(parts.keys.map((key) => [key.hash, key])),
+    accounts: new Map(parts.accounts.map((row) => [row.id, openAccount(row, cipher)])),
+    groups: new Map(parts.groups.map((group) => [group.id, group])),
+    usedTokens: new Map(parts.usage.map((usage) => [usage.keyId, usage.totalTokens])),
+    settings: parts.settings,
+    loadedAt: now(),
+  };
+}
+
+/** `lastError` shown for an account whose sealed values cannot be opened. */
+export const UNREADABLE_CREDENTIALS = 'stored credentials cannot be opened (wrong master key or corrupted data)';
+
+/** Opens one stored account; never throws. */
+export function openAccount(row: AccountRow, cipher: CredentialCipher): SnapshotAccount {
+  const { proxyUrlEnc, credentialsEnc, hasRefreshToken: _hasRefreshToken, ...record } = row;
+  try {
+    const proxyUrl = proxyUrlEnc ? cipher.decrypt(proxyUrlEnc, 'account-proxy').toString('utf8') : null;
+    const credentials = buildAccountCredentials(parseCodexAuth(cipher.decrypt(credentialsEnc, 'account-credentials').toString('utf8')));
+    return { ...record, proxyUrl, credentials };
+  } catch {
+    // Without its proxy an account must not be used at all (it would go out directly), so both go.
+    return { ...record, lastError: record.lastError ?? UNREADABLE_CREDENTIALS, proxyUrl: null, credentials: null };
+  }
+}

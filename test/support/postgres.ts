@@ -1,0 +1,119 @@
+/**
+ * A throwaway Postgres cluster for tests: `initdb -A trust` in a temp directory and `pg_ctl start`
+ * on 127.0.0.1 with a free port, run as the `postgres` user (initdb refuses to run as root).
+ */
+import { execFile, spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const POSTGRES_ROOT = '/usr/lib/postgresql';
+const OS_USER = 'postgres';
+
+/** A running throwaway cluster. */
+export interface PostgresServer {
+  /** `postgres://postgres@127.0.0.1:<port>/postgres` (trust auth, superuser). */
+  url: string;
+  /** Builds the URL of another database on this cluster. */
+  urlFor(database: string): string;
+  /** Stops the cluster at once and removes its directory. */
+  stop(): Promise<void>;
+}
+
+/** Message for machines without Postgres (what to install). */
+export const POSTGRES_MISSING_MESSAGE = 'Postgres binaries not found under /usr/lib/postgresql/*/bin: apt-get install postgresql';
+
+/** The newest `/usr/lib/postgresql/<version>/bin` holding initdb and pg_ctl, or null. */
+export function findPostgresBinDir(): string | null {
+  if (!existsSync(POSTGRES_ROOT)) return null;
+  const versions = readdirSync(POSTGRES_ROOT)
+    .filter((v) => /^\d+(\.\d+)?$/.test(v))
+    .sort((a, b) => Number(b) - Number(a));
+  for (const version of versions) {
+    const bin = join(POSTGRES_ROOT, version, 'bin');
+    if (existsSync(join(bin, 'initdb')) && existsSync(join(bin, 'pg_ctl'))) return bin;
+  }
+  return null;
+}
+
+/**
+ * Starts a cluster. Returns null when no Postgres is installed (the caller skips with
+ * POSTGRES_MISSING_MESSAGE), except under CI, where a missing Postgres is an error.
+ */
+export async function startPostgres(): Promise<PostgresServer | null> {
+  const bin = findPostgresBinDir();
+  if (!bin) {
+    if (process.env.CI) throw new Error(`${POSTGRES_MISSING_MESSAGE} (CI must install it in .ci/run)`);
+    return null;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'cig-pg-'));
+  const dataDir = join(dir, 'data');
+  const asRoot = userInfo().uid === 0;
+  if (asRoot) chownToPostgres(dir);
+  const port = await findFreePort();
+  const runPg = (tool: string, args: string[]) => runAsPostgres(asRoot, join(bin, tool), args);
+  try {
+    await runPg('initdb', ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync', '--no-instructions']);
+    const serverOptions = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
+    await runPg('pg_ctl', ['start', '-D', dataDir, '-w', '-t', '60', '-l', join(dir, 'server.log'), '-o', serverOptions]);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const stopNow = () => {
+    const stopArgs = [join(bin, 'pg_ctl'), 'stop', '-D', dataDir, '-m', 'immediate'];
+    spawnSync(asRoot ? 'runuser' : stopArgs[0]!, asRoot ? ['-u', OS_USER, '--', ...stopArgs] : stopArgs.slice(1), { stdio: 'ignore' });
+    rmSync(dir, { recursive: true, force: true });
+  };
+  // A test file that crashes before its afterAll must not leave a server running.
+  process.once('exit', stopNow);
+  const urlFor = (database: string) => `postgres://postgres@127.0.0.1:${port}/${database}`;
+  return {
+    url: urlFor('postgres'),
+    urlFor,
+    async stop() {
+      process.removeListener('exit', stopNow);
+      await runPg('pg_ctl', ['stop', '-D', dataDir, '-m', 'immediate']).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function chownToPostgres(dir: string): void {
+  const id = (flag: string) => Number(spawnSync('id', [flag, OS_USER], { encoding: 'utf8' }).stdout.trim());
+  const uid = id('-u');
+  const gid = id('-g');
+  if (!Number.isInteger(uid) || !Number.isInteger(gid)) throw new Error(`no '${OS_USER}' OS user to run Postgres as`);
+  chownSync(dir, uid, gid);
+}
+
+/** runuser when available (no PAM session noise), else su. Not root: run directly. */
+async function runAsPostgres(asRoot: boolean, command: string, args: string[]): Promise<void> {
+  const options = { timeout: 120_000, cwd: '/' };
+  if (!asRoot) {
+    await run(command, args, options);
+    return;
+  }
+  try {
+    await run('runuser', ['-u', OS_USER, '--', command, ...args], options);
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'ENOENT') throw err;
+    const quoted = [command, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    await run('su', [OS_USER, '-c', quoted], options);
+  }
+}
+
+async function findFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}

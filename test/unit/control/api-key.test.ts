@@ -1,0 +1,38 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { API_KEY_PREFIX, buildKeyDisplayPrefix, generateApiKeySecret, hashApiKey } from '../../../src/control/api-key.js';
+
+describe('generateApiKeySecret', () => {
+  it('is cig_ followed by 43 base62 characters (256 bits)', () => {
+    const secret = generateApiKeySecret();
+    expect(secret).toMatch(/^cig_[0-9A-Za-z]{43}$/);
+    expect(43 * Math.log2(62)).toBeGreaterThanOrEqual(256);
+  });
+
+  it('never repeats and uses the whole alphabet', () => {
+    const secrets = Array.from({ length: 2000 }, generateApiKeySecret);
+    expect(new Set(secrets).size).toBe(secrets.length);
+    const chars = new Set(secrets.join('').slice(0));
+    for (const c of '09AZaz') expect(chars.has(c)).toBe(true);
+  });
+});
+
+describe('hashApiKey', () => {
+  it('is the lowercase hex SHA-256 of the secret', () => {
+    expect(hashApiKey('cig_abc')).toBe(createHash('sha256').update('cig_abc').digest('hex'));
+    expect(hashApiKey('cig_abc')).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('differs for near-miss secrets', () => {
+    expect(hashApiKey('cig_abc')).not.toBe(hashApiKey('cig_abd'));
+    expect(hashApiKey('cig_abc')).not.toBe(hashApiKey('cig_abc '));
+  });
+});
+
+describe('buildKeyDisplayPrefix', () => {
+  it('keeps cig_ and the next 8 characters only', () => {
+    const secret = generateApiKeySecret();
+    expect(buildKeyDisplayPrefix(secret)).toBe(secret.slice(0, 12));
+    expect(buildKeyDisplayPrefix(secret).startsWith(API_KEY_PREFIX)).toBe(true);
+  });
+});

@@ -1,0 +1,267 @@
+import { randomBytes } from 'node:crypto';
+import { beforeAll, beforeEach, expect, it } from 'vitest';
+import { hashApiKey } from '../../../src/control/api-key.js';
+import type { ControlApi } from '../../../src/control/control-api.js';
+import { createControlServices } from '../../../src/control/control-services.js';
+import { createCredentialCipher } from '../../../src/control/credential-cipher.js';
+import { watchControlChanges } from '../../../src/store/change-feed.js';
+import { migrate } from '../../../src/store/migrator.js';
+import { SETTINGS_DEFAULTS } from '../../../src/store/settings-defaults.js';
+import { applyUsageDeltas } from '../../../src/store/usage-repo.js';
+import { describeEachBackend } from '../../support/databases.js';
+import { makeCodexAuthJson } from '../../support/jwt.js';
+import { waitFor } from '../../support/wait-for.js';
+
+const cipher = createCredentialCipher(randomBytes(32));
+const TABLES_TO_CLEAR = ['api_keys', 'group_accounts', 'groups', 'accounts', 'settings'];
+
+/** Runs `fn` and returns the GatewayError fields it threw. */
+async function failure(fn: () => Promise<unknown>): Promise<{ code: string; message: string; param: string | null }> {
+  try {
+    await fn();
+  } catch (err) {
+    const { code, message, param } = err as { code: string; message: string; param: string | null };
+    return { code, message, param };
+  }
+  throw new Error('expected a failure');
+}
+
+const MAX_CONCURRENCY = 'max_concurrency must be an integer between 1 and 1024';
+const MIN_INTERVAL = 'min_start_interval_ms must be an integer between 0 and 300000';
+const QUOTA = 'quota_tokens must be a non-negative integer';
+
+/** Key create inputs that must fail: [label, input, message, param]. */
+const KEY_REJECTIONS: Array<[string, unknown, string, string]> = [
+  ['no name', {}, 'name is required', 'name'],
+  ['blank name', { name: '   ' }, 'name is required', 'name'],
+  ['name not a string', { name: 5 }, 'name is required', 'name'],
+  ['129-character name', { name: 'n'.repeat(129) }, 'name must be at most 128 characters', 'name'],
+  ['name with a newline', { name: 'a\nb' }, 'name must not contain control characters', 'name'],
+  ['name shaped like an id', { name: 'key_0123abcd' }, 'name must not look like an id (key_…, acct_…, grp_…)', 'name'],
+  ['unknown status', { name: 'k', status: 'enabled' }, 'status must be active or disabled', 'status'],
+  ['image switch as text', { name: 'k', imageEnabled: 'true' }, 'image_enabled must be true or false', 'image_enabled'],
+  ['negative quota', { name: 'k', quotaTokens: -1 }, QUOTA, 'quota_tokens'],
+  ['fractional quota', { name: 'k', quotaTokens: 1.5 }, QUOTA, 'quota_tokens'],
+  ['quota as text', { name: 'k', quotaTokens: '5' }, QUOTA, 'quota_tokens'],
+  ['concurrency 0', { name: 'k', maxConcurrency: 0 }, MAX_CONCURRENCY, 'max_concurrency'],
+  ['concurrency 1025', { name: 'k', maxConcurrency: 1025 }, MAX_CONCURRENCY, 'max_concurrency'],
+  ['concurrency 2.5', { name: 'k', maxConcurrency: 2.5 }, MAX_CONCURRENCY, 'max_concurrency'],
+  ['concurrency as text', { name: 'k', maxConcurrency: '2' }, MAX_CONCURRENCY, 'max_concurrency'],
+  ['interval -1', { name: 'k', minStartIntervalMs: -1 }, MIN_INTERVAL, 'min_start_interval_ms'],
+  ['interval 300001', { name: 'k', minStartIntervalMs: 300_001 }, MIN_INTERVAL, 'min_start_interval_ms'],
+  ['routing as text', { name: 'k', routing: 'all' }, 'routing must be an object with a mode', 'routing'],
+  ['unknown routing mode', { name: 'k', routing: { mode: 'some' } }, 'routing.mode must be all, accounts or group', 'routing.mode'],
+  ['empty account list', { name: 'k', routing: { mode: 'accounts', accounts: [] } }, 'routing.accounts must list at least 1 account', 'routing.accounts'],
+  ['account list not a list', { name: 'k', routing: { mode: 'accounts', accounts: 'one' } }, 'routing.accounts must be a list of account names or ids', 'routing.accounts'],
+  ['unknown account', { name: 'k', routing: { mode: 'accounts', accounts: ['nobody'] } }, 'unknown account `nobody`', 'routing.accounts'],
+  ['repeated account', { name: 'k', routing: { mode: 'accounts', accounts: ['one', 'one'] } }, 'routing.accounts lists `one` twice', 'routing.accounts'],
+  ['group missing', { name: 'k', routing: { mode: 'group' } }, 'routing.group is required', 'routing.group'],
+  ['unknown group', { name: 'k', routing: { mode: 'group', group: 'nogroup' } }, 'unknown group `nogroup`', 'routing.group'],
+  ['unknown field', { name: 'k', colour: 'red' }, 'unknown field `colour`', 'colour'],
+  ['not an object', 'k', 'request body must be a JSON object', 'body'],
+];
+
+/** Key create inputs just inside each bound: they must pass. */
+const KEY_ACCEPTS: Array<[string, Record<string, unknown>]> = [
+  ['128-character name', { name: 'n'.repeat(128) }],
+  ['concurrency 1 and interval 0', { maxConcurrency: 1, minStartIntervalMs: 0 }],
+  ['concurrency 1024 and interval 300000', { maxConcurrency: 1024, minStartIntervalMs: 300_000 }],
+  ['zero quota', { quotaTokens: 0 }],
+  ['every limit null', { quotaTokens: null, maxConcurrency: null, minStartIntervalMs: null }],
+  ['undefined fields are absent', { status: undefined, colour: undefined }],
+  ['name that merely starts like an id', { name: 'key_not-hex' }],
+];
+
+const SETTINGS_VERSION = "codex_client_version must be 1 to 64 characters of letters, digits, '.', '_' or '-'";
+const SETTINGS_REJECTIONS: Array<[string, unknown, string, string]> = [
+  ['empty version', { codexClientVersion: '' }, SETTINGS_VERSION, 'codex_client_version'],
+  ['version with a space', { codexClientVersion: '1.0 beta' }, SETTINGS_VERSION, 'codex_client_version'],
+  ['65-character version', { codexClientVersion: '1'.repeat(65) }, SETTINGS_VERSION, 'codex_client_version'],
+  ['version as a number', { codexClientVersion: 1 }, SETTINGS_VERSION, 'codex_client_version'],
+  ['version with a header break', { codexClientVersion: '1.0\r\nX: y' }, SETTINGS_VERSION, 'codex_client_version'],
+  ['log file bytes too small', { logMaxFileBytes: 1023 }, 'log_max_file_bytes must be an integer between 1024 and 17179869184', 'log_max_file_bytes'],
+  ['log files 0', { logMaxFiles: 0 }, 'log_max_files must be an integer between 1 and 100000', 'log_max_files'],
+  ['log files as text', { logMaxFiles: '3' }, 'log_max_files must be an integer between 1 and 100000', 'log_max_files'],
+  ['log age fractional', { logMaxFileAgeMs: 1500.5 }, 'log_max_file_age_ms must be an integer between 1000 and 604800000', 'log_max_file_age_ms'],
+  ['unknown setting', { colour: 'red' }, 'unknown field `colour`', 'colour'],
+];
+
+describeEachBackend('control services', ({ database }) => {
+  let control: ControlApi;
+  let clock = 1_000;
+
+  beforeAll(async () => {
+    await migrate(database().db);
+    control = createControlServices({ db: database().db, cipher, now: () => clock });
+  });
+  beforeEach(async () => {
+    for (const table of TABLES_TO_CLEAR) await database().db.query(`DELETE FROM ${table}`);
+    clock = 1_000;
+    await control.accounts.import({ auth: makeCodexAuthJson({ accountId: 'one' }), name: 'one' });
+    await control.accounts.import({ auth: makeCodexAuthJson({ accountId: 'two' }), name: 'two' });
+  });
+
+  it.each(KEY_REJECTIONS)('keys.create rejects %s', async (_label, input, message, param) => {
+    expect(await failure(() => control.keys.create(input as never))).toEqual({ code: 'invalid_request', message, param });
+    expect(await control.keys.list()).toEqual([]);
+  });
+
+  it.each(KEY_ACCEPTS)('keys.create accepts %s', async (_label, input) => {
+    const created = await control.keys.create({ name: 'k', ...input } as never);
+    expect(created.key.name).toBe((input.name as string | undefined) ?? 'k');
+  });
+
+  it('keys.update validates the same way and changes nothing on failure', async () => {
+    const { key } = await control.keys.create({ name: 'k', maxConcurrency: 4 });
+    expect(await failure(() => control.keys.update('k', { maxConcurrency: 0 }))).toEqual({ code: 'invalid_request', message: MAX_CONCURRENCY, param: 'max_concurrency' });
+    expect(await failure(() => control.keys.update('k', { name: '' }))).toMatchObject({ message: 'name is required' });
+    expect(await control.keys.get(key.id)).toEqual(key);
+  });
+
+  it('creates a key: the secret is returned once, the view holds neither it nor its hash', async () => {
+    clock = 2_000;
+    const { key, secret } = await control.keys.create({ name: 'k', quotaTokens: 500, routing: { mode: 'accounts', accounts: ['two', 'one'] } });
+    expect(secret).toMatch(/^cig_[0-9A-Za-z]{43}$/);
+    expect(key).toEqual({
+      id: expect.stringMatching(/^key_[0-9a-f]{24}$/),
+      name: 'k',
+      prefix: secret.slice(0, 12),
+      status: 'active',
+      imageEnabled: true,
+      quotaTokens: 500,
+      maxConcurrency: null,
+      minStartIntervalMs: null,
+      routing: { mode: 'accounts', accounts: ['two', 'one'] },
+      usage: { requests: 0, successes: 0, images: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0, usageMissing: 0, lastUsedAt: null },
+      createdAt: 2_000,
+      updatedAt: 2_000,
+    });
+    const shown = JSON.stringify(await control.keys.list());
+    expect(shown).not.toContain(secret);
+    expect(shown).not.toContain(secret.slice(12));
+    expect(shown).not.toContain(hashApiKey(secret));
+  });
+
+  it('finds keys by id or name, and says "key not found" otherwise (never echoing the reference)', async () => {
+    const { key, secret } = await control.keys.create({ name: 'k' });
+    expect((await control.keys.get(key.id)).name).toBe('k');
+    expect((await control.keys.get('k')).id).toBe(key.id);
+    for (const ref of ['K', 'k ', secret, 'key_ffffffffffffffffffffffff']) {
+      expect(await failure(() => control.keys.get(ref))).toEqual({ code: 'not_found', message: 'key not found', param: 'key' });
+    }
+    expect(await failure(() => control.keys.update('nope', { status: 'disabled' }))).toMatchObject({ code: 'not_found' });
+    expect(await failure(() => control.keys.delete('nope'))).toMatchObject({ code: 'not_found' });
+  });
+
+  it('refuses a duplicate key name on create and rename', async () => {
+    await control.keys.create({ name: 'k' });
+    await control.keys.create({ name: 'other' });
+    expect(await failure(() => control.keys.create({ name: 'k' }))).toEqual({ code: 'conflict', message: 'a key named `k` already exists', param: 'name' });
+    expect(await failure(() => control.keys.update('other', { name: 'k' }))).toMatchObject({ code: 'conflict' });
+    expect((await control.keys.list()).map((k) => k.name)).toEqual(['k', 'other']);
+  });
+
+  it('updates only the given fields and moves updatedAt', async () => {
+    const { key } = await control.keys.create({ name: 'k', quotaTokens: 10, maxConcurrency: 3 });
+    clock = 5_000;
+    const updated = await control.keys.update('k', { status: 'disabled', quotaTokens: null, routing: { mode: 'accounts', accounts: ['one'] } });
+    expect(updated).toEqual({ ...key, status: 'disabled', quotaTokens: null, routing: { mode: 'accounts', accounts: ['one'] }, updatedAt: 5_000 });
+    expect((await control.keys.update('k', { routing: { mode: 'all' } })).routing).toEqual({ mode: 'all' });
+  });
+
+  it('shows routing by name after an account is renamed, and drops a deleted account', async () => {
+    await control.keys.create({ name: 'k', routing: { mode: 'accounts', accounts: ['one', 'two'] } });
+    await control.accounts.update('one', { name: 'uno' });
+    expect((await control.keys.get('k')).routing).toEqual({ mode: 'accounts', accounts: ['uno', 'two'] });
+    await control.accounts.delete('two');
+    expect((await control.keys.get('k')).routing).toEqual({ mode: 'accounts', accounts: ['uno'] });
+  });
+
+  it('deletes a key with its usage', async () => {
+    const { key } = await control.keys.create({ name: 'k' });
+    await applyUsageDeltas(database().db, [{ keyId: key.id, requests: 1, successes: 1, images: 1, inputTokens: 1, outputTokens: 1, totalTokens: 2, usageMissing: 0, lastUsedAt: 7 }]);
+    await control.keys.delete('k');
+    expect(await control.keys.list()).toEqual([]);
+    expect(await database().db.query('SELECT * FROM key_usage')).toEqual([]);
+  });
+
+  it('lists keys with usage, and sums usage', async () => {
+    const a = (await control.keys.create({ name: 'a' })).key;
+    await control.keys.create({ name: 'b' });
+    const delta = { requests: 2, successes: 1, images: 3, inputTokens: 4, outputTokens: 5, totalTokens: 9, usageMissing: 1 };
+    await applyUsageDeltas(database().db, [{ keyId: a.id, ...delta, lastUsedAt: 77 }]);
+    const [listedA, listedB] = await control.keys.list();
+    expect(listedA?.usage).toEqual({ ...delta, lastUsedAt: 77 });
+    expect(listedB?.usage.requests).toBe(0);
+    const summary = await control.usage.summary();
+    expect(summary.totals).toEqual({ ...delta, lastUsedAt: 77 });
+    expect(summary.keys.map((k) => [k.name, k.totalTokens, k.lastUsedAt])).toEqual([
+      ['a', 9, 77],
+      ['b', 0, null],
+    ]);
+  });
+
+  it('manages groups: ordered accounts by name, validation, conflicts', async () => {
+    clock = 3_000;
+    const group = await control.groups.create({ name: 'g', accounts: ['two', 'one'] });
+    expect(group).toEqual({ id: expect.stringMatching(/^grp_[0-9a-f]{24}$/), name: 'g', accounts: ['two', 'one'], createdAt: 3_000, updatedAt: 3_000 });
+    expect((await control.groups.create({ name: 'empty' })).accounts).toEqual([]);
+    expect(await failure(() => control.groups.create({ name: 'h', accounts: ['nobody'] }))).toEqual({ code: 'invalid_request', message: 'unknown account `nobody`', param: 'accounts' });
+    expect(await failure(() => control.groups.create({ name: 'g' }))).toEqual({ code: 'conflict', message: 'a group named `g` already exists', param: 'name' });
+    expect(await failure(() => control.groups.create({ accounts: [] } as never))).toMatchObject({ message: 'name is required' });
+    expect(await control.groups.update('g', { accounts: ['one'] })).toMatchObject({ accounts: ['one'] });
+    expect(await control.groups.update(group.id, { name: 'renamed' })).toMatchObject({ name: 'renamed', accounts: ['one'] });
+    expect(await failure(() => control.groups.get('g'))).toEqual({ code: 'not_found', message: 'group not found', param: 'group' });
+    expect((await control.groups.list()).map((g) => g.name)).toEqual(['empty', 'renamed']);
+  });
+
+  it('refuses to delete a group a key routes to, naming the key; deletes it once unused', async () => {
+    await control.groups.create({ name: 'g', accounts: ['one'] });
+    await control.keys.create({ name: 'k', routing: { mode: 'group', group: 'g' } });
+    expect((await control.keys.get('k')).routing).toEqual({ mode: 'group', group: 'g' });
+    expect(await failure(() => control.groups.delete('g'))).toEqual({
+      code: 'conflict',
+      message: 'group `g` is used by key `k`; route those keys elsewhere first',
+      param: 'group',
+    });
+    await control.keys.update('k', { routing: { mode: 'all' } });
+    await control.groups.delete('g');
+    expect(await control.groups.list()).toEqual([]);
+  });
+
+  it('reads settings as defaults, stores changes (trimmed), and validates', async () => {
+    expect(await control.settings.get()).toEqual(SETTINGS_DEFAULTS);
+    const updated = await control.settings.update({ codexClientVersion: ' 0.150.0-beta_1 ', logMaxFiles: 7 });
+    expect(updated).toEqual({ ...SETTINGS_DEFAULTS, codexClientVersion: '0.150.0-beta_1', logMaxFiles: 7 });
+    expect(await control.settings.get()).toEqual(updated);
+    expect(await control.settings.update({ logMaxFileBytes: 1024 })).toMatchObject({ logMaxFileBytes: 1024, logMaxFiles: 7 });
+  });
+
+  it.each(SETTINGS_REJECTIONS)('settings.update rejects %s', async (_label, input, message, param) => {
+    expect(await failure(() => control.settings.update(input as never))).toEqual({ code: 'invalid_request', message, param });
+    expect(await control.settings.get()).toEqual(SETTINGS_DEFAULTS);
+  });
+
+  it('falls back to the default for a stored setting that no longer passes the checks', async () => {
+    await database().db.query(`INSERT INTO settings (name, value, updated_at) VALUES ('logMaxFiles', '"many"', 1), ('codexClientVersion', '"bad value"', 1)`);
+    expect(await control.settings.get()).toEqual(SETTINGS_DEFAULTS);
+  });
+
+  it('announces every committed write, and nothing for a rejected one', async () => {
+    const seen: string[] = [];
+    const stop = await watchControlChanges(database().db, (p) => seen.push(p));
+    try {
+      await failure(() => control.keys.create({ name: 'k', routing: { mode: 'accounts', accounts: ['nobody'] } }));
+      await control.keys.create({ name: 'k' });
+      await control.keys.update('k', { status: 'disabled' });
+      await control.groups.create({ name: 'g' });
+      await control.settings.update({ logMaxFiles: 3 });
+      await control.accounts.update('one', { imageEnabled: false });
+      await control.keys.delete('k');
+      await waitFor('six notifications', () => seen.length >= 6);
+      expect(seen).toEqual(['keys', 'keys', 'groups', 'settings', 'accounts', 'keys']);
+    } finally {
+      await stop();
+    }
+  });
+});
