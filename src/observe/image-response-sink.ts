@@ -1,0 +1,137 @@
+import { CAPTURE, type Capture, type JsonPathSink } from './json-path-sink.js';
+
+/** Longest echoed option string reported (`size`, `quality`, …); longer values are reported as null. */
+export const MAX_ECHO_CHARS = 64;
+
+/** Slots: what a value position means in an Images API response. */
+const SLOT = {
+  other: 0, root: 1, data: 2, usage: 3, size: 4, quality: 5, outputFormat: 6, background: 7,
+  dataItem: 8, b64: 9, inputTokens: 10, outputTokens: 11, totalTokens: 12, tokens: 13,
+} as const;
+/** Roles: what a container is. */
+const ROLE = { other: 0, top: 1, data: 2, item: 3, usage: 4 } as const;
+
+/** The paths the tap reads (contract §1.4): top-level members, `usage.*`, `data[i].b64_json`. */
+export const COLLECTED_KEYS = {
+  top: { data: SLOT.data, usage: SLOT.usage, size: SLOT.size, quality: SLOT.quality, output_format: SLOT.outputFormat, background: SLOT.background },
+  usage: { input_tokens: SLOT.inputTokens, output_tokens: SLOT.outputTokens, total_tokens: SLOT.totalTokens, tokens: SLOT.tokens },
+  item: { b64_json: SLOT.b64 },
+} as const satisfies Record<string, Record<string, number>>;
+
+const ECHO_SLOTS: ReadonlySet<number> = new Set([SLOT.size, SLOT.quality, SLOT.outputFormat, SLOT.background]);
+const USAGE_SLOTS: ReadonlySet<number> = new Set([SLOT.inputTokens, SLOT.outputTokens, SLOT.totalTokens, SLOT.tokens]);
+const URL_KEY_TOKEN = Buffer.from('"url"');
+
+/** What was learned so far; counts and strings stay as the body declared them. */
+export interface ImageResponseFacts {
+  imageCount: number | null;
+  imageBytes: number;
+  usage: { inputTokens: number | null; outputTokens: number | null; totalTokens: number | null } | null;
+  size: string | null;
+  quality: string | null;
+  outputFormat: string | null;
+  background: string | null;
+}
+
+type UsageField = 'inputTokens' | 'outputTokens' | 'totalTokens' | 'tokens';
+type EchoField = 'size' | 'quality' | 'outputFormat' | 'background';
+
+/**
+ * The JsonPathSink for an Images API response: counts `data[]`, sums decoded `b64_json` bytes, reads
+ * usage and echoed options, and (with `urlPrefix`) turns `data[i].b64_json` into `data[i].url` data URLs.
+ */
+export class ImageResponseSink implements JsonPathSink {
+  readonly rootSlot = SLOT.root;
+  private imageCount: number | null = null;
+  private imageBytes = 0;
+  private usage: Record<UsageField, number | null> | null = null;
+  private readonly echoed: Record<EchoField, string | null> = { size: null, quality: null, outputFormat: null, background: null };
+
+  /** `urlPrefix`: bytes inserted before each b64 value (e.g. `data:image/png;base64,`); null = no rewrite. */
+  constructor(private readonly urlPrefix: Buffer | null) {}
+
+  facts(): ImageResponseFacts {
+    const u = this.usage;
+    return {
+      imageCount: this.imageCount,
+      imageBytes: this.imageBytes,
+      usage: u && { inputTokens: u.inputTokens, outputTokens: u.outputTokens, totalTokens: u.totalTokens ?? u.tokens },
+      ...this.echoed,
+    };
+  }
+
+  onOpen(slot: number, isObject: boolean): number {
+    if (slot === SLOT.root && isObject) return ROLE.top;
+    if (slot === SLOT.data && !isObject) {
+      this.imageCount = 0;
+      return ROLE.data;
+    }
+    if (slot === SLOT.dataItem && isObject) return ROLE.item;
+    if (slot === SLOT.usage && isObject) {
+      this.usage = { inputTokens: null, outputTokens: null, totalTokens: null, tokens: null };
+      return ROLE.usage;
+    }
+    return ROLE.other;
+  }
+
+  onElement(role: number): number {
+    if (role !== ROLE.data) return SLOT.other;
+    this.imageCount = (this.imageCount ?? 0) + 1;
+    return SLOT.dataItem;
+  }
+
+  onKey(role: number, key: string | null): number {
+    if (key === null) return SLOT.other;
+    const table = role === ROLE.top ? COLLECTED_KEYS.top : role === ROLE.usage ? COLLECTED_KEYS.usage : role === ROLE.item ? COLLECTED_KEYS.item : null;
+    return table && Object.hasOwn(table, key) ? table[key as keyof typeof table] : SLOT.other;
+  }
+
+  captureKeys(role: number): boolean {
+    return role !== ROLE.other && role !== ROLE.data;
+  }
+
+  captureFor(slot: number): Capture {
+    if (slot === SLOT.b64) return CAPTURE.count;
+    return ECHO_SLOTS.has(slot) || USAGE_SLOTS.has(slot) ? CAPTURE.text : CAPTURE.none;
+  }
+
+  onScalar(slot: number, kind: 'string' | 'number' | 'literal', text: string | null): void {
+    if (ECHO_SLOTS.has(slot)) {
+      this.echoed[echoField(slot)] = kind === 'string' && text !== null && text.length <= MAX_ECHO_CHARS ? text : null;
+    } else if (USAGE_SLOTS.has(slot) && this.usage) {
+      this.usage[usageField(slot)] = kind === 'number' ? parseTokenCount(text) : null;
+    }
+  }
+
+  /** Decoded size of base64 text: floor(len*3/4) minus the trailing `=` count (spec §7.1). */
+  onCounted(_slot: number, chars: number, trailingEquals: number): void {
+    this.imageBytes += Math.max(0, Math.floor((chars * 3) / 4) - trailingEquals);
+  }
+
+  rewriteKeys(role: number): boolean {
+    return this.urlPrefix !== null && role === ROLE.item;
+  }
+
+  rewriteKey(_role: number, key: string | null): Buffer | null {
+    return key === 'b64_json' ? URL_KEY_TOKEN : null;
+  }
+
+  valuePrefix(slot: number): Buffer | null {
+    return slot === SLOT.b64 ? this.urlPrefix : null;
+  }
+}
+
+function echoField(slot: number): EchoField {
+  return slot === SLOT.size ? 'size' : slot === SLOT.quality ? 'quality' : slot === SLOT.outputFormat ? 'outputFormat' : 'background';
+}
+
+function usageField(slot: number): UsageField {
+  return slot === SLOT.inputTokens ? 'inputTokens' : slot === SLOT.outputTokens ? 'outputTokens' : slot === SLOT.totalTokens ? 'totalTokens' : 'tokens';
+}
+
+/** Token counts are unsigned integers; anything else (negative, fractional, huge) is unknown. */
+function parseTokenCount(text: string | null): number | null {
+  if (text === null) return null;
+  const n = Number(text);
+  return Number.isSafeInteger(n) && n >= 0 ? n : null;
+}

@@ -1,0 +1,33 @@
+/**
+ * The contract between JsonStreamLexer (grammar, bytes) and a sink that gives positions a meaning
+ * (which values to count, capture or rewrite). ImageResponseSink is the one implementation.
+ */
+
+/** How a string value is observed: ignored, captured as text (capped), or only counted. */
+export const CAPTURE = { none: 0, text: 1, count: 2 } as const;
+export type Capture = (typeof CAPTURE)[keyof typeof CAPTURE];
+
+/** What positions mean. Slots and roles are the sink's own small integers; the lexer only stores them. */
+export interface JsonPathSink {
+  readonly rootSlot: number;
+  /** A container opens in `slot`; returns the role of the new container. */
+  onOpen(slot: number, isObject: boolean): number;
+  /** An array element starts in a container of `role`; returns its slot. */
+  onElement(role: number): number;
+  /** A key was read in an object of `role` (null when too long); returns the slot of its value. */
+  onKey(role: number, key: string | null): number;
+  /** Whether keys of objects with this role are read at all (others are skipped unread). */
+  captureKeys(role: number): boolean;
+  /** How a string value in `slot` is observed; numbers and literals are reported when this is not `none`. */
+  captureFor(slot: number): Capture;
+  /** A captured scalar ended: string text, number text or literal; null text when it passed the cap. */
+  onScalar(slot: number, kind: 'string' | 'number' | 'literal', text: string | null): void;
+  /** A counted string ended: decoded characters and how many `=` it ends with. */
+  onCounted(slot: number, chars: number, trailingEquals: number): void;
+  /** Whether keys of objects with this role may be rewritten (they are then held until complete). */
+  rewriteKeys(role: number): boolean;
+  /** Replacement bytes for a held key token (quotes included), or null to keep it. */
+  rewriteKey(role: number, key: string | null): Buffer | null;
+  /** Bytes to insert after the opening quote of a string value in `slot`, or null. */
+  valuePrefix(slot: number): Buffer | null;
+}

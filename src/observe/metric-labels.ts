@@ -1,0 +1,90 @@
+import { ERRORS } from '../errors/codes.js';
+
+/**
+ * The allowed values of every metric label. Prometheus keeps one series per label combination, so a
+ * value taken from a client (or from an upstream message) could grow memory without bound; each
+ * resolver below maps anything outside its table to a fixed fallback.
+ */
+
+/**
+ * Failure classes besides the error codes: the dispatch skip and status classes (src/dispatch,
+ * src/upstream/upstream-failures.ts), stream-end classes, key-limit reasons and the spec §5.1 names.
+ * Adding a class the dispatch room starts using is a one-line change here; until then it shows as `other`.
+ */
+const PIPELINE_ERROR_CLASSES = [
+  'auth',
+  'auth_missing',
+  'auth_invalid_json',
+  'auth_expired',
+  'token_expired',
+  'credentials_unreadable',
+  'free_plan',
+  'concurrency_blocked',
+  'proxy_client',
+  'upstream_request',
+  'upstream_body',
+  'response_too_large',
+  'rate_limited',
+  'upstream_server',
+  'client_error',
+  'upstream_status',
+  'client_aborted',
+  'no_eligible_account',
+  'key_max_concurrency',
+  'key_min_start_interval',
+] as const;
+
+type ErrorCodeName = keyof typeof ERRORS;
+
+/** `error_class` values: `none` for success, the pipeline classes, every gateway error code, `other`. */
+export const ERROR_CLASSES: readonly string[] = [
+  ...new Set<string>(['none', ...PIPELINE_ERROR_CLASSES, ...(Object.keys(ERRORS) as ErrorCodeName[]), 'other']),
+];
+
+export type ErrorClassLabel = (typeof PIPELINE_ERROR_CLASSES)[number] | ErrorCodeName | 'none' | 'other';
+
+/** `status_class` values. */
+export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx', 'other'] as const;
+export type StatusClass = (typeof STATUS_CLASSES)[number];
+
+/** Statuses kept exact in the `status` label (the gateway's own plus the usual upstream ones); others become their class. */
+export const EXACT_STATUSES: readonly number[] = [
+  ...new Set<number>([200, 400, 401, 403, 404, 408, 409, 413, 415, 422, 429, 500, 502, 503, 504,
+    ...Object.values(ERRORS).map((e) => e.status)]),
+].sort((a, b) => a - b);
+
+/** `endpoint` values. */
+export const ENDPOINT_LABELS = ['generations', 'edits', 'other'] as const;
+export type EndpointLabel = (typeof ENDPOINT_LABELS)[number];
+
+/** `limiter` values. */
+export const LIMITER_LABELS = ['key', 'account'] as const;
+export type LimiterLabel = (typeof LIMITER_LABELS)[number];
+
+/** Distinct account names labelled before further names collapse into `other` (a second net; names are operator-chosen). */
+export const MAX_ACCOUNT_LABELS = 1024;
+
+const errorClassSet: ReadonlySet<string> = new Set(ERROR_CLASSES);
+const exactStatusSet: ReadonlySet<number> = new Set(EXACT_STATUSES);
+
+/** Maps a failure class to its label: null/undefined → `none`, anything outside ERROR_CLASSES → `other`. */
+export function resolveErrorClassLabel(errorClass: string | null | undefined): ErrorClassLabel {
+  if (errorClass === null || errorClass === undefined) return 'none';
+  return errorClassSet.has(errorClass) ? (errorClass as ErrorClassLabel) : 'other';
+}
+
+/** Maps any HTTP status to `1xx`…`5xx`; non-integers and values outside 100–599 → `other`. */
+export function resolveStatusClass(status: number): StatusClass {
+  if (!Number.isInteger(status) || status < 100 || status > 599) return 'other';
+  return `${Math.floor(status / 100)}xx` as StatusClass;
+}
+
+/** The `status` label: the exact code when it is in EXACT_STATUSES, else its class (`418` → `4xx`). */
+export function resolveStatusLabel(status: number): string {
+  return exactStatusSet.has(status) ? String(status) : resolveStatusClass(status);
+}
+
+/** The `endpoint` label; anything but the two public endpoints → `other`. */
+export function resolveEndpointLabel(endpoint: string): EndpointLabel {
+  return endpoint === 'generations' || endpoint === 'edits' ? endpoint : 'other';
+}

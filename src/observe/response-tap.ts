@@ -1,0 +1,85 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import type { ResponseMetrics } from './image-log-event.js';
+import { ImageResponseSink } from './image-response-sink.js';
+import { JsonStreamLexer } from './json-stream-lexer.js';
+
+/** Raised by the tap's stream when the body passes `maxBytes`; `code` is stable for classification. */
+export class UpstreamResponseTooLargeError extends Error {
+  readonly code = 'UPSTREAM_RESPONSE_TOO_LARGE';
+  constructor(readonly maxBytes: number) {
+    super(`upstream response body exceeds ${maxBytes} bytes`);
+    this.name = 'UpstreamResponseTooLargeError';
+  }
+}
+
+export interface ResponseTapOptions {
+  /** `url`: rewrite each `data[i].b64_json` to `data[i].url` holding a data URL. */
+  responseFormat: 'b64_json' | 'url';
+  /** MIME type of the data URLs (e.g. `image/png`); checked to be a plain `type/subtype`. */
+  urlMime: string;
+  /** Most body bytes let through; past it the stream errors with UpstreamResponseTooLargeError. */
+  maxBytes: number;
+}
+
+export interface ResponseTap {
+  /** Pipe the upstream 2xx body through this to the client. */
+  stream: Transform;
+  /**
+   * What the body said. Once the body proves not to be one valid JSON value (bad syntax, or
+   * incomplete at its end), everything but `bodyBytes` is null/0. Before the end of a body that is
+   * valid so far (aborted or oversize): what was learned so far.
+   */
+  metrics(): ResponseMetrics;
+  /** Most bytes the scanner ever held at once; a debug figure that proves memory does not follow image size. */
+  maxHeldChars(): number;
+}
+
+/** RFC 6838 restricted names: nothing that could break out of a JSON string. */
+const MIME_PATTERN = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/i;
+
+/**
+ * Measures an upstream Images API body while streaming it to the client as it arrives: image count,
+ * decoded image bytes, usage and echoed options, without holding the body (see json-stream-lexer.ts).
+ * With `responseFormat: 'url'` it rewrites `b64_json` members into `url` data URLs in flight; every
+ * other byte passes unchanged, and a body that is not JSON passes through untouched.
+ * @throws TypeError when `urlMime` is not a plain MIME type or `maxBytes` is not positive.
+ */
+export function createResponseTap(opts: ResponseTapOptions): ResponseTap {
+  if (!MIME_PATTERN.test(opts.urlMime)) throw new TypeError(`urlMime must be a type/subtype MIME name, got ${JSON.stringify(opts.urlMime)}`);
+  if (!(opts.maxBytes > 0)) throw new TypeError(`maxBytes must be positive, got ${opts.maxBytes}`);
+  const prefix = opts.responseFormat === 'url' ? Buffer.from(`data:${opts.urlMime};base64,`, 'latin1') : null;
+  const sink = new ImageResponseSink(prefix);
+  const lexer = new JsonStreamLexer(sink);
+  let bodyBytes = 0;
+  let valid: boolean | null = null;
+
+  const stream = new Transform({
+    transform(chunk: Buffer | string, _encoding: BufferEncoding, callback: TransformCallback) {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      bodyBytes += bytes.length;
+      if (bodyBytes > opts.maxBytes) return callback(new UpstreamResponseTooLargeError(opts.maxBytes));
+      lexer.write(bytes, push);
+      callback();
+    },
+    flush(callback: TransformCallback) {
+      valid = lexer.end(push);
+      callback();
+    },
+  });
+  const push = (bytes: Buffer): void => {
+    stream.push(bytes);
+  };
+
+  return {
+    stream,
+    metrics: () => buildMetrics(bodyBytes, valid === false || lexer.hasFailed() ? null : sink),
+    maxHeldChars: () => lexer.maxHeldBytes(),
+  };
+}
+
+function buildMetrics(bodyBytes: number, sink: ImageResponseSink | null): ResponseMetrics {
+  if (!sink) {
+    return { bodyBytes, imageCount: null, imageBytes: 0, usage: null, size: null, quality: null, outputFormat: null, background: null };
+  }
+  return { bodyBytes, ...sink.facts() };
+}

@@ -1,0 +1,146 @@
+import type { KeyUsageDelta } from '../store/types.js';
+
+/** What one finished request adds to its key's counters. */
+export interface UsageOutcome {
+  /** True when the client got a 2xx with its body delivered. */
+  success: boolean;
+  images: number;
+  inputTokens: number | null;
+  outputTokens: number | null;
+  /** Null when the upstream reported no usage (counted in `usageMissing` for successes). */
+  totalTokens: number | null;
+}
+
+export interface UsageRecorderOptions {
+  /** Adds the deltas to the stored counters (increments, one transaction); may reject. */
+  apply: (deltas: KeyUsageDelta[]) => Promise<void>;
+  flushIntervalMs: number;
+  now?: () => number;
+  /** A failed flush (the deltas are kept and retried). */
+  onError?: (err: unknown) => void;
+  /** Flush attempts made by `close()` before giving up (default 5). */
+  maxCloseAttempts?: number;
+  /** Pause between those attempts (default 200 ms). */
+  closeRetryDelayMs?: number;
+}
+
+export interface UsageRecorder {
+  /** Adds one request to the key's pending deltas; synchronous, never throws. */
+  record(keyId: string, outcome: UsageOutcome): void;
+  /** Total tokens recorded for the key and not yet applied (pending and in flight): add to the snapshot's figure for quota checks. */
+  pendingTokens(keyId: string): number;
+  /** Applies everything recorded before the call; rejects (deltas kept) when `apply` fails. */
+  flush(): Promise<void>;
+  /** Stops the timer and flushes until empty, retrying a bounded number of times; reports, never rejects. */
+  close(): Promise<void>;
+}
+
+/**
+ * Accumulates usage per key in memory and writes it in batches: one `apply` per interval instead of
+ * one database write per request. A failed `apply` merges its deltas back so nothing is lost while
+ * the process lives; only one `apply` runs at a time. The timer is unref'd so it never keeps the
+ * process alive. A crash loses at most one interval of usage (spec §16.2 accepts the same).
+ */
+export function createUsageRecorder(opts: UsageRecorderOptions): UsageRecorder {
+  const now = opts.now ?? Date.now;
+  const report = (err: unknown) => {
+    try {
+      opts.onError?.(err);
+    } catch {
+      // The error sink failing must not break usage accounting.
+    }
+  };
+  let pending = new Map<string, KeyUsageDelta>();
+  let inFlight: ReadonlyMap<string, KeyUsageDelta> = new Map();
+  let flushing: Promise<void> | null = null;
+
+  async function applyPending(): Promise<void> {
+    const batch = pending;
+    pending = new Map();
+    inFlight = batch;
+    try {
+      await opts.apply([...batch.values()]);
+    } catch (err) {
+      for (const delta of batch.values()) mergeDelta(pending, delta);
+      report(err);
+      throw err;
+    } finally {
+      inFlight = new Map();
+    }
+  }
+
+  async function flush(): Promise<void> {
+    while (flushing) await flushing.catch(() => undefined);
+    if (pending.size === 0) return;
+    flushing = applyPending().finally(() => {
+      flushing = null;
+    });
+    return flushing;
+  }
+
+  const timer = setInterval(() => {
+    if (!flushing) flush().catch(() => undefined); // reported in applyPending; retried next tick
+  }, Math.max(1, opts.flushIntervalMs));
+  timer.unref();
+
+  return {
+    record(keyId, outcome) {
+      mergeDelta(pending, buildDelta(keyId, outcome, now()));
+    },
+    pendingTokens: (keyId) => (pending.get(keyId)?.totalTokens ?? 0) + (inFlight.get(keyId)?.totalTokens ?? 0),
+    flush,
+    async close() {
+      clearInterval(timer);
+      const attempts = Math.max(1, opts.maxCloseAttempts ?? 5);
+      for (let i = 0; i < attempts; i++) {
+        const ok = await flush().then(() => true, () => false);
+        if (ok && pending.size === 0) return;
+        if (i + 1 < attempts) await delay(opts.closeRetryDelayMs ?? 200);
+      }
+      report(new Error(`usage recorder closed with unapplied usage for ${pending.size} key(s)`));
+    },
+  };
+}
+
+/** One request's delta; bad numbers (negative, fractional, NaN) count as 0 rather than corrupting totals. */
+export function buildDelta(keyId: string, outcome: UsageOutcome, nowMs: number): KeyUsageDelta {
+  return {
+    keyId,
+    requests: 1,
+    successes: outcome.success ? 1 : 0,
+    images: toCount(outcome.images),
+    inputTokens: toCount(outcome.inputTokens),
+    outputTokens: toCount(outcome.outputTokens),
+    totalTokens: toCount(outcome.totalTokens),
+    usageMissing: outcome.success && outcome.totalTokens === null ? 1 : 0,
+    lastUsedAt: nowMs,
+  };
+}
+
+/** Adds `delta` into `into` (a map this module owns); `lastUsedAt` only moves forward. */
+function mergeDelta(into: Map<string, KeyUsageDelta>, delta: KeyUsageDelta): void {
+  const prev = into.get(delta.keyId);
+  if (!prev) {
+    into.set(delta.keyId, { ...delta });
+    return;
+  }
+  into.set(delta.keyId, {
+    keyId: delta.keyId,
+    requests: prev.requests + delta.requests,
+    successes: prev.successes + delta.successes,
+    images: prev.images + delta.images,
+    inputTokens: prev.inputTokens + delta.inputTokens,
+    outputTokens: prev.outputTokens + delta.outputTokens,
+    totalTokens: prev.totalTokens + delta.totalTokens,
+    usageMissing: prev.usageMissing + delta.usageMissing,
+    lastUsedAt: Math.max(prev.lastUsedAt, delta.lastUsedAt),
+  });
+}
+
+function toCount(n: number | null): number {
+  return n !== null && Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
+}
+
+function delay(ms: number): Promise<void> {
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+}
