@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import multipart from '@fastify/multipart';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { GatewayError } from '../errors/codes.js';
 import { ENDPOINT_ALIASES } from '../images/endpoint-aliases.js';
 import type { ImageEndpoint } from '../images/image-request.js';
@@ -33,7 +33,8 @@ export async function buildGatewayApp(deps: GatewayDeps, opts: GatewayAppOptions
     // Generations take minutes: Node's default 5-minute request timeout would cut them off.
     requestTimeout: 0,
     return503OnClosing: true,
-    disableRequestLogging: true,
+    // Per-request lines would repeat what the redacted request log records better; errors are logged by the handler.
+    logController: new LogController({ disableRequestLogging: true }),
   });
   app.removeAllContentTypeParsers();
   // The images room parses JSON itself (it needs the raw number literals to reject `n: 2.0`).

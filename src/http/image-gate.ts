@@ -54,7 +54,7 @@ export function createImageGate(endpoint: ImageEndpoint, deps: GatewayDeps) {
     if (key.status !== 'active') throw new GatewayError('key_disabled', 'llm key is not active');
     if (!key.imageEnabled) throw new GatewayError('image_disabled', 'codex image generation is disabled for this key');
     if (key.quotaTokens !== null) {
-      const used = (snapshot.usedTokens.get(key.id) ?? 0) + deps.usage.pendingTokens(key.id);
+      const used = (snapshot.usedTokens.get(key.id) ?? 0) + deps.usage.pendingTokens(key.id, snapshot.loadedAt);
       if (used >= key.quotaTokens) {
         throw new GatewayError('quota_exceeded', `quota_exceeded: this key has used ${used} of its ${key.quotaTokens} tokens`, null, {
           headers: { 'x-should-retry': 'false' },

@@ -11,6 +11,12 @@ export interface UsageOutcome {
   totalTokens: number | null;
 }
 
+/**
+ * How long written usage is remembered for `pendingTokens(keyId, sinceMs)`: longer than any sane gap
+ * between snapshot reloads (SNAPSHOT_POLL_MS), so quota checks never miss tokens in that window.
+ */
+export const FLUSHED_MEMORY_MS = 10 * 60_000;
+
 export interface UsageRecorderOptions {
   /** Adds the deltas to the stored counters (increments, one transaction); may reject. */
   apply: (deltas: KeyUsageDelta[]) => Promise<void>;
@@ -27,8 +33,11 @@ export interface UsageRecorderOptions {
 export interface UsageRecorder {
   /** Adds one request to the key's pending deltas; synchronous, never throws. */
   record(keyId: string, outcome: UsageOutcome): void;
-  /** Total tokens recorded for the key and not yet applied (pending and in flight): add to the snapshot's figure for quota checks. */
-  pendingTokens(keyId: string): number;
+  /**
+   * Tokens of the key that a snapshot loaded at `sinceMs` does not hold: not yet applied (pending, in
+   * flight) plus those applied at or after `sinceMs`. Add to the snapshot's figure for quota checks.
+   */
+  pendingTokens(keyId: string, sinceMs?: number): number;
   /** Applies everything recorded before the call; rejects (deltas kept) when `apply` fails. */
   flush(): Promise<void>;
   /** Stops the timer and flushes until empty, retrying a bounded number of times; reports, never rejects. */
@@ -53,6 +62,8 @@ export function createUsageRecorder(opts: UsageRecorderOptions): UsageRecorder {
   let pending = new Map<string, KeyUsageDelta>();
   let inFlight: ReadonlyMap<string, KeyUsageDelta> = new Map();
   let flushing: Promise<void> | null = null;
+  // Tokens already written, remembered for a while: a snapshot loaded before the write does not hold them yet.
+  let flushed: Array<{ atMs: number; tokens: ReadonlyMap<string, number> }> = [];
 
   async function applyPending(): Promise<void> {
     const batch = pending;
@@ -60,6 +71,9 @@ export function createUsageRecorder(opts: UsageRecorderOptions): UsageRecorder {
     inFlight = batch;
     try {
       await opts.apply([...batch.values()]);
+      const atMs = now();
+      flushed = flushed.filter((entry) => atMs - entry.atMs < FLUSHED_MEMORY_MS);
+      flushed.push({ atMs, tokens: new Map([...batch.values()].map((d) => [d.keyId, d.totalTokens])) });
     } catch (err) {
       for (const delta of batch.values()) mergeDelta(pending, delta);
       report(err);
@@ -87,7 +101,11 @@ export function createUsageRecorder(opts: UsageRecorderOptions): UsageRecorder {
     record(keyId, outcome) {
       mergeDelta(pending, buildDelta(keyId, outcome, now()));
     },
-    pendingTokens: (keyId) => (pending.get(keyId)?.totalTokens ?? 0) + (inFlight.get(keyId)?.totalTokens ?? 0),
+    pendingTokens(keyId, sinceMs) {
+      let tokens = (pending.get(keyId)?.totalTokens ?? 0) + (inFlight.get(keyId)?.totalTokens ?? 0);
+      if (sinceMs !== undefined) for (const entry of flushed) if (entry.atMs >= sinceMs) tokens += entry.tokens.get(keyId) ?? 0;
+      return tokens;
+    },
     flush,
     async close() {
       clearInterval(timer);

@@ -20,6 +20,8 @@ export type SnapshotAccount = AccountRecord & { credentials: AccountCredentials 
  * One bad row never fails the load.
  */
 export async function loadSnapshot(db: Db, cipher: CredentialCipher, now: () => number = Date.now): Promise<Snapshot> {
+  // Taken before reading: every write that finished before this moment is in the snapshot.
+  const loadedAt = now();
   const parts = await db.transaction(async (tx) => {
     await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     return {
@@ -36,7 +38,7 @@ export async function loadSnapshot(db: Db, cipher: CredentialCipher, now: () => 
     groups: new Map(parts.groups.map((group) => [group.id, group])),
     usedTokens: new Map(parts.usage.map((usage) => [usage.keyId, usage.totalTokens])),
     settings: parts.settings,
-    loadedAt: now(),
+    loadedAt,
   };
 }
 

@@ -95,6 +95,7 @@ export interface Snapshot {
   /** Total usage tokens per key id, as stored when the snapshot was loaded. */
   usedTokens: ReadonlyMap<string, number>;
   settings: Settings;
+  /** When the load began (ms): writes finished before it are included, later ones are not. */
   loadedAt: number;
 }
 

@@ -1,0 +1,66 @@
+import type { Command } from 'commander';
+import { loadConfig, type Config } from '../config/config.js';
+import { CONFIG_FIELDS, type ConfigKey } from '../config/fields.js';
+import { createAppLogger } from '../observe/app-logger.js';
+import { runControl, runServe, runStart, type RunningProcess } from '../runtime/processes.js';
+
+/** Flags each process command takes (the CONFIG_FIELDS rows that have one). */
+const PROCESS_FLAGS = {
+  start: ['databaseUrl', 'dataDir', 'listen', 'adminListen', 'masterKeyFile', 'logDir'],
+  serve: ['databaseUrl', 'dataDir', 'listen', 'masterKeyFile', 'logDir'],
+  control: ['databaseUrl', 'dataDir', 'adminListen', 'masterKeyFile'],
+} as const satisfies Record<string, readonly ConfigKey[]>;
+
+function addConfigFlags(cmd: Command, keys: readonly ConfigKey[]): Command {
+  for (const key of keys) {
+    const field = CONFIG_FIELDS[key];
+    if (!('flag' in field)) continue;
+    const shown = field.default === null ? '' : ` (default ${JSON.stringify(field.default)}; env ${field.env})`;
+    cmd.option(`${field.flag} <value>`, `${field.doc}${shown || ` (env ${field.env})`}`);
+  }
+  return cmd;
+}
+
+/**
+ * Keeps a process running until SIGTERM or SIGINT, then stops it gracefully: the servers stop
+ * accepting, in-flight generations finish (up to SHUTDOWN_GRACE_MS), usage and logs are flushed.
+ */
+function holdUntilSignal(running: RunningProcess, config: Config): void {
+  const logger = createAppLogger(config.logLevel);
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: draining in-flight requests');
+    running.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err: String(err) }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+}
+
+/** Registers `start`, `serve` and `control`. */
+export function registerProcessCommands(program: Command): void {
+  addConfigFlags(program.command('start').description('run the gateway and the admin API in one process (embedded database unless DATABASE_URL is set)'), PROCESS_FLAGS.start)
+    .action(async (flags: Partial<Record<ConfigKey, string>>) => {
+      const config = loadConfig(process.env, flags);
+      holdUntilSignal(await runStart(config), config);
+    });
+  addConfigFlags(program.command('serve').description('run the public image API only (data plane; needs Postgres, never migrates)'), PROCESS_FLAGS.serve)
+    .action(async (flags: Partial<Record<ConfigKey, string>>) => {
+      const config = loadConfig(process.env, flags);
+      holdUntilSignal(await runServe(config), config);
+    });
+  addConfigFlags(program.command('control').description('run the admin API only (control plane)'), PROCESS_FLAGS.control)
+    .option('--migrate', 'apply database migrations before starting')
+    .action(async (flags: Partial<Record<ConfigKey, string>> & { migrate?: boolean }) => {
+      const { migrate, ...rest } = flags;
+      const config = loadConfig(process.env, rest);
+      holdUntilSignal(await runControl(config, { migrate: migrate === true }), config);
+    });
+}

@@ -1,0 +1,113 @@
+import { join } from 'node:path';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { Config } from '../config/config.js';
+import { buildGatewayApp } from '../http/gateway-app.js';
+import { AccountLimiter } from '../limits/account-limiter.js';
+import { KeyLimiter } from '../limits/key-limiter.js';
+import { createGatewayMetrics } from '../observe/gateway-metrics.js';
+import { createRequestLogWriter } from '../observe/request-log-writer.js';
+import { createUsageRecorder } from '../observe/usage-recorder.js';
+import { watchControlChanges } from '../store/change-feed.js';
+import type { CredentialCipher } from '../store/cipher-port.js';
+import type { Db } from '../store/db.js';
+import { loadSnapshot } from '../store/snapshot-loader.js';
+import { SnapshotStore } from '../store/snapshot-store.js';
+import { applyUsageDeltas } from '../store/usage-repo.js';
+import { createDispatcherPool } from '../upstream/dispatcher-pool.js';
+import { createUndiciUpstreamClient } from '../upstream/undici-upstream-client.js';
+import { createAccountInflightReporter } from './account-inflight-gauge.js';
+
+export interface DataPlane {
+  app: FastifyInstance;
+  snapshots: SnapshotStore;
+  /** Stops taking requests, lets in-flight ones finish (up to the grace period), then flushes usage and logs. */
+  close(): Promise<void>;
+}
+
+export interface DataPlaneOptions {
+  config: Config;
+  db: Db;
+  cipher: CredentialCipher;
+  logger: FastifyBaseLogger;
+}
+
+/** Request-log directory: the configured one, else `<data-dir>/logs`. */
+export const resolveLogDir = (config: Config): string => config.logDir ?? join(config.dataDir, 'logs');
+
+/** Assembles the data plane: snapshot, limiters, upstream client, observers and the Fastify app. */
+export async function createDataPlane({ config, db, cipher, logger }: DataPlaneOptions): Promise<DataPlane> {
+  const snapshots = new SnapshotStore({
+    load: () => loadSnapshot(db, cipher),
+    watch: (onChange) => watchControlChanges(db, () => onChange()),
+    pollMs: config.snapshotPollMs,
+    onError: (err) => logger.warn({ err: errorSummary(err) }, 'control data reload failed; serving the last snapshot'),
+  });
+  await snapshots.start();
+  const settings = snapshots.current()!.settings;
+  const requestLog = createRequestLogWriter({
+    dir: resolveLogDir(config),
+    maxFileBytes: settings.logMaxFileBytes,
+    maxFileAgeMs: settings.logMaxFileAgeMs,
+    maxFiles: settings.logMaxFiles,
+    onError: (err) => logger.warn({ err: errorSummary(err) }, 'request log write failed'),
+  });
+  const usage = createUsageRecorder({
+    apply: (deltas) => applyUsageDeltas(db, deltas),
+    flushIntervalMs: config.usageFlushMs,
+    onError: (err) => logger.warn({ err: errorSummary(err) }, 'usage flush failed; will retry'),
+  });
+  const metrics = createGatewayMetrics();
+  const pool = createDispatcherPool({
+    connectTimeoutMs: config.upstreamConnectTimeoutMs,
+    headersTimeoutMs: config.upstreamHeadersTimeoutMs,
+    bodyTimeoutMs: config.upstreamBodyTimeoutMs,
+  });
+  const upstream = createUndiciUpstreamClient({
+    baseUrl: config.upstreamBaseUrl,
+    pool,
+    attemptTimeoutMs: config.upstreamAttemptTimeoutMs,
+    maxResponseBytes: config.upstreamMaxResponseBytes,
+  });
+  const app = await buildGatewayApp(
+    {
+      config,
+      snapshots,
+      keyLimiter: new KeyLimiter(),
+      accountLimiter: new AccountLimiter(Date.now, createAccountInflightReporter(metrics, snapshots)),
+      upstream,
+      metrics,
+      usage,
+      requestLog,
+      now: Date.now,
+    },
+    { logger },
+  );
+  const close = async () => {
+    await closeWithGrace(app, config.shutdownGraceMs);
+    await snapshots.close();
+    await usage.close();
+    await requestLog.close();
+    await upstream.close();
+  };
+  return { app, snapshots, close };
+}
+
+/** Closes the server, waiting for in-flight requests up to `graceMs`, then cuts what is left. */
+export async function closeWithGrace(app: FastifyInstance, graceMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      app.server.closeAllConnections();
+      resolve();
+    }, graceMs);
+    timer.unref();
+  });
+  await Promise.race([app.close(), deadline]);
+  clearTimeout(timer);
+}
+
+/** An error's code and message for the app log (never a stack full of request data). */
+export function errorSummary(err: unknown): { code?: string; message: string } {
+  if (err instanceof Error) return { code: (err as { code?: string }).code, message: err.message };
+  return { message: String(err) };
+}

@@ -1,0 +1,43 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Config } from '../config/config.js';
+import { acquireDataDirLock } from '../store/data-dir-lock.js';
+import type { Db } from '../store/db.js';
+import { createPgDb } from '../store/pg-db.js';
+import { createPgliteDb } from '../store/pglite-db.js';
+
+/** The embedded database's folder inside the data directory. */
+export const PGLITE_SUBDIR = 'pgdata';
+
+export interface OpenedDatabase {
+  db: Db;
+  /** Closes the database and, for the embedded one, releases the data-directory lock. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens Postgres when a URL is configured, else the embedded PGlite database in the data directory,
+ * holding the directory's lock for as long as it is open (PGlite has no inter-process locking).
+ * @throws DataDirLockedError when another live process holds the data directory.
+ */
+export async function openDatabase(config: Config, onBackgroundError?: (err: Error) => void): Promise<OpenedDatabase> {
+  if (config.databaseUrl) {
+    const db = createPgDb({ url: config.databaseUrl, maxConnections: config.pgMaxConnections, onBackgroundError });
+    return { db, close: () => db.close() };
+  }
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const lock = await acquireDataDirLock(config.dataDir);
+  try {
+    const db = await createPgliteDb({ dataDir: join(config.dataDir, PGLITE_SUBDIR) });
+    return {
+      db,
+      close: async () => {
+        await db.close();
+        await lock.release();
+      },
+    };
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+}

@@ -1,0 +1,123 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { buildAdminApp } from '../admin/admin-app.js';
+import { ConfigError, parseListenAddress, type Config } from '../config/config.js';
+import { createControlServices } from '../control/control-services.js';
+import { createCredentialCipher, MASTER_KEY_FILE, resolveMasterKey } from '../control/credential-cipher.js';
+import { removeInstanceFile, writeInstanceFile } from '../control/instance-file.js';
+import { createAppLogger } from '../observe/app-logger.js';
+import { migrate, verifySchema } from '../store/migrator.js';
+import { resolveAdminToken } from './admin-token.js';
+import { createDataPlane, errorSummary } from './data-plane.js';
+import { openDatabase } from './open-database.js';
+import { PACKAGE_VERSION } from './package-version.js';
+
+/** A running process: its public addresses and how to stop it gracefully. */
+export interface RunningProcess {
+  gatewayUrl: string | null;
+  adminUrl: string | null;
+  stop(): Promise<void>;
+}
+
+async function listenOn(app: FastifyInstance, setting: string, address: string): Promise<string> {
+  const { host, port } = parseListenAddress(setting, address);
+  await app.listen({ host, port });
+  const bound = app.server.address();
+  const actualPort = typeof bound === 'object' && bound ? bound.port : port;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+}
+
+/** `start`: both planes in one process, on Postgres when configured, else embedded PGlite. Applies migrations. */
+export async function runStart(config: Config, logger: FastifyBaseLogger = createAppLogger(config.logLevel)): Promise<RunningProcess> {
+  const opened = await openDatabase(config, (err) => logger.warn({ err: errorSummary(err) }, 'database connection error'));
+  const stops: Array<() => Promise<void>> = [() => opened.close()];
+  const stopAll = async () => {
+    for (const stop of stops.splice(0).reverse()) await stop().catch((err) => logger.error({ err: errorSummary(err) }, 'shutdown step failed'));
+  };
+  try {
+    const applied = await migrate(opened.db);
+    if (applied.length > 0) logger.info({ applied }, 'applied migrations');
+    const cipher = createCredentialCipher(await resolveMasterKey({ masterKey: config.masterKey, masterKeyFile: config.masterKeyFile, dataDir: config.dataDir }));
+    const admin = await resolveAdminToken(config.adminToken, config.dataDir);
+    const dataPlane = await createDataPlane({ config, db: opened.db, cipher, logger });
+    stops.push(() => dataPlane.close());
+    const adminApp = buildAdminApp({ control: createControlServices({ db: opened.db, cipher }), adminToken: admin.token, logger });
+    stops.push(() => adminApp.close());
+    const gatewayUrl = await listenOn(dataPlane.app, '--listen', config.listen);
+    const adminUrl = await listenOn(adminApp, '--admin-listen', config.adminListen);
+    await writeInstanceFile(config.dataDir, { pid: process.pid, gatewayUrl, adminUrl, startedAt: Date.now(), version: PACKAGE_VERSION });
+    stops.push(() => removeInstanceFile(config.dataDir));
+    logger.info({ gatewayUrl, adminUrl, adminTokenFile: admin.file, database: opened.db.kind }, 'codex-image-gateway started');
+    return { gatewayUrl, adminUrl, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+/** The master key for a process that must not invent one (`serve`): env, explicit file, or an existing data-dir file. */
+async function resolveExistingMasterKey(config: Config): Promise<Buffer> {
+  const dataDirFile = join(config.dataDir, MASTER_KEY_FILE);
+  if (!config.masterKey && !config.masterKeyFile && !existsSync(dataDirFile)) {
+    throw new ConfigError(
+      'serve needs the master key the control plane encrypts credentials with: set CODEX_IMAGE_GATEWAY_MASTER_KEY or --master-key-file',
+    );
+  }
+  return resolveMasterKey({ masterKey: config.masterKey, masterKeyFile: config.masterKeyFile, dataDir: config.dataDir });
+}
+
+/** `serve`: the data plane alone, on Postgres. Never migrates; refuses an out-of-date schema. */
+export async function runServe(config: Config, logger: FastifyBaseLogger = createAppLogger(config.logLevel)): Promise<RunningProcess> {
+  if (!config.databaseUrl) {
+    throw new ConfigError('serve needs a Postgres database: set DATABASE_URL or --database-url (the embedded database is only for `start`)');
+  }
+  const opened = await openDatabase(config, (err) => logger.warn({ err: errorSummary(err) }, 'database connection error'));
+  try {
+    await verifySchema(opened.db);
+    const cipher = createCredentialCipher(await resolveExistingMasterKey(config));
+    const dataPlane = await createDataPlane({ config, db: opened.db, cipher, logger });
+    const gatewayUrl = await listenOn(dataPlane.app, '--listen', config.listen);
+    logger.info({ gatewayUrl }, 'codex-image-gateway data plane started');
+    return {
+      gatewayUrl,
+      adminUrl: null,
+      stop: async () => {
+        await dataPlane.close();
+        await opened.close();
+      },
+    };
+  } catch (err) {
+    await opened.close();
+    throw err;
+  }
+}
+
+/** `control`: the admin API alone; `--migrate` applies migrations first, else the schema must be current. */
+export async function runControl(
+  config: Config,
+  opts: { migrate: boolean },
+  logger: FastifyBaseLogger = createAppLogger(config.logLevel),
+): Promise<RunningProcess> {
+  const opened = await openDatabase(config, (err) => logger.warn({ err: errorSummary(err) }, 'database connection error'));
+  try {
+    if (opts.migrate) await migrate(opened.db);
+    else await verifySchema(opened.db);
+    const cipher = createCredentialCipher(await resolveMasterKey({ masterKey: config.masterKey, masterKeyFile: config.masterKeyFile, dataDir: config.dataDir }));
+    const admin = await resolveAdminToken(config.adminToken, config.dataDir);
+    const adminApp = buildAdminApp({ control: createControlServices({ db: opened.db, cipher }), adminToken: admin.token, logger });
+    const adminUrl = await listenOn(adminApp, '--admin-listen', config.adminListen);
+    logger.info({ adminUrl, adminTokenFile: admin.file }, 'codex-image-gateway control plane started');
+    return {
+      gatewayUrl: null,
+      adminUrl,
+      stop: async () => {
+        await adminApp.close();
+        await opened.close();
+      },
+    };
+  } catch (err) {
+    await opened.close();
+    throw err;
+  }
+}

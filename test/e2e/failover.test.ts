@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { fakeBehaviors, type Behavior } from '../support/fake-codex/behaviors.js';
+import { startGatewayHarness, type GatewayHarness } from '../support/gateway-harness.js';
+
+let h: GatewayHarness;
+let secret: string;
+
+/** Two accounts; account names sort so that `a-first` is always tried first on an idle gateway. */
+beforeAll(async () => {
+  h = await startGatewayHarness({ env: { UPSTREAM_HEADERS_TIMEOUT_MS: '800', UPSTREAM_ATTEMPT_TIMEOUT_MS: '1500' } });
+  await h.importAccount('a-first');
+  await h.importAccount('b-second');
+  await h.importAccount('solo', { imageConcurrency: 1 });
+  secret = (await h.createKey({ routing: { mode: 'accounts', accounts: ['a-first', 'b-second'] } })).secret;
+});
+afterAll(async () => h?.stop());
+beforeEach(() => h.fake.reset());
+
+const generate = (body: Record<string, unknown> = { prompt: 'a lighthouse' }, headers: Record<string, string> = {}) =>
+  fetch(`${h.gatewayUrl}/v1/images/generations`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+
+const accountsTried = (since: number) => h.fake.requests.slice(since).map((r) => r.accountId);
+
+describe('failover to the next account', () => {
+  it.each<[string, Behavior]>([
+    ['401', fakeBehaviors.unauthorized()],
+    ['403', fakeBehaviors.forbidden()],
+    ['403 detail', fakeBehaviors.forbidden({ detail: true })],
+    ['429', fakeBehaviors.rateLimited({ resetsInSeconds: 30 })],
+    ['500', fakeBehaviors.serverError(500)],
+    ['502', fakeBehaviors.serverError(502)],
+    ['503', fakeBehaviors.serverError(503)],
+    ['connection reset', fakeBehaviors.reset()],
+    ['headers timeout', fakeBehaviors.hang()],
+  ])('on %s from the first account', async (_name, behavior) => {
+    h.fake.setBehavior('a-first', behavior);
+    const before = h.fake.requests.length;
+    const res = await generate();
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { data: unknown[] }).data).toHaveLength(1);
+    expect(accountsTried(before)).toEqual(['a-first', 'b-second']);
+    const events = await h.waitForLogEvents(res.headers.get('x-request-id')!, 1);
+    expect(events.at(-1)).toMatchObject({ account_name: 'b-second', upstream_status: 200, failover_count: 1 });
+  });
+
+  it('does not fail over on 400 and passes the upstream message through in the OpenAI shape', async () => {
+    h.fake.setBehavior('a-first', fakeBehaviors.badRequest());
+    const before = h.fake.requests.length;
+    const res = await generate();
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({
+      error: { message: 'Your request was rejected as a result of our safety system.', type: 'invalid_request_error', param: null, code: 'moderation_blocked' },
+    });
+    expect(res.headers.get('x-should-retry')).toBe('false');
+    expect(accountsTried(before)).toEqual(['a-first']);
+  });
+});
+
+describe('exhaustion statuses', () => {
+  it.each<[string, Behavior, number, string]>([
+    ['every account rate limited → 502', fakeBehaviors.rateLimited(), 502, 'account_pool_exhausted'],
+    ['every account rejects auth → 503', fakeBehaviors.unauthorized(), 503, 'no_usable_accounts'],
+    ['every account 500s → 502', fakeBehaviors.serverError(500), 502, 'account_pool_exhausted'],
+    ['every account times out → 504', fakeBehaviors.hang(), 504, 'upstream_timeout'],
+  ])('%s', async (_name, behavior, status, code) => {
+    h.fake.setBehavior('*', behavior);
+    const res = await generate();
+    expect(res.status).toBe(status);
+    const body = (await res.json()) as { error: { code: string; message: string; type: string; param: null } };
+    expect(body.error.code).toBe(code);
+    expect(body.error.message).toContain('all eligible codex image accounts failed for this request');
+    const events = await h.waitForLogEvents(res.headers.get('x-request-id')!, 1);
+    expect(events.at(-1)).toMatchObject({ event: 'exhausted', upstream_status: status, account_name: null });
+  });
+
+  it('429 accounts_busy when every account is at its concurrency cap', async () => {
+    const key = await h.createKey({ routing: { mode: 'accounts', accounts: ['solo'] } });
+    h.fake.setBehavior('solo', [fakeBehaviors.success({ delayMs: 600 })]);
+    const call = () =>
+      fetch(`${h.gatewayUrl}/v1/images/generations`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key.secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt: 'x' }),
+      });
+    const first = call();
+    await new Promise((r) => setTimeout(r, 150));
+    const second = await call();
+    expect(second.status).toBe(429);
+    expect(((await second.json()) as { error: { code: string } }).error.code).toBe('accounts_busy');
+    expect((await first).status).toBe(200);
+  });
+});
+
+describe('what reaches the upstream', () => {
+  it('Codex CLI identity headers and the account id; never the client credentials or SDK headers', async () => {
+    const before = h.fake.requests.length;
+    const res = await generate(
+      { prompt: 'headers', user: 'end-user-7', response_format: 'b64_json' },
+      {
+        'user-agent': 'curl/8.1',
+        originator: 'evil-client',
+        cookie: 'session=abc',
+        'x-stainless-os': 'Linux',
+        'x-forwarded-for': '203.0.113.9',
+        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      },
+    );
+    expect(res.status).toBe(200);
+    const sent = h.fake.requests[before]!;
+    expect(sent.headers['user-agent']).toMatch(/^codex_cli_rs\/0\.142\.0/);
+    expect(sent.headers.originator).toBe('codex_cli_rs');
+    // The account id header matches the account whose token was used.
+    expect(['a-first', 'b-second']).toContain(sent.accountId);
+    expect(sent.headers['chatgpt-account-id']).toBe(sent.accountId);
+    expect(sent.headers.traceparent).toBe('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
+    for (const name of ['cookie', 'x-stainless-os', 'x-forwarded-for']) expect(sent.headers[name]).toBeUndefined();
+    expect(JSON.stringify(sent.headers)).not.toContain(secret);
+    expect(sent.body!.fields).toMatchObject({ model: 'gpt-image-2' });
+    for (const field of ['user', 'response_format', 'stream']) expect(sent.body!.fields).not.toHaveProperty(field);
+  });
+});

@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeCodexUpstream, type FakeCodexUpstream } from '../support/fake-codex-upstream.js';
+import { makeCodexAuthJson } from '../support/jwt.js';
+import { startPostgres, type PostgresServer } from '../support/postgres.js';
+import { runCli, spawnCli, type CliDaemon } from '../support/cli-process.js';
+import { waitFor } from '../support/wait-for.js';
+
+/**
+ * The production shape: a real Postgres, `migrate`, a `control` process and a separate `serve` process,
+ * with the CLI writing straight to the database while `serve` runs.
+ */
+const pg: PostgresServer | null = await startPostgres();
+if (!pg) console.warn('serve-postgres: skipped locally; apt-get install postgresql to run it');
+let fake: FakeCodexUpstream;
+let dir: string;
+const daemons: CliDaemon[] = [];
+const masterKey = randomBytes(32).toString('hex');
+
+beforeAll(async () => {
+  fake = await startFakeCodexUpstream();
+  dir = await mkdtemp(join(tmpdir(), 'cig-serve-'));
+});
+afterAll(async () => {
+  for (const d of daemons) await d.stop();
+  await fake?.close();
+  await pg?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe.skipIf(!pg)('serve and control on Postgres', () => {
+  const env = () => ({ DATABASE_URL: pg!.url, CODEX_IMAGE_GATEWAY_MASTER_KEY: masterKey, CODEX_UPSTREAM_BASE_URL: fake.baseUrl, CODEX_IMAGE_GATEWAY_DATA_DIR: dir, SNAPSHOT_POLL_MS: '60000' });
+
+  it('serve refuses an unmigrated database and names the migration and the command', async () => {
+    const res = await runCli(['serve', '--listen', '127.0.0.1:0'], { env: env() });
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toContain('0001_init');
+    expect(res.stderr).toMatch(/codex-image-gateway migrate/);
+  });
+
+  it('migrate, then serve + control + CLI: a key disabled by the CLI is refused by serve within a second', async () => {
+    const migrated = await runCli(['migrate'], { env: env() });
+    expect(migrated.code, migrated.stderr).toBe(0);
+    const status = await runCli(['migrate', 'status', '--json'], { env: env() });
+    expect(JSON.parse(status.stdout)).toEqual([expect.objectContaining({ name: '0001_init', applied: true })]);
+
+    const control = spawnCli(['control', '--admin-listen', '127.0.0.1:0'], { ...env(), ADMIN_TOKEN: 'admin-secret-for-test' });
+    daemons.push(control);
+    const serve = spawnCli(['serve', '--listen', '127.0.0.1:0', '--log-dir', join(dir, 'serve-logs')], env());
+    daemons.push(serve);
+    const gatewayUrl = (await serve.waitFor(/"gatewayUrl":"(http:\/\/[^"]+)"/))[1]!;
+    const adminUrl = (await control.waitFor(/"adminUrl":"(http:\/\/[^"]+)"/))[1]!;
+
+    const authFile = join(dir, 'auth.json');
+    await writeFile(authFile, JSON.stringify(makeCodexAuthJson({ accountId: 'pg-acct' })));
+    const imported = await runCli(['accounts', 'import', authFile, '--json'], { env: env() });
+    expect(imported.code, imported.stderr).toBe(0);
+    const created = await runCli(['keys', 'create', '--name', 'pg-key', '--json'], { env: env() });
+    expect(created.code, created.stderr).toBe(0);
+    const key = JSON.parse(created.stdout) as { id: string; secret: string };
+
+    const sdk = new OpenAI({ apiKey: key.secret, baseURL: `${gatewayUrl}/v1`, maxRetries: 0 });
+    await waitFor('serve to see the new key', async () => (await sdk.images.generate({ prompt: 'pg' }).then(() => true, () => false)) || null);
+
+    const adminList = await fetch(`${adminUrl}/admin/api/keys`, { headers: { authorization: 'Bearer admin-secret-for-test' } });
+    expect(adminList.status).toBe(200);
+
+    const disabled = await runCli(['keys', 'update', key.id, '--status', 'disabled'], { env: env() });
+    expect(disabled.code, disabled.stderr).toBe(0);
+    const changedAt = Date.now();
+    const err = await waitFor('serve to refuse the disabled key', async () => {
+      const e = await sdk.images.generate({ prompt: 'after disable' }).then(() => null, (x: unknown) => x);
+      return e instanceof OpenAI.PermissionDeniedError ? e : null;
+    }, 3_000, 25);
+    expect(Date.now() - changedAt).toBeLessThan(1_000);
+    expect(err.message).toContain('llm key is not active');
+
+    expect(await serve.stop()).toBe(0);
+    expect(await control.stop()).toBe(0);
+  });
+});
