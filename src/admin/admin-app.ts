@@ -1,0 +1,62 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { ControlApi } from '../control/control-api.js';
+import { registerAdminAuth } from './admin-auth.js';
+import { registerAdminErrorHandler } from './admin-error-handler.js';
+import { registerAccountRoutes } from './routes/accounts-routes.js';
+import { registerGroupRoutes } from './routes/groups-routes.js';
+import { registerKeyRoutes } from './routes/keys-routes.js';
+import { registerSettingsRoutes } from './routes/settings-routes.js';
+import { registerUsageRoutes } from './routes/usage-routes.js';
+
+/** Every admin API route lives under this prefix. */
+export const ADMIN_API_PREFIX = '/admin/api';
+
+/** Default body limit of admin requests; the account import route allows 1 MiB. */
+export const ADMIN_BODY_LIMIT_BYTES = 64 * 1024;
+
+/** What `buildAdminApp` needs. */
+export interface AdminAppOptions {
+  /** The service layer (or anything implementing ControlApi). */
+  control: ControlApi;
+  /** Bearer token every `/admin/api/*` request must carry. */
+  adminToken: string;
+  /** A pino-compatible logger; false or absent = no logging. */
+  logger?: FastifyBaseLogger | false;
+  /** Adds more to the app (the web console, for example) outside the authenticated API scope. */
+  extend?: (app: FastifyInstance) => void;
+}
+
+/**
+ * Builds the admin (control-plane) Fastify app without listening, so tests use `app.inject`.
+ * REST under `/admin/api/` behind the bearer admin token; every response has `x-request-id` and
+ * `cache-control: no-store`; errors are OpenAI-shaped via `toOpenAIError`.
+ */
+export function buildAdminApp(opts: AdminAppOptions): FastifyInstance {
+  const app: FastifyInstance = Fastify({
+    ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    bodyLimit: ADMIN_BODY_LIMIT_BYTES,
+  });
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+    reply.header('cache-control', 'no-store');
+  });
+  registerAdminErrorHandler(app);
+  app.register(
+    async (api) => {
+      registerAdminErrorHandler(api);
+      registerAdminAuth(api, opts.adminToken);
+      api.get('/health', async () => ({ ok: true }));
+      registerKeyRoutes(api, opts.control);
+      registerAccountRoutes(api, opts.control);
+      registerGroupRoutes(api, opts.control);
+      registerSettingsRoutes(api, opts.control);
+      registerUsageRoutes(api, opts.control);
+    },
+    { prefix: ADMIN_API_PREFIX },
+  );
+  opts.extend?.(app);
+  return app;
+}

@@ -1,0 +1,20 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { GatewayError } from '../errors/codes.js';
+import { toOpenAIError } from '../errors/openai-shape.js';
+
+/**
+ * Answers every error of the admin API in the OpenAI shape through `toOpenAIError` (the only mapper;
+ * the services already name `param` by its wire name),
+ * and sends 404s for unknown paths the same way. Server errors go to the log with their details;
+ * the client sees only the generic message.
+ */
+export function registerAdminErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const mapped = toOpenAIError(err);
+    if (mapped.status >= 500) req.log.error({ err }, 'admin API error');
+    return reply.code(mapped.status).headers(mapped.headers).send(mapped.body);
+  });
+  app.setNotFoundHandler(async (req) => {
+    throw new GatewayError('not_found', `no admin route for ${req.method} ${req.url.split('?')[0] ?? ''}`);
+  });
+}

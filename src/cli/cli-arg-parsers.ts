@@ -1,0 +1,50 @@
+import { InvalidArgumentError } from 'commander';
+
+const NUMBER = /^-?\d+(\.\d+)?$/;
+
+/**
+ * What a flag parser returns for "clear this value" (`unlimited`, `none`). Not null: commander turns
+ * a parser's null into '' (its "option given without a value"), which would reach the service as text.
+ */
+export const CLEARED: unique symbol = Symbol('cleared');
+/** The type of CLEARED. */
+export type Cleared = typeof CLEARED;
+
+/** Turns a parsed flag into the service's value: CLEARED → null, absent stays undefined. */
+export const resolveClearable = <T>(value: T | Cleared | undefined): T | null | undefined => (value === CLEARED ? null : value);
+
+/**
+ * Parses a numeric flag. Only the shape is checked here (a plain decimal number); ranges are the
+ * service's job, so the CLI and the admin API answer out-of-range values with the same message.
+ * @throws InvalidArgumentError (commander prints it as one line and exits 1).
+ */
+export function parseNumberArg(raw: string): number {
+  if (!NUMBER.test(raw.trim())) throw new InvalidArgumentError('must be a number');
+  return Number(raw.trim());
+}
+
+/** Parses a limit flag: a number, or `unlimited` to clear the limit (CLEARED). */
+export function parseLimitArg(raw: string): number | Cleared {
+  if (raw.trim().toLowerCase() === 'unlimited') return CLEARED;
+  if (!NUMBER.test(raw.trim())) throw new InvalidArgumentError("must be a number or 'unlimited'");
+  return Number(raw.trim());
+}
+
+/** Parses `on` / `off` (the flag also restricts its choices, so help lists them). */
+export function parseSwitchArg(raw: string): boolean {
+  if (raw === 'on') return true;
+  if (raw === 'off') return false;
+  throw new InvalidArgumentError("must be 'on' or 'off'");
+}
+
+/** Parses a comma-separated list of names (`a,b`); blanks are dropped, and an empty list is refused. */
+export function parseNameListArg(raw: string): string[] {
+  const names = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (names.length === 0) throw new InvalidArgumentError('must name at least one item (a,b,…)');
+  return names;
+}
+
+/** Parses a proxy flag: a URL (checked by the service), or `none` for a direct connection (CLEARED). */
+export function parseProxyArg(raw: string): string | Cleared {
+  return raw.trim().toLowerCase() === 'none' ? CLEARED : raw.trim();
+}

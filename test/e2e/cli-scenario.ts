@@ -1,0 +1,137 @@
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { makeCodexAuthJson } from '../support/jwt.js';
+import { runCli, type CliResult } from '../support/cli-process.js';
+
+/** Where the scenario runs: the flags that pick the backend, and a scratch directory for files. */
+export interface ScenarioTarget {
+  flags: () => string[];
+  scratchDir: () => string;
+  /** Expected on stderr of the first data command (a fresh embedded database says so), or null. */
+  firstRunNote: RegExp | null;
+}
+
+const STEP_TIMEOUT_MS = 60_000;
+
+/**
+ * Registers, in order, the `it`s of one CLI session against one backend: keys, accounts, groups,
+ * `--json` and table output, error lines, and a final check that no secret or token reached any
+ * output but the one create line that prints it. The same session runs embedded and on Postgres.
+ */
+export function defineControlScenario(target: ScenarioTarget): void {
+  const outputs: Array<{ label: string; text: string }> = [];
+  const secrets: string[] = [];
+  const auth = makeCodexAuthJson({ accountId: 'acct-e2e', email: 'alpha@example.com', planType: 'plus' });
+  const flatAuth = { access_token: makeCodexAuthJson({ accountId: 'acct-flat' }).tokens.access_token, account_id: 'acct-flat' };
+  const tokens = [auth.tokens.access_token, auth.tokens.refresh_token, auth.tokens.id_token, flatAuth.access_token];
+
+  async function cli(args: string[], input?: string): Promise<CliResult> {
+    const result = await runCli([...args, ...target.flags()], { input });
+    outputs.push({ label: args.join(' '), text: `${result.stdout}\n${result.stderr}` });
+    return result;
+  }
+  async function ok(args: string[], input?: string): Promise<CliResult> {
+    const result = await cli(args, input);
+    expect(result.code, `${args.join(' ')}\n${result.stderr}`).toBe(0);
+    return result;
+  }
+  const json = async <T>(args: string[], input?: string): Promise<T> => JSON.parse((await ok([...args, '--json'], input)).stdout) as T;
+  async function fails(args: string[], message: string): Promise<void> {
+    const result = await cli(args);
+    expect(result.code, result.stdout).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trimEnd().split('\n'), result.stderr).toHaveLength(1);
+    expect(result.stderr.trim()).toBe(`error: ${message}`);
+  }
+
+  it('keys create --json prints exactly {id, name, secret}', { timeout: STEP_TIMEOUT_MS }, async () => {
+    const result = await ok(['keys', 'create', '--name', 'alpha', '--max-concurrency', '4', '--min-interval-ms', '250', '--json']);
+    if (target.firstRunNote) expect(result.stderr).toMatch(target.firstRunNote);
+    const created = JSON.parse(result.stdout) as Record<string, string>;
+    expect(Object.keys(created).sort()).toEqual(['id', 'name', 'secret']);
+    expect(created).toMatchObject({ name: 'alpha', secret: expect.stringMatching(/^cig_/) });
+    secrets.push(created.secret ?? '');
+    outputs.pop(); // the one output allowed to hold this secret
+  });
+
+  it('accounts import FILE --json, and import from stdin with options', { timeout: STEP_TIMEOUT_MS * 2 }, async () => {
+    const file = join(target.scratchDir(), 'auth.json');
+    await writeFile(file, JSON.stringify(auth));
+    const imported = await json<Record<string, unknown>>(['accounts', 'import', file]);
+    expect(Object.keys(imported).sort()).toEqual(['access_token_expires_at', 'account_id', 'name', 'plan_type']);
+    expect(imported).toMatchObject({ name: 'alpha@example.com', account_id: 'acct-e2e', plan_type: 'plus' });
+    expect(imported.access_token_expires_at).toBeGreaterThan(Date.now());
+    const second = await json<Record<string, unknown>>(['accounts', 'import', '-', '--name', 'second', '--image', 'off', '--image-concurrency', '2'], JSON.stringify(flatAuth));
+    expect(second).toMatchObject({ name: 'second', account_id: 'acct-flat' });
+  });
+
+  it('groups create, then a key routed to the group (human output holds the secret once)', { timeout: STEP_TIMEOUT_MS * 2 }, async () => {
+    const group = await json<Record<string, unknown>>(['groups', 'create', 'team', '--accounts', 'second,alpha@example.com']);
+    expect(group).toMatchObject({ name: 'team', accounts: ['second', 'alpha@example.com'] });
+    const result = await ok(['keys', 'create', '--name', 'beta', '--group', 'team', '--quota-tokens', '1000']);
+    const secret = result.stdout.trim().split('\n').at(-1) ?? '';
+    expect(secret).toMatch(/^cig_\S+$/);
+    expect(result.stdout).toContain('created key beta');
+    secrets.push(secret);
+    outputs.pop();
+  });
+
+  it('keys update changes only the flags given; unlimited clears a limit', { timeout: STEP_TIMEOUT_MS }, async () => {
+    const key = await json<Record<string, unknown>>(['keys', 'update', 'alpha', '--status', 'disabled', '--max-concurrency', 'unlimited', '--accounts', 'second']);
+    expect(key).toMatchObject({ status: 'disabled', max_concurrency: null, min_start_interval_ms: 250, routing: { mode: 'accounts', accounts: ['second'] } });
+  });
+
+  it('keys list --json and the aligned table; keys show prints the prefix only', { timeout: STEP_TIMEOUT_MS * 3 }, async () => {
+    const list = await json<Array<Record<string, unknown>>>(['keys', 'list']);
+    expect(list.map((k) => k.name).sort()).toEqual(['alpha', 'beta']);
+    const table = (await ok(['keys', 'list'])).stdout.trimEnd().split('\n');
+    expect(table).toHaveLength(3);
+    const nameColumn = table[0]?.indexOf('NAME') ?? -1;
+    expect(nameColumn).toBeGreaterThan(0);
+    expect(table.slice(1).map((row: string) => row.slice(nameColumn).split(/\s+/)[0]).sort()).toEqual(['alpha', 'beta']);
+    const show = (await ok(['keys', 'show', 'beta'])).stdout;
+    expect(show).toMatch(/^routing +group: team$/m);
+    expect(show).toMatch(/^quota tokens +1000$/m);
+    expect(show).toContain(`${secrets[1]?.slice(0, 8)}`);
+  });
+
+  it('accounts list, update (image, concurrency, proxy masked), proxy none', { timeout: STEP_TIMEOUT_MS * 3 }, async () => {
+    const table = (await ok(['accounts', 'list'])).stdout;
+    expect(table).toMatch(/^NAME +STATUS +IMAGE/);
+    expect(table).toMatch(/^second +active +off +2 /m);
+    const updated = await json<Record<string, unknown>>(['accounts', 'update', 'second', '--image', 'on', '--image-concurrency', '8', '--proxy', 'http://u:pw-secret@127.0.0.1:3128']);
+    expect(updated).toMatchObject({ image_enabled: true, image_concurrency: 8 });
+    expect(JSON.stringify(updated)).not.toContain('pw-secret');
+    const direct = await json<Record<string, unknown>>(['accounts', 'update', 'second', '--proxy', 'none']);
+    expect(direct.proxy).toBeNull();
+  });
+
+  it('errors are one line on stderr and exit code 1', { timeout: STEP_TIMEOUT_MS * 4 }, async () => {
+    await fails(['groups', 'delete', 'team'], 'group `team` is used by key `beta`; route those keys elsewhere first');
+    await fails(['keys', 'create', '--name', 'gamma', '--max-concurrency', '0'], 'max_concurrency must be an integer between 1 and 1024');
+    await fails(['keys', 'show', 'nope'], 'key not found');
+    const usage = await cli(['keys', 'create', '--name', 'x', '--max-concurrency', 'abc']);
+    expect(usage.code).toBe(1);
+    expect(usage.stderr.trim().split('\n')).toHaveLength(1);
+    expect(usage.stderr).toMatch(/^error: option '--max-concurrency <n\|unlimited>' argument 'abc' is invalid/);
+  });
+
+  it('delete keys, groups and accounts', { timeout: STEP_TIMEOUT_MS * 5 }, async () => {
+    expect(await json(['keys', 'delete', 'beta'])).toEqual({ deleted: 'beta' });
+    expect((await ok(['groups', 'delete', 'team'])).stdout.trim()).toBe('deleted group team');
+    expect(await json(['groups', 'list'])).toEqual([]);
+    await ok(['accounts', 'delete', 'second']);
+    const accounts = await json<Array<Record<string, unknown>>>(['accounts', 'list']);
+    expect(accounts.map((a) => a.name)).toEqual(['alpha@example.com']);
+  });
+
+  it('no output but the two create lines ever held a secret, its hash or a token', () => {
+    expect(secrets).toHaveLength(2);
+    const hashes = secrets.map((s) => createHash('sha256').update(s).digest('hex'));
+    for (const { label, text } of outputs) {
+      for (const leak of [...secrets, ...hashes, ...tokens]) expect(text, label).not.toContain(leak);
+    }
+  });
+}

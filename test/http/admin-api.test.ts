@@ -1,0 +1,372 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildAdminApp } from '../../src/admin/admin-app.js';
+import { createControlServices } from '../../src/control/control-services.js';
+import { createCredentialCipher } from '../../src/control/credential-cipher.js';
+import type { Db } from '../../src/store/db.js';
+import { migrate } from '../../src/store/migrator.js';
+import { createPgliteDb } from '../../src/store/pglite-db.js';
+import { makeCodexAuthJson } from '../support/jwt.js';
+
+const ADMIN_TOKEN = 'admin-token-for-tests-0123456789';
+const AUTH = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+let dir: string;
+let db: Db;
+let app: FastifyInstance;
+/** Every response body this file saw, to check no secret leaked into any of them. */
+const bodies: string[] = [];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cig-admin-api-'));
+  db = await createPgliteDb({ dataDir: join(dir, 'pglite') });
+  await migrate(db);
+  const control = createControlServices({ db, cipher: createCredentialCipher(randomBytes(32)) });
+  app = buildAdminApp({ control, adminToken: ADMIN_TOKEN });
+  await app.ready();
+});
+
+afterAll(async () => {
+  await app?.close();
+  await db?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function call(opts: InjectOptions & { auth?: boolean }): Promise<LightMyRequestResponse> {
+  const { auth = true, ...rest } = opts;
+  const res = await app.inject({ ...rest, headers: { ...(auth ? AUTH : {}), ...rest.headers } });
+  bodies.push(res.body);
+  return res;
+}
+
+const send = (method: 'POST' | 'PATCH', url: string, payload: unknown) => call({ method, url, payload: payload as InjectOptions['payload'] });
+
+function expectError(res: LightMyRequestResponse, status: number, code: string, param?: string | null): void {
+  expect(res.statusCode, res.body).toBe(status);
+  const body = res.json() as { error: Record<string, unknown> };
+  expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'type']);
+  expect(body.error.code).toBe(code);
+  expect(typeof body.error.message).toBe('string');
+  if (param !== undefined) expect(body.error.param).toBe(param);
+}
+
+const ROUTES: Array<[InjectOptions['method'], string]> = [
+  ['GET', '/admin/api/health'],
+  ['GET', '/admin/api/keys'],
+  ['POST', '/admin/api/keys'],
+  ['GET', '/admin/api/keys/k'],
+  ['PATCH', '/admin/api/keys/k'],
+  ['DELETE', '/admin/api/keys/k'],
+  ['GET', '/admin/api/accounts'],
+  ['POST', '/admin/api/accounts/import'],
+  ['GET', '/admin/api/accounts/a'],
+  ['PATCH', '/admin/api/accounts/a'],
+  ['DELETE', '/admin/api/accounts/a'],
+  ['GET', '/admin/api/groups'],
+  ['POST', '/admin/api/groups'],
+  ['GET', '/admin/api/groups/g'],
+  ['PATCH', '/admin/api/groups/g'],
+  ['DELETE', '/admin/api/groups/g'],
+  ['GET', '/admin/api/settings'],
+  ['PATCH', '/admin/api/settings'],
+  ['GET', '/admin/api/usage'],
+  ['GET', '/admin/api/no-such-route'],
+];
+
+const BAD_AUTH: Array<[string, Record<string, string>]> = [
+  ['no header', {}],
+  ['wrong token', { authorization: 'Bearer wrong-token' }],
+  ['token prefix', { authorization: `Bearer ${ADMIN_TOKEN.slice(0, -1)}` }],
+  ['token plus a character', { authorization: `Bearer ${ADMIN_TOKEN}x` }],
+  ['other scheme', { authorization: `Basic ${ADMIN_TOKEN}` }],
+  ['legacy x-admin-token header', { 'x-admin-token': ADMIN_TOKEN }],
+];
+
+describe('admin auth', () => {
+  it.each(ROUTES)('%s %s refuses every request without the right token', async (method, url) => {
+    for (const [label, headers] of BAD_AUTH) {
+      const res = await call({ method, url, headers, auth: false, payload: method === 'POST' || method === 'PATCH' ? {} : undefined });
+      expect(res.statusCode, `${label}: ${res.body}`).toBe(401);
+      expectError(res, 401, 'admin_unauthorized', null);
+      expect(res.json().error.type).toBe('authentication_error');
+    }
+  });
+
+  it('does not trust loopback callers', async () => {
+    const res = await call({ method: 'GET', url: '/admin/api/keys', remoteAddress: '127.0.0.1', auth: false });
+    expect(res.statusCode).toBe(401);
+  });
+
+  it('health answers {ok:true} with the token, with a request id and no-store', async () => {
+    const res = await call({ method: 'GET', url: '/admin/api/health' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ ok: true });
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('puts x-request-id and no-store on errors too, a fresh id per request', async () => {
+    const a = await call({ method: 'GET', url: '/admin/api/keys', auth: false });
+    const b = await call({ method: 'GET', url: '/admin/api/nope' });
+    expectError(b, 404, 'not_found');
+    for (const res of [a, b]) expect(res.headers['cache-control']).toBe('no-store');
+    expect(a.headers['x-request-id']).not.toBe(b.headers['x-request-id']);
+  });
+});
+
+describe('keys', () => {
+  let secret = '';
+  let keyId = '';
+
+  it('create returns the secret once; list and show never hold it nor its hash', async () => {
+    const res = await send('POST', '/admin/api/keys', { name: 'alpha', max_concurrency: 4, min_start_interval_ms: 250, quota_tokens: 1000 });
+    expect(res.statusCode, res.body).toBe(201);
+    const created = res.json() as { key: Record<string, unknown>; secret: string };
+    secret = created.secret;
+    keyId = String(created.key.id);
+    expect(secret).toMatch(/^cig_/);
+    expect(created.key).toMatchObject({ name: 'alpha', max_concurrency: 4, min_start_interval_ms: 250, quota_tokens: 1000, image_enabled: true });
+    expect(created.key).toMatchObject({ routing: { mode: 'all' }, status: 'active' });
+    const hash = createHash('sha256').update(secret).digest('hex');
+    for (const url of ['/admin/api/keys', `/admin/api/keys/${keyId}`, '/admin/api/keys/alpha', '/admin/api/usage']) {
+      const got = await call({ method: 'GET', url });
+      expect(got.statusCode).toBe(200);
+      expect(got.body).not.toContain(secret);
+      expect(got.body).not.toContain(hash);
+      expect(got.body).not.toContain(secret.slice(0, 20));
+    }
+    const list = (await call({ method: 'GET', url: '/admin/api/keys' })).json() as { data: Array<Record<string, unknown>> };
+    expect(list.data.map((k) => k.name)).toEqual(['alpha']);
+    expect(list.data[0]).toHaveProperty('usage.total_tokens', 0);
+  });
+
+  it.each([
+    [{ name: 'v', max_concurrency: 0 }, 'max_concurrency'],
+    [{ name: 'v', max_concurrency: 1025 }, 'max_concurrency'],
+    [{ name: 'v', max_concurrency: 2.5 }, 'max_concurrency'],
+    [{ name: 'v', max_concurrency: '5' }, 'max_concurrency'],
+    [{ name: 'v', min_start_interval_ms: 300_001 }, 'min_start_interval_ms'],
+    [{ name: 'v', min_start_interval_ms: -1 }, 'min_start_interval_ms'],
+    [{ name: 'v', quota_tokens: -1 }, 'quota_tokens'],
+    [{ name: 'v', image_enabled: 'yes' }, 'image_enabled'],
+    [{ name: 'v', status: 'paused' }, 'status'],
+    [{ name: '  ' }, 'name'],
+    [{}, 'name'],
+    [{ name: 'v', routing: { mode: 'accounts', accounts: ['no-such-account'] } }, 'routing.accounts'],
+    [{ name: 'v', routing: { mode: 'group', group: 'no-such-group' } }, 'routing.group'],
+    [{ name: 'v', routing: { mode: 'sometimes' } }, 'routing.mode'],
+  ])('create refuses %j with a 400 naming %s', async (body, param) => {
+    expectError(await send('POST', '/admin/api/keys', body), 400, 'invalid_request', param);
+  });
+
+  it.each([
+    [{ name: 'v', maxConcurrency: 3 }, 'maxConcurrency'],
+    [{ name: 'v', secret: 'cig_x' }, 'secret'],
+  ])('create refuses unknown field in %j', async (body, param) => {
+    expectError(await send('POST', '/admin/api/keys', body), 400, 'unknown_field', param);
+  });
+
+  it.each([null, [1], 'text'])('refuses a body that is not an object: %j', async (body) => {
+    const res = await call({ method: 'POST', url: '/admin/api/keys', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+    expect(res.statusCode).toBe(400);
+  });
+
+  it('refuses malformed JSON with an OpenAI-shaped 400', async () => {
+    const res = await call({ method: 'POST', url: '/admin/api/keys', headers: { 'content-type': 'application/json' }, payload: '{"name":' });
+    expectError(res, 400, 'invalid_json');
+  });
+
+  it('accepts the edges of each range', async () => {
+    const res = await send('POST', '/admin/api/keys', { name: 'edges', max_concurrency: 1024, min_start_interval_ms: 300_000, quota_tokens: 0 });
+    expect(res.statusCode, res.body).toBe(201);
+    const low = await send('PATCH', '/admin/api/keys/edges', { max_concurrency: 1, min_start_interval_ms: 0 });
+    expect(low.json()).toMatchObject({ max_concurrency: 1, min_start_interval_ms: 0 });
+  });
+
+  it('a duplicate name is a 409', async () => {
+    expectError(await send('POST', '/admin/api/keys', { name: 'alpha' }), 409, 'conflict', 'name');
+  });
+
+  it('update changes only what is given; null clears a limit', async () => {
+    const res = await send('PATCH', `/admin/api/keys/${keyId}`, { status: 'disabled', max_concurrency: null, image_enabled: false });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ status: 'disabled', max_concurrency: null, image_enabled: false, min_start_interval_ms: 250, quota_tokens: 1000 });
+    expect(res.body).not.toContain(secret);
+  });
+
+  it('update validates like create', async () => {
+    expectError(await send('PATCH', '/admin/api/keys/alpha', { max_concurrency: 1025 }), 400, 'invalid_request', 'max_concurrency');
+  });
+
+  it('unknown keys are 404 on show, update and delete', async () => {
+    expectError(await call({ method: 'GET', url: '/admin/api/keys/nope' }), 404, 'not_found');
+    expectError(await send('PATCH', '/admin/api/keys/nope', { status: 'active' }), 404, 'not_found');
+    expectError(await call({ method: 'DELETE', url: '/admin/api/keys/nope' }), 404, 'not_found');
+  });
+
+  it('delete answers 204, then the key is gone', async () => {
+    const res = await call({ method: 'DELETE', url: '/admin/api/keys/edges' });
+    expect(res.statusCode).toBe(204);
+    expect(res.body).toBe('');
+    expectError(await call({ method: 'GET', url: '/admin/api/keys/edges' }), 404, 'not_found');
+  });
+});
+
+describe('accounts', () => {
+  const auth = makeCodexAuthJson({ accountId: 'acct-alpha', email: 'alpha@example.com', planType: 'plus' });
+  const TOKENS = [auth.tokens.access_token, auth.tokens.refresh_token, auth.tokens.id_token];
+
+  it('imports a Codex auth.json: name from the token email, image on, no token in the answer', async () => {
+    const res = await send('POST', '/admin/api/accounts/import', { auth });
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.json()).toMatchObject({
+      name: 'alpha@example.com',
+      chatgpt_account_id: 'acct-alpha',
+      plan_type: 'plus',
+      image_enabled: true,
+      image_concurrency: 3,
+      has_refresh_token: true,
+      proxy: null,
+    });
+    expect(res.json().access_token_expires_at).toBeGreaterThan(Date.now());
+  });
+
+  it('imports a flat JSON given as text, with options', async () => {
+    const text = JSON.stringify({ accessToken: auth.tokens.access_token, accountId: 'acct-flat' });
+    const res = await send('POST', '/admin/api/accounts/import', { auth: text, name: 'flat', image_enabled: false, image_concurrency: 7 });
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.json()).toMatchObject({ name: 'flat', image_enabled: false, image_concurrency: 7, has_refresh_token: false });
+  });
+
+  it.each([
+    [{ auth, name: 'x', image_concurrency: 0 }, 'image_concurrency'],
+    [{ auth, name: 'x', image_concurrency: 1025 }, 'image_concurrency'],
+    [{ auth: { tokens: {} }, name: 'x' }, 'auth'],
+    [{ name: 'x' }, 'auth'],
+    [{ auth, name: 'x', proxy_url: 'ftp://proxy:21' }, 'proxy_url'],
+  ])('import refuses %#', async (body, param) => {
+    expectError(await send('POST', '/admin/api/accounts/import', body), 400, 'invalid_request', param);
+  });
+
+  it('import refuses a body over 1 MiB with 413', async () => {
+    const res = await send('POST', '/admin/api/accounts/import', { auth: { padding: 'x'.repeat(1024 * 1024) } });
+    expectError(res, 413, 'body_too_large');
+  });
+
+  it('other routes refuse bodies over 64 KiB', async () => {
+    expectError(await send('POST', '/admin/api/groups', { name: 'x'.repeat(70 * 1024) }), 413, 'body_too_large');
+  });
+
+  it('update: image switch, concurrency, status and proxy (masked in the answer)', async () => {
+    const res = await send('PATCH', '/admin/api/accounts/flat', {
+      image_enabled: true,
+      image_concurrency: 1024,
+      status: 'disabled',
+      proxy_url: 'http://user:hunter2@127.0.0.1:3128',
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ image_enabled: true, image_concurrency: 1024, status: 'disabled' });
+    expect(res.body).not.toContain('hunter2');
+    const cleared = await send('PATCH', '/admin/api/accounts/flat', { proxy_url: null });
+    expect(cleared.json().proxy).toBeNull();
+  });
+
+  it.each([
+    [{ image_concurrency: 0 }, 'image_concurrency'],
+    [{ image_concurrency: 1025 }, 'image_concurrency'],
+    [{ image_enabled: 1 }, 'image_enabled'],
+    [{ status: 'on' }, 'status'],
+  ])('update refuses %j', async (body, param) => {
+    expectError(await send('PATCH', '/admin/api/accounts/flat', body), 400, 'invalid_request', param);
+  });
+
+  it('update refuses auth (credentials change only by import)', async () => {
+    expectError(await send('PATCH', '/admin/api/accounts/flat', { auth }), 400, 'unknown_field', 'auth');
+  });
+
+  it('list and show never hold a token', async () => {
+    const list = await call({ method: 'GET', url: '/admin/api/accounts' });
+    expect((list.json() as { data: unknown[] }).data).toHaveLength(2);
+    const show = await call({ method: 'GET', url: `/admin/api/accounts/${encodeURIComponent('alpha@example.com')}` });
+    expect(show.statusCode).toBe(200);
+    for (const res of [list, show]) for (const token of TOKENS) expect(res.body).not.toContain(token);
+  });
+
+  it('a key can be pinned to accounts by name', async () => {
+    const res = await send('POST', '/admin/api/keys', { name: 'pinned', routing: { mode: 'accounts', accounts: ['flat', 'alpha@example.com'] } });
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.json().key.routing).toEqual({ mode: 'accounts', accounts: ['flat', 'alpha@example.com'] });
+  });
+
+  it('unknown accounts are 404; delete answers 204', async () => {
+    expectError(await call({ method: 'GET', url: '/admin/api/accounts/nope' }), 404, 'not_found');
+    expectError(await send('PATCH', '/admin/api/accounts/nope', { image_enabled: true }), 404, 'not_found');
+    const other = makeCodexAuthJson({ accountId: 'acct-temp' });
+    const imported = await send('POST', '/admin/api/accounts/import', { auth: other, name: 'short-lived' });
+    expect(imported.statusCode, imported.body).toBe(201);
+    expect((await call({ method: 'DELETE', url: '/admin/api/accounts/short-lived' })).statusCode).toBe(204);
+    expectError(await call({ method: 'DELETE', url: '/admin/api/accounts/short-lived' }), 404, 'not_found');
+  });
+
+  it('no response in this file ever held a token or a refresh token', () => {
+    const all = bodies.join('\n');
+    for (const token of TOKENS) expect(all).not.toContain(token);
+  });
+});
+
+describe('groups', () => {
+  it('create, list, show, rename, reorder, delete', async () => {
+    const created = await send('POST', '/admin/api/groups', { name: 'team', accounts: ['flat'] });
+    expect(created.statusCode, created.body).toBe(201);
+    expect(created.json()).toMatchObject({ name: 'team', accounts: ['flat'] });
+    expect((await call({ method: 'GET', url: '/admin/api/groups' })).json().data).toHaveLength(1);
+    const updated = await send('PATCH', '/admin/api/groups/team', { name: 'crew', accounts: ['alpha@example.com', 'flat'] });
+    expect(updated.json()).toMatchObject({ name: 'crew', accounts: ['alpha@example.com', 'flat'] });
+    expect((await call({ method: 'GET', url: '/admin/api/groups/crew' })).statusCode).toBe(200);
+    expect((await call({ method: 'DELETE', url: '/admin/api/groups/crew' })).statusCode).toBe(204);
+    expectError(await call({ method: 'GET', url: '/admin/api/groups/crew' }), 404, 'not_found');
+  });
+
+  it('refuses unknown accounts and missing names', async () => {
+    expectError(await send('POST', '/admin/api/groups', { name: 'g', accounts: ['ghost'] }), 400, 'invalid_request', 'accounts');
+    expectError(await send('POST', '/admin/api/groups', { accounts: [] }), 400, 'invalid_request', 'name');
+  });
+
+  it('a key routed to a group; the group cannot be deleted while the key uses it', async () => {
+    expect((await send('POST', '/admin/api/groups', { name: 'busy', accounts: ['flat'] })).statusCode).toBe(201);
+    const key = await send('POST', '/admin/api/keys', { name: 'grouped', routing: { mode: 'group', group: 'busy' } });
+    expect(key.json().key.routing).toEqual({ mode: 'group', group: 'busy' });
+    expectError(await call({ method: 'DELETE', url: '/admin/api/groups/busy' }), 409, 'conflict', 'group');
+  });
+});
+
+describe('settings and usage', () => {
+  it('reads settings in snake_case and changes one', async () => {
+    const before = (await call({ method: 'GET', url: '/admin/api/settings' })).json() as Record<string, unknown>;
+    expect(Object.keys(before).sort()).toEqual(['codex_client_version', 'log_max_file_age_ms', 'log_max_file_bytes', 'log_max_files']);
+    const res = await send('PATCH', '/admin/api/settings', { log_max_files: 7 });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toEqual({ ...before, log_max_files: 7 });
+  });
+
+  it.each([
+    [{ log_max_files: 0 }, 'invalid_request', 'log_max_files'],
+    [{ log_max_files: '7' }, 'invalid_request', 'log_max_files'],
+    [{ codex_client_version: 'has spaces' }, 'invalid_request', 'codex_client_version'],
+    [{ logMaxFiles: 3 }, 'unknown_field', 'logMaxFiles'],
+  ])('refuses %j', async (body, code, param) => {
+    expectError(await send('PATCH', '/admin/api/settings', body), 400, code, param);
+  });
+
+  it('usage has totals and one row per key', async () => {
+    const res = await call({ method: 'GET', url: '/admin/api/usage' });
+    expect(res.statusCode).toBe(200);
+    const usage = res.json() as { totals: Record<string, unknown>; keys: Array<Record<string, unknown>> };
+    expect(usage.totals).toMatchObject({ requests: 0, total_tokens: 0, last_used_at: null });
+    expect(usage.keys.map((k) => k.name).sort()).toEqual(['alpha', 'grouped', 'pinned']);
+  });
+});

@@ -1,0 +1,104 @@
+import { CommanderError, type Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { buildAccountUpdate } from '../../../src/cli/accounts-commands.js';
+import { buildKeyInput } from '../../../src/cli/keys-commands.js';
+import { buildProgram } from '../../../src/cli/program.js';
+
+/** Every command below the root with its path (`keys create` → ['keys', 'create']). */
+function listCommands(cmd: Command, path: string[] = []): Array<{ path: string[]; cmd: Command }> {
+  return cmd.commands.flatMap((sub) => [{ path: [...path, sub.name()], cmd: sub }, ...listCommands(sub, [...path, sub.name()])]);
+}
+
+/** Makes commander throw instead of exiting, and capture instead of printing, on every command. */
+function quiet(program: Command): { out: string[]; err: string[] } {
+  const out: string[] = [];
+  const err: string[] = [];
+  for (const cmd of [program, ...listCommands(program).map((c) => c.cmd)]) {
+    cmd.exitOverride().configureOutput({ writeOut: (s) => void out.push(s), writeErr: (s) => void err.push(s) });
+  }
+  return { out, err };
+}
+
+const DATA_LEAVES = [
+  'migrate apply', 'migrate status',
+  'keys create', 'keys list', 'keys show', 'keys update', 'keys delete',
+  'accounts import', 'accounts list', 'accounts show', 'accounts update', 'accounts delete',
+  'groups create', 'groups list', 'groups show', 'groups update', 'groups delete',
+];
+
+describe('buildProgram', () => {
+  const all = listCommands(buildProgram()).map((c) => c.path.join(' '));
+
+  it('has every data command', () => {
+    for (const leaf of DATA_LEAVES) expect(all).toContain(leaf);
+  });
+
+  it.each(all)('`%s --help` prints usage and exits 0', async (path) => {
+    const program = buildProgram();
+    const { out } = quiet(program);
+    const run = program.parseAsync(['node', 'cli', ...path.split(' '), '--help']);
+    await expect(run).rejects.toMatchObject({ exitCode: 0, code: 'commander.helpDisplayed' });
+    expect(out.join('')).toContain(`Usage: codex-image-gateway ${path}`);
+  });
+
+  it.each(DATA_LEAVES)('`%s` takes --data-dir, --database-url and --json', (path) => {
+    const found = listCommands(buildProgram()).find((c) => c.path.join(' ') === path);
+    const flags = found?.cmd.options.map((o) => o.long) ?? [];
+    expect(flags).toEqual(expect.arrayContaining(['--data-dir', '--database-url', '--json']));
+  });
+
+  it('prints the package version', async () => {
+    const program = buildProgram();
+    const { out } = quiet(program);
+    await expect(program.parseAsync(['node', 'cli', '--version'])).rejects.toBeInstanceOf(CommanderError);
+    expect(out.join('').trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it.each([
+    [['keys', 'create', '--name', 'k', '--max-concurrency', 'abc'], "'--max-concurrency <n|unlimited>' argument 'abc' is invalid"],
+    [['keys', 'create', '--name', 'k', '--image', 'yes'], "must be 'on' or 'off'"],
+    [['keys', 'create', '--name', 'k', '--accounts', 'a', '--group', 'g'], 'cannot be used with'],
+    [['keys', 'update', 'k', '--status', 'paused'], 'Allowed choices are active, disabled'],
+    [['keys', 'create'], "required option '--name <name>' not specified"],
+    [['accounts', 'update', 'a', '--image-concurrency', 'many'], 'must be a number'],
+  ])('refuses %j before touching any data, with one line', async (args, message) => {
+    const program = buildProgram();
+    const { err } = quiet(program);
+    await expect(program.parseAsync(['node', 'cli', ...args])).rejects.toMatchObject({ exitCode: 1 });
+    expect(err.join('')).toContain(message);
+    expect(err.join('').trim().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('flags reach the service as the service expects them', () => {
+  function parseFlags(path: string, args: string[]): Record<string, unknown> {
+    const found = listCommands(buildProgram()).find((c) => c.path.join(' ') === path);
+    if (!found) throw new Error(`no command ${path}`);
+    found.cmd.parseOptions(args);
+    return found.cmd.opts();
+  }
+
+  it('keys update: unlimited clears limits (null, not ""), numbers stay numbers, routing from --accounts', () => {
+    const flags = parseFlags('keys update', ['--max-concurrency', 'unlimited', '--quota-tokens', 'unlimited', '--min-interval-ms', '250', '--accounts', 'a,b', '--image', 'off']);
+    expect(buildKeyInput(flags)).toEqual({
+      maxConcurrency: null,
+      quotaTokens: null,
+      minStartIntervalMs: 250,
+      imageEnabled: false,
+      routing: { mode: 'accounts', accounts: ['a', 'b'] },
+    });
+  });
+
+  it('keys update: --all-accounts resets routing; nothing given changes nothing', () => {
+    expect(buildKeyInput(parseFlags('keys update', ['--all-accounts']))).toEqual({ routing: { mode: 'all' } });
+    expect(buildKeyInput(parseFlags('keys update', []))).toEqual({});
+  });
+
+  it('accounts update: --proxy none clears the proxy (null), a URL passes through', () => {
+    expect(buildAccountUpdate(parseFlags('accounts update', ['--proxy', 'none']))).toEqual({ proxyUrl: null });
+    expect(buildAccountUpdate(parseFlags('accounts update', ['--proxy', 'http://127.0.0.1:3128', '--image-concurrency', '8']))).toEqual({
+      proxyUrl: 'http://127.0.0.1:3128',
+      imageConcurrency: 8,
+    });
+  });
+});
