@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import type { AccountUpdateInput, AccountView } from '../control/control-api.js';
-import { buildWireView } from '../admin/admin-wire.js';
+import { buildWireView } from '../control/admin-wire.js';
 import { GatewayError } from '../errors/codes.js';
 import { parseNumberArg, parseProxyArg, parseSwitchArg, resolveClearable, type Cleared } from './cli-arg-parsers.js';
 import { withControl } from './control-context.js';

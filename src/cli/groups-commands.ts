@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { buildWireView } from '../admin/admin-wire.js';
+import { buildWireView } from '../control/admin-wire.js';
 import { parseNameListArg } from './cli-arg-parsers.js';
 import { withControl } from './control-context.js';
 import { addDataOptions, type DataCommandFlags } from './control-options.js';

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import type { KeyCreateInput, KeyRoutingInput, KeyUpdateInput } from '../control/control-api.js';
-import { buildWireView } from '../admin/admin-wire.js';
+import { buildWireView } from '../control/admin-wire.js';
 import { parseLimitArg, parseNameListArg, parseSwitchArg, resolveClearable, type Cleared } from './cli-arg-parsers.js';
 import { withControl } from './control-context.js';
 import { addDataOptions, type DataCommandFlags } from './control-options.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { buildWireView } from '../admin/admin-wire.js';
+import { buildWireView } from '../control/admin-wire.js';
 import { GatewayError } from '../errors/codes.js';
 import { DataDirLockedError } from '../store/data-dir-lock.js';
 import { migrate, migrationStatus } from '../store/migrator.js';

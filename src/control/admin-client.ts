@@ -1,5 +1,5 @@
 import { ERRORS, GatewayError, type ErrorCode } from '../errors/codes.js';
-import { WIRE_FIELDS, buildWireBody, parseWireView } from '../admin/admin-wire.js';
+import { WIRE_FIELDS, buildWireBody, parseWireView } from './admin-wire.js';
 import type { AccountView, ControlApi, CreatedKey, GroupView, KeyView, UsageSummary } from './control-api.js';
 import type { Settings } from '../store/types.js';
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ControlApi } from '../../control/control-api.js';
-import { WIRE_FIELDS, buildWireView, parseWireBody } from '../admin-wire.js';
+import { WIRE_FIELDS, buildWireView, parseWireBody } from '../../control/admin-wire.js';
 
 type RefParams = { Params: { ref: string } };
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ControlApi } from '../../control/control-api.js';
-import { WIRE_FIELDS, buildWireView, parseWireBody } from '../admin-wire.js';
+import { WIRE_FIELDS, buildWireView, parseWireBody } from '../../control/admin-wire.js';
 
 /** Runtime settings: GET `/settings`, PATCH `/settings` (partial; the service checks ranges). */
 export function registerSettingsRoutes(app: FastifyInstance, control: ControlApi): void {

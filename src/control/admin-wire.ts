@@ -5,10 +5,10 @@
  * Request-body field names come from the services' own tables (their error `param`s); views follow
  * the mechanical camelCase ↔ snake_case rule, which a test checks those tables agree with.
  */
-import { ACCOUNT_FIELD_PARAMS } from '../control/account-service.js';
-import type { AccountImportInput, AccountUpdateInput, KeyCreateInput, KeyUpdateInput } from '../control/control-api.js';
-import { GROUP_FIELD_PARAMS } from '../control/group-service.js';
-import { KEY_FIELD_PARAMS } from '../control/key-service.js';
+import { ACCOUNT_FIELD_PARAMS } from './account-service.js';
+import type { AccountImportInput, AccountUpdateInput, KeyCreateInput, KeyUpdateInput } from './control-api.js';
+import { GROUP_FIELD_PARAMS } from './group-service.js';
+import { KEY_FIELD_PARAMS } from './key-service.js';
 import { GatewayError } from '../errors/codes.js';
 import { SETTING_PARAMS } from '../store/settings-defaults.js';
 import type { Settings } from '../store/types.js';

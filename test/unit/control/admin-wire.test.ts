@@ -7,7 +7,7 @@ import {
   parseWireView,
   toCamelName,
   toSnakeName,
-} from '../../../src/admin/admin-wire.js';
+} from '../../../src/control/admin-wire.js';
 import { isGatewayError } from '../../../src/errors/codes.js';
 import type { KeyView } from '../../../src/control/control-api.js';
 
