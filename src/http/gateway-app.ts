@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import multipart from '@fastify/multipart';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { GatewayError } from '../errors/codes.js';
@@ -15,8 +15,11 @@ const ALL_METHODS = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT']
 /** Multipart text fields: a 32,000-character prompt can take up to 128 KB in UTF-8. */
 const MAX_MULTIPART_FIELD_BYTES = 256 * 1024;
 
-/** Request ids look like OpenAI's (`req_<hex>`) and are generated here, never taken from the client. */
-export const generateRequestId = (): string => `req_${randomBytes(12).toString('hex')}`;
+/**
+ * Request ids look like OpenAI's (`req_` + 32 hex) and are generated here, never taken from the client.
+ * randomUUID draws from a cached entropy pool, far cheaper per request than randomBytes.
+ */
+export const generateRequestId = (): string => `req_${randomUUID().replaceAll('-', '')}`;
 
 export interface GatewayAppOptions {
   logger?: FastifyServerOptions['logger'] | FastifyBaseLogger | false;

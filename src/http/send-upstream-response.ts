@@ -1,4 +1,5 @@
-import { pipeline } from 'node:stream/promises';
+import type { ServerResponse } from 'node:http';
+import type { Readable, Transform } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import type { ImageRequest } from '../images/image-request.js';
 import type { ResponseMetrics } from '../observe/image-log-event.js';
@@ -42,7 +43,7 @@ export async function sendUpstreamResponse(
     'cache-control': 'no-store',
   });
   try {
-    await pipeline(response.body, tap.stream, res);
+    await pipeThrough(response.body, tap.stream, res);
     return { status: response.status, metrics: tap.metrics(), streamError: null };
   } catch (err) {
     if (!res.destroyed) res.destroy();
@@ -62,4 +63,35 @@ async function sendUpstreamError(reply: FastifyReply, response: UpstreamResponse
 function classifyStreamError(err: unknown): SentResponse['streamError'] {
   const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
   return code === 'UPSTREAM_RESPONSE_TOO_LARGE' ? 'response_too_large' : 'upstream_body';
+}
+
+/**
+ * Pipes upstream body → tap → client and settles when the client has the last byte, or on the first
+ * error anywhere (then every stream is destroyed, so the upstream connection is released). Hand-rolled
+ * rather than stream/promises' pipeline, which allocates an AbortController and two error objects per
+ * call even on success: measurable at hundreds of requests per second.
+ */
+function pipeThrough(source: Readable, tap: Transform, res: ServerResponse): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (err: unknown) => {
+      if (settled) return;
+      settled = true;
+      source.destroy();
+      tap.destroy();
+      reject(err);
+    };
+    source.once('error', fail);
+    tap.once('error', fail);
+    res.once('error', fail);
+    res.once('close', () => {
+      if (!res.writableFinished) fail(Object.assign(new Error('client closed the connection'), { code: 'CLIENT_CLOSED' }));
+    });
+    res.once('finish', () => {
+      if (settled) return;
+      settled = true;
+      resolve();
+    });
+    source.pipe(tap).pipe(res);
+  });
 }

@@ -51,19 +51,30 @@ export function createImageSpool(options: ImageSpoolOptions): ImageSpool {
   const { maxFileBytes, maxTotalBytes } = options;
   if (!Number.isSafeInteger(maxFileBytes) || maxFileBytes < 1) throw new RangeError('maxFileBytes must be a positive integer');
   if (!Number.isSafeInteger(maxTotalBytes) || maxTotalBytes < 1) throw new RangeError('maxTotalBytes must be a positive integer');
-  return new EncryptedImageSpool(options.dir ?? join(tmpdir(), SPOOL_DIR_NAME), maxFileBytes, maxTotalBytes);
+  return new EncryptedImageSpool(options.dir, maxFileBytes, maxTotalBytes);
 }
 
 class EncryptedImageSpool implements ImageSpool {
-  private readonly key = randomBytes(KEY_BYTES);
+  // Made on first use: most requests are JSON and never spool anything.
+  private keyBytes: Buffer | null = null;
   private readonly paths = new Set<string>();
   private totalBytes = 0;
 
   constructor(
-    private readonly dir: string,
+    private readonly dirOption: string | undefined,
     private readonly maxFileBytes: number,
     private readonly maxTotalBytes: number,
   ) {}
+
+  private get key(): Buffer {
+    this.keyBytes ??= randomBytes(KEY_BYTES);
+    return this.keyBytes;
+  }
+
+  // Resolved on first use: os.tmpdir() reads the environment, which is not free on every request.
+  private get dir(): string {
+    return this.dirOption ?? join(tmpdir(), SPOOL_DIR_NAME);
+  }
 
   async spoolFile(source: Readable, field: string): Promise<SpooledImage> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fakeBehaviors, type Behavior } from '../support/fake-codex/behaviors.js';
+import { waitFor } from '../support/wait-for.js';
 import { startGatewayHarness, type GatewayHarness } from '../support/gateway-harness.js';
 
 let h: GatewayHarness;
@@ -7,7 +8,7 @@ let secret: string;
 
 /** Two accounts; account names sort so that `a-first` is always tried first on an idle gateway. */
 beforeAll(async () => {
-  h = await startGatewayHarness({ env: { UPSTREAM_HEADERS_TIMEOUT_MS: '800', UPSTREAM_ATTEMPT_TIMEOUT_MS: '1500' } });
+  h = await startGatewayHarness({ env: { UPSTREAM_HEADERS_TIMEOUT_MS: '800', UPSTREAM_BODY_TIMEOUT_MS: '400', UPSTREAM_ATTEMPT_TIMEOUT_MS: '1500' } });
   await h.importAccount('a-first');
   await h.importAccount('b-second');
   await h.importAccount('solo', { imageConcurrency: 1 });
@@ -57,6 +58,23 @@ describe('failover to the next account', () => {
     });
     expect(res.headers.get('x-should-retry')).toBe('false');
     expect(accountsTried(before)).toEqual(['a-first']);
+  });
+});
+
+describe('once the answer is streaming', () => {
+  it('a body that stalls is cut, not retried elsewhere, logged as upstream_body, and frees its slots', async () => {
+    for (const account of ['a-first', 'b-second']) h.fake.setBehavior(account, [fakeBehaviors.stallBody(Number.POSITIVE_INFINITY)]);
+    const before = h.fake.requests.length;
+    const res = await generate();
+    expect(res.status).toBe(200);
+    await expect(res.text()).rejects.toThrow();
+    const tried = accountsTried(before);
+    expect(tried).toHaveLength(1);
+    const events = await h.waitForLogEvents(res.headers.get('x-request-id')!);
+    expect(events.at(-1)).toMatchObject({ account_name: tried[0], upstream_status: 200, error_class: 'upstream_body' });
+    await waitFor('the stalled upstream connection to close', () => h.fake.concurrency.total === 0 || null);
+    const next = await generate();
+    expect(next.status).toBe(200);
   });
 });
 

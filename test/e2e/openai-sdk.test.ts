@@ -46,7 +46,7 @@ describe('the official openai SDK against the gateway', () => {
 
   it('exposes x-request-id through withResponse()', async () => {
     const { response, data } = await h.sdk(secret).images.generate({ prompt: 'a boat' }).withResponse();
-    expect(response.headers.get('x-request-id')).toMatch(/^req_[0-9a-f]{24}$/);
+    expect(response.headers.get('x-request-id')).toMatch(/^req_[0-9a-f]{32}$/);
     expect(data.data).toHaveLength(1);
   });
 
