@@ -24,12 +24,17 @@ function addConfigFlags(cmd: Command, keys: readonly ConfigKey[]): Command {
 /**
  * Keeps a process running until SIGTERM or SIGINT, then stops it gracefully: the servers stop
  * accepting, in-flight generations finish (up to SHUTDOWN_GRACE_MS), usage and logs are flushed.
+ * A second signal exits at once.
  */
 function holdUntilSignal(running: RunningProcess, config: Config): void {
   const logger = createAppLogger(config.logLevel);
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal means "now": in-flight requests are cut and unflushed usage is lost.
+      logger.warn({ signal }, 'second signal: exiting without waiting');
+      process.exit(1);
+    }
     stopping = true;
     logger.info({ signal }, 'shutting down: draining in-flight requests');
     running.stop().then(
@@ -40,8 +45,8 @@ function holdUntilSignal(running: RunningProcess, config: Config): void {
       },
     );
   };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
 }
 
 /** Registers `start`, `serve` and `control`. */

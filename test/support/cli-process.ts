@@ -44,6 +44,8 @@ export interface CliDaemon {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   /** SIGTERM and wait for the exit code. */
   stop(): Promise<number | null>;
+  /** The exit code once the process has ended by itself (null when a signal ended it). */
+  exited: Promise<number | null>;
 }
 
 export function spawnCli(args: string[], env: Record<string, string> = {}): CliDaemon {
@@ -54,6 +56,7 @@ export function spawnCli(args: string[], env: Record<string, string> = {}): CliD
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   return {
     child,
+    exited,
     output: () => out,
     waitFor(pattern, timeoutMs = 30_000) {
       return new Promise((resolve, reject) => {
