@@ -1,8 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { parseBearerToken } from '../control/api-key.js';
 import { GatewayError } from '../errors/codes.js';
-
-const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 
 const digestOf = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
 
@@ -12,12 +11,6 @@ const digestOf = (value: string): Buffer => createHash('sha256').update(value, '
  */
 export function isAdminTokenMatch(candidate: string, expected: string): boolean {
   return timingSafeEqual(digestOf(candidate), digestOf(expected));
-}
-
-/** Extracts the bearer token from an `Authorization` header value; null when absent or malformed. */
-export function parseBearerToken(header: string | undefined): string | null {
-  const match = header === undefined ? null : BEARER.exec(header);
-  return match?.[1] ?? null;
 }
 
 /**

@@ -31,3 +31,16 @@ export function generateApiKeySecret(): string {
 export function buildKeyDisplayPrefix(secret: string): string {
   return secret.slice(0, API_KEY_PREFIX.length + DISPLAY_CHARS);
 }
+
+/**
+ * The token of an `Authorization` header: split on the first space, the scheme must be `bearer`
+ * (any case), the rest is trimmed and must not be empty (the original's rule, spec §2.2). Null otherwise.
+ * One parser for both planes, so a key and the admin token are read the same way.
+ */
+export function parseBearerToken(header: string | undefined): string | null {
+  if (!header) return null;
+  const space = header.indexOf(' ');
+  if (space < 0 || header.slice(0, space).toLowerCase() !== 'bearer') return null;
+  const token = header.slice(space + 1).trim();
+  return token === '' ? null : token;
+}

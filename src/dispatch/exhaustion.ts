@@ -1,15 +1,11 @@
 import type { ErrorCode } from '../errors/codes.js';
+import type { FailureClass } from '../observe/failure-classes.js';
 
 /** Why one account attempt did not produce the final answer. */
-export type SkipClass =
-  | 'concurrency_blocked'
-  | 'proxy_client'
-  | 'upstream_request'
-  | 'upstream_timeout'
-  | 'response_too_large'
-  | 'auth'
-  | 'rate_limited'
-  | 'upstream_server';
+export type SkipClass = Extract<
+  FailureClass,
+  'concurrency_blocked' | 'proxy_client' | 'upstream_request' | 'upstream_timeout' | 'response_too_large' | 'auth' | 'rate_limited' | 'upstream_server'
+>;
 
 const AUTH_CLASSES: ReadonlySet<SkipClass> = new Set(['auth']);
 

@@ -7,6 +7,7 @@ import { isTimeoutError, shouldFailover, statusClass } from '../upstream/upstrea
 import { readUpstreamError } from '../upstream/upstream-error.js';
 import type { Candidate } from './plan-candidates.js';
 import type { SkipClass } from './exhaustion.js';
+import type { FailureClass } from '../observe/failure-classes.js';
 
 /** One request that reached an upstream account (or failed on the way there). */
 export interface AttemptRecord {
@@ -15,7 +16,7 @@ export interface AttemptRecord {
   /** Upstream status; null when no response arrived (transport error, timeout). */
   status: number | null;
   ttfbMs: number | null;
-  errorClass: SkipClass | 'client_error' | 'upstream_status' | 'client_aborted' | null;
+  errorClass: Extract<FailureClass, SkipClass | 'client_error' | 'upstream_status' | 'client_aborted'> | null;
   /** Seconds the upstream asked us to wait (429 `resets_in_seconds`), when it said. */
   retryAfterSeconds: number | null;
   endedAt: number;

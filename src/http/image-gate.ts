@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { hashApiKey } from '../control/api-key.js';
+import { hashApiKey, parseBearerToken } from '../control/api-key.js';
 import { GatewayError } from '../errors/codes.js';
 import type { ImageEndpoint } from '../images/image-request.js';
 import type { KeyRecord } from '../store/types.js';
@@ -20,15 +20,6 @@ export const ACCEPTED_MEDIA_TYPES = {
 
 /** The media type of a Content-Type header value, lower-cased; '' when absent. */
 export const parseMediaType = (header: string | undefined): string => (header ?? '').split(';')[0]!.trim().toLowerCase();
-
-/** The bearer token of an Authorization header (scheme case-insensitive, token trimmed); null otherwise. */
-export function parseBearerToken(header: string | undefined): string | null {
-  if (!header) return null;
-  const space = header.indexOf(' ');
-  if (space < 0 || header.slice(0, space).toLowerCase() !== 'bearer') return null;
-  const token = header.slice(space + 1).trim();
-  return token === '' ? null : token;
-}
 
 /**
  * The checks that run before the body is read, in the original's order (spec §2.2): method,

@@ -1,3 +1,4 @@
+import type { FailureClass } from '../observe/failure-classes.js';
 import { createPermit, type Permit } from './permit.js';
 
 /** A key's throttle settings; null (or 0) disables a gate, as in the original (spec §6.2). */
@@ -6,7 +7,7 @@ export interface KeyLimits {
   minStartIntervalMs: number | null;
 }
 
-export type KeyLimitReason = 'key_max_concurrency' | 'key_min_start_interval';
+export type KeyLimitReason = Extract<FailureClass, 'key_max_concurrency' | 'key_min_start_interval'>;
 
 export type KeyAdmission =
   | { admitted: true; permit: Permit }

@@ -1,3 +1,4 @@
+import type { ResponseMetrics } from './image-log-event.js';
 import { CAPTURE, type Capture, type JsonPathSink } from './json-path-sink.js';
 
 /** Longest echoed option string reported (`size`, `quality`, …); longer values are reported as null. */
@@ -23,15 +24,7 @@ const USAGE_SLOTS: ReadonlySet<number> = new Set([SLOT.inputTokens, SLOT.outputT
 const URL_KEY_TOKEN = Buffer.from('"url"');
 
 /** What was learned so far; counts and strings stay as the body declared them. */
-export interface ImageResponseFacts {
-  imageCount: number | null;
-  imageBytes: number;
-  usage: { inputTokens: number | null; outputTokens: number | null; totalTokens: number | null } | null;
-  size: string | null;
-  quality: string | null;
-  outputFormat: string | null;
-  background: string | null;
-}
+export type ImageResponseFacts = Omit<ResponseMetrics, 'bodyBytes'>;
 
 type UsageField = 'inputTokens' | 'outputTokens' | 'totalTokens' | 'tokens';
 type EchoField = 'size' | 'quality' | 'outputFormat' | 'background';

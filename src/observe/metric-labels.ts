@@ -1,4 +1,5 @@
 import { ERRORS } from '../errors/codes.js';
+import { FAILURE_CLASSES, type FailureClass } from './failure-classes.js';
 
 /**
  * The allowed values of every metric label. Prometheus keeps one series per label combination, so a
@@ -6,42 +7,14 @@ import { ERRORS } from '../errors/codes.js';
  * resolver below maps anything outside its table to a fixed fallback.
  */
 
-/**
- * Failure classes besides the error codes: the dispatch skip and status classes (src/dispatch,
- * src/upstream/upstream-failures.ts), stream-end classes, key-limit reasons and the spec §5.1 names.
- * Adding a class the dispatch room starts using is a one-line change here; until then it shows as `other`.
- */
-const PIPELINE_ERROR_CLASSES = [
-  'auth',
-  'auth_missing',
-  'auth_invalid_json',
-  'auth_expired',
-  'token_expired',
-  'credentials_unreadable',
-  'free_plan',
-  'concurrency_blocked',
-  'proxy_client',
-  'upstream_request',
-  'upstream_body',
-  'response_too_large',
-  'rate_limited',
-  'upstream_server',
-  'client_error',
-  'upstream_status',
-  'client_aborted',
-  'no_eligible_account',
-  'key_max_concurrency',
-  'key_min_start_interval',
-] as const;
-
 type ErrorCodeName = keyof typeof ERRORS;
 
 /** `error_class` values: `none` for success, the pipeline classes, every gateway error code, `other`. */
 export const ERROR_CLASSES: readonly string[] = [
-  ...new Set<string>(['none', ...PIPELINE_ERROR_CLASSES, ...(Object.keys(ERRORS) as ErrorCodeName[]), 'other']),
+  ...new Set<string>(['none', ...FAILURE_CLASSES, ...(Object.keys(ERRORS) as ErrorCodeName[]), 'other']),
 ];
 
-export type ErrorClassLabel = (typeof PIPELINE_ERROR_CLASSES)[number] | ErrorCodeName | 'none' | 'other';
+export type ErrorClassLabel = FailureClass | ErrorCodeName | 'none' | 'other';
 
 /** `status_class` values. */
 export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx', 'other'] as const;

@@ -1,22 +1,11 @@
 import type { DbQuerier, DbTx } from './db.js';
-import type { KeyRecord, KeyRouting, KeyStatus } from './types.js';
+import type { KeyRecord, KeyRouting } from './types.js';
 
-/** A key row with its column names already camelCased by the SELECT. */
-interface KeyRow {
-  id: string;
-  name: string;
-  hash: string;
-  prefix: string;
-  status: KeyStatus;
-  imageEnabled: boolean;
-  quotaTokens: number | null;
-  maxConcurrency: number | null;
-  minStartIntervalMs: number | null;
+/** A key row with its column names already camelCased by the SELECT; routing still in columns. */
+interface KeyRow extends Omit<KeyRecord, 'routing'> {
   routingMode: KeyRouting['mode'];
   groupId: string | null;
   accountIds: string[];
-  createdAt: number;
-  updatedAt: number;
 }
 
 // One statement for any number of keys: the ordered account list comes from a correlated subquery.

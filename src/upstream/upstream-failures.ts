@@ -1,3 +1,5 @@
+import type { FailureClass } from '../observe/failure-classes.js';
+
 /**
  * Classification of upstream failures, by error `code` (style R7) and by HTTP status (spec §5.4).
  * Pure predicates: the dispatch loop decides what to do with the answers.
@@ -121,7 +123,7 @@ export function shouldFailover(status: number): boolean {
 }
 
 /** The status class written to logs for a non-2xx upstream answer (spec §5.4). */
-export type UpstreamStatusClass = 'auth' | 'rate_limited' | 'upstream_server' | 'client_error' | 'upstream_status';
+export type UpstreamStatusClass = Extract<FailureClass, 'auth' | 'rate_limited' | 'upstream_server' | 'client_error' | 'upstream_status'>;
 
 /** Maps a non-2xx upstream status to its log class; 2xx gives null (no error). */
 export function statusClass(status: number): UpstreamStatusClass | null {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { API_KEY_PREFIX, buildKeyDisplayPrefix, generateApiKeySecret, hashApiKey } from '../../../src/control/api-key.js';
+import { API_KEY_PREFIX, buildKeyDisplayPrefix, generateApiKeySecret, hashApiKey, parseBearerToken } from '../../../src/control/api-key.js';
 
 describe('generateApiKeySecret', () => {
   it('is cig_ followed by 43 base62 characters (256 bits)', () => {
@@ -34,5 +34,20 @@ describe('buildKeyDisplayPrefix', () => {
     const secret = generateApiKeySecret();
     expect(buildKeyDisplayPrefix(secret)).toBe(secret.slice(0, 12));
     expect(buildKeyDisplayPrefix(secret).startsWith(API_KEY_PREFIX)).toBe(true);
+  });
+});
+
+describe('parseBearerToken (the original rule: split on the first space, scheme any case, token trimmed)', () => {
+  it.each([
+    ['Bearer abc', 'abc'],
+    ['bearer abc', 'abc'],
+    ['BEARER abc', 'abc'],
+    ['Bearer   abc  ', 'abc'],
+    ['Bearer secret-1', 'secret-1'],
+    ['Bearer a b', 'a b'],
+  ])('%j -> %j', (header, token) => expect(parseBearerToken(header)).toBe(token));
+
+  it.each([undefined, '', 'Bearer', 'Bearer ', 'Bearer    ', 'Basic abc', 'Bearerabc', 'Bearer\tabc', 'abc', ' Bearer abc'])('refuses %j', (header) => {
+    expect(parseBearerToken(header)).toBeNull();
   });
 });
