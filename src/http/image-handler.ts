@@ -1,16 +1,16 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { describeExhaustion, exhaustionError } from '../dispatch/exhaustion.js';
-import { planCandidates, type CandidatePlan } from '../dispatch/plan-candidates.js';
+import { planCandidates, type Candidate, type CandidatePlan } from '../dispatch/plan-candidates.js';
 import type { RequestOutcome } from '../dispatch/request-outcome.js';
 import { runFailover } from '../dispatch/run-failover.js';
 import { GatewayError } from '../errors/codes.js';
 import { createImageSpool } from '../images/image-spool.js';
-import type { ImageEndpoint } from '../images/image-request.js';
+import type { ImageEndpoint, ImageRequest } from '../images/image-request.js';
 import { buildUpstreamBody } from '../images/upstream-body.js';
 import { describeKeyLimitRejection } from '../limits/key-limiter.js';
 import type { Permit } from '../limits/permit.js';
 import { hashPrompt } from '../observe/prompt-hash.js';
-import type { Snapshot } from '../store/types.js';
+import type { KeyRecord, Snapshot } from '../store/types.js';
 import { watchClientAbort } from './client-abort.js';
 import type { GatewayDeps } from './gateway-deps.js';
 import { parseImageBody } from './parse-image-body.js';
@@ -18,13 +18,91 @@ import { recordOutcome } from './record-outcome.js';
 import { sendUpstreamResponse } from './send-upstream-response.js';
 
 /** Explains an empty plan: no image-enabled account at all, or none usable right now and why. */
-function ensureCandidates(plan: CandidatePlan): void {
-  if (plan.candidates.length > 0) return;
+function ensureCandidates(plan: CandidatePlan): Candidate[] {
+  if (plan.candidates.length > 0) return plan.candidates;
   if (plan.imageEnabledCount === 0) {
     throw new GatewayError('no_image_accounts', 'no codex image-enabled accounts are available');
   }
   const reasons = [...new Set(plan.excluded)].join(', ');
   throw new GatewayError('no_usable_accounts', `no codex image account can be used right now (${reasons})`);
+}
+
+/** The accounts to try for this key, in order; throws when there are none. */
+function resolveCandidates(key: KeyRecord, snapshot: Snapshot, deps: GatewayDeps): Candidate[] {
+  return ensureCandidates(
+    planCandidates(key, snapshot, {
+      now: deps.now(),
+      allowFreePlans: deps.config.allowFreePlanAccounts,
+      inFlight: (id) => deps.accountLimiter.inFlight(id),
+      lastStartMs: (id) => deps.accountLimiter.lastStartMs(id),
+    }),
+  );
+}
+
+/** Takes the key's permit or throws the original's 429 (recording why on the outcome). */
+function admitKey(key: KeyRecord, outcome: RequestOutcome, deps: GatewayDeps): Permit {
+  const admission = deps.keyLimiter.admit(key.id, key);
+  if (admission.admitted) return admission.permit;
+  outcome.ending = { kind: 'key_limited', reason: admission.reason };
+  deps.metrics.limiterRejections.inc({ limiter: 'key' });
+  throw new GatewayError('key_rate_limited', describeKeyLimitRejection(admission.reason, admission.inFlight, key));
+}
+
+const startOutcome = (req: FastifyRequest, key: KeyRecord, request: ImageRequest, deps: GatewayDeps): RequestOutcome => ({
+  requestId: req.id,
+  startedAt: deps.now(),
+  key,
+  request,
+  promptHash: hashPrompt(request.prompt),
+  attempts: [],
+  skips: [],
+  ending: null,
+});
+
+interface DispatchContext {
+  req: FastifyRequest;
+  reply: FastifyReply;
+  deps: GatewayDeps;
+  outcome: RequestOutcome;
+  permits: Permit[];
+  clientSignal: AbortSignal;
+}
+
+/** Plans, admits, fails over and answers; every exit leaves `outcome.ending` set for the bookkeeping. */
+async function dispatch(ctx: DispatchContext): Promise<void> {
+  const { req, reply, deps, outcome } = ctx;
+  const snapshot = deps.snapshots.current() as Snapshot; // the gate refused requests before the first load
+  const candidates = resolveCandidates(outcome.key, snapshot, deps);
+  ctx.permits.push(admitKey(outcome.key, outcome, deps));
+  const result = await runFailover({
+    endpoint: outcome.request.endpoint,
+    body: buildUpstreamBody(outcome.request),
+    candidates,
+    signal: ctx.clientSignal,
+    clientHeaders: req.headers,
+    codexClientVersion: snapshot.settings.codexClientVersion,
+    upstream: deps.upstream,
+    accountLimiter: deps.accountLimiter,
+    now: deps.now,
+  });
+  outcome.attempts = result.attempts;
+  outcome.skips = result.skips;
+  if (result.kind === 'aborted') {
+    outcome.ending = { kind: 'client_aborted' };
+    reply.hijack(); // nobody is listening any more; do not let Fastify try to answer
+    return;
+  }
+  if (result.kind === 'exhausted') {
+    const error = new GatewayError(exhaustionError(result.skips), describeExhaustion(result.skips));
+    outcome.ending = { kind: 'exhausted', status: error.status, skips: result.skips };
+    throw error;
+  }
+  ctx.permits.push(result.permit);
+  const sent = await sendUpstreamResponse(reply, result.response, outcome.request, {
+    maxResponseBytes: deps.config.upstreamMaxResponseBytes,
+    clientSignal: ctx.clientSignal,
+  });
+  outcome.ending = { kind: 'upstream', status: sent.status, accountName: result.candidate.account.name, metrics: sent.metrics, streamError: sent.streamError };
 }
 
 /** POST /v1/images/{generations,edits}: validate, plan, admit, fail over, stream the answer, record. */
@@ -37,52 +115,8 @@ export function createImageHandler(endpoint: ImageEndpoint, deps: GatewayDeps) {
     let outcome: RequestOutcome | null = null;
     try {
       const request = await parseImageBody(endpoint, req, deps.config, spool);
-      outcome = { requestId: req.id, startedAt: deps.now(), key, request, promptHash: hashPrompt(request.prompt), attempts: [], skips: [], ending: null };
-      const snapshot = deps.snapshots.current() as Snapshot;
-      const plan = planCandidates(key, snapshot, {
-        now: deps.now(),
-        allowFreePlans: deps.config.allowFreePlanAccounts,
-        inFlight: (id) => deps.accountLimiter.inFlight(id),
-        lastStartMs: (id) => deps.accountLimiter.lastStartMs(id),
-      });
-      ensureCandidates(plan);
-      const admission = deps.keyLimiter.admit(key.id, key);
-      if (!admission.admitted) {
-        outcome.ending = { kind: 'key_limited', reason: admission.reason };
-        deps.metrics.limiterRejections.inc({ limiter: 'key' });
-        throw new GatewayError('key_rate_limited', describeKeyLimitRejection(admission.reason, admission.inFlight, key));
-      }
-      permits.push(admission.permit);
-      const result = await runFailover({
-        endpoint,
-        body: buildUpstreamBody(request),
-        candidates: plan.candidates,
-        signal: client.signal,
-        clientHeaders: req.headers,
-        codexClientVersion: snapshot.settings.codexClientVersion,
-        upstream: deps.upstream,
-        accountLimiter: deps.accountLimiter,
-        now: deps.now,
-      });
-      outcome.attempts = result.attempts;
-      outcome.skips = result.skips;
-      if (result.kind === 'aborted') {
-        outcome.ending = { kind: 'client_aborted' };
-        reply.hijack(); // nobody is listening any more; do not let Fastify try to answer
-        return;
-      }
-      if (result.kind === 'exhausted') {
-        outcome.ending = { kind: 'exhausted', status: 0, skips: result.skips };
-        const error = new GatewayError(exhaustionError(result.skips), describeExhaustion(result.skips));
-        outcome.ending.status = error.status;
-        throw error;
-      }
-      permits.push(result.permit);
-      const sent = await sendUpstreamResponse(reply, result.response, request, {
-        maxResponseBytes: deps.config.upstreamMaxResponseBytes,
-        clientSignal: client.signal,
-      });
-      outcome.ending = { kind: 'upstream', status: sent.status, accountName: result.candidate.account.name, metrics: sent.metrics, streamError: sent.streamError };
+      outcome = startOutcome(req, key, request, deps);
+      await dispatch({ req, reply, deps, outcome, permits, clientSignal: client.signal });
     } finally {
       for (const permit of permits) permit.release();
       client.dispose();
