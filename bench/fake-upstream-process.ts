@@ -1,0 +1,17 @@
+/**
+ * The fake Codex upstream in its own process, so that benchmarks measure the gateway's memory and CPU
+ * alone. Prints `{"baseUrl": …}` on stdout once listening; each stdin line is a JSON command:
+ * `{"imageBytes": N}` makes every account answer with N-byte images (0 = the default tiny PNG).
+ */
+import { createInterface } from 'node:readline';
+import { fakeBehaviors, startFakeCodexUpstream } from '../test/support/fake-codex-upstream.js';
+
+const fake = await startFakeCodexUpstream();
+process.stdout.write(JSON.stringify({ baseUrl: fake.baseUrl }) + '\n');
+for await (const line of createInterface({ input: process.stdin })) {
+  const cmd = JSON.parse(line) as { imageBytes?: number };
+  fake.reset();
+  fake.setBehavior('*', fakeBehaviors.success(cmd.imageBytes ? { imageBytes: cmd.imageBytes } : {}));
+  process.stdout.write(JSON.stringify({ ok: true }) + '\n');
+}
+await fake.close();
