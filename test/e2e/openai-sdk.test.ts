@@ -73,6 +73,21 @@ describe('the official openai SDK against the gateway', () => {
     await slow;
   });
 
+  it('a key disabled through the admin API is refused within a second', async () => {
+    const key = await h.createKey();
+    const client = h.sdk(key.secret);
+    await client.images.generate({ prompt: 'before' });
+    await h.admin.keys.update(key.id, { status: 'disabled' });
+    const changedAt = Date.now();
+    for (;;) {
+      const err = await client.images.generate({ prompt: 'after' }).then(() => null, (e: unknown) => e);
+      if (err instanceof OpenAI.PermissionDeniedError) break;
+      expect(Date.now() - changedAt).toBeLessThan(1_000);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(Date.now() - changedAt).toBeLessThan(1_000);
+  });
+
   it('returns data URLs for response_format url', async () => {
     const res = await h.sdk(secret).images.generate({ prompt: 'a kite', response_format: 'url', output_format: 'webp' });
     expect(res.data![0]!.url).toMatch(/^data:image\/webp;base64,iVBOR/);
