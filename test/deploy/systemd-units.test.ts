@@ -1,0 +1,146 @@
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CONFIG_FIELDS } from '../../src/config/fields.js';
+import { REPO_ROOT } from '../support/cli-process.js';
+import { findSystemTool } from '../support/system-tool.js';
+
+const UNITS = {
+  'codex-image-gateway.service': { command: 'serve' },
+  'codex-image-gateway-control.service': { command: 'control' },
+} as const;
+type UnitName = keyof typeof UNITS;
+
+const readUnit = (name: UnitName) => readFileSync(join(REPO_ROOT, 'deploy', name), 'utf8');
+
+/** `[Section]` → key → every value given (later ones win in systemd; lists accumulate). */
+function parseUnit(text: string): Map<string, Map<string, string[]>> {
+  const sections = new Map<string, Map<string, string[]>>();
+  let current = new Map<string, string[]>();
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const section = /^\[(\w+)\]$/.exec(line);
+    if (section) sections.set(section[1]!, (current = new Map()));
+    else {
+      const [key, ...rest] = line.split('=');
+      current.set(key!, [...(current.get(key!) ?? []), rest.join('=')]);
+    }
+  }
+  return sections;
+}
+
+const service = (name: UnitName) => parseUnit(readUnit(name)).get('Service')!;
+const last = (name: UnitName, key: string) => service(name).get(key)?.at(-1);
+const bytesOf = (v: string | undefined) => {
+  const m = /^(\d+)([KMG])$/.exec(v ?? '');
+  return m ? Number(m[1]) * 1024 ** { K: 1, M: 2, G: 3 }[m[2] as 'K' | 'M' | 'G'] : NaN;
+};
+
+describe.each(Object.entries(UNITS) as [UnitName, (typeof UNITS)[UnitName]][])('%s', (name, unit) => {
+  it('runs the installed release as the dedicated user, restarting always', () => {
+    expect(last(name, 'ExecStart')).toBe(`/usr/bin/node /opt/codex-image-gateway/current/bin/codex-image-gateway.js ${unit.command}`);
+    expect(last(name, 'User')).toBe('codex-image-gateway');
+    expect(last(name, 'Group')).toBe('codex-image-gateway');
+    expect(last(name, 'Restart')).toBe('always');
+    expect(service(name).get('EnvironmentFile')?.[0]).toBe('/etc/codex-image-gateway/gateway.env');
+  });
+
+  it.each([
+    ['NoNewPrivileges', 'yes'],
+    ['ProtectSystem', 'strict'],
+    ['ProtectHome', 'yes'],
+    ['PrivateTmp', 'yes'],
+    ['PrivateDevices', 'yes'],
+    ['CapabilityBoundingSet', ''],
+    ['AmbientCapabilities', ''],
+    ['RestrictAddressFamilies', 'AF_INET AF_INET6 AF_UNIX'],
+    ['RestrictSUIDSGID', 'yes'],
+    ['KillSignal', 'SIGTERM'],
+  ])('is hardened: %s=%s', (key, value) => {
+    expect(last(name, key)).toBe(value);
+  });
+
+  it('may write only the state and log directories', () => {
+    expect(last(name, 'ReadWritePaths')?.split(' ')).toEqual(['/var/lib/codex-image-gateway', '/var/log/codex-image-gateway']);
+    expect(last(name, 'StateDirectory')).toBe('codex-image-gateway');
+    expect(last(name, 'LogsDirectory')).toBe('codex-image-gateway');
+  });
+
+  it('does not forbid writable+executable memory (V8 JIT would crash)', () => {
+    expect(service(name).has('MemoryDenyWriteExecute')).toBe(false);
+  });
+
+  it('has a memory ceiling above its throttling point', () => {
+    expect(bytesOf(last(name, 'MemoryHigh'))).toBeLessThan(bytesOf(last(name, 'MemoryMax')));
+  });
+});
+
+describe('the data plane unit', () => {
+  const name = 'codex-image-gateway.service';
+
+  it('waits longer than SHUTDOWN_GRACE_MS for in-flight generations before SIGKILL', () => {
+    const graceS = CONFIG_FIELDS.shutdownGraceMs.default / 1000;
+    const stopS = Number(last(name, 'TimeoutStopSec'));
+    expect(stopS).toBeGreaterThanOrEqual(graceS + 30);
+    expect(readUnit(name)).toContain(`SHUTDOWN_GRACE_MS (default ${CONFIG_FIELDS.shutdownGraceMs.default} ms`);
+  });
+
+  it('has memory for the JSON edits its comment plans for (12 x 3 x MAX_JSON_BODY_BYTES + 150 MB)', () => {
+    const planned = 150 * 1024 ** 2 + 12 * 3 * CONFIG_FIELDS.maxJsonBodyBytes.default;
+    expect(bytesOf(last(name, 'MemoryMax'))).toBeGreaterThanOrEqual(planned);
+    expect(readUnit(name)).toContain(`MAX_JSON_BODY_BYTES = ${CONFIG_FIELDS.maxJsonBodyBytes.default / 1024 ** 2} MiB`);
+  });
+});
+
+const analyze = findSystemTool('systemd-analyze', 'apt-get install systemd', ['/usr/bin/systemd-analyze']);
+const scratch = mkdtempSync(join(tmpdir(), 'cig-units-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+let rendered: string[] | null = null;
+
+/** Renders the units (once) with this machine's paths: node, a prefix whose `current` is this checkout, an env dir. */
+function renderUnits(): string[] {
+  if (rendered) return rendered;
+  const prefix = join(scratch, 'opt');
+  const etc = join(scratch, 'etc');
+  mkdirSync(prefix, { recursive: true });
+  mkdirSync(etc, { recursive: true });
+  symlinkSync(REPO_ROOT, join(prefix, 'current'));
+  copyFileSync(join(REPO_ROOT, 'deploy', 'gateway.env.example'), join(etc, 'gateway.env'));
+  rendered = (Object.keys(UNITS) as UnitName[]).map((name) => {
+    const text = readUnit(name)
+      .replaceAll('/usr/bin/node', process.execPath)
+      .replaceAll('/opt/codex-image-gateway', prefix)
+      .replaceAll('/etc/codex-image-gateway', etc);
+    const path = join(scratch, name);
+    writeFileSync(path, text);
+    return path;
+  });
+  return rendered;
+}
+
+describe.skipIf(!analyze)('systemd-analyze verify', () => {
+  it('passes on both rendered units, without a single warning about them', () => {
+    const paths = renderUnits();
+    const res = spawnSync(analyze!, ['verify', ...paths], { cwd: scratch, encoding: 'utf8' });
+    const aboutOurs = `${res.stdout}${res.stderr}`.split('\n').filter((l) => Object.keys(UNITS).some((u) => l.includes(u)));
+    expect(aboutOurs).toEqual([]);
+    expect(res.status, res.stderr).toBe(0);
+  });
+
+  it.each([
+    ['an unknown directive', (u: string) => u.replace('NoNewPrivileges=yes', 'NoNewPrivileges=yes\nProtectEverything=yes')],
+    ['a bad value', (u: string) => u.replace('ProtectSystem=strict', 'ProtectSystem=sometimes')],
+    ['a missing binary', (u: string) => u.replace(`ExecStart=${process.execPath}`, 'ExecStart=/nonexistent/node')],
+  ])('catches %s (the check is not vacuous)', (_what, breakIt) => {
+    const [serve] = renderUnits();
+    const broken = join(scratch, 'broken', 'codex-image-gateway.service');
+    mkdirSync(join(scratch, 'broken'), { recursive: true });
+    writeFileSync(broken, breakIt(readFileSync(serve!, 'utf8')));
+    const res = spawnSync(analyze!, ['verify', broken], { cwd: scratch, encoding: 'utf8' });
+    expect(`${res.stdout}${res.stderr}`).toContain('codex-image-gateway.service');
+  });
+});
