@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ControlApi } from '../control/control-api.js';
+import { combineStatusReaders, type GatewayStatusReader } from '../control/gateway-status.js';
 import { registerAdminAuth } from './admin-auth.js';
 import { registerAdminErrorHandler } from './admin-error-handler.js';
+import { registerAccountHealthRoutes } from './routes/account-health-routes.js';
 import { registerAccountRoutes } from './routes/accounts-routes.js';
 import { registerGroupRoutes } from './routes/groups-routes.js';
 import { registerKeyRoutes } from './routes/keys-routes.js';
@@ -23,6 +25,8 @@ export interface AdminAppOptions {
   adminToken: string;
   /** A pino-compatible logger; false or absent = no logging. */
   logger?: FastifyBaseLogger | false;
+  /** Runtime account state of the gateways (cooldowns, in flight); absent = none known. */
+  gatewayStatus?: GatewayStatusReader;
   /** Adds more to the app (the web console, for example) outside the authenticated API scope. */
   extend?: (app: FastifyInstance) => void;
 }
@@ -50,6 +54,7 @@ export function buildAdminApp(opts: AdminAppOptions): FastifyInstance {
       registerAdminAuth(api, opts.adminToken);
       api.get('/health', async () => ({ ok: true }));
       registerKeyRoutes(api, opts.control);
+      registerAccountHealthRoutes(api, opts.control, opts.gatewayStatus ?? combineStatusReaders([]));
       registerAccountRoutes(api, opts.control);
       registerGroupRoutes(api, opts.control);
       registerSettingsRoutes(api, opts.control);

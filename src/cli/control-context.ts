@@ -1,10 +1,9 @@
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ControlApi } from '../control/control-api.js';
 import { createAdminClient } from '../control/admin-client.js';
 import { createControlServices } from '../control/control-services.js';
-import { createCredentialCipher, MASTER_KEY_FILE, resolveMasterKey, type CredentialCipher } from '../control/credential-cipher.js';
+import { createCredentialCipher, resolveConfiguredMasterKey, type CredentialCipher } from '../control/credential-cipher.js';
 import { ADMIN_TOKEN_FILE, readInstanceFile } from '../control/instance-file.js';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { GatewayError } from '../errors/codes.js';
@@ -72,25 +71,21 @@ export async function openControl(config: Config, notify: Notify = notifyStderr)
   }
 }
 
-const MISSING_MASTER_KEY =
-  'this needs the master key the gateway encrypts account credentials with: set CODEX_IMAGE_GATEWAY_MASTER_KEY or --master-key-file';
-
 /**
- * The credential cipher for a command. Embedded: the data directory's key (created on first use, as
- * `start` does). Postgres: only a key that already exists (env, --master-key-file, or the data
- * directory's file) — a key invented here would seal credentials the gateway cannot open. Without
- * one, commands that need no cipher (keys, groups) still work and the others fail in one line.
+ * The credential cipher for a command: the same rule as the processes (resolveConfiguredMasterKey);
+ * the embedded CLI may create the data directory's key, as `start` would. When no usable key is
+ * configured, commands that need no cipher (keys, groups) still work and the others fail in one line.
  */
 async function resolveCommandCipher(config: Config): Promise<CredentialCipher> {
-  const hasKey = config.masterKey !== null || config.masterKeyFile !== null || existsSync(join(config.dataDir, MASTER_KEY_FILE));
-  if (config.databaseUrl !== null && !hasKey) {
+  try {
+    return createCredentialCipher(await resolveConfiguredMasterKey(config, config.databaseUrl === null));
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
     const refuse = (): never => {
-      throw new ConfigError(MISSING_MASTER_KEY);
+      throw err;
     };
     return { encrypt: refuse, decrypt: refuse };
   }
-  const masterKey = await resolveMasterKey({ masterKey: config.masterKey, masterKeyFile: config.masterKeyFile, dataDir: config.dataDir });
-  return createCredentialCipher(masterKey);
 }
 
 async function openInstanceControl(config: Config): Promise<ControlContext> {

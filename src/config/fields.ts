@@ -22,9 +22,9 @@ export const CONFIG_FIELDS = {
   dataDir: { env: 'CODEX_IMAGE_GATEWAY_DATA_DIR', flag: '--data-dir', kind: 'string', default: './data', doc: 'embedded database, admin token, master key, instance.json, request logs' },
   listen: { env: 'GATEWAY_LISTEN', flag: '--listen', kind: 'string', default: '127.0.0.1:19082', doc: 'public image API address (HOST:PORT; port 0 = ephemeral)' },
   adminListen: { env: 'ADMIN_LISTEN', flag: '--admin-listen', kind: 'string', default: '127.0.0.1:19083', doc: 'admin API address' },
-  adminToken: { env: 'ADMIN_TOKEN', kind: 'string', default: null, doc: 'admin bearer token; `start` creates `<data-dir>/admin-token` when unset' },
-  masterKey: { env: 'CODEX_IMAGE_GATEWAY_MASTER_KEY', kind: 'string', default: null, doc: '32-byte key (hex or base64) that encrypts account credentials; else `<data-dir>/master.key`' },
-  masterKeyFile: { env: 'CODEX_IMAGE_GATEWAY_MASTER_KEY_FILE', flag: '--master-key-file', kind: 'string', default: null, doc: 'file holding the master key (created with mode 0600 if missing)' },
+  adminToken: { env: 'ADMIN_TOKEN', kind: 'string', default: null, doc: 'admin bearer token; `start` and `control` create `<data-dir>/admin-token` when unset' },
+  masterKey: { env: 'CODEX_IMAGE_GATEWAY_MASTER_KEY', kind: 'string', default: null, doc: '32-byte key (hex or base64) that encrypts account credentials; embedded default `<data-dir>/master.key`; required (or the file) with `DATABASE_URL`' },
+  masterKeyFile: { env: 'CODEX_IMAGE_GATEWAY_MASTER_KEY_FILE', flag: '--master-key-file', kind: 'string', default: null, doc: 'file holding the master key (created with mode 0600 if missing by `start`/`control`; `serve` and the CLI on Postgres require it to exist)' },
   upstreamBaseUrl: { env: 'CODEX_UPSTREAM_BASE_URL', kind: 'string', default: 'https://chatgpt.com/backend-api/codex', doc: 'Codex backend base URL' },
   logDir: { env: 'CODEX_IMAGE_LOG_DIR', flag: '--log-dir', kind: 'string', default: null, doc: 'request-log directory (default `<data-dir>/logs`); one process per directory' },
   logLevel: { env: 'LOG_LEVEL', kind: 'string', default: 'info', doc: 'app log level (pino)' },
@@ -43,6 +43,14 @@ export const CONFIG_FIELDS = {
   usageFlushMs: { env: 'USAGE_FLUSH_MS', kind: 'int', default: 1_000, min: 10, doc: 'how often usage counters are written to the database' },
   shutdownGraceMs: { env: 'SHUTDOWN_GRACE_MS', kind: 'int', default: 600_000, min: 0, doc: 'on SIGTERM, how long in-flight generations may finish' },
   pgMaxConnections: { env: 'PG_MAX_CONNECTIONS', kind: 'int', default: 8, min: 1, max: 100, doc: 'Postgres pool size' },
+  trustedProxies: { env: 'TRUSTED_PROXIES', kind: 'list', default: [], doc: 'comma-separated IPs/CIDRs of reverse proxies whose `X-Forwarded-For` is believed (empty = trust no proxy: the client is the socket peer)' },
+  codexOauthTokenUrl: { env: 'CODEX_OAUTH_TOKEN_URL', kind: 'string', default: 'https://auth.openai.com/oauth/token', doc: 'OAuth token endpoint the control plane refreshes account tokens at' },
+  tokenRefreshMarginMs: { env: 'TOKEN_REFRESH_MARGIN_MS', kind: 'int', default: 600_000, min: 0, doc: 'refresh an access token this long before its `exp`' },
+  tokenRefreshScanMs: { env: 'TOKEN_REFRESH_SCAN_MS', kind: 'int', default: 60_000, min: 100, doc: 'how often the control plane looks for tokens to refresh' },
+  rateLimitCooldownCapMs: { env: 'RATE_LIMIT_COOLDOWN_CAP_MS', kind: 'int', default: 3_600_000, min: 0, doc: 'longest an account sits out after a 429 with a reset hint or a 401; the first request after it re-probes (0 = no such pauses)' },
+  failureBackoffBaseMs: { env: 'FAILURE_BACKOFF_BASE_MS', kind: 'int', default: 5_000, min: 0, doc: 'first pause of an account after a 5xx, timeout or network failure; doubles per consecutive failure (0 = no pause)' },
+  failureBackoffMaxMs: { env: 'FAILURE_BACKOFF_MAX_MS', kind: 'int', default: 300_000, min: 0, doc: 'longest failure pause of an account' },
+  gatewayStatusUrls: { env: 'GATEWAY_STATUS_URLS', kind: 'list', default: [], doc: 'comma-separated base URLs of `serve` processes whose `/status` the control plane reads (admin token)' },
 } as const satisfies Record<string, ConfigField>;
 
 export type ConfigKey = keyof typeof CONFIG_FIELDS;

@@ -154,6 +154,8 @@ function buildCredentialUpdate({ auth, cipher, at }: ImportPlan): AccountCredent
     accessTokenExpiresAt: auth.accessTokenExpiresAt,
     lastRefreshAt: auth.lastRefreshAt,
     lastError: null,
+    // A new import heals an account whose refresh token was refused for good.
+    needsReimport: false,
     updatedAt: at,
   };
 }

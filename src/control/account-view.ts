@@ -22,6 +22,7 @@ export function buildAccountView(row: AccountRow, cipher: CredentialCipher): Acc
     hasRefreshToken: row.hasRefreshToken,
     lastRefreshAt: row.lastRefreshAt,
     lastError: row.lastError,
+    needsReimport: row.needsReimport,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };

@@ -120,6 +120,8 @@ export interface AccountView {
   hasRefreshToken: boolean;
   lastRefreshAt: number | null;
   lastError: string | null;
+  /** The refresh token was refused for good: the account is out of routing until a new import. */
+  needsReimport: boolean;
   createdAt: number;
   updatedAt: number;
 }

@@ -60,10 +60,12 @@ export function createCredentialCipher(masterKey: Buffer): CredentialCipher {
 export interface MasterKeySource {
   /** CODEX_IMAGE_GATEWAY_MASTER_KEY: 64 hex characters, or base64 of 32 bytes. */
   masterKey?: string | null;
-  /** File holding the key; created (32 random bytes, mode 0600) if missing. */
+  /** File holding the key; created (32 random bytes, mode 0600) if missing, unless `mustExist`. */
   masterKeyFile?: string | null;
   /** Fallback file location: `<dataDir>/master.key`. */
   dataDir?: string | null;
+  /** Refuse to create a missing file: for processes that only read credentials others sealed. */
+  mustExist?: boolean;
 }
 
 /**
@@ -88,7 +90,35 @@ export async function resolveMasterKey(source: MasterKeySource): Promise<Buffer>
     if (!key) throw new ConfigError(`master key file ${file} must hold 64 hex characters, the base64 of 32 bytes, or 32 raw bytes`);
     return key;
   }
+  if (source.mustExist) {
+    throw new ConfigError(`master key file ${file} does not exist: point --master-key-file at the key the control plane uses (a new key could not open stored credentials)`);
+  }
   return createMasterKeyFile(file);
+}
+
+/**
+ * The master key for a process, by the deployment rule: embedded (no DATABASE_URL), the data
+ * directory's key file is the default; on Postgres the key must be named explicitly
+ * (CODEX_IMAGE_GATEWAY_MASTER_KEY or --master-key-file), because every process sharing the database
+ * must use the same key and a data directory's file may belong to an unrelated instance.
+ * `mayCreate`: whether this process may create a missing key file (writers: start, control, the
+ * embedded CLI); readers (serve, the CLI on Postgres) never invent a key.
+ */
+export async function resolveConfiguredMasterKey(
+  config: { masterKey: string | null; masterKeyFile: string | null; dataDir: string; databaseUrl: string | null },
+  mayCreate: boolean,
+): Promise<Buffer> {
+  if (!config.masterKey && !config.masterKeyFile && config.databaseUrl !== null) {
+    throw new ConfigError(
+      'with DATABASE_URL the master key must be named explicitly: set CODEX_IMAGE_GATEWAY_MASTER_KEY or --master-key-file (the same key for every process)',
+    );
+  }
+  return resolveMasterKey({
+    masterKey: config.masterKey,
+    masterKeyFile: config.masterKeyFile,
+    dataDir: config.databaseUrl === null ? config.dataDir : null,
+    mustExist: !mayCreate,
+  });
 }
 
 async function createMasterKeyFile(file: string): Promise<Buffer> {

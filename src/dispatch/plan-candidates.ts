@@ -1,5 +1,6 @@
 import { assertNever } from '../errors/assert-never.js';
 import type { AccountCredentials, AccountRecord, KeyRecord, Snapshot } from '../store/types.js';
+import type { AccountCooldown } from './account-health.js';
 
 /** An account the dispatcher may try, with what the attempt needs. */
 export interface Candidate {
@@ -8,13 +9,15 @@ export interface Candidate {
 }
 
 /** Why an image-enabled account of the key's routing cannot be tried right now. */
-export type ExclusionReason = 'token_expired' | 'free_plan' | 'credentials_unreadable';
+export type ExclusionReason = 'token_expired' | 'free_plan' | 'credentials_unreadable' | 'needs_reimport' | 'cooling_down';
 
 export interface CandidatePlan {
   /** Accounts of the key's routing that are active and image-enabled (before usability checks). */
   imageEnabledCount: number;
   candidates: Candidate[];
   excluded: ExclusionReason[];
+  /** Earliest end of the cooldowns that excluded accounts (ms since epoch); null when none did. */
+  cooldownUntilMs: number | null;
 }
 
 export interface PlanOptions {
@@ -22,6 +25,8 @@ export interface PlanOptions {
   allowFreePlans: boolean;
   inFlight: (accountId: string) => number;
   lastStartMs: (accountId: string) => number;
+  /** The account's running cooldown (account health), given its current access token; absent = none. */
+  cooldownOf?: (accountId: string, accessToken: string) => AccountCooldown | null;
 }
 
 /** Account ids a key routes to, in routing order (unknown ids are dropped). */
@@ -44,6 +49,7 @@ export function exclusionOf(
   credentials: AccountCredentials | null,
   opts: Pick<PlanOptions, 'now' | 'allowFreePlans'>,
 ): ExclusionReason | null {
+  if (account.needsReimport) return 'needs_reimport';
   if (!credentials || !credentials.accessToken) return 'credentials_unreadable';
   // An undecodable token has no known expiry: treated as usable, as the original did (spec §4.6).
   if (account.accessTokenExpiresAt !== null && opts.now >= account.accessTokenExpiresAt) return 'token_expired';
@@ -60,12 +66,15 @@ export function planCandidates(key: KeyRecord, snapshot: Snapshot, opts: PlanOpt
   const candidates: Candidate[] = [];
   const excluded: ExclusionReason[] = [];
   let imageEnabledCount = 0;
+  let cooldownUntilMs: number | null = null;
   for (const id of new Set(resolveRoutedAccountIds(key, snapshot))) {
     const entry = snapshot.accounts.get(id);
     if (!entry || entry.status !== 'active' || !entry.imageEnabled) continue;
     imageEnabledCount += 1;
     const reason = exclusionOf(entry, entry.credentials, opts);
-    if (reason) excluded.push(reason);
+    const cooldown = reason || !entry.credentials ? null : (opts.cooldownOf?.(id, entry.credentials.accessToken) ?? null);
+    if (cooldown) cooldownUntilMs = Math.min(cooldownUntilMs ?? cooldown.untilMs, cooldown.untilMs);
+    if (reason || cooldown) excluded.push(reason ?? 'cooling_down');
     else candidates.push({ account: entry, credentials: entry.credentials as AccountCredentials });
   }
   const load = (c: Candidate) => opts.inFlight(c.account.id) / Math.max(1, c.account.imageConcurrency);
@@ -75,5 +84,5 @@ export function planCandidates(key: KeyRecord, snapshot: Snapshot, opts: PlanOpt
       opts.lastStartMs(a.account.id) - opts.lastStartMs(b.account.id) ||
       a.account.name.localeCompare(b.account.name),
   );
-  return { imageEnabledCount, candidates: ordered, excluded };
+  return { imageEnabledCount, candidates: ordered, excluded, cooldownUntilMs };
 }

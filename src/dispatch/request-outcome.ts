@@ -14,6 +14,8 @@ export type RequestEnding =
 /** Everything the bookkeeping needs about one dispatched request, collected as it runs and used once at the end. */
 export interface RequestOutcome {
   requestId: string;
+  /** The client's address as the HTTP layer resolved it (trusted proxies honoured); null when unknown. */
+  clientIp: string | null;
   startedAt: number;
   key: KeyRecord;
   request: ImageRequest;
@@ -51,6 +53,7 @@ export function buildImageLogEvents(outcome: RequestOutcome, now: number): Image
     ts: now,
     gateway_mode: 'standalone' as const,
     request_id: outcome.requestId,
+    client_ip: outcome.clientIp,
     key_id: outcome.key.id,
     key_name: outcome.key.name,
     endpoint: request.endpoint,
@@ -88,7 +91,7 @@ export function buildImageLogEvents(outcome: RequestOutcome, now: number): Image
     events.push({
       ...base,
       ...empty,
-      event: ending.kind === 'key_limited' ? 'key_limited' : 'exhausted',
+      event: ending.kind,
       account_name: null,
       upstream_status: endingStatus(ending),
       duration_ms: now - outcome.startedAt,

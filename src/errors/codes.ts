@@ -37,6 +37,8 @@ export const ERRORS = {
   accounts_busy: { status: 429, type: 'rate_limit_error' },
   account_pool_exhausted: { status: 502, type: 'server_error' },
   upstream_timeout: { status: 504, type: 'server_error' },
+  accounts_cooling_down: { status: 503, type: 'server_error' }, // every usable account is pausing after 429/5xx/401
+  accounts_need_reimport: { status: 503, type: 'server_error' }, // every account's refresh token was refused for good
   // Process state.
   not_ready: { status: 503, type: 'server_error' },
   shutting_down: { status: 503, type: 'server_error' },

@@ -8,6 +8,8 @@ import type { GatewayDeps } from './gateway-deps.js';
 import { installErrorHandler } from './error-handler.js';
 import { createImageGate } from './image-gate.js';
 import { createImageHandler } from './image-handler.js';
+import { registerStatusRoutes } from './status-routes.js';
+import { parseTrustedProxies } from './trust-proxy.js';
 
 /** Every method is routed on the image paths so that non-POST gets 405 (with Allow) rather than 404. */
 const ALL_METHODS = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT'] as const;
@@ -33,9 +35,12 @@ export async function buildGatewayApp(deps: GatewayDeps, opts: GatewayAppOptions
       : { logger: (opts.logger as FastifyServerOptions['logger']) ?? false }),
     genReqId: generateRequestId,
     bodyLimit: deps.config.maxJsonBodyBytes,
+    // `req.ip` is the socket peer unless that peer is a configured reverse proxy (then its X-Forwarded-For).
+    trustProxy: parseTrustedProxies(deps.config.trustedProxies),
     // Generations take minutes: Node's default 5-minute request timeout would cut them off.
     requestTimeout: 0,
-    return503OnClosing: true,
+    // Our own onRequest check answers requests that arrive while draining, in the OpenAI shape.
+    return503OnClosing: false,
     // Per-request lines would repeat what the redacted request log records better; errors are logged by the handler.
     logController: new LogController({ disableRequestLogging: true }),
   });
@@ -51,8 +56,16 @@ export async function buildGatewayApp(deps: GatewayDeps, opts: GatewayAppOptions
       fieldSize: MAX_MULTIPART_FIELD_BYTES,
     },
   });
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
+    if (closing) {
+      reply.header('connection', 'close');
+      throw new GatewayError('shutting_down', 'the gateway is shutting down; retry the request');
+    }
   });
   installErrorHandler(app, deps);
   for (const [path, endpoint] of Object.entries(ENDPOINT_ALIASES) as [string, ImageEndpoint][]) {
@@ -72,6 +85,7 @@ export async function buildGatewayApp(deps: GatewayDeps, opts: GatewayAppOptions
     const { contentType, body } = await deps.metrics.render();
     return reply.type(contentType).send(body);
   });
+  if (deps.status) registerStatusRoutes(app, deps.status.source, deps.status.adminToken);
   app.setNotFoundHandler(async () => {
     throw new GatewayError('unsupported_path', 'unsupported image gateway path');
   });

@@ -1,4 +1,6 @@
 import type { Config } from '../config/config.js';
+import type { AccountHealth } from '../dispatch/account-health.js';
+import type { DataPlaneStatusSource } from './status-routes.js';
 import type { AccountLimiter } from '../limits/account-limiter.js';
 import type { KeyLimiter } from '../limits/key-limiter.js';
 import type { GatewayMetrics } from '../observe/gateway-metrics.js';
@@ -28,4 +30,10 @@ export interface GatewayDeps {
   now: () => number;
   /** Directory for encrypted multipart spool files (default: the OS temp dir). */
   spoolDir?: string;
+  /** Account cooldowns (429/5xx/401); absent = no account is ever paused. */
+  health?: AccountHealth;
+  /** Told when the upstream answered 401 for an account (the control plane refreshes it). Must not throw. */
+  onAuthFailure?: (accountId: string) => void;
+  /** Serves `GET /status` (behind the admin token) when given; absent = no status endpoint. */
+  status?: { source: DataPlaneStatusSource; adminToken: string };
 }

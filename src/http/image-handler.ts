@@ -1,8 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { describeExhaustion, exhaustionError } from '../dispatch/exhaustion.js';
+import { explainEmptyPlan } from '../dispatch/plan-exhaustion.js';
 import { planCandidates, type Candidate, type CandidatePlan } from '../dispatch/plan-candidates.js';
 import type { RequestOutcome } from '../dispatch/request-outcome.js';
-import { runFailover } from '../dispatch/run-failover.js';
+import { runFailover, type AttemptRecord } from '../dispatch/run-failover.js';
 import { GatewayError } from '../errors/codes.js';
 import { createImageSpool } from '../images/image-spool.js';
 import type { ImageEndpoint, ImageRequest } from '../images/image-request.js';
@@ -18,24 +19,32 @@ import { recordOutcome } from './record-outcome.js';
 import { sendUpstreamResponse } from './send-upstream-response.js';
 
 /** Explains an empty plan: no image-enabled account at all, or none usable right now and why. */
-function ensureCandidates(plan: CandidatePlan): Candidate[] {
+function ensureCandidates(plan: CandidatePlan, nowMs: number): Candidate[] {
   if (plan.candidates.length > 0) return plan.candidates;
-  if (plan.imageEnabledCount === 0) {
-    throw new GatewayError('no_image_accounts', 'no codex image-enabled accounts are available');
-  }
-  const reasons = [...new Set(plan.excluded)].join(', ');
-  throw new GatewayError('no_usable_accounts', `no codex image account can be used right now (${reasons})`);
+  const why = explainEmptyPlan(plan, nowMs);
+  throw new GatewayError(why.code, why.message, null, { headers: why.headers });
+}
+
+/** Tells account health how an attempt ended, and the control plane about a 401 (refresh now). */
+function reportAttempt(attempt: AttemptRecord, candidates: readonly Candidate[], deps: GatewayDeps): void {
+  const candidate = candidates.find((c) => c.account.id === attempt.accountId);
+  if (candidate) deps.health?.report(attempt, candidate.credentials.accessToken);
+  if (attempt.status === 401) deps.onAuthFailure?.(attempt.accountId);
 }
 
 /** The accounts to try for this key, in order; throws when there are none. */
 function resolveCandidates(key: KeyRecord, snapshot: Snapshot, deps: GatewayDeps): Candidate[] {
+  const now = deps.now();
+  const health = deps.health;
   return ensureCandidates(
     planCandidates(key, snapshot, {
-      now: deps.now(),
+      now,
       allowFreePlans: deps.config.allowFreePlanAccounts,
       inFlight: (id) => deps.accountLimiter.inFlight(id),
       lastStartMs: (id) => deps.accountLimiter.lastStartMs(id),
+      ...(health ? { cooldownOf: (id: string, token: string) => health.cooldownOf(id, token) } : {}),
     }),
+    now,
   );
 }
 
@@ -50,6 +59,7 @@ function admitKey(key: KeyRecord, outcome: RequestOutcome, deps: GatewayDeps): P
 
 const startOutcome = (req: FastifyRequest, key: KeyRecord, request: ImageRequest, deps: GatewayDeps): RequestOutcome => ({
   requestId: req.id,
+  clientIp: req.ip || null,
   startedAt: deps.now(),
   key,
   request,
@@ -84,6 +94,7 @@ async function dispatch(ctx: DispatchContext): Promise<void> {
     upstream: deps.upstream,
     accountLimiter: deps.accountLimiter,
     now: deps.now,
+    onAttempt: (attempt) => reportAttempt(attempt, candidates, deps),
   });
   outcome.attempts = result.attempts;
   outcome.skips = result.skips;

@@ -24,9 +24,11 @@ export interface ResponseMetrics {
 export interface ImageLogEvent {
   schema_version: 1;
   ts: number;
-  event: 'attempt' | 'key_limited' | 'exhausted';
+  event: 'attempt' | 'key_limited' | 'exhausted' | 'client_aborted';
   gateway_mode: 'standalone';
   request_id: string;
+  /** The client's address: the socket peer, or what a trusted proxy (TRUSTED_PROXIES) passed in X-Forwarded-For. */
+  client_ip: string | null;
   key_id: string;
   key_name: string;
   account_name: string | null;

@@ -2,12 +2,14 @@ import { join } from 'node:path';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Config } from '../config/config.js';
 import { buildGatewayApp } from '../http/gateway-app.js';
+import { createDataPlaneStatusSource, type DataPlaneStatusSource } from '../http/status-routes.js';
 import { AccountLimiter } from '../limits/account-limiter.js';
 import { KeyLimiter } from '../limits/key-limiter.js';
 import { createGatewayMetrics } from '../observe/gateway-metrics.js';
 import { createRequestLogWriter } from '../observe/request-log-writer.js';
 import { createUsageRecorder } from '../observe/usage-recorder.js';
-import { watchControlChanges } from '../store/change-feed.js';
+import { AccountHealth } from '../dispatch/account-health.js';
+import { notifyAccountAuthFailed, watchControlChanges } from '../store/change-feed.js';
 import type { CredentialCipher } from '../store/cipher-port.js';
 import type { Db } from '../store/db.js';
 import { loadSnapshot } from '../store/snapshot-loader.js';
@@ -20,6 +22,11 @@ import { createAccountInflightReporter } from './account-inflight-gauge.js';
 export interface DataPlane {
   app: FastifyInstance;
   snapshots: SnapshotStore;
+  /** Account cooldowns of this process (read and cleared by the admin API in `start`). */
+  health: AccountHealth;
+  accountLimiter: AccountLimiter;
+  /** This process's account status (cooldowns, in flight), for the admin API in `start`. */
+  status: DataPlaneStatusSource;
   /** Stops taking requests, lets in-flight ones finish (up to the grace period), then flushes usage and logs. */
   close(): Promise<void>;
 }
@@ -29,13 +36,15 @@ export interface DataPlaneOptions {
   db: Db;
   cipher: CredentialCipher;
   logger: FastifyBaseLogger;
+  /** Admin token guarding `GET /status`; null/absent = no status endpoint (a `serve` without ADMIN_TOKEN). */
+  statusToken?: string | null;
 }
 
 /** Request-log directory: the configured one, else `<data-dir>/logs`. */
 export const resolveLogDir = (config: Config): string => config.logDir ?? join(config.dataDir, 'logs');
 
 /** Assembles the data plane: snapshot, limiters, upstream client, observers and the Fastify app. */
-export async function createDataPlane({ config, db, cipher, logger }: DataPlaneOptions): Promise<DataPlane> {
+export async function createDataPlane({ config, db, cipher, logger, statusToken }: DataPlaneOptions): Promise<DataPlane> {
   const snapshots = new SnapshotStore({
     load: () => loadSnapshot(db, cipher),
     watch: (onChange) => watchControlChanges(db, () => onChange()),
@@ -68,17 +77,29 @@ export async function createDataPlane({ config, db, cipher, logger }: DataPlaneO
     attemptTimeoutMs: config.upstreamAttemptTimeoutMs,
     maxResponseBytes: config.upstreamMaxResponseBytes,
   });
+  const health = new AccountHealth({
+    rateLimitCapMs: config.rateLimitCooldownCapMs,
+    backoffBaseMs: config.failureBackoffBaseMs,
+    backoffMaxMs: config.failureBackoffMaxMs,
+  });
+  const accountLimiter = new AccountLimiter(Date.now, createAccountInflightReporter(metrics, snapshots));
+  const status = createDataPlaneStatusSource({ health, accountLimiter, snapshots, now: Date.now });
   const app = await buildGatewayApp(
     {
       config,
       snapshots,
       keyLimiter: new KeyLimiter(),
-      accountLimiter: new AccountLimiter(Date.now, createAccountInflightReporter(metrics, snapshots)),
+      accountLimiter,
       upstream,
       metrics,
       usage,
       requestLog,
       now: Date.now,
+      health,
+      onAuthFailure: (accountId) => {
+        notifyAccountAuthFailed(db, accountId).catch((err) => logger.warn({ err: errorSummary(err), accountId }, 'could not tell the control plane about a 401'));
+      },
+      ...(statusToken ? { status: { source: status, adminToken: statusToken } } : {}),
     },
     { logger },
   );
@@ -89,7 +110,7 @@ export async function createDataPlane({ config, db, cipher, logger }: DataPlaneO
     await requestLog.close();
     await upstream.close();
   };
-  return { app, snapshots, close };
+  return { app, snapshots, health, accountLimiter, status, close };
 }
 
 /** Closes the server, waiting for in-flight requests up to `graceMs`, then cuts what is left. */

@@ -1,10 +1,8 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildAdminApp } from '../admin/admin-app.js';
 import { ConfigError, parseListenAddress, type Config } from '../config/config.js';
 import { createControlServices } from '../control/control-services.js';
-import { createCredentialCipher, MASTER_KEY_FILE, resolveMasterKey } from '../control/credential-cipher.js';
+import { createCredentialCipher, resolveConfiguredMasterKey } from '../control/credential-cipher.js';
 import { removeInstanceFile, writeInstanceFile } from '../control/instance-file.js';
 import { createAppLogger } from '../observe/app-logger.js';
 import { migrate, verifySchema } from '../store/migrator.js';
@@ -12,6 +10,8 @@ import { resolveAdminToken } from './admin-token.js';
 import { createDataPlane, errorSummary } from './data-plane.js';
 import { openDatabase } from './open-database.js';
 import { PACKAGE_VERSION } from './package-version.js';
+import { startRefreshWorker } from './refresh-worker.js';
+import { combineStatusReaders, createLocalStatusReader, createRemoteStatusReader } from '../control/gateway-status.js';
 
 /** A running process: its public addresses and how to stop it gracefully. */
 export interface RunningProcess {
@@ -38,11 +38,17 @@ export async function runStart(config: Config, logger: FastifyBaseLogger = creat
   try {
     const applied = await migrate(opened.db);
     if (applied.length > 0) logger.info({ applied }, 'applied migrations');
-    const cipher = createCredentialCipher(await resolveMasterKey({ masterKey: config.masterKey, masterKeyFile: config.masterKeyFile, dataDir: config.dataDir }));
+    const cipher = createCredentialCipher(await resolveConfiguredMasterKey(config, true));
     const admin = await resolveAdminToken(config.adminToken, config.dataDir);
-    const dataPlane = await createDataPlane({ config, db: opened.db, cipher, logger });
+    const dataPlane = await createDataPlane({ config, db: opened.db, cipher, logger, statusToken: admin.token });
     stops.push(() => dataPlane.close());
-    const adminApp = buildAdminApp({ control: createControlServices({ db: opened.db, cipher }), adminToken: admin.token, logger });
+    const refreshWorker = await startRefreshWorker(config, opened.db, cipher, logger);
+    stops.push(() => refreshWorker.close());
+    const gatewayStatus = combineStatusReaders([
+      createLocalStatusReader(dataPlane.status),
+      createRemoteStatusReader({ urls: config.gatewayStatusUrls, adminToken: admin.token }),
+    ]);
+    const adminApp = buildAdminApp({ control: createControlServices({ db: opened.db, cipher }), adminToken: admin.token, logger, gatewayStatus });
     stops.push(() => adminApp.close());
     const gatewayUrl = await listenOn(dataPlane.app, '--listen', config.listen);
     const adminUrl = await listenOn(adminApp, '--admin-listen', config.adminListen);
@@ -56,17 +62,6 @@ export async function runStart(config: Config, logger: FastifyBaseLogger = creat
   }
 }
 
-/** The master key for a process that must not invent one (`serve`): env, explicit file, or an existing data-dir file. */
-async function resolveExistingMasterKey(config: Config): Promise<Buffer> {
-  const dataDirFile = join(config.dataDir, MASTER_KEY_FILE);
-  if (!config.masterKey && !config.masterKeyFile && !existsSync(dataDirFile)) {
-    throw new ConfigError(
-      'serve needs the master key the control plane encrypts credentials with: set CODEX_IMAGE_GATEWAY_MASTER_KEY or --master-key-file',
-    );
-  }
-  return resolveMasterKey({ masterKey: config.masterKey, masterKeyFile: config.masterKeyFile, dataDir: config.dataDir });
-}
-
 /** `serve`: the data plane alone, on Postgres. Never migrates; refuses an out-of-date schema. */
 export async function runServe(config: Config, logger: FastifyBaseLogger = createAppLogger(config.logLevel)): Promise<RunningProcess> {
   if (!config.databaseUrl) {
@@ -75,10 +70,10 @@ export async function runServe(config: Config, logger: FastifyBaseLogger = creat
   const opened = await openDatabase(config, (err) => logger.warn({ err: errorSummary(err) }, 'database connection error'));
   try {
     await verifySchema(opened.db);
-    const cipher = createCredentialCipher(await resolveExistingMasterKey(config));
-    const dataPlane = await createDataPlane({ config, db: opened.db, cipher, logger });
+    const cipher = createCredentialCipher(await resolveConfiguredMasterKey(config, false));
+    const dataPlane = await createDataPlane({ config, db: opened.db, cipher, logger, statusToken: config.adminToken });
     const gatewayUrl = await listenOn(dataPlane.app, '--listen', config.listen);
-    logger.info({ gatewayUrl }, 'codex-image-gateway data plane started');
+    logger.info({ gatewayUrl, statusEndpoint: config.adminToken !== null }, 'codex-image-gateway data plane started');
     return {
       gatewayUrl,
       adminUrl: null,
@@ -103,15 +98,21 @@ export async function runControl(
   try {
     if (opts.migrate) await migrate(opened.db);
     else await verifySchema(opened.db);
-    const cipher = createCredentialCipher(await resolveMasterKey({ masterKey: config.masterKey, masterKeyFile: config.masterKeyFile, dataDir: config.dataDir }));
+    const cipher = createCredentialCipher(await resolveConfiguredMasterKey(config, true));
     const admin = await resolveAdminToken(config.adminToken, config.dataDir);
-    const adminApp = buildAdminApp({ control: createControlServices({ db: opened.db, cipher }), adminToken: admin.token, logger });
+    const gatewayStatus = createRemoteStatusReader({ urls: config.gatewayStatusUrls, adminToken: admin.token });
+    const adminApp = buildAdminApp({ control: createControlServices({ db: opened.db, cipher }), adminToken: admin.token, logger, gatewayStatus });
     const adminUrl = await listenOn(adminApp, '--admin-listen', config.adminListen);
+    const refreshWorker = await startRefreshWorker(config, opened.db, cipher, logger).catch(async (err: unknown) => {
+      await adminApp.close();
+      throw err;
+    });
     logger.info({ adminUrl, adminTokenFile: admin.file }, 'codex-image-gateway control plane started');
     return {
       gatewayUrl: null,
       adminUrl,
       stop: async () => {
+        await refreshWorker.close();
         await adminApp.close();
         await opened.close();
       },

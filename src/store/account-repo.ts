@@ -21,6 +21,8 @@ export interface AccountCredentialUpdate {
   accessTokenExpiresAt: number | null;
   lastRefreshAt: number | null;
   lastError: string | null;
+  /** False after a re-import or a successful refresh; true after a permanent refresh failure. */
+  needsReimport: boolean;
   updatedAt: number;
 }
 
@@ -29,7 +31,7 @@ const ACCOUNT_SELECT = `
          proxy_url_enc AS "proxyUrlEnc", credentials_enc AS "credentialsEnc", has_refresh_token AS "hasRefreshToken",
          plan_type AS "planType", email, chatgpt_account_id AS "chatgptAccountId",
          access_token_expires_at AS "accessTokenExpiresAt", last_refresh_at AS "lastRefreshAt",
-         last_error AS "lastError", created_at AS "createdAt", updated_at AS "updatedAt"
+         last_error AS "lastError", needs_reimport AS "needsReimport", created_at AS "createdAt", updated_at AS "updatedAt"
     FROM accounts`;
 
 /** Every account, ordered by name. */
@@ -60,8 +62,8 @@ export async function insertAccount(tx: DbTx, row: AccountRow): Promise<void> {
   await tx.query(
     `INSERT INTO accounts (id, name, status, image_enabled, image_concurrency, proxy_url_enc, credentials_enc,
                            has_refresh_token, chatgpt_account_id, email, plan_type, access_token_expires_at,
-                           last_refresh_at, last_error, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+                           last_refresh_at, last_error, needs_reimport, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
     [
       row.id,
       row.name,
@@ -77,6 +79,7 @@ export async function insertAccount(tx: DbTx, row: AccountRow): Promise<void> {
       row.accessTokenExpiresAt,
       row.lastRefreshAt,
       row.lastError,
+      row.needsReimport,
       row.createdAt,
       row.updatedAt,
     ],
@@ -99,7 +102,7 @@ export async function saveAccountCredentials(tx: DbTx, id: string, update: Accou
   const rows = await tx.query<{ id: string }>(
     `UPDATE accounts SET credentials_enc = $2, has_refresh_token = $3, chatgpt_account_id = $4, email = $5,
                          plan_type = $6, access_token_expires_at = $7, last_refresh_at = $8, last_error = $9,
-                         updated_at = $10
+                         updated_at = $10, needs_reimport = $11
       WHERE id = $1 RETURNING id`,
     [
       id,
@@ -112,6 +115,7 @@ export async function saveAccountCredentials(tx: DbTx, id: string, update: Accou
       update.lastRefreshAt,
       update.lastError,
       update.updatedAt,
+      update.needsReimport,
     ],
   );
   return rows.length > 0;
@@ -126,6 +130,36 @@ export async function saveAccountError(tx: DbTx, id: string, lastError: string |
   ]);
   return rows.length > 0;
 }
+
+/**
+ * Marks an account as needing a new import (a permanent refresh failure), with the reason as its
+ * last error. The account leaves routing until an import clears the flag.
+ */
+export async function markAccountNeedsReimport(tx: DbTx, id: string, lastError: string, updatedAt: number): Promise<boolean> {
+  const rows = await tx.query<{ id: string }>(
+    'UPDATE accounts SET needs_reimport = TRUE, last_error = $2, updated_at = $3 WHERE id = $1 RETURNING id',
+    [id, lastError, updatedAt],
+  );
+  return rows.length > 0;
+}
+
+/** What lockAccountForRefresh found: someone else holds the lock, or the row as it is now (null = gone). */
+export type RefreshLock = { locked: false } | { locked: true; row: AccountRow | null };
+
+/**
+ * Locks one account for a token refresh, across processes: a transaction-scoped advisory lock keyed
+ * by the account id (released at COMMIT/ROLLBACK; never waits), then re-reads the row, so a refresh
+ * that committed meanwhile is seen. `locked: false` when another transaction is refreshing it.
+ */
+export async function lockAccountForRefresh(tx: DbTx, id: string): Promise<RefreshLock> {
+  const [lock] = await tx.query<{ locked: boolean }>(`SELECT pg_try_advisory_xact_lock(${REFRESH_LOCK_SPACE}, hashtext($1)) AS locked`, [id]);
+  if (!lock?.locked) return { locked: false };
+  const [row] = await tx.query<AccountRow>(`${ACCOUNT_SELECT} WHERE id = $1`, [id]);
+  return { locked: true, row: row ?? null };
+}
+
+/** First key of the two-key advisory lock a refresh takes (ASCII "cigr"); the second is hashtext(account id). */
+const REFRESH_LOCK_SPACE = 0x63696772;
 
 /** Deletes an account; it leaves every group and key account list. False when there was none. */
 export async function deleteAccount(tx: DbTx, id: string): Promise<boolean> {

@@ -55,6 +55,8 @@ export interface AccountRecord {
   accessTokenExpiresAt: number | null;
   lastRefreshAt: number | null;
   lastError: string | null;
+  /** The OAuth server refused the refresh token for good: out of routing until a new import. */
+  needsReimport: boolean;
   createdAt: number;
   updatedAt: number;
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -55,6 +56,8 @@ describe.runIf(HAS_POSTGRES)('CLI on Postgres (--database-url)', () => {
   let dir = '';
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'cig-cli-pg-'));
+    // On Postgres the operator provides the key (the CLI never creates one there).
+    await writeFile(join(dir, 'master.key'), `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
     postgres.server = await startPostgres();
   }, SLOW_MS);
   afterAll(async () => {
@@ -80,7 +83,7 @@ describe.runIf(HAS_POSTGRES)('CLI on Postgres (--database-url)', () => {
     const imported = await runCli(['accounts', 'import', file, ...baseFlags()]);
     expect(imported.code).toBe(1);
     expect(imported.stderr.trim()).toBe(
-      'error: this needs the master key the gateway encrypts account credentials with: set CODEX_IMAGE_GATEWAY_MASTER_KEY or --master-key-file',
+      'error: with DATABASE_URL the master key must be named explicitly: set CODEX_IMAGE_GATEWAY_MASTER_KEY or --master-key-file (the same key for every process)',
     );
     const keys = await runCli(['keys', 'list', '--json', ...baseFlags()]);
     expect(keys.code, keys.stderr).toBe(0);

@@ -8,7 +8,10 @@ let secret: string;
 
 /** Two accounts; account names sort so that `a-first` is always tried first on an idle gateway. */
 beforeAll(async () => {
-  h = await startGatewayHarness({ env: { UPSTREAM_HEADERS_TIMEOUT_MS: '800', UPSTREAM_BODY_TIMEOUT_MS: '400', UPSTREAM_ATTEMPT_TIMEOUT_MS: '1500' } });
+  // Account cooldowns off: these tests check failover itself, one request at a time (test/e2e/account-health.test.ts checks cooldowns).
+  h = await startGatewayHarness({
+    env: { UPSTREAM_HEADERS_TIMEOUT_MS: '800', UPSTREAM_BODY_TIMEOUT_MS: '400', UPSTREAM_ATTEMPT_TIMEOUT_MS: '1500', RATE_LIMIT_COOLDOWN_CAP_MS: '0', FAILURE_BACKOFF_BASE_MS: '0' },
+  });
   await h.importAccount('a-first');
   await h.importAccount('b-second');
   await h.importAccount('solo', { imageConcurrency: 1 });

@@ -46,7 +46,10 @@ describe.skipIf(!pg)('serve and control on Postgres', () => {
     const migrated = await runCli(['migrate'], { env: env() });
     expect(migrated.code, migrated.stderr).toBe(0);
     const status = await runCli(['migrate', 'status', '--json'], { env: env() });
-    expect(JSON.parse(status.stdout)).toEqual([expect.objectContaining({ name: '0001_init', applied: true })]);
+    expect(JSON.parse(status.stdout)).toEqual([
+      expect.objectContaining({ name: '0001_init', applied: true }),
+      expect.objectContaining({ name: '0002_account_health', applied: true }),
+    ]);
 
     const control = spawnCli(['control', '--admin-listen', '127.0.0.1:0'], { ...env(), ADMIN_TOKEN: 'admin-secret-for-test' });
     daemons.push(control);

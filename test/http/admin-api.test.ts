@@ -66,6 +66,8 @@ const ROUTES: Array<[InjectOptions['method'], string]> = [
   ['GET', '/admin/api/accounts/a'],
   ['PATCH', '/admin/api/accounts/a'],
   ['DELETE', '/admin/api/accounts/a'],
+  ['GET', '/admin/api/accounts/health'],
+  ['DELETE', '/admin/api/accounts/a/cooldown'],
   ['GET', '/admin/api/groups'],
   ['POST', '/admin/api/groups'],
   ['GET', '/admin/api/groups/g'],

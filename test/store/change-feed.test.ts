@@ -1,5 +1,11 @@
 import { beforeAll, expect, it } from 'vitest';
-import { CONTROL_CHANNEL, notifyControlChanged, watchControlChanges } from '../../src/store/change-feed.js';
+import {
+  CONTROL_CHANNEL,
+  notifyAccountAuthFailed,
+  notifyControlChanged,
+  watchAccountAuthFailures,
+  watchControlChanges,
+} from '../../src/store/change-feed.js';
 import { DB_RECONNECTED_PAYLOAD } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrator.js';
 import { LISTEN_APPLICATION_NAME } from '../../src/store/pg-db.js';
@@ -31,6 +37,26 @@ describeEachBackend('control change feed', ({ kind, database }) => {
       expect(seen).toEqual(['settings']);
     } finally {
       await stop();
+    }
+  });
+
+  it('carries a data plane\'s 401 report (the account id) on its own channel, apart from control changes', async () => {
+    const { db } = database();
+    const failures: string[] = [];
+    const changes: string[] = [];
+    const stopFailures = await watchAccountAuthFailures(db, (id) => failures.push(id));
+    const stopChanges = await watchControlChanges(db, (payload) => changes.push(payload));
+    try {
+      await notifyAccountAuthFailed(db, 'acct_0123456789abcdef');
+      await waitFor('the auth-failure notification', () => failures.length === 1);
+      expect(failures).toEqual(['acct_0123456789abcdef']);
+      await db.transaction((tx) => notifyControlChanged(tx, 'keys'));
+      await waitFor('the control notification', () => changes.includes('keys'));
+      expect(changes).toEqual(['keys']);
+      expect(failures).toEqual(['acct_0123456789abcdef']);
+    } finally {
+      await stopFailures();
+      await stopChanges();
     }
   });
 

@@ -15,7 +15,8 @@ export interface CliResult {
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const name of ['DATABASE_URL', 'ADMIN_TOKEN', 'CODEX_IMAGE_GATEWAY_MASTER_KEY', 'CODEX_IMAGE_GATEWAY_DATA_DIR']) delete env[name];
-  return { ...env, ...extra };
+  // Tests never reach the real OAuth server: a refresh in a CLI process goes to a closed loopback port.
+  return { ...env, CODEX_OAUTH_TOKEN_URL: 'http://127.0.0.1:9/oauth/token', ...extra };
 }
 
 /** Runs the CLI (TypeScript source through tsx) to completion. */

@@ -18,16 +18,22 @@
  * `account:<id>`, the token's hash, body fields except image data (images are kind + mime + bytes).
  * Counts in-flight requests per account (`concurrency`).
  *
+ * Also serves the OAuth token endpoint (`POST /oauth/token`, path configurable; see
+ * fake-codex/oauth-endpoint.ts: rotating single-use refresh tokens, scripted failures, per-account
+ * counts) and can revoke an access token (`revokeAccessToken`: further use → 401 `token_revoked`).
+ *
  * Can be told (setBehavior, per account id or '*'; one behaviour is sticky, a list is queued one per
  * request): success (delay, image size, n, usage), raw status/body, rateLimited, unauthorized,
  * forbidden, serverError, detailError, badRequest, reset, hang, slowHeaders, stallBody — see
  * fake-codex/behaviors.ts. Requests that fail the checks do not consume a behaviour.
  */
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BehaviorBook, fakeBehaviors, type Behavior, type SuccessOptions } from './fake-codex/behaviors.js';
 import { ConcurrencyCounter, type ConcurrencyView } from './fake-codex/concurrency.js';
+import { FakeOAuthEndpoint } from './fake-codex/oauth-endpoint.js';
 import { buildSuccessParts, waitUnlessClosed, writeSuccess } from './fake-codex/image-body.js';
 import {
   checkAuth,
@@ -42,6 +48,7 @@ import {
 
 export { fakeBehaviors, type Behavior, type SuccessOptions } from './fake-codex/behaviors.js';
 export type { RecordedBody, RecordedImage } from './fake-codex/wire-checks.js';
+export type { FakeOAuthEndpoint, OAuthCall, OAuthFailure } from './fake-codex/oauth-endpoint.js';
 
 /** The path prefix of the Codex backend. */
 export const FAKE_CODEX_BASE_PATH = '/backend-api/codex';
@@ -64,6 +71,10 @@ export interface FakeCodexUpstreamOptions {
   maxRequestBytes?: number;
   /** Clock for token expiry and `created` (ms). Default Date.now. */
   now?: () => number;
+  /** Path of the OAuth token endpoint. Default `/oauth/token`. */
+  oauthPath?: string;
+  /** Lifetime of access tokens the OAuth endpoint issues. Default 3600 s. */
+  accessTokenTtlSeconds?: number;
 }
 
 /** One request as the fake saw it. */
@@ -92,6 +103,12 @@ export interface FakeCodexUpstream {
   concurrency: ConcurrencyView;
   /** TCP connections accepted so far (keep-alive reuse shows as fewer connections than requests). */
   readonly connections: number;
+  /** `http://127.0.0.1:PORT/oauth/token` (or the configured path): CODEX_OAUTH_TOKEN_URL for tests. */
+  oauthUrl: string;
+  /** The token endpoint's calls, counts and failure controls. */
+  oauth: FakeOAuthEndpoint;
+  /** From now on, image requests bearing this access token get 401 `token_revoked`. */
+  revokeAccessToken(accessToken: string): void;
   /** One behaviour: sticky for the account (or '*'); a list: queued, one per request, then the default. */
   setBehavior(accountId: string, behavior: Behavior | Behavior[]): void;
   /** Clears requests, behaviours and maxima, and drops every open connection. */
@@ -140,6 +157,9 @@ interface Runtime {
   /** Responses not finished yet (dropped by reset()). */
   open: Set<ServerResponse>;
   seq: number;
+  oauth: FakeOAuthEndpoint;
+  /** Hashes (TokenInfo.tokenHash) of revoked access tokens. */
+  revoked: Set<string>;
 }
 
 /** Plays one behaviour on a checked request. */
@@ -186,6 +206,9 @@ function checkRequest(
   if (raw === null) return { status: 413, body: { detail: 'Request body too large' } };
   const checked = checkBody(record.endpoint, req.headers['content-type'], raw);
   record.body = checked.body;
+  if (token && rt.revoked.has(token.tokenHash)) {
+    return { status: 401, body: { error: { message: 'Your authentication token has been invalidated.', type: 'invalid_request_error', param: null, code: 'token_revoked' } } };
+  }
   return (
     checkAuth(req.headers, token, rt.opts.now()) ??
     (rt.opts.requireCodexIdentity ? checkIdentity(req.headers) : null) ??
@@ -196,6 +219,7 @@ function checkRequest(
 /** Routes, counts, records and checks one request, then plays its behaviour. */
 async function handleRequest(rt: Runtime, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = (req.url ?? '/').split('?')[0] ?? '/';
+  if (path === rt.opts.oauthPath && req.method === 'POST') return rt.oauth.handle(req, res);
   const endpoint = Object.hasOwn(ROUTES, path) ? ROUTES[path as keyof typeof ROUTES] : null;
   if (endpoint === null) return sendFailure(res, { status: 404, body: { detail: 'Not Found' } });
   if (req.method !== 'POST') return sendFailure(res, { status: 405, body: { detail: 'Method Not Allowed' } });
@@ -236,13 +260,18 @@ function resolveOptions(options: FakeCodexUpstreamOptions): ResolvedOptions {
     requireCodexIdentity: options.requireCodexIdentity ?? true,
     maxRequestBytes: options.maxRequestBytes ?? 128 * MiB,
     now: options.now ?? Date.now,
+    oauthPath: options.oauthPath ?? '/oauth/token',
+    accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 3600,
   };
 }
 
 /** Starts the fake on 127.0.0.1 with an ephemeral port. */
 export async function startFakeCodexUpstream(options: FakeCodexUpstreamOptions = {}): Promise<FakeCodexUpstream> {
+  const opts = resolveOptions(options);
   const rt: Runtime = {
-    opts: resolveOptions(options),
+    oauth: new FakeOAuthEndpoint({ accessTokenTtlSeconds: opts.accessTokenTtlSeconds, delayMs: 0, now: opts.now }),
+    revoked: new Set(),
+    opts,
     requests: [],
     book: new BehaviorBook(),
     counter: new ConcurrencyCounter(),
@@ -268,10 +297,15 @@ export async function startFakeCodexUpstream(options: FakeCodexUpstreamOptions =
     get connections() {
       return connections;
     },
+    oauthUrl: `${url}${opts.oauthPath}`,
+    oauth: rt.oauth,
+    revokeAccessToken: (accessToken) => rt.revoked.add(createHash('sha256').update(accessToken).digest('hex').slice(0, 16)),
     setBehavior: (accountId, behavior) => rt.book.set(accountId, behavior),
     reset() {
       rt.requests.length = 0;
       rt.book.clear();
+      rt.oauth.reset();
+      rt.revoked.clear();
       for (const res of rt.open) res.socket?.destroy();
       rt.counter.clearMaxima();
     },

@@ -55,6 +55,7 @@ export async function startGatewayHarness(opts: HarnessOptions = {}): Promise<Ga
     GATEWAY_LISTEN: '127.0.0.1:0',
     ADMIN_LISTEN: '127.0.0.1:0',
     CODEX_UPSTREAM_BASE_URL: fake.baseUrl,
+    CODEX_OAUTH_TOKEN_URL: fake.oauthUrl,
     USAGE_FLUSH_MS: '50',
     LOG_LEVEL: 'debug',
     ...opts.env,

@@ -38,6 +38,7 @@ export function makeAccount(
     accessTokenExpiresAt: null,
     lastRefreshAt: null,
     lastError: null,
+    needsReimport: false,
     createdAt: 0,
     updatedAt: 0,
     ...overrides,

@@ -71,6 +71,7 @@ describeEachBackend('account service', ({ database }) => {
       hasRefreshToken: true,
       lastRefreshAt: Date.parse('2026-01-02T03:04:05.000Z'),
       lastError: null,
+      needsReimport: false,
       createdAt: 1_000,
       updatedAt: 1_000,
     });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -9,6 +10,7 @@ import {
   CredentialDecryptError,
   decodeMasterKey,
   MASTER_KEY_FILE,
+  resolveConfiguredMasterKey,
   resolveMasterKey,
 } from '../../../src/control/credential-cipher.js';
 
@@ -151,5 +153,34 @@ describe('resolveMasterKey', () => {
 
   it('says what to set when there is nowhere to find a key', async () => {
     await expect(resolveMasterKey({})).rejects.toThrow(/set CODEX_IMAGE_GATEWAY_MASTER_KEY, --master-key-file or a data directory/);
+  });
+});
+
+describe('resolveConfiguredMasterKey (which key a process may use, and who may create one)', () => {
+  const base = { masterKey: null, masterKeyFile: null, databaseUrl: null } as const;
+
+  it('embedded: the data directory key, created by a writer, refused to a reader when missing', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'cig-mk-'));
+    await expect(resolveConfiguredMasterKey({ ...base, dataDir }, false)).rejects.toThrow(/does not exist/);
+    const created = await resolveConfiguredMasterKey({ ...base, dataDir }, true);
+    expect(await resolveConfiguredMasterKey({ ...base, dataDir }, false)).toEqual(created);
+  });
+
+  it('Postgres: never falls back to a data directory key, even one that exists', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'cig-mk-'));
+    await resolveConfiguredMasterKey({ ...base, dataDir }, true);
+    const pg = { ...base, dataDir, databaseUrl: 'postgres://db/x' };
+    await expect(resolveConfiguredMasterKey(pg, true)).rejects.toThrow(/must be named explicitly/);
+    const key = randomBytes(32);
+    expect(await resolveConfiguredMasterKey({ ...pg, masterKey: key.toString('hex') }, false)).toEqual(key);
+  });
+
+  it('a reader given a key file that does not exist refuses instead of creating one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cig-mk-'));
+    const file = join(dir, 'nope.key');
+    await expect(resolveConfiguredMasterKey({ ...base, dataDir: dir, databaseUrl: 'postgres://db/x', masterKeyFile: file }, false)).rejects.toThrow(/does not exist/);
+    expect(existsSync(file)).toBe(false);
+    await resolveConfiguredMasterKey({ ...base, dataDir: dir, databaseUrl: 'postgres://db/x', masterKeyFile: file }, true);
+    expect(existsSync(file)).toBe(true);
   });
 });

@@ -32,6 +32,33 @@ describe('planCandidates', () => {
     expect(plan.imageEnabledCount).toBe(5);
   });
 
+  it('leaves out accounts that need re-import, before anything else about them', () => {
+    const snapshot = makeSnapshot([], [makeAccount('dead', { needsReimport: true }, null), makeAccount('ok')]);
+    const plan = planCandidates(makeKey(), snapshot, idle);
+    expect(names(plan)).toEqual(['ok']);
+    expect(plan.excluded).toEqual(['needs_reimport']);
+  });
+
+  it('leaves out cooling-down accounts and reports the earliest end; the token is what the health check sees', () => {
+    const snapshot = makeSnapshot([], [makeAccount('a'), makeAccount('b'), makeAccount('c'), makeAccount('d', { accessTokenExpiresAt: NOW })]);
+    const seen: string[] = [];
+    const cooldownOf = (id: string, token: string) => {
+      seen.push(`${id}:${token}`);
+      const untilMs = { acct_a: NOW + 5_000, acct_b: NOW + 2_000, acct_d: NOW + 1 }[id];
+      return untilMs === undefined ? null : { accountId: id, cause: 'rate_limited' as const, untilMs, failures: 0, capped: false };
+    };
+    const plan = planCandidates(makeKey(), snapshot, { ...idle, cooldownOf });
+    expect(names(plan)).toEqual(['c']);
+    expect(plan.excluded.sort()).toEqual(['cooling_down', 'cooling_down', 'token_expired']);
+    expect(plan.cooldownUntilMs).toBe(NOW + 2_000);
+    // An account excluded for another reason is not asked about (its cooldown must not set the time).
+    expect(seen.sort()).toEqual(['acct_a:tok-a', 'acct_b:tok-b', 'acct_c:tok-c']);
+  });
+
+  it('without cooldowns the plan says so', () => {
+    expect(planCandidates(makeKey(), makeSnapshot([], [makeAccount('a')]), idle).cooldownUntilMs).toBeNull();
+  });
+
   it('free plans are routable when allowed', () => {
     const snapshot = makeSnapshot([], [makeAccount('free', { planType: 'FREE' })]);
     expect(names(planCandidates(makeKey(), snapshot, { ...idle, allowFreePlans: true }))).toEqual(['free']);

@@ -23,6 +23,7 @@ const request: ImageRequest = {
 
 const outcome = (over: Partial<RequestOutcome>): RequestOutcome => ({
   requestId: 'req_1',
+  clientIp: '203.0.113.7',
   startedAt: 1_000,
   key: makeKey({ id: 'key_9', name: 'team' }),
   request,
@@ -97,5 +98,31 @@ describe('buildImageLogEvents', () => {
       expect(line).not.toContain(leak);
     }
     expect(line).toContain('"prompt_hash"');
+  });
+});
+
+describe('a client that went away', () => {
+  it('is logged as its own event with status 499, not as an exhaustion', () => {
+    const events = buildImageLogEvents(outcome({ attempts: [attempt('a', null, 'client_aborted', 1_050)], ending: { kind: 'client_aborted' } }), 1_100);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ event: 'client_aborted', upstream_status: 499, error_class: 'client_aborted', account_name: null });
+  });
+});
+
+describe('the client address', () => {
+  const upstream200 = { kind: 'upstream', status: 200, accountName: 'b', metrics: null, streamError: null } as const;
+  it.each([
+    ['a failover and a success', { attempts: [attempt('a', 500, 'upstream_server', 1_100), attempt('b', 200, null, 1_200)], ending: upstream200 }, 2],
+    ['an exhaustion', { attempts: [attempt('a', 401, 'auth', 1_050)], ending: { kind: 'exhausted', status: 503, skips: ['auth'] } }, 2],
+    ['a key-limit rejection', { ending: { kind: 'key_limited', reason: 'key_max_concurrency' } }, 1],
+  ] as const)('is on every line of %s', (_name, over, lines) => {
+    const events = buildImageLogEvents(outcome(over as Partial<RequestOutcome>), 1_500);
+    expect(events).toHaveLength(lines);
+    expect(events.map((e) => e.client_ip)).toEqual(Array(lines).fill('203.0.113.7'));
+  });
+
+  it('is null (not missing, not a guess) when the HTTP layer did not know it', () => {
+    const [event] = buildImageLogEvents(outcome({ clientIp: null, ending: { kind: 'key_limited', reason: 'key_max_concurrency' } }), 1_001);
+    expect(event).toHaveProperty('client_ip', null);
   });
 });

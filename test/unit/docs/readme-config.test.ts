@@ -11,7 +11,7 @@ function showsDefault(cell: string, field: ConfigField): boolean {
   const value = field.default;
   if (value === null) return cell === '—';
   if (typeof value === 'number') return new RegExp(`(^|[^0-9])${value}([^0-9]|$)`).test(cell);
-  if (Array.isArray(value)) return cell.includes(`\`${value.join(',')}\``);
+  if (Array.isArray(value)) return value.length === 0 ? /^(—|\(empty\))$/.test(cell.trim()) : cell.includes(`\`${value.join(',')}\``);
   return cell.includes(`\`${String(value)}\``);
 }
 
@@ -40,6 +40,8 @@ describe('README.md documents every configuration setting', () => {
     ['a number', { env: 'X_BYTES', kind: 'int', default: 1024, doc: '' }, '1024 bytes (1 KiB)', true],
     ['a string without backquotes', { env: 'X', kind: 'string', default: './data', doc: '' }, './data', false],
     ['a list', { env: 'X', kind: 'list', default: ['a', 'b'], doc: '' }, '`a,b`', true],
+    ['an empty list', { env: 'X', kind: 'list', default: [], doc: '' }, '(empty)', true],
+    ['an empty list shown as a value', { env: 'X', kind: 'list', default: [], doc: '' }, '`a`', false],
     ['a null default', { env: 'X', kind: 'string', default: null, doc: '' }, '`./x`', false],
   ])('the default check rejects near misses: %s', (_name, field, cell, expected) => {
     expect(showsDefault(cell, field)).toBe(expected);

@@ -108,6 +108,43 @@ describe('fake Codex upstream: routes and wire checks', () => {
   });
 });
 
+describe('fake Codex upstream: token revocation and the OAuth endpoint', () => {
+  it('a revoked access token gets 401 token_revoked; another token of the same account still works; reset forgets', async () => {
+    const revoked = makeCodexJwt({ accountId: 'acct-r', extra: { jti: 'one' } });
+    const other = makeCodexJwt({ accountId: 'acct-r', extra: { jti: 'two' } });
+    fake.revokeAccessToken(revoked);
+    const res = await post({ token: revoked });
+    expect(res.status).toBe(401);
+    expect((res.json() as { error: { code: string } }).error.code).toBe('token_revoked');
+    expect((await post({ token: other })).status).toBe(200);
+    fake.reset();
+    expect((await post({ token: revoked })).status).toBe(200);
+  });
+
+  it('serves the refresh grant at /oauth/token: rotation, reuse refused, scripted failures, counts per account', async () => {
+    expect(fake.oauthUrl).toBe(`${fake.url}/oauth/token`);
+    const refresh = async (token: string) => {
+      const res = await request(fake.oauthUrl, {
+        dispatcher: agent,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ client_id: 'app_EMoamEEZ73f0CkXaXp7hrann', grant_type: 'refresh_token', refresh_token: token }),
+      });
+      return { status: res.statusCode, json: (await res.body.json()) as Record<string, unknown> };
+    };
+    const first = await refresh('rt_acct-o_0001');
+    expect(first.status).toBe(200);
+    expect(Object.keys(first.json).sort()).toEqual(['access_token', 'id_token', 'refresh_token']);
+    expect((await refresh('rt_acct-o_0001')).json).toMatchObject({ error: { code: 'refresh_token_reused' } });
+    expect((await refresh(first.json.refresh_token as string)).status).toBe(200);
+    fake.oauth.setFailure('acct-o', [{ kind: 'transient', status: 503 }]);
+    expect((await refresh('rt_acct-o_0002')).status).toBe(503);
+    expect((await refresh('rt_acct-o_0002')).status).toBe(200); // a queued failure is used once
+    expect(fake.oauth.refreshCount('acct-o')).toBe(3);
+    expect(fake.oauth.calls.map((c) => c.status)).toEqual([200, 400, 200, 503, 200]);
+  });
+});
+
 describe('fake Codex upstream: recording', () => {
   it('records headers (token reduced to the account), token hash and body fields without image data', async () => {
     const token = makeCodexJwt({ accountId: 'acct-r' });

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/config.js';
+import { buildGatewayApp } from '../../src/http/gateway-app.js';
+import { AccountLimiter } from '../../src/limits/account-limiter.js';
+import { KeyLimiter } from '../../src/limits/key-limiter.js';
+import { createGatewayMetrics } from '../../src/observe/gateway-metrics.js';
+import { createUsageRecorder } from '../../src/observe/usage-recorder.js';
+import { makeSnapshot } from '../support/snapshot-fixtures.js';
+
+describe('gateway app while closing', () => {
+  it('answers requests that arrive during the drain with an OpenAI-shaped 503 shutting_down', async () => {
+    const snapshot = makeSnapshot([], []);
+    const app = await buildGatewayApp({
+      config: loadConfig({}),
+      snapshots: { current: () => snapshot, isReady: () => true },
+      keyLimiter: new KeyLimiter(),
+      accountLimiter: new AccountLimiter(),
+      upstream: { send: () => Promise.reject(new Error('not used')), close: async () => undefined },
+      metrics: createGatewayMetrics(),
+      usage: createUsageRecorder({ apply: async () => undefined, flushIntervalMs: 60_000 }),
+      requestLog: { write: () => undefined },
+      now: Date.now,
+    });
+    // A request that arrives once closing has begun (the server is still accepting at preClose).
+    let res: Response | null = null;
+    app.addHook('preClose', async () => {
+      const { port } = app.server.address() as { port: number };
+      res = await fetch(`http://127.0.0.1:${port}/v1/images/generations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    await app.close();
+    if (!res) throw new Error('no response during close');
+    const answered = res as Response;
+    expect(answered.status).toBe(503);
+    expect(await answered.json()).toEqual({ error: { message: 'the gateway is shutting down; retry the request', type: 'server_error', param: null, code: 'shutting_down' } });
+    expect(answered.headers.get('x-request-id')).toMatch(/^req_/);
+  });
+});
