@@ -1,6 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
@@ -12,6 +11,7 @@ import { fakeBehaviors, startFakeCodexUpstream } from '../support/fake-codex-ups
 import { startGatewayHarness, type GatewayHarness } from '../support/gateway-harness.js';
 import { findSystemTool } from '../support/system-tool.js';
 import { waitFor } from '../support/wait-for.js';
+import { findFreePort } from '../support/free-port.js';
 
 const CADDYFILE_PATH = join(REPO_ROOT, 'deploy', 'Caddyfile');
 const CADDYFILE = readFileSync(CADDYFILE_PATH, 'utf8');
@@ -79,16 +79,6 @@ const caddy = findSystemTool('caddy', 'apt-get install caddy');
 const scratch = mkdtempSync(join(tmpdir(), 'cig-caddy-'));
 const caddyEnv = { ...process.env, HOME: scratch, XDG_DATA_HOME: join(scratch, 'data'), XDG_CONFIG_HOME: join(scratch, 'config') };
 
-async function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 /** The shipped Caddyfile with this test's addresses: a plain-HTTP site on `port`, the gateway as upstream, no admin endpoint. */
 function renderCaddyfile(port: number, upstream: string): string {

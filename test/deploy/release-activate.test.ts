@@ -1,7 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -10,6 +9,7 @@ import { REQUIRED_SCHEMA_VERSION } from '../../src/store/migrator.js';
 import pgModule from 'pg';
 import { REPO_ROOT } from '../support/cli-process.js';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
+import { findFreePort } from '../support/free-port.js';
 
 /**
  * deploy/release.sh builds one real bundle (beforeAll); variants (broken, corrupted, needing a newer
@@ -47,16 +47,6 @@ let manifest: Manifest;
 let port: number;
 const variants: Record<'broken' | 'corrupt' | 'newerSchema' | 'second', string> = { broken: '', corrupt: '', newerSchema: '', second: '' };
 
-async function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 /**
  * Copies the unpacked good bundle and lets `edit` change it. A well-formed variant (`resum`) gets its
