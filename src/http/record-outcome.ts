@@ -1,5 +1,7 @@
 import type { FastifyReply } from 'fastify';
-import { buildImageLogEvents, endingErrorClass, endingStatus, type RequestOutcome } from '../dispatch/request-outcome.js';
+import { buildImageLogEvents, endingErrorClass, endingStatus, type RequestEnding, type RequestOutcome } from '../dispatch/request-outcome.js';
+import type { GatewayMetrics } from '../observe/gateway-metrics.js';
+import type { ResponseMetrics } from '../observe/image-log-event.js';
 import type { GatewayDeps } from './gateway-deps.js';
 
 declare module 'fastify' {
@@ -19,31 +21,38 @@ export function recordOutcome(outcome: RequestOutcome, deps: GatewayDeps, reply:
   reply.request.outcomeRecorded = true;
   const now = deps.now();
   for (const event of buildImageLogEvents(outcome, now)) deps.requestLog.write(event);
-
-  const status = endingStatus(ending);
   const upstream = ending.kind === 'upstream' ? ending : null;
+  const status = endingStatus(ending);
   const success = upstream !== null && status >= 200 && status < 300 && upstream.streamError === null;
-  const usage = upstream?.metrics?.usage ?? null;
+  const metrics = upstream?.metrics ?? null;
   deps.usage.record(outcome.key.id, {
     success,
-    images: success ? (upstream?.metrics?.imageCount ?? 0) : 0,
-    inputTokens: usage?.inputTokens ?? null,
-    outputTokens: usage?.outputTokens ?? null,
-    totalTokens: usage?.totalTokens ?? null,
+    images: success ? (metrics?.imageCount ?? 0) : 0,
+    inputTokens: metrics?.usage?.inputTokens ?? null,
+    outputTokens: metrics?.usage?.outputTokens ?? null,
+    totalTokens: metrics?.usage?.totalTokens ?? null,
   });
+  countMetrics(outcome, ending, { status, success, metrics, durationMs: now - outcome.startedAt }, deps.metrics);
+}
 
+/** Prometheus counters and histograms for one finished request (labels are bounded by GatewayMetrics). */
+function countMetrics(
+  outcome: RequestOutcome,
+  ending: RequestEnding,
+  result: { status: number; success: boolean; metrics: ResponseMetrics | null; durationMs: number },
+  m: GatewayMetrics,
+): void {
   const endpoint = outcome.request.endpoint;
-  const errorClass = endingErrorClass(ending, outcome.attempts);
-  const m = deps.metrics;
-  m.requests.inc({ endpoint, status, errorClass });
-  m.requestDuration.observe({ endpoint }, (now - outcome.startedAt) / 1000);
-  for (const attempt of outcome.attempts) {
+  m.requests.inc({ endpoint, status: result.status, errorClass: endingErrorClass(ending, outcome.attempts) });
+  m.requestDuration.observe({ endpoint }, result.durationMs / 1000);
+  // Every attempt but the one that answered is a failover.
+  const answered = ending.kind === 'upstream' ? 1 : 0;
+  outcome.attempts.forEach((attempt, index) => {
     if (attempt.ttfbMs !== null) m.upstreamTtfb.observe({ endpoint }, attempt.ttfbMs / 1000);
     if (attempt.status !== null) m.upstreamResponses.inc({ status: attempt.status });
-  }
-  const failovers = outcome.attempts.length - (ending.kind === 'upstream' ? 1 : 0);
-  for (const attempt of outcome.attempts.slice(0, Math.max(0, failovers))) m.failovers.inc({ reason: attempt.errorClass ?? 'upstream_status' });
+    if (index < outcome.attempts.length - answered) m.failovers.inc({ reason: attempt.errorClass ?? 'upstream_status' });
+  });
   for (const skip of outcome.skips) if (skip === 'concurrency_blocked') m.limiterRejections.inc({ limiter: 'account' });
-  if (success) m.imagesReturned.inc(upstream?.metrics?.imageCount ?? 0);
-  if (upstream?.metrics) m.responseBytes.inc(upstream.metrics.bodyBytes);
+  if (result.success) m.imagesReturned.inc(result.metrics?.imageCount ?? 0);
+  if (result.metrics) m.responseBytes.inc(result.metrics.bodyBytes);
 }

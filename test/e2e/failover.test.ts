@@ -64,6 +64,28 @@ describe('failover to the next account', () => {
   });
 });
 
+describe('metrics of a failover', () => {
+  /** The value of one series in the Prometheus text, 0 when absent. */
+  const seriesValue = (text: string, name: string, labels: string) => {
+    const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && labels.split(',').every((kv) => l.includes(kv)));
+    return line ? Number(line.split(' ').at(-1)) : 0;
+  };
+  it('counts the failover by reason, both upstream responses by status, and the request once', async () => {
+    const scrape = async () => (await fetch(`${h.gatewayUrl}/metrics`)).text();
+    for (const account of ['a-first', 'b-second']) h.fake.setBehavior(account, [fakeBehaviors.rateLimited({ resetsInSeconds: 1 })]);
+    const before = await scrape();
+    const res = await generate();
+    await res.arrayBuffer();
+    expect(res.status).toBe(502);
+    await h.waitForLogEvents(res.headers.get('x-request-id')!);
+    const after = await scrape();
+    const delta = (name: string, labels: string) => seriesValue(after, name, labels) - seriesValue(before, name, labels);
+    expect(delta('codex_image_failovers_total', 'reason="rate_limited"')).toBe(2);
+    expect(delta('codex_image_upstream_responses_total', 'status_class="4xx"')).toBe(2);
+    expect(delta('codex_image_requests_total', 'status="502",error_class="rate_limited"')).toBe(1);
+  });
+});
+
 describe('once the answer is streaming', () => {
   it('a body that stalls is cut, not retried elsewhere, logged as upstream_body, and frees its slots', async () => {
     for (const account of ['a-first', 'b-second']) h.fake.setBehavior(account, [fakeBehaviors.stallBody(Number.POSITIVE_INFINITY)]);
