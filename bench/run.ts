@@ -1,12 +1,14 @@
 /**
  * Benchmark (`npm run bench`): prints figures, passes or fails nothing. Everything runs on loopback:
  * the fake Codex upstream in one child process, the gateway (`start`, embedded database) in another,
- * load from this process. Each figure is the median of RUNS runs.
+ * load from this process. Each figure is the median of BENCH_RUNS runs (default 3).
  *  (a) small responses at 50 connections: gateway req/s ÷ direct-to-fake req/s, and the p50 latency the
  *      gateway adds at 1 connection;
  *  (b) peak RSS growth of the gateway process above idle while serving 32 concurrent ~4 MB responses,
  *      and while receiving 16 concurrent 20 MB multipart edits;
  *  (c) for contrast, the same growth for 16 JSON edits carrying a 20 MB data URL each.
+ * Every memory run uses a fresh gateway process: memory a previous load left committed would
+ * otherwise raise the idle baseline and hide growth.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -22,11 +24,23 @@ import { makePng, padImage } from '../test/support/images.js';
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
 const MiB = 1024 * 1024;
+const PROMPT_BODY = JSON.stringify({ prompt: 'a benchmark fox', model: 'gpt-image-2' });
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const fmt = (n: number, digits = 2) => n.toFixed(digits);
+const fmtRuns = (xs: number[], digits = 2) => xs.map((x) => fmt(x, digits)).join(', ');
 
-function spawnTs(script: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', script, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
+interface Target {
+  url: string;
+  headers: Record<string, string>;
+}
+
+interface Gateway {
+  pid: number;
+  gatewayUrl: string;
+  secret: string;
+  generations: Target;
+  stop(): Promise<void>;
 }
 
 async function firstJsonLine<T>(child: ChildProcess, match: (v: Record<string, unknown>) => T | undefined): Promise<T> {
@@ -41,6 +55,54 @@ async function firstJsonLine<T>(child: ChildProcess, match: (v: Record<string, u
   throw new Error('process ended before printing the expected line');
 }
 
+/** The fake upstream in its own process; `setImageBytes` changes what every account answers. */
+async function startFakeProcess() {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/fake-upstream-process.ts'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const baseUrl = await firstJsonLine(child, (v) => (typeof v.baseUrl === 'string' ? v.baseUrl : undefined));
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  return {
+    baseUrl,
+    async setImageBytes(imageBytes: number) {
+      child.stdin!.write(JSON.stringify({ imageBytes }) + '\n');
+      await lines.next();
+    },
+    stop() {
+      child.stdin!.end();
+    },
+  };
+}
+
+/** A fresh `start` process with one account and one key, warmed up with a few small requests. */
+async function startGateway(upstreamBaseUrl: string): Promise<Gateway> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'cig-bench-'));
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'src/main.ts', 'start', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'], {
+    env: { ...process.env, CODEX_UPSTREAM_BASE_URL: upstreamBaseUrl, LOG_LEVEL: 'warn', MAX_UPLOAD_FILE_BYTES: String(32 * MiB), MAX_UPLOAD_TOTAL_BYTES: String(40 * MiB) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  let info: { gatewayUrl: string; adminUrl: string } | null = null;
+  for (let i = 0; i < 600 && !info; i += 1) {
+    info = await readFile(join(dataDir, 'instance.json'), 'utf8').then((t) => JSON.parse(t) as { gatewayUrl: string; adminUrl: string }, () => null);
+    if (!info) await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!info) throw new Error('gateway did not start');
+  const admin = createAdminClient({ baseUrl: info.adminUrl, token: (await readFile(join(dataDir, 'admin-token'), 'utf8')).trim() });
+  await admin.accounts.import({ auth: makeCodexAuthJson({ accountId: 'bench-1' }), name: 'bench-1', imageConcurrency: 1024 });
+  const { secret } = await admin.keys.create({ name: 'bench' });
+  const generations = { url: `${info.gatewayUrl}/v1/images/generations`, headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' } };
+  for (let i = 0; i < 20; i += 1) await (await request(generations.url, { method: 'POST', headers: generations.headers, body: PROMPT_BODY })).body.arrayBuffer();
+  return {
+    pid: child.pid!,
+    gatewayUrl: info.gatewayUrl,
+    secret,
+    generations,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('close', r));
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
 const readStatusKb = async (pid: number, field: 'VmRSS' | 'VmHWM') => {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(await readFile(`/proc/${pid}/status`, 'utf8'));
   return Number(m?.[1] ?? 0);
@@ -48,7 +110,6 @@ const readStatusKb = async (pid: number, field: 'VmRSS' | 'VmHWM') => {
 
 /** Runs `load` and returns the gateway's peak RSS growth in MB over its idle RSS just before. */
 async function measureRssGrowthMb(pid: number, load: () => Promise<void>): Promise<number> {
-  if (global.gc) global.gc();
   await new Promise((r) => setTimeout(r, 500));
   const idleKb = await readStatusKb(pid, 'VmRSS');
   let peakKb = idleKb;
@@ -65,13 +126,13 @@ async function measureRssGrowthMb(pid: number, load: () => Promise<void>): Promi
 }
 
 /** Median latency (ms, microsecond resolution) of `count` sequential requests on one kept-alive connection. */
-async function measureP50Ms(target: { url: string; headers: Record<string, string> }, body: string, count: number): Promise<number> {
+async function measureP50Ms(target: Target, count: number): Promise<number> {
   const dispatcher = new Agent({ connections: 1 });
   const samples: number[] = [];
   try {
     for (let i = 0; i < count + 50; i += 1) {
       const started = process.hrtime.bigint();
-      const res = await request(target.url, { method: 'POST', headers: target.headers, body, dispatcher });
+      const res = await request(target.url, { method: 'POST', headers: target.headers, body: PROMPT_BODY, dispatcher });
       await res.body.arrayBuffer();
       if (res.statusCode !== 200) throw new Error(`latency run: status ${res.statusCode}`);
       if (i >= 50) samples.push(Number(process.hrtime.bigint() - started) / 1e6); // the first 50 warm up
@@ -82,131 +143,102 @@ async function measureP50Ms(target: { url: string; headers: Record<string, strin
   return median(samples);
 }
 
-async function main(): Promise<void> {
-  const fakeProc = spawnTs('bench/fake-upstream-process.ts', []);
-  const fakeBase = await firstJsonLine(fakeProc, (v) => (typeof v.baseUrl === 'string' ? v.baseUrl : undefined));
-  const fakeLines = createInterface({ input: fakeProc.stdout! })[Symbol.asyncIterator]();
-  const setImageBytes = async (imageBytes: number) => {
-    fakeProc.stdin!.write(JSON.stringify({ imageBytes }) + '\n');
-    await fakeLines.next();
-  };
+async function cannon(target: Target, connections: number) {
+  const r = await autocannon({ ...target, method: 'POST', body: PROMPT_BODY, connections, duration: DURATION_S });
+  if (r.non2xx > 0 || r.errors > 0) throw new Error(`load run had ${r.non2xx} non-2xx and ${r.errors} errors`);
+  return r;
+}
 
-  const dataDir = await mkdtemp(join(tmpdir(), 'cig-bench-'));
-  const gw = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'src/main.ts', 'start', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'], {
-    env: { ...process.env, CODEX_UPSTREAM_BASE_URL: fakeBase, LOG_LEVEL: 'warn', MAX_UPLOAD_FILE_BYTES: String(32 * MiB), MAX_UPLOAD_TOTAL_BYTES: String(40 * MiB) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const info = await (async () => {
-    for (let i = 0; i < 600; i += 1) {
-      try {
-        return JSON.parse(await readFile(join(dataDir, 'instance.json'), 'utf8')) as { gatewayUrl: string; adminUrl: string };
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    throw new Error('gateway did not start');
-  })();
-  gw.stdout!.resume();
-  const admin = createAdminClient({ baseUrl: info.adminUrl, token: (await readFile(join(dataDir, 'admin-token'), 'utf8')).trim() });
-  await admin.accounts.import({ auth: makeCodexAuthJson({ accountId: 'bench-1' }), name: 'bench-1', imageConcurrency: 1024 });
-  const { secret } = await admin.keys.create({ name: 'bench' });
-  const body = JSON.stringify({ prompt: 'a benchmark fox', model: 'gpt-image-2' });
-  const gatewayTarget = { url: `${info.gatewayUrl}/v1/images/generations`, headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' } };
-  const directTarget = {
-    url: `${fakeBase}/images/generations`,
+/** (a): throughput ratio and added p50 latency, gateway and fake measured side by side in each run. */
+async function measureSmallResponses(fakeBaseUrl: string) {
+  const gw = await startGateway(fakeBaseUrl);
+  const direct: Target = {
+    url: `${fakeBaseUrl}/images/generations`,
     headers: { authorization: `Bearer ${makeCodexJwt({ accountId: 'bench-1' })}`, 'chatgpt-account-id': 'bench-1', 'content-type': 'application/json', 'user-agent': 'codex_cli_rs/0.142.0', originator: 'codex_cli_rs' },
   };
-  const cannon = async (target: typeof gatewayTarget, connections: number) => {
-    const r = await autocannon({ ...target, method: 'POST', body, connections, duration: DURATION_S });
-    if (r.non2xx > 0 || r.errors > 0) throw new Error(`load run had ${r.non2xx} non-2xx and ${r.errors} errors`);
-    return r;
-  };
-
-  await setImageBytes(0);
-  await cannon(gatewayTarget, 10); // warm-up (JIT, connection pools)
-  const ratios: number[] = [];
-  const addedP50: number[] = [];
-  const gwRps: number[] = [];
-  const directRps: number[] = [];
-  for (let i = 0; i < RUNS; i += 1) {
-    const direct = await cannon(directTarget, 50);
-    const viaGateway = await cannon(gatewayTarget, 50);
-    directRps.push(direct.requests.average);
-    gwRps.push(viaGateway.requests.average);
-    ratios.push(viaGateway.requests.average / direct.requests.average);
-    const directP50 = await measureP50Ms(directTarget, body, 1000);
-    const gatewayP50 = await measureP50Ms(gatewayTarget, body, 1000);
-    addedP50.push(gatewayP50 - directP50);
+  const result = { ratios: [] as number[], gatewayRps: [] as number[], directRps: [] as number[], addedP50: [] as number[] };
+  try {
+    await cannon(gw.generations, 10); // warm-up (JIT, connection pools)
+    for (let i = 0; i < RUNS; i += 1) {
+      const d = await cannon(direct, 50);
+      const g = await cannon(gw.generations, 50);
+      result.directRps.push(d.requests.average);
+      result.gatewayRps.push(g.requests.average);
+      result.ratios.push(g.requests.average / d.requests.average);
+      result.addedP50.push((await measureP50Ms(gw.generations, 1000)) - (await measureP50Ms(direct, 1000)));
+    }
+  } finally {
+    await gw.stop();
   }
+  return result;
+}
 
-  const pid = gw.pid!;
-  await setImageBytes(3 * MiB); // base64 of 3 MiB ≈ 4 MiB per response
-  const largeResponses: number[] = [];
+/** RUNS fresh gateways, each measured once under `load`. */
+async function measureFresh(fakeBaseUrl: string, load: (gw: Gateway) => Promise<void>): Promise<number[]> {
+  const out: number[] = [];
   for (let i = 0; i < RUNS; i += 1) {
-    largeResponses.push(
-      await measureRssGrowthMb(pid, async () => {
-        await Promise.all(
-          Array.from({ length: 32 }, async () => {
-            const res = await request(gatewayTarget.url, { method: 'POST', headers: gatewayTarget.headers, body });
-            let bytes = 0;
-            for await (const chunk of res.body) bytes += (chunk as Buffer).length;
-            if (res.statusCode !== 200 || bytes < 4 * MiB) throw new Error(`large response: ${res.statusCode}, ${bytes} bytes`);
-          }),
-        );
-      }),
-    );
+    const gw = await startGateway(fakeBaseUrl);
+    try {
+      out.push(await measureRssGrowthMb(gw.pid, () => load(gw)));
+    } finally {
+      await gw.stop();
+    }
   }
+  return out;
+}
 
-  await setImageBytes(0);
-  const upload = padImage(makePng(1, 1), 20 * MiB);
-  const largeUploads: number[] = [];
-  for (let i = 0; i < RUNS; i += 1) {
-    largeUploads.push(
-      await measureRssGrowthMb(pid, async () => {
-        await Promise.all(
-          Array.from({ length: 16 }, async (_, n) => {
-            const form = new FormData();
-            form.append('prompt', `edit ${n}`);
-            form.append('image', new Blob([new Uint8Array(upload)], { type: 'image/png' }), 'big.png');
-            const res = await fetch(`${info.gatewayUrl}/v1/images/edits`, { method: 'POST', headers: { authorization: `Bearer ${secret}` }, body: form });
-            await res.arrayBuffer();
-            if (res.status !== 200) throw new Error(`large upload: ${res.status}`);
-          }),
-        );
-      }),
-    );
+const largeResponses = (gw: Gateway) =>
+  Promise.all(
+    Array.from({ length: 32 }, async () => {
+      const res = await request(gw.generations.url, { method: 'POST', headers: gw.generations.headers, body: PROMPT_BODY });
+      let bytes = 0;
+      for await (const chunk of res.body) bytes += (chunk as Buffer).length;
+      if (res.statusCode !== 200 || bytes < 4 * MiB) throw new Error(`large response: ${res.statusCode}, ${bytes} bytes`);
+    }),
+  ).then(() => undefined);
+
+const multipartEdits = (upload: Buffer) => (gw: Gateway) =>
+  Promise.all(
+    Array.from({ length: 16 }, async (_, n) => {
+      const form = new FormData();
+      form.append('prompt', `edit ${n}`);
+      form.append('image', new Blob([new Uint8Array(upload)], { type: 'image/png' }), 'big.png');
+      const res = await fetch(`${gw.gatewayUrl}/v1/images/edits`, { method: 'POST', headers: { authorization: `Bearer ${gw.secret}` }, body: form });
+      await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`large upload: ${res.status}`);
+    }),
+  ).then(() => undefined);
+
+const jsonEdits = (body: string) => (gw: Gateway) =>
+  Promise.all(
+    Array.from({ length: 16 }, async () => {
+      const res = await request(`${gw.gatewayUrl}/v1/images/edits`, { method: 'POST', headers: gw.generations.headers, body });
+      await res.body.arrayBuffer();
+      if (res.statusCode !== 200) throw new Error(`json edit: ${res.statusCode}`);
+    }),
+  ).then(() => undefined);
+
+async function main(): Promise<void> {
+  const fake = await startFakeProcess();
+  try {
+    await fake.setImageBytes(0);
+    const small = await measureSmallResponses(fake.baseUrl);
+    await fake.setImageBytes(3 * MiB); // base64 of 3 MiB ≈ 4 MiB per response
+    const responses = await measureFresh(fake.baseUrl, largeResponses);
+    await fake.setImageBytes(0);
+    const uploads = await measureFresh(fake.baseUrl, multipartEdits(padImage(makePng(1, 1), 20 * MiB)));
+    const jsonBody = JSON.stringify({ prompt: 'json edit', images: [`data:image/png;base64,${padImage(makePng(1, 1), 15 * MiB).toString('base64')}`] });
+    const json = await measureFresh(fake.baseUrl, jsonEdits(jsonBody));
+
+    console.log(`runs: ${RUNS} (load runs ${DURATION_S}s), medians`);
+    console.log(`(a) small responses, 50 connections: gateway ${fmt(median(small.gatewayRps), 0)} req/s, direct ${fmt(median(small.directRps), 0)} req/s, ratio ${fmt(median(small.ratios))} (runs: ${fmtRuns(small.ratios)})`);
+    console.log(`(a) added p50 latency at 1 connection: ${fmt(median(small.addedP50))} ms (target <= 2 ms; runs: ${fmtRuns(small.addedP50)})`);
+    console.log(`(b) RSS growth, 32 concurrent ~4 MB responses: ${fmt(median(responses), 1)} MB (target <= 96; runs: ${fmtRuns(responses, 1)})`);
+    console.log(`(b) RSS growth, 16 concurrent 20 MB multipart edits: ${fmt(median(uploads), 1)} MB (target <= 96; runs: ${fmtRuns(uploads, 1)})`);
+    console.log(`(c) contrast, 16 concurrent JSON edits with a 20 MB data URL each (held whole by design): ${fmt(median(json), 1)} MB (runs: ${fmtRuns(json, 1)})`);
+  } finally {
+    fake.stop();
   }
-
-  // For contrast (and to show the measurement sees growth when there is some): JSON edits carry their
-  // images inside the JSON document, which has to be held whole to be parsed.
-  const jsonEditBody = JSON.stringify({ prompt: 'json edit', images: [`data:image/png;base64,${padImage(makePng(1, 1), 15 * MiB).toString('base64')}`] });
-  const jsonEdits: number[] = [];
-  for (let i = 0; i < RUNS; i += 1) {
-    jsonEdits.push(
-      await measureRssGrowthMb(pid, async () => {
-        await Promise.all(
-          Array.from({ length: 16 }, async () => {
-            const res = await request(`${info.gatewayUrl}/v1/images/edits`, { method: 'POST', headers: gatewayTarget.headers, body: jsonEditBody });
-            await res.body.arrayBuffer();
-            if (res.statusCode !== 200) throw new Error(`json edit: ${res.statusCode}`);
-          }),
-        );
-      }),
-    );
-  }
-
-  const fmt = (n: number, digits = 2) => n.toFixed(digits);
-  console.log(`runs: ${RUNS} x ${DURATION_S}s, medians`);
-  console.log(`(a) small responses, 50 connections: gateway ${fmt(median(gwRps), 0)} req/s, direct ${fmt(median(directRps), 0)} req/s, ratio ${fmt(median(ratios))} (runs: ${ratios.map((r) => fmt(r)).join(', ')})`);
-  console.log(`(a) added p50 latency at 1 connection: ${fmt(median(addedP50))} ms (target <= 2 ms; runs: ${addedP50.map((r) => fmt(r)).join(', ')})`);
-  console.log(`(b) RSS growth, 32 concurrent ~4 MB responses: ${fmt(median(largeResponses), 1)} MB (target <= 96; runs: ${largeResponses.map((r) => fmt(r, 1)).join(', ')})`);
-  console.log(`(b) RSS growth, 16 concurrent 20 MB multipart edits: ${fmt(median(largeUploads), 1)} MB (target <= 96; runs: ${largeUploads.map((r) => fmt(r, 1)).join(', ')})`);
-  console.log(`(c) contrast, 16 concurrent JSON edits with a 20 MB data URL each (held whole by design): ${fmt(median(jsonEdits), 1)} MB (runs: ${jsonEdits.map((r) => fmt(r, 1)).join(', ')})`);
-
-  gw.kill('SIGTERM');
-  fakeProc.stdin!.end();
-  await new Promise((r) => gw.once('close', r));
-  await rm(dataDir, { recursive: true, force: true });
 }
 
 await main();
