@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds a versioned release bundle of Codex Image Gateway:
 #   <OUT_DIR>/codex-image-gateway-<release id>.tar.gz, holding one folder codex-image-gateway-<release id>/ with
-#   bin/, dist/ (compiled, with dist/store/migrations/*.sql), node_modules/ (production only),
+#   bin/, dist/ (compiled, with dist/store/migrations/*.sql), web/dist/ (the web console, bundled),
+#   node_modules/ (production only),
 #   package.json, package-lock.json, deploy/ (units, Caddyfile, env example, activate.sh),
 #   manifest.json (version, git revision, required schema version, build time) and SHA256SUMS.
 # The release id is <version>-<short git revision>; a build from a tree with uncommitted changes
@@ -54,9 +55,16 @@ cp -R "$repo/src" "$repo/bin" "$repo/package.json" "$repo/package-lock.json" "$r
 ln -s "$repo/node_modules" "$build/node_modules"
 (cd "$build" && "$NPM" run --silent build) >&2 || die "npm run build failed"
 [ -f "$build/dist/store/migrations/0001_init.sql" ] || die "the build did not copy the migrations to dist/store/migrations"
+# The web console (served by the control plane at /admin/ from web/dist, next to dist/).
+mkdir -p "$build/web"
+cp -R "$repo/web/src" "$repo/web/build.ts" "$repo/web/build-console.ts" "$build/web/"
+(cd "$build" && "$NPM" run --silent build:web) >&2 || die "npm run build:web failed"
+[ -f "$build/web/dist/index.html" ] || die "the console build did not write web/dist/index.html"
 
 mkdir -p "$stage/deploy"
 cp -R "$build/dist" "$build/bin" "$build/package.json" "$build/package-lock.json" "$stage/"
+mkdir -p "$stage/web"
+cp -R "$build/web/dist" "$stage/web/"
 cp "$repo/deploy/codex-image-gateway.service" "$repo/deploy/codex-image-gateway-control.service" \
   "$repo/deploy/Caddyfile" "$repo/deploy/gateway.env.example" "$repo/deploy/activate.sh" "$stage/deploy/"
 (cd "$stage" && "$NPM" ci --omit=dev --no-audit --no-fund --no-bin-links --loglevel=error) >&2 || die "npm ci --omit=dev failed"

@@ -2,14 +2,18 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ControlApi } from '../control/control-api.js';
 import { combineStatusReaders, type GatewayStatusReader } from '../control/gateway-status.js';
-import { registerAdminAuth } from './admin-auth.js';
+import { registerConsoleAuth } from './admin-console-auth.js';
+import { createAdminSessionStore, type AdminSessionStore } from './admin-session.js';
+import { registerConsoleHeaders } from './console-headers.js';
 import { registerAdminErrorHandler } from './admin-error-handler.js';
+import { registerActivityRoutes } from './routes/activity-routes.js';
 import { registerAccountHealthRoutes } from './routes/account-health-routes.js';
 import { registerAccountRoutes } from './routes/accounts-routes.js';
 import { registerGroupRoutes } from './routes/groups-routes.js';
 import { registerKeyRoutes } from './routes/keys-routes.js';
 import { registerSettingsRoutes } from './routes/settings-routes.js';
 import { registerUsageRoutes } from './routes/usage-routes.js';
+import { registerSessionRoutes } from './session-routes.js';
 
 /** Every admin API route lives under this prefix. */
 export const ADMIN_API_PREFIX = '/admin/api';
@@ -27,13 +31,15 @@ export interface AdminAppOptions {
   logger?: FastifyBaseLogger | false;
   /** Runtime account state of the gateways (cooldowns, in flight); absent = none known. */
   gatewayStatus?: GatewayStatusReader;
+  /** Console sessions (sign-in cookie); absent = a fresh in-memory store. */
+  sessions?: AdminSessionStore;
   /** Adds more to the app (the web console, for example) outside the authenticated API scope. */
   extend?: (app: FastifyInstance) => void;
 }
 
 /**
  * Builds the admin (control-plane) Fastify app without listening, so tests use `app.inject`.
- * REST under `/admin/api/` behind the bearer admin token; every response has `x-request-id` and
+ * REST under `/admin/api/` behind the bearer admin token or a console session (`/admin/session`); every response has `x-request-id` and
  * `cache-control: no-store`; errors are OpenAI-shaped via `toOpenAIError`.
  */
 export function buildAdminApp(opts: AdminAppOptions): FastifyInstance {
@@ -47,14 +53,19 @@ export function buildAdminApp(opts: AdminAppOptions): FastifyInstance {
     reply.header('x-request-id', req.id);
     reply.header('cache-control', 'no-store');
   });
+  registerConsoleHeaders(app);
   registerAdminErrorHandler(app);
+  const sessions = opts.sessions ?? createAdminSessionStore();
+  registerSessionRoutes(app, opts.adminToken, sessions);
   app.register(
     async (api) => {
       registerAdminErrorHandler(api);
-      registerAdminAuth(api, opts.adminToken);
+      registerConsoleAuth(api, opts.adminToken, sessions);
       api.get('/health', async () => ({ ok: true }));
       registerKeyRoutes(api, opts.control);
-      registerAccountHealthRoutes(api, opts.control, opts.gatewayStatus ?? combineStatusReaders([]));
+      const gatewayStatus = opts.gatewayStatus ?? combineStatusReaders([]);
+      registerAccountHealthRoutes(api, opts.control, gatewayStatus);
+      registerActivityRoutes(api, gatewayStatus);
       registerAccountRoutes(api, opts.control);
       registerGroupRoutes(api, opts.control);
       registerSettingsRoutes(api, opts.control);

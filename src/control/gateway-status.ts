@@ -1,3 +1,4 @@
+import type { ImageLogEvent } from '../observe/image-log-event.js';
 import { parseStatusWire, type DataPlaneStatus, type DataPlaneStatusSource, type DataPlaneStatusWire } from '../http/status-routes.js';
 
 /** One gateway's answer: its status, or why it could not be read (never a token or a URL password). */
@@ -10,6 +11,8 @@ export interface GatewayStatusReader {
   read(): Promise<GatewayStatusReport[]>;
   /** Clears the account's cooldown on every gateway; returns how many had one. */
   clearCooldown(accountId: string): Promise<number>;
+  /** Recent request-log lines of every gateway that answered, each list newest first. */
+  readActivity(): Promise<ImageLogEvent[][]>;
 }
 
 /** Name of the in-process data plane in reports (`start`). */
@@ -20,6 +23,7 @@ export function createLocalStatusReader(source: DataPlaneStatusSource): GatewayS
   return {
     read: async () => [{ gateway: LOCAL_GATEWAY, ok: true, status: source.read() }],
     clearCooldown: async (accountId) => (source.clearCooldown(accountId) ? 1 : 0),
+    readActivity: async () => [source.activity?.() ?? []],
   };
 }
 
@@ -75,6 +79,19 @@ export function createRemoteStatusReader(opts: RemoteStatusOptions): GatewayStat
       );
       return results.filter(Boolean).length;
     },
+    readActivity: () =>
+      Promise.all(
+        opts.urls.map(async (base) => {
+          try {
+            const res = await call(base, '/status/activity', 'GET');
+            if (!res.ok) return [];
+            const data = ((await res.json()) as { data?: unknown }).data;
+            return Array.isArray(data) ? (data as ImageLogEvent[]) : [];
+          } catch {
+            return [];
+          }
+        }),
+      ),
   };
 }
 
@@ -83,5 +100,6 @@ export function combineStatusReaders(readers: readonly GatewayStatusReader[]): G
   return {
     read: async () => (await Promise.all(readers.map((r) => r.read()))).flat(),
     clearCooldown: async (accountId) => (await Promise.all(readers.map((r) => r.clearCooldown(accountId)))).reduce((a, b) => a + b, 0),
+    readActivity: async () => (await Promise.all(readers.map((r) => r.readActivity()))).flat(),
   };
 }

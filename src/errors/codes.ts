@@ -45,6 +45,7 @@ export const ERRORS = {
   internal_error: { status: 500, type: 'server_error' },
   // Control plane (admin API and CLI share these).
   admin_unauthorized: { status: 401, type: 'authentication_error' },
+  admin_forbidden: { status: 403, type: 'permission_error' }, // console session without its CSRF token, or a foreign Origin
   not_found: { status: 404, type: 'not_found_error' },
   conflict: { status: 409, type: 'invalid_request_error' },
 } as const satisfies Record<string, { status: number; type: OpenAIErrorType }>;

@@ -3,6 +3,8 @@ import { registerAdminAuth } from '../admin/admin-auth.js';
 import type { AccountCooldown, AccountHealth, CooldownCause } from '../dispatch/account-health.js';
 import { GatewayError } from '../errors/codes.js';
 import type { AccountLimiter } from '../limits/account-limiter.js';
+import type { ActivityBuffer } from '../observe/activity-buffer.js';
+import type { ImageLogEvent } from '../observe/image-log-event.js';
 import type { SnapshotSource } from './gateway-deps.js';
 
 /** One account as this data plane sees it right now. */
@@ -24,6 +26,8 @@ export interface DataPlaneStatusSource {
   read(): DataPlaneStatus;
   /** Ends the account's cooldown; false when it had none. */
   clearCooldown(accountId: string): boolean;
+  /** Recent request-log lines of this process, newest first; absent = none kept. */
+  activity?(): ImageLogEvent[];
 }
 
 /** What the status source reads. */
@@ -32,10 +36,12 @@ export interface StatusSourceDeps {
   accountLimiter: AccountLimiter;
   snapshots: SnapshotSource;
   now: () => number;
+  /** Recent request-log lines (the console's Activity page); absent = none. */
+  activity?: ActivityBuffer;
 }
 
 /** Builds the status of every account in the current snapshot (no token, no proxy: ids and numbers). */
-export function createDataPlaneStatusSource({ health, accountLimiter, snapshots, now }: StatusSourceDeps): DataPlaneStatusSource {
+export function createDataPlaneStatusSource({ health, accountLimiter, snapshots, now, activity }: StatusSourceDeps): DataPlaneStatusSource {
   return {
     read() {
       const accounts = [...(snapshots.current()?.accounts.values() ?? [])].map((account) => ({
@@ -46,6 +52,7 @@ export function createDataPlaneStatusSource({ health, accountLimiter, snapshots,
       return { generatedAt: now(), accounts };
     },
     clearCooldown: (accountId) => health.clear(accountId),
+    ...(activity ? { activity: () => activity.list() } : {}),
   };
 }
 
@@ -84,7 +91,7 @@ export function parseStatusWire(wire: DataPlaneStatusWire): DataPlaneStatus {
 }
 
 /**
- * `GET /status` and `POST /status/accounts/:id/clear-cooldown` on the data plane, for control planes
+ * `GET /status`, `GET /status/activity` (recent request-log lines, when kept) and `POST /status/accounts/:id/clear-cooldown` on the data plane, for control planes
  * in other processes (GATEWAY_STATUS_URLS). Both need `Authorization: Bearer <admin token>`.
  */
 export function registerStatusRoutes(app: FastifyInstance, source: DataPlaneStatusSource, adminToken: string): void {
@@ -95,5 +102,6 @@ export function registerStatusRoutes(app: FastifyInstance, source: DataPlaneStat
       if (!/^acct_[0-9a-f]{8,64}$/.test(req.params.id)) throw new GatewayError('not_found', 'account not found', 'account');
       return { account_id: req.params.id, cleared: source.clearCooldown(req.params.id) };
     });
+    scope.get('/status/activity', async (_req, reply) => reply.header('cache-control', 'no-store').send({ data: source.activity?.() ?? [] }));
   });
 }

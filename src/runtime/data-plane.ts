@@ -5,6 +5,7 @@ import { buildGatewayApp } from '../http/gateway-app.js';
 import { createDataPlaneStatusSource, type DataPlaneStatusSource } from '../http/status-routes.js';
 import { AccountLimiter } from '../limits/account-limiter.js';
 import { KeyLimiter } from '../limits/key-limiter.js';
+import { createActivityBuffer, teeRequestLog, type ActivityBuffer } from '../observe/activity-buffer.js';
 import { createGatewayMetrics } from '../observe/gateway-metrics.js';
 import { createRequestLogWriter } from '../observe/request-log-writer.js';
 import { createUsageRecorder } from '../observe/usage-recorder.js';
@@ -27,6 +28,8 @@ export interface DataPlane {
   accountLimiter: AccountLimiter;
   /** This process's account status (cooldowns, in flight), for the admin API in `start`. */
   status: DataPlaneStatusSource;
+  /** The last request-log lines of this process (the console's Activity and Overview). */
+  activity: ActivityBuffer;
   /** Stops taking requests, lets in-flight ones finish (up to the grace period), then flushes usage and logs. */
   close(): Promise<void>;
 }
@@ -83,7 +86,8 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken 
     backoffMaxMs: config.failureBackoffMaxMs,
   });
   const accountLimiter = new AccountLimiter(Date.now, createAccountInflightReporter(metrics, snapshots));
-  const status = createDataPlaneStatusSource({ health, accountLimiter, snapshots, now: Date.now });
+  const activity = createActivityBuffer();
+  const status = createDataPlaneStatusSource({ health, accountLimiter, snapshots, now: Date.now, activity });
   const app = await buildGatewayApp(
     {
       config,
@@ -93,7 +97,7 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken 
       upstream,
       metrics,
       usage,
-      requestLog,
+      requestLog: teeRequestLog(requestLog, activity),
       now: Date.now,
       health,
       onAuthFailure: (accountId) => {
@@ -110,7 +114,7 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken 
     await requestLog.close();
     await upstream.close();
   };
-  return { app, snapshots, health, accountLimiter, status, close };
+  return { app, snapshots, health, accountLimiter, status, activity, close };
 }
 
 /** Closes the server, waiting for in-flight requests up to `graceMs`, then cuts what is left. */

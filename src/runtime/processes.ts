@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildAdminApp } from '../admin/admin-app.js';
+import { registerConsoleStatic } from '../admin/console-static.js';
 import { ConfigError, parseListenAddress, type Config } from '../config/config.js';
 import { createControlServices } from '../control/control-services.js';
 import { createCredentialCipher, resolveConfiguredMasterKey } from '../control/credential-cipher.js';
@@ -48,7 +49,7 @@ export async function runStart(config: Config, logger: FastifyBaseLogger = creat
       createLocalStatusReader(dataPlane.status),
       createRemoteStatusReader({ urls: config.gatewayStatusUrls, adminToken: admin.token }),
     ]);
-    const adminApp = buildAdminApp({ control: createControlServices({ db: opened.db, cipher }), adminToken: admin.token, logger, gatewayStatus });
+    const adminApp = buildAdminApp({ control: createControlServices({ db: opened.db, cipher }), adminToken: admin.token, logger, gatewayStatus, extend: registerConsoleStatic });
     stops.push(() => adminApp.close());
     const gatewayUrl = await listenOn(dataPlane.app, '--listen', config.listen);
     const adminUrl = await listenOn(adminApp, '--admin-listen', config.adminListen);
@@ -101,7 +102,7 @@ export async function runControl(
     const cipher = createCredentialCipher(await resolveConfiguredMasterKey(config, true));
     const admin = await resolveAdminToken(config.adminToken, config.dataDir);
     const gatewayStatus = createRemoteStatusReader({ urls: config.gatewayStatusUrls, adminToken: admin.token });
-    const adminApp = buildAdminApp({ control: createControlServices({ db: opened.db, cipher }), adminToken: admin.token, logger, gatewayStatus });
+    const adminApp = buildAdminApp({ control: createControlServices({ db: opened.db, cipher }), adminToken: admin.token, logger, gatewayStatus, extend: registerConsoleStatic });
     const adminUrl = await listenOn(adminApp, '--admin-listen', config.adminListen);
     const refreshWorker = await startRefreshWorker(config, opened.db, cipher, logger).catch(async (err: unknown) => {
       await adminApp.close();

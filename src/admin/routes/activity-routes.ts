@@ -1,0 +1,72 @@
+import type { FastifyInstance } from 'fastify';
+import type { GatewayStatusReader } from '../../control/gateway-status.js';
+import { GatewayError } from '../../errors/codes.js';
+import { buildActivityOverview } from '../../observe/activity-overview.js';
+import { ACTIVITY_MAX_LIMIT, filterActivity, selectRequestLines } from '../../observe/activity-query.js';
+import type { ImageLogEvent } from '../../observe/image-log-event.js';
+
+/** Longest Overview window (a day of minutes; the buffer rarely holds that much). */
+export const OVERVIEW_MAX_MINUTES = 1_440;
+
+type ActivityQuery = { Querystring: Record<string, string | undefined> };
+
+/** An optional integer query parameter within [min, max]. @throws GatewayError('invalid_request') */
+export function parseIntegerParam(value: string | undefined, name: string, min: number, max: number): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new GatewayError('invalid_request', `${name} must be an integer from ${min} to ${max}`, name);
+  return n;
+}
+
+/** Every gateway's lines merged, newest first. */
+async function readMerged(status: GatewayStatusReader): Promise<ImageLogEvent[]> {
+  return (await status.readActivity()).flat().sort((a, b) => b.ts - a.ts);
+}
+
+/**
+ * Activity and Overview, from the gateways' recent request-log lines (never a prompt or an image:
+ * the lines have no field for one): GET `/activity?key=&account=&status=&error_class=&limit=`
+ * (newest first), GET `/activity/:request_id` (the lines of one request, oldest first) and
+ * GET `/overview?minutes=60` (per-minute series and per-account load).
+ */
+export function registerActivityRoutes(app: FastifyInstance, status: GatewayStatusReader, now: () => number = Date.now): void {
+  app.get<ActivityQuery>('/activity', async (req) => {
+    const q = req.query;
+    const limit = parseIntegerParam(q.limit, 'limit', 1, ACTIVITY_MAX_LIMIT);
+    const data = filterActivity(await readMerged(status), {
+      key: q.key || undefined,
+      account: q.account || undefined,
+      status: q.status || undefined,
+      errorClass: q.error_class || undefined,
+      limit,
+    });
+    return { data };
+  });
+
+  app.get<{ Params: { requestId: string } }>('/activity/:requestId', async (req) => {
+    const lines = selectRequestLines(await readMerged(status), req.params.requestId);
+    if (lines.length === 0) throw new GatewayError('not_found', 'no recent request with this id', 'request_id');
+    return { request_id: req.params.requestId, data: lines };
+  });
+
+  app.get<ActivityQuery>('/overview', async (req) => {
+    const minutes = parseIntegerParam(req.query.minutes, 'minutes', 1, OVERVIEW_MAX_MINUTES) ?? 60;
+    const o = buildActivityOverview(await readMerged(status), minutes, now());
+    return {
+      minutes: o.minutes,
+      from: o.from,
+      totals: o.totals,
+      accounts: o.accounts,
+      series: o.series.map((m) => ({
+        minute: m.minute,
+        requests: m.requests,
+        images: m.images,
+        successes: m.successes,
+        failures: m.failures,
+        failures_by_class: m.failuresByClass,
+        latency_p50_ms: m.latencyP50Ms,
+        latency_p95_ms: m.latencyP95Ms,
+      })),
+    };
+  });
+}

@@ -1,0 +1,218 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildWebConsole } from '../../web/build-console.js';
+import { startGatewayHarness, type GatewayHarness } from '../support/gateway-harness.js';
+import { makeCodexAuthJson } from '../support/jwt.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
+  '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync',
+];
+const SCREENSHOT_DIR = join(process.cwd(), 'test-output', 'screenshots');
+const WIDTHS = [375, 1280] as const;
+
+let h: GatewayHarness;
+let context: BrowserContext;
+let page: Page;
+let profileDir: string;
+/** Every request the console made to anything but the control plane (must stay empty). */
+const foreignRequests: string[] = [];
+const state = { secret: '', keyId: '', requestId: '', sessionCookie: '' };
+/** Console errors of the page other than failed loads (a CSP violation would land here). */
+const pageErrors: string[] = [];
+
+async function screenshotBoth(name: string): Promise<void> {
+  for (const width of WIDTHS) {
+    await page.setViewportSize({ width, height: width < 600 ? 800 : 900 });
+    await page.waitForTimeout(150); // let the layout settle after the resize
+    await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}-${width}.png`), fullPage: true });
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+}
+
+async function openPage(title: string): Promise<void> {
+  await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: title, exact: true }).click();
+  await page.getByRole('heading', { level: 1, name: title }).waitFor();
+}
+
+beforeAll(async () => {
+  await buildWebConsole();
+  await mkdir(SCREENSHOT_DIR, { recursive: true });
+  h = await startGatewayHarness();
+  profileDir = await mkdtemp(join(tmpdir(), 'cig-chromium-'));
+  context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM,
+    args: CHROMIUM_ARGS,
+    headless: true,
+    viewport: { width: 1280, height: 900 },
+  });
+  const origin = new URL(h.adminUrl).origin;
+  await context.route('**/*', (route) => {
+    const url = route.request().url();
+    if (url.startsWith(`${origin}/`)) return route.continue();
+    foreignRequests.push(url);
+    return route.abort();
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(10_000);
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) pageErrors.push(msg.text());
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await context?.close();
+  await h?.stop();
+  if (profileDir) await rm(profileDir, { recursive: true, force: true });
+});
+
+describe('web console in Chromium', () => {
+  it('signs in with the admin token (the token never appears in the URL)', async () => {
+    await page.goto(`${h.adminUrl}/admin/`);
+    await page.getByRole('heading', { name: 'Codex Image Gateway' }).waitFor();
+    await screenshotBoth('sign-in');
+    await page.getByLabel('Admin token').fill('not-the-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'invalid admin token' }).waitFor();
+    const token = (await import('node:fs/promises')).readFile(join(h.dataDir, 'admin-token'), 'utf8');
+    await page.getByLabel('Admin token').fill((await token).trim());
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+    expect(page.url()).not.toContain((await token).trim());
+    const cookies = await context.cookies();
+    const session = cookies.find((c) => c.name === 'cig_admin_session');
+    expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/admin', secure: false });
+    state.sessionCookie = session!.value;
+    expect(await page.evaluate(() => JSON.stringify(localStorage) + document.cookie)).not.toContain((await token).trim());
+  });
+
+  it('creates a key and shows its secret exactly once', async () => {
+    await openPage('Keys');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const form = page.getByRole('form', { name: 'Create key' });
+    await form.locator('input[name=max_concurrency]').fill('2000');
+    await form.locator('input[name=name]').fill('browser-key');
+    await form.getByRole('button', { name: 'Create' }).click();
+    await form.getByRole('alert').filter({ hasText: 'max_concurrency must be an integer from 1 to 1024' }).waitFor();
+    await form.locator('input[name=max_concurrency]').fill('');
+    await form.getByRole('button', { name: 'Create' }).click();
+    const secretBox = page.getByTestId('new-secret');
+    state.secret = (await secretBox.textContent())!.trim();
+    expect(state.secret).toMatch(/^cig_/);
+    await screenshotBoth('keys-secret');
+    await page.reload();
+    await page.getByRole('article', { name: 'Key browser-key' }).waitFor();
+    expect(await page.getByTestId('new-secret').count()).toBe(0);
+    expect(await page.content()).not.toContain(state.secret);
+    state.keyId = (await h.admin.keys.get('browser-key')).id;
+  });
+
+  it('imports an account by pasting its auth.json and changes its concurrency', async () => {
+    await openPage('Accounts');
+    const auth = makeCodexAuthJson({ accountId: 'acct-browser' });
+    const form = page.getByRole('form', { name: 'Import account' });
+    await form.locator('textarea[name=auth]').fill(JSON.stringify(auth));
+    await form.locator('input[name=name]').fill('browser-acct');
+    await form.getByRole('button', { name: 'Import account' }).click();
+    const card = page.getByRole('article', { name: 'Account browser-acct' });
+    await card.waitFor();
+    await card.getByRole('button', { name: 'Edit' }).click();
+    const edit = card.getByRole('form', { name: 'Edit account browser-acct' });
+    await edit.locator('input[name=image_concurrency]').fill('7');
+    await edit.getByRole('button', { name: 'Save account' }).click();
+    await card.getByTestId('account-concurrency').filter({ hasText: /^7$/ }).waitFor();
+    expect((await h.admin.accounts.get('browser-acct')).imageConcurrency).toBe(7);
+    const html = await page.content();
+    for (const secret of [auth.tokens.access_token, auth.tokens.refresh_token, auth.tokens.id_token]) expect(html).not.toContain(secret);
+    await screenshotBoth('accounts');
+  });
+
+  it('the new secret works with the openai SDK', async () => {
+    const client = h.sdk(state.secret);
+    const { data, response } = await client.images.generate({ model: 'gpt-image-2', prompt: 'a lighthouse at dusk' }).withResponse();
+    expect(data.data).toHaveLength(1);
+    state.requestId = response.headers.get('x-request-id')!;
+    expect(state.requestId).toMatch(/^req_/);
+  });
+
+  it('switching image access off in the console makes the next SDK call fail with 403 within a second', async () => {
+    await openPage('Keys');
+    const patched = page.waitForResponse((r) => r.url().includes('/admin/api/keys/') && r.request().method() === 'PATCH');
+    await page.getByRole('switch', { name: 'Image access for browser-key' }).click();
+    expect((await patched).status()).toBe(200);
+    const changedAt = Date.now();
+    const client = h.sdk(state.secret);
+    for (;;) {
+      const err = await client.images.generate({ prompt: 'after' }).then(() => null, (e: unknown) => e);
+      if (err instanceof OpenAI.PermissionDeniedError) break;
+      expect(Date.now() - changedAt).toBeLessThan(1_000);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(Date.now() - changedAt).toBeLessThan(1_000);
+    await page.getByRole('article', { name: 'Key browser-key' }).getByText('off', { exact: true }).waitFor();
+    await screenshotBoth('keys');
+  });
+
+  it('creates a group and shows the settings', async () => {
+    await openPage('Groups');
+    const form = page.getByRole('form', { name: 'Create group' });
+    await form.locator('input[name=name]').fill('pool');
+    await form.locator('input[name=accounts]').fill('no-such-account');
+    await form.getByRole('button', { name: 'Create group' }).click();
+    await form.getByRole('alert').waitFor(); // the API's own message about the unknown account
+    await form.locator('input[name=accounts]').fill('browser-acct');
+    await form.getByRole('button', { name: 'Create group' }).click();
+    await page.getByRole('article', { name: 'Group pool' }).waitFor();
+    await screenshotBoth('groups');
+    await openPage('Settings');
+    await page.locator('input[name=log_max_files]').waitFor();
+    await page.waitForFunction(() => (document.querySelector('input[name=codex_client_version]') as HTMLInputElement | null)?.value !== '');
+    await screenshotBoth('settings');
+  });
+
+  it('shows the request in Activity and opens its detail with the attempts', async () => {
+    await openPage('Activity');
+    const row = page.locator('tbody tr', { hasText: 'browser-acct' }).first();
+    await row.waitFor();
+    await screenshotBoth('activity');
+    await page.getByRole('link', { name: state.requestId.slice(0, 12) }).first().click();
+    await page.getByRole('heading', { level: 1, name: `Request ${state.requestId}` }).waitFor();
+    await page.locator('tbody tr', { hasText: 'browser-acct' }).waitFor();
+    await screenshotBoth('activity-detail');
+    await openPage('Overview');
+    await page.getByRole('img', { name: /Requests and images per minute/ }).waitFor();
+    await screenshotBoth('overview');
+  });
+
+  it('is keyboard operable: Tab reaches the navigation and Enter opens a page', async () => {
+    await page.reload();
+    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+    const focused: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      await page.keyboard.press('Tab');
+      focused.push(await page.evaluate(() => `${document.activeElement?.tagName} ${document.activeElement?.textContent?.trim() ?? ''}`));
+    }
+    expect(focused).toEqual(['A Image Gateway', 'A Overview', 'A Keys']);
+    expect(await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle)).toBe('solid'); // focus is visible
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Keys' }).waitFor();
+  });
+
+  it('signs out; the old session cookie is then refused by the API', async () => {
+    const withCookie = (path: string, init: RequestInit = {}) =>
+      fetch(`${h.adminUrl}${path}`, { ...init, headers: { cookie: `cig_admin_session=${state.sessionCookie}`, ...init.headers } });
+    expect((await withCookie('/admin/api/keys')).status).toBe(200);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('Admin token').waitFor();
+    expect((await withCookie('/admin/api/keys')).status).toBe(401);
+    expect((await context.cookies()).find((c) => c.name === 'cig_admin_session')).toBeUndefined();
+    expect(foreignRequests).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  });
+});

@@ -1,0 +1,108 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildAdminApp } from '../../src/admin/admin-app.js';
+import type { ControlApi } from '../../src/control/control-api.js';
+import { combineStatusReaders, createLocalStatusReader, createRemoteStatusReader } from '../../src/control/gateway-status.js';
+import { registerStatusRoutes, type DataPlaneStatusSource } from '../../src/http/status-routes.js';
+import { createActivityBuffer } from '../../src/observe/activity-buffer.js';
+import type { ImageLogEvent } from '../../src/observe/image-log-event.js';
+import { makeLogEvent } from '../support/log-events.js';
+
+const TOKEN = 'activity-test-admin-token';
+const AUTH = { authorization: `Bearer ${TOKEN}` };
+const NOW = Date.now(); // the overview route reads the real clock
+
+const sourceOf = (events: ImageLogEvent[]): DataPlaneStatusSource => {
+  const buffer = createActivityBuffer(100);
+  for (const e of events) buffer.write(e);
+  return { read: () => ({ generatedAt: NOW, accounts: [] }), clearCooldown: () => false, activity: () => buffer.list() };
+};
+
+let remoteGateway: FastifyInstance;
+let admin: FastifyInstance;
+let remoteUrl: string;
+
+beforeAll(async () => {
+  // A `serve` data plane's status routes, reached over real HTTP on loopback.
+  remoteGateway = Fastify();
+  registerStatusRoutes(remoteGateway, sourceOf([
+    makeLogEvent({ request_id: 'remote-1', ts: NOW - 30_000, account_name: 'acct-r', upstream_status: 429, error_class: 'rate_limited' }),
+    makeLogEvent({ request_id: 'remote-1', ts: NOW - 30_000, account_name: 'acct-s' }), // written second: the final line
+  ]), TOKEN);
+  remoteUrl = await remoteGateway.listen({ host: '127.0.0.1', port: 0 });
+  const local = sourceOf([
+    makeLogEvent({ request_id: 'local-1', ts: NOW - 90_000, key_name: 'beta' }),
+    makeLogEvent({ request_id: 'local-2', ts: NOW - 10_000 }),
+  ]);
+  const status = combineStatusReaders([
+    createLocalStatusReader(local),
+    createRemoteStatusReader({ urls: [remoteUrl, 'http://127.0.0.1:9'], adminToken: TOKEN, timeoutMs: 1_000 }),
+  ]);
+  admin = buildAdminApp({ control: {} as ControlApi, adminToken: TOKEN, gatewayStatus: status });
+  await admin.ready();
+});
+
+afterAll(async () => {
+  await admin?.close();
+  await remoteGateway?.close();
+});
+
+const get = (url: string) => admin.inject({ method: 'GET', url, headers: AUTH });
+const requestIds = (body: unknown) => (body as { data: ImageLogEvent[] }).data.map((e) => e.request_id);
+
+describe('GET /status/activity on the data plane', () => {
+  it('needs the admin token', async () => {
+    expect((await fetch(`${remoteUrl}/status/activity`)).status).toBe(401);
+    const res = await fetch(`${remoteUrl}/status/activity`, { headers: AUTH });
+    expect(((await res.json()) as { data: unknown[] }).data).toHaveLength(2);
+  });
+});
+
+describe('GET /admin/api/activity', () => {
+  it.each([
+    { query: '', expected: ['local-2', 'remote-1', 'remote-1', 'local-1'] },
+    { query: '?limit=2', expected: ['local-2', 'remote-1'] },
+    { query: '?key=beta', expected: ['local-1'] },
+    { query: '?account=acct-r', expected: ['remote-1'] },
+    { query: '?status=failure', expected: ['remote-1'] },
+    { query: '?error_class=rate_limited', expected: ['remote-1'] },
+    { query: '?status=success&key=', expected: ['local-2', 'remote-1', 'local-1'] },
+  ])('$query merges local and remote gateways, newest first → $expected', async ({ query, expected }) => {
+    const res = await get(`/admin/api/activity${query}`);
+    expect(res.statusCode, res.body).toBe(200);
+    expect(requestIds(res.json())).toEqual(expected);
+  });
+
+  it.each(['limit=0', 'limit=2001', 'limit=1.5', 'limit=abc'])('refuses %s', async (q) => {
+    const res = await get(`/admin/api/activity?${q}`);
+    expect(res.statusCode).toBe(400);
+    expect((res.json() as { error: { param: string } }).error.param).toBe('limit');
+  });
+
+  it('the detail lists the lines of one request (its attempts) and 404s an unknown one', async () => {
+    const res = await get('/admin/api/activity/remote-1');
+    expect(res.json()).toMatchObject({ request_id: 'remote-1', data: [{ account_name: 'acct-r' }, { account_name: 'acct-s' }] });
+    expect((await get('/admin/api/activity/nope')).statusCode).toBe(404);
+  });
+});
+
+describe('GET /admin/api/overview', () => {
+  it('answers per-minute series over every gateway', async () => {
+    const res = await get('/admin/api/overview?minutes=5');
+    expect(res.statusCode).toBe(200);
+    const body = res.json() as { minutes: number; series: Array<Record<string, unknown>>; totals: Record<string, number>; accounts: unknown[] };
+    expect(body.minutes).toBe(5);
+    expect(body.series).toHaveLength(5);
+    expect(Object.keys(body.series[0]!).sort()).toEqual(['failures', 'failures_by_class', 'images', 'latency_p50_ms', 'latency_p95_ms', 'minute', 'requests', 'successes']);
+    expect(body.totals).toEqual({ requests: 3, images: 3, successes: 3, failures: 0 }); // remote-1 ended in success
+    expect(body.accounts).toEqual([
+      { account: 'acct-a', attempts: 2, failures: 0 },
+      { account: 'acct-r', attempts: 1, failures: 1 },
+      { account: 'acct-s', attempts: 1, failures: 0 },
+    ]);
+  });
+
+  it.each(['minutes=0', 'minutes=1441', 'minutes=x'])('refuses %s', async (q) => {
+    expect((await get(`/admin/api/overview?${q}`)).statusCode).toBe(400);
+  });
+});

@@ -1,0 +1,4 @@
+/** `npm run build:web`: bundles the console into web/dist. */
+import { buildWebConsole } from './build-console.js';
+
+await buildWebConsole();

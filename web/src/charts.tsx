@@ -1,0 +1,84 @@
+/** Charts drawn as inline SVG (no chart library): lines over minutes, and horizontal bars. */
+
+/** One line of a chart. */
+export interface Series {
+  label: string;
+  /** CSS class giving its colour (styles live in app.css: no inline styles under the CSP). */
+  className: string;
+  values: Array<number | null>;
+}
+
+const W = 600;
+const H = 160;
+const PAD = { left: 40, right: 8, top: 8, bottom: 22 };
+
+const niceMax = (max: number): number => {
+  if (max <= 0) return 1;
+  const p = 10 ** Math.floor(Math.log10(max));
+  return [1, 2, 5, 10].map((m) => m * p).find((v) => v >= max) ?? max;
+};
+
+function buildPath(values: Array<number | null>, x: (i: number) => number, y: (v: number) => number): string {
+  let d = '';
+  let pen = false;
+  values.forEach((v, i) => {
+    if (v === null) {
+      pen = false;
+      return;
+    }
+    d += `${pen ? 'L' : 'M'}${x(i).toFixed(1)},${y(v).toFixed(1)}`;
+    pen = true;
+  });
+  return d;
+}
+
+/** True when a point has no drawn neighbour (a path alone would not show it). */
+const isIsolated = (values: Array<number | null>, i: number): boolean => (values[i - 1] ?? null) === null && (values[i + 1] ?? null) === null;
+
+/** A line chart over `labels` (x axis) with a legend; `unit` is appended to the y-axis maximum. */
+export function LineChart({ title, labels, series, unit = '', fixedMax }: { title: string; labels: string[]; series: Series[]; unit?: string; fixedMax?: number }) {
+  const all = series.flatMap((s) => s.values.filter((v): v is number => v !== null));
+  const max = fixedMax ?? niceMax(Math.max(0, ...all));
+  const n = Math.max(labels.length - 1, 1);
+  const x = (i: number) => PAD.left + (i / n) * (W - PAD.left - PAD.right);
+  const y = (v: number) => H - PAD.bottom - (v / max) * (H - PAD.top - PAD.bottom);
+  const summary = series.map((s) => `${s.label}: latest ${s.values.at(-1) ?? 'none'}`).join('; ');
+  return (
+    <figure class="chart">
+      <figcaption>{title}</figcaption>
+      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`${title}. ${summary}`} preserveAspectRatio="none">
+        <line class="axis" x1={PAD.left} y1={H - PAD.bottom} x2={W - PAD.right} y2={H - PAD.bottom} />
+        <line class="grid" x1={PAD.left} y1={PAD.top} x2={W - PAD.right} y2={PAD.top} />
+        <text class="tick" x={PAD.left - 4} y={PAD.top + 8} text-anchor="end">{`${max}${unit}`}</text>
+        <text class="tick" x={PAD.left - 4} y={H - PAD.bottom} text-anchor="end">0</text>
+        <text class="tick" x={PAD.left} y={H - 6}>{labels[0] ?? ''}</text>
+        <text class="tick" x={W - PAD.right} y={H - 6} text-anchor="end">{labels.at(-1) ?? ''}</text>
+        {series.map((s) => <path class={`line ${s.className}`} d={buildPath(s.values, x, y)} />)}
+        {series.flatMap((s) => s.values.map((v, i) => (v !== null && isIsolated(s.values, i) ? <circle class={`dot ${s.className}`} cx={x(i)} cy={y(v)} r={3} /> : null)))}
+      </svg>
+      <ul class="legend">{series.map((s) => <li><span class={`swatch ${s.className}`} aria-hidden="true" />{s.label}</li>)}</ul>
+    </figure>
+  );
+}
+
+/** Horizontal bars (label, value) with the value written next to each bar. */
+export function BarList({ title, rows, empty }: { title: string; rows: Array<{ label: string; value: number; note?: string }>; empty: string }) {
+  const max = Math.max(1, ...rows.map((r) => r.value));
+  const rowH = 22;
+  return (
+    <figure class="chart">
+      <figcaption>{title}</figcaption>
+      {rows.length === 0 ? <p class="muted">{empty}</p> : (
+        <svg viewBox={`0 0 ${W} ${rows.length * rowH}`} role="img" aria-label={`${title}. ${rows.map((r) => `${r.label}: ${r.value}`).join('; ')}`}>
+          {rows.map((r, i) => (
+            <g>
+              <text class="tick" x={0} y={i * rowH + 15}>{r.label.length > 18 ? `${r.label.slice(0, 17)}…` : r.label}</text>
+              <rect class="bar" x={150} y={i * rowH + 4} height={14} width={Math.max(1, (r.value / max) * (W - 260))} />
+              <text class="tick" x={150 + (r.value / max) * (W - 260) + 6} y={i * rowH + 15}>{`${r.value}${r.note ?? ''}`}</text>
+            </g>
+          ))}
+        </svg>
+      )}
+    </figure>
+  );
+}

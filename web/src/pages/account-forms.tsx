@@ -1,0 +1,93 @@
+/** Account import and edit forms (the API validates; the forms pre-check the concurrency range). */
+import { useState } from 'preact/hooks';
+import { api, describeError } from '../api.js';
+import type { Account } from '../types.js';
+import { ErrorNote, Field } from '../ui.js';
+
+const parseConcurrency = (raw: string): number => {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 1024) throw new Error('image_concurrency must be an integer from 1 to 1024');
+  return n;
+};
+
+/** Import a Codex auth.json by pasting it or choosing the file. */
+export function ImportAccountForm({ onDone }: { onDone: () => Promise<void> }) {
+  const [auth, setAuth] = useState('');
+  const [name, setName] = useState('');
+  const [concurrency, setConcurrency] = useState('3');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const readFile = async (e: Event) => {
+    const file = (e.currentTarget as HTMLInputElement).files?.[0];
+    if (file) setAuth(await file.text());
+  };
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    try {
+      const body: Record<string, unknown> = { auth, image_concurrency: parseConcurrency(concurrency) };
+      if (name.trim()) body['name'] = name.trim();
+      await api.post('/accounts/import', body);
+      setAuth('');
+      setName('');
+      setError(null);
+      await onDone();
+    } catch (err) {
+      setError(describeError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="form-grid" onSubmit={submit} aria-label="Import account">
+      <Field label="auth.json" hint="paste it, or choose the file below">
+        <textarea name="auth" rows={5} required spellcheck={false} autocomplete="off" value={auth} onInput={(e) => setAuth(e.currentTarget.value)} />
+      </Field>
+      <Field label="auth.json file"><input type="file" name="auth_file" accept=".json,application/json" onChange={readFile} /></Field>
+      <Field label="Name" hint="optional: defaults to the account's email or id"><input name="name" value={name} onInput={(e) => setName(e.currentTarget.value)} /></Field>
+      <Field label="Image concurrency" hint="1–1024"><input name="image_concurrency" inputMode="numeric" value={concurrency} onInput={(e) => setConcurrency(e.currentTarget.value)} /></Field>
+      <ErrorNote message={error} />
+      <div class="actions"><button type="submit" class="primary" disabled={busy}>Import account</button></div>
+    </form>
+  );
+}
+
+/** Edit an account's switch, concurrency, status and proxy. */
+export function EditAccountForm({ account, onDone, onCancel }: { account: Account; onDone: () => Promise<void>; onCancel: () => void }) {
+  const [imageEnabled, setImageEnabled] = useState(account.image_enabled);
+  const [concurrency, setConcurrency] = useState(String(account.image_concurrency));
+  const [status, setStatus] = useState(account.status);
+  const [proxy, setProxy] = useState(account.proxy ?? '');
+  const [error, setError] = useState<string | null>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    try {
+      const body: Record<string, unknown> = { image_enabled: imageEnabled, image_concurrency: parseConcurrency(concurrency), status };
+      // The API shows the proxy with its password masked: send it only when the operator changed it.
+      if (proxy !== (account.proxy ?? '')) body['proxy_url'] = proxy.trim() === '' ? null : proxy.trim();
+      await api.patch(`/accounts/${encodeURIComponent(account.id)}`, body);
+      setError(null);
+      await onDone();
+    } catch (err) {
+      setError(describeError(err));
+    }
+  };
+  return (
+    <form class="form-grid" onSubmit={submit} aria-label={`Edit account ${account.name}`}>
+      <label class="check"><input type="checkbox" name="image_enabled" checked={imageEnabled} onChange={(e) => setImageEnabled(e.currentTarget.checked)} /> Image access</label>
+      <Field label="Image concurrency" hint="1–1024"><input name="image_concurrency" inputMode="numeric" value={concurrency} onInput={(e) => setConcurrency(e.currentTarget.value)} /></Field>
+      <Field label="Status">
+        <select name="status" value={status} onChange={(e) => setStatus(e.currentTarget.value as Account['status'])}>
+          <option value="active">active</option>
+          <option value="disabled">disabled</option>
+        </select>
+      </Field>
+      <Field label="Proxy" hint="http(s)/socks5 URL, empty = direct"><input name="proxy_url" value={proxy} onInput={(e) => setProxy(e.currentTarget.value)} /></Field>
+      <ErrorNote message={error} />
+      <div class="actions">
+        <button type="submit" class="primary">Save account</button>
+        <button type="button" onClick={onCancel}>Cancel</button>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,107 @@
+/** The key create/edit form: same ranges as the API, and the API's message when it still refuses. */
+import { useState } from 'preact/hooks';
+import { describeError } from '../api.js';
+import type { Key, Routing } from '../types.js';
+import { ErrorNote, Field, parseOptionalInt } from '../ui.js';
+
+/** The body of POST /keys or PATCH /keys/:ref. */
+export type KeyBody = {
+  name: string;
+  status: 'active' | 'disabled';
+  image_enabled: boolean;
+  quota_tokens: number | null;
+  max_concurrency: number | null;
+  min_start_interval_ms: number | null;
+  routing: Routing;
+};
+
+const text = (n: number | null | undefined): string => (n === null || n === undefined ? '' : String(n));
+
+function buildRouting(mode: string, accounts: string, group: string): Routing {
+  if (mode === 'accounts') return { mode: 'accounts', accounts: accounts.split(',').map((s) => s.trim()).filter(Boolean) };
+  if (mode === 'group') return { mode: 'group', group: group.trim() };
+  return { mode: 'all' };
+}
+
+/** Create (no `initial`) or edit a key; `onSubmit` sends it and throws the API's error. */
+export function KeyForm({ initial, submitLabel, onSubmit, onCancel }: {
+  initial?: Key;
+  submitLabel: string;
+  onSubmit: (body: KeyBody) => Promise<void>;
+  onCancel?: () => void;
+}) {
+  const r = initial?.routing;
+  const [name, setName] = useState(initial?.name ?? '');
+  const [status, setStatus] = useState<'active' | 'disabled'>(initial?.status ?? 'active');
+  const [imageEnabled, setImageEnabled] = useState(initial?.image_enabled ?? true);
+  const [quota, setQuota] = useState(text(initial?.quota_tokens));
+  const [maxConc, setMaxConc] = useState(text(initial?.max_concurrency));
+  const [minInterval, setMinInterval] = useState(text(initial?.min_start_interval_ms));
+  const [mode, setMode] = useState<string>(r?.mode ?? 'all');
+  const [accounts, setAccounts] = useState(r?.mode === 'accounts' ? r.accounts.join(', ') : '');
+  const [group, setGroup] = useState(r?.mode === 'group' ? r.group : '');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const id = initial?.id ?? 'new';
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    try {
+      await onSubmit({
+        name: name.trim(),
+        status,
+        image_enabled: imageEnabled,
+        quota_tokens: parseOptionalInt(quota, 'quota_tokens', 0, Number.MAX_SAFE_INTEGER),
+        max_concurrency: parseOptionalInt(maxConc, 'max_concurrency', 1, 1024),
+        min_start_interval_ms: parseOptionalInt(minInterval, 'min_start_interval_ms', 0, 300_000),
+        routing: buildRouting(mode, accounts, group),
+      });
+      setError(null);
+    } catch (err) {
+      setError(describeError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="form-grid" onSubmit={submit} aria-label={initial ? `Edit key ${initial.name}` : 'Create key'}>
+      <Field label="Name"><input name="name" required value={name} onInput={(e) => setName(e.currentTarget.value)} /></Field>
+      <Field label="Status">
+        <select name="status" value={status} onChange={(e) => setStatus(e.currentTarget.value as 'active' | 'disabled')}>
+          <option value="active">active</option>
+          <option value="disabled">disabled</option>
+        </select>
+      </Field>
+      <label class="check"><input type="checkbox" name="image_enabled" checked={imageEnabled} onChange={(e) => setImageEnabled(e.currentTarget.checked)} /> Image access</label>
+      <Field label="Max concurrency" hint="1–1024, empty = unlimited">
+        <input name="max_concurrency" inputMode="numeric" value={maxConc} onInput={(e) => setMaxConc(e.currentTarget.value)} />
+      </Field>
+      <Field label="Min start interval (ms)" hint="0–300000, empty = unlimited">
+        <input name="min_start_interval_ms" inputMode="numeric" value={minInterval} onInput={(e) => setMinInterval(e.currentTarget.value)} />
+      </Field>
+      <Field label="Quota (usage tokens)" hint="empty = unlimited">
+        <input name="quota_tokens" inputMode="numeric" value={quota} onInput={(e) => setQuota(e.currentTarget.value)} />
+      </Field>
+      <Field label="Routing">
+        <select name="routing" value={mode} onChange={(e) => setMode(e.currentTarget.value)}>
+          <option value="all">all accounts</option>
+          <option value="accounts">fixed accounts</option>
+          <option value="group">group</option>
+        </select>
+      </Field>
+      {mode === 'accounts' ? (
+        <Field label="Accounts" hint="names, comma-separated, in order">
+          <input id={`routing-accounts-${id}`} name="routing_accounts" value={accounts} onInput={(e) => setAccounts(e.currentTarget.value)} />
+        </Field>
+      ) : null}
+      {mode === 'group' ? (
+        <Field label="Group"><input name="routing_group" value={group} onInput={(e) => setGroup(e.currentTarget.value)} /></Field>
+      ) : null}
+      <ErrorNote message={error} />
+      <div class="actions">
+        <button type="submit" class="primary" disabled={busy}>{submitLabel}</button>
+        {onCancel ? <button type="button" onClick={onCancel}>Cancel</button> : null}
+      </div>
+    </form>
+  );
+}

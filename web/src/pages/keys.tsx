@@ -1,0 +1,135 @@
+/** Keys: list, create (secret shown once), edit, delete. */
+import { useCallback, useState } from 'preact/hooks';
+import { api, describeError } from '../api.js';
+import type { Key, Routing } from '../types.js';
+import { ConfirmButton, ErrorNote, Notice, Section, formatCount, formatTime, useLoad } from '../ui.js';
+import { KeyForm, type KeyBody } from './key-form.js';
+
+const describeRouting = (r: Routing): string =>
+  r.mode === 'all' ? 'all accounts' : r.mode === 'group' ? `group ${r.group}` : `accounts ${r.accounts.join(', ')}`;
+
+const limitText = (n: number | null, unit = ''): string => (n === null ? 'unlimited' : `${n.toLocaleString()}${unit}`);
+
+function QuotaBar({ used, limit }: { used: number; limit: number | null }) {
+  if (limit === null) return <span>{formatCount(used)} / unlimited</span>;
+  return (
+    <span class="quota">
+      <meter min={0} max={Math.max(limit, 1)} value={Math.min(used, limit)} high={limit * 0.9} aria-label="quota used" />
+      <span>{formatCount(used)} / {formatCount(limit)}</span>
+    </span>
+  );
+}
+
+function SecretOnce({ name, secret, onDone }: { name: string; secret: string; onDone: () => void }) {
+  const [copied, setCopied] = useState<string | null>(null);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(secret);
+      setCopied('Copied.');
+    } catch {
+      setCopied('Copy failed: select the text and copy it by hand.');
+    }
+  };
+  return (
+    <div class="secret" role="region" aria-label="New key secret">
+      <p><strong>Key “{name}” created.</strong> Copy its secret now: it is shown only this once.</p>
+      <output class="secret-value" data-testid="new-secret">{secret}</output>
+      <div class="actions">
+        <button type="button" class="primary" onClick={copy}>Copy secret</button>
+        <button type="button" onClick={onDone}>Done</button>
+      </div>
+      <Notice message={copied} />
+    </div>
+  );
+}
+
+function KeyRow({ keyView, onChanged }: { keyView: Key; onChanged: () => Promise<void> }) {
+  const [editing, setEditing] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const k = keyView;
+  const path = `/keys/${encodeURIComponent(k.id)}`;
+  const save = async (body: KeyBody) => {
+    await api.patch(path, body);
+    setEditing(false);
+    await onChanged();
+  };
+  const toggleImage = async () => {
+    try {
+      await api.patch(path, { image_enabled: !k.image_enabled });
+      setError(null);
+      await onChanged();
+    } catch (err) {
+      setError(describeError(err));
+    }
+  };
+  const remove = async () => {
+    try {
+      await api.delete(path);
+      await onChanged();
+    } catch (err) {
+      setError(describeError(err));
+    }
+  };
+  return (
+    <article class="item" aria-label={`Key ${k.name}`}>
+      <div class="item-head">
+        <h3>{k.name} <code>{k.prefix}…</code></h3>
+        <span class={`badge ${k.status}`}>{k.status}</span>
+      </div>
+      <dl class="facts">
+        <dt>Image access</dt>
+        <dd>
+          <label class="switch">
+            <input type="checkbox" role="switch" checked={k.image_enabled} onChange={toggleImage} aria-label={`Image access for ${k.name}`} />
+            {k.image_enabled ? 'on' : 'off'}
+          </label>
+        </dd>
+        <dt>Max concurrency</dt><dd>{limitText(k.max_concurrency)}</dd>
+        <dt>Min interval</dt><dd>{limitText(k.min_start_interval_ms, ' ms')}</dd>
+        <dt>Quota</dt><dd><QuotaBar used={k.usage.total_tokens} limit={k.quota_tokens} /></dd>
+        <dt>Routing</dt><dd>{describeRouting(k.routing)}</dd>
+        <dt>Images</dt><dd>{formatCount(k.usage.images)}</dd>
+        <dt>Requests</dt><dd>{formatCount(k.usage.requests)} ({formatCount(k.usage.successes)} ok)</dd>
+        <dt>Usage tokens</dt><dd>{formatCount(k.usage.total_tokens)}</dd>
+        <dt>Last used</dt><dd>{formatTime(k.usage.last_used_at)}</dd>
+      </dl>
+      <ErrorNote message={error} />
+      {editing ? (
+        <KeyForm initial={k} submitLabel="Save key" onSubmit={save} onCancel={() => setEditing(false)} />
+      ) : (
+        <div class="actions">
+          <button type="button" onClick={() => setEditing(true)}>Edit</button>
+          <ConfirmButton label="Delete" question={`Delete key ${k.name}? Clients using it stop working.`} onConfirm={remove} />
+        </div>
+      )}
+    </article>
+  );
+}
+
+/** The Keys page. */
+export function KeysPage() {
+  const load = useCallback(async () => (await api.get<{ data: Key[] }>('/keys')).data, []);
+  const keys = useLoad(load);
+  const [creating, setCreating] = useState(false);
+  const [created, setCreated] = useState<{ name: string; secret: string } | null>(null);
+  const create = async (body: KeyBody) => {
+    const answer = await api.post<{ key: Key; secret: string }>('/keys', body);
+    setCreating(false);
+    setCreated({ name: answer.key.name, secret: answer.secret });
+    await keys.reload();
+  };
+  return (
+    <>
+      <h1>Keys</h1>
+      {created ? <SecretOnce name={created.name} secret={created.secret} onDone={() => setCreated(null)} /> : null}
+      <Section title="New key" actions={creating ? null : <button type="button" class="primary" onClick={() => setCreating(true)}>Create key</button>}>
+        {creating ? <KeyForm submitLabel="Create" onSubmit={create} onCancel={() => setCreating(false)} /> : null}
+      </Section>
+      <ErrorNote message={keys.error} />
+      <div class="list">
+        {keys.data?.length === 0 ? <p>No keys yet.</p> : null}
+        {keys.data?.map((k) => <KeyRow key={k.id} keyView={k} onChanged={keys.reload} />)}
+      </div>
+    </>
+  );
+}

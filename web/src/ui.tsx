@@ -1,0 +1,116 @@
+/** Small shared pieces of the console: data loading, messages, confirmation, formatting. */
+import type { ComponentChildren } from 'preact';
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import { describeError } from './api.js';
+
+/** Loaded data, the last error, and a way to load again. */
+export interface Loaded<T> {
+  data: T | null;
+  error: string | null;
+  reload: () => Promise<void>;
+}
+
+/** Loads `load()` now, again on `reload()`, and every `pollMs` when given. */
+export function useLoad<T>(load: () => Promise<T>, pollMs: number | null = null): Loaded<T> {
+  const [data, setData] = useState<T | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const reload = useCallback(async () => {
+    try {
+      setData(await load());
+      setError(null);
+    } catch (err) {
+      setError(describeError(err));
+    }
+  }, [load]);
+  useEffect(() => {
+    void reload();
+    if (pollMs === null) return undefined;
+    const timer = setInterval(() => void reload(), pollMs);
+    return () => clearInterval(timer);
+  }, [reload, pollMs]);
+  return { data, error, reload };
+}
+
+/** The current time, updated every `everyMs` (countdowns). */
+export function useNow(everyMs = 1_000): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), everyMs);
+    return () => clearInterval(timer);
+  }, [everyMs]);
+  return now;
+}
+
+/** An error (role=alert, read out by screen readers) or nothing. */
+export function ErrorNote({ message }: { message: string | null }) {
+  return message ? <p class="error" role="alert">{message}</p> : null;
+}
+
+/** A success note or nothing. */
+export function Notice({ message }: { message: string | null }) {
+  return message ? <p class="notice" role="status">{message}</p> : null;
+}
+
+/** A button that asks for a second click before it acts (deletes). */
+export function ConfirmButton({ label, question, onConfirm }: { label: string; question: string; onConfirm: () => void }) {
+  const [asking, setAsking] = useState(false);
+  if (!asking) return <button type="button" class="danger" onClick={() => setAsking(true)}>{label}</button>;
+  return (
+    <span class="confirm" role="group" aria-label={question}>
+      <span>{question}</span>
+      <button type="button" class="danger" onClick={() => { setAsking(false); onConfirm(); }}>Yes, {label.toLowerCase()}</button>
+      <button type="button" onClick={() => setAsking(false)}>Cancel</button>
+    </span>
+  );
+}
+
+/** A labelled form field (label wraps the control, so clicking the text focuses it). */
+export function Field({ label, hint, children }: { label: string; hint?: string; children: ComponentChildren }) {
+  return (
+    <label class="field">
+      <span class="field-label">{label}{hint ? <small> {hint}</small> : null}</span>
+      {children}
+    </label>
+  );
+}
+
+/** A page section with a heading. */
+export function Section({ title, children, actions }: { title: string; children: ComponentChildren; actions?: ComponentChildren }) {
+  return (
+    <section class="card">
+      <div class="card-head"><h2>{title}</h2>{actions}</div>
+      {children}
+    </section>
+  );
+}
+
+/**
+ * An optional integer field's value: empty → null (unlimited), else an integer in [min, max].
+ * @throws Error with the message the API would give, so the form can say it before sending.
+ */
+export function parseOptionalInt(raw: string, name: string, min: number, max: number): number | null {
+  if (raw.trim() === '') return null;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, or empty for unlimited`);
+  return n;
+}
+
+/** A time as local date and time; `—` when absent. */
+export const formatTime = (ms: number | null): string => (ms === null ? '—' : new Date(ms).toLocaleString());
+
+/** A short clock time (charts, activity). */
+export const formatClock = (ms: number): string => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+
+/** A duration such as `2h 05m`, `4m 10s`, `12s`; negative → `expired`. */
+export function formatCountdown(ms: number): string {
+  if (ms <= 0) return 'expired';
+  const s = Math.floor(ms / 1000);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (h > 0) return `${h}h ${String(m).padStart(2, '0')}m`;
+  if (m > 0) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${s}s`;
+}
+
+/** A count with thousands separators. */
+export const formatCount = (n: number | null): string => (n === null ? '—' : n.toLocaleString());
