@@ -4,7 +4,11 @@ import { assertCsrfSafe, isSameOrigin, resolveSession } from './admin-console-au
 import { isAdminTokenMatch } from './admin-auth.js';
 import { SESSION_IDLE_MS, buildSessionCookie, type AdminSessionStore } from './admin-session.js';
 
-/** True when the browser reached us over https (directly, or as the fronting proxy says). */
+/**
+ * True when the browser reached us over https (directly, or as the fronting proxy says).
+ * X-Forwarded-Proto is believed from anyone on purpose: it can only add `Secure`, which makes the
+ * cookie stricter; a client that lies gets a cookie its own browser will not send back over http.
+ */
 const isHttps = (req: FastifyRequest): boolean =>
   req.protocol === 'https' || String(req.headers['x-forwarded-proto'] ?? '').split(',')[0]?.trim() === 'https';
 
