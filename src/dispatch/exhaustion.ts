@@ -34,3 +34,13 @@ export function describeExhaustion(skips: readonly SkipClass[]): string {
   const detail = [...counts].map(([cls, n]) => `${n} ${cls}`).join(', ');
   return `${base} (${detail})`;
 }
+
+/**
+ * When the pool is exhausted and the upstream said when its limits reset, the soonest of those
+ * times (whole seconds, at least 1) for a `retry-after` header; null when no attempt said.
+ * SDKs honour it, so a rate-limited pool is not hammered by client retries.
+ */
+export function exhaustionRetryAfterSeconds(attempts: ReadonlyArray<{ retryAfterSeconds: number | null }>): number | null {
+  const hints = attempts.map((a) => a.retryAfterSeconds).filter((s): s is number => s !== null && Number.isFinite(s) && s >= 0);
+  return hints.length === 0 ? null : Math.max(1, Math.ceil(Math.min(...hints)));
+}

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { describeExhaustion, exhaustionError } from '../dispatch/exhaustion.js';
+import { describeExhaustion, exhaustionError, exhaustionRetryAfterSeconds } from '../dispatch/exhaustion.js';
 import { explainEmptyPlan } from '../dispatch/plan-exhaustion.js';
 import { planCandidates, type Candidate, type CandidatePlan } from '../dispatch/plan-candidates.js';
 import type { RequestOutcome } from '../dispatch/request-outcome.js';
@@ -104,7 +104,10 @@ async function dispatch(ctx: DispatchContext): Promise<void> {
     return;
   }
   if (result.kind === 'exhausted') {
-    const error = new GatewayError(exhaustionError(result.skips), describeExhaustion(result.skips));
+    const retryAfter = exhaustionRetryAfterSeconds(result.attempts);
+    const error = new GatewayError(exhaustionError(result.skips), describeExhaustion(result.skips), null, {
+      headers: retryAfter === null ? {} : { 'retry-after': String(retryAfter) },
+    });
     outcome.ending = { kind: 'exhausted', status: error.status, skips: result.skips };
     throw error;
   }

@@ -116,6 +116,8 @@ describe('exhaustion statuses', () => {
     const body = (await res.json()) as { error: { code: string; message: string; type: string; param: null } };
     expect(body.error.code).toBe(code);
     expect(body.error.message).toContain('all eligible codex image accounts failed for this request');
+    // Only the rate-limited pool knows when to come back (the fake says resets_in_seconds: 3600).
+    expect(res.headers.get('retry-after')).toBe(code === 'account_pool_exhausted' && _name.includes('rate limited') ? '3600' : null);
     const events = await h.waitForLogEvents(res.headers.get('x-request-id')!, 1);
     expect(events.at(-1)).toMatchObject({ event: 'exhausted', upstream_status: status, account_name: null });
   });

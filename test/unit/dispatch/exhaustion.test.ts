@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeExhaustion, exhaustionError, type SkipClass } from '../../../src/dispatch/exhaustion.js';
+import { describeExhaustion, exhaustionError, exhaustionRetryAfterSeconds, type SkipClass } from '../../../src/dispatch/exhaustion.js';
 import { ERRORS } from '../../../src/errors/codes.js';
 
 describe('exhaustionError', () => {
@@ -27,5 +27,17 @@ describe('exhaustionError', () => {
     expect(describeExhaustion(['auth', 'auth', 'rate_limited'])).toBe(
       'all eligible codex image accounts failed for this request (2 auth, 1 rate_limited)',
     );
+  });
+});
+
+describe('exhaustionRetryAfterSeconds', () => {
+  it.each<[Array<number | null>, number | null]>([
+    [[], null],
+    [[null, null], null],
+    [[30, null, 12.2], 13],
+    [[0.2], 1],
+    [[3600, 59], 59],
+  ])('%j → %s', (hints, expected) => {
+    expect(exhaustionRetryAfterSeconds(hints.map((retryAfterSeconds) => ({ retryAfterSeconds })))).toBe(expected);
   });
 });
