@@ -6,6 +6,7 @@ import { parseImageJson } from '../images/parse-image-json.js';
 import type { ImageLimits } from '../images/validate-image-fields.js';
 import { parseImageMultipart, type MultipartPart } from '../images/parse-image-multipart.js';
 import type { ImageSpool } from '../images/image-spool.js';
+import { GatewayError, isGatewayError } from '../errors/codes.js';
 import { parseMediaType } from './image-gate.js';
 
 /** The validation limits of the public API, from the configuration. */
@@ -24,7 +25,25 @@ export async function parseImageBody(
 ): Promise<ImageRequest> {
   const limits = imageLimitsFrom(config);
   if (parseMediaType(req.headers['content-type']) === 'multipart/form-data') {
-    return parseImageMultipart(req.parts() as AsyncIterable<MultipartPart>, { ...limits, spool });
+    return parseImageMultipart(req.parts() as AsyncIterable<MultipartPart>, { ...limits, spool }).catch((err: unknown) => {
+      throw asMultipartError(err);
+    });
   }
   return parseImageJson(endpoint, req.body as string, limits);
+}
+
+/** @fastify/multipart's limit errors: the error handler turns them into 413s. */
+const MULTIPART_LIMIT_CODES: ReadonlySet<string> = new Set(['FST_REQ_FILE_TOO_LARGE', 'FST_PARTS_LIMIT', 'FST_FILES_LIMIT', 'FST_FIELDS_LIMIT']);
+
+/**
+ * Multipart failures the client caused: busboy's parse errors (no boundary, truncated body, bad part
+ * headers) carry no code, and a few @fastify/multipart codes (a JSON field that does not parse, a
+ * `__proto__` part name) would otherwise be misreported. All of them are the client's malformed
+ * body: 400 `invalid multipart body`, never a 500. Limit errors keep their code (413).
+ */
+function asMultipartError(err: unknown): unknown {
+  if (isGatewayError(err)) return err;
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  if (typeof code === 'string' && MULTIPART_LIMIT_CODES.has(code)) return err;
+  return new GatewayError('invalid_request', 'invalid multipart body');
 }

@@ -122,6 +122,17 @@ describe('multipart edits', () => {
     expect(sent.fields).toMatchObject({ n: 1, model: 'gpt-image-2' });
   });
 
+  it.each([
+    ['no boundary', 'multipart/form-data', '--x\r\nContent-Disposition: form-data; name="prompt"\r\n\r\np\r\n--x--\r\n'],
+    ['a truncated body', 'multipart/form-data; boundary=x', '--x\r\nContent-Disposition: form-data; name="prompt"\r\n\r\np\r\n--x\r\nContent-Disposition: form-da'],
+    ['a JSON part that does not parse', 'multipart/form-data; boundary=x', '--x\r\nContent-Disposition: form-data; name="prompt"\r\nContent-Type: application/json\r\n\r\n{bad\r\n--x--\r\n'],
+    ['a __proto__ part', 'multipart/form-data; boundary=x', '--x\r\nContent-Disposition: form-data; name="__proto__"\r\n\r\np\r\n--x--\r\n'],
+  ])('a malformed multipart body (%s) is a 400, never a 500', async (_name, contentType, body) => {
+    const res = await fetch(`${h.gatewayUrl}/v1/images/edits`, { method: 'POST', headers: { ...auth(), 'content-type': contentType }, body });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as ErrorBody).error).toMatchObject({ type: 'invalid_request_error', message: 'invalid multipart body' });
+  });
+
   it('judges the file type by its bytes, not its name or declared type', async () => {
     const form = new FormData();
     form.append('prompt', 'p');
