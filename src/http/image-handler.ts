@@ -115,6 +115,7 @@ async function dispatch(ctx: DispatchContext): Promise<void> {
   const sent = await sendUpstreamResponse(reply, result.response, outcome.request, {
     maxResponseBytes: deps.config.upstreamMaxResponseBytes,
     clientSignal: ctx.clientSignal,
+    idleTimeoutMs: deps.config.upstreamBodyTimeoutMs,
   });
   outcome.ending = { kind: 'upstream', status: sent.status, accountName: result.candidate.account.name, metrics: sent.metrics, streamError: sent.streamError };
 }

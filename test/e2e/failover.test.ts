@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fakeBehaviors, type Behavior } from '../support/fake-codex/behaviors.js';
 import { waitFor } from '../support/wait-for.js';
@@ -100,6 +101,38 @@ describe('once the answer is streaming', () => {
     await waitFor('the stalled upstream connection to close', () => h.fake.concurrency.total === 0 || null);
     const next = await generate();
     expect(next.status).toBe(200);
+  });
+});
+
+describe('a client that stops reading', () => {
+  it('is cut after the body idle timeout, so it cannot pin an account slot', async () => {
+    // Its own gateway: an attempt timeout far beyond the wait below, so only the idle rule can end it.
+    const g = await startGatewayHarness({ fake: h.fake, env: { UPSTREAM_BODY_TIMEOUT_MS: '400', UPSTREAM_ATTEMPT_TIMEOUT_MS: '120000' } });
+    try {
+      await g.importAccount('stall-reader');
+      const key = await g.createKey();
+      h.fake.setBehavior('stall-reader', [fakeBehaviors.success({ imageBytes: 24 * 1024 * 1024 })]);
+      const { hostname: host, port } = new URL(g.gatewayUrl);
+      const socket = connect({ host, port: Number(port) });
+      const body = JSON.stringify({ prompt: 'never read' });
+      socket.write(`POST /v1/images/generations HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${key.secret}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+      await new Promise<void>((resolve) => socket.once('data', () => resolve()));
+      socket.pause(); // headers arrived; now stop reading for good
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      await waitFor('the gateway to give up on the stalled client', () => h.fake.concurrency.current('stall-reader') === 0 || null, 10_000);
+      socket.destroy();
+      await closed;
+      const events = await g.readLogEvents();
+      expect(events.at(-1)).toMatchObject({ account_name: 'stall-reader', upstream_status: 200, error_class: 'client_aborted' });
+      const next = await fetch(`${g.gatewayUrl}/v1/images/generations`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key.secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt: 'after' }),
+      });
+      expect(next.status).toBe(200);
+    } finally {
+      await g.stop();
+    }
   });
 });
 
