@@ -94,6 +94,14 @@ export class AccountHealth {
     return null;
   }
 
+  /** The account's active cooldown without side effects (for status pages): never takes the probe. */
+  peekCooldown(accountId: string, accessToken: string | null): AccountCooldown | null {
+    const entry = this.entries.get(accountId);
+    if (!entry) return null;
+    const credentialsChanged = entry.cause === 'auth' && accessToken !== null && fingerprintToken(accessToken) !== entry.credentialsFingerprint;
+    return this.now() < entry.untilMs && !credentialsChanged ? toPublic(entry) : null;
+  }
+
   /** Ends an account's cooldown now (operator action); its failure count starts over. False when it had none. */
   clear(accountId: string): boolean {
     this.failureCounts.delete(accountId);

@@ -71,7 +71,11 @@ async function attemptOne(candidate: Candidate, input: FailoverInput, attempts: 
   const record = (fields: Pick<AttemptRecord, 'status' | 'ttfbMs' | 'errorClass' | 'retryAfterSeconds'>) => {
     const attempt: AttemptRecord = { accountId: account.id, accountName: account.name, endedAt: input.now(), ...fields };
     attempts.push(attempt);
-    input.onAttempt?.(attempt);
+    try {
+      input.onAttempt?.(attempt);
+    } catch {
+      // An observer (health, metrics) must never cost the request its permit or its response.
+    }
   };
   let response: UpstreamResponse;
   try {

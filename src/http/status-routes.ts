@@ -47,7 +47,7 @@ export function createDataPlaneStatusSource({ health, accountLimiter, snapshots,
       const accounts = [...(snapshots.current()?.accounts.values() ?? [])].map((account) => ({
         accountId: account.id,
         inFlight: accountLimiter.inFlight(account.id),
-        cooldown: account.credentials ? health.cooldownOf(account.id, account.credentials.accessToken) : null,
+        cooldown: account.credentials ? health.peekCooldown(account.id, account.credentials.accessToken) : null,
       }));
       return { generatedAt: now(), accounts };
     },

@@ -52,6 +52,16 @@ describe('AccountHealth', () => {
     expect(health.cooldownOf('a', 'tok')).toMatchObject({ cause: 'rate_limited', capped: false, untilMs: T0 + 3_660_000 });
   });
 
+  it('peekCooldown reports without taking the probe (a status page must not steal it from traffic)', () => {
+    const { health, advance } = setup();
+    health.report(rateLimited(5 * 3600), 'tok');
+    expect(health.peekCooldown('a', 'tok')).toMatchObject({ capped: true });
+    advance(3_600_000);
+    for (let i = 0; i < 3; i += 1) expect(health.peekCooldown('a', 'tok')).toBeNull();
+    expect(health.cooldownOf('a', 'tok')).toBeNull(); // real traffic still gets the probe
+    expect(health.peekCooldown('a', 'tok')).toMatchObject({ untilMs: T0 + 3_600_000 + RATE_LIMIT_PROBE_HOLD_MS });
+  });
+
   it('a successful probe frees the account for everyone; a probe that never reports frees it after the hold', () => {
     const { health, advance } = setup();
     health.report(rateLimited(5 * 3600), 'tok');
