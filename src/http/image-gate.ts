@@ -28,7 +28,7 @@ export const parseMediaType = (header: string | undefined): string => (header ??
  */
 export function createImageGate(endpoint: ImageEndpoint, deps: GatewayDeps) {
   const accepted: readonly string[] = ACCEPTED_MEDIA_TYPES[endpoint];
-  return async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+  return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (req.method !== 'POST') {
       throw new GatewayError('method_not_allowed', 'image endpoint requires POST', null, { headers: { allow: 'POST' } });
     }
@@ -53,5 +53,27 @@ export function createImageGate(endpoint: ImageEndpoint, deps: GatewayDeps) {
       }
     }
     req.gatewayKey = key;
+    startBodyDeadline(req, reply, deps.config.bodyReadTimeoutMs);
   };
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Stops the body-read deadline; called once the body has been read (or failed to be). */
+    endBodyDeadline?: () => void;
+  }
+}
+
+/**
+ * A client must finish sending its body within `timeoutMs`, or its connection is cut: a key holder
+ * trickling bytes cannot hold sockets, memory or spool files open for ever (the server itself has no
+ * request timeout, because answers legitimately take minutes). Cleared by `req.endBodyDeadline()`
+ * once the body is parsed, and when the response ends.
+ */
+function startBodyDeadline(req: FastifyRequest, reply: FastifyReply, timeoutMs: number): void {
+  const timer = setTimeout(() => req.raw.destroy(), timeoutMs);
+  timer.unref();
+  const end = () => clearTimeout(timer);
+  req.endBodyDeadline = end;
+  reply.raw.once('close', end);
 }

@@ -129,7 +129,7 @@ export function createImageHandler(endpoint: ImageEndpoint, deps: GatewayDeps) {
     const permits: Permit[] = [];
     let outcome: RequestOutcome | null = null;
     try {
-      const request = await parseImageBody(endpoint, req, deps.config, spool);
+      const request = await parseImageBody(endpoint, req, deps.config, spool).finally(() => req.endBodyDeadline?.());
       outcome = startOutcome(req, key, request, deps);
       await dispatch({ req, reply, deps, outcome, permits, clientSignal: client.signal });
     } finally {

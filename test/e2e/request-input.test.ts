@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENDPOINT_ALIASES } from '../../src/images/endpoint-aliases.js';
 import { startGatewayHarness, type GatewayHarness } from '../support/gateway-harness.js';
@@ -10,7 +11,7 @@ const MAX_TOTAL = 100 * 1024;
 
 beforeAll(async () => {
   h = await startGatewayHarness({
-    env: { MAX_UPLOAD_FILE_BYTES: String(MAX_FILE), MAX_UPLOAD_TOTAL_BYTES: String(MAX_TOTAL), MAX_JSON_BODY_BYTES: String(256 * 1024) },
+    env: { MAX_UPLOAD_FILE_BYTES: String(MAX_FILE), MAX_UPLOAD_TOTAL_BYTES: String(MAX_TOTAL), MAX_JSON_BODY_BYTES: String(256 * 1024), BODY_READ_TIMEOUT_MS: '1500' },
   });
   await h.importAccount('in-1');
   secret = (await h.createKey()).secret;
@@ -153,6 +154,25 @@ describe('multipart edits', () => {
     const res = await postForm(many);
     expect(res.status).toBe(413);
     expect(((await res.json()) as ErrorBody).error.code).toBe('body_too_large');
+  });
+});
+
+describe('slow uploads', () => {
+  it.each(['application/json', 'multipart/form-data; boundary=x'])('a %s body that stalls is cut after BODY_READ_TIMEOUT_MS', async (contentType) => {
+    const { hostname: host, port } = new URL(h.gatewayUrl);
+    const socket = connect({ host, port: Number(port) });
+    const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now())));
+    socket.on('error', () => undefined);
+    socket.on('data', () => undefined);
+    const started = Date.now();
+    socket.write(`POST /v1/images/edits HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${secret}\r\nContent-Type: ${contentType}\r\nContent-Length: 100000\r\n\r\n{"prompt":"slo`);
+    const closedAt = await closed;
+    expect(closedAt - started).toBeGreaterThanOrEqual(1_400);
+    expect(closedAt - started).toBeLessThan(5_000);
+  });
+
+  it('a body sent in time is not affected, and keep-alive requests do not pile up listeners', async () => {
+    for (let i = 0; i < 15; i += 1) expect((await postJson('/v1/images/generations', { prompt: `p${i}` })).status).toBe(200);
   });
 });
 
