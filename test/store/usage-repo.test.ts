@@ -4,6 +4,7 @@ import { migrate } from '../../src/store/migrator.js';
 import type { KeyRecord, KeyUsageDelta } from '../../src/store/types.js';
 import { applyUsageDeltas, findKeyUsage, listKeyUsage, mergeUsageDeltas } from '../../src/store/usage-repo.js';
 import { describeEachBackend } from '../support/databases.js';
+import { makeKey } from '../support/snapshot-fixtures.js';
 
 const KEY_A = 'key_00000000000000000000000a';
 const KEY_B = 'key_00000000000000000000000b';
@@ -13,22 +14,8 @@ function delta(keyId: string, overrides: Partial<KeyUsageDelta> = {}): KeyUsageD
   return { keyId, requests: 1, successes: 1, images: 2, inputTokens: 3, outputTokens: 4, totalTokens: 7, usageMissing: 0, lastUsedAt: 100, ...overrides };
 }
 
-function keyRecord(id: string): KeyRecord {
-  return {
-    id,
-    name: id.slice(-1),
-    hash: id.slice(-1).repeat(64),
-    prefix: 'cig_x',
-    status: 'active',
-    imageEnabled: true,
-    quotaTokens: null,
-    maxConcurrency: null,
-    minStartIntervalMs: null,
-    routing: { mode: 'all' },
-    createdAt: 1,
-    updatedAt: 1,
-  };
-}
+/** A key row for the usage tests: only the id, name and hash matter here. */
+const keyRecord = (id: string): KeyRecord => makeKey({ id, name: id.slice(-1), hash: id.slice(-1).repeat(64), prefix: 'cig_x', createdAt: 1, updatedAt: 1 });
 
 describeEachBackend('applyUsageDeltas', ({ database }) => {
   beforeAll(async () => {
