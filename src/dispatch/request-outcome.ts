@@ -4,12 +4,24 @@ import type { KeyRecord } from '../store/types.js';
 import type { AttemptRecord } from './run-failover.js';
 import type { SkipClass } from './exhaustion.js';
 
-/** How a dispatched request ended; pre-dispatch rejections (bad input, auth) are not outcomes. */
-export type RequestEnding =
+/** How one upstream track (a plain request, or one part of a fanned-out one) ended. */
+export type TrackEnding =
   | { kind: 'upstream'; status: number; accountName: string; metrics: ResponseMetrics | null; streamError: string | null }
-  | { kind: 'key_limited'; reason: string }
   | { kind: 'exhausted'; status: number; skips: SkipClass[] }
   | { kind: 'client_aborted' };
+
+/** One part of a request for n images served as n one-image upstream requests. */
+export interface PartOutcome {
+  attempts: AttemptRecord[];
+  skips: SkipClass[];
+  ending: TrackEnding;
+}
+
+/** How a dispatched request ended; pre-dispatch rejections (bad input, auth) are not outcomes. */
+export type RequestEnding =
+  | TrackEnding
+  | { kind: 'key_limited'; reason: string }
+  | { kind: 'fanout'; status: number; produced: number; metrics: ResponseMetrics | null; parts: PartOutcome[] };
 
 /** Everything the bookkeeping needs about one dispatched request, collected as it runs and used once at the end. */
 export interface RequestOutcome {
@@ -26,6 +38,9 @@ export interface RequestOutcome {
   ending: RequestEnding | null;
 }
 
+/** Longest requested model name logged (it is client input). */
+const MAX_LOGGED_MODEL_CHARS = 64;
+
 const countDataImages = (req: ImageRequest) => req.images.filter((i) => i.kind !== 'url').length;
 
 /** Status a log line reports for an ending (499 for a client that went away, as nginx does). */
@@ -33,6 +48,7 @@ export function endingStatus(ending: RequestEnding): number {
   switch (ending.kind) {
     case 'upstream':
     case 'exhausted':
+    case 'fanout':
       return ending.status;
     case 'key_limited':
       return 429;
@@ -43,12 +59,13 @@ export function endingStatus(ending: RequestEnding): number {
 
 /**
  * Builds the request-log lines for one request: one per upstream response received (the final one
- * carries the response metrics), plus one for a key-limit rejection, an exhaustion or an abort.
- * Fields are copied one by one from ids, counts and enums: nothing here can carry a prompt or an image.
+ * carries the response metrics), plus one for a key-limit rejection, an exhaustion or an abort. A
+ * fanned-out request logs each part's lines, with `part` set. Fields are copied one by one from ids,
+ * counts and enums: nothing here can carry a prompt or an image.
  */
 export function buildImageLogEvents(outcome: RequestOutcome, now: number): ImageLogEvent[] {
   const { request, ending } = outcome;
-  const base = {
+  const base: TrackBase = {
     schema_version: 1 as const,
     ts: now,
     gateway_mode: 'standalone' as const,
@@ -58,28 +75,42 @@ export function buildImageLogEvents(outcome: RequestOutcome, now: number): Image
     key_name: outcome.key.name,
     endpoint: request.endpoint,
     model: request.model,
+    requested_model: request.requestedModel === null ? null : request.requestedModel.slice(0, MAX_LOGGED_MODEL_CHARS),
     prompt_hash: outcome.promptHash,
     size: request.options.size ?? null,
     quality: request.options.quality ?? null,
     n: request.n,
+    part: null,
+    ignored_params: request.ignoredParams.length > 0 ? request.ignoredParams.join(',') : null,
+    mapped_params: request.mappedParams.length > 0 ? request.mappedParams.join(',') : null,
     input_image_count: request.images.length,
     input_data_image_count: countDataImages(request),
   };
-  const empty = { response_image_count: null, response_image_bytes: null, usage_tokens: null, input_tokens: null, output_tokens: null, usage_missing: true };
+  if (ending?.kind === 'fanout') {
+    return ending.parts.flatMap((part, index) => buildTrackEvents({ ...base, part: index }, part.attempts, part.ending, outcome.startedAt));
+  }
+  return buildTrackEvents(base, outcome.attempts, ending, outcome.startedAt);
+}
+
+type TrackBase = Omit<ImageLogEvent, 'event' | 'account_name' | 'upstream_status' | 'duration_ms' | 'upstream_ttfb_ms' | 'failover_count' | 'error_class' | keyof ReturnType<typeof metricsFields>>;
+
+const EMPTY_METRICS = { response_image_count: null, response_image_bytes: null, usage_tokens: null, input_tokens: null, output_tokens: null, usage_missing: true };
+
+function buildTrackEvents(base: TrackBase, attempts: readonly AttemptRecord[], ending: RequestEnding | null, startedAt: number): ImageLogEvent[] {
   const events: ImageLogEvent[] = [];
   let failovers = 0;
-  outcome.attempts.forEach((attempt, index) => {
-    const isFinal = ending?.kind === 'upstream' && index === outcome.attempts.length - 1;
+  attempts.forEach((attempt, index) => {
+    const isFinal = ending?.kind === 'upstream' && index === attempts.length - 1;
     if (attempt.status !== null) {
       const metrics = isFinal && ending?.kind === 'upstream' ? ending.metrics : null;
       events.push({
         ...base,
-        ...empty,
+        ...EMPTY_METRICS,
         ...(metrics ? metricsFields(metrics) : {}),
         event: 'attempt',
         account_name: attempt.accountName,
         upstream_status: attempt.status,
-        duration_ms: attempt.endedAt - outcome.startedAt,
+        duration_ms: attempt.endedAt - startedAt,
         upstream_ttfb_ms: attempt.ttfbMs,
         failover_count: failovers,
         error_class: isFinal && ending?.kind === 'upstream' && ending.streamError ? ending.streamError : attempt.errorClass,
@@ -87,17 +118,17 @@ export function buildImageLogEvents(outcome: RequestOutcome, now: number): Image
     }
     if (!isFinal) failovers += 1;
   });
-  if (ending && ending.kind !== 'upstream') {
+  if (ending && ending.kind !== 'upstream' && ending.kind !== 'fanout') {
     events.push({
       ...base,
-      ...empty,
+      ...EMPTY_METRICS,
       event: ending.kind,
       account_name: null,
       upstream_status: endingStatus(ending),
-      duration_ms: now - outcome.startedAt,
+      duration_ms: base.ts - startedAt,
       upstream_ttfb_ms: null,
       failover_count: failovers,
-      error_class: endingErrorClass(ending, outcome.attempts),
+      error_class: endingErrorClass(ending, attempts),
     });
   }
   return events;
@@ -114,6 +145,8 @@ export function endingErrorClass(ending: RequestEnding, attempts: readonly Attem
       return 'client_aborted';
     case 'exhausted':
       return ending.skips.at(-1) ?? 'no_eligible_account';
+    case 'fanout':
+      return ending.produced === 0 ? endingErrorClass(ending.parts.at(-1)!.ending, ending.parts.at(-1)!.attempts) : null;
   }
 }
 

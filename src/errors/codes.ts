@@ -19,6 +19,7 @@ export const ERRORS = {
   invalid_json: { status: 400, type: 'invalid_request_error' },
   invalid_request: { status: 400, type: 'invalid_request_error' },
   unknown_field: { status: 400, type: 'invalid_request_error' },
+  unsupported_field: { status: 400, type: 'invalid_request_error' }, // a field the strict field policy refuses instead of dropping
   unsupported_value: { status: 400, type: 'invalid_request_error' },
   stream_not_supported: { status: 400, type: 'invalid_request_error' },
   file_id_not_supported: { status: 400, type: 'invalid_request_error' },

@@ -50,9 +50,10 @@ export async function buildGatewayApp(deps: GatewayDeps, opts: GatewayAppOptions
   await app.register(multipart, {
     limits: {
       fileSize: deps.config.maxUploadFileBytes,
-      files: deps.config.maxInputImages + 1,
+      // The images, a mask and a markup overlay (dropped, but read).
+      files: deps.config.maxInputImages + 2,
       fields: 32,
-      parts: deps.config.maxInputImages + 33,
+      parts: deps.config.maxInputImages + 34,
       fieldSize: MAX_MULTIPART_FIELD_BYTES,
     },
   });

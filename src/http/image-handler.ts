@@ -1,9 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { describeExhaustion, exhaustionError, exhaustionRetryAfterSeconds } from '../dispatch/exhaustion.js';
-import { explainEmptyPlan } from '../dispatch/plan-exhaustion.js';
-import { planCandidates, type Candidate, type CandidatePlan } from '../dispatch/plan-candidates.js';
 import type { RequestOutcome } from '../dispatch/request-outcome.js';
-import { runFailover, type AttemptRecord } from '../dispatch/run-failover.js';
+import { runFailover } from '../dispatch/run-failover.js';
 import { GatewayError } from '../errors/codes.js';
 import { createImageSpool } from '../images/image-spool.js';
 import type { ImageEndpoint, ImageRequest } from '../images/image-request.js';
@@ -13,40 +10,19 @@ import type { Permit } from '../limits/permit.js';
 import { hashPrompt } from '../observe/prompt-hash.js';
 import type { KeyRecord, Snapshot } from '../store/types.js';
 import { watchClientAbort } from './client-abort.js';
+import { buildExhaustionError, buildFailoverInput, resolveCandidates, type DispatchContext } from './dispatch-context.js';
+import { dispatchFanOut } from './fan-out-dispatch.js';
 import type { GatewayDeps } from './gateway-deps.js';
 import { parseImageBody } from './parse-image-body.js';
 import { recordOutcome } from './record-outcome.js';
 import { sendUpstreamResponse } from './send-upstream-response.js';
 
-/** Explains an empty plan: no image-enabled account at all, or none usable right now and why. */
-function ensureCandidates(plan: CandidatePlan, nowMs: number): Candidate[] {
-  if (plan.candidates.length > 0) return plan.candidates;
-  const why = explainEmptyPlan(plan, nowMs);
-  throw new GatewayError(why.code, why.message, null, { headers: why.headers });
-}
-
-/** Tells account health how an attempt ended, and the control plane about a 401 (refresh now). */
-function reportAttempt(attempt: AttemptRecord, candidates: readonly Candidate[], deps: GatewayDeps): void {
-  const candidate = candidates.find((c) => c.account.id === attempt.accountId);
-  if (candidate) deps.health?.report(attempt, candidate.credentials.accessToken);
-  if (attempt.status === 401) deps.onAuthFailure?.(attempt.accountId);
-}
-
-/** The accounts to try for this key, in order; throws when there are none. */
-function resolveCandidates(key: KeyRecord, snapshot: Snapshot, deps: GatewayDeps): Candidate[] {
-  const now = deps.now();
-  const health = deps.health;
-  return ensureCandidates(
-    planCandidates(key, snapshot, {
-      now,
-      allowFreePlans: deps.config.allowFreePlanAccounts,
-      inFlight: (id) => deps.accountLimiter.inFlight(id),
-      lastStartMs: (id) => deps.accountLimiter.lastStartMs(id),
-      ...(health ? { cooldownOf: (id: string, token: string) => health.cooldownOf(id, token) } : {}),
-    }),
-    now,
-  );
-}
+/** Response headers that say what the gateway did with the request's fields (names only, never values). */
+export const FIELD_POLICY_HEADERS = {
+  ignored: 'x-gateway-ignored-params',
+  mapped: 'x-gateway-mapped-params',
+  model: 'x-gateway-model',
+} as const;
 
 /** Takes the key's permit or throws the original's 429 (recording why on the outcome). */
 function admitKey(key: KeyRecord, outcome: RequestOutcome, deps: GatewayDeps): Permit {
@@ -69,33 +45,20 @@ const startOutcome = (req: FastifyRequest, key: KeyRecord, request: ImageRequest
   ending: null,
 });
 
-interface DispatchContext {
-  req: FastifyRequest;
-  reply: FastifyReply;
-  deps: GatewayDeps;
-  outcome: RequestOutcome;
-  permits: Permit[];
-  clientSignal: AbortSignal;
+/** Names what the gateway did not honour as sent, so leniency is never silent. */
+function announceFieldPolicy(reply: FastifyReply, request: ImageRequest): void {
+  reply.header(FIELD_POLICY_HEADERS.model, request.model);
+  if (request.ignoredParams.length > 0) reply.header(FIELD_POLICY_HEADERS.ignored, request.ignoredParams.join(','));
+  if (request.mappedParams.length > 0) reply.header(FIELD_POLICY_HEADERS.mapped, request.mappedParams.join(','));
 }
 
 /** Plans, admits, fails over and answers; every exit leaves `outcome.ending` set for the bookkeeping. */
 async function dispatch(ctx: DispatchContext): Promise<void> {
-  const { req, reply, deps, outcome } = ctx;
-  const snapshot = deps.snapshots.current() as Snapshot; // the gate refused requests before the first load
-  const candidates = resolveCandidates(outcome.key, snapshot, deps);
+  const { reply, deps, outcome } = ctx;
+  const candidates = resolveCandidates(outcome.key, ctx.snapshot, deps);
   ctx.permits.push(admitKey(outcome.key, outcome, deps));
-  const result = await runFailover({
-    endpoint: outcome.request.endpoint,
-    body: buildUpstreamBody(outcome.request),
-    candidates,
-    signal: ctx.clientSignal,
-    clientHeaders: req.headers,
-    codexClientVersion: snapshot.settings.codexClientVersion,
-    upstream: deps.upstream,
-    accountLimiter: deps.accountLimiter,
-    now: deps.now,
-    onAttempt: (attempt) => reportAttempt(attempt, candidates, deps),
-  });
+  if (outcome.request.n > 1 && ctx.snapshot.settings.nMode === 'fanout') return dispatchFanOut(ctx);
+  const result = await runFailover(buildFailoverInput(ctx, candidates, buildUpstreamBody(outcome.request)));
   outcome.attempts = result.attempts;
   outcome.skips = result.skips;
   if (result.kind === 'aborted') {
@@ -104,10 +67,7 @@ async function dispatch(ctx: DispatchContext): Promise<void> {
     return;
   }
   if (result.kind === 'exhausted') {
-    const retryAfter = exhaustionRetryAfterSeconds(result.attempts);
-    const error = new GatewayError(exhaustionError(result.skips), describeExhaustion(result.skips), null, {
-      headers: retryAfter === null ? {} : { 'retry-after': String(retryAfter) },
-    });
+    const error = buildExhaustionError(result.attempts, result.skips);
     outcome.ending = { kind: 'exhausted', status: error.status, skips: result.skips };
     throw error;
   }
@@ -129,9 +89,11 @@ export function createImageHandler(endpoint: ImageEndpoint, deps: GatewayDeps) {
     const permits: Permit[] = [];
     let outcome: RequestOutcome | null = null;
     try {
-      const request = await parseImageBody(endpoint, req, deps.config, spool).finally(() => req.endBodyDeadline?.());
+      const snapshot = deps.snapshots.current() as Snapshot; // the gate refused requests before the first load
+      const request = await parseImageBody(endpoint, req, deps.config, snapshot, spool).finally(() => req.endBodyDeadline?.());
+      announceFieldPolicy(reply, request);
       outcome = startOutcome(req, key, request, deps);
-      await dispatch({ req, reply, deps, outcome, permits, clientSignal: client.signal });
+      await dispatch({ req, reply, deps, snapshot, outcome, permits, clientSignal: client.signal });
     } finally {
       for (const permit of permits) permit.release();
       client.dispose();

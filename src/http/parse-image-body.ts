@@ -3,27 +3,35 @@ import type { Config } from '../config/config.js';
 import type { ImageEndpoint, ImageRequest } from '../images/image-request.js';
 import { MAX_PROMPT_CHARS } from '../images/image-options.js';
 import { parseImageJson } from '../images/parse-image-json.js';
-import type { ImageLimits } from '../images/validate-image-fields.js';
+import type { ImageLimits, ResolvedModel } from '../images/validate-image-fields.js';
+import type { Snapshot } from '../store/types.js';
 import { parseImageMultipart, type MultipartPart } from '../images/parse-image-multipart.js';
 import type { ImageSpool } from '../images/image-spool.js';
 import { GatewayError, isGatewayError } from '../errors/codes.js';
 import { parseMediaType } from './image-gate.js';
 
-/** The validation limits of the public API, from the configuration. */
-export const imageLimitsFrom = (config: Config): ImageLimits => ({
-  allowedModels: config.allowedModels,
+/** The validation rules of the public API, from the configuration and the current settings. */
+export const imageLimitsFrom = (config: Config, snapshot: Snapshot): ImageLimits => ({
+  resolveModel: (requested) => resolveServedModel(requested, config.allowedModels),
   maxInputImages: config.maxInputImages,
   maxPromptChars: MAX_PROMPT_CHARS,
+  fieldPolicy: snapshot.settings.fieldPolicy,
 });
+
+function resolveServedModel(requested: string | undefined, served: readonly string[]): ResolvedModel {
+  const upstream = requested !== undefined && served.includes(requested) ? requested : served[0]!;
+  return { requested: requested ?? null, upstream };
+}
 
 /** Reads and validates the body as JSON (raw text, parsed by the images room) or multipart (streamed to the spool). */
 export async function parseImageBody(
   endpoint: ImageEndpoint,
   req: FastifyRequest,
   config: Config,
+  snapshot: Snapshot,
   spool: ImageSpool,
 ): Promise<ImageRequest> {
-  const limits = imageLimitsFrom(config);
+  const limits = imageLimitsFrom(config, snapshot);
   if (parseMediaType(req.headers['content-type']) === 'multipart/form-data') {
     return parseImageMultipart(req.parts() as AsyncIterable<MultipartPart>, { ...limits, spool }).catch((err: unknown) => {
       throw asMultipartError(err);

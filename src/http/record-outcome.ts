@@ -21,10 +21,11 @@ export function recordOutcome(outcome: RequestOutcome, deps: GatewayDeps, reply:
   reply.request.outcomeRecorded = true;
   const now = deps.now();
   for (const event of buildImageLogEvents(outcome, now)) deps.requestLog.write(event);
-  const upstream = ending.kind === 'upstream' ? ending : null;
   const status = endingStatus(ending);
-  const success = upstream !== null && status >= 200 && status < 300 && upstream.streamError === null;
-  const metrics = upstream?.metrics ?? null;
+  const success =
+    (ending.kind === 'upstream' && status >= 200 && status < 300 && ending.streamError === null) || (ending.kind === 'fanout' && ending.produced > 0);
+  const metrics = ending.kind === 'upstream' || ending.kind === 'fanout' ? ending.metrics : null;
+  // Usage is what was produced: a fanned-out request that got 3 of 4 images is charged for 3.
   deps.usage.record(outcome.key.id, {
     success,
     images: success ? (metrics?.imageCount ?? 0) : 0,
@@ -45,14 +46,17 @@ function countMetrics(
   const endpoint = outcome.request.endpoint;
   m.requests.inc({ endpoint, status: result.status, errorClass: endingErrorClass(ending, outcome.attempts) });
   m.requestDuration.observe({ endpoint }, result.durationMs / 1000);
-  // Every attempt but the one that answered is a failover.
-  const answered = ending.kind === 'upstream' ? 1 : 0;
-  outcome.attempts.forEach((attempt, index) => {
-    if (attempt.ttfbMs !== null) m.upstreamTtfb.observe({ endpoint }, attempt.ttfbMs / 1000);
-    if (attempt.status !== null) m.upstreamResponses.inc({ status: attempt.status });
-    if (index < outcome.attempts.length - answered) m.failovers.inc({ reason: attempt.errorClass ?? 'upstream_status' });
-  });
-  for (const skip of outcome.skips) if (skip === 'concurrency_blocked') m.limiterRejections.inc({ limiter: 'account' });
+  const tracks = ending.kind === 'fanout' ? ending.parts : [{ attempts: outcome.attempts, skips: outcome.skips, ending }];
+  for (const track of tracks) {
+    // Every attempt but the one that answered is a failover.
+    const answered = track.ending.kind === 'upstream' ? 1 : 0;
+    track.attempts.forEach((attempt, index) => {
+      if (attempt.ttfbMs !== null) m.upstreamTtfb.observe({ endpoint }, attempt.ttfbMs / 1000);
+      if (attempt.status !== null) m.upstreamResponses.inc({ status: attempt.status });
+      if (index < track.attempts.length - answered) m.failovers.inc({ reason: attempt.errorClass ?? 'upstream_status' });
+    });
+    for (const skip of track.skips) if (skip === 'concurrency_blocked') m.limiterRejections.inc({ limiter: 'account' });
+  }
   if (result.success) m.imagesReturned.inc(result.metrics?.imageCount ?? 0);
   if (result.metrics) m.responseBytes.inc(result.metrics.bodyBytes);
 }

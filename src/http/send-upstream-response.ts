@@ -3,7 +3,7 @@ import type { Readable, Transform } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import type { ImageRequest } from '../images/image-request.js';
 import type { ResponseMetrics } from '../observe/image-log-event.js';
-import { createResponseTap } from '../observe/response-tap.js';
+import { createResponseTap, type ResponseTap } from '../observe/response-tap.js';
 import { buildUpstreamErrorResponse, readUpstreamError } from '../upstream/upstream-error.js';
 import type { UpstreamResponse } from '../upstream/types.js';
 
@@ -14,6 +14,14 @@ export interface SentResponse {
   /** Set when the body could not be delivered whole (the client then sees a cut-off response). */
   streamError: 'upstream_body' | 'response_too_large' | 'client_aborted' | null;
 }
+
+/** The response tap for a request's 2xx body: counts images and usage, and rewrites to data URLs for `response_format: url`. */
+export const createRequestTap = (request: ImageRequest, maxResponseBytes: number): ResponseTap =>
+  createResponseTap({
+    responseFormat: request.responseFormat,
+    urlMime: `image/${request.options.output_format ?? 'png'}`,
+    maxBytes: maxResponseBytes,
+  });
 
 const headerText = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
 
@@ -30,11 +38,7 @@ export async function sendUpstreamResponse(
   opts: { maxResponseBytes: number; clientSignal: AbortSignal; idleTimeoutMs: number },
 ): Promise<SentResponse> {
   if (response.status < 200 || response.status >= 300) return sendUpstreamError(reply, response);
-  const tap = createResponseTap({
-    responseFormat: request.responseFormat,
-    urlMime: `image/${request.options.output_format ?? 'png'}`,
-    maxBytes: opts.maxResponseBytes,
-  });
+  const tap = createRequestTap(request, opts.maxResponseBytes);
   reply.hijack();
   const res = reply.raw;
   res.writeHead(response.status, {

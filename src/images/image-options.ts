@@ -1,23 +1,3 @@
-import type { ImageOptions, ImageRequest } from './image-request.js';
-
-/**
- * The allowed values of each enumerated request option (contract §1.2/§1.3, GPT image models).
- * The order of keys is the order the validator checks them in.
- */
-export const IMAGE_OPTION_VALUES = {
-  quality: ['auto', 'low', 'medium', 'high'],
-  background: ['auto', 'transparent', 'opaque'],
-  output_format: ['png', 'jpeg', 'webp'],
-  moderation: ['auto', 'low'],
-  input_fidelity: ['low', 'high'],
-  response_format: ['b64_json', 'url'],
-} as const satisfies {
-  [K in keyof ImageOptions]?: readonly NonNullable<ImageOptions[K]>[];
-} & { response_format: readonly ImageRequest['responseFormat'][] };
-
-/** An option with an allowed-value table. */
-export type EnumOptionName = keyof typeof IMAGE_OPTION_VALUES;
-
 /** Longest prompt GPT image models accept, in characters (Unicode code points). */
 export const MAX_PROMPT_CHARS = 32_000;
 
@@ -63,29 +43,3 @@ export function isValidImageSize(size: string): boolean {
     pixels <= MAX_SIZE_PIXELS
   );
 }
-
-/** Integer options and their inclusive ranges (`n` is 1..4 on the Codex backend, spec §2.3). */
-export const INTEGER_OPTION_RANGES = {
-  n: { min: 1, max: 4 },
-  output_compression: { min: 0, max: 100 },
-  partial_images: { min: 0, max: 3 },
-} as const satisfies Record<string, { min: number; max: number }>;
-
-/** An option that must be a JSON integer literal (never `2.0` or `1e0`). */
-export type IntegerOptionName = keyof typeof INTEGER_OPTION_RANGES;
-
-const GENERATION_FIELDS = [
-  'model', 'prompt', 'n', 'size', 'quality', 'background', 'output_format', 'output_compression',
-  'moderation', 'response_format', 'user', 'stream', 'partial_images',
-] as const;
-
-/**
- * The top-level fields each request form accepts; anything else is an `unknown_field` error.
- * Multipart edits carry `image`/`mask` as file parts, so their text fields exclude `images`/`mask`;
- * OpenAI's multipart form has no `moderation`, but it is accepted there too.
- */
-export const REQUEST_FIELDS = {
-  generations: GENERATION_FIELDS,
-  edits: [...GENERATION_FIELDS, 'input_fidelity', 'images', 'mask'],
-  editsMultipartText: [...GENERATION_FIELDS, 'input_fidelity'],
-} as const satisfies Record<string, readonly string[]>;

@@ -38,7 +38,10 @@ export interface ImageOptions {
 /** The canonical, validated request: everything downstream works from this, never from the raw body. */
 export interface ImageRequest {
   endpoint: ImageEndpoint;
+  /** The upstream model (after the model alias table). */
   model: string;
+  /** The model name the client sent; null when it sent none. */
+  requestedModel: string | null;
   prompt: string;
   n: number;
   /** `n` as the client sent it; the upstream body carries `n` only when the client set it. */
@@ -47,6 +50,10 @@ export interface ImageRequest {
   responseFormat: 'b64_json' | 'url';
   images: ImageInput[];
   mask: ImageInput | null;
+  /** Fields the client sent that the gateway accepted but does not honour (names only, never values). */
+  ignoredParams: readonly string[];
+  /** Fields whose legacy value was replaced by a supported one (names only). */
+  mappedParams: readonly string[];
 }
 
 /**

@@ -1,21 +1,25 @@
 import secureJson from 'secure-json-parse';
 import { GatewayError } from '../errors/codes.js';
 import type { ImageEndpoint, ImageInput, ImageRequest } from './image-request.js';
-import { INTEGER_OPTION_RANGES, REQUEST_FIELDS, type IntegerOptionName } from './image-options.js';
+import { FIELD_POLICY, POLICY_FIELDS, type RequestForm } from './field-policy.js';
 import { parseImageSource } from './parse-image-source.js';
 import { scanTopLevelMembers } from './scan-top-level-members.js';
 import { validateImageFields, type ImageLimits } from './validate-image-fields.js';
 
 export type { ImageLimits } from './validate-image-fields.js';
 
-const INTEGER_OPTIONS = Object.keys(INTEGER_OPTION_RANGES) as IntegerOptionName[];
+/** Fields whose raw number literal matters (`2.0` is not an integer here). */
+const INTEGER_FIELDS: readonly string[] = POLICY_FIELDS.filter((name) => FIELD_POLICY[name].value.kind === 'integer');
+
+const FORMS = { generations: 'generations', edits: 'editsJson' } as const satisfies Record<ImageEndpoint, RequestForm>;
 
 /**
  * Parses and validates a JSON image request from the raw body text (the HTTP layer must hand over
  * the text, not a parsed object, so number literals like `2.0` can be seen). Parsing refuses
  * `__proto__` and `constructor.prototype` keys as Fastify's own JSON parser does. Validation order:
- * object → unknown fields → scalar fields (validateImageFields) → images → mask (edits only; on
- * generations `images`, `mask` and `input_fidelity` are unknown fields).
+ * object → unknown fields → scalar fields (validateImageFields, by FIELD_POLICY) → images → mask
+ * (edits only; on generations `images` and `mask` are unknown fields). `null` means absent for every
+ * field but the required ones.
  * @throws GatewayError('invalid_json') for unparsable text; other codes per field, `param` = field.
  */
 export function parseImageJson(endpoint: ImageEndpoint, text: string, limits: ImageLimits): ImageRequest {
@@ -24,17 +28,17 @@ export function parseImageJson(endpoint: ImageEndpoint, text: string, limits: Im
     throw new GatewayError('invalid_request', 'request body must be a JSON object');
   }
   const fields = body as Record<string, unknown>;
-  const needsLiterals = INTEGER_OPTIONS.some((name) => typeof fields[name] === 'number');
-  const literals = needsLiterals ? scanTopLevelMembers(text, INTEGER_OPTIONS) : new Map<string, string>();
+  const needsLiterals = INTEGER_FIELDS.some((name) => typeof fields[name] === 'number');
+  const literals = needsLiterals ? scanTopLevelMembers(text, INTEGER_FIELDS) : new Map<string, string>();
   const validated = validateImageFields({
     fields,
-    allowedKeys: REQUEST_FIELDS[endpoint],
+    form: FORMS[endpoint],
     limits,
     numberLiteral: (name) => literals.get(name),
   });
   if (endpoint === 'generations') return { endpoint, ...validated, images: [], mask: null };
-  const images = parseImageList(fields.images, limits.maxInputImages);
-  const mask = Object.hasOwn(fields, 'mask') ? parseImageSource(fields.mask, 'mask') : null;
+  const images = parseImageList(fields.images ?? undefined, limits.maxInputImages);
+  const mask = fields.mask !== undefined && fields.mask !== null ? parseImageSource(fields.mask, 'mask') : null;
   return { endpoint, ...validated, images, mask };
 }
 

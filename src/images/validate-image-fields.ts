@@ -1,105 +1,164 @@
 import { GatewayError } from '../errors/codes.js';
 import type { ImageOptions, ImageRequest } from './image-request.js';
+import { SIZE_RULE_TEXT, isValidImageSize } from './image-options.js';
 import {
-  IMAGE_OPTION_VALUES,
-  INTEGER_OPTION_RANGES,
-  SIZE_RULE_TEXT,
-  isValidImageSize,
-  type EnumOptionName,
-  type IntegerOptionName,
-} from './image-options.js';
+  FIELD_POLICY,
+  POLICY_FIELDS,
+  ruleFor,
+  type FieldPolicyMode,
+  type FieldRule,
+  type FieldValue,
+  type PolicyField,
+  type RequestForm,
+} from './field-policy.js';
 
-/** Per-deployment request limits (from config: ALLOWED_MODELS, MAX_INPUT_IMAGES; prompt cap MAX_PROMPT_CHARS). */
+/** The requested model name and the upstream model it resolved to (see model aliases). */
+export interface ResolvedModel {
+  /** What the client asked for; null when it sent no model. */
+  readonly requested: string | null;
+  readonly upstream: string;
+}
+
+/** Per-deployment request rules (from config and the snapshot's settings). */
 export interface ImageLimits {
-  /** Models clients may ask for; the first is the default when `model` is absent. Never empty. */
-  readonly allowedModels: readonly string[];
+  /** Resolves `model` (undefined when absent) to the upstream model, or throws a GatewayError for `model`. */
+  readonly resolveModel: (requested: string | undefined) => ResolvedModel;
   /** Most input images on one edit. */
   readonly maxInputImages: number;
   /** Longest prompt in characters (Unicode code points); normally MAX_PROMPT_CHARS. */
   readonly maxPromptChars: number;
+  /** `strict` turns every drop and every mapped value of the policy into a 400. */
+  readonly fieldPolicy: FieldPolicyMode;
 }
 
 /** Every validated scalar field of a request: an ImageRequest without its images. */
-export type ValidatedFields = Pick<ImageRequest, 'model' | 'prompt' | 'n' | 'nGiven' | 'options' | 'responseFormat'>;
+export type ValidatedFields = Pick<
+  ImageRequest,
+  'model' | 'requestedModel' | 'prompt' | 'n' | 'nGiven' | 'options' | 'responseFormat' | 'ignoredParams' | 'mappedParams'
+>;
 
 /** What `validateImageFields` needs; `fields` is already typed (JSON values, or coerced multipart text). */
 export interface FieldValidationInput {
   readonly fields: Readonly<Record<string, unknown>>;
-  /** The accepted top-level names for this request form (a REQUEST_FIELDS row). */
-  readonly allowedKeys: readonly string[];
+  readonly form: RequestForm;
   readonly limits: ImageLimits;
   /** Raw JSON text of a number field, so `2.0` and `1e0` can be told from `2` and `1`. */
-  readonly numberLiteral?: (name: IntegerOptionName) => string | undefined;
+  readonly numberLiteral?: (name: string) => string | undefined;
 }
 
 /** Longest field name quoted back in an error message (names are client input). */
 const MAX_QUOTED_NAME_CHARS = 64;
 const INTEGER_LITERAL = /^\d+$/;
 
+/** Value kinds the callers check themselves (they differ by form: JSON references or uploaded files). */
+const IMAGE_KINDS: ReadonlySet<FieldValue['kind']> = new Set(['imageList', 'imageRef', 'file']);
+
+/** The options sent upstream when their rule forwards or maps them. */
+const UPSTREAM_OPTIONS = [
+  'size', 'quality', 'background', 'output_format', 'output_compression', 'moderation', 'input_fidelity',
+] as const satisfies readonly (keyof ImageOptions & PolicyField)[];
+
 const invalid = (param: string, message: string) => new GatewayError('invalid_request', message, param);
 const unsupported = (param: string) => new GatewayError('unsupported_value', `${param} has unsupported value`, param);
 
 /**
- * Validates the scalar fields of an image request, shared by the JSON and multipart parsers so each
- * rule exists once. Order (first failure wins): unknown fields (sorted) → model → prompt → n → size
- * → quality → background → output_format → output_compression → moderation → input_fidelity →
- * response_format → user → stream → partial_images. `user` and `partial_images` are checked but
- * never forwarded. Images are the caller's job (they differ by form).
+ * Validates the scalar fields of an image request by FIELD_POLICY, shared by the JSON and multipart
+ * parsers so each rule exists once. Order (first failure wins): fields the form does not have
+ * (sorted) → the policy's rows in table order. `null` means absent. Images are the caller's job.
  * @throws GatewayError with `param` naming the field at fault.
  */
 export function validateImageFields(input: FieldValidationInput): ValidatedFields {
-  const { fields, limits } = input;
-  const get = (name: string): unknown => (Object.hasOwn(fields, name) ? fields[name] : undefined);
-  const integer = (name: IntegerOptionName) => parseIntegerOption(name, get(name), input.numberLiteral?.(name));
-  rejectUnknownFields(fields, input.allowedKeys);
-  const model = parseModel(get('model'), limits.allowedModels);
-  const prompt = parsePrompt(get('prompt'), limits.maxPromptChars);
-  const n = integer('n');
-  const size = parseSize(get('size'));
-  const quality = parseEnumOption('quality', get('quality'));
-  const background = parseEnumOption('background', get('background'));
-  const outputFormat = parseEnumOption('output_format', get('output_format'));
-  const outputCompression = integer('output_compression');
-  const moderation = parseEnumOption('moderation', get('moderation'));
-  const inputFidelity = parseEnumOption('input_fidelity', get('input_fidelity'));
-  const responseFormat = parseEnumOption('response_format', get('response_format'));
-  parseOptionalString('user', get('user'));
-  parseStream(get('stream'));
-  integer('partial_images');
-  const options: ImageOptions = dropUndefined({
-    size,
-    quality,
-    background,
-    output_format: outputFormat,
-    output_compression: outputCompression,
-    moderation,
-    input_fidelity: inputFidelity,
-  });
-  return { model, prompt, n: n ?? 1, nGiven: n !== undefined, options, responseFormat: responseFormat ?? 'b64_json' };
+  const { fields, form, limits } = input;
+  rejectUnknownFields(fields, form);
+  const parsed = new Map<PolicyField, unknown>();
+  const ignoredParams: string[] = [];
+  const mappedParams: string[] = [];
+  for (const name of POLICY_FIELDS) {
+    const { value: shape } = FIELD_POLICY[name];
+    if (IMAGE_KINDS.has(shape.kind)) continue;
+    const raw = Object.hasOwn(fields, name) && fields[name] !== null ? fields[name] : undefined;
+    const rule: FieldRule = FIELD_POLICY[name].forms[form];
+    const value = parseValue(name, shape, raw, { rule, literal: input.numberLiteral?.(name), maxPromptChars: limits.maxPromptChars });
+    if (name === 'stream' && value === true) throw new GatewayError('stream_not_supported', 'stream is not supported yet', 'stream');
+    if (value === undefined && name !== 'model') continue;
+    if (rule.action === 'drop') {
+      if (limits.fieldPolicy === 'strict') throw buildUnsupportedFieldError(name);
+      ignoredParams.push(name);
+      continue;
+    }
+    if (rule.action === 'map' && typeof value === 'string' && Object.hasOwn(rule.values, value)) {
+      if (limits.fieldPolicy === 'strict') throw unsupported(name);
+      mappedParams.push(name);
+      parsed.set(name, rule.values[value]);
+      continue;
+    }
+    parsed.set(name, value);
+  }
+  const model = limits.resolveModel(parsed.get('model') as string | undefined);
+  const n = parsed.get('n') as number | undefined;
+  return {
+    model: model.upstream,
+    requestedModel: model.requested,
+    prompt: parsed.get('prompt') as string,
+    n: n ?? 1,
+    nGiven: n !== undefined,
+    options: buildOptions(parsed),
+    responseFormat: (parsed.get('response_format') as ImageRequest['responseFormat'] | undefined) ?? 'b64_json',
+    ignoredParams,
+    mappedParams,
+  };
 }
 
-function rejectUnknownFields(fields: Readonly<Record<string, unknown>>, allowedKeys: readonly string[]): void {
-  const unknown = Object.keys(fields).filter((key) => !allowedKeys.includes(key)).sort()[0];
+function rejectUnknownFields(fields: Readonly<Record<string, unknown>>, form: RequestForm): void {
+  const unknown = Object.keys(fields).filter((key) => ruleFor(key, form).action === 'absent').sort()[0];
   if (unknown !== undefined) throw buildUnknownFieldError(unknown);
 }
 
-/**
- * The error for a field the request form does not accept: ``unknown field `name` ``. The name is
- * client input, so it is cut to 64 characters before it is quoted back.
- */
+/** Cuts a client-sent name to 64 characters before it is quoted back. */
+const quoteName = (name: string): string => (name.length > MAX_QUOTED_NAME_CHARS ? `${name.slice(0, MAX_QUOTED_NAME_CHARS)}…` : name);
+
+/** The error for a field the request form does not accept: ``unknown field `name` ``. */
 export function buildUnknownFieldError(name: string): GatewayError {
-  const quoted = name.length > MAX_QUOTED_NAME_CHARS ? `${name.slice(0, MAX_QUOTED_NAME_CHARS)}…` : name;
+  const quoted = quoteName(name);
   return new GatewayError('unknown_field', `unknown field \`${quoted}\``, quoted);
 }
 
-function parseModel(value: unknown, allowedModels: readonly string[]): string {
-  const [defaultModel] = allowedModels;
-  if (defaultModel === undefined) throw new RangeError('allowedModels must not be empty');
-  if (value === undefined) return defaultModel;
-  if (typeof value !== 'string') throw invalid('model', 'model must be a string');
-  if (allowedModels.includes(value)) return value;
-  const expected = allowedModels.length === 1 ? defaultModel : `one of: ${allowedModels.join(', ')}`;
-  throw new GatewayError('unsupported_value', `model must be ${expected}`, 'model');
+/** Under the strict field policy: a field the gateway cannot honour, refused rather than dropped. */
+export function buildUnsupportedFieldError(name: string): GatewayError {
+  const quoted = quoteName(name);
+  return new GatewayError('unsupported_field', `\`${quoted}\` is not supported by this gateway (strict field policy)`, quoted);
+}
+
+interface ParseContext {
+  /** The field's rule on this form: a `map` rule's keys are accepted values too. */
+  rule: FieldRule;
+  literal: string | undefined;
+  maxPromptChars: number;
+}
+
+/** Checks one present value against its shape; enum and size values may also be keys of the field's map. */
+function parseValue(name: string, shape: FieldValue, value: unknown, ctx: ParseContext): unknown {
+  if (shape.kind === 'prompt') return parsePrompt(value, ctx.maxPromptChars);
+  if (value === undefined) return undefined;
+  switch (shape.kind) {
+    case 'model':
+    case 'string':
+      return parseString(name, value);
+    case 'size':
+      return parseSize(value, ctx.rule);
+    case 'enum':
+      return parseEnum(name, shape.values, value, ctx.rule);
+    case 'integer':
+      return parseInteger(name, value, shape, ctx.literal);
+    case 'boolean':
+      if (typeof value !== 'boolean') throw invalid(name, `${name} must be a boolean`);
+      return value;
+    case 'object':
+      if (typeof value !== 'object' || Array.isArray(value)) throw invalid(name, `${name} must be an object`);
+      return value;
+    default:
+      return value;
+  }
 }
 
 function parsePrompt(value: unknown, maxChars: number): string {
@@ -114,44 +173,39 @@ function parsePrompt(value: unknown, maxChars: number): string {
 }
 
 /**
- * A non-negative JSON integer in the option's range. `literal` is the raw JSON text when known:
- * JSON.parse turns `2.0` and `1e0` into integers, but the original gateway (a u64 field) rejects them.
+ * A non-negative JSON integer in range. `literal` is the raw JSON text when known: JSON.parse turns
+ * `2.0` and `1e0` into integers, but the original gateway (a u64 field) rejects them.
  */
-function parseIntegerOption(name: IntegerOptionName, value: unknown, literal: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
+function parseInteger(name: string, value: unknown, range: { min: number; max: number }, literal: string | undefined): number {
   const isInteger =
     typeof value === 'number' && Number.isInteger(value) && value >= 0 && (literal === undefined || INTEGER_LITERAL.test(literal));
   if (!isInteger) throw invalid(name, `${name} must be an integer`);
-  const { min, max } = INTEGER_OPTION_RANGES[name];
-  if (value < min || value > max) throw invalid(name, `${name} must be between ${min} and ${max}`);
+  if (value < range.min || value > range.max) throw invalid(name, `${name} must be between ${range.min} and ${range.max}`);
   return value;
 }
 
-function parseSize(value: unknown): string | undefined {
-  const size = parseOptionalString('size', value);
-  if (size === undefined || isValidImageSize(size)) return size;
+function parseString(name: string, value: unknown): string {
+  if (typeof value !== 'string') throw invalid(name, `${name} must be a string`);
+  return value;
+}
+
+/** A size gpt-image-2 accepts, or a legacy size the policy maps (the caller maps it). */
+function parseSize(value: unknown, rule: FieldRule): string {
+  const size = parseString('size', value);
+  if (isValidImageSize(size) || isMapKey(rule, size)) return size;
   throw new GatewayError('unsupported_value', `size has unsupported value: ${SIZE_RULE_TEXT}`, 'size');
 }
 
-function parseEnumOption<K extends EnumOptionName>(name: K, value: unknown): (typeof IMAGE_OPTION_VALUES)[K][number] | undefined {
-  const text = parseOptionalString(name, value);
-  if (text === undefined) return undefined;
-  const allowed: readonly string[] = IMAGE_OPTION_VALUES[name];
-  if (!allowed.includes(text)) throw unsupported(name);
-  return text as (typeof IMAGE_OPTION_VALUES)[K][number];
+function parseEnum(name: string, allowed: readonly string[], value: unknown, rule: FieldRule): string {
+  const text = parseString(name, value);
+  if (allowed.includes(text) || isMapKey(rule, text)) return text;
+  throw unsupported(name);
 }
 
-function parseOptionalString(name: string, value: unknown): string | undefined {
-  if (value === undefined || typeof value === 'string') return value;
-  throw invalid(name, `${name} must be a string`);
-}
+const isMapKey = (rule: FieldRule, value: string): boolean => rule.action === 'map' && Object.hasOwn(rule.values, value);
 
-function parseStream(value: unknown): void {
-  if (value === undefined || value === false) return;
-  if (value === true) throw new GatewayError('stream_not_supported', 'stream is not supported yet', 'stream');
-  throw invalid('stream', 'stream must be a boolean');
-}
-
-function dropUndefined<T extends object>(record: T): T {
-  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as T;
+function buildOptions(parsed: ReadonlyMap<PolicyField, unknown>): ImageOptions {
+  const options: Record<string, unknown> = {};
+  for (const name of UPSTREAM_OPTIONS) if (parsed.has(name)) options[name] = parsed.get(name);
+  return options as ImageOptions;
 }

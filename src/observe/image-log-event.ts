@@ -33,11 +33,20 @@ export interface ImageLogEvent {
   key_name: string;
   account_name: string | null;
   endpoint: ImageEndpoint;
+  /** The upstream model the request was sent with. */
   model: string;
+  /** The model name the client sent (before the model alias table); null when it sent none. */
+  requested_model: string | null;
   prompt_hash: string;
   size: string | null;
   quality: string | null;
   n: number;
+  /** For a request whose `n` images were fanned out as n upstream requests: which one (0-based); else null. */
+  part: number | null;
+  /** Comma-separated names of fields accepted but not honoured (never their values); null when none. */
+  ignored_params: string | null;
+  /** Comma-separated names of fields whose legacy value was mapped; null when none. */
+  mapped_params: string | null;
   input_image_count: number;
   input_data_image_count: number;
   upstream_status: number;

@@ -1,3 +1,4 @@
+import { FIELD_POLICY_MODES, N_MODES } from '../images/field-policy.js';
 import type { Settings } from './types.js';
 
 const MiB = 1024 * 1024;
@@ -15,7 +16,17 @@ export const SETTINGS_DEFAULTS = {
   logMaxFileAgeMs: 300_000,
   /** Most request-log files kept. */
   logMaxFiles: 128,
+  /** `lenient`: drop and map what the gateway cannot honour (named in a header); `strict`: refuse it (400). */
+  fieldPolicy: 'lenient',
+  /** `fanout`: `n > 1` becomes n one-image upstream calls; `passthrough`: `n` is forwarded as sent. */
+  nMode: 'fanout',
 } as const satisfies Settings;
+
+/** Allowed values of the enumerated settings. */
+export const SETTINGS_ENUM_VALUES = {
+  fieldPolicy: FIELD_POLICY_MODES,
+  nMode: N_MODES,
+} as const satisfies Partial<Record<keyof Settings, readonly string[]>>;
 
 /** Bounds of the integer settings (inclusive). */
 export const SETTINGS_INTEGER_BOUNDS = {
@@ -36,6 +47,8 @@ export const SETTING_PARAMS = {
   logMaxFileBytes: 'log_max_file_bytes',
   logMaxFileAgeMs: 'log_max_file_age_ms',
   logMaxFiles: 'log_max_files',
+  fieldPolicy: 'field_policy',
+  nMode: 'n_mode',
 } as const satisfies Record<keyof Settings, string>;
 
 /**
@@ -49,6 +62,12 @@ export function checkSettingValue<K extends keyof Settings>(name: K, value: unkn
     return CODEX_CLIENT_VERSION_PATTERN.test(text)
       ? { ok: true, value: text as Settings[K] }
       : { ok: false, message: `${param} must be 1 to 64 characters of letters, digits, '.', '_' or '-'` };
+  }
+  if (Object.hasOwn(SETTINGS_ENUM_VALUES, name)) {
+    const allowed: readonly string[] = SETTINGS_ENUM_VALUES[name as keyof typeof SETTINGS_ENUM_VALUES];
+    return typeof value === 'string' && allowed.includes(value)
+      ? { ok: true, value: value as Settings[K] }
+      : { ok: false, message: `${param} must be one of: ${allowed.join(', ')}` };
   }
   const bounds = SETTINGS_INTEGER_BOUNDS[name as keyof typeof SETTINGS_INTEGER_BOUNDS];
   return Number.isSafeInteger(value) && (value as number) >= bounds.min && (value as number) <= bounds.max

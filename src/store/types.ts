@@ -1,4 +1,5 @@
 /** Control data as the data plane sees it: plain records in an in-memory snapshot. */
+import type { FieldPolicyMode, NMode } from '../images/field-policy.js';
 
 export type KeyStatus = 'active' | 'disabled';
 export type AccountStatus = 'active' | 'disabled';
@@ -75,6 +76,8 @@ export interface Settings {
   logMaxFileBytes: number;
   logMaxFileAgeMs: number;
   logMaxFiles: number;
+  fieldPolicy: FieldPolicyMode;
+  nMode: NMode;
 }
 
 export interface KeyUsage {

@@ -9,6 +9,7 @@ const DATA_URL = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAAB';
 const request: ImageRequest = {
   endpoint: 'edits',
   model: 'gpt-image-2',
+  requestedModel: 'dall-e-3',
   prompt: PROMPT,
   n: 2,
   nGiven: true,
@@ -19,6 +20,8 @@ const request: ImageRequest = {
     { kind: 'url', url: 'https://images.example.com/private/cat.png?sig=abc' },
   ],
   mask: null,
+  ignoredParams: ['style'],
+  mappedParams: ['quality'],
 };
 
 const outcome = (over: Partial<RequestOutcome>): RequestOutcome => ({

@@ -1,11 +1,9 @@
+import { FIELD_POLICY, LEGACY_SIZE_MAP, POLICY_FIELDS, REQUEST_FORMS, ruleFor, type FieldRule } from '../../../src/images/field-policy.js';
 import { describe, expect, it } from 'vitest';
 import {
-  IMAGE_OPTION_VALUES,
-  INTEGER_OPTION_RANGES,
   MAX_SIZE_PIXELS,
   MAX_SIZE_SIDE_PX,
   MIN_SIZE_PIXELS,
-  REQUEST_FIELDS,
   SIZE_MULTIPLE_PX,
   isValidImageSize,
 } from '../../../src/images/image-options.js';
@@ -61,23 +59,51 @@ describe('isValidImageSize', () => {
   });
 });
 
-describe('option tables', () => {
-  it('every enumerated option has distinct, non-empty lower-case values', () => {
-    for (const [name, values] of Object.entries(IMAGE_OPTION_VALUES)) {
-      expect(new Set(values).size, name).toBe(values.length);
-      for (const v of values) expect(v, name).toMatch(/^[a-z0-9_]+$/);
+describe('FIELD_POLICY', () => {
+  it('every enum row has distinct, non-empty lower-case values, and no map key is already an allowed value', () => {
+    for (const name of POLICY_FIELDS) {
+      const { value, forms } = FIELD_POLICY[name];
+      if (value.kind === 'enum') {
+        expect(new Set(value.values).size, name).toBe(value.values.length);
+        for (const v of value.values) expect(v, name).toMatch(/^[a-z0-9_]+$/);
+      }
+      for (const form of REQUEST_FORMS) {
+        const rule: FieldRule = forms[form];
+        if (rule.action !== 'map') continue;
+        for (const [from, to] of Object.entries(rule.values)) {
+          if (value.kind === 'enum') {
+            expect(value.values, `${name}: ${from}`).not.toContain(from);
+            expect(value.values, `${name}: ${from} → ${to}`).toContain(to);
+          }
+          if (value.kind === 'size') {
+            expect(isValidImageSize(from), from).toBe(false);
+            expect(isValidImageSize(to), to).toBe(true);
+          }
+        }
+      }
     }
   });
 
   it('integer ranges are ordered', () => {
-    for (const [name, { min, max }] of Object.entries(INTEGER_OPTION_RANGES)) expect(min, name).toBeLessThan(max);
+    for (const name of POLICY_FIELDS) {
+      const { value } = FIELD_POLICY[name];
+      if (value.kind === 'integer') expect(value.min, name).toBeLessThan(value.max);
+    }
   });
 
-  it('edits accept every generation field plus images, mask and input_fidelity; multipart text excludes images and mask', () => {
-    const gen = new Set<string>(REQUEST_FIELDS.generations);
-    expect(REQUEST_FIELDS.edits.filter((f) => !gen.has(f)).sort()).toEqual(['images', 'input_fidelity', 'mask']);
-    expect(REQUEST_FIELDS.editsMultipartText.filter((f) => !gen.has(f))).toEqual(['input_fidelity']);
-    for (const option of Object.keys(IMAGE_OPTION_VALUES)) expect(REQUEST_FIELDS.edits, option).toContain(option);
-    for (const option of Object.keys(INTEGER_OPTION_RANGES)) expect(REQUEST_FIELDS.generations, option).toContain(option);
+  it('a legacy size maps to a supported size of the same aspect ratio', () => {
+    for (const [from, to] of Object.entries(LEGACY_SIZE_MAP)) {
+      const [fw, fh] = from.split('x').map(Number) as [number, number];
+      const [tw, th] = to.split('x').map(Number) as [number, number];
+      expect(fw / fh, from).toBeCloseTo(tw / th);
+    }
+  });
+
+  it('edits have images (JSON) or image files (multipart) and a mask; generations have neither', () => {
+    expect(ruleFor('images', 'editsJson').action).toBe('forward');
+    expect(ruleFor('image', 'editsMultipart').action).toBe('forward');
+    for (const name of ['images', 'image', 'mask', 'markup']) expect(ruleFor(name, 'generations').action, name).toBe('absent');
+    expect(ruleFor('__proto__', 'generations').action).toBe('absent');
+    expect(ruleFor('no_such_field', 'editsJson').action).toBe('absent');
   });
 });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testImageLimits } from '../../support/image-limits.js';
 import { toOpenAIError } from '../../../src/errors/openai-shape.js';
 import { MAX_PROMPT_CHARS } from '../../../src/images/image-options.js';
 import { createImageSpool } from '../../../src/images/image-spool.js';
@@ -42,7 +43,7 @@ beforeAll(async () => {
   });
   app.post('/v1/images/edits', async (req) => {
     const spool = createImageSpool({ dir, maxFileBytes: MAX_FILE_BYTES, maxTotalBytes: 1_000_000 });
-    const limits = { allowedModels: ['gpt-image-2'], maxInputImages: 5, maxPromptChars: MAX_PROMPT_CHARS, spool };
+    const limits = { ...testImageLimits({ maxInputImages: 5 }), spool };
     const request = await parseImageMultipart(req.parts(), limits);
     try {
       const images = await Promise.all(request.images.map(async (input) => {

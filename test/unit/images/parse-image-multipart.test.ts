@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Multipart } from '@fastify/multipart';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { testImageLimits } from '../../support/image-limits.js';
 import { isGatewayError } from '../../../src/errors/codes.js';
 import { MAX_PROMPT_CHARS } from '../../../src/images/image-options.js';
 import type { ImageInput, ImageRequest } from '../../../src/images/image-request.js';
@@ -20,7 +21,7 @@ let limits: MultipartLimits;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cig-multipart-test-'));
   spool = createImageSpool({ dir, maxFileBytes: 1_000_000, maxTotalBytes: 2_500_000 });
-  limits = { allowedModels: ['gpt-image-2'], maxInputImages: 5, maxPromptChars: MAX_PROMPT_CHARS, spool };
+  limits = { ...testImageLimits({ maxInputImages: 5 }), spool };
 });
 afterEach(async () => {
   await spool.cleanup();
@@ -95,6 +96,22 @@ describe('parseImageMultipart: accepted forms', () => {
       field('background', 'auto'), field('output_format', 'webp'), field('response_format', 'b64_json'), field('user', 'u'), field('partial_images', '3'),
     ]);
     expect(req.options).toEqual({ moderation: 'low', input_fidelity: 'high', quality: 'medium', background: 'auto', output_format: 'webp' });
+    expect(req.ignoredParams).toEqual(['partial_images', 'user']);
+  });
+
+  it('reads and discards a markup file, takes svg[...] parts as the svg object, and names both as ignored', async () => {
+    const req = await parse([file('image', PNG), PROMPT, file('markup', PNG), field('svg[model]', 'x'), field('svg[reasoning][effort]', 'low'), field('quality', 'hd')]);
+    expect(req.images).toHaveLength(1);
+    expect(req.options).toEqual({ quality: 'high' });
+    expect(req.ignoredParams).toEqual(['svg', 'markup']);
+    expect(req.mappedParams).toEqual(['quality']);
+    expect(await readdir(dir)).toHaveLength(1); // only the image was spooled
+  });
+
+  it('strict field policy: a markup file is refused before it is read', async () => {
+    limits = { ...limits, fieldPolicy: 'strict' };
+    expect(await errorOf([PROMPT, file('markup', PNG), file('image', PNG)])).toMatchObject({ code: 'unsupported_field', param: 'markup' });
+    expect(await readdir(dir)).toHaveLength(0);
   });
 });
 
@@ -105,19 +122,19 @@ describe('parseImageMultipart: rejections', () => {
     ['n -1', withImage(field('n', '-1')), 'invalid_request', 'n must be an integer', 'n'],
     ['n 1e0', withImage(field('n', '1e0')), 'invalid_request', 'n must be an integer', 'n'],
     ['n " 2"', withImage(field('n', ' 2')), 'invalid_request', 'n must be an integer', 'n'],
-    ['n 0', withImage(field('n', '0')), 'invalid_request', 'n must be between 1 and 4', 'n'],
-    ['n 5', withImage(field('n', '5')), 'invalid_request', 'n must be between 1 and 4', 'n'],
+    ['n 0', withImage(field('n', '0')), 'invalid_request', 'n must be between 1 and 10', 'n'],
+    ['n 11', withImage(field('n', '11')), 'invalid_request', 'n must be between 1 and 10', 'n'],
+    ['svg as plain text (not an object)', withImage(field('svg', 'x')), 'invalid_request', 'svg must be an object', 'svg'],
     ['output_compression 100.0', withImage(field('output_compression', '100.0')), 'invalid_request', 'output_compression must be an integer', 'output_compression'],
     ['stream true', withImage(field('stream', 'true')), 'stream_not_supported', 'stream is not supported yet', 'stream'],
     ['stream TRUE', withImage(field('stream', 'TRUE')), 'invalid_request', 'stream must be a boolean', 'stream'],
     ['stream 1', withImage(field('stream', '1')), 'invalid_request', 'stream must be a boolean', 'stream'],
     ['prompt twice', withImage(field('prompt', 'again')), 'invalid_request', 'prompt must be given once', 'prompt'],
-    ['unknown text fields, sorted', withImage(field('zeta', '1'), field('style', 'vivid')), 'unknown_field', 'unknown field `style`', 'style'],
+    ['unknown text fields, sorted', withImage(field('zeta', '1'), field('styles', 'vivid')), 'unknown_field', 'unknown field `styles`', 'styles'],
     ['images as a text field', withImage(field('images', 'https://example.com/a.png')), 'unknown_field', 'unknown field `images`', 'images'],
     ['image as a text field', withImage(field('image', 'https://example.com/a.png')), 'invalid_request', 'image must be a file upload', 'image'],
     ['mask as a text field', withImage(field('mask', 'x')), 'invalid_request', 'mask must be a file upload', 'mask'],
     ['a JSON-typed prompt that is not a string', [file('image', PNG), field('prompt', { text: 'x' })], 'invalid_request', 'prompt must be a string', 'prompt'],
-    ['model not allowed', withImage(field('model', 'dall-e-2')), 'unsupported_value', 'model must be gpt-image-2', 'model'],
     ['mask twice', [PROMPT, file('mask', PNG), file('mask', PNG)], 'invalid_request', 'mask must be given once', 'mask'],
     ['an unknown file field', [PROMPT, file('image', PNG), file('photo', PNG)], 'unknown_field', 'unknown field `photo`', 'photo'],
     ['image[N] twice', [PROMPT, file('image[1]', PNG), file('image[1]', PNG)], 'invalid_request', 'image[1] must be given once', 'image[1]'],
@@ -138,7 +155,7 @@ describe('parseImageMultipart: rejections', () => {
   });
 
   it('checks text fields before the image requirement', async () => {
-    expect((await errorOf([PROMPT, field('n', '9')])).param).toBe('n');
+    expect((await errorOf([PROMPT, field('n', '11')])).param).toBe('n');
   });
 
   it('stops at the configured number of images before spooling the next one', async () => {

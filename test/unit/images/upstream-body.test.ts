@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { testImageLimits } from '../../support/image-limits.js';
 import { createImageSpool, type ImageSpool } from '../../../src/images/image-spool.js';
 import type { ImageInput, ImageRequest, SpooledFile, UpstreamBody } from '../../../src/images/image-request.js';
 import { MAX_PROMPT_CHARS } from '../../../src/images/image-options.js';
@@ -10,7 +11,7 @@ import { parseImageJson } from '../../../src/images/parse-image-json.js';
 import { buildUpstreamBody } from '../../../src/images/upstream-body.js';
 import { makeJpegHeader, makePng, makeWebpHeader, padImage, toDataUrl } from '../../support/images.js';
 
-const LIMITS = { allowedModels: ['gpt-image-2'], maxInputImages: 5, maxPromptChars: MAX_PROMPT_CHARS };
+const LIMITS = testImageLimits({ maxInputImages: 5 });
 const MAX_CHUNK_BYTES = 128 * 1024;
 
 let dir: string;
@@ -39,7 +40,7 @@ async function expectBody(body: UpstreamBody, expected: unknown): Promise<void> 
 
 const base = (overrides: Partial<ImageRequest>): ImageRequest => ({
   endpoint: 'generations', model: 'gpt-image-2', prompt: 'p', n: 1, nGiven: false, options: {},
-  responseFormat: 'b64_json', images: [], mask: null, ...overrides,
+  responseFormat: 'b64_json', images: [], mask: null, requestedModel: null, ignoredParams: [], mappedParams: [], ...overrides,
 });
 
 const spoolInput = async (bytes: Buffer): Promise<ImageInput> => {

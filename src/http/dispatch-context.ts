@@ -1,0 +1,75 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { describeExhaustion, exhaustionError, exhaustionRetryAfterSeconds, type SkipClass } from '../dispatch/exhaustion.js';
+import { explainEmptyPlan } from '../dispatch/plan-exhaustion.js';
+import { planCandidates, type Candidate, type CandidatePlan } from '../dispatch/plan-candidates.js';
+import type { RequestOutcome } from '../dispatch/request-outcome.js';
+import type { AttemptRecord, FailoverInput } from '../dispatch/run-failover.js';
+import { GatewayError } from '../errors/codes.js';
+import type { UpstreamBody } from '../images/image-request.js';
+import type { Permit } from '../limits/permit.js';
+import type { KeyRecord, Snapshot } from '../store/types.js';
+import type { GatewayDeps } from './gateway-deps.js';
+
+/** One admitted request on its way through dispatch: what every dispatch path needs. */
+export interface DispatchContext {
+  req: FastifyRequest;
+  reply: FastifyReply;
+  deps: GatewayDeps;
+  snapshot: Snapshot;
+  outcome: RequestOutcome;
+  /** Released by the handler once the response is complete. */
+  permits: Permit[];
+  clientSignal: AbortSignal;
+}
+
+/** Plans the accounts to try for this key, in order (by load, then least recently started). */
+export function planFor(key: KeyRecord, snapshot: Snapshot, deps: GatewayDeps): CandidatePlan {
+  const health = deps.health;
+  return planCandidates(key, snapshot, {
+    now: deps.now(),
+    allowFreePlans: deps.config.allowFreePlanAccounts,
+    inFlight: (id) => deps.accountLimiter.inFlight(id),
+    lastStartMs: (id) => deps.accountLimiter.lastStartMs(id),
+    ...(health ? { cooldownOf: (id: string, token: string) => health.cooldownOf(id, token) } : {}),
+  });
+}
+
+/** The accounts to try for this key, in order; throws the explanation when there are none. */
+export function resolveCandidates(key: KeyRecord, snapshot: Snapshot, deps: GatewayDeps): Candidate[] {
+  const plan = planFor(key, snapshot, deps);
+  if (plan.candidates.length > 0) return plan.candidates;
+  const why = explainEmptyPlan(plan, deps.now());
+  throw new GatewayError(why.code, why.message, null, { headers: why.headers });
+}
+
+/** Tells account health how an attempt ended, and the control plane about a 401 (refresh now). */
+function reportAttempt(attempt: AttemptRecord, candidates: readonly Candidate[], deps: GatewayDeps): void {
+  const candidate = candidates.find((c) => c.account.id === attempt.accountId);
+  if (candidate) deps.health?.report(attempt, candidate.credentials.accessToken);
+  if (attempt.status === 401) deps.onAuthFailure?.(attempt.accountId);
+}
+
+/** The input of one failover run over `candidates` with `body`. */
+export function buildFailoverInput(ctx: DispatchContext, candidates: readonly Candidate[], body: UpstreamBody): FailoverInput {
+  const { deps } = ctx;
+  return {
+    endpoint: ctx.outcome.request.endpoint,
+    body,
+    candidates,
+    signal: ctx.clientSignal,
+    clientHeaders: ctx.req.headers,
+    codexClientVersion: ctx.snapshot.settings.codexClientVersion,
+    upstream: deps.upstream,
+    accountLimiter: deps.accountLimiter,
+    now: deps.now,
+    onAttempt: (attempt) => reportAttempt(attempt, candidates, deps),
+  };
+}
+
+/** The error for a request on which every candidate failed, with `retry-after` when the upstream said when. */
+export function buildExhaustionError(attempts: readonly AttemptRecord[], skips: readonly SkipClass[]): GatewayError {
+  const retryAfter = exhaustionRetryAfterSeconds(attempts);
+  return new GatewayError(exhaustionError(skips), describeExhaustion(skips), null, {
+    headers: retryAfter === null ? {} : { 'retry-after': String(retryAfter) },
+  });
+}
