@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { describeExhaustion, exhaustionError, exhaustionRetryAfterSeconds } from '../dispatch/exhaustion.js';
+import { explainExhaustion } from '../dispatch/exhaustion.js';
 import { explainEmptyPlan } from '../dispatch/plan-exhaustion.js';
 import { planCandidates, type Candidate, type CandidatePlan } from '../dispatch/plan-candidates.js';
 import type { RequestOutcome } from '../dispatch/request-outcome.js';
@@ -22,7 +22,7 @@ import { sendUpstreamResponse } from './send-upstream-response.js';
 function ensureCandidates(plan: CandidatePlan, nowMs: number): Candidate[] {
   if (plan.candidates.length > 0) return plan.candidates;
   const why = explainEmptyPlan(plan, nowMs);
-  throw new GatewayError(why.code, why.message, null, { headers: why.headers });
+  throw new GatewayError(why.code, why.message, null, { retryAfterMs: why.retryAfterMs });
 }
 
 /** Tells account health how an attempt ended, and the control plane about a 401 (refresh now). */
@@ -54,7 +54,9 @@ function admitKey(key: KeyRecord, outcome: RequestOutcome, deps: GatewayDeps): P
   if (admission.admitted) return admission.permit;
   outcome.ending = { kind: 'key_limited', reason: admission.reason };
   deps.metrics.limiterRejections.inc({ limiter: 'key' });
-  throw new GatewayError('key_rate_limited', describeKeyLimitRejection(admission.reason, admission.inFlight, key));
+  throw new GatewayError('key_rate_limited', describeKeyLimitRejection(admission.reason, admission.inFlight, key), null, {
+    retryAfterMs: admission.retryAfterMs,
+  });
 }
 
 const startOutcome = (req: FastifyRequest, key: KeyRecord, request: ImageRequest, deps: GatewayDeps): RequestOutcome => ({
@@ -104,10 +106,8 @@ async function dispatch(ctx: DispatchContext): Promise<void> {
     return;
   }
   if (result.kind === 'exhausted') {
-    const retryAfter = exhaustionRetryAfterSeconds(result.attempts);
-    const error = new GatewayError(exhaustionError(result.skips), describeExhaustion(result.skips), null, {
-      headers: retryAfter === null ? {} : { 'retry-after': String(retryAfter) },
-    });
+    const why = explainExhaustion(result, deps.now());
+    const error = new GatewayError(why.code, why.message, null, { retryAfterMs: why.retryAfterMs });
     outcome.ending = { kind: 'exhausted', status: error.status, skips: result.skips };
     throw error;
   }
