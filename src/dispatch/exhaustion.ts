@@ -11,15 +11,17 @@ const AUTH_CLASSES: ReadonlySet<SkipClass> = new Set(['auth']);
 
 /**
  * The error for a request on which every candidate failed (spec §5.4, refined):
- * `accounts_busy` (429) when every account was only at its concurrency cap; otherwise judged by the
- * last real failure (busy skips do not hide it, unlike the original): an upstream timeout gives
- * `upstream_timeout` (504), an auth failure `no_usable_accounts` (503), anything else
- * `account_pool_exhausted` (502).
+ * `accounts_busy` (429) when every account was only at its concurrency cap; `accounts_rate_limited`
+ * (429) when every real failure was an upstream 429 (busy skips aside), so the SDKs raise their
+ * rate-limit error and honour its reset; otherwise judged by the last real failure (busy skips do
+ * not hide it, unlike the original): an upstream timeout gives `upstream_timeout` (504), an auth
+ * failure `no_usable_accounts` (503), anything else `account_pool_exhausted` (502).
  */
 export function exhaustionError(skips: readonly SkipClass[]): ErrorCode {
   const failures = skips.filter((s) => s !== 'concurrency_blocked');
   const last = failures.at(-1);
   if (last === undefined) return 'accounts_busy';
+  if (failures.every((s) => s === 'rate_limited')) return 'accounts_rate_limited';
   if (last === 'upstream_timeout') return 'upstream_timeout';
   if (AUTH_CLASSES.has(last)) return 'no_usable_accounts';
   return 'account_pool_exhausted';
@@ -35,12 +37,40 @@ export function describeExhaustion(skips: readonly SkipClass[]): string {
   return `${base} (${detail})`;
 }
 
+/** What an exhaustion needs from each attempt: when it ended and the reset its upstream announced. */
+export interface ResetHint {
+  /** When the attempt ended (ms since epoch). */
+  endedAt: number;
+  /** Seconds until the upstream's limit resets, counted from `endedAt`; null when it did not say. */
+  retryAfterSeconds: number | null;
+}
+
 /**
- * When the pool is exhausted and the upstream said when its limits reset, the soonest of those
- * times (whole seconds, at least 1) for a `retry-after` header; null when no attempt said.
- * SDKs honour it, so a rate-limited pool is not hammered by client retries.
+ * When the pool is exhausted and upstreams said when their limits reset, the time from `nowMs`
+ * until the soonest of those resets (ms, at least 0; each reset counts from the end of its own
+ * attempt, not from now); null when no attempt said. SDKs honour it, so a rate-limited pool is not
+ * hammered by client retries.
  */
-export function exhaustionRetryAfterSeconds(attempts: ReadonlyArray<{ retryAfterSeconds: number | null }>): number | null {
-  const hints = attempts.map((a) => a.retryAfterSeconds).filter((s): s is number => s !== null && Number.isFinite(s) && s >= 0);
-  return hints.length === 0 ? null : Math.max(1, Math.ceil(Math.min(...hints)));
+export function exhaustionRetryAfterMs(attempts: readonly ResetHint[], nowMs: number): number | null {
+  const resets = attempts
+    .filter((a) => a.retryAfterSeconds !== null && Number.isFinite(a.retryAfterSeconds) && a.retryAfterSeconds >= 0)
+    .map((a) => a.endedAt + (a.retryAfterSeconds as number) * 1000);
+  return resets.length === 0 ? null : Math.max(0, Math.min(...resets) - nowMs);
+}
+
+/** Why a dispatched request got no answer: the error code, its message, and the wait to ask for. */
+export interface ExhaustionExplanation {
+  code: ErrorCode;
+  message: string;
+  /** ms until the soonest announced reset; null when none was announced (the code's default applies). */
+  retryAfterMs: number | null;
+}
+
+/** Explains an exhausted failover (pure): exhaustionError, describeExhaustion and exhaustionRetryAfterMs together. */
+export function explainExhaustion(result: { skips: readonly SkipClass[]; attempts: readonly ResetHint[] }, nowMs: number): ExhaustionExplanation {
+  return {
+    code: exhaustionError(result.skips),
+    message: describeExhaustion(result.skips),
+    retryAfterMs: exhaustionRetryAfterMs(result.attempts, nowMs),
+  };
 }

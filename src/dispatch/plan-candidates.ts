@@ -8,8 +8,11 @@ export interface Candidate {
   credentials: AccountCredentials;
 }
 
-/** Why an image-enabled account of the key's routing cannot be tried right now. */
-export type ExclusionReason = 'token_expired' | 'free_plan' | 'credentials_unreadable' | 'needs_reimport' | 'cooling_down';
+/**
+ * Why an image-enabled account of the key's routing cannot be tried right now. A cooldown after an
+ * upstream 429 is `rate_limited`; one after 5xx/timeouts/network failures or a 401 is `cooling_down`.
+ */
+export type ExclusionReason = 'token_expired' | 'free_plan' | 'credentials_unreadable' | 'needs_reimport' | 'cooling_down' | 'rate_limited';
 
 export interface CandidatePlan {
   /** Accounts of the key's routing that are active and image-enabled (before usability checks). */
@@ -74,7 +77,7 @@ export function planCandidates(key: KeyRecord, snapshot: Snapshot, opts: PlanOpt
     const reason = exclusionOf(entry, entry.credentials, opts);
     const cooldown = reason || !entry.credentials ? null : (opts.cooldownOf?.(id, entry.credentials.accessToken) ?? null);
     if (cooldown) cooldownUntilMs = Math.min(cooldownUntilMs ?? cooldown.untilMs, cooldown.untilMs);
-    if (reason || cooldown) excluded.push(reason ?? 'cooling_down');
+    if (reason || cooldown) excluded.push(reason ?? (cooldown?.cause === 'rate_limited' ? 'rate_limited' : 'cooling_down'));
     else candidates.push({ account: entry, credentials: entry.credentials as AccountCredentials });
   }
   const load = (c: Candidate) => opts.inFlight(c.account.id) / Math.max(1, c.account.imageConcurrency);

@@ -1,12 +1,12 @@
 import type { ErrorCode } from '../errors/codes.js';
 import type { CandidatePlan, ExclusionReason } from './plan-candidates.js';
 
-/** Why a request could not even start: the error to answer with, in words, and its headers. */
+/** Why a request could not even start: the error to answer with, in words, and how long to wait. */
 export interface EmptyPlanExplanation {
   code: ErrorCode;
   message: string;
-  /** `retry-after` (seconds) when the accounts come back at a known time. */
-  headers: Record<string, string>;
+  /** ms until the soonest cooldown ends, when the accounts come back at a known time; else null (the code's default). */
+  retryAfterMs: number | null;
 }
 
 /** Words for each exclusion reason (message detail; never an account name or secret). */
@@ -16,6 +16,7 @@ const REASON_WORDS = {
   credentials_unreadable: 'credentials unreadable',
   needs_reimport: 'needs re-import (refresh token refused)',
   cooling_down: 'cooling down',
+  rate_limited: 'rate-limited upstream',
 } as const satisfies Record<ExclusionReason, string>;
 
 function countReasons(reasons: readonly ExclusionReason[]): string {
@@ -26,26 +27,27 @@ function countReasons(reasons: readonly ExclusionReason[]): string {
 
 /**
  * Explains a plan without candidates (pure): no image-enabled account at all → `no_image_accounts`;
- * some account only cooling down → `accounts_cooling_down` until the earliest end (ISO time in the
- * message, `retry-after` in whole seconds, at least 1); every account needing re-import →
- * `accounts_need_reimport`; otherwise `no_usable_accounts`. Each message counts the reasons.
+ * some account only cooling down → until the earliest end (ISO time in the message, `retryAfterMs`
+ * from `nowMs`): `accounts_rate_limited` (429) when every cooling-down account sits out an upstream
+ * 429, so clients see the same rate limit the first request saw, else `accounts_cooling_down` (503);
+ * every account needing re-import → `accounts_need_reimport`; otherwise `no_usable_accounts`.
+ * Each message counts the reasons.
  */
 export function explainEmptyPlan(plan: Pick<CandidatePlan, 'imageEnabledCount' | 'excluded' | 'cooldownUntilMs'>, nowMs: number): EmptyPlanExplanation {
   if (plan.imageEnabledCount === 0) {
-    return { code: 'no_image_accounts', message: 'no codex image-enabled accounts are available', headers: {} };
+    return { code: 'no_image_accounts', message: 'no codex image-enabled accounts are available', retryAfterMs: null };
   }
   const detail = countReasons(plan.excluded);
   if (plan.cooldownUntilMs !== null) {
-    const retryAfterSeconds = Math.max(1, Math.ceil((plan.cooldownUntilMs - nowMs) / 1000));
     const until = new Date(plan.cooldownUntilMs).toISOString();
-    return {
-      code: 'accounts_cooling_down',
-      message: `every usable codex image account is cooling down until ${until} (${detail})`,
-      headers: { 'retry-after': String(retryAfterSeconds) },
-    };
+    const retryAfterMs = Math.max(0, plan.cooldownUntilMs - nowMs);
+    if (!plan.excluded.includes('cooling_down')) {
+      return { code: 'accounts_rate_limited', message: `every usable codex image account is rate-limited upstream until ${until} (${detail})`, retryAfterMs };
+    }
+    return { code: 'accounts_cooling_down', message: `every usable codex image account is cooling down until ${until} (${detail})`, retryAfterMs };
   }
   if (plan.excluded.length > 0 && plan.excluded.every((r) => r === 'needs_reimport')) {
-    return { code: 'accounts_need_reimport', message: `every codex image account needs a new auth.json import (${detail})`, headers: {} };
+    return { code: 'accounts_need_reimport', message: `every codex image account needs a new auth.json import (${detail})`, retryAfterMs: null };
   }
-  return { code: 'no_usable_accounts', message: `no codex image account can be used right now (${[...new Set(plan.excluded)].join(', ')})`, headers: {} };
+  return { code: 'no_usable_accounts', message: `no codex image account can be used right now (${[...new Set(plan.excluded)].join(', ')})`, retryAfterMs: null };
 }

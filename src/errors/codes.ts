@@ -11,45 +11,57 @@ export type OpenAIErrorType =
   | 'insufficient_quota'
   | 'server_error';
 
+/**
+ * What a client should do after an error, the one place that says it (the error mapper turns it
+ * into headers; docs/errors.md's retry table is checked against it):
+ * - `never`: no retry can change the answer (bad input, auth, configuration): `x-should-retry: false`.
+ * - `after`: a 429/503 the gateway raises while something frees up: always `retry-after` and
+ *   `retry-after-ms`, computed where the gateway knows when (else DEFAULT_RETRY_AFTER_MS).
+ * - `backoff`: a failure with no known end (500/502/504): no header of ours unless an upstream
+ *   said when its limit resets; the SDKs apply their own backoff.
+ */
+export type RetryPolicy = 'never' | 'after' | 'backoff';
+
 export const ERRORS = {
   // Public image API: request shape (checked before any key or account is touched).
-  unsupported_path: { status: 404, type: 'not_found_error' },
-  method_not_allowed: { status: 405, type: 'invalid_request_error' },
-  unsupported_media_type: { status: 415, type: 'invalid_request_error' },
-  invalid_json: { status: 400, type: 'invalid_request_error' },
-  invalid_request: { status: 400, type: 'invalid_request_error' },
-  unknown_field: { status: 400, type: 'invalid_request_error' },
-  unsupported_field: { status: 400, type: 'invalid_request_error' }, // a field the strict field policy refuses instead of dropping
-  unsupported_value: { status: 400, type: 'invalid_request_error' },
-  stream_not_supported: { status: 400, type: 'invalid_request_error' },
-  file_id_not_supported: { status: 400, type: 'invalid_request_error' },
-  invalid_image: { status: 400, type: 'invalid_request_error' },
-  body_too_large: { status: 413, type: 'invalid_request_error' },
+  unsupported_path: { status: 404, type: 'not_found_error', retry: 'never' },
+  method_not_allowed: { status: 405, type: 'invalid_request_error', retry: 'never' },
+  unsupported_media_type: { status: 415, type: 'invalid_request_error', retry: 'never' },
+  invalid_json: { status: 400, type: 'invalid_request_error', retry: 'never' },
+  invalid_request: { status: 400, type: 'invalid_request_error', retry: 'never' },
+  unknown_field: { status: 400, type: 'invalid_request_error', retry: 'never' },
+  unsupported_field: { status: 400, type: 'invalid_request_error', retry: 'never' }, // a field the strict field policy refuses instead of dropping
+  unsupported_value: { status: 400, type: 'invalid_request_error', retry: 'never' },
+  stream_not_supported: { status: 400, type: 'invalid_request_error', retry: 'never' },
+  file_id_not_supported: { status: 400, type: 'invalid_request_error', retry: 'never' },
+  invalid_image: { status: 400, type: 'invalid_request_error', retry: 'never' },
+  body_too_large: { status: 413, type: 'invalid_request_error', retry: 'never' },
   // Key authentication and gates.
-  missing_bearer: { status: 401, type: 'authentication_error' },
-  invalid_api_key: { status: 401, type: 'authentication_error' },
-  key_disabled: { status: 403, type: 'permission_error' },
-  image_disabled: { status: 403, type: 'permission_error' },
-  quota_exceeded: { status: 429, type: 'insufficient_quota' },
-  key_rate_limited: { status: 429, type: 'rate_limit_error' },
+  missing_bearer: { status: 401, type: 'authentication_error', retry: 'never' },
+  invalid_api_key: { status: 401, type: 'authentication_error', retry: 'never' },
+  key_disabled: { status: 403, type: 'permission_error', retry: 'never' },
+  image_disabled: { status: 403, type: 'permission_error', retry: 'never' },
+  quota_exceeded: { status: 429, type: 'insufficient_quota', retry: 'never' },
+  key_rate_limited: { status: 429, type: 'rate_limit_error', retry: 'after' },
   // Routing and failover outcomes.
-  no_image_accounts: { status: 503, type: 'server_error' },
-  no_usable_accounts: { status: 503, type: 'server_error' },
-  accounts_busy: { status: 429, type: 'rate_limit_error' },
-  account_pool_exhausted: { status: 502, type: 'server_error' },
-  upstream_timeout: { status: 504, type: 'server_error' },
-  accounts_cooling_down: { status: 503, type: 'server_error' }, // every usable account is pausing after 429/5xx/401
-  accounts_need_reimport: { status: 503, type: 'server_error' }, // every account's refresh token was refused for good
+  no_image_accounts: { status: 503, type: 'server_error', retry: 'never' },
+  no_usable_accounts: { status: 503, type: 'server_error', retry: 'after' },
+  accounts_busy: { status: 429, type: 'rate_limit_error', retry: 'after' },
+  account_pool_exhausted: { status: 502, type: 'server_error', retry: 'backoff' },
+  upstream_timeout: { status: 504, type: 'server_error', retry: 'backoff' },
+  accounts_cooling_down: { status: 503, type: 'server_error', retry: 'after' }, // every usable account is pausing after 429/5xx/401
+  accounts_need_reimport: { status: 503, type: 'server_error', retry: 'never' }, // every account's refresh token was refused for good
+  accounts_rate_limited: { status: 429, type: 'rate_limit_error', retry: 'after' }, // every account tried (or usable) is rate-limited upstream
   // Process state.
-  not_ready: { status: 503, type: 'server_error' },
-  shutting_down: { status: 503, type: 'server_error' },
-  internal_error: { status: 500, type: 'server_error' },
+  not_ready: { status: 503, type: 'server_error', retry: 'after' },
+  shutting_down: { status: 503, type: 'server_error', retry: 'after' },
+  internal_error: { status: 500, type: 'server_error', retry: 'backoff' },
   // Control plane (admin API and CLI share these).
-  admin_unauthorized: { status: 401, type: 'authentication_error' },
-  admin_forbidden: { status: 403, type: 'permission_error' }, // console session without its CSRF token, or a foreign Origin
-  not_found: { status: 404, type: 'not_found_error' },
-  conflict: { status: 409, type: 'invalid_request_error' },
-} as const satisfies Record<string, { status: number; type: OpenAIErrorType }>;
+  admin_unauthorized: { status: 401, type: 'authentication_error', retry: 'never' },
+  admin_forbidden: { status: 403, type: 'permission_error', retry: 'never' }, // console session without its CSRF token, or a foreign Origin
+  not_found: { status: 404, type: 'not_found_error', retry: 'never' },
+  conflict: { status: 409, type: 'invalid_request_error', retry: 'never' },
+} as const satisfies Record<string, { status: number; type: OpenAIErrorType; retry: RetryPolicy }>;
 
 export type ErrorCode = keyof typeof ERRORS;
 
@@ -59,15 +71,19 @@ export class GatewayError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly param: string | null = null,
-    opts?: ErrorOptions & { headers?: Record<string, string> },
+    opts?: ErrorOptions & { headers?: Record<string, string>; retryAfterMs?: number | null },
   ) {
     super(message, opts);
     this.name = 'GatewayError';
     this.headers = opts?.headers ?? {};
+    this.retryAfterMs = opts?.retryAfterMs ?? null;
   }
 
-  /** Extra response headers (for example `retry-after`, `allow`). */
+  /** Extra response headers (for example `allow`); retry headers come from `retryAfterMs` and the table. */
   readonly headers: Record<string, string>;
+
+  /** When the gateway knows it, how long until a retry can succeed (ms); null = the table's default. */
+  readonly retryAfterMs: number | null;
 
   get status(): number {
     return ERRORS[this.code].status;

@@ -1,4 +1,5 @@
 import { ERRORS, type ErrorCode, type OpenAIErrorType, isGatewayError } from './codes.js';
+import { buildRetryPolicyHeaders } from './retry-hint.js';
 
 /** The OpenAI error body: all four keys always present, `param`/`code` may be null. */
 export interface OpenAIErrorBody {
@@ -28,19 +29,26 @@ const FASTIFY_CODES = {
   FST_ERR_VALIDATION: { code: 'invalid_request', message: 'invalid request' },
 } as const satisfies Record<string, { code: ErrorCode; message: string }>;
 
-const build = (code: ErrorCode, message: string, param: string | null, headers: Record<string, string> = {}) => ({
+interface BuildExtras {
+  headers?: Record<string, string>;
+  retryAfterMs?: number | null;
+}
+
+/** The response for `code`; its retry headers come from the ERRORS table's `retry` policy. */
+const build = (code: ErrorCode, message: string, param: string | null, extras: BuildExtras = {}) => ({
   status: ERRORS[code].status,
   body: { error: { message, type: ERRORS[code].type as OpenAIErrorType, param, code } },
-  headers,
+  headers: { ...buildRetryPolicyHeaders(code, extras.retryAfterMs ?? null), ...extras.headers },
 });
 
 /**
  * Maps any thrown value to an OpenAI-shaped error response. The only mapper in the codebase:
  * GatewayError through ERRORS, Fastify errors through FASTIFY_CODES, JSON syntax errors to 400,
- * and anything else to a generic 500 whose details never reach the client.
+ * and anything else to a generic 500 whose details never reach the client. Every response carries
+ * the retry headers of its code's policy (`x-should-retry: false`, or `retry-after` + `retry-after-ms`).
  */
 export function toOpenAIError(err: unknown): OpenAIErrorResponse {
-  if (isGatewayError(err)) return build(err.code, err.message, err.param, err.headers);
+  if (isGatewayError(err)) return build(err.code, err.message, err.param, { headers: err.headers, retryAfterMs: err.retryAfterMs ?? null });
   const code = typeof err === 'object' && err !== null ? String((err as { code?: unknown }).code ?? '') : '';
   if (Object.hasOwn(FASTIFY_CODES, code)) {
     const mapped = FASTIFY_CODES[code as keyof typeof FASTIFY_CODES];

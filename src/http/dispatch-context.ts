@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { describeExhaustion, exhaustionError, exhaustionRetryAfterSeconds, type SkipClass } from '../dispatch/exhaustion.js';
+import { explainExhaustion, type SkipClass } from '../dispatch/exhaustion.js';
 import { explainEmptyPlan } from '../dispatch/plan-exhaustion.js';
 import { planCandidates, type Candidate, type CandidatePlan } from '../dispatch/plan-candidates.js';
 import type { RequestOutcome } from '../dispatch/request-outcome.js';
@@ -39,7 +39,7 @@ export function resolveCandidates(key: KeyRecord, snapshot: Snapshot, deps: Gate
   const plan = planFor(key, snapshot, deps);
   if (plan.candidates.length > 0) return plan.candidates;
   const why = explainEmptyPlan(plan, deps.now());
-  throw new GatewayError(why.code, why.message, null, { headers: why.headers });
+  throw new GatewayError(why.code, why.message, null, { retryAfterMs: why.retryAfterMs });
 }
 
 /** Tells account health how an attempt ended, and the control plane about a 401 (refresh now). */
@@ -66,10 +66,8 @@ export function buildFailoverInput(ctx: DispatchContext, candidates: readonly Ca
   };
 }
 
-/** The error for a request on which every candidate failed, with `retry-after` when the upstream said when. */
-export function buildExhaustionError(attempts: readonly AttemptRecord[], skips: readonly SkipClass[]): GatewayError {
-  const retryAfter = exhaustionRetryAfterSeconds(attempts);
-  return new GatewayError(exhaustionError(skips), describeExhaustion(skips), null, {
-    headers: retryAfter === null ? {} : { 'retry-after': String(retryAfter) },
-  });
+/** The error for a request on which every candidate failed, with a retry hint when the upstream said when. */
+export function buildExhaustionError(attempts: readonly AttemptRecord[], skips: readonly SkipClass[], nowMs: number): GatewayError {
+  const why = explainExhaustion({ attempts, skips }, nowMs);
+  return new GatewayError(why.code, why.message, null, { retryAfterMs: why.retryAfterMs });
 }

@@ -3,11 +3,9 @@ import { toOpenAIError } from '../errors/openai-shape.js';
 import { resolveEndpoint } from '../images/endpoint-aliases.js';
 import type { GatewayDeps } from './gateway-deps.js';
 
-/** Client errors an SDK must not retry (retrying cannot change the answer). */
-const NO_RETRY_STATUSES = new Set([400, 401, 403, 404, 405, 413, 415]);
-
 /**
- * The data plane's only error handler: maps every thrown error to the OpenAI shape, counts requests
+ * The data plane's only error handler: maps every thrown error to the OpenAI shape (retry headers
+ * included, from the ERRORS table's retry policy), counts requests
  * that were refused before dispatch, and logs unexpected failures without echoing them to the client.
  */
 export function installErrorHandler(app: FastifyInstance, deps: GatewayDeps): void {
@@ -20,7 +18,6 @@ export function installErrorHandler(app: FastifyInstance, deps: GatewayDeps): vo
     if (endpoint && !req.outcomeRecorded) {
       deps.metrics.requests.inc({ endpoint, status: mapped.status, errorClass: mapped.body.error.code });
     }
-    if (NO_RETRY_STATUSES.has(mapped.status)) reply.header('x-should-retry', 'false');
     return reply.code(mapped.status).headers(mapped.headers).send(mapped.body);
   });
 }

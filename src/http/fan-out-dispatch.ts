@@ -30,7 +30,7 @@ export async function dispatchFanOut(ctx: DispatchContext): Promise<void> {
     failover: () => runFailover(buildFailoverInput(ctx, planFor(outcome.key, ctx.snapshot, deps).candidates, body)),
     consume: async (result) => ({ accountName: result.candidate.account.name, body: await readPartBody(result, request, readOptions) }),
   });
-  const partOutcomes = parts.map(toPartOutcome);
+  const partOutcomes = parts.map((part) => toPartOutcome(part, deps.now()));
   const images = parts.flatMap((p) => (p.kind === 'done' && p.value.body.kind === 'image' ? [p.value.body] : []));
   const end = (status: number, produced: number) => {
     outcome.ending = { kind: 'fanout', status, produced, metrics: combinePartMetrics(images.map((i) => i.metrics)), parts: partOutcomes };
@@ -48,21 +48,22 @@ export async function dispatchFanOut(ctx: DispatchContext): Promise<void> {
   const error = buildExhaustionError(
     parts.flatMap((p) => p.attempts),
     parts.flatMap((p) => p.skips),
+    deps.now(),
   );
   end(error.status, 0);
   throw error;
 }
 
-function toPartOutcome(part: PartResult<NamedPartBody>): PartOutcome {
-  return { attempts: part.attempts, skips: part.skips, ending: partEnding(part) };
+function toPartOutcome(part: PartResult<NamedPartBody>, nowMs: number): PartOutcome {
+  return { attempts: part.attempts, skips: part.skips, ending: partEnding(part, nowMs) };
 }
 
-function partEnding(part: PartResult<NamedPartBody>): TrackEnding {
+function partEnding(part: PartResult<NamedPartBody>, nowMs: number): TrackEnding {
   switch (part.kind) {
     case 'aborted':
       return { kind: 'client_aborted' };
     case 'exhausted':
-      return { kind: 'exhausted', status: buildExhaustionError(part.attempts, part.skips).status, skips: part.skips };
+      return { kind: 'exhausted', status: buildExhaustionError(part.attempts, part.skips, nowMs).status, skips: part.skips };
     case 'done': {
       const { accountName, body } = part.value;
       if (body.kind === 'upstream_error') return { kind: 'upstream', status: body.status, accountName, metrics: null, streamError: null };

@@ -47,9 +47,8 @@ export function createImageGate(endpoint: ImageEndpoint, deps: GatewayDeps) {
     if (key.quotaTokens !== null) {
       const used = (snapshot.usedTokens.get(key.id) ?? 0) + deps.usage.pendingTokens(key.id, snapshot.loadedAt);
       if (used >= key.quotaTokens) {
-        throw new GatewayError('quota_exceeded', `quota_exceeded: this key has used ${used} of its ${key.quotaTokens} tokens`, null, {
-          headers: { 'x-should-retry': 'false' },
-        });
+        // A lifetime quota never resets, so no retry-after: x-should-retry false comes from the ERRORS table.
+        throw new GatewayError('quota_exceeded', `quota_exceeded: this key has used ${used} of its ${key.quotaTokens} tokens`);
       }
     }
     req.gatewayKey = key;

@@ -30,7 +30,9 @@ function admitKey(key: KeyRecord, outcome: RequestOutcome, deps: GatewayDeps): P
   if (admission.admitted) return admission.permit;
   outcome.ending = { kind: 'key_limited', reason: admission.reason };
   deps.metrics.limiterRejections.inc({ limiter: 'key' });
-  throw new GatewayError('key_rate_limited', describeKeyLimitRejection(admission.reason, admission.inFlight, key));
+  throw new GatewayError('key_rate_limited', describeKeyLimitRejection(admission.reason, admission.inFlight, key), null, {
+    retryAfterMs: admission.retryAfterMs,
+  });
 }
 
 const startOutcome = (req: FastifyRequest, key: KeyRecord, request: ImageRequest, deps: GatewayDeps): RequestOutcome => ({
@@ -67,7 +69,7 @@ async function dispatch(ctx: DispatchContext): Promise<void> {
     return;
   }
   if (result.kind === 'exhausted') {
-    const error = buildExhaustionError(result.attempts, result.skips);
+    const error = buildExhaustionError(result.attempts, result.skips, deps.now());
     outcome.ending = { kind: 'exhausted', status: error.status, skips: result.skips };
     throw error;
   }

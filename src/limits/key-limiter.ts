@@ -1,3 +1,4 @@
+import { DEFAULT_RETRY_AFTER_MS } from '../errors/retry-hint.js';
 import type { FailureClass } from '../observe/failure-classes.js';
 import { createPermit, type Permit } from './permit.js';
 
@@ -11,7 +12,17 @@ export type KeyLimitReason = Extract<FailureClass, 'key_max_concurrency' | 'key_
 
 export type KeyAdmission =
   | { admitted: true; permit: Permit }
-  | { admitted: false; reason: KeyLimitReason; inFlight: number };
+  | {
+      admitted: false;
+      reason: KeyLimitReason;
+      inFlight: number;
+      /**
+       * How long until a retry could be admitted (ms, > 0): for the interval gate, the time until the
+       * key's next start slot; for the concurrency gate, DEFAULT_RETRY_AFTER_MS (nobody knows when an
+       * in-flight generation ends), or the next start slot when that is later.
+       */
+      retryAfterMs: number;
+    };
 
 interface KeyState {
   inFlight: number;
@@ -31,18 +42,19 @@ export class KeyLimiter {
    * Admits one request for a key without waiting.
    * A rejection does not advance the interval clock; an admitted request that later fails still counts,
    * which deliberately throttles clients that retry while every account is down. The concurrency gate is
-   * reported first when both fail.
+   * reported first when both fail. A refusal says how long to wait (`retryAfterMs`, for `retry-after`).
    */
   admit(keyId: string, limits: KeyLimits): KeyAdmission {
     const state = this.states.get(keyId) ?? { inFlight: 0, lastStartMs: null };
     const max = limits.maxConcurrency || null;
     const interval = limits.minStartIntervalMs || null;
     const now = this.now();
+    const untilSlotMs = interval !== null && state.lastStartMs !== null ? state.lastStartMs + interval - now : 0;
     if (max !== null && state.inFlight >= max) {
-      return { admitted: false, reason: 'key_max_concurrency', inFlight: state.inFlight };
+      return { admitted: false, reason: 'key_max_concurrency', inFlight: state.inFlight, retryAfterMs: Math.max(DEFAULT_RETRY_AFTER_MS, untilSlotMs) };
     }
-    if (interval !== null && state.lastStartMs !== null && now - state.lastStartMs < interval) {
-      return { admitted: false, reason: 'key_min_start_interval', inFlight: state.inFlight };
+    if (untilSlotMs > 0) {
+      return { admitted: false, reason: 'key_min_start_interval', inFlight: state.inFlight, retryAfterMs: untilSlotMs };
     }
     const next: KeyState = { inFlight: state.inFlight + 1, lastStartMs: interval !== null ? now : state.lastStartMs };
     this.states.set(keyId, next);

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { OpenAIErrorType } from '../errors/codes.js';
 import { openAITypeForStatus, upstreamErrorBody, type OpenAIErrorResponse } from '../errors/openai-shape.js';
+import { buildRetryHeaders } from '../errors/retry-hint.js';
 
 /** Most bytes of an upstream error body read (the rest is discarded with the stream). */
 export const MAX_UPSTREAM_ERROR_BYTES = 64 * 1024;
@@ -164,12 +165,11 @@ const isKnownOpenAIType = (type: string | null): type is OpenAIErrorType =>
  * Builds the OpenAI-shaped answer for an upstream error the client should see (contract §1.6, §2.6):
  * the upstream status; `type` kept when it is an OpenAI type, else derived from the status (a 429
  * `usage_limit_reached` becomes `rate_limit_error`); `code` is the upstream code, else its type;
- * `retry-after` (seconds) when the upstream said when the limit resets.
+ * `retry-after` (seconds) and `retry-after-ms` when the upstream said when the limit resets.
  */
 export function buildUpstreamErrorResponse(status: number, info: UpstreamErrorInfo): OpenAIErrorResponse {
   const type = isKnownOpenAIType(info.type) ? info.type : openAITypeForStatus(status);
   const message = info.message || `upstream returned status ${status}`;
-  const headers: Record<string, string> =
-    info.resetsInSeconds === null ? {} : { 'retry-after': String(info.resetsInSeconds) };
+  const headers: Record<string, string> = info.resetsInSeconds === null ? {} : { ...buildRetryHeaders(info.resetsInSeconds * 1000) };
   return { status, body: upstreamErrorBody(message, type, info.code ?? info.type), headers };
 }

@@ -45,17 +45,20 @@ describe('429 with a reset hint', () => {
     const { generate } = await setup(['limited']);
     h.fake.setBehavior('limited', [fakeBehaviors.rateLimited({ resetsInSeconds: 120 })]);
     const first = await generate();
-    expect(first.status).toBe(502);
+    expect(first.status).toBe(429);
     const before = Date.now();
     const second = await generate();
-    expect(second.status).toBe(503);
+    // Still the upstream's rate limit (not a 503): every usable account sits out a 429.
+    expect(second.status).toBe(429);
     const body = (await second.json()) as ErrorBody;
-    expect(body.error.code).toBe('accounts_cooling_down');
-    const until = /cooling down until (\S+) \(1 cooling down\)$/.exec(body.error.message)?.[1];
+    expect(body.error.code).toBe('accounts_rate_limited');
+    const until = /rate-limited upstream until (\S+) \(1 rate-limited upstream\)$/.exec(body.error.message)?.[1];
     expect(Date.parse(until!)).toBeGreaterThan(before + 115_000);
     expect(Date.parse(until!)).toBeLessThanOrEqual(Date.now() + 120_000);
     expect(Number(second.headers.get('retry-after'))).toBeGreaterThanOrEqual(118);
     expect(Number(second.headers.get('retry-after'))).toBeLessThanOrEqual(120);
+    expect(Number(second.headers.get('retry-after-ms'))).toBeGreaterThan(115_000);
+    expect(Number(second.headers.get('retry-after-ms'))).toBeLessThanOrEqual(120_000);
     expect(h.fake.requests.map((r) => r.accountId)).toEqual(['limited']); // the second never reached the upstream
 
     const health = (await (await adminCall('GET', '/accounts/health')).json()) as { data: Array<Record<string, unknown>>; gateways: unknown[] };

@@ -77,13 +77,13 @@ describe('metrics of a failover', () => {
     const before = await scrape();
     const res = await generate();
     await res.arrayBuffer();
-    expect(res.status).toBe(502);
+    expect(res.status).toBe(429);
     await h.waitForLogEvents(res.headers.get('x-request-id')!);
     const after = await scrape();
     const delta = (name: string, labels: string) => seriesValue(after, name, labels) - seriesValue(before, name, labels);
     expect(delta('codex_image_failovers_total', 'reason="rate_limited"')).toBe(2);
     expect(delta('codex_image_upstream_responses_total', 'status_class="4xx"')).toBe(2);
-    expect(delta('codex_image_requests_total', 'status="502",error_class="rate_limited"')).toBe(1);
+    expect(delta('codex_image_requests_total', 'status="429",error_class="rate_limited"')).toBe(1);
   });
 });
 
@@ -137,20 +137,23 @@ describe('a client that stops reading', () => {
 });
 
 describe('exhaustion statuses', () => {
-  it.each<[string, Behavior, number, string]>([
-    ['every account rate limited → 502', fakeBehaviors.rateLimited(), 502, 'account_pool_exhausted'],
-    ['every account rejects auth → 503', fakeBehaviors.unauthorized(), 503, 'no_usable_accounts'],
-    ['every account 500s → 502', fakeBehaviors.serverError(500), 502, 'account_pool_exhausted'],
-    ['every account times out → 504', fakeBehaviors.hang(), 504, 'upstream_timeout'],
-  ])('%s', async (_name, behavior, status, code) => {
+  it.each<[string, Behavior, number, string, string | null]>([
+    // Only the rate-limited pool knows when to come back (the fake says resets_in_seconds: 3600).
+    ['every account rate limited → 429', fakeBehaviors.rateLimited(), 429, 'accounts_rate_limited', '3600'],
+    // A 503 always says when to retry; without anything better, the default second.
+    ['every account rejects auth → 503', fakeBehaviors.unauthorized(), 503, 'no_usable_accounts', '1'],
+    ['every account 500s → 502', fakeBehaviors.serverError(500), 502, 'account_pool_exhausted', null],
+    ['every account times out → 504', fakeBehaviors.hang(), 504, 'upstream_timeout', null],
+  ])('%s', async (_name, behavior, status, code, retryAfter) => {
     h.fake.setBehavior('*', behavior);
     const res = await generate();
     expect(res.status).toBe(status);
     const body = (await res.json()) as { error: { code: string; message: string; type: string; param: null } };
     expect(body.error.code).toBe(code);
     expect(body.error.message).toContain('all eligible codex image accounts failed for this request');
-    // Only the rate-limited pool knows when to come back (the fake says resets_in_seconds: 3600).
-    expect(res.headers.get('retry-after')).toBe(code === 'account_pool_exhausted' && _name.includes('rate limited') ? '3600' : null);
+    expect(res.headers.get('retry-after')).toBe(retryAfter);
+    expect(res.headers.has('retry-after-ms')).toBe(retryAfter !== null);
+    expect(res.headers.get('x-should-retry')).toBeNull();
     const events = await h.waitForLogEvents(res.headers.get('x-request-id')!, 1);
     expect(events.at(-1)).toMatchObject({ event: 'exhausted', upstream_status: status, account_name: null });
   });

@@ -25,7 +25,7 @@ describe('per-account image concurrency', () => {
   it('is never exceeded at the upstream under 30 parallel requests', async () => {
     const key = await h.createKey({ routing: { mode: 'accounts', accounts: ['cap-a', 'cap-b'] } });
     h.fake.setBehavior('*', fakeBehaviors.success({ delayMs: 150 }));
-    const results = await Promise.all(Array.from({ length: 30 }, () => post(key.secret).then(async (r) => ({ status: r.statusCode, body: await r.body.json() }))));
+    const results = await Promise.all(Array.from({ length: 30 }, () => post(key.secret).then(async (r) => ({ status: r.statusCode, body: await r.body.json(), retryAfter: [r.headers['retry-after'], r.headers['retry-after-ms']] }))));
     const statuses = results.map((r) => r.status);
     expect(h.fake.concurrency.max('cap-a')).toBeLessThanOrEqual(2);
     expect(h.fake.concurrency.max('cap-b')).toBeLessThanOrEqual(3);
@@ -35,6 +35,8 @@ describe('per-account image concurrency', () => {
     for (const r of results.filter((x) => x.status !== 200)) {
       expect(r.status).toBe(429);
       expect((r.body as { error: { code: string } }).error.code).toBe('accounts_busy');
+      // No honest estimate of when a slot frees: the short default wait.
+      expect(r.retryAfter).toEqual(['1', '1000']);
     }
   });
 });
@@ -50,6 +52,7 @@ describe('per-key limits', () => {
     const body = (await second.body.json()) as { error: { code: string; message: string; type: string } };
     expect(body.error).toMatchObject({ code: 'key_rate_limited', type: 'rate_limit_error' });
     expect(body.error.message).toBe('key image request limit reached: key_max_concurrency in_flight=1 request_max_concurrency=1 request_min_start_interval_ms=unlimited');
+    expect([second.headers['retry-after'], second.headers['retry-after-ms']]).toEqual(['1', '1000']);
     expect((await first).statusCode).toBe(200);
     expect((await post(key.secret)).statusCode).toBe(200);
   });
@@ -59,6 +62,10 @@ describe('per-key limits', () => {
     expect((await post(key.secret)).statusCode).toBe(200);
     const early = await post(key.secret);
     expect(early.statusCode).toBe(429);
+    // The time until the key's next start slot, in ms (and whole seconds, rounded up).
+    expect(Number(early.headers['retry-after-ms'])).toBeGreaterThan(0);
+    expect(Number(early.headers['retry-after-ms'])).toBeLessThanOrEqual(700);
+    expect(early.headers['retry-after']).toBe('1');
     expect(((await early.body.json()) as { error: { message: string } }).error.message).toContain('key_min_start_interval');
     await new Promise((r) => setTimeout(r, 750));
     expect((await post(key.secret)).statusCode).toBe(200);

@@ -45,11 +45,13 @@ describe('planCandidates', () => {
     const cooldownOf = (id: string, token: string) => {
       seen.push(`${id}:${token}`);
       const untilMs = { acct_a: NOW + 5_000, acct_b: NOW + 2_000, acct_d: NOW + 1 }[id];
-      return untilMs === undefined ? null : { accountId: id, cause: 'rate_limited' as const, untilMs, failures: 0, capped: false };
+      const cause = id === 'acct_a' ? ('rate_limited' as const) : ('upstream_failure' as const);
+      return untilMs === undefined ? null : { accountId: id, cause, untilMs, failures: 0, capped: false };
     };
     const plan = planCandidates(makeKey(), snapshot, { ...idle, cooldownOf });
     expect(names(plan)).toEqual(['c']);
-    expect(plan.excluded.sort()).toEqual(['cooling_down', 'cooling_down', 'token_expired']);
+    // A cooldown after an upstream 429 is told apart from one after failures.
+    expect(plan.excluded.sort()).toEqual(['cooling_down', 'rate_limited', 'token_expired']);
     expect(plan.cooldownUntilMs).toBe(NOW + 2_000);
     // An account excluded for another reason is not asked about (its cooldown must not set the time).
     expect(seen.sort()).toEqual(['acct_a:tok-a', 'acct_b:tok-b', 'acct_c:tok-c']);

@@ -4,6 +4,7 @@ import { parseTableRows, readRepoFile, readSection } from './markdown-table.js';
 
 const ERRORS_DOC = readRepoFile('docs/errors.md');
 const CODE_ROWS = parseTableRows(readSection(ERRORS_DOC, 'Codes'));
+const RETRY_ROWS = parseTableRows(readSection(ERRORS_DOC, 'Retry'));
 const CODES = Object.keys(ERRORS) as ErrorCode[];
 
 describe('docs/errors.md documents every error code', () => {
@@ -23,5 +24,25 @@ describe('docs/errors.md documents every error code', () => {
 
   it('lists the codes in the order of the table in src/errors/codes.ts', () => {
     expect([...CODE_ROWS.keys()]).toEqual(CODES);
+  });
+});
+
+describe('docs/errors.md retry table matches each code\'s retry policy', () => {
+  it.each(CODES)('%s has a retry row that says what its policy sends', (code) => {
+    const cells = RETRY_ROWS.get(code);
+    expect(cells, `no retry row for ${code} in docs/errors.md`).toBeDefined();
+    const [statusCell, typeCell, retryCell, sourceCell = '', shouldRetryCell] = cells ?? [];
+    const { status, type, retry } = ERRORS[code];
+    expect(statusCell).toBe(String(status));
+    expect(typeCell).toBe(`\`${type}\``);
+    expect(retryCell).toBe(`\`${retry}\``);
+    expect(shouldRetryCell).toBe(retry === 'never' ? '`false`' : '—');
+    if (retry === 'never') expect(sourceCell.startsWith('—'), `${code} sends no retry-after`).toBe(true);
+    if (retry === 'after') expect(sourceCell.startsWith('—') || sourceCell.startsWith('none'), `${code} must say where its wait comes from`).toBe(false);
+    if (retry === 'backoff') expect(sourceCell.startsWith('none'), `${code} sends no wait of its own`).toBe(true);
+  });
+
+  it('lists the codes in the order of the table in src/errors/codes.ts', () => {
+    expect([...RETRY_ROWS.keys()]).toEqual(CODES);
   });
 });

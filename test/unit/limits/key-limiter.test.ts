@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_RETRY_AFTER_MS } from '../../../src/errors/retry-hint.js';
 import { describeKeyLimitRejection, KeyLimiter } from '../../../src/limits/key-limiter.js';
 
 const clock = (start = 1_000) => {
@@ -12,7 +13,7 @@ describe('KeyLimiter', () => {
     const first = limiter.admit('key-1', { maxConcurrency: 1, minStartIntervalMs: null });
     expect(first.admitted).toBe(true);
     const second = limiter.admit('key-1', { maxConcurrency: 1, minStartIntervalMs: null });
-    expect(second).toEqual({ admitted: false, reason: 'key_max_concurrency', inFlight: 1 });
+    expect(second).toEqual({ admitted: false, reason: 'key_max_concurrency', inFlight: 1, retryAfterMs: DEFAULT_RETRY_AFTER_MS });
     if (first.admitted) first.permit.release();
     expect(limiter.admit('key-1', { maxConcurrency: 1, minStartIntervalMs: null }).admitted).toBe(true);
   });
@@ -44,6 +45,33 @@ describe('KeyLimiter', () => {
     expect(limiter.admit('k', limits).admitted).toBe(false);
     c.advance(400);
     expect(limiter.admit('k', limits).admitted).toBe(true);
+  });
+
+  it('a refusal by the interval gate says how long until the next start slot', () => {
+    const c = clock();
+    const limiter = new KeyLimiter(c.now);
+    const limits = { maxConcurrency: null, minStartIntervalMs: 1_500 };
+    limiter.admit('k', limits);
+    expect(limiter.admit('k', limits)).toMatchObject({ reason: 'key_min_start_interval', retryAfterMs: 1_500 });
+    c.advance(1_200);
+    expect(limiter.admit('k', limits)).toMatchObject({ reason: 'key_min_start_interval', retryAfterMs: 300 });
+    c.advance(299);
+    expect(limiter.admit('k', limits)).toMatchObject({ reason: 'key_min_start_interval', retryAfterMs: 1 });
+    c.advance(1);
+    expect(limiter.admit('k', limits).admitted).toBe(true);
+  });
+
+  it('a refusal by the concurrency gate asks for the default wait, or the next start slot when later', () => {
+    const c = clock();
+    const limiter = new KeyLimiter(c.now);
+    const limits = { maxConcurrency: 1, minStartIntervalMs: 5_000 };
+    limiter.admit('k', limits);
+    c.advance(1_000);
+    expect(limiter.admit('k', limits)).toMatchObject({ reason: 'key_max_concurrency', retryAfterMs: 4_000 });
+    c.advance(3_500);
+    expect(limiter.admit('k', limits)).toMatchObject({ reason: 'key_max_concurrency', retryAfterMs: DEFAULT_RETRY_AFTER_MS });
+    expect(limiter.admit('other', { maxConcurrency: 1, minStartIntervalMs: null }).admitted).toBe(true);
+    expect(limiter.admit('other', { maxConcurrency: 1, minStartIntervalMs: null })).toMatchObject({ retryAfterMs: DEFAULT_RETRY_AFTER_MS });
   });
 
   it('reports the concurrency gate first when both gates fail', () => {

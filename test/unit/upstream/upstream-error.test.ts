@@ -140,7 +140,7 @@ describe('buildUpstreamErrorResponse', () => {
     expect(out).toEqual({
       status: 429,
       body: { error: { message: 'limit', type: 'rate_limit_error', param: null, code: 'usage_limit_reached' } },
-      headers: { 'retry-after': '60' },
+      headers: { 'retry-after': '60', 'retry-after-ms': '60000' },
     });
   });
 
