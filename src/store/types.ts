@@ -75,6 +75,8 @@ export interface Settings {
   logMaxFileBytes: number;
   logMaxFileAgeMs: number;
   logMaxFiles: number;
+  /** Browser origins allowed to call the public API (CORS): exact `scheme://host[:port]`, or `['*']`; empty = CORS off. */
+  corsAllowedOrigins: readonly string[];
 }
 
 export interface KeyUsage {
