@@ -28,8 +28,8 @@ export function createSettingsService({ db, now }: SettingsServiceDeps): Control
 }
 
 /**
- * Checks a partial settings update: the client version is trimmed and must be 1..64 characters of
- * [A-Za-z0-9._-]; the log limits are integers within SETTINGS_INTEGER_BOUNDS.
+ * Checks a partial settings update, each value through its rule in SETTING_RULES (the client
+ * version trimmed, the log limits within SETTINGS_INTEGER_BOUNDS, CORS origins normalised).
  * @throws GatewayError('invalid_request') with the setting's wire name as `param`.
  */
 export function parseSettingsUpdate(input: unknown): Partial<Settings> {

@@ -4,6 +4,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { GatewayError } from '../errors/codes.js';
 import { ENDPOINT_ALIASES } from '../images/endpoint-aliases.js';
 import type { ImageEndpoint } from '../images/image-request.js';
+import { createCorsHook } from './cors.js';
 import type { GatewayDeps } from './gateway-deps.js';
 import { installErrorHandler } from './error-handler.js';
 import { createImageGate } from './image-gate.js';
@@ -57,6 +58,8 @@ export async function buildGatewayApp(deps: GatewayDeps, opts: GatewayAppOptions
       fieldSize: MAX_MULTIPART_FIELD_BYTES,
     },
   });
+  // First, so that preflights never reach a route's gate and every later error carries the CORS headers.
+  app.addHook('onRequest', createCorsHook(deps.snapshots));
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;

@@ -1,4 +1,5 @@
 import { FIELD_POLICY_MODES, N_MODES } from '../images/field-policy.js';
+import { CORS_ANY_ORIGIN, MAX_CORS_ORIGINS, parseCorsOrigin } from './cors-origin.js';
 import type { Settings } from './types.js';
 
 const MiB = 1024 * 1024;
@@ -16,17 +17,13 @@ export const SETTINGS_DEFAULTS = {
   logMaxFileAgeMs: 300_000,
   /** Most request-log files kept. */
   logMaxFiles: 128,
+  /** Origins allowed to call the public API from a browser (CORS); empty = CORS off. */
+  corsAllowedOrigins: [],
   /** `lenient`: drop and map what the gateway cannot honour (named in a header); `strict`: refuse it (400). */
   fieldPolicy: 'lenient',
   /** `fanout`: `n > 1` becomes n one-image upstream calls; `passthrough`: `n` is forwarded as sent. */
   nMode: 'fanout',
 } as const satisfies Settings;
-
-/** Allowed values of the enumerated settings. */
-export const SETTINGS_ENUM_VALUES = {
-  fieldPolicy: FIELD_POLICY_MODES,
-  nMode: N_MODES,
-} as const satisfies Partial<Record<keyof Settings, readonly string[]>>;
 
 /** Bounds of the integer settings (inclusive). */
 export const SETTINGS_INTEGER_BOUNDS = {
@@ -47,30 +44,84 @@ export const SETTING_PARAMS = {
   logMaxFileBytes: 'log_max_file_bytes',
   logMaxFileAgeMs: 'log_max_file_age_ms',
   logMaxFiles: 'log_max_files',
+  corsAllowedOrigins: 'cors_allowed_origins',
   fieldPolicy: 'field_policy',
   nMode: 'n_mode',
 } as const satisfies Record<keyof Settings, string>;
 
-/**
- * Checks one stored or submitted setting value; returns the normalised value or an error message
- * (the caller decides whether that is a 400 or a fallback to the default).
- */
-export function checkSettingValue<K extends keyof Settings>(name: K, value: unknown): { ok: true; value: Settings[K] } | { ok: false; message: string } {
-  const param = SETTING_PARAMS[name];
-  if (name === 'codexClientVersion') {
-    const text = typeof value === 'string' ? value.trim() : '';
-    return CODEX_CLIENT_VERSION_PATTERN.test(text)
-      ? { ok: true, value: text as Settings[K] }
-      : { ok: false, message: `${param} must be 1 to 64 characters of letters, digits, '.', '_' or '-'` };
-  }
-  if (Object.hasOwn(SETTINGS_ENUM_VALUES, name)) {
-    const allowed: readonly string[] = SETTINGS_ENUM_VALUES[name as keyof typeof SETTINGS_ENUM_VALUES];
-    return typeof value === 'string' && allowed.includes(value)
-      ? { ok: true, value: value as Settings[K] }
-      : { ok: false, message: `${param} must be one of: ${allowed.join(', ')}` };
-  }
-  const bounds = SETTINGS_INTEGER_BOUNDS[name as keyof typeof SETTINGS_INTEGER_BOUNDS];
-  return Number.isSafeInteger(value) && (value as number) >= bounds.min && (value as number) <= bounds.max
-    ? { ok: true, value: value as Settings[K] }
+/** Outcome of checking one setting value: the normalised value, or a message naming the setting. */
+export type SettingCheck<T> = { ok: true; value: T } | { ok: false; message: string };
+
+/** Checks one untrusted value of a setting; `param` (the wire name) starts every message. */
+export type SettingRule<T> = (value: unknown, param: string) => SettingCheck<T>;
+
+/** A string that matches `pattern` once trimmed; `describe` completes "<param> must be …". */
+export const textSetting = (pattern: RegExp, describe: string): SettingRule<string> => (value, param) => {
+  const text = typeof value === 'string' ? value.trim() : '';
+  return pattern.test(text) ? { ok: true, value: text } : { ok: false, message: `${param} must be ${describe}` };
+};
+
+/** A safe integer within inclusive bounds. */
+export const integerSetting = (bounds: { min: number; max: number }): SettingRule<number> => (value, param) =>
+  Number.isSafeInteger(value) && (value as number) >= bounds.min && (value as number) <= bounds.max
+    ? { ok: true, value: value as number }
     : { ok: false, message: `${param} must be an integer between ${bounds.min} and ${bounds.max}` };
+
+/**
+ * A JSON array of at most `maxItems` strings, each normalised by `parseItem` (null = refused;
+ * `describeItem` completes "<param>[i] must be …"). Duplicates after normalisation are dropped,
+ * first one kept.
+ */
+export const listSetting = (opts: { maxItems: number; describeItem: string; parseItem: (item: string) => string | null }): SettingRule<readonly string[]> => (value, param) => {
+  if (!Array.isArray(value) || value.length > opts.maxItems) {
+    return { ok: false, message: `${param} must be a list of at most ${opts.maxItems} entries` };
+  }
+  const items: string[] = [];
+  for (const [i, item] of value.entries()) {
+    const parsed = typeof item === 'string' ? opts.parseItem(item) : null;
+    if (parsed === null) return { ok: false, message: `${param}[${i}] must be ${opts.describeItem}` };
+    if (!items.includes(parsed)) items.push(parsed);
+  }
+  return { ok: true, value: items };
+};
+
+/** One of a fixed list of strings. */
+export const choiceSetting = <T extends string>(choices: readonly T[]): SettingRule<T> => (value, param) =>
+  typeof value === 'string' && (choices as readonly string[]).includes(value)
+    ? { ok: true, value: value as T }
+    : { ok: false, message: `${param} must be one of: ${choices.join(', ')}` };
+
+const originList = listSetting({
+  maxItems: MAX_CORS_ORIGINS,
+  describeItem: `an origin: http(s)://host[:port], no path (for example https://app.example.com), or '${CORS_ANY_ORIGIN}' alone`,
+  parseItem: (item) => (item.trim() === CORS_ANY_ORIGIN ? CORS_ANY_ORIGIN : parseCorsOrigin(item)),
+});
+
+/** Allowed CORS origins: exact origins, or `*` as the only entry (`[]` turns CORS off). */
+const corsOriginsSetting: SettingRule<readonly string[]> = (value, param) => {
+  const checked = originList(value, param);
+  if (checked.ok && checked.value.length > 1 && checked.value.includes(CORS_ANY_ORIGIN)) {
+    return { ok: false, message: `${param}: '${CORS_ANY_ORIGIN}' must be the only entry when given` };
+  }
+  return checked;
+};
+
+/** How each setting is checked, whether submitted through the admin API or read back from the table. */
+export const SETTING_RULES = {
+  codexClientVersion: textSetting(CODEX_CLIENT_VERSION_PATTERN, "1 to 64 characters of letters, digits, '.', '_' or '-'"),
+  logMaxFileBytes: integerSetting(SETTINGS_INTEGER_BOUNDS.logMaxFileBytes),
+  logMaxFileAgeMs: integerSetting(SETTINGS_INTEGER_BOUNDS.logMaxFileAgeMs),
+  logMaxFiles: integerSetting(SETTINGS_INTEGER_BOUNDS.logMaxFiles),
+  corsAllowedOrigins: corsOriginsSetting,
+  fieldPolicy: choiceSetting(FIELD_POLICY_MODES),
+  nMode: choiceSetting(N_MODES),
+} as const satisfies { [K in keyof Settings]: SettingRule<Settings[K]> };
+
+/**
+ * Checks one stored or submitted setting value through SETTING_RULES; returns the normalised value
+ * or an error message (the caller decides whether that is a 400 or a fallback to the default).
+ */
+export function checkSettingValue<K extends keyof Settings>(name: K, value: unknown): SettingCheck<Settings[K]> {
+  const rule = SETTING_RULES[name] as SettingRule<Settings[K]>;
+  return rule(value, SETTING_PARAMS[name]);
 }

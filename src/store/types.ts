@@ -78,6 +78,8 @@ export interface Settings {
   logMaxFiles: number;
   fieldPolicy: FieldPolicyMode;
   nMode: NMode;
+  /** Browser origins allowed to call the public API (CORS): exact `scheme://host[:port]`, or `['*']`; empty = CORS off. */
+  corsAllowedOrigins: readonly string[];
 }
 
 export interface KeyUsage {

@@ -349,7 +349,7 @@ describe('groups', () => {
 describe('settings and usage', () => {
   it('reads settings in snake_case and changes one', async () => {
     const before = (await call({ method: 'GET', url: '/admin/api/settings' })).json() as Record<string, unknown>;
-    expect(Object.keys(before).sort()).toEqual(['codex_client_version', 'log_max_file_age_ms', 'log_max_file_bytes', 'log_max_files']);
+    expect(Object.keys(before).sort()).toEqual(['codex_client_version', 'cors_allowed_origins', 'log_max_file_age_ms', 'log_max_file_bytes', 'log_max_files']);
     const res = await send('PATCH', '/admin/api/settings', { log_max_files: 7 });
     expect(res.statusCode, res.body).toBe(200);
     expect(res.json()).toEqual({ ...before, log_max_files: 7 });
@@ -360,8 +360,17 @@ describe('settings and usage', () => {
     [{ log_max_files: '7' }, 'invalid_request', 'log_max_files'],
     [{ codex_client_version: 'has spaces' }, 'invalid_request', 'codex_client_version'],
     [{ logMaxFiles: 3 }, 'unknown_field', 'logMaxFiles'],
+    [{ cors_allowed_origins: 'https://app.example.com' }, 'invalid_request', 'cors_allowed_origins'],
+    [{ cors_allowed_origins: ['https://app.example.com/app'] }, 'invalid_request', 'cors_allowed_origins'],
   ])('refuses %j', async (body, code, param) => {
     expectError(await send('PATCH', '/admin/api/settings', body), 400, code, param);
+  });
+
+  it('stores cors_allowed_origins normalised, and clears it with []', async () => {
+    const set = await send('PATCH', '/admin/api/settings', { cors_allowed_origins: ['HTTPS://App.Example.com:443/', 'http://localhost:5173'] });
+    expect(set.statusCode, set.body).toBe(200);
+    expect(set.json().cors_allowed_origins).toEqual(['https://app.example.com', 'http://localhost:5173']);
+    expect((await send('PATCH', '/admin/api/settings', { cors_allowed_origins: [] })).json().cors_allowed_origins).toEqual([]);
   });
 
   it('usage has totals and one row per key', async () => {
@@ -370,5 +379,33 @@ describe('settings and usage', () => {
     const usage = res.json() as { totals: Record<string, unknown>; keys: Array<Record<string, unknown>> };
     expect(usage.totals).toMatchObject({ requests: 0, total_tokens: 0, last_used_at: null });
     expect(usage.keys.map((k) => k.name).sort()).toEqual(['alpha', 'grouped', 'pinned']);
+  });
+});
+
+describe('no CORS on the admin API, whatever the public setting says', () => {
+  const ORIGIN = 'https://app.example.com';
+
+  beforeAll(async () => {
+    expect((await send('PATCH', '/admin/api/settings', { cors_allowed_origins: ['*'] })).statusCode).toBe(200);
+  });
+  afterAll(async () => {
+    await send('PATCH', '/admin/api/settings', { cors_allowed_origins: [] });
+  });
+
+  const accessControl = (res: LightMyRequestResponse) => Object.keys(res.headers).filter((h) => h.startsWith('access-control-'));
+
+  it.each(['/admin/api/settings', '/admin/api/keys', '/admin/api/session', '/admin/'])('answers no preflight on %s', async (url) => {
+    for (const auth of [true, false]) {
+      const res = await call({ method: 'OPTIONS', url, auth, headers: { origin: ORIGIN, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' } });
+      expect(res.statusCode, `${url} ${res.body}`).toBeGreaterThanOrEqual(400);
+      expect(accessControl(res), url).toEqual([]);
+    }
+  });
+
+  it('sends no CORS header on an authenticated cross-origin read', async () => {
+    const res = await call({ method: 'GET', url: '/admin/api/settings', headers: { origin: ORIGIN } });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().cors_allowed_origins).toEqual(['*']);
+    expect(accessControl(res)).toEqual([]);
   });
 });

@@ -83,6 +83,7 @@ const SETTINGS_REJECTIONS: Array<[string, unknown, string, string]> = [
   ['log files 0', { logMaxFiles: 0 }, 'log_max_files must be an integer between 1 and 100000', 'log_max_files'],
   ['log files as text', { logMaxFiles: '3' }, 'log_max_files must be an integer between 1 and 100000', 'log_max_files'],
   ['log age fractional', { logMaxFileAgeMs: 1500.5 }, 'log_max_file_age_ms must be an integer between 1000 and 604800000', 'log_max_file_age_ms'],
+  ['CORS origin with a path', { corsAllowedOrigins: ['https://app.example.com/app'] }, "cors_allowed_origins[0] must be an origin: http(s)://host[:port], no path (for example https://app.example.com), or '*' alone", 'cors_allowed_origins'],
   ['unknown setting', { colour: 'red' }, 'unknown field `colour`', 'colour'],
 ];
 
@@ -235,6 +236,7 @@ describeEachBackend('control services', ({ database }) => {
     expect(updated).toEqual({ ...SETTINGS_DEFAULTS, codexClientVersion: '0.150.0-beta_1', logMaxFiles: 7 });
     expect(await control.settings.get()).toEqual(updated);
     expect(await control.settings.update({ logMaxFileBytes: 1024 })).toMatchObject({ logMaxFileBytes: 1024, logMaxFiles: 7 });
+    expect(await control.settings.update({ corsAllowedOrigins: ['https://App.example.com/'] })).toMatchObject({ corsAllowedOrigins: ['https://app.example.com'], logMaxFiles: 7 });
   });
 
   it.each(SETTINGS_REJECTIONS)('settings.update rejects %s', async (_label, input, message, param) => {
@@ -243,7 +245,7 @@ describeEachBackend('control services', ({ database }) => {
   });
 
   it('falls back to the default for a stored setting that no longer passes the checks', async () => {
-    await database().db.query(`INSERT INTO settings (name, value, updated_at) VALUES ('logMaxFiles', '"many"', 1), ('codexClientVersion', '"bad value"', 1)`);
+    await database().db.query(`INSERT INTO settings (name, value, updated_at) VALUES ('logMaxFiles', '"many"', 1), ('codexClientVersion', '"bad value"', 1), ('corsAllowedOrigins', '["*", "https://a.example"]', 1)`);
     expect(await control.settings.get()).toEqual(SETTINGS_DEFAULTS);
   });
 

@@ -1,15 +1,29 @@
-/** Settings: the Codex client version sent upstream and the request-log rotation. */
+/** Settings: the Codex client version sent upstream, the request-log rotation and the CORS origins. */
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { api, describeError } from '../api.js';
 import type { Settings } from '../types.js';
 import { ErrorNote, Field, Notice, Section, useLoad } from '../ui.js';
 
+/** How each kind of setting is shown in the form and turned back into its API value. */
+const KINDS = {
+  text: { toText: (v: unknown) => String(v), toValue: (t: string): unknown => t.trim() },
+  integer: { toText: (v: unknown) => String(v), toValue: (t: string): unknown => Number(t) },
+  /** One entry per line (commas and spaces also separate). */
+  list: { toText: (v: unknown) => (v as string[]).join('\n'), toValue: (t: string): unknown => t.split(/[\s,]+/).filter((e) => e !== '') },
+} as const;
+
 const FIELDS = [
-  { name: 'codex_client_version', label: 'Codex client version', hint: 'sent to the upstream as the client version', numeric: false },
-  { name: 'log_max_file_bytes', label: 'Log file size limit (bytes)', hint: 'rotate the request log beyond this', numeric: true },
-  { name: 'log_max_file_age_ms', label: 'Log file age limit (ms)', hint: 'rotate the request log after this', numeric: true },
-  { name: 'log_max_files', label: 'Log files kept', hint: 'older rotated files are deleted', numeric: true },
-] as const satisfies ReadonlyArray<{ name: keyof Settings; label: string; hint: string; numeric: boolean }>;
+  { name: 'codex_client_version', label: 'Codex client version', hint: 'sent to the upstream as the client version', kind: 'text' },
+  { name: 'log_max_file_bytes', label: 'Log file size limit (bytes)', hint: 'rotate the request log beyond this', kind: 'integer' },
+  { name: 'log_max_file_age_ms', label: 'Log file age limit (ms)', hint: 'rotate the request log after this', kind: 'integer' },
+  { name: 'log_max_files', label: 'Log files kept', hint: 'older rotated files are deleted', kind: 'integer' },
+  {
+    name: 'cors_allowed_origins',
+    label: 'CORS allowed origins',
+    hint: 'browser apps allowed to call the public API, one origin per line (https://app.example.com), or * for any; empty = CORS off',
+    kind: 'list',
+  },
+] as const satisfies ReadonlyArray<{ name: keyof Settings; label: string; hint: string; kind: keyof typeof KINDS }>;
 
 /** The Settings page. */
 export function SettingsPage() {
@@ -19,13 +33,13 @@ export function SettingsPage() {
   const [error, setError] = useState<string | null>(null);
   const [saved, setSaved] = useState<string | null>(null);
   useEffect(() => {
-    if (settings.data) setValues(Object.fromEntries(FIELDS.map((f) => [f.name, String(settings.data![f.name])])));
+    if (settings.data) setValues(Object.fromEntries(FIELDS.map((f) => [f.name, KINDS[f.kind].toText(settings.data![f.name])])));
   }, [settings.data]);
   const submit = async (e: Event) => {
     e.preventDefault();
     setSaved(null);
     try {
-      const body = Object.fromEntries(FIELDS.map((f) => [f.name, f.numeric ? Number(values[f.name]) : (values[f.name] ?? '').trim()]));
+      const body = Object.fromEntries(FIELDS.map((f) => [f.name, KINDS[f.kind].toValue(values[f.name] ?? '')]));
       await api.patch('/settings', body);
       setError(null);
       setSaved('Settings saved. Running gateways pick them up on their next snapshot reload.');
@@ -42,7 +56,11 @@ export function SettingsPage() {
         <form class="form-grid" onSubmit={submit} aria-label="Settings">
           {FIELDS.map((f) => (
             <Field label={f.label} hint={f.hint}>
-              <input name={f.name} inputMode={f.numeric ? 'numeric' : 'text'} value={values[f.name] ?? ''} onInput={(e) => setValues({ ...values, [f.name]: e.currentTarget.value })} />
+              {f.kind === 'list' ? (
+                <textarea name={f.name} rows={3} spellcheck={false} autocomplete="off" value={values[f.name] ?? ''} onInput={(e) => setValues({ ...values, [f.name]: e.currentTarget.value })} />
+              ) : (
+                <input name={f.name} inputMode={f.kind === 'integer' ? 'numeric' : 'text'} value={values[f.name] ?? ''} onInput={(e) => setValues({ ...values, [f.name]: e.currentTarget.value })} />
+              )}
             </Field>
           ))}
           <ErrorNote message={error} />
