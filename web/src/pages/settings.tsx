@@ -10,6 +10,8 @@ const KINDS = {
   integer: { toText: (v: unknown) => String(v), toValue: (t: string): unknown => Number(t) },
   /** One entry per line (commas and spaces also separate). */
   list: { toText: (v: unknown) => (v as string[]).join('\n'), toValue: (t: string): unknown => t.split(/[\s,]+/).filter((e) => e !== '') },
+  /** One of the field's `choices`, shown as a select. */
+  choice: { toText: (v: unknown) => String(v), toValue: (t: string): unknown => t },
 } as const;
 
 const FIELDS = [
@@ -23,7 +25,21 @@ const FIELDS = [
     hint: 'browser apps allowed to call the public API, one origin per line (https://app.example.com), or * for any; empty = CORS off',
     kind: 'list',
   },
-] as const satisfies ReadonlyArray<{ name: keyof Settings; label: string; hint: string; kind: keyof typeof KINDS }>;
+  {
+    name: 'field_policy',
+    label: 'Field policy',
+    hint: 'lenient: fields and values the gateway cannot honour are dropped or mapped and named in x-gateway-ignored-params / x-gateway-mapped-params; strict: they are refused with 400',
+    kind: 'choice',
+    choices: ['lenient', 'strict'],
+  },
+  {
+    name: 'n_mode',
+    label: 'Serving n > 1',
+    hint: 'fanout: n one-image upstream calls in parallel (the Codex backend makes one image per call); passthrough: n is forwarded as sent',
+    kind: 'choice',
+    choices: ['fanout', 'passthrough'],
+  },
+] as const satisfies ReadonlyArray<{ name: keyof Settings; label: string; hint: string; kind: keyof typeof KINDS; choices?: readonly string[] }>;
 
 /** The Settings page. */
 export function SettingsPage() {
@@ -56,7 +72,11 @@ export function SettingsPage() {
         <form class="form-grid" onSubmit={submit} aria-label="Settings">
           {FIELDS.map((f) => (
             <Field label={f.label} hint={f.hint}>
-              {f.kind === 'list' ? (
+              {'choices' in f ? (
+                <select name={f.name} value={values[f.name] ?? ''} onChange={(e) => setValues({ ...values, [f.name]: e.currentTarget.value })}>
+                  {f.choices.map((choice) => <option value={choice}>{choice}</option>)}
+                </select>
+              ) : f.kind === 'list' ? (
                 <textarea name={f.name} rows={3} spellcheck={false} autocomplete="off" value={values[f.name] ?? ''} onInput={(e) => setValues({ ...values, [f.name]: e.currentTarget.value })} />
               ) : (
                 <input name={f.name} inputMode={f.kind === 'integer' ? 'numeric' : 'text'} value={values[f.name] ?? ''} onInput={(e) => setValues({ ...values, [f.name]: e.currentTarget.value })} />
