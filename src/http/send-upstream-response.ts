@@ -19,7 +19,7 @@ export interface SentResponse {
 export const createRequestTap = (request: ImageRequest, maxResponseBytes: number): ResponseTap =>
   createResponseTap({
     responseFormat: request.responseFormat,
-    urlMime: `image/${request.options.output_format ?? 'png'}`,
+    urlFallbackMime: `image/${request.options.output_format ?? 'png'}`,
     maxBytes: maxResponseBytes,
   });
 

@@ -35,12 +35,6 @@ export class ChunkEmitter {
     this.emitFrom = i;
   }
 
-  /** Emits through position `i` (inclusive), then `bytes`. */
-  insertAfter(i: number, bytes: Buffer): void {
-    this.emitTo(i + 1);
-    this.emit(bytes);
-  }
-
   /** Holds output from position `i` on, until `endHold`. */
   startHold(i: number): void {
     this.emitTo(i);
@@ -70,6 +64,12 @@ export class ChunkEmitter {
       return;
     }
     this.emitTo(this.chunk.length);
+  }
+
+  /** Emits `bytes`, then the held bytes, and stops holding: output goes on from where the hold began. */
+  releaseHeldAfter(bytes: Buffer): void {
+    this.emit(bytes);
+    this.releaseHeld();
   }
 
   /** Emits held bytes unchanged and stops holding (on failure or at the end of the body). */

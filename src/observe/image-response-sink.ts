@@ -1,4 +1,5 @@
 import type { ResponseMetrics } from './image-log-event.js';
+import { sniffImageType } from '../images/sniff-image-type.js';
 import { CAPTURE, type Capture, type JsonPathSink } from './json-path-sink.js';
 
 /** Longest echoed option string reported (`size`, `quality`, …); longer values are reported as null. */
@@ -31,7 +32,8 @@ type EchoField = 'size' | 'quality' | 'outputFormat' | 'background';
 
 /**
  * The JsonPathSink for an Images API response: counts `data[]`, sums decoded `b64_json` bytes, reads
- * usage and echoed options, and (with `urlPrefix`) turns `data[i].b64_json` into `data[i].url` data URLs.
+ * usage and echoed options, and (with `urlFallbackMime`) turns `data[i].b64_json` into `data[i].url`
+ * data URLs whose media type is sniffed from the image's first bytes.
  */
 export class ImageResponseSink implements JsonPathSink {
   readonly rootSlot = SLOT.root;
@@ -40,8 +42,11 @@ export class ImageResponseSink implements JsonPathSink {
   private usage: Record<UsageField, number | null> | null = null;
   private readonly echoed: Record<EchoField, string | null> = { size: null, quality: null, outputFormat: null, background: null };
 
-  /** `urlPrefix`: bytes inserted before each b64 value (e.g. `data:image/png;base64,`); null = no rewrite. */
-  constructor(private readonly urlPrefix: Buffer | null) {}
+  /**
+   * `urlFallbackMime`: rewrite b64_json to data URLs, typed by the image's magic bytes, or by this
+   * (the requested output format) when the bytes are not a PNG, JPEG or WebP; null = no rewrite.
+   */
+  constructor(private readonly urlFallbackMime: string | null) {}
 
   facts(): ImageResponseFacts {
     const u = this.usage;
@@ -102,15 +107,20 @@ export class ImageResponseSink implements JsonPathSink {
   }
 
   rewriteKeys(role: number): boolean {
-    return this.urlPrefix !== null && role === ROLE.item;
+    return this.urlFallbackMime !== null && role === ROLE.item;
   }
 
   rewriteKey(_role: number, key: string | null): Buffer | null {
     return key === 'b64_json' ? URL_KEY_TOKEN : null;
   }
 
-  valuePrefix(slot: number): Buffer | null {
-    return slot === SLOT.b64 ? this.urlPrefix : null;
+  prefixesValue(slot: number): boolean {
+    return this.urlFallbackMime !== null && slot === SLOT.b64;
+  }
+
+  valuePrefix(_slot: number, head: string): Buffer {
+    const mime = sniffImageType(Buffer.from(head, 'base64')) ?? this.urlFallbackMime;
+    return Buffer.from(`data:${mime};base64,`, 'latin1');
   }
 }
 

@@ -7,6 +7,9 @@
 export const CAPTURE = { none: 0, text: 1, count: 2 } as const;
 export type Capture = (typeof CAPTURE)[keyof typeof CAPTURE];
 
+/** Characters of a prefixed string value seen before its prefix is chosen (16 base64 chars = 12 bytes, enough to sniff an image type). */
+export const VALUE_HEAD_CHARS = 16;
+
 /** What positions mean. Slots and roles are the sink's own small integers; the lexer only stores them. */
 export interface JsonPathSink {
   readonly rootSlot: number;
@@ -28,6 +31,12 @@ export interface JsonPathSink {
   rewriteKeys(role: number): boolean;
   /** Replacement bytes for a held key token (quotes included), or null to keep it. */
   rewriteKey(role: number, key: string | null): Buffer | null;
-  /** Bytes to insert after the opening quote of a string value in `slot`, or null. */
-  valuePrefix(slot: number): Buffer | null;
+  /** Whether string values in `slot` get bytes inserted after their opening quote (see valuePrefix). */
+  prefixesValue(slot: number): boolean;
+  /**
+   * The bytes to insert after the opening quote of a string value in a prefixed slot, given the
+   * value's first VALUE_HEAD_CHARS characters (fewer when the string is shorter): the lexer holds
+   * the value back until it has them, so the prefix can depend on what the value starts with.
+   */
+  valuePrefix(slot: number, head: string): Buffer;
 }

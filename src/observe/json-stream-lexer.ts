@@ -8,7 +8,7 @@
  * per-byte loop on multi-megabyte strings).
  */
 import { ChunkEmitter } from './chunk-emitter.js';
-import { CAPTURE, type Capture, type JsonPathSink } from './json-path-sink.js';
+import { CAPTURE, VALUE_HEAD_CHARS, type Capture, type JsonPathSink } from './json-path-sink.js';
 
 /** Raw bytes captured for one key or short value; longer ones are reported as null. */
 export const MAX_CAPTURE_BYTES = 256;
@@ -56,6 +56,8 @@ export class JsonStreamLexer {
   private unicodeLeft = 0;
   private unicodeValue = 0;
   private readonly out = new ChunkEmitter();
+  /** The start of a prefixed string value, while its prefix is not chosen yet (null otherwise). */
+  private valueHead: string | null = null;
   private maxHeld = 0;
 
   constructor(private readonly sink: JsonPathSink) {}
@@ -65,7 +67,7 @@ export class JsonStreamLexer {
     this.out.begin(chunk, emit);
     let i = 0;
     while (i < chunk.length && this.lex !== LEX.failed) i = this.step(chunk, i);
-    if (this.lex === LEX.failed) this.out.releaseHeld(); // from here on, bytes pass through as they are
+    if (this.lex === LEX.failed) this.releaseAll(); // from here on, bytes pass through as they are
     this.out.finishChunk();
     this.maxHeld = Math.max(this.maxHeld, this.out.heldBytes);
   }
@@ -74,7 +76,7 @@ export class JsonStreamLexer {
   end(emit: (bytes: Buffer) => void): boolean {
     this.out.setEmit(emit);
     if (this.lex === LEX.word) this.finishWord();
-    this.out.releaseHeld();
+    this.releaseAll();
     return this.lex === LEX.between && this.rootDone;
   }
 
@@ -144,8 +146,11 @@ export class JsonStreamLexer {
     }
     if (c === C.quote) {
       this.beginToken(LEX.string, slot, this.sink.captureFor(slot));
-      const prefix = this.sink.valuePrefix(slot);
-      if (prefix) this.out.insertAfter(i, prefix);
+      if (this.sink.prefixesValue(slot)) {
+        // Hold the value back until its first characters are known; resolvePrefix emits the prefix before them.
+        this.out.startHold(i + 1);
+        this.valueHead = '';
+      }
       return i + 1;
     }
     if (c === 0x2d || (c >= 0x30 && c <= 0x39) || c === 0x74 || c === 0x66 || c === 0x6e) {
@@ -194,6 +199,7 @@ export class JsonStreamLexer {
 
   private observeSegment(buf: Buffer, from: number, to: number): void {
     if (to <= from) return;
+    if (this.valueHead !== null) this.addToHead(buf.toString('latin1', from, Math.min(to, from + VALUE_HEAD_CHARS)));
     if (this.capture === CAPTURE.text) return this.captureRange(buf, from, to);
     if (this.capture !== CAPTURE.count) return;
     this.chars += to - from;
@@ -212,6 +218,8 @@ export class JsonStreamLexer {
       return i + 1;
     }
     if (!SIMPLE_ESCAPES.has(c)) return this.fail(i);
+    // Some encoders escape '/' (a base64 character) as `\/`; other escapes cannot occur in base64.
+    if (this.valueHead !== null) this.addToHead(c === 0x2f ? '/' : '?');
     this.countDecodedChar(-1);
     this.lex = LEX.string;
     return i + 1;
@@ -235,7 +243,30 @@ export class JsonStreamLexer {
     this.trailingEquals = code === C.equals ? this.trailingEquals + 1 : 0;
   }
 
+  /**
+   * Lets everything held go (on failure, or at the end of the body). A prefix already promised to a
+   * value is emitted first, as if its head had been complete: the value was a string in a prefixed
+   * slot when it began, whatever came after.
+   */
+  private releaseAll(): void {
+    if (this.valueHead !== null) this.resolvePrefix();
+    this.out.releaseHeld();
+  }
+
+  /** Collects the head of a prefixed value; once it is long enough, the prefix is chosen and emitted. */
+  private addToHead(text: string): void {
+    this.valueHead = (this.valueHead ?? '') + text;
+    if (this.valueHead.length >= VALUE_HEAD_CHARS) this.resolvePrefix();
+  }
+
+  private resolvePrefix(): void {
+    const head = (this.valueHead ?? '').slice(0, VALUE_HEAD_CHARS);
+    this.valueHead = null;
+    this.out.releaseHeldAfter(this.sink.valuePrefix(this.slot, head));
+  }
+
   private finishString(quote: number): void {
+    if (this.valueHead !== null) this.resolvePrefix();
     const text = this.capture === CAPTURE.text ? this.capturedString() : null;
     this.lex = LEX.between;
     if (this.isKey) {

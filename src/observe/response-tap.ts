@@ -15,8 +15,11 @@ export class UpstreamResponseTooLargeError extends Error {
 export interface ResponseTapOptions {
   /** `url`: rewrite each `data[i].b64_json` to `data[i].url` holding a data URL. */
   responseFormat: 'b64_json' | 'url';
-  /** MIME type of the data URLs (e.g. `image/png`); checked to be a plain `type/subtype`. */
-  urlMime: string;
+  /**
+   * MIME type of a data URL whose image bytes are not a PNG, JPEG or WebP (the requested format);
+   * known images are typed by their magic bytes. Checked to be a plain `type/subtype`.
+   */
+  urlFallbackMime: string;
   /** Most body bytes let through; past it the stream errors with UpstreamResponseTooLargeError. */
   maxBytes: number;
 }
@@ -42,13 +45,14 @@ const MIME_PATTERN = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+
  * decoded image bytes, usage and echoed options, without holding the body (see json-stream-lexer.ts).
  * With `responseFormat: 'url'` it rewrites `b64_json` members into `url` data URLs in flight; every
  * other byte passes unchanged, and a body that is not JSON passes through untouched.
- * @throws TypeError when `urlMime` is not a plain MIME type or `maxBytes` is not positive.
+ * @throws TypeError when `urlFallbackMime` is not a plain MIME type or `maxBytes` is not positive.
  */
 export function createResponseTap(opts: ResponseTapOptions): ResponseTap {
-  if (!MIME_PATTERN.test(opts.urlMime)) throw new TypeError(`urlMime must be a type/subtype MIME name, got ${JSON.stringify(opts.urlMime)}`);
+  if (!MIME_PATTERN.test(opts.urlFallbackMime)) {
+    throw new TypeError(`urlFallbackMime must be a type/subtype MIME name, got ${JSON.stringify(opts.urlFallbackMime)}`);
+  }
   if (!(opts.maxBytes > 0)) throw new TypeError(`maxBytes must be positive, got ${opts.maxBytes}`);
-  const prefix = opts.responseFormat === 'url' ? Buffer.from(`data:${opts.urlMime};base64,`, 'latin1') : null;
-  const sink = new ImageResponseSink(prefix);
+  const sink = new ImageResponseSink(opts.responseFormat === 'url' ? opts.urlFallbackMime : null);
   const lexer = new JsonStreamLexer(sink);
   let bodyBytes = 0;
   let valid: boolean | null = null;

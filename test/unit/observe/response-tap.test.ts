@@ -5,8 +5,9 @@ import type { ResponseMetrics } from '../../../src/observe/image-log-event.js';
 import { MAX_ECHO_CHARS } from '../../../src/observe/image-response-sink.js';
 import { MAX_CAPTURE_BYTES, MAX_DEPTH } from '../../../src/observe/json-stream-lexer.js';
 import { createResponseTap, type ResponseTapOptions } from '../../../src/observe/response-tap.js';
+import { makeJpegHeader, makePng, makeWebpHeader } from '../../support/images.js';
 
-const B64_OPTS: ResponseTapOptions = { responseFormat: 'b64_json', urlMime: 'image/png', maxBytes: 1 << 30 };
+const B64_OPTS: ResponseTapOptions = { responseFormat: 'b64_json', urlFallbackMime: 'image/png', maxBytes: 1 << 30 };
 const URL_OPTS: ResponseTapOptions = { ...B64_OPTS, responseFormat: 'url' };
 
 /** Deterministic PRNG (mulberry32) so random splits are reproducible. */
@@ -184,7 +185,7 @@ describe('response tap mid-stream', () => {
 describe('response tap url rewrite', () => {
   it('turns data[i].b64_json into a data URL and leaves every other byte alone', async () => {
     for (const split of ['whole', 'bytes', 11] as const) {
-      const { output, metrics } = await runTap(REALISTIC, { ...URL_OPTS, urlMime: 'image/webp' }, split);
+      const { output, metrics } = await runTap(REALISTIC, { ...URL_OPTS, urlFallbackMime: 'image/webp' }, split);
       const original = JSON.parse(REALISTIC) as { data: { b64_json: string; revised_prompt?: string }[] };
       const expected = {
         ...original,
@@ -193,6 +194,19 @@ describe('response tap url rewrite', () => {
       expect(JSON.parse(output)).toEqual(expected);
       expect(output).toBe(REALISTIC.replaceAll('"b64_json":"', '"url":"data:image/webp;base64,'));
       expect(metrics.imageBytes).toBe(3001 + 3002 + 3000);
+    }
+  });
+
+  it('types each data URL by the image bytes, not by the requested format, whatever the chunking', async () => {
+    const png = makePng(2, 2).toString('base64');
+    const jpeg = makeJpegHeader().toString('base64');
+    const webp = makeWebpHeader().toString('base64');
+    // A slash-escaping encoder writes '/' as '\/' (JPEG base64 starts with '/9j/').
+    const body = JSON.stringify({ data: [{ b64_json: png }, { b64_json: jpeg }, { b64_json: webp }, { b64_json: 'QUJD' }] }).replace(jpeg, jpeg.replaceAll('/', '\\/'));
+    for (const split of ['whole', 'bytes', 3, 17] as const) {
+      const { output } = await runTap(body, { ...URL_OPTS, urlFallbackMime: 'image/webp' }, split);
+      const urls = (JSON.parse(output) as { data: { url: string }[] }).data.map((d) => d.url.slice(0, d.url.indexOf(',')));
+      expect(urls, String(split)).toEqual(['data:image/png;base64', 'data:image/jpeg;base64', 'data:image/webp;base64', 'data:image/webp;base64']);
     }
   });
 
@@ -248,8 +262,8 @@ describe('response tap limits', () => {
     else await expect(run).resolves.toMatchObject({ metrics: { imageCount: 0 } });
   });
 
-  it.each(['image/png"', 'image/png;x=1', 'image', '', 'image/png\\'])('rejects unsafe urlMime %j', (urlMime) => {
-    expect(() => createResponseTap({ ...URL_OPTS, urlMime })).toThrow(TypeError);
+  it.each(['image/png"', 'image/png;x=1', 'image', '', 'image/png\\'])('rejects unsafe urlFallbackMime %j', (urlFallbackMime) => {
+    expect(() => createResponseTap({ ...URL_OPTS, urlFallbackMime })).toThrow(TypeError);
   });
 
   it.each([0, -1, Number.NaN])('rejects maxBytes %s', (maxBytes) => {
