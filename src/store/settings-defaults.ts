@@ -15,6 +15,8 @@ export const SETTINGS_DEFAULTS = {
   logMaxFileAgeMs: 300_000,
   /** Most request-log files kept. */
   logMaxFiles: 128,
+  /** Model mapping: unknown model names get the default model (false) or a 400 (true). */
+  modelAliasesStrict: false,
 } as const satisfies Settings;
 
 /** Bounds of the integer settings (inclusive). */
@@ -36,6 +38,7 @@ export const SETTING_PARAMS = {
   logMaxFileBytes: 'log_max_file_bytes',
   logMaxFileAgeMs: 'log_max_file_age_ms',
   logMaxFiles: 'log_max_files',
+  modelAliasesStrict: 'model_aliases_strict',
 } as const satisfies Record<keyof Settings, string>;
 
 /**
@@ -49,6 +52,10 @@ export function checkSettingValue<K extends keyof Settings>(name: K, value: unkn
     return CODEX_CLIENT_VERSION_PATTERN.test(text)
       ? { ok: true, value: text as Settings[K] }
       : { ok: false, message: `${param} must be 1 to 64 characters of letters, digits, '.', '_' or '-'` };
+  }
+  // A setting whose default is a boolean takes exactly true or false (no "yes", no 1).
+  if (typeof SETTINGS_DEFAULTS[name] === 'boolean') {
+    return typeof value === 'boolean' ? { ok: true, value: value as Settings[K] } : { ok: false, message: `${param} must be true or false` };
   }
   const bounds = SETTINGS_INTEGER_BOUNDS[name as keyof typeof SETTINGS_INTEGER_BOUNDS];
   return Number.isSafeInteger(value) && (value as number) >= bounds.min && (value as number) <= bounds.max

@@ -1,3 +1,4 @@
+import { SETTINGS_DEFAULTS } from '../../src/store/settings-defaults.js';
 import type { AccountCredentials, AccountRecord, KeyRecord, Snapshot } from '../../src/store/types.js';
 
 /** A key record with sensible defaults, for unit tests that do not touch a database. */
@@ -57,7 +58,8 @@ export function makeSnapshot(
     accounts: new Map(accounts.map((a) => [a.id, a])),
     groups,
     usedTokens: new Map(),
-    settings: { codexClientVersion: '0.142.0', logMaxFileBytes: 1 << 26, logMaxFileAgeMs: 300_000, logMaxFiles: 128 },
+    settings: { ...SETTINGS_DEFAULTS },
+    modelAliases: [],
     loadedAt: 0,
   };
 }
