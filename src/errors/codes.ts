@@ -14,7 +14,7 @@ export type OpenAIErrorType =
 export const ERRORS = {
   // Public image API: request shape (checked before any key or account is touched).
   unsupported_path: { status: 404, type: 'not_found_error' },
-  model_not_found: { status: 404, type: 'invalid_request_error' }, // GET /v1/models/{id} for a name this gateway does not answer to (OpenAI's code and type)
+  model_not_found: { status: 404, type: 'invalid_request_error' }, // GET /v1/models/{id}, unknown id (OpenAI's own code and type)
   method_not_allowed: { status: 405, type: 'invalid_request_error' },
   unsupported_media_type: { status: 415, type: 'invalid_request_error' },
   invalid_json: { status: 400, type: 'invalid_request_error' },
