@@ -11,6 +11,7 @@ import { registerAccountHealthRoutes } from './routes/account-health-routes.js';
 import { registerAccountRoutes } from './routes/accounts-routes.js';
 import { registerGroupRoutes } from './routes/groups-routes.js';
 import { registerKeyRoutes } from './routes/keys-routes.js';
+import { registerModelAliasRoutes } from './routes/model-aliases-routes.js';
 import { registerSettingsRoutes } from './routes/settings-routes.js';
 import { registerUsageRoutes } from './routes/usage-routes.js';
 import { registerSessionRoutes } from './session-routes.js';
@@ -70,6 +71,7 @@ export function buildAdminApp(opts: AdminAppOptions): FastifyInstance {
       registerGroupRoutes(api, opts.control);
       registerSettingsRoutes(api, opts.control);
       registerUsageRoutes(api, opts.control);
+      registerModelAliasRoutes(api, opts.control);
     },
     { prefix: ADMIN_API_PREFIX },
   );

@@ -1,4 +1,4 @@
-import type { AccountView, GroupView, KeyRoutingInput, KeyView } from '../control/control-api.js';
+import type { AccountView, GroupView, KeyRoutingInput, KeyView, ModelAliasView } from '../control/control-api.js';
 
 /**
  * Output for humans (aligned tables, `field  value` lines) and for machines (`--json`).
@@ -118,4 +118,9 @@ export function formatGroupDetails(g: GroupView): string {
     ['id', g.id], ['name', g.name], ['accounts', g.accounts.join(', ') || '-'],
     ['created', formatTime(g.createdAt)], ['updated', formatTime(g.updatedAt)],
   ]);
+}
+
+/** The `models list` table. */
+export function formatModelAliasTable(rows: readonly ModelAliasView[]): string {
+  return formatTable(['ALIAS', 'UPSTREAM_MODEL', 'KIND'], rows.map((r) => [r.alias, r.upstreamModel, r.pattern ? 'prefix' : 'exact']));
 }

@@ -4,12 +4,13 @@ import { registerAccountsCommands } from './accounts-commands.js';
 import { registerGroupsCommands } from './groups-commands.js';
 import { registerKeysCommands } from './keys-commands.js';
 import { registerMigrateCommands } from './migrate-commands.js';
+import { registerModelsCommands } from './models-commands.js';
 import { registerProcessCommands } from './process-commands.js';
 
 /**
  * Builds the whole command line: the process commands (start/serve/control) and the data commands
- * (migrate, keys, accounts, groups). Data commands take `--data-dir`/`--database-url`/`--json` on
- * themselves, so those flags never collide with the same flags of the process commands.
+ * (migrate, keys, accounts, groups, models). Data commands take `--data-dir`/`--database-url`/`--json`
+ * on themselves, so those flags never collide with the same flags of the process commands.
  */
 export function buildProgram(): Command {
   const program = new Command('codex-image-gateway')
@@ -20,5 +21,6 @@ export function buildProgram(): Command {
   registerKeysCommands(program);
   registerAccountsCommands(program);
   registerGroupsCommands(program);
+  registerModelsCommands(program);
   return program;
 }

@@ -28,7 +28,7 @@ export const CONFIG_FIELDS = {
   upstreamBaseUrl: { env: 'CODEX_UPSTREAM_BASE_URL', kind: 'string', default: 'https://chatgpt.com/backend-api/codex', doc: 'Codex backend base URL' },
   logDir: { env: 'CODEX_IMAGE_LOG_DIR', flag: '--log-dir', kind: 'string', default: null, doc: 'request-log directory (default `<data-dir>/logs`); one process per directory' },
   logLevel: { env: 'LOG_LEVEL', kind: 'string', default: 'info', doc: 'app log level (pino)' },
-  allowedModels: { env: 'ALLOWED_MODELS', kind: 'list', default: ['gpt-image-2'], doc: 'comma-separated models clients may ask for; the first is the default' },
+  allowedModels: { env: 'ALLOWED_MODELS', kind: 'list', default: ['gpt-image-2'], doc: 'comma-separated upstream models served under their own name; the first is the default (no `model`, or an unknown one unless `model_aliases_strict`); other names reach the upstream through the model_aliases table' },
   maxInputImages: { env: 'MAX_INPUT_IMAGES', kind: 'int', default: 16, min: 1, max: 16, doc: 'most input images on an edit (OpenAI allows 16)' },
   maxJsonBodyBytes: { env: 'MAX_JSON_BODY_BYTES', kind: 'int', default: 48 * MiB, min: 1024, doc: 'largest JSON request body (413 past it)' },
   maxUploadFileBytes: { env: 'MAX_UPLOAD_FILE_BYTES', kind: 'int', default: 50 * MiB, min: 1024, doc: 'largest single multipart file (413 past it)' },

@@ -1,6 +1,6 @@
 import { ERRORS, GatewayError, type ErrorCode } from '../errors/codes.js';
 import { WIRE_FIELDS, buildWireBody, parseWireView } from './admin-wire.js';
-import type { AccountView, ControlApi, CreatedKey, GroupView, KeyView, UsageSummary } from './control-api.js';
+import type { AccountView, ControlApi, CreatedKey, GroupView, KeyView, ModelAliasView, UsageSummary } from './control-api.js';
 import type { Settings } from '../store/types.js';
 
 /** Where the admin API is and how to authenticate to it. */
@@ -13,7 +13,7 @@ export interface AdminClientOptions {
   fetchImpl?: typeof fetch;
 }
 
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** Turns an OpenAI-shaped error body back into the GatewayError the service threw: same code, message and param. */
 export function parseAdminErrorBody(status: number, body: unknown): GatewayError {
@@ -90,5 +90,11 @@ export function createAdminClient(opts: AdminClientOptions): ControlApi {
       update: (input) => view<Settings>(call('PATCH', '/settings', buildWireBody(WIRE_FIELDS.settingsUpdate, input))),
     },
     usage: { summary: () => view<UsageSummary>(call('GET', '/usage')) },
+    modelAliases: {
+      list: () => list<ModelAliasView>(call('GET', '/model-aliases')),
+      set: (a, input) => view<ModelAliasView>(call('PUT', `/model-aliases${ref(a)}`, buildWireBody(WIRE_FIELDS.modelAliasSet, input))),
+      remove: (a) => done(call('DELETE', `/model-aliases${ref(a)}`)),
+      reset: () => list<ModelAliasView>(call('POST', '/model-aliases/reset')),
+    },
   };
 }

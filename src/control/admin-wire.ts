@@ -9,6 +9,7 @@ import { ACCOUNT_FIELD_PARAMS } from './account-service.js';
 import type { AccountImportInput, AccountUpdateInput, KeyCreateInput, KeyUpdateInput } from './control-api.js';
 import { GROUP_FIELD_PARAMS } from './group-service.js';
 import { KEY_FIELD_PARAMS } from './key-service.js';
+import { MODEL_ALIAS_FIELD_PARAMS } from './model-alias-service.js';
 import { GatewayError } from '../errors/codes.js';
 import { SETTING_PARAMS } from '../store/settings-defaults.js';
 import type { Settings } from '../store/types.js';
@@ -71,6 +72,7 @@ export const WIRE_FIELDS = {
   groupCreate: GROUP_FIELD_PARAMS,
   groupUpdate: GROUP_FIELD_PARAMS,
   settingsUpdate: SETTING_PARAMS,
+  modelAliasSet: MODEL_ALIAS_FIELD_PARAMS,
 } as const satisfies {
   keyCreate: FieldParams<KeyCreateInput>;
   keyUpdate: FieldParams<KeyUpdateInput>;
@@ -79,6 +81,7 @@ export const WIRE_FIELDS = {
   groupCreate: FieldParams<GroupInput>;
   groupUpdate: FieldParams<GroupInput>;
   settingsUpdate: FieldParams<Settings>;
+  modelAliasSet: FieldParams<{ upstreamModel: string }>;
 };
 
 /**

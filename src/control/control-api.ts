@@ -39,6 +39,17 @@ export interface ControlApi {
   usage: {
     summary(): Promise<UsageSummary>;
   };
+  /** Model mapping rows (the strict switch is the setting `modelAliasesStrict`). */
+  modelAliases: {
+    /** Every row, ordered by alias. */
+    list(): Promise<ModelAliasView[]>;
+    /** Creates the row for `alias` (an exact name or a prefix pattern ending in `*`) or replaces its upstream model. */
+    set(alias: string, input: { upstreamModel: string }): Promise<ModelAliasView>;
+    /** Deletes the row for exactly `alias`; `not_found` when there is none. */
+    remove(alias: string): Promise<void>;
+    /** Replaces every row with the defaults (DEFAULT_MODEL_ALIASES); answers the new list. */
+    reset(): Promise<ModelAliasView[]>;
+  };
 }
 
 /** Routing as an operator writes it: accounts and groups by name (or id). */
@@ -131,6 +142,17 @@ export interface GroupView {
   name: string;
   /** Account names, in the group's order. */
   accounts: string[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** One model mapping row as shown to operators. */
+export interface ModelAliasView {
+  /** An exact model name, or a prefix pattern ending in `*`. */
+  alias: string;
+  upstreamModel: string;
+  /** True for a prefix pattern (it is not listed by `/v1/models`). */
+  pattern: boolean;
   createdAt: number;
   updatedAt: number;
 }

@@ -4,6 +4,7 @@ import { createAccountService } from './account-service.js';
 import type { ControlApi } from './control-api.js';
 import { createGroupService } from './group-service.js';
 import { createKeyService } from './key-service.js';
+import { createModelAliasService } from './model-alias-service.js';
 import { createSettingsService } from './settings-service.js';
 import { createUsageService } from './usage-service.js';
 
@@ -25,5 +26,6 @@ export function createControlServices({ db, cipher, now = Date.now }: ControlSer
     groups: createGroupService({ db, now }),
     settings: createSettingsService({ db, now }),
     usage: createUsageService({ db }),
+    modelAliases: createModelAliasService({ db, now }),
   };
 }

@@ -25,6 +25,7 @@ export type RetryPolicy = 'never' | 'after' | 'backoff';
 export const ERRORS = {
   // Public image API: request shape (checked before any key or account is touched).
   unsupported_path: { status: 404, type: 'not_found_error', retry: 'never' },
+  model_not_found: { status: 404, type: 'invalid_request_error', retry: 'never' }, // GET /v1/models/{id}, unknown id (OpenAI's own code and type)
   method_not_allowed: { status: 405, type: 'invalid_request_error', retry: 'never' },
   unsupported_media_type: { status: 415, type: 'invalid_request_error', retry: 'never' },
   invalid_json: { status: 400, type: 'invalid_request_error', retry: 'never' },

@@ -1,9 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { hashApiKey, parseBearerToken } from '../control/api-key.js';
 import { GatewayError } from '../errors/codes.js';
 import type { ImageEndpoint } from '../images/image-request.js';
 import type { KeyRecord } from '../store/types.js';
 import type { GatewayDeps } from './gateway-deps.js';
+import { resolveGatewayKey } from './resolve-gateway-key.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -23,8 +23,8 @@ export const parseMediaType = (header: string | undefined): string => (header ??
 
 /**
  * The checks that run before the body is read, in the original's order (spec §2.2): method,
- * content type, bearer, key, key status, image switch, quota. Throws GatewayError; on success sets
- * `req.gatewayKey`.
+ * content type, bearer, key, key status (these three: resolveGatewayKey), image switch, quota.
+ * Throws GatewayError; on success sets `req.gatewayKey`.
  */
 export function createImageGate(endpoint: ImageEndpoint, deps: GatewayDeps) {
   const accepted: readonly string[] = ACCEPTED_MEDIA_TYPES[endpoint];
@@ -36,13 +36,7 @@ export function createImageGate(endpoint: ImageEndpoint, deps: GatewayDeps) {
       const want = endpoint === 'edits' ? 'JSON or multipart/form-data' : 'JSON';
       throw new GatewayError('unsupported_media_type', `image endpoint requires ${want}`);
     }
-    const token = parseBearerToken(req.headers.authorization);
-    if (!token) throw new GatewayError('missing_bearer', 'missing bearer token');
-    const snapshot = deps.snapshots.current();
-    if (!snapshot) throw new GatewayError('not_ready', 'gateway is starting; control data is not loaded yet');
-    const key = snapshot.keysByHash.get(hashApiKey(token));
-    if (!key) throw new GatewayError('invalid_api_key', 'invalid bearer token');
-    if (key.status !== 'active') throw new GatewayError('key_disabled', 'llm key is not active');
+    const { key, snapshot } = resolveGatewayKey(req, deps.snapshots);
     if (!key.imageEnabled) throw new GatewayError('image_disabled', 'codex image generation is disabled for this key');
     if (key.quotaTokens !== null) {
       const used = (snapshot.usedTokens.get(key.id) ?? 0) + deps.usage.pendingTokens(key.id, snapshot.loadedAt);

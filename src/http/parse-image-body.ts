@@ -3,7 +3,9 @@ import type { Config } from '../config/config.js';
 import type { ImageEndpoint, ImageRequest } from '../images/image-request.js';
 import { MAX_PROMPT_CHARS } from '../images/image-options.js';
 import { parseImageJson } from '../images/parse-image-json.js';
-import type { ImageLimits, ResolvedModel } from '../images/validate-image-fields.js';
+import { resolveImageModel } from '../images/model-aliases.js';
+import type { ImageLimits } from '../images/validate-image-fields.js';
+import { buildModelRouting } from './model-routing.js';
 import type { Snapshot } from '../store/types.js';
 import { parseImageMultipart, type MultipartPart } from '../images/parse-image-multipart.js';
 import type { ImageSpool } from '../images/image-spool.js';
@@ -12,16 +14,12 @@ import { parseMediaType } from './image-gate.js';
 
 /** The validation rules of the public API, from the configuration and the current settings. */
 export const imageLimitsFrom = (config: Config, snapshot: Snapshot): ImageLimits => ({
-  resolveModel: (requested) => resolveServedModel(requested, config.allowedModels),
+  resolveModel: (requested) => resolveImageModel(requested, buildModelRouting(snapshot, config.allowedModels)),
   maxInputImages: config.maxInputImages,
   maxPromptChars: MAX_PROMPT_CHARS,
   fieldPolicy: snapshot.settings.fieldPolicy,
 });
 
-function resolveServedModel(requested: string | undefined, served: readonly string[]): ResolvedModel {
-  const upstream = requested !== undefined && served.includes(requested) ? requested : served[0]!;
-  return { requested: requested ?? null, upstream };
-}
 
 /** Reads and validates the body as JSON (raw text, parsed by the images room) or multipart (streamed to the spool). */
 export async function parseImageBody(

@@ -25,3 +25,13 @@ export type PublicImagePath = keyof typeof ENDPOINT_ALIASES;
 export function resolveEndpoint(path: string): ImageEndpoint | undefined {
   return Object.hasOwn(ENDPOINT_ALIASES, path) ? ENDPOINT_ALIASES[path as PublicImagePath] : undefined;
 }
+
+/**
+ * The four API bases every public path hangs under: each image path above is one of these plus
+ * `/images/generations` or `/images/edits` (a test holds the two tables together), and the model
+ * list is each plus `/models`.
+ */
+export const PUBLIC_API_BASES = ['/v1', '/api/codex-gateway', '/api/codex-gateway/v1', '/api/llm-gateway/v1'] as const;
+
+/** The model-list paths (`GET`); `<path>/<model id>` retrieves one model. */
+export const MODELS_PATHS: readonly string[] = PUBLIC_API_BASES.map((base) => `${base}/models`);

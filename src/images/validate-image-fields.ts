@@ -11,13 +11,7 @@ import {
   type PolicyField,
   type RequestForm,
 } from './field-policy.js';
-
-/** The requested model name and the upstream model it resolved to (see model aliases). */
-export interface ResolvedModel {
-  /** What the client asked for; null when it sent no model. */
-  readonly requested: string | null;
-  readonly upstream: string;
-}
+import type { ResolvedModel } from './model-aliases.js';
 
 /** Per-deployment request rules (from config and the snapshot's settings). */
 export interface ImageLimits {

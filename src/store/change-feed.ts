@@ -4,7 +4,7 @@ import type { Db, DbTx } from './db.js';
 export const CONTROL_CHANNEL = 'cig_control_changed';
 
 /** What changed (the payload); listeners may ignore it and reload everything. */
-export type ControlTopic = 'keys' | 'accounts' | 'groups' | 'settings';
+export type ControlTopic = 'keys' | 'accounts' | 'groups' | 'settings' | 'model_aliases';
 
 /**
  * Announces a control-data change. Call it inside the writing transaction: Postgres delivers the

@@ -23,6 +23,8 @@ export const SETTINGS_DEFAULTS = {
   fieldPolicy: 'lenient',
   /** `fanout`: `n > 1` becomes n one-image upstream calls; `passthrough`: `n` is forwarded as sent. */
   nMode: 'fanout',
+  /** Model mapping: unknown model names get the default model (false) or a 400 (true). */
+  modelAliasesStrict: false,
 } as const satisfies Settings;
 
 /** Bounds of the integer settings (inclusive). */
@@ -47,6 +49,7 @@ export const SETTING_PARAMS = {
   corsAllowedOrigins: 'cors_allowed_origins',
   fieldPolicy: 'field_policy',
   nMode: 'n_mode',
+  modelAliasesStrict: 'model_aliases_strict',
 } as const satisfies Record<keyof Settings, string>;
 
 /** Outcome of checking one setting value: the normalised value, or a message naming the setting. */
@@ -85,6 +88,10 @@ export const listSetting = (opts: { maxItems: number; describeItem: string; pars
   return { ok: true, value: items };
 };
 
+/** `true` or `false`, as JSON booleans. */
+export const booleanSetting: SettingRule<boolean> = (value, param) =>
+  typeof value === 'boolean' ? { ok: true, value } : { ok: false, message: `${param} must be true or false` };
+
 /** One of a fixed list of strings. */
 export const choiceSetting = <T extends string>(choices: readonly T[]): SettingRule<T> => (value, param) =>
   typeof value === 'string' && (choices as readonly string[]).includes(value)
@@ -115,6 +122,7 @@ export const SETTING_RULES = {
   corsAllowedOrigins: corsOriginsSetting,
   fieldPolicy: choiceSetting(FIELD_POLICY_MODES),
   nMode: choiceSetting(N_MODES),
+  modelAliasesStrict: booleanSetting,
 } as const satisfies { [K in keyof Settings]: SettingRule<Settings[K]> };
 
 /**

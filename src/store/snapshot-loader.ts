@@ -4,6 +4,7 @@ import type { CredentialCipher } from './cipher-port.js';
 import type { Db } from './db.js';
 import { listGroups } from './group-repo.js';
 import { listKeys } from './key-repo.js';
+import { listModelAliases } from './model-alias-repo.js';
 import { readSettings } from './settings-repo.js';
 import type { AccountCredentials, AccountRecord, Snapshot } from './types.js';
 import { listKeyUsage } from './usage-repo.js';
@@ -12,8 +13,8 @@ import { listKeyUsage } from './usage-repo.js';
 export type SnapshotAccount = AccountRecord & { credentials: AccountCredentials | null };
 
 /**
- * Loads everything the hot path needs in five queries (keys, accounts, groups, settings, usage)
- * inside one read-only repeatable-read transaction, so the parts agree with each other.
+ * Loads everything the hot path needs in six queries (keys, accounts, groups, settings, model
+ * aliases, usage) inside one read-only repeatable-read transaction, so the parts agree with each other.
  *
  * An account whose credentials or proxy cannot be opened (wrong master key, corrupted blob,
  * unparseable auth JSON) gets `credentials: null` and no proxy; the caller leaves it out of routing.
@@ -29,6 +30,7 @@ export async function loadSnapshot(db: Db, cipher: CredentialCipher, now: () => 
       accounts: await listAccounts(tx),
       groups: await listGroups(tx),
       settings: await readSettings(tx),
+      modelAliases: await listModelAliases(tx),
       usage: await listKeyUsage(tx),
     };
   });
@@ -38,6 +40,7 @@ export async function loadSnapshot(db: Db, cipher: CredentialCipher, now: () => 
     groups: new Map(parts.groups.map((group) => [group.id, group])),
     usedTokens: new Map(parts.usage.map((usage) => [usage.keyId, usage.totalTokens])),
     settings: parts.settings,
+    modelAliases: parts.modelAliases,
     loadedAt,
   };
 }

@@ -80,6 +80,19 @@ export interface Settings {
   nMode: NMode;
   /** Browser origins allowed to call the public API (CORS): exact `scheme://host[:port]`, or `['*']`; empty = CORS off. */
   corsAllowedOrigins: readonly string[];
+  /** Model mapping: an unknown `model` is a 400 naming the allowed names (true) or gets the default model (false). */
+  modelAliasesStrict: boolean;
+}
+
+/**
+ * One `model_aliases` row: `alias` (an exact model name, or a prefix pattern ending in `*`) is
+ * served by `upstreamModel`. Structurally a `ModelAlias` of src/images/model-aliases.ts.
+ */
+export interface ModelAliasRecord {
+  alias: string;
+  upstreamModel: string;
+  createdAt: number;
+  updatedAt: number;
 }
 
 export interface KeyUsage {
@@ -102,6 +115,8 @@ export interface Snapshot {
   /** Total usage tokens per key id, as stored when the snapshot was loaded. */
   usedTokens: ReadonlyMap<string, number>;
   settings: Settings;
+  /** The model_aliases rows, ordered by alias. */
+  modelAliases: readonly ModelAliasRecord[];
   /** When the load began (ms): writes finished before it are included, later ones are not. */
   loadedAt: number;
 }

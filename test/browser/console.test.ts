@@ -7,6 +7,7 @@ import { buildWebConsole } from '../../web/build-console.js';
 import { startGatewayHarness, type GatewayHarness } from '../support/gateway-harness.js';
 import { makeCodexAuthJson } from '../support/jwt.js';
 import { expectRefusedWithin } from '../support/expect-refused.js';
+import { waitFor } from '../support/wait-for.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -168,6 +169,25 @@ describe('web console in Chromium', () => {
     await page.locator('input[name=log_max_files]').waitFor();
     await page.waitForFunction(() => (document.querySelector('input[name=codex_client_version]') as HTMLInputElement | null)?.value !== '');
     await screenshotBoth('settings');
+  });
+
+  it('sets a model alias and the strict switch on the Models page; the data plane serves them', async () => {
+    await openPage('Models');
+    const table = page.getByRole('table', { name: 'Model aliases' });
+    await table.getByText('dall-e-3', { exact: true }).waitFor();
+    const form = page.getByRole('form', { name: 'Set model alias' });
+    await form.locator('input[name=alias]').fill('bad name');
+    await form.getByRole('button', { name: 'Save alias' }).click();
+    await form.getByRole('alert').waitFor(); // the API's own message about the alias shape
+    await form.locator('input[name=alias]').fill('my-app-model');
+    await form.getByRole('button', { name: 'Save alias' }).click();
+    await table.getByText('my-app-model', { exact: true }).waitFor();
+    const sdk = h.sdk((await h.createKey()).secret);
+    expect((await waitFor('my-app-model on /v1/models', () => sdk.models.retrieve('my-app-model').catch(() => null), 1_000)).id).toBe('my-app-model');
+    await page.getByRole('switch', { name: 'Strict model names' }).check();
+    await waitFor('strict saved', async () => (await h.admin.settings.get()).modelAliasesStrict);
+    await screenshotBoth('models');
+    await h.admin.settings.update({ modelAliasesStrict: false });
   });
 
   it('shows the request in Activity and opens its detail with the attempts', async () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONFIG_FIELDS } from '../../src/config/fields.js';
-import { ENDPOINT_ALIASES } from '../../src/images/endpoint-aliases.js';
+import { ENDPOINT_ALIASES, MODELS_PATHS } from '../../src/images/endpoint-aliases.js';
 import { REPO_ROOT } from '../support/cli-process.js';
 import { fakeBehaviors, startFakeCodexUpstream } from '../support/fake-codex-upstream.js';
 import { startGatewayHarness, type GatewayHarness } from '../support/gateway-harness.js';
@@ -36,9 +36,10 @@ function directive(name: string): string {
 }
 
 describe('deploy/Caddyfile, as written', () => {
-  it('routes exactly the eight image paths of src/images/endpoint-aliases.ts', () => {
+  it('routes exactly the eight image paths and the model-list paths of src/images/endpoint-aliases.ts', () => {
     const paths = directive('@codex_image path').split(/\s+/);
-    expect([...paths].sort()).toEqual(Object.keys(ENDPOINT_ALIASES).sort());
+    const expected = [...Object.keys(ENDPOINT_ALIASES), ...MODELS_PATHS, ...MODELS_PATHS.map((p) => `${p}/*`)];
+    expect([...paths].sort()).toEqual(expected.sort());
     expect(new Set(paths).size).toBe(paths.length);
   });
 
@@ -172,7 +173,14 @@ describe.skipIf(!caddy)('through a real Caddy with the shipped Caddyfile', () =>
     expect(((await res.body.json()) as { error: { type: string } }).error.type).toBe('authentication_error');
   });
 
-  it.each(['/v1/images/generations/', '/v1/images/variations', '/metrics', '/readyz', '/v1/chat/completions'])(
+  it.each([...MODELS_PATHS, '/v1/models/dall-e-3', '/api/llm-gateway/v1/models/ft:x:y'])('GET %s reaches the gateway (its OpenAI-shaped 401 without a key)', async (path) => {
+    const res = await request(`${caddyUrl}${path}`);
+    expect(res.statusCode).toBe(401);
+    expect(res.headers['x-request-id']).toMatch(/^req_/);
+    expect(((await res.body.json()) as { error: { type: string } }).error.type).toBe('authentication_error');
+  });
+
+  it.each(['/v1/images/generations/', '/v1/images/variations', '/v1/modelsx', '/metrics', '/readyz', '/v1/chat/completions'])(
     'near-miss %s stays on Caddy (404, never reaches the gateway)',
     async (path) => {
       const res = await post(caddyUrl, path);

@@ -82,6 +82,20 @@ describe('CLI while a running instance holds the data directory', () => {
     expect(missing.stderr.trim()).toBe('error: group not found');
   });
 
+  it('models set/list/remove/reset go through the admin API', { timeout: SLOW_MS }, async () => {
+    const set = await cli(['models', 'set', 'openai/dall-e-3', 'gpt-image-2', '--json']);
+    expect(set.code, set.stderr).toBe(0);
+    expect(JSON.parse(set.stdout)).toMatchObject({ alias: 'openai/dall-e-3', upstream_model: 'gpt-image-2', pattern: false });
+    const list = await cli(['models', 'list', '--json']);
+    expect(JSON.parse(list.stdout).map((r: { alias: string }) => r.alias)).toContain('openai/dall-e-3');
+    const removed = await cli(['models', 'remove', 'openai/dall-e-3']);
+    expect([removed.code, removed.stdout.trim()]).toEqual([0, 'removed model alias openai/dall-e-3']);
+    const missing = await cli(['models', 'remove', 'openai/dall-e-3']);
+    expect([missing.code, missing.stderr.trim()]).toEqual([1, 'error: model alias not found']);
+    const reset = await cli(['models', 'reset', '--json']);
+    expect(JSON.parse(reset.stdout)).toHaveLength(9);
+  });
+
   it('migrate refuses while the instance holds the directory', { timeout: SLOW_MS }, async () => {
     const result = await cli(['migrate']);
     expect(result.code).toBe(1);

@@ -16,7 +16,7 @@ export interface ScenarioTarget {
 const STEP_TIMEOUT_MS = 60_000;
 
 /**
- * Registers, in order, the `it`s of one CLI session against one backend: keys, accounts, groups,
+ * Registers, in order, the `it`s of one CLI session against one backend: keys, accounts, groups, models,
  * `--json` and table output, error lines, and a final check that no secret or token reached any
  * output but the one create line that prints it. The same session runs embedded and on Postgres.
  */
@@ -125,6 +125,22 @@ export function defineControlScenario(target: ScenarioTarget): void {
     await ok(['accounts', 'delete', 'second']);
     const accounts = await json<Array<Record<string, unknown>>>(['accounts', 'list']);
     expect(accounts.map((a) => a.name)).toEqual(['alpha@example.com']);
+  });
+
+  it('models list, set (prefix pattern and exact), remove, reset; errors in one line', { timeout: STEP_TIMEOUT_MS * 6 }, async () => {
+    const table = (await ok(['models', 'list'])).stdout.trimEnd().split('\n');
+    expect(table[0]).toMatch(/^ALIAS +UPSTREAM_MODEL +KIND$/);
+    expect(table).toContainEqual(expect.stringMatching(/^dall-e-3 +gpt-image-2 +exact$/));
+    expect(table).toContainEqual(expect.stringMatching(/^gpt-image-\* +gpt-image-2 +prefix$/));
+    expect(await json(['models', 'set', 'team-*', 'gpt-image-1.5'])).toMatchObject({ alias: 'team-*', upstream_model: 'gpt-image-1.5', pattern: true });
+    expect((await ok(['models', 'set', 'ft:my-model', 'gpt-image-2'])).stdout.trim()).toBe('model alias ft:my-model → gpt-image-2');
+    const listed = await json<Array<{ alias: string }>>(['models', 'list']);
+    expect(listed.map((r) => r.alias)).toEqual(expect.arrayContaining(['team-*', 'ft:my-model']));
+    expect(await json(['models', 'remove', 'team-*'])).toEqual({ removed: 'team-*' });
+    await fails(['models', 'remove', 'team-*'], 'model alias not found');
+    await fails(['models', 'set', 'bad name', 'gpt-image-2'], "alias must be 1 to 128 characters: a letter or digit, then letters, digits, '.', '_', ':', '/' or '-', optionally ending in '*' (a prefix pattern)");
+    expect((await ok(['models', 'reset'])).stdout.trim()).toBe('model aliases reset to the 9 defaults');
+    expect((await json<Array<{ alias: string }>>(['models', 'list'])).map((r) => r.alias)).not.toContain('ft:my-model');
   });
 
   it('no output but the two create lines ever held a secret, its hash or a token', () => {

@@ -40,7 +40,7 @@ describe('CLI on an embedded data directory (PGlite, no instance running)', () =
   });
 
   it('--help and --version exit 0 without touching the data', { timeout: SLOW_MS }, async () => {
-    for (const args of [['--help'], ['keys', 'create', '--help'], ['accounts', 'import', '--help'], ['--version']]) {
+    for (const args of [['--help'], ['keys', 'create', '--help'], ['accounts', 'import', '--help'], ['models', 'set', '--help'], ['--version']]) {
       const result = await runCli(args);
       expect(result.code, args.join(' ')).toBe(0);
       expect(result.stdout.length).toBeGreaterThan(0);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MIGRATIONS } from '../../src/store/migrator.js';
 import { startFakeCodexUpstream, type FakeCodexUpstream } from '../support/fake-codex-upstream.js';
 import { makeCodexAuthJson } from '../support/jwt.js';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
@@ -46,10 +47,7 @@ describe.skipIf(!pg)('serve and control on Postgres', () => {
     const migrated = await runCli(['migrate'], { env: env() });
     expect(migrated.code, migrated.stderr).toBe(0);
     const status = await runCli(['migrate', 'status', '--json'], { env: env() });
-    expect(JSON.parse(status.stdout)).toEqual([
-      expect.objectContaining({ name: '0001_init', applied: true }),
-      expect.objectContaining({ name: '0002_account_health', applied: true }),
-    ]);
+    expect(JSON.parse(status.stdout)).toEqual(MIGRATIONS.map((m) => expect.objectContaining({ name: m.name, applied: true })));
 
     const control = spawnCli(['control', '--admin-listen', '127.0.0.1:0'], { ...env(), ADMIN_TOKEN: 'admin-secret-for-test' });
     daemons.push(control);

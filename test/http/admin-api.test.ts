@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAdminApp } from '../../src/admin/admin-app.js';
 import { createControlServices } from '../../src/control/control-services.js';
 import { createCredentialCipher } from '../../src/control/credential-cipher.js';
+import { DEFAULT_MODEL_ALIASES } from '../../src/images/model-aliases.js';
 import type { Db } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrator.js';
 import { createPgliteDb } from '../../src/store/pglite-db.js';
@@ -43,7 +44,7 @@ async function call(opts: InjectOptions & { auth?: boolean }): Promise<LightMyRe
   return res;
 }
 
-const send = (method: 'POST' | 'PATCH', url: string, payload: unknown) => call({ method, url, payload: payload as InjectOptions['payload'] });
+const send = (method: 'POST' | 'PATCH' | 'PUT', url: string, payload: unknown) => call({ method, url, payload: payload as InjectOptions['payload'] });
 
 function expectError(res: LightMyRequestResponse, status: number, code: string, param?: string | null): void {
   expect(res.statusCode, res.body).toBe(status);
@@ -76,6 +77,10 @@ const ROUTES: Array<[InjectOptions['method'], string]> = [
   ['GET', '/admin/api/settings'],
   ['PATCH', '/admin/api/settings'],
   ['GET', '/admin/api/usage'],
+  ['GET', '/admin/api/model-aliases'],
+  ['PUT', '/admin/api/model-aliases/m'],
+  ['DELETE', '/admin/api/model-aliases/m'],
+  ['POST', '/admin/api/model-aliases/reset'],
   ['GET', '/admin/api/no-such-route'],
 ];
 
@@ -91,7 +96,7 @@ const BAD_AUTH: Array<[string, Record<string, string>]> = [
 describe('admin auth', () => {
   it.each(ROUTES)('%s %s refuses every request without the right token', async (method, url) => {
     for (const [label, headers] of BAD_AUTH) {
-      const res = await call({ method, url, headers, auth: false, payload: method === 'POST' || method === 'PATCH' ? {} : undefined });
+      const res = await call({ method, url, headers, auth: false, payload: method === 'POST' || method === 'PATCH' || method === 'PUT' ? {} : undefined });
       expect(res.statusCode, `${label}: ${res.body}`).toBe(401);
       expectError(res, 401, 'admin_unauthorized', null);
       expect(res.json().error.type).toBe('authentication_error');
@@ -349,7 +354,7 @@ describe('groups', () => {
 describe('settings and usage', () => {
   it('reads settings in snake_case and changes one', async () => {
     const before = (await call({ method: 'GET', url: '/admin/api/settings' })).json() as Record<string, unknown>;
-    expect(Object.keys(before).sort()).toEqual(['codex_client_version', 'cors_allowed_origins', 'log_max_file_age_ms', 'log_max_file_bytes', 'log_max_files']);
+    expect(Object.keys(before).sort()).toEqual(['codex_client_version', 'cors_allowed_origins', 'field_policy', 'log_max_file_age_ms', 'log_max_file_bytes', 'log_max_files', 'model_aliases_strict', 'n_mode']);
     const res = await send('PATCH', '/admin/api/settings', { log_max_files: 7 });
     expect(res.statusCode, res.body).toBe(200);
     expect(res.json()).toEqual({ ...before, log_max_files: 7 });
@@ -362,6 +367,8 @@ describe('settings and usage', () => {
     [{ logMaxFiles: 3 }, 'unknown_field', 'logMaxFiles'],
     [{ cors_allowed_origins: 'https://app.example.com' }, 'invalid_request', 'cors_allowed_origins'],
     [{ cors_allowed_origins: ['https://app.example.com/app'] }, 'invalid_request', 'cors_allowed_origins'],
+    [{ model_aliases_strict: 'true' }, 'invalid_request', 'model_aliases_strict'],
+    [{ model_aliases_strict: 1 }, 'invalid_request', 'model_aliases_strict'],
   ])('refuses %j', async (body, code, param) => {
     expectError(await send('PATCH', '/admin/api/settings', body), 400, code, param);
   });
@@ -407,5 +414,55 @@ describe('no CORS on the admin API, whatever the public setting says', () => {
     expect(res.statusCode).toBe(200);
     expect(res.json().cors_allowed_origins).toEqual(['*']);
     expect(accessControl(res)).toEqual([]);
+  });
+});
+
+describe('model aliases', () => {
+  const list = async () => (await call({ method: 'GET', url: '/admin/api/model-aliases' })).json().data as Array<Record<string, unknown>>;
+
+  it('lists the seeded defaults in snake_case, patterns marked', async () => {
+    const rows = await list();
+    expect(rows).toContainEqual({ alias: 'dall-e-3', upstream_model: 'gpt-image-2', pattern: false, created_at: expect.any(Number), updated_at: expect.any(Number) });
+    expect(rows).toContainEqual(expect.objectContaining({ alias: 'gpt-image-*', pattern: true }));
+  });
+
+  it('PUT creates or replaces one alias; the alias may hold `.`, `:`, `*` and an encoded `/`', async () => {
+    for (const alias of ['my.model', 'ft:gpt-4o:org:x', 'team-*', 'openai/dall-e-3']) {
+      const res = await send('PUT', `/admin/api/model-aliases/${encodeURIComponent(alias)}`, { upstream_model: 'gpt-image-1.5' });
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.json()).toMatchObject({ alias, upstream_model: 'gpt-image-1.5', pattern: alias.endsWith('*') });
+    }
+    const again = await send('PUT', '/admin/api/model-aliases/my.model', { upstream_model: 'gpt-image-2' });
+    expect(again.json()).toMatchObject({ alias: 'my.model', upstream_model: 'gpt-image-2' });
+    expect((await list()).filter((r) => r.alias === 'my.model')).toHaveLength(1);
+  });
+
+  it.each([
+    ['/admin/api/model-aliases/ok', { upstream_model: 'a b' }, 'invalid_request', 'upstream_model'],
+    ['/admin/api/model-aliases/ok', {}, 'invalid_request', 'upstream_model'],
+    ['/admin/api/model-aliases/ok', { upstreamModel: 'x' }, 'unknown_field', 'upstreamModel'],
+    ['/admin/api/model-aliases/*', { upstream_model: 'x' }, 'invalid_request', 'alias'],
+    ['/admin/api/model-aliases/a%20b', { upstream_model: 'x' }, 'invalid_request', 'alias'],
+  ])('PUT %s %j → 400 %s on %s', async (url, body, code, param) => {
+    expectError(await send('PUT', url, body), 400, code, param);
+  });
+
+  it('DELETE removes one (204), then 404 not_found', async () => {
+    expect((await call({ method: 'DELETE', url: '/admin/api/model-aliases/ft%3Agpt-4o%3Aorg%3Ax' })).statusCode).toBe(204);
+    expectError(await call({ method: 'DELETE', url: '/admin/api/model-aliases/ft%3Agpt-4o%3Aorg%3Ax' }), 404, 'not_found', 'alias');
+  });
+
+  it('POST /reset restores the defaults and answers them', async () => {
+    const res = await call({ method: 'POST', url: '/admin/api/model-aliases/reset' });
+    expect(res.statusCode, res.body).toBe(200);
+    const aliases = (res.json().data as Array<{ alias: string }>).map((r) => r.alias);
+    expect(aliases).toEqual(DEFAULT_MODEL_ALIASES.map((r) => r.alias).sort());
+    expect((await list()).map((r) => r.alias)).toEqual(aliases);
+  });
+
+  it('the strict switch is the setting model_aliases_strict', async () => {
+    const res = await send('PATCH', '/admin/api/settings', { model_aliases_strict: true });
+    expect(res.json()).toMatchObject({ model_aliases_strict: true });
+    expect((await send('PATCH', '/admin/api/settings', { model_aliases_strict: false })).json()).toMatchObject({ model_aliases_strict: false });
   });
 });

@@ -87,6 +87,18 @@ describe('createAdminClient round trips', () => {
     expect(settings).toEqual({ ...(await direct.settings.get()), logMaxFiles: 9 });
     expect(await client.usage.summary()).toEqual(await direct.usage.summary());
   });
+
+  it('model aliases: set (an alias with `/`, `:` and `*`), list, remove, reset match the service', async () => {
+    for (const alias of ['openai/dall-e-3', 'ft:gpt-4o:org:x', 'team-*']) {
+      expect(await client.modelAliases.set(alias, { upstreamModel: 'gpt-image-1.5' })).toMatchObject({ alias, upstreamModel: 'gpt-image-1.5' });
+    }
+    expect(await client.modelAliases.list()).toEqual(await direct.modelAliases.list());
+    await expect(client.modelAliases.remove('openai/dall-e-3')).resolves.toBeUndefined();
+    expect((await direct.modelAliases.list()).map((v) => v.alias)).not.toContain('openai/dall-e-3');
+    const reset = await client.modelAliases.reset();
+    expect(reset).toEqual(await direct.modelAliases.list());
+    expect(reset.map((v) => v.alias)).not.toContain('team-*');
+  });
 });
 
 describe('errors come back as the service threw them', () => {
@@ -100,6 +112,10 @@ describe('errors come back as the service threw them', () => {
     ['auth without token', (api) => api.accounts.import({ auth: { tokens: {} } })],
     ['unknown group member', (api) => api.groups.create({ name: 'g', accounts: ['ghost'] })],
     ['bad setting', (api) => api.settings.update({ logMaxFiles: 0 })],
+    ['bad strict switch', (api) => api.settings.update({ modelAliasesStrict: 'yes' as unknown as boolean })],
+    ['bad model alias', (api) => api.modelAliases.set('a b', { upstreamModel: 'gpt-image-2' })],
+    ['bad upstream model', (api) => api.modelAliases.set('ok', { upstreamModel: 'x*' })],
+    ['unknown model alias', (api) => api.modelAliases.remove('ghost-model')],
   ];
 
   it.each(FAILURES)('%s: same code, message and param both ways', async (_label, run) => {

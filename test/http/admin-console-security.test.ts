@@ -76,7 +76,7 @@ const codeOf = (res: LightMyRequestResponse) => (res.json() as { error?: { code?
 describe('every admin API route refuses without a valid session or token', () => {
   it('the route list is collected automatically and holds the known routes', () => {
     const urls = apiRoutes().map((r) => `${r.method} ${r.url}`);
-    for (const known of ['GET /admin/api/keys', 'POST /admin/api/keys', 'DELETE /admin/api/accounts/:ref/cooldown', 'GET /admin/api/activity', 'GET /admin/api/activity/:requestId', 'GET /admin/api/overview', 'PATCH /admin/api/settings']) {
+    for (const known of ['GET /admin/api/keys', 'POST /admin/api/keys', 'DELETE /admin/api/accounts/:ref/cooldown', 'GET /admin/api/activity', 'GET /admin/api/activity/:requestId', 'GET /admin/api/overview', 'PATCH /admin/api/settings', 'PUT /admin/api/model-aliases/:alias', 'POST /admin/api/model-aliases/reset']) {
       expect(urls).toContain(known);
     }
     expect(urls.length).toBeGreaterThanOrEqual(24);

@@ -5,6 +5,7 @@ import { createControlServices } from '../../src/control/control-services.js';
 import { createCredentialCipher } from '../../src/control/credential-cipher.js';
 import type { Db } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrator.js';
+import { DEFAULT_MODEL_ALIASES } from '../../src/images/model-aliases.js';
 import { SETTINGS_DEFAULTS } from '../../src/store/settings-defaults.js';
 import { loadSnapshot, UNREADABLE_CREDENTIALS } from '../../src/store/snapshot-loader.js';
 import type { Snapshot } from '../../src/store/types.js';
@@ -79,11 +80,12 @@ describeEachBackend('loadSnapshot', ({ database }) => {
     expect(snapshot.accounts.get(accountIds.c!)).toMatchObject({ imageEnabled: false });
   });
 
-  it('carries groups in order, settings over defaults, used tokens and load time', () => {
+  it('carries groups in order, settings over defaults, model aliases, used tokens and load time', () => {
     expect([...snapshot.groups.values()].map((g) => ({ name: g.name, accountIds: g.accountIds }))).toEqual([
       { name: 'pool', accountIds: [accountIds.c, accountIds.b] },
     ]);
     expect(snapshot.settings).toEqual({ ...SETTINGS_DEFAULTS, codexClientVersion: '0.200.1' });
+    expect(snapshot.modelAliases.map((r) => r.alias)).toEqual([...DEFAULT_MODEL_ALIASES.map((r) => r.alias)].sort());
     expect([...snapshot.usedTokens.values()]).toEqual([30]);
     expect(snapshot.loadedAt).toBe(123);
   });
@@ -91,7 +93,7 @@ describeEachBackend('loadSnapshot', ({ database }) => {
   it('loads in a fixed handful of statements, however many rows', async () => {
     const counted = countQueries(database().db);
     await loadSnapshot(counted.db, cipher);
-    expect(counted.count()).toBeLessThanOrEqual(6);
+    expect(counted.count()).toBeLessThanOrEqual(7);
   });
 
   it('gives credentials null for a corrupted blob and keeps the other accounts', async () => {

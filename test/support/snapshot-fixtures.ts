@@ -59,6 +59,7 @@ export function makeSnapshot(
     groups,
     usedTokens: new Map(),
     settings: { ...SETTINGS_DEFAULTS },
+    modelAliases: [],
     loadedAt: 0,
   };
 }

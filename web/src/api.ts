@@ -47,6 +47,7 @@ export const api = {
   get: <T>(path: string) => send<T>('GET', `/admin/api${path}`),
   post: <T>(path: string, body: unknown) => send<T>('POST', `/admin/api${path}`, body),
   patch: <T>(path: string, body: unknown) => send<T>('PATCH', `/admin/api${path}`, body),
+  put: <T>(path: string, body: unknown) => send<T>('PUT', `/admin/api${path}`, body),
   delete: (path: string) => send<void>('DELETE', `/admin/api${path}`),
 };
 

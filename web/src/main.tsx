@@ -6,6 +6,7 @@ import { AccountsPage } from './pages/accounts.js';
 import { ActivityPage } from './pages/activity.js';
 import { GroupsPage } from './pages/groups.js';
 import { KeysPage } from './pages/keys.js';
+import { ModelsPage } from './pages/models.js';
 import { OverviewPage } from './pages/overview.js';
 import { SettingsPage } from './pages/settings.js';
 import { ErrorNote, Field } from './ui.js';
@@ -15,6 +16,7 @@ const PAGES = [
   { path: 'keys', title: 'Keys' },
   { path: 'accounts', title: 'Accounts' },
   { path: 'groups', title: 'Groups' },
+  { path: 'models', title: 'Models' },
   { path: 'activity', title: 'Activity' },
   { path: 'settings', title: 'Settings' },
 ] as const;
@@ -62,6 +64,7 @@ function Page({ page, arg }: { page: string; arg: string | null }) {
     case 'keys': return <KeysPage />;
     case 'accounts': return <AccountsPage />;
     case 'groups': return <GroupsPage />;
+    case 'models': return <ModelsPage />;
     case 'activity': return <ActivityPage requestId={arg} />;
     case 'settings': return <SettingsPage />;
     default: return <OverviewPage />;

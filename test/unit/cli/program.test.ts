@@ -24,6 +24,7 @@ const DATA_LEAVES = [
   'keys create', 'keys list', 'keys show', 'keys update', 'keys delete',
   'accounts import', 'accounts list', 'accounts show', 'accounts update', 'accounts delete',
   'groups create', 'groups list', 'groups show', 'groups update', 'groups delete',
+  'models list', 'models set', 'models remove', 'models reset',
 ];
 
 describe('buildProgram', () => {

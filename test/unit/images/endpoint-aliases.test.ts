@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ENDPOINT_ALIASES, resolveEndpoint } from '../../../src/images/endpoint-aliases.js';
+import { ENDPOINT_ALIASES, MODELS_PATHS, PUBLIC_API_BASES, resolveEndpoint } from '../../../src/images/endpoint-aliases.js';
 
 describe('ENDPOINT_ALIASES', () => {
   it('holds exactly the eight public paths of spec §2.1, four per endpoint', () => {
@@ -7,6 +7,12 @@ describe('ENDPOINT_ALIASES', () => {
     expect(entries).toHaveLength(8);
     expect(entries.filter(([, ep]) => ep === 'generations')).toHaveLength(4);
     for (const [path, ep] of entries) expect(path.endsWith(`/images/${ep}`), path).toBe(true);
+  });
+
+  it('is exactly PUBLIC_API_BASES × the two image paths, and the model list hangs under the same bases', () => {
+    const derived = PUBLIC_API_BASES.flatMap((base) => [`${base}/images/generations`, `${base}/images/edits`]);
+    expect(Object.keys(ENDPOINT_ALIASES).sort()).toEqual(derived.sort());
+    expect(MODELS_PATHS).toEqual(PUBLIC_API_BASES.map((base) => `${base}/models`));
   });
 });
 
