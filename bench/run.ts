@@ -6,7 +6,9 @@
  *      gateway adds at 1 connection;
  *  (b) peak RSS growth of the gateway process above idle while serving 32 concurrent ~4 MB responses,
  *      and while receiving 16 concurrent 20 MB multipart edits;
- *  (c) for contrast, the same growth for 16 JSON edits carrying a 20 MB data URL each.
+ *  (c) for contrast, the same growth for 16 JSON edits carrying a 20 MB data URL each;
+ *  (d) `n: 4` served by fan-out against 2-second generations: wall time of one request ÷ wall time of
+ *      an `n: 1` request (the account has free capacity, so the four calls run in parallel).
  * Every memory run uses a fresh gateway process: memory a previous load left committed would
  * otherwise raise the idle baseline and hide growth.
  */
@@ -55,15 +57,15 @@ async function firstJsonLine<T>(child: ChildProcess, match: (v: Record<string, u
   throw new Error('process ended before printing the expected line');
 }
 
-/** The fake upstream in its own process; `setImageBytes` changes what every account answers. */
+/** The fake upstream in its own process; `setBehavior` changes what every account answers. */
 async function startFakeProcess() {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/fake-upstream-process.ts'], { stdio: ['pipe', 'pipe', 'inherit'] });
   const baseUrl = await firstJsonLine(child, (v) => (typeof v.baseUrl === 'string' ? v.baseUrl : undefined));
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   return {
     baseUrl,
-    async setImageBytes(imageBytes: number) {
-      child.stdin!.write(JSON.stringify({ imageBytes }) + '\n');
+    async setBehavior(behavior: { imageBytes: number; delayMs?: number }) {
+      child.stdin!.write(JSON.stringify(behavior) + '\n');
       await lines.next();
     },
     stop() {
@@ -218,17 +220,43 @@ const jsonEdits = (body: string) => (gw: Gateway) =>
     }),
   ).then(() => undefined);
 
+/** Wall time (ms) of one generation asking for `n` images; fails unless all `n` arrive. */
+async function timeGeneration(gw: Gateway, n: number): Promise<number> {
+  const started = process.hrtime.bigint();
+  const res = await request(gw.generations.url, { method: 'POST', headers: gw.generations.headers, body: JSON.stringify({ prompt: 'fan-out fox', n }) });
+  const body = (await res.body.json()) as { data?: unknown[] };
+  if (res.statusCode !== 200 || body.data?.length !== n) throw new Error(`fan-out run: status ${res.statusCode}, ${body.data?.length} images`);
+  return Number(process.hrtime.bigint() - started) / 1e6;
+}
+
+/** (d): n: 4 ÷ n: 1 wall time, measured alternately on one gateway. */
+async function measureFanOut(fakeBaseUrl: string) {
+  const gw = await startGateway(fakeBaseUrl);
+  const ratios: number[] = [];
+  try {
+    for (let i = 0; i < RUNS; i += 1) {
+      const single = await timeGeneration(gw, 1);
+      ratios.push((await timeGeneration(gw, 4)) / single);
+    }
+  } finally {
+    await gw.stop();
+  }
+  return ratios;
+}
+
 async function main(): Promise<void> {
   const fake = await startFakeProcess();
   try {
-    await fake.setImageBytes(0);
+    await fake.setBehavior({ imageBytes: 0 });
     const small = await measureSmallResponses(fake.baseUrl);
-    await fake.setImageBytes(3 * MiB); // base64 of 3 MiB ≈ 4 MiB per response
+    await fake.setBehavior({ imageBytes: 3 * MiB }); // base64 of 3 MiB ≈ 4 MiB per response
     const responses = await measureFresh(fake.baseUrl, largeResponses);
-    await fake.setImageBytes(0);
+    await fake.setBehavior({ imageBytes: 0 });
     const uploads = await measureFresh(fake.baseUrl, multipartEdits(padImage(makePng(1, 1), 20 * MiB)));
     const jsonBody = JSON.stringify({ prompt: 'json edit', images: [`data:image/png;base64,${padImage(makePng(1, 1), 15 * MiB).toString('base64')}`] });
     const json = await measureFresh(fake.baseUrl, jsonEdits(jsonBody));
+    await fake.setBehavior({ imageBytes: 0, delayMs: 2000 });
+    const fanOut = await measureFanOut(fake.baseUrl);
 
     console.log(`runs: ${RUNS} (load runs ${DURATION_S}s), medians`);
     console.log(`(a) small responses, 50 connections: gateway ${fmt(median(small.gatewayRps), 0)} req/s, direct ${fmt(median(small.directRps), 0)} req/s, ratio ${fmt(median(small.ratios))} (runs: ${fmtRuns(small.ratios)})`);
@@ -236,6 +264,7 @@ async function main(): Promise<void> {
     console.log(`(b) RSS growth, 32 concurrent ~4 MB responses: ${fmt(median(responses), 1)} MB (target <= 96; runs: ${fmtRuns(responses, 1)})`);
     console.log(`(b) RSS growth, 16 concurrent 20 MB multipart edits: ${fmt(median(uploads), 1)} MB (target <= 96; runs: ${fmtRuns(uploads, 1)})`);
     console.log(`(c) contrast, 16 concurrent JSON edits with a 20 MB data URL each (held whole by design): ${fmt(median(json), 1)} MB (runs: ${fmtRuns(json, 1)})`);
+    console.log(`(d) n: 4 by fan-out against 2 s generations, wall time ÷ n: 1: ${fmt(median(fanOut))} (target <= 1.3; runs: ${fmtRuns(fanOut)})`);
   } finally {
     fake.stop();
   }
