@@ -157,6 +157,35 @@ describe('multipart edits', () => {
   });
 });
 
+describe('up to 16 input images by default (OpenAI\'s limit)', () => {
+  const png = makePng(2, 2);
+
+  it('JSON: 16 images go upstream in order; 17 are refused', async () => {
+    const images = Array.from({ length: 16 }, (_, i) => toDataUrl('png', padImage(png, png.length + i)));
+    const before = h.fake.requests.length;
+    expect((await postJson('/v1/images/edits', { prompt: 'p', images })).status).toBe(200);
+    expect(h.fake.requests[before]!.body!.images!.map((i) => i.bytes)).toEqual(images.map((_, i) => png.length + i));
+    const refused = await postJson('/v1/images/edits', { prompt: 'p', images: [...images, images[0]] });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as ErrorBody).error).toMatchObject({ param: 'images', message: 'images must contain between 1 and 16 entries' });
+  });
+
+  it('multipart: 16 files go upstream; a 17th is refused', async () => {
+    const form = (count: number) => {
+      const f = new FormData();
+      f.append('prompt', 'p');
+      for (let i = 0; i < count; i++) f.append('image[]', blob(png), `${i}.png`);
+      return f;
+    };
+    const before = h.fake.requests.length;
+    expect((await postForm(form(16))).status).toBe(200);
+    expect(h.fake.requests[before]!.body!.images).toHaveLength(16);
+    const refused = await postForm(form(17));
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as ErrorBody).error.param).toBe('image');
+  });
+});
+
 describe('slow uploads', () => {
   it.each(['application/json', 'multipart/form-data; boundary=x'])('a %s body that stalls is cut after BODY_READ_TIMEOUT_MS', async (contentType) => {
     const { hostname: host, port } = new URL(h.gatewayUrl);
