@@ -86,8 +86,8 @@ export function clipModelName(name: string): string {
 
 /**
  * Resolves a request's `model`, in this order: absent (undefined or null) → the first served model;
- * an exact alias row → its upstream model (a row wins over a served name of the same spelling);
- * a served model → itself; the longest matching prefix pattern → its upstream model; anything else
+ * a served model → itself (ALLOWED_MODELS keeps its meaning even where a default alias row has
+ * the same name); an exact alias row → its upstream model; the longest matching prefix pattern → its upstream model; anything else
  * → the first served model, or with `strict` a 400. Matching is exact and case-sensitive; a name
  * longer than MODEL_NAME_MAX_CHARS matches nothing.
  * @throws GatewayError('unsupported_value', param `model`) when strict and the name is unknown; the
@@ -104,11 +104,11 @@ export function resolveImageModel(requested: string | null | undefined, routing:
   throw new GatewayError('unsupported_value', message, 'model');
 }
 
-/** The upstream model for a known name (exact row, served name, longest pattern), or undefined. */
+/** The upstream model for a known name (served name, exact row, longest pattern), or undefined. */
 function matchModel(name: string, routing: ModelRouting): string | undefined {
+  if (routing.servedModels.includes(name)) return name;
   const exact = routing.aliases.find((row) => row.alias === name && !isModelAliasPattern(row.alias));
   if (exact) return exact.upstreamModel;
-  if (routing.servedModels.includes(name)) return name;
   let best: ModelAlias | undefined;
   for (const row of routing.aliases) {
     if (!isModelAliasPattern(row.alias) || !name.startsWith(row.alias.slice(0, -1))) continue;

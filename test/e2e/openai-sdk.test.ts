@@ -16,14 +16,19 @@ beforeAll(async () => {
 afterAll(async () => h?.stop());
 
 describe('the official openai SDK against the gateway', () => {
-  it('images.generate returns b64_json images and usage', async () => {
+  it('images.generate returns b64_json images and usage (n: 2 as two one-image upstream calls)', async () => {
+    const before = h.fake.requests.length;
     const res = await h.sdk(secret).images.generate({ model: 'gpt-image-2', prompt: 'a red fox in a field', n: 2, size: '1024x1024' });
     expect(res.data).toHaveLength(2);
     expect(Buffer.from(res.data![0]!.b64_json!, 'base64').subarray(1, 4).toString()).toBe('PNG');
     expect(res.usage?.total_tokens).toBeGreaterThan(0);
-    const sent = h.fake.requests.at(-1)!;
-    expect(sent.endpoint).toBe('generations');
-    expect(sent.body!.fields).toMatchObject({ model: 'gpt-image-2', size: '1024x1024', n: 2 });
+    const sent = h.fake.requests.slice(before);
+    expect(sent).toHaveLength(2);
+    for (const one of sent) {
+      expect(one.endpoint).toBe('generations');
+      expect(one.body!.fields).toMatchObject({ model: 'gpt-image-2', size: '1024x1024' });
+      expect(one.body!.fields).not.toHaveProperty('n');
+    }
   });
 
   it('images.edit with one file sends it upstream as an {image_url} data URL', async () => {
@@ -83,9 +88,9 @@ describe('the official openai SDK against the gateway', () => {
     await expectRefusedWithin(client, changedAt);
   });
 
-  it('returns data URLs for response_format url', async () => {
+  it('returns data URLs for response_format url, typed by the image bytes (the fake answers PNG whatever was asked)', async () => {
     const res = await h.sdk(secret).images.generate({ prompt: 'a kite', response_format: 'url', output_format: 'webp' });
-    expect(res.data![0]!.url).toMatch(/^data:image\/webp;base64,iVBOR/);
+    expect(res.data![0]!.url).toMatch(/^data:image\/png;base64,iVBOR/);
     expect(res.data![0]!.b64_json).toBeUndefined();
   });
 });

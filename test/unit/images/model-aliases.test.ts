@@ -87,9 +87,9 @@ describe('resolveImageModel with the defaults (lenient)', () => {
   });
 });
 
-describe('resolveImageModel order: exact row, served name, longest pattern', () => {
+describe('resolveImageModel order: served name, exact row, longest pattern', () => {
   it.each([
-    ['served-x', 'shadowed'], // an exact row wins over a served name of the same spelling
+    ['served-x', 'served-x'], // a served name is served as itself, even where a row has its spelling
     ['served-y', 'served-y'], // a served name is itself
     ['team-a', 'up-short'],
     ['team-art-1', 'up-long'], // the longest matching prefix wins, whatever the row order
