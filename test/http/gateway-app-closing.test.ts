@@ -1,26 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/config.js';
-import { buildGatewayApp } from '../../src/http/gateway-app.js';
-import { AccountLimiter } from '../../src/limits/account-limiter.js';
-import { KeyLimiter } from '../../src/limits/key-limiter.js';
-import { createGatewayMetrics } from '../../src/observe/gateway-metrics.js';
-import { createUsageRecorder } from '../../src/observe/usage-recorder.js';
+import { buildTestGatewayApp } from '../support/test-gateway-app.js';
 import { makeSnapshot } from '../support/snapshot-fixtures.js';
 
 describe('gateway app while closing', () => {
   it('answers requests that arrive during the drain with an OpenAI-shaped 503 shutting_down', async () => {
     const snapshot = makeSnapshot([], []);
-    const app = await buildGatewayApp({
-      config: loadConfig({}),
-      snapshots: { current: () => snapshot, isReady: () => true },
-      keyLimiter: new KeyLimiter(),
-      accountLimiter: new AccountLimiter(),
-      upstream: { send: () => Promise.reject(new Error('not used')), close: async () => undefined },
-      metrics: createGatewayMetrics(),
-      usage: createUsageRecorder({ apply: async () => undefined, flushIntervalMs: 60_000 }),
-      requestLog: { write: () => undefined },
-      now: Date.now,
-    });
+    const app = await buildTestGatewayApp(() => snapshot);
     // A request that arrives once closing has begun (the server is still accepting at preClose).
     let res: Response | null = null;
     app.addHook('preClose', async () => {

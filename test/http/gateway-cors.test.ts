@@ -1,15 +1,11 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/config.js';
+import { buildTestGatewayApp } from '../support/test-gateway-app.js';
 import { hashApiKey } from '../../src/control/api-key.js';
 import { CORS_ALLOWED_METHODS, CORS_EXPOSED_HEADERS, CORS_PREFLIGHT_MAX_AGE_S } from '../../src/http/cors.js';
-import { buildGatewayApp } from '../../src/http/gateway-app.js';
 import { ENDPOINT_ALIASES } from '../../src/images/endpoint-aliases.js';
-import { AccountLimiter } from '../../src/limits/account-limiter.js';
-import { KeyLimiter } from '../../src/limits/key-limiter.js';
 import { createGatewayMetrics } from '../../src/observe/gateway-metrics.js';
-import { createUsageRecorder } from '../../src/observe/usage-recorder.js';
 import type { Snapshot } from '../../src/store/types.js';
 import { makeAccount, makeKey, makeSnapshot } from '../support/snapshot-fixtures.js';
 
@@ -51,22 +47,17 @@ function expectReadableBy(res: LightMyRequestResponse, allowOrigin: string): voi
 
 beforeAll(async () => {
   const metrics = createGatewayMetrics();
-  app = await buildGatewayApp({
-    config: loadConfig({}),
-    snapshots: { current: () => snapshot, isReady: () => true },
-    keyLimiter: new KeyLimiter(),
-    accountLimiter: new AccountLimiter(),
-    upstream: {
-      send: async () => {
-        upstreamCalls += 1;
-        return { status: 200, headers: { 'content-type': 'application/json' }, body: Readable.from([Buffer.from(UPSTREAM_BODY)]), ttfbMs: 1 };
+  app = await buildTestGatewayApp(() => snapshot, {
+    overrides: {
+      upstream: {
+        send: async () => {
+          upstreamCalls += 1;
+          return { status: 200, headers: { 'content-type': 'application/json' }, body: Readable.from([Buffer.from(UPSTREAM_BODY)]), ttfbMs: 1 };
+        },
+        close: async () => undefined,
       },
-      close: async () => undefined,
+      metrics: { ...metrics, requests: { inc: (labels) => counted.push(labels) } },
     },
-    metrics: { ...metrics, requests: { inc: (labels) => counted.push(labels) } },
-    usage: createUsageRecorder({ apply: async () => undefined, flushIntervalMs: 60_000 }),
-    requestLog: { write: () => undefined },
-    now: Date.now,
   });
   await app.ready();
 });

@@ -1,15 +1,10 @@
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/config.js';
+import { buildTestGatewayApp } from '../support/test-gateway-app.js';
 import { hashApiKey } from '../../src/control/api-key.js';
-import { buildGatewayApp } from '../../src/http/gateway-app.js';
 import { MODEL_OWNER } from '../../src/http/models-routes.js';
 import { MODELS_PATHS } from '../../src/images/endpoint-aliases.js';
 import { DEFAULT_MODEL_ALIASES } from '../../src/images/model-aliases.js';
-import { AccountLimiter } from '../../src/limits/account-limiter.js';
-import { KeyLimiter } from '../../src/limits/key-limiter.js';
-import { createGatewayMetrics } from '../../src/observe/gateway-metrics.js';
-import { createUsageRecorder } from '../../src/observe/usage-recorder.js';
 import type { ModelAliasRecord, Snapshot } from '../../src/store/types.js';
 import { makeKey, makeSnapshot } from '../support/snapshot-fixtures.js';
 
@@ -31,17 +26,7 @@ beforeAll(async () => {
     ...makeSnapshot(keys, []),
     modelAliases: [...DEFAULT_MODEL_ALIASES.map((r) => row(r.alias)), row('ft:gpt-4o:org:x'), row('openai/dall-e-3'), row('my.model_v1')],
   };
-  app = await buildGatewayApp({
-    config: loadConfig({ ALLOWED_MODELS: 'gpt-image-2,gpt-image-1.5' }),
-    snapshots: { current: () => snapshot, isReady: () => true },
-    keyLimiter: new KeyLimiter(),
-    accountLimiter: new AccountLimiter(),
-    upstream: { send: () => Promise.reject(new Error('not used')), close: async () => undefined },
-    metrics: createGatewayMetrics(),
-    usage: createUsageRecorder({ apply: async () => undefined, flushIntervalMs: 60_000 }),
-    requestLog: { write: () => undefined },
-    now: Date.now,
-  });
+  app = await buildTestGatewayApp(() => snapshot, { env: { ALLOWED_MODELS: 'gpt-image-2,gpt-image-1.5' } });
 });
 
 afterAll(async () => app?.close());

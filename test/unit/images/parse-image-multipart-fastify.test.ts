@@ -7,7 +7,6 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testImageLimits } from '../../support/image-limits.js';
 import { toOpenAIError } from '../../../src/errors/openai-shape.js';
-import { MAX_PROMPT_CHARS } from '../../../src/images/image-options.js';
 import { createImageSpool } from '../../../src/images/image-spool.js';
 import { parseImageMultipart } from '../../../src/images/parse-image-multipart.js';
 import { makeJpegHeader, makePng, padImage } from '../../support/images.js';

@@ -6,7 +6,6 @@ import type { Multipart } from '@fastify/multipart';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { testImageLimits } from '../../support/image-limits.js';
 import { isGatewayError } from '../../../src/errors/codes.js';
-import { MAX_PROMPT_CHARS } from '../../../src/images/image-options.js';
 import type { ImageInput, ImageRequest } from '../../../src/images/image-request.js';
 import { createImageSpool, type ImageSpool } from '../../../src/images/image-spool.js';
 import { parseImageMultipart, type MultipartLimits, type MultipartPart } from '../../../src/images/parse-image-multipart.js';

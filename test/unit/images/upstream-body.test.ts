@@ -6,7 +6,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { testImageLimits } from '../../support/image-limits.js';
 import { createImageSpool, type ImageSpool } from '../../../src/images/image-spool.js';
 import type { ImageInput, ImageRequest, SpooledFile, UpstreamBody } from '../../../src/images/image-request.js';
-import { MAX_PROMPT_CHARS } from '../../../src/images/image-options.js';
 import { parseImageJson } from '../../../src/images/parse-image-json.js';
 import { buildUpstreamBody } from '../../../src/images/upstream-body.js';
 import { makeJpegHeader, makePng, makeWebpHeader, padImage, toDataUrl } from '../../support/images.js';

@@ -1,0 +1,32 @@
+import type { FastifyInstance } from 'fastify';
+import { loadConfig } from '../../src/config/config.js';
+import type { GatewayDeps } from '../../src/http/gateway-deps.js';
+import { buildGatewayApp } from '../../src/http/gateway-app.js';
+import { AccountLimiter } from '../../src/limits/account-limiter.js';
+import { KeyLimiter } from '../../src/limits/key-limiter.js';
+import { createGatewayMetrics } from '../../src/observe/gateway-metrics.js';
+import { createUsageRecorder } from '../../src/observe/usage-recorder.js';
+import type { Snapshot } from '../../src/store/types.js';
+
+/**
+ * The data-plane app for `inject` tests, around a snapshot the test controls: real limiters,
+ * metrics and usage recorder (writing nowhere), an upstream that must not be called unless
+ * `overrides.upstream` says otherwise. `env` feeds loadConfig.
+ */
+export function buildTestGatewayApp(
+  snapshot: () => Snapshot,
+  opts: { env?: Record<string, string>; overrides?: Partial<GatewayDeps> } = {},
+): Promise<FastifyInstance> {
+  return buildGatewayApp({
+    config: loadConfig(opts.env ?? {}),
+    snapshots: { current: snapshot, isReady: () => true },
+    keyLimiter: new KeyLimiter(),
+    accountLimiter: new AccountLimiter(),
+    upstream: { send: () => Promise.reject(new Error('not used')), close: async () => undefined },
+    metrics: createGatewayMetrics(),
+    usage: createUsageRecorder({ apply: async () => undefined, flushIntervalMs: 60_000 }),
+    requestLog: { write: () => undefined },
+    now: Date.now,
+    ...opts.overrides,
+  });
+}
