@@ -41,6 +41,7 @@ export const CONFIG_FIELDS = {
   allowFreePlanAccounts: { env: 'ALLOW_FREE_PLAN_ACCOUNTS', kind: 'bool', default: false, doc: 'route to accounts whose token says `chatgpt_plan_type: free` (they have no image tool)' },
   snapshotPollMs: { env: 'SNAPSHOT_POLL_MS', kind: 'int', default: 10_000, min: 200, doc: 'safety-net reload of control data (changes normally arrive by LISTEN/NOTIFY)' },
   usageFlushMs: { env: 'USAGE_FLUSH_MS', kind: 'int', default: 1_000, min: 10, doc: 'how often usage counters are written to the database' },
+  streamKeepaliveMs: { env: 'STREAM_KEEPALIVE_MS', kind: 'int', default: 15_000, min: 100, doc: 'with `stream: true`, an SSE comment line is sent after this long without output, so idle timeouts on the way do not cut a long generation' },
   bodyReadTimeoutMs: { env: 'BODY_READ_TIMEOUT_MS', kind: 'int', default: 300_000, min: 100, doc: 'longest time a client may take to send its request body (a stalled upload is cut)' },
   shutdownGraceMs: { env: 'SHUTDOWN_GRACE_MS', kind: 'int', default: 600_000, min: 0, doc: 'on SIGTERM, how long in-flight generations may finish' },
   pgMaxConnections: { env: 'PG_MAX_CONNECTIONS', kind: 'int', default: 8, min: 1, max: 100, doc: 'Postgres pool size' },

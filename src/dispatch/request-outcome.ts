@@ -36,6 +36,16 @@ export interface RequestOutcome {
   /** Accounts passed over, in order (busy ones included, which never become attempts). */
   skips: SkipClass[];
   ending: RequestEnding | null;
+  /** For `stream: true`: the events sent and which upstream endpoint served them; null otherwise. */
+  stream?: StreamFacts | null;
+}
+
+/** What a streamed answer carried. */
+export interface StreamFacts {
+  completedEvents: number;
+  partialEvents: number;
+  /** `images`: the upstream's images endpoint; `responses`: the Responses API image_generation tool. */
+  path: 'images' | 'responses';
 }
 
 /** Longest requested model name logged (it is client input). */
@@ -83,6 +93,9 @@ export function buildImageLogEvents(outcome: RequestOutcome, now: number): Image
     part: null,
     ignored_params: request.ignoredParams.length > 0 ? request.ignoredParams.join(',') : null,
     mapped_params: request.mappedParams.length > 0 ? request.mappedParams.join(',') : null,
+    stream: request.stream,
+    partial_events: request.stream ? (outcome.stream?.partialEvents ?? 0) : null,
+    upstream_path: outcome.stream?.path ?? 'images',
     input_image_count: request.images.length,
     input_data_image_count: countDataImages(request),
   };

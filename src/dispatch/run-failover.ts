@@ -34,6 +34,8 @@ export interface FailoverInput {
   now: () => number;
   /** Told about every attempt as it ends (metrics). */
   onAttempt?: (attempt: AttemptRecord) => void;
+  /** Told each time an account permit is taken, before the upstream is called (a stream starts its answer then). */
+  onPermit?: () => void;
 }
 
 export type FailoverResult =
@@ -68,6 +70,7 @@ async function attemptOne(candidate: Candidate, input: FailoverInput, attempts: 
   const { account, credentials } = candidate;
   const permit = input.accountLimiter.tryAcquire(account.id, account.imageConcurrency);
   if (!permit) return { kind: 'skip', skip: 'concurrency_blocked' };
+  input.onPermit?.();
   const record = (fields: Pick<AttemptRecord, 'status' | 'ttfbMs' | 'errorClass' | 'retryAfterSeconds'>) => {
     const attempt: AttemptRecord = { accountId: account.id, accountName: account.name, endedAt: input.now(), ...fields };
     attempts.push(attempt);

@@ -33,7 +33,7 @@ export const ERRORS = {
   unknown_field: { status: 400, type: 'invalid_request_error', retry: 'never' },
   unsupported_field: { status: 400, type: 'invalid_request_error', retry: 'never' }, // a field the strict field policy refuses instead of dropping
   unsupported_value: { status: 400, type: 'invalid_request_error', retry: 'never' },
-  stream_not_supported: { status: 400, type: 'invalid_request_error', retry: 'never' },
+  stream_not_supported: { status: 400, type: 'invalid_request_error', retry: 'never' }, // retired (stream: true is served); kept so it is never reused
   file_id_not_supported: { status: 400, type: 'invalid_request_error', retry: 'never' },
   invalid_image: { status: 400, type: 'invalid_request_error', retry: 'never' },
   body_too_large: { status: 413, type: 'invalid_request_error', retry: 'never' },

@@ -6,6 +6,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CORS_ANY_ORIGIN } from '../store/cors-origin.js';
 import { UPSTREAM_PASSTHROUGH_HEADERS } from '../upstream/upstream-headers.js';
+import { FAN_OUT_HEADERS } from './fan-out-response.js';
+import { FIELD_POLICY_HEADERS } from './image-handler.js';
 import type { SnapshotSource } from './gateway-deps.js';
 
 /** Methods a cross-origin page may use (the public API is POST and GET; OPTIONS is the preflight). */
@@ -36,9 +38,8 @@ export const CORS_EXPOSED_HEADERS = [
   'retry-after',
   'retry-after-ms',
   'x-should-retry',
-  'x-gateway-ignored-params',
-  'x-gateway-model',
-  'x-gateway-images-produced',
+  ...Object.values(FIELD_POLICY_HEADERS),
+  ...Object.values(FAN_OUT_HEADERS),
 ] as const;
 
 /** How long a browser may reuse a preflight answer (seconds): a narrowed origin list reaches open pages within this. */

@@ -1,9 +1,16 @@
 import type { PartOutcome, TrackEnding } from '../dispatch/request-outcome.js';
 import { runFailover } from '../dispatch/run-failover.js';
 import { runFanOut, type PartResult } from '../dispatch/run-fan-out.js';
+import type { GatewayError } from '../errors/codes.js';
+import { toOpenAIError } from '../errors/openai-shape.js';
+import { buildErrorEvent } from '../images/image-stream-events.js';
 import { buildUpstreamBody } from '../images/upstream-body.js';
+import type { ResponseMetrics } from '../observe/image-log-event.js';
+import { buildUpstreamErrorResponse } from '../upstream/upstream-error.js';
 import { buildExhaustionError, buildFailoverInput, planFor, type DispatchContext } from './dispatch-context.js';
-import { combinePartMetrics, readPartBody, sendFanOutResponse, sendPartError, type PartBody } from './fan-out-response.js';
+import { buildPartEvents, combinePartMetrics, readPartBody, sendFanOutResponse, sendPartError, type PartBody } from './fan-out-response.js';
+import { createSseResponse } from './sse-response.js';
+import { STREAM_EVENT_PREFIX, eventDefaultsOf } from './stream-dispatch.js';
 
 /** A part's body and the account that produced it. */
 interface NamedPartBody {
@@ -11,14 +18,22 @@ interface NamedPartBody {
   body: PartBody;
 }
 
+type ImagePart = Extract<PartBody, { kind: 'image' }>;
+
+/** How the parts ended, summed up. */
+interface FanOutRun {
+  parts: PartResult<NamedPartBody>[];
+  images: ImagePart[];
+  end(status: number, produced: number): void;
+}
+
 /**
- * Serves `n > 1` as n one-image upstream requests (setting `n_mode: fanout`): each part is planned,
- * admitted per account and failed over like a plain request, under the request's one key permit.
- * At least one image → 200 with what was produced (and headers saying how many); none → the first
- * part's upstream error, or the usual exhaustion error. Leaves `outcome.ending` set.
+ * Runs `n` one-image parts (setting `n_mode: fanout`): each is planned, admitted per account and
+ * failed over like a plain request, under the request's one key permit. `onPermit` is told when any
+ * part holds an account; `onPartRead` gets each part's body as soon as it is in.
  */
-export async function dispatchFanOut(ctx: DispatchContext): Promise<void> {
-  const { deps, outcome, reply } = ctx;
+async function runParts(ctx: DispatchContext, hooks: { onPermit?: () => void; onPartRead?: (part: number, body: PartBody) => void }): Promise<FanOutRun> {
+  const { deps, outcome } = ctx;
   const request = outcome.request;
   // The Codex upstream makes one image per call and the Codex CLI never sends `n`.
   const body = buildUpstreamBody({ ...request, n: 1, nGiven: false });
@@ -27,31 +42,98 @@ export async function dispatchFanOut(ctx: DispatchContext): Promise<void> {
     parts: request.n,
     signal: ctx.clientSignal,
     // Planned afresh for each try, so the parts spread over the accounts by load.
-    failover: () => runFailover(buildFailoverInput(ctx, planFor(outcome.key, ctx.snapshot, deps).candidates, body)),
-    consume: async (result) => ({ accountName: result.candidate.account.name, body: await readPartBody(result, request, readOptions) }),
+    failover: () => runFailover({ ...buildFailoverInput(ctx, planFor(outcome.key, ctx.snapshot, deps).candidates, body), ...(hooks.onPermit ? { onPermit: hooks.onPermit } : {}) }),
+    consume: async (result, part) => {
+      const read = await readPartBody(result, request, readOptions);
+      hooks.onPartRead?.(part, read);
+      return { accountName: result.candidate.account.name, body: read };
+    },
   });
-  const partOutcomes = parts.map((part) => toPartOutcome(part, deps.now()));
   const images = parts.flatMap((p) => (p.kind === 'done' && p.value.body.kind === 'image' ? [p.value.body] : []));
+  const partOutcomes = parts.map((part) => toPartOutcome(part, deps.now()));
   const end = (status: number, produced: number) => {
-    outcome.ending = { kind: 'fanout', status, produced, metrics: combinePartMetrics(images.map((i) => i.metrics)), parts: partOutcomes };
+    const metrics: ResponseMetrics | null = combinePartMetrics(images.map((i) => i.metrics));
+    outcome.ending = { kind: 'fanout', status, produced, metrics, parts: partOutcomes };
   };
-  if (images.length > 0) {
-    const produced = await sendFanOutResponse(reply, images.map((i) => i.json), request.n);
-    return end(200, produced);
-  }
-  if (ctx.clientSignal.aborted) {
-    reply.hijack(); // nobody is listening any more
-    return end(499, 0);
-  }
+  return { parts, images, end };
+}
+
+type NoImage =
+  | { kind: 'aborted' }
+  | { kind: 'upstream_error'; part: Extract<PartBody, { kind: 'upstream_error' }> }
+  | { kind: 'exhausted'; error: GatewayError };
+
+/** Why no part produced an image: the client left, an upstream answered with an error, or the accounts ran out. */
+function explainNoImage(ctx: DispatchContext, parts: FanOutRun['parts']): NoImage {
+  if (ctx.clientSignal.aborted) return { kind: 'aborted' };
   const upstreamError = parts.map((p) => (p.kind === 'done' ? p.value.body : null)).find((b) => b?.kind === 'upstream_error');
-  if (upstreamError?.kind === 'upstream_error') return end(await sendPartError(reply, upstreamError), 0);
-  const error = buildExhaustionError(
-    parts.flatMap((p) => p.attempts),
-    parts.flatMap((p) => p.skips),
-    deps.now(),
-  );
-  end(error.status, 0);
-  throw error;
+  if (upstreamError?.kind === 'upstream_error') return { kind: 'upstream_error', part: upstreamError };
+  return { kind: 'exhausted', error: buildExhaustionError(parts.flatMap((p) => p.attempts), parts.flatMap((p) => p.skips), ctx.deps.now()) };
+}
+
+/**
+ * `n > 1` as one JSON answer: 200 with what was produced (and headers saying how many) as soon as
+ * one part has an image; none → the first part's upstream error, or the usual exhaustion error.
+ */
+export async function dispatchFanOut(ctx: DispatchContext): Promise<void> {
+  const run = await runParts(ctx, {});
+  if (run.images.length > 0) return run.end(200, await sendFanOutResponse(ctx.reply, run.images.map((i) => i.json), ctx.outcome.request.n));
+  const why = explainNoImage(ctx, run.parts);
+  switch (why.kind) {
+    case 'aborted':
+      ctx.reply.hijack(); // nobody is listening any more
+      return run.end(499, 0);
+    case 'upstream_error':
+      return run.end(await sendPartError(ctx.reply, why.part), 0);
+    case 'exhausted':
+      run.end(why.error.status, 0);
+      throw why.error;
+  }
+}
+
+/**
+ * `n > 1` with `stream: true`: the SSE headers go out when the first part holds an account, and each
+ * part's `*.completed` event follows as soon as it and every part before it are in (parts are read
+ * whole, like the JSON fan-out). No image at all → the error, as a JSON answer if nothing was sent
+ * yet, else as `event: error`.
+ */
+export async function dispatchStreamFanOut(ctx: DispatchContext): Promise<void> {
+  const { deps, outcome } = ctx;
+  const sse = createSseResponse(ctx.reply, deps.config.streamKeepaliveMs);
+  const ready: Array<PartBody | null> = [];
+  let next = 0;
+  let events = 0;
+  const flush = () => {
+    for (; next < ready.length && ready[next] !== undefined; next += 1) {
+      const body = ready[next];
+      if (body?.kind !== 'image') continue;
+      const text = buildPartEvents(body, `${STREAM_EVENT_PREFIX[outcome.request.endpoint]}.completed`, eventDefaultsOf(outcome.request), Math.floor(deps.now() / 1000));
+      events += text.count;
+      sse.writeEvents(text.events);
+    }
+  };
+  const run = await runParts(ctx, { onPermit: () => sse.start(), onPartRead: (part, body) => ((ready[part] = body), flush()) });
+  for (let part = 0; part < outcome.request.n; part += 1) ready[part] ??= null;
+  flush();
+  outcome.stream = { completedEvents: events, partialEvents: 0, path: 'images' };
+  if (run.images.length > 0) {
+    run.end(200, events);
+    return sse.end();
+  }
+  const why = explainNoImage(ctx, run.parts);
+  if (why.kind === 'aborted') {
+    run.end(499, 0);
+    if (!sse.started) ctx.reply.hijack();
+    return sse.end();
+  }
+  const error = why.kind === 'upstream_error' ? buildUpstreamErrorResponse(why.part.status, why.part.info) : toOpenAIError(why.error);
+  run.end(error.status, 0);
+  if (sse.started) {
+    sse.writeEvents(buildErrorEvent(error.body.error));
+    return sse.end();
+  }
+  if (why.kind === 'upstream_error') return void (await sendPartError(ctx.reply, why.part));
+  throw why.error;
 }
 
 function toPartOutcome(part: PartResult<NamedPartBody>, nowMs: number): PartOutcome {

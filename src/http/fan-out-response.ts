@@ -1,6 +1,7 @@
 import { Writable, type Readable, type Transform } from 'node:stream';
 import type { FastifyReply } from 'fastify';
-import type { FinalResult, PartResult } from '../dispatch/run-fan-out.js';
+import type { FinalResult } from '../dispatch/run-fan-out.js';
+import { buildCompletedEvent, type ImageEventDefaults } from '../images/image-stream-events.js';
 import type { ImageRequest } from '../images/image-request.js';
 import type { ResponseMetrics } from '../observe/image-log-event.js';
 import { buildUpstreamErrorResponse, readUpstreamError, type UpstreamErrorInfo } from '../upstream/upstream-error.js';
@@ -120,9 +121,27 @@ export function combinePartMetrics(metrics: readonly ResponseMetrics[]): Respons
   };
 }
 
-/** The parts that produced an image body, in part order. */
-export const imageParts = (parts: readonly PartResult<PartBody>[]) =>
-  parts.flatMap((p) => (p.kind === 'done' && p.value.kind === 'image' ? [p.value] : []));
+/**
+ * The `*.completed` events of one part's body already in memory: one per `data[]` entry with a
+ * `b64_json`, each with the part's echoes and usage (within the stream enums), and how many.
+ */
+export function buildPartEvents(part: Extract<PartBody, { kind: 'image' }>, type: string, defaults: ImageEventDefaults, createdAt: number): { events: string; count: number } {
+  const images = (Array.isArray(part.json.data) ? part.json.data : []).flatMap((item) => {
+    const b64 = typeof item === 'object' && item !== null ? (item as { b64_json?: unknown }).b64_json : undefined;
+    return typeof b64 === 'string' ? [b64] : [];
+  });
+  const trailer = { facts: part.metrics, details: readInputTokenDetails(part.json.usage), defaults, createdAt };
+  return { events: images.map((b64) => buildCompletedEvent(type, b64, trailer)).join(''), count: images.length };
+}
+
+/** `usage.input_tokens_details` of a parsed body, when its counts are numbers. */
+function readInputTokenDetails(usage: unknown): { textTokens: number | null; imageTokens: number | null } | null {
+  const details = typeof usage === 'object' && usage !== null ? (usage as { input_tokens_details?: unknown }).input_tokens_details : undefined;
+  if (typeof details !== 'object' || details === null) return null;
+  const count = (v: unknown) => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : null);
+  const { text_tokens: text, image_tokens: image } = details as { text_tokens?: unknown; image_tokens?: unknown };
+  return { textTokens: count(text), imageTokens: count(image) };
+}
 
 function parseBody(bytes: Buffer): ImagesResponseBody | null {
   try {

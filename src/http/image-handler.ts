@@ -11,11 +11,12 @@ import { hashPrompt } from '../observe/prompt-hash.js';
 import type { KeyRecord, Snapshot } from '../store/types.js';
 import { watchClientAbort } from './client-abort.js';
 import { buildExhaustionError, buildFailoverInput, resolveCandidates, type DispatchContext } from './dispatch-context.js';
-import { dispatchFanOut } from './fan-out-dispatch.js';
+import { dispatchFanOut, dispatchStreamFanOut } from './fan-out-dispatch.js';
 import type { GatewayDeps } from './gateway-deps.js';
 import { parseImageBody } from './parse-image-body.js';
 import { recordOutcome } from './record-outcome.js';
 import { sendUpstreamResponse } from './send-upstream-response.js';
+import { dispatchStream } from './stream-dispatch.js';
 
 /** Response headers that say what the gateway did with the request's fields (names only, never values). */
 export const FIELD_POLICY_HEADERS = {
@@ -59,7 +60,9 @@ async function dispatch(ctx: DispatchContext): Promise<void> {
   const { reply, deps, outcome } = ctx;
   const candidates = resolveCandidates(outcome.key, ctx.snapshot, deps);
   ctx.permits.push(admitKey(outcome.key, outcome, deps));
-  if (outcome.request.n > 1 && ctx.snapshot.settings.nMode === 'fanout') return dispatchFanOut(ctx);
+  const fanOut = outcome.request.n > 1 && ctx.snapshot.settings.nMode === 'fanout';
+  if (outcome.request.stream) return fanOut ? dispatchStreamFanOut(ctx) : dispatchStream(ctx, candidates);
+  if (fanOut) return dispatchFanOut(ctx);
   const result = await runFailover(buildFailoverInput(ctx, candidates, buildUpstreamBody(outcome.request)));
   outcome.attempts = result.attempts;
   outcome.skips = result.skips;

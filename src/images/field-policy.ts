@@ -83,8 +83,8 @@ export const FIELD_POLICY = {
   input_fidelity: { value: enumOf('low', 'high'), forms: { generations: DROP, editsJson: FORWARD, editsMultipart: FORWARD } },
   response_format: { value: enumOf('b64_json', 'url'), forms: everywhere(ANSWER) },
   stream: { value: { kind: 'boolean' }, forms: everywhere(ANSWER) },
-  // Partial images exist only in a stream, which this gateway does not serve yet.
-  partial_images: { value: integer(0, 3), forms: everywhere(DROP) },
+  // Partial images exist only in a stream: without `stream: true` the value is dropped (and named).
+  partial_images: { value: integer(0, 3), forms: everywhere(ANSWER) },
   style: { value: { kind: 'string' }, forms: everywhere(DROP) },
   user: { value: { kind: 'string' }, forms: everywhere(DROP) },
   safety_identifier: { value: { kind: 'string' }, forms: everywhere(DROP) },

@@ -48,6 +48,10 @@ export interface ImageRequest {
   nGiven: boolean;
   options: ImageOptions;
   responseFormat: 'b64_json' | 'url';
+  /** `stream: true`: answer with Images API stream events (text/event-stream). */
+  stream: boolean;
+  /** Partial images asked for in a stream (0..3); 0 when not streaming. */
+  partialImages: number;
   images: ImageInput[];
   mask: ImageInput | null;
   /** Fields the client sent that the gateway accepted but does not honour (names only, never values). */

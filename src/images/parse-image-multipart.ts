@@ -96,7 +96,7 @@ class MultipartCollector {
     const validated = validateImageFields({ fields, form: 'editsMultipart', limits: this.limits });
     if (this.images.length === 0) throw new GatewayError('invalid_request', 'image is required', 'image');
     const images = [...this.images].sort((a, b) => a.order - b.order).map(({ image }) => toInput(image));
-    const ignoredParams = [...validated.ignoredParams, ...this.droppedFiles];
+    const ignoredParams = [...validated.ignoredParams, ...this.droppedFiles].sort();
     return { endpoint: 'edits', ...validated, ignoredParams, images, mask: this.mask === null ? null : toInput(this.mask) };
   }
 

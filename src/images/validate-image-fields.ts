@@ -28,7 +28,7 @@ export interface ImageLimits {
 /** Every validated scalar field of a request: an ImageRequest without its images. */
 export type ValidatedFields = Pick<
   ImageRequest,
-  'model' | 'requestedModel' | 'prompt' | 'n' | 'nGiven' | 'options' | 'responseFormat' | 'ignoredParams' | 'mappedParams'
+  'model' | 'requestedModel' | 'prompt' | 'n' | 'nGiven' | 'options' | 'responseFormat' | 'stream' | 'partialImages' | 'ignoredParams' | 'mappedParams'
 >;
 
 /** What `validateImageFields` needs; `fields` is already typed (JSON values, or coerced multipart text). */
@@ -73,7 +73,6 @@ export function validateImageFields(input: FieldValidationInput): ValidatedField
     const raw = Object.hasOwn(fields, name) && fields[name] !== null ? fields[name] : undefined;
     const rule: FieldRule = FIELD_POLICY[name].forms[form];
     const value = parseValue(name, shape, raw, { rule, literal: input.numberLiteral?.(name), maxPromptChars: limits.maxPromptChars });
-    if (name === 'stream' && value === true) throw new GatewayError('stream_not_supported', 'stream is not supported yet', 'stream');
     if (value === undefined && name !== 'model') continue;
     if (rule.action === 'drop') {
       if (limits.fieldPolicy === 'strict') throw buildUnsupportedFieldError(name);
@@ -90,6 +89,12 @@ export function validateImageFields(input: FieldValidationInput): ValidatedField
   }
   const model = limits.resolveModel(parsed.get('model') as string | undefined);
   const n = parsed.get('n') as number | undefined;
+  const stream = parsed.get('stream') === true;
+  const partialImages = (parsed.get('partial_images') as number | undefined) ?? 0;
+  // Partial images belong to a stream; asked for without one, they are not honoured (and said so).
+  if (partialImages > 0 && !stream) ignoredParams.push('partial_images');
+  // A stream carries b64_json only (as OpenAI's does): `url` cannot be honoured there.
+  if (stream && parsed.get('response_format') === 'url') ignoredParams.push('response_format');
   return {
     model: model.upstream,
     requestedModel: model.requested,
@@ -97,9 +102,12 @@ export function validateImageFields(input: FieldValidationInput): ValidatedField
     n: n ?? 1,
     nGiven: n !== undefined,
     options: buildOptions(parsed),
-    responseFormat: (parsed.get('response_format') as ImageRequest['responseFormat'] | undefined) ?? 'b64_json',
-    ignoredParams,
-    mappedParams,
+    responseFormat: stream ? 'b64_json' : ((parsed.get('response_format') as ImageRequest['responseFormat'] | undefined) ?? 'b64_json'),
+    stream,
+    partialImages: stream ? partialImages : 0,
+    // Sorted: the header and the log line name them the same way whatever the client's order.
+    ignoredParams: ignoredParams.sort(),
+    mappedParams: mappedParams.sort(),
   };
 }
 

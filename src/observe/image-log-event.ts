@@ -47,6 +47,12 @@ export interface ImageLogEvent {
   ignored_params: string | null;
   /** Comma-separated names of fields whose legacy value was mapped; null when none. */
   mapped_params: string | null;
+  /** True for a `stream: true` request (answered with stream events). */
+  stream: boolean;
+  /** Partial-image events sent (streams only; null otherwise). */
+  partial_events: number | null;
+  /** Which upstream endpoint served it: the images endpoint, or the Responses API's image tool. */
+  upstream_path: 'images' | 'responses';
   input_image_count: number;
   input_data_image_count: number;
   upstream_status: number;

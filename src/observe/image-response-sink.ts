@@ -9,25 +9,50 @@ export const MAX_ECHO_CHARS = 64;
 const SLOT = {
   other: 0, root: 1, data: 2, usage: 3, size: 4, quality: 5, outputFormat: 6, background: 7,
   dataItem: 8, b64: 9, inputTokens: 10, outputTokens: 11, totalTokens: 12, tokens: 13,
+  inputDetails: 14, textTokens: 15, imageTokens: 16,
 } as const;
 /** Roles: what a container is. */
-const ROLE = { other: 0, top: 1, data: 2, item: 3, usage: 4 } as const;
+const ROLE = { other: 0, top: 1, data: 2, item: 3, usage: 4, inputDetails: 5 } as const;
 
 /** The paths the tap reads (contract §1.4): top-level members, `usage.*`, `data[i].b64_json`. */
 export const COLLECTED_KEYS = {
   top: { data: SLOT.data, usage: SLOT.usage, size: SLOT.size, quality: SLOT.quality, output_format: SLOT.outputFormat, background: SLOT.background },
-  usage: { input_tokens: SLOT.inputTokens, output_tokens: SLOT.outputTokens, total_tokens: SLOT.totalTokens, tokens: SLOT.tokens },
+  usage: { input_tokens: SLOT.inputTokens, output_tokens: SLOT.outputTokens, total_tokens: SLOT.totalTokens, tokens: SLOT.tokens, input_tokens_details: SLOT.inputDetails },
+  inputDetails: { text_tokens: SLOT.textTokens, image_tokens: SLOT.imageTokens },
   item: { b64_json: SLOT.b64 },
 } as const satisfies Record<string, Record<string, number>>;
 
+/** The key table of each role that reads keys. */
+const KEY_TABLES: Partial<Record<number, Readonly<Record<string, number>>>> = {
+  [ROLE.top]: COLLECTED_KEYS.top,
+  [ROLE.usage]: COLLECTED_KEYS.usage,
+  [ROLE.inputDetails]: COLLECTED_KEYS.inputDetails,
+  [ROLE.item]: COLLECTED_KEYS.item,
+};
+
 const ECHO_SLOTS: ReadonlySet<number> = new Set([SLOT.size, SLOT.quality, SLOT.outputFormat, SLOT.background]);
 const USAGE_SLOTS: ReadonlySet<number> = new Set([SLOT.inputTokens, SLOT.outputTokens, SLOT.totalTokens, SLOT.tokens]);
+const DETAIL_SLOTS: ReadonlySet<number> = new Set([SLOT.textTokens, SLOT.imageTokens]);
 const URL_KEY_TOKEN = Buffer.from('"url"');
 
 /** What was learned so far; counts and strings stay as the body declared them. */
 export type ImageResponseFacts = Omit<ResponseMetrics, 'bodyBytes'>;
 
 type UsageField = 'inputTokens' | 'outputTokens' | 'totalTokens' | 'tokens';
+
+/** `usage.input_tokens_details` as the body said it (each null when absent). */
+export interface InputTokenDetails {
+  textTokens: number | null;
+  imageTokens: number | null;
+}
+
+/** Told about each `data[i].b64_json` as its text arrives (for re-framing it without holding it). */
+export interface ImageStringListener {
+  /** Raw JSON text of the value (escapes as written), in pieces, in order; views of the input. */
+  onImageBytes(raw: Buffer): void;
+  /** The value ended. */
+  onImageEnd(): void;
+}
 type EchoField = 'size' | 'quality' | 'outputFormat' | 'background';
 
 /**
@@ -41,12 +66,21 @@ export class ImageResponseSink implements JsonPathSink {
   private imageBytes = 0;
   private usage: Record<UsageField, number | null> | null = null;
   private readonly echoed: Record<EchoField, string | null> = { size: null, quality: null, outputFormat: null, background: null };
+  private details: InputTokenDetails | null = null;
 
   /**
    * `urlFallbackMime`: rewrite b64_json to data URLs, typed by the image's magic bytes, or by this
    * (the requested output format) when the bytes are not a PNG, JPEG or WebP; null = no rewrite.
    */
-  constructor(private readonly urlFallbackMime: string | null) {}
+  constructor(
+    private readonly urlFallbackMime: string | null,
+    private readonly imageListener: ImageStringListener | null = null,
+  ) {}
+
+  /** `usage.input_tokens_details`, when the body had it. */
+  inputTokenDetails(): InputTokenDetails | null {
+    return this.details;
+  }
 
   facts(): ImageResponseFacts {
     const u = this.usage;
@@ -69,6 +103,10 @@ export class ImageResponseSink implements JsonPathSink {
       this.usage = { inputTokens: null, outputTokens: null, totalTokens: null, tokens: null };
       return ROLE.usage;
     }
+    if (slot === SLOT.inputDetails && isObject) {
+      this.details = { textTokens: null, imageTokens: null };
+      return ROLE.inputDetails;
+    }
     return ROLE.other;
   }
 
@@ -80,8 +118,8 @@ export class ImageResponseSink implements JsonPathSink {
 
   onKey(role: number, key: string | null): number {
     if (key === null) return SLOT.other;
-    const table = role === ROLE.top ? COLLECTED_KEYS.top : role === ROLE.usage ? COLLECTED_KEYS.usage : role === ROLE.item ? COLLECTED_KEYS.item : null;
-    return table && Object.hasOwn(table, key) ? table[key as keyof typeof table] : SLOT.other;
+    const table = KEY_TABLES[role] ?? null;
+    return table && Object.hasOwn(table, key) ? table[key]! : SLOT.other;
   }
 
   captureKeys(role: number): boolean {
@@ -90,7 +128,7 @@ export class ImageResponseSink implements JsonPathSink {
 
   captureFor(slot: number): Capture {
     if (slot === SLOT.b64) return CAPTURE.count;
-    return ECHO_SLOTS.has(slot) || USAGE_SLOTS.has(slot) ? CAPTURE.text : CAPTURE.none;
+    return ECHO_SLOTS.has(slot) || USAGE_SLOTS.has(slot) || DETAIL_SLOTS.has(slot) ? CAPTURE.text : CAPTURE.none;
   }
 
   onScalar(slot: number, kind: 'string' | 'number' | 'literal', text: string | null): void {
@@ -98,12 +136,19 @@ export class ImageResponseSink implements JsonPathSink {
       this.echoed[echoField(slot)] = kind === 'string' && text !== null && text.length <= MAX_ECHO_CHARS ? text : null;
     } else if (USAGE_SLOTS.has(slot) && this.usage) {
       this.usage[usageField(slot)] = kind === 'number' ? parseTokenCount(text) : null;
+    } else if (DETAIL_SLOTS.has(slot) && this.details) {
+      this.details[slot === SLOT.textTokens ? 'textTokens' : 'imageTokens'] = kind === 'number' ? parseTokenCount(text) : null;
     }
+  }
+
+  onCountedBytes(slot: number, raw: Buffer): void {
+    if (slot === SLOT.b64) this.imageListener?.onImageBytes(raw);
   }
 
   /** Decoded size of base64 text: floor(len*3/4) minus the trailing `=` count (spec §7.1). */
   onCounted(_slot: number, chars: number, trailingEquals: number): void {
     this.imageBytes += Math.max(0, Math.floor((chars * 3) / 4) - trailingEquals);
+    this.imageListener?.onImageEnd();
   }
 
   rewriteKeys(role: number): boolean {

@@ -25,6 +25,11 @@ export interface JsonPathSink {
   captureFor(slot: number): Capture;
   /** A captured scalar ended: string text, number text or literal; null text when it passed the cap. */
   onScalar(slot: number, kind: 'string' | 'number' | 'literal', text: string | null): void;
+  /**
+   * Pieces of a counted string's raw JSON text (escapes as written, so it stays valid inside another
+   * JSON string), in order, as they arrive; views of the input, not copies. Optional.
+   */
+  onCountedBytes?(slot: number, raw: Buffer): void;
   /** A counted string ended: decoded characters and how many `=` it ends with. */
   onCounted(slot: number, chars: number, trailingEquals: number): void;
   /** Whether keys of objects with this role may be rewritten (they are then held until complete). */

@@ -189,6 +189,7 @@ export class JsonStreamLexer {
     this.observeSegment(buf, i, segmentEnd);
     if (slash !== -1) {
       this.captureRange(buf, segmentEnd, segmentEnd + 1);
+      this.passCounted(buf, segmentEnd, segmentEnd + 1);
       this.lex = LEX.escape;
       return segmentEnd + 1;
     }
@@ -202,15 +203,22 @@ export class JsonStreamLexer {
     if (this.valueHead !== null) this.addToHead(buf.toString('latin1', from, Math.min(to, from + VALUE_HEAD_CHARS)));
     if (this.capture === CAPTURE.text) return this.captureRange(buf, from, to);
     if (this.capture !== CAPTURE.count) return;
+    this.passCounted(buf, from, to);
     this.chars += to - from;
     let k = to;
     while (k > from && buf[k - 1] === C.equals) k--;
     this.trailingEquals = k === from ? this.trailingEquals + (to - from) : to - k;
   }
 
+  /** Hands raw bytes of a counted string to the sink, when it listens. */
+  private passCounted(buf: Buffer, from: number, to: number): void {
+    if (this.capture === CAPTURE.count && to > from) this.sink.onCountedBytes?.(this.slot, buf.subarray(from, to));
+  }
+
   private scanEscape(buf: Buffer, i: number): number {
     const c = buf[i]!;
     this.captureRange(buf, i, i + 1);
+    this.passCounted(buf, i, i + 1);
     if (c === C.u) {
       this.lex = LEX.unicode;
       this.unicodeLeft = 4;
@@ -229,6 +237,7 @@ export class JsonStreamLexer {
     const h = hexValue(buf[i]!);
     if (h < 0) return this.fail(i);
     this.captureRange(buf, i, i + 1);
+    this.passCounted(buf, i, i + 1);
     this.unicodeValue = this.unicodeValue * 16 + h;
     if (--this.unicodeLeft === 0) {
       this.countDecodedChar(this.unicodeValue);

@@ -20,6 +20,8 @@ const request: ImageRequest = {
     { kind: 'url', url: 'https://images.example.com/private/cat.png?sig=abc' },
   ],
   mask: null,
+  stream: false,
+  partialImages: 0,
   ignoredParams: ['style'],
   mappedParams: ['quality'],
 };

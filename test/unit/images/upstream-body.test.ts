@@ -39,7 +39,7 @@ async function expectBody(body: UpstreamBody, expected: unknown): Promise<void> 
 
 const base = (overrides: Partial<ImageRequest>): ImageRequest => ({
   endpoint: 'generations', model: 'gpt-image-2', prompt: 'p', n: 1, nGiven: false, options: {},
-  responseFormat: 'b64_json', images: [], mask: null, requestedModel: null, ignoredParams: [], mappedParams: [], ...overrides,
+  responseFormat: 'b64_json', images: [], mask: null, requestedModel: null, stream: false, partialImages: 0, ignoredParams: [], mappedParams: [], ...overrides,
 });
 
 const spoolInput = async (bytes: Buffer): Promise<ImageInput> => {

@@ -17,7 +17,7 @@ describe('validateImageFields', () => {
     const fields = Object.freeze({ prompt: 'p', quality: 'low', output_compression: 5, user: 'u', partial_images: 1 });
     expect(validate(fields)).toEqual({
       model: 'gpt-image-2', requestedModel: null, prompt: 'p', n: 1, nGiven: false,
-      options: { quality: 'low', output_compression: 5 }, responseFormat: 'b64_json',
+      options: { quality: 'low', output_compression: 5 }, responseFormat: 'b64_json', stream: false, partialImages: 0,
       ignoredParams: ['partial_images', 'user'], mappedParams: [],
     });
     expect(fields).toEqual({ prompt: 'p', quality: 'low', output_compression: 5, user: 'u', partial_images: 1 });
@@ -48,10 +48,18 @@ describe('validateImageFields', () => {
     expect(() => validate({ prompt: null })).toThrow('prompt is required');
   });
 
+  it('stream: partial images only with a stream; a stream answers b64_json only', () => {
+    expect(validate({ prompt: 'p', stream: true, partial_images: 2, response_format: 'url' })).toMatchObject({
+      stream: true, partialImages: 2, responseFormat: 'b64_json', ignoredParams: ['response_format'],
+    });
+    expect(validate({ prompt: 'p', partial_images: 2 })).toMatchObject({ stream: false, partialImages: 0, ignoredParams: ['partial_images'] });
+    expect(validate({ prompt: 'p', stream: false, partial_images: 0 })).toMatchObject({ stream: false, partialImages: 0, ignoredParams: [] });
+  });
+
   it('maps legacy values and names the fields it mapped', () => {
     expect(validate({ prompt: 'p', quality: 'hd', size: '512x512', output_format: 'gif' }, { form: 'generations' })).toMatchObject({
       options: { quality: 'high', size: '1024x1024', output_format: 'png' },
-      mappedParams: ['size', 'quality', 'output_format'],
+      mappedParams: ['output_format', 'quality', 'size'],
     });
   });
 
