@@ -2,8 +2,8 @@
  * THE stand-in for the paid ChatGPT Codex backend (contract §2), used by end-to-end tests and the
  * benchmark. Real HTTP on 127.0.0.1 (ephemeral port).
  *
- * Serves `POST /backend-api/codex/images/generations` and `/images/edits`; anything else is
- * 404 `{"detail":"Not Found"}` (405 for another method on an image path).
+ * Serves `POST /backend-api/codex/images/generations`, `/images/edits` and `/responses`; anything
+ * else is 404 `{"detail":"Not Found"}` (405 for another method on a served path).
  *
  * Checks, like the real one (see fake-codex/wire-checks.ts), answering 401/403/400 on a violation:
  * - `Authorization: Bearer <JWT>`: missing → 401; not a JWT → 401 `invalid_jwt`; `exp` past → 401
@@ -13,10 +13,15 @@
  *   Cloudflare does); turn off with `requireCodexIdentity: false`.
  * - `Content-Type: application/json`, a JSON object with `prompt` and `model`, `n` 1..10; edits need
  *   `images: [{image_url}]` (a plain string → 400 `{"detail":"images[0]: expected object"}`).
+ * - `/responses` (contract §3.2, fake-codex/responses-body.ts): `model`, `instructions` (string),
+ *   `input` a list, `stream: true`, `store: false`; no `max_output_tokens`, no tool `n`,
+ *   `partial_images` 0..3, a forced `tool_choice` only with the tool in `tools`.
  *
  * Records every request (`requests`): lower-cased headers with `authorization` reduced to
- * `account:<id>`, the token's hash, body fields except image data (images are kind + mime + bytes).
- * Counts in-flight requests per account (`concurrency`).
+ * `account:<id>`, the token's hash, body fields except image data (images are kind + mime + bytes);
+ * for `/responses` also without prompt text (its sha256), with the tool options apart (`body.tool`),
+ * and the stream sent (`stream`: event types, how it ended). Counts in-flight requests per account
+ * (`concurrency`), streams included until they end.
  *
  * Also serves the OAuth token endpoint (`POST /oauth/token`, path configurable; see
  * fake-codex/oauth-endpoint.ts: rotating single-use refresh tokens, scripted failures, per-account
@@ -26,6 +31,13 @@
  * request): success (delay, image size, n, usage), raw status/body, rateLimited, unauthorized,
  * forbidden, serverError, detailError, badRequest, reset, hang, slowHeaders, stallBody — see
  * fake-codex/behaviors.ts. Requests that fail the checks do not consume a behaviour.
+ *
+ * On `/responses`, success is an SSE stream with the §3.3 events (fake-codex/responses-stream.ts):
+ * one image, `partial_images` partial events, the final `image_generation_call` item with `result`,
+ * `response.completed` with `output: []` and `tool_usage.image_gen`; timing by `delayMs`,
+ * `firstEventDelayMs`, `eventIntervalMs`. Stream failures: responseFailed, streamError, streamCut,
+ * stallStream, textOnly (a request without the tool always gets the text answer). The other
+ * behaviours answer as on the image endpoints (stallBody = stallStream).
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
@@ -35,6 +47,9 @@ import { BehaviorBook, fakeBehaviors, type Behavior, type SuccessOptions } from 
 import { ConcurrencyCounter, type ConcurrencyView } from './fake-codex/concurrency.js';
 import { FakeOAuthEndpoint } from './fake-codex/oauth-endpoint.js';
 import { buildSuccessParts, waitUnlessClosed, writeSuccess } from './fake-codex/image-body.js';
+import { readBody, recordHeaders, sendFailure } from './fake-codex/http-io.js';
+import { checkResponsesBody } from './fake-codex/responses-body.js';
+import { playStream, type RecordedStream } from './fake-codex/responses-play.js';
 import {
   checkAuth,
   checkBody,
@@ -46,8 +61,16 @@ import {
   type WireFailure,
 } from './fake-codex/wire-checks.js';
 
-export { fakeBehaviors, type Behavior, type SuccessOptions } from './fake-codex/behaviors.js';
+export {
+  fakeBehaviors,
+  type Behavior,
+  type StreamErrorOptions,
+  type StreamFailureOptions,
+  type StreamPoint,
+  type SuccessOptions,
+} from './fake-codex/behaviors.js';
 export type { RecordedBody, RecordedImage } from './fake-codex/wire-checks.js';
+export type { RecordedStream } from './fake-codex/responses-play.js';
 export type { FakeOAuthEndpoint, OAuthCall, OAuthFailure } from './fake-codex/oauth-endpoint.js';
 
 /** The path prefix of the Codex backend. */
@@ -56,6 +79,7 @@ export const FAKE_CODEX_BASE_PATH = '/backend-api/codex';
 const ROUTES = {
   [`${FAKE_CODEX_BASE_PATH}/images/generations`]: 'generations',
   [`${FAKE_CODEX_BASE_PATH}/images/edits`]: 'edits',
+  [`${FAKE_CODEX_BASE_PATH}/responses`]: 'responses',
 } as const satisfies Record<string, FakeEndpoint>;
 
 export interface FakeCodexUpstreamOptions {
@@ -91,6 +115,8 @@ export interface RecordedRequest {
   /** Status answered; null while pending, or for reset/hang. */
   status: number | null;
   receivedAtMs: number;
+  /** `/responses` answered with a stream: the SSE event types written and how it ended; null otherwise. */
+  stream: RecordedStream | null;
 }
 
 export interface FakeCodexUpstream {
@@ -118,34 +144,6 @@ export interface FakeCodexUpstream {
 
 const MiB = 1024 * 1024;
 
-function recordHeaders(req: IncomingMessage, accountId: string | null): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
-  }
-  if (out.authorization !== undefined) out.authorization = accountId ? `account:${accountId}` : '(unidentified)';
-  return out;
-}
-
-async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | null> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of req) {
-    total += (chunk as Buffer).length;
-    if (total > maxBytes) return null;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks, total);
-}
-
-function sendFailure(res: ServerResponse, failure: WireFailure, headers: Record<string, string> = {}): void {
-  if (res.destroyed) return;
-  const text = typeof failure.body === 'string' ? failure.body : JSON.stringify(failure.body);
-  const contentType = failure.contentType ?? (typeof failure.body === 'string' ? 'text/plain; charset=utf-8' : 'application/json');
-  res.writeHead(failure.status, { 'content-type': contentType, 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
-
 type ResolvedOptions = Required<Omit<FakeCodexUpstreamOptions, 'defaultSuccess'>> & { defaultSuccess: SuccessOptions };
 
 /** Everything one fake instance keeps between requests. */
@@ -162,9 +160,22 @@ interface Runtime {
   revoked: Set<string>;
 }
 
-/** Plays one behaviour on a checked request. */
+/** Plays one behaviour on a checked request; `/responses` streams success and stream behaviours (fake-codex/responses-play.ts). */
 async function runBehavior(behavior: Behavior, res: ServerResponse, record: RecordedRequest, rt: Runtime): Promise<void> {
+  const streamed = behavior.kind !== 'raw' && behavior.kind !== 'reset' && behavior.kind !== 'hang' && behavior.kind !== 'slowHeaders';
+  if (record.endpoint === 'responses' && streamed) {
+    const ctx = { res, record, defaultSuccess: rt.opts.defaultSuccess, chunkBytes: rt.opts.chunkBytes, nowMs: rt.opts.now() };
+    return playStream(behavior, ctx);
+  }
   switch (behavior.kind) {
+    case 'responseFailed':
+    case 'streamError':
+    case 'streamCut':
+    case 'stallStream':
+    case 'textOnly':
+      record.status = 500;
+      sendFailure(res, { status: 500, body: { detail: `fake-codex: behaviour ${behavior.kind} applies to /responses only` } });
+      return;
     case 'success':
     case 'stallBody': {
       const options = behavior.kind === 'success' ? behavior.options : rt.opts.defaultSuccess;
@@ -204,7 +215,10 @@ function checkRequest(
   { record, raw, token }: { record: RecordedRequest; raw: Buffer | null; token: TokenInfo | null },
 ): WireFailure | null {
   if (raw === null) return { status: 413, body: { detail: 'Request body too large' } };
-  const checked = checkBody(record.endpoint, req.headers['content-type'], raw);
+  const checked =
+    record.endpoint === 'responses'
+      ? checkResponsesBody(req.headers['content-type'], raw)
+      : checkBody(record.endpoint, req.headers['content-type'], raw);
   record.body = checked.body;
   if (token && rt.revoked.has(token.tokenHash)) {
     return { status: 401, body: { error: { message: 'Your authentication token has been invalidated.', type: 'invalid_request_error', param: null, code: 'token_revoked' } } };
@@ -242,6 +256,7 @@ async function handleRequest(rt: Runtime, req: IncomingMessage, res: ServerRespo
     body: null,
     status: null,
     receivedAtMs: rt.opts.now(),
+    stream: null,
   };
   rt.requests.push(record);
   const failure = checkRequest(rt, req, { record, raw, token });

@@ -1,6 +1,8 @@
 /**
  * What the fake Codex upstream can be told to do with a request, and the book that decides which
  * behaviour the next request of an account gets (queued ones first, then sticky ones, then success).
+ * Most behaviours apply to every endpoint; the stream ones (responseFailed, streamError, streamCut,
+ * stallStream, textOnly) only mean something on `/responses` and answer 500 elsewhere.
  */
 
 /** The `usage` object of a success body; totals default to the sum, details to image-only tokens. */
@@ -23,9 +25,51 @@ export interface SuccessOptions {
   usage?: FakeUsage | null;
   /** Send the body chunked (no Content-Length); default: the fake's `chunked` option. */
   chunked?: boolean;
-  /** Top-level fields merged into the body (e.g. `{ size: '1024x1536' }`); `data` cannot be replaced. */
+  /**
+   * Top-level fields merged into the body (e.g. `{ size: '1024x1536' }`); `data` cannot be replaced.
+   * On `/responses`: merged into the final `image_generation_call` item (and the echo fields of the
+   * partial images); `result` cannot be replaced; an `undefined` value drops a field.
+   */
   extra?: Record<string, unknown>;
+  /** `/responses` only: wait after the 200 headers before the first SSE event. Default 0. */
+  firstEventDelayMs?: number;
+  /** `/responses` only: wait before every SSE event after the first. Default 0. */
+  eventIntervalMs?: number;
+  /** `/responses` only: a reasoning item at output_index 0 before the image call (which then has index 1), as the live backend sends. Default false. */
+  reasoningItem?: boolean;
+  /** `/responses` only: list the final item in `response.completed`'s `response.output` (the live backend often sends `[]`). Default false. */
+  outputInCompleted?: boolean;
 }
+
+/**
+ * Where a scripted `/responses` stream failure happens: `'start'` right after the 200 headers (no
+ * event at all); a number k after `response.image_generation_call.generating` and min(k, requested
+ * `partial_images`) partial images; `'item'` after `response.output_item.done` (the whole image was
+ * sent, `response.completed` was not).
+ */
+export type StreamPoint = 'start' | number | 'item';
+
+/** Options of the stream failures: where they happen, plus the stream they interrupt (SuccessOptions). */
+export interface StreamFailureOptions extends SuccessOptions {
+  /** Default 0: after `generating`, before any partial image. */
+  at?: StreamPoint;
+}
+
+/** Options of `responseFailed` and `streamError`: the error they carry. */
+export interface StreamErrorOptions extends StreamFailureOptions {
+  /** Default `server_error`. */
+  code?: string;
+  /** Default 'An error occurred while processing your request.' */
+  message?: string;
+}
+
+/** The stream behaviours, played by responses-play.ts. */
+export type StreamBehavior =
+  | { kind: 'responseFailed'; options: StreamErrorOptions }
+  | { kind: 'streamError'; options: StreamErrorOptions }
+  | { kind: 'streamCut'; options: StreamFailureOptions }
+  | { kind: 'stallStream'; stallMs: number; options: StreamFailureOptions }
+  | { kind: 'textOnly'; text: string; options: SuccessOptions };
 
 export type Behavior =
   | { kind: 'success'; options: SuccessOptions }
@@ -33,7 +77,11 @@ export type Behavior =
   | { kind: 'reset' }
   | { kind: 'hang' }
   | { kind: 'slowHeaders'; delayMs: number; then: Behavior }
-  | { kind: 'stallBody'; stallMs: number };
+  | { kind: 'stallBody'; stallMs: number }
+  | StreamBehavior;
+
+/** A refusal as the host model words it when it answers in text instead of calling the tool. */
+export const DEFAULT_TEXT_ANSWER = "I can't help with generating that image.";
 
 /** Builders for every behaviour, named after what the real backend does. */
 export const fakeBehaviors = {
@@ -100,8 +148,31 @@ export const fakeBehaviors = {
     delayMs,
     then,
   }),
-  /** Sends 200 headers and part of a success body, goes silent for `stallMs` (Infinity = for good), then finishes. */
+  /**
+   * Sends 200 headers and part of a success body, goes silent for `stallMs` (Infinity = for good), then
+   * finishes. On `/responses`: `stallStream(stallMs)` (stalls after `generating`).
+   */
   stallBody: (stallMs: number): Behavior => ({ kind: 'stallBody', stallMs }),
+  /**
+   * `/responses`: the stream runs to `at`, then sends `response.failed` (its `response.status` is
+   * `failed`, `response.error` is `{code, message}`) and ends normally.
+   */
+  responseFailed: (options: StreamErrorOptions = {}): Behavior => ({ kind: 'responseFailed', options }),
+  /** `/responses`: the stream runs to `at`, then sends an `error` event (`{type, code, message, param: null}`) and ends. */
+  streamError: (options: StreamErrorOptions = {}): Behavior => ({ kind: 'streamError', options }),
+  /** `/responses`: the stream runs to `at`, then the connection is destroyed (no `response.completed`, no chunk terminator). */
+  streamCut: (options: StreamFailureOptions = {}): Behavior => ({ kind: 'streamCut', options }),
+  /** `/responses`: the stream runs to `at`, goes silent for `stallMs` (Infinity = until the client leaves), then finishes normally. */
+  stallStream: (stallMs: number, options: StreamFailureOptions = {}): Behavior => ({ kind: 'stallStream', stallMs, options }),
+  /**
+   * `/responses`: the host model answers in text (a `message` item with `output_text`) and never calls
+   * the tool; `response.completed` comes with no image. Also what a request without the
+   * `image_generation` tool gets from `success`.
+   */
+  textOnly: (options: SuccessOptions & { text?: string } = {}): Behavior => {
+    const { text, ...rest } = options;
+    return { kind: 'textOnly', text: text ?? DEFAULT_TEXT_ANSWER, options: rest };
+  },
 } as const;
 
 /** Behaviour selection per account id, or `'*'` for every account. */

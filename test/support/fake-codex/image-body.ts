@@ -31,7 +31,8 @@ export function imageBase64(imageBytes: number | undefined): Buffer {
   return encoded;
 }
 
-function buildUsage(perImage: FakeUsage, count: number): Record<string, unknown> {
+/** The `usage` object for `count` images: totals from `perImage` times count, details image-only by default. */
+export function buildUsage(perImage: FakeUsage, count: number): Record<string, unknown> {
   const input = perImage.input_tokens * count;
   const output = perImage.output_tokens * count;
   return {
@@ -92,7 +93,7 @@ export function waitUnlessClosed(res: ServerResponse, ms: number): Promise<boole
 }
 
 /** Writes a chunk, waiting for `drain` (or close) when the socket buffer is full; false once closed. */
-async function writeChunk(res: ServerResponse, chunk: Buffer): Promise<boolean> {
+export async function writeChunk(res: ServerResponse, chunk: Buffer): Promise<boolean> {
   if (res.destroyed) return false;
   if (res.write(chunk)) return true;
   return new Promise((resolve) => {

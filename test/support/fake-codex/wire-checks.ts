@@ -3,12 +3,16 @@
  * `https://api.openai.com/auth`.chatgpt_account_id claim names the account, not expired; a matching
  * ChatGPT-Account-ID header when one is sent; a Codex CLI identity (User-Agent/originator); a JSON
  * body with `prompt` and `model`; for edits, `images` as `[{image_url}]` objects. Each violation
- * yields the status and body the real backend (or Cloudflare in front of it) would answer.
+ * yields the status and body the real backend (or Cloudflare in front of it) would answer. The
+ * `/responses` body is checked by responses-body.ts with the helpers exported here.
  */
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 
-export type FakeEndpoint = 'generations' | 'edits';
+/** The direct image endpoints (contract §2.6). */
+export type FakeImagesEndpoint = 'generations' | 'edits';
+/** Every endpoint the fake serves: the image endpoints and the Responses API (contract §3.2). */
+export type FakeEndpoint = FakeImagesEndpoint | 'responses';
 
 /** What the bearer token says; `tokenHash` (sha256 hex, 16 chars) lets tests compare tokens without storing them. */
 export interface TokenInfo {
@@ -27,12 +31,21 @@ export interface RecordedImage {
   bytes: number;
 }
 
-/** The request body as recorded: every field but `images`/`mask`, which are summarised. */
+/**
+ * The request body as recorded. Image endpoints: every field but `images`/`mask`, which are
+ * summarised. `/responses` (see responses-body.ts): every top-level field but `input` and `tools`;
+ * `images` are the `input_image` parts, `mask` the tool's `input_image_mask`, `promptSha256` hashes
+ * the `input_text` parts (joined by a newline), and `tool`/`toolTypes` are set.
+ */
 export interface RecordedBody {
   fields: Record<string, unknown>;
   promptSha256: string | null;
   images: RecordedImage[] | null;
   mask: RecordedImage | null;
+  /** `/responses` only: the `image_generation` tool's options without `input_image_mask`; null without that tool. */
+  tool?: Record<string, unknown> | null;
+  /** `/responses` only: the `type` of every entry of `tools`, in order. */
+  toolTypes?: string[];
 }
 
 export interface WireFailure {
@@ -41,7 +54,8 @@ export interface WireFailure {
   contentType?: string;
 }
 
-const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
+/** Hex sha256 of a string (prompt hashes). */
+export const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 
 const headerValue = (headers: IncomingHttpHeaders, name: string): string | undefined => {
   const v = headers[name];
@@ -102,10 +116,11 @@ export function checkIdentity(headers: IncomingHttpHeaders): WireFailure | null 
   return { status: 403, body: 'error code: 1010', contentType: 'text/plain; charset=utf-8' };
 }
 
-const detail = (text: string): WireFailure => ({ status: 400, body: { detail: text } });
+/** A 400 in the FastAPI `{"detail": text}` style the backend uses for malformed bodies. */
+export const detail = (text: string): WireFailure => ({ status: 400, body: { detail: text } });
 
-/** Summarises one `{image_url}` element, or says what is wrong with it. */
-function summarizeImage(value: unknown, param: string): RecordedImage | WireFailure {
+/** Summarises one `{image_url}` element (or `input_image` part), or says what is wrong with it. */
+export function summarizeImage(value: unknown, param: string): RecordedImage | WireFailure {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return detail(`${param}: expected object`);
   const url = (value as { image_url?: unknown }).image_url;
   if (typeof url !== 'string') return detail(`${param}.image_url: field required`);
@@ -115,7 +130,8 @@ function summarizeImage(value: unknown, param: string): RecordedImage | WireFail
   return { kind: 'data_url', mime: dataUrl[1], bytes: Buffer.byteLength(dataUrl[2], 'base64') };
 }
 
-const isFailure = (v: RecordedImage | WireFailure): v is WireFailure => 'status' in v;
+/** True when a summary is a failure instead. */
+export const isFailure = (v: RecordedImage | WireFailure): v is WireFailure => 'status' in v;
 
 function summarizeImages(value: unknown): RecordedImage[] | WireFailure {
   if (!Array.isArray(value) || value.length === 0) return detail('images: expected a non-empty array');
@@ -128,7 +144,7 @@ function summarizeImages(value: unknown): RecordedImage[] | WireFailure {
   return out;
 }
 
-function checkFields(endpoint: FakeEndpoint, fields: Record<string, unknown>): WireFailure | null {
+function checkFields(endpoint: FakeImagesEndpoint, fields: Record<string, unknown>): WireFailure | null {
   if (typeof fields.prompt !== 'string' || fields.prompt === '') return detail('prompt: field required');
   if (typeof fields.model !== 'string' || fields.model === '') return detail('model: field required');
   const n = fields.n;
@@ -144,7 +160,7 @@ function checkFields(endpoint: FakeEndpoint, fields: Record<string, unknown>): W
  * the first violation, if any.
  */
 export function checkBody(
-  endpoint: FakeEndpoint,
+  endpoint: FakeImagesEndpoint,
   contentType: string | undefined,
   raw: Buffer,
 ): { body: RecordedBody | null; failure: WireFailure | null } {

@@ -46,7 +46,7 @@ describe('fake Codex upstream: routes and wire checks', () => {
     expect(fake.baseUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/backend-api\/codex$/);
   });
 
-  it.each(['/backend-api/codex/responses', '/v1/images/generations', '/backend-api/codex/images/generations/'])(
+  it.each(['/backend-api/codex/responses/', '/v1/responses', '/v1/images/generations', '/backend-api/codex/images/generations/'])(
     '404s %s',
     async (path) => {
       const res = await post({ path });
