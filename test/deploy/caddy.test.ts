@@ -1,5 +1,5 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
@@ -10,15 +10,13 @@ import { REPO_ROOT } from '../support/cli-process.js';
 import { fakeBehaviors, startFakeCodexUpstream } from '../support/fake-codex-upstream.js';
 import { startGatewayHarness, type GatewayHarness } from '../support/gateway-harness.js';
 import { findSystemTool } from '../support/system-tool.js';
-import { waitFor } from '../support/wait-for.js';
-import { findFreePort } from '../support/free-port.js';
+import { SHIPPED_CADDYFILE, SHIPPED_UPSTREAM, startCaddy, type RunningCaddy } from '../support/caddy.js';
 
 const CADDYFILE_PATH = join(REPO_ROOT, 'deploy', 'Caddyfile');
-const CADDYFILE = readFileSync(CADDYFILE_PATH, 'utf8');
+const CADDYFILE = SHIPPED_CADDYFILE;
 /** The Caddyfile without comment lines (the commented admin site must not count). */
 const ACTIVE = CADDYFILE.split('\n').filter((l) => !l.trim().startsWith('#')).join('\n');
 const FIFTEEN_MIN_MS = 15 * 60_000;
-const SHIPPED_UPSTREAM = '127.0.0.1:19082';
 
 /** Caddy durations: 30s, 15m, 1h, 1h30m, 500ms. */
 function parseDurationMs(text: string): number {
@@ -81,15 +79,6 @@ const scratch = mkdtempSync(join(tmpdir(), 'cig-caddy-'));
 const caddyEnv = { ...process.env, HOME: scratch, XDG_DATA_HOME: join(scratch, 'data'), XDG_CONFIG_HOME: join(scratch, 'config') };
 
 
-/** The shipped Caddyfile with this test's addresses: a plain-HTTP site on `port`, the gateway as upstream, no admin endpoint. */
-function renderCaddyfile(port: number, upstream: string): string {
-  const site = /^images\.example\.com \{$/m;
-  expect(CADDYFILE).toMatch(site);
-  return CADDYFILE.replace(/^\{$/m, '{\n\tadmin off')
-    .replace(site, `http://127.0.0.1:${port} {`)
-    .replaceAll(SHIPPED_UPSTREAM, upstream);
-}
-
 describe.skipIf(!caddy)('caddy validate', () => {
   it('accepts the shipped Caddyfile', () => {
     const res = spawnSync(caddy!, ['validate', '--config', CADDYFILE_PATH, '--adapter', 'caddyfile'], { env: caddyEnv, encoding: 'utf8' });
@@ -108,8 +97,7 @@ describe.skipIf(!caddy)('caddy validate', () => {
 describe.skipIf(!caddy)('through a real Caddy with the shipped Caddyfile', () => {
   let h: GatewayHarness;
   let secret: string;
-  let proxy: ChildProcess;
-  let proxyOutput = '';
+  let proxy: RunningCaddy;
   let caddyUrl: string;
   /** Connections from 127.0.0.2: a client address distinct from Caddy's own 127.0.0.1. */
   const fromOtherAddress = new Agent({ localAddress: '127.0.0.2' });
@@ -120,31 +108,12 @@ describe.skipIf(!caddy)('through a real Caddy with the shipped Caddyfile', () =>
     h = await startGatewayHarness({ fake, env: { TRUSTED_PROXIES: '127.0.0.1' } });
     await h.importAccount('caddy-acct');
     secret = (await h.createKey()).secret;
-    const port = await findFreePort();
-    caddyUrl = `http://127.0.0.1:${port}`;
-    const config = join(scratch, 'Caddyfile');
-    writeFileSync(config, renderCaddyfile(port, new URL(h.gatewayUrl).host));
-    proxy = spawn(caddy!, ['run', '--config', config, '--adapter', 'caddyfile'], { env: caddyEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    proxy.stdout!.on('data', (d: Buffer) => (proxyOutput += d.toString()));
-    proxy.stderr!.on('data', (d: Buffer) => (proxyOutput += d.toString()));
-    await waitFor(
-      'caddy to answer',
-      async () => {
-        if (proxy.exitCode !== null) throw new Error(`caddy exited: ${proxyOutput}`);
-        return (await fetch(`${caddyUrl}/_caddy_health`).then((r) => r.status === 200, () => false)) || null;
-      },
-      15_000,
-      50,
-    );
+    proxy = await startCaddy(caddy!, new URL(h.gatewayUrl).host);
+    caddyUrl = proxy.url;
   });
 
   afterAll(async () => {
-    if (proxy && proxy.exitCode === null) {
-      const exited = new Promise((resolve) => proxy.once('exit', resolve));
-      proxy.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
-      if (proxy.exitCode === null) proxy.kill('SIGKILL');
-    }
+    await proxy?.stop();
     await fromOtherAddress.close();
     await h?.fake.close();
     await h?.stop();
