@@ -5,7 +5,8 @@
  *  (a) small responses at 50 connections: gateway req/s ÷ direct-to-fake req/s, and the p50 latency the
  *      gateway adds at 1 connection;
  *  (b) peak RSS growth of the gateway process above idle while serving 32 concurrent ~4 MB responses,
- *      and while receiving 16 concurrent 20 MB multipart edits;
+ *      the same as `stream: true` completed events, and while receiving 16 concurrent 20 MB
+ *      multipart edits;
  *  (c) for contrast, the same growth for 16 JSON edits carrying a 20 MB data URL each;
  *  (d) `n: 4` served by fan-out against 2-second generations: wall time of one request ÷ wall time of
  *      an `n: 1` request (the account has free capacity, so the four calls run in parallel).
@@ -199,6 +200,21 @@ const largeResponses = (gw: Gateway) =>
     }),
   ).then(() => undefined);
 
+/** 32 concurrent `stream: true` generations whose completed event carries a ~4 MB b64_json. */
+const largeStreams = (gw: Gateway) =>
+  Promise.all(
+    Array.from({ length: 32 }, async () => {
+      const res = await request(gw.generations.url, { method: 'POST', headers: gw.generations.headers, body: JSON.stringify({ prompt: 'a streamed fox', stream: true }) });
+      let bytes = 0;
+      let tail = '';
+      for await (const chunk of res.body) {
+        bytes += (chunk as Buffer).length;
+        tail = (tail + (chunk as Buffer).toString('latin1')).slice(-200);
+      }
+      if (res.statusCode !== 200 || bytes < 4 * MiB || !tail.includes('"usage"')) throw new Error(`large stream: ${res.statusCode}, ${bytes} bytes`);
+    }),
+  ).then(() => undefined);
+
 const multipartEdits = (upload: Buffer) => (gw: Gateway) =>
   Promise.all(
     Array.from({ length: 16 }, async (_, n) => {
@@ -251,6 +267,7 @@ async function main(): Promise<void> {
     const small = await measureSmallResponses(fake.baseUrl);
     await fake.setBehavior({ imageBytes: 3 * MiB }); // base64 of 3 MiB ≈ 4 MiB per response
     const responses = await measureFresh(fake.baseUrl, largeResponses);
+    const streams = await measureFresh(fake.baseUrl, largeStreams);
     await fake.setBehavior({ imageBytes: 0 });
     const uploads = await measureFresh(fake.baseUrl, multipartEdits(padImage(makePng(1, 1), 20 * MiB)));
     const jsonBody = JSON.stringify({ prompt: 'json edit', images: [`data:image/png;base64,${padImage(makePng(1, 1), 15 * MiB).toString('base64')}`] });
@@ -262,6 +279,7 @@ async function main(): Promise<void> {
     console.log(`(a) small responses, 50 connections: gateway ${fmt(median(small.gatewayRps), 0)} req/s, direct ${fmt(median(small.directRps), 0)} req/s, ratio ${fmt(median(small.ratios))} (runs: ${fmtRuns(small.ratios)})`);
     console.log(`(a) added p50 latency at 1 connection: ${fmt(median(small.addedP50))} ms (target <= 2 ms; runs: ${fmtRuns(small.addedP50)})`);
     console.log(`(b) RSS growth, 32 concurrent ~4 MB responses: ${fmt(median(responses), 1)} MB (target <= 96; runs: ${fmtRuns(responses, 1)})`);
+    console.log(`(b) RSS growth, 32 concurrent streamed ~4 MB completed events: ${fmt(median(streams), 1)} MB (target <= 96; runs: ${fmtRuns(streams, 1)})`);
     console.log(`(b) RSS growth, 16 concurrent 20 MB multipart edits: ${fmt(median(uploads), 1)} MB (target <= 96; runs: ${fmtRuns(uploads, 1)})`);
     console.log(`(c) contrast, 16 concurrent JSON edits with a 20 MB data URL each (held whole by design): ${fmt(median(json), 1)} MB (runs: ${fmtRuns(json, 1)})`);
     console.log(`(d) n: 4 by fan-out against 2 s generations, wall time ÷ n: 1: ${fmt(median(fanOut))} (target <= 1.3; runs: ${fmtRuns(fanOut)})`);
