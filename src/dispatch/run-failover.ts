@@ -1,8 +1,7 @@
 import type { UpstreamBody } from '../images/image-request.js';
-import type { ImageEndpoint } from '../images/image-request.js';
 import type { AccountLimiter } from '../limits/account-limiter.js';
 import type { Permit } from '../limits/permit.js';
-import type { UpstreamClient, UpstreamResponse } from '../upstream/types.js';
+import type { UpstreamClient, UpstreamEndpoint, UpstreamResponse } from '../upstream/types.js';
 import { isTimeoutError, shouldFailover, statusClass } from '../upstream/upstream-failures.js';
 import { readUpstreamError } from '../upstream/upstream-error.js';
 import type { Candidate } from './plan-candidates.js';
@@ -23,7 +22,7 @@ export interface AttemptRecord {
 }
 
 export interface FailoverInput {
-  endpoint: ImageEndpoint;
+  endpoint: UpstreamEndpoint;
   body: UpstreamBody;
   candidates: readonly Candidate[];
   signal: AbortSignal;

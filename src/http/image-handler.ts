@@ -16,6 +16,7 @@ import type { GatewayDeps } from './gateway-deps.js';
 import { parseImageBody } from './parse-image-body.js';
 import { recordOutcome } from './record-outcome.js';
 import { sendUpstreamResponse } from './send-upstream-response.js';
+import { dispatchResponsesStream } from './responses-stream-dispatch.js';
 import { dispatchStream } from './stream-dispatch.js';
 
 /** Response headers that say what the gateway did with the request's fields (names only, never values). */
@@ -61,6 +62,7 @@ async function dispatch(ctx: DispatchContext): Promise<void> {
   const candidates = resolveCandidates(outcome.key, ctx.snapshot, deps);
   ctx.permits.push(admitKey(outcome.key, outcome, deps));
   const fanOut = outcome.request.n > 1 && ctx.snapshot.settings.nMode === 'fanout';
+  if (outcome.request.stream && outcome.request.partialImages > 0) return dispatchResponsesStream(ctx, candidates);
   if (outcome.request.stream) return fanOut ? dispatchStreamFanOut(ctx) : dispatchStream(ctx, candidates);
   if (fanOut) return dispatchFanOut(ctx);
   const result = await runFailover(buildFailoverInput(ctx, candidates, buildUpstreamBody(outcome.request)));

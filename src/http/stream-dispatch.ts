@@ -36,19 +36,37 @@ export async function dispatchStream(ctx: DispatchContext, candidates: readonly 
   const result = await runFailover({ ...buildFailoverInput(ctx, candidates, buildUpstreamBody(outcome.request)), onPermit: () => sse.start() });
   outcome.attempts = result.attempts;
   outcome.skips = result.skips;
-  if (result.kind === 'aborted') {
-    outcome.ending = { kind: 'client_aborted' };
-    if (!sse.started) reply.hijack();
-    return sse.end();
-  }
-  if (result.kind === 'exhausted') {
-    const error = buildExhaustionError(result.attempts, result.skips, deps.now());
-    outcome.ending = { kind: 'exhausted', status: error.status, skips: result.skips };
-    if (!sse.started) throw error;
-    return endWithError(sse, error);
-  }
+  if (result.kind !== 'final') return endWithoutAnswer(ctx, sse, result.kind);
   ctx.permits.push(result.permit);
   await streamFinal(ctx, sse, result);
+}
+
+/**
+ * Ends a stream whose failover gave no answer: the client left (nothing more to send), or every
+ * account failed (`outcome.attempts`/`skips` say how) — a plain JSON error if the headers are not
+ * out yet, else `event: error` with the same error. Leaves `outcome.ending` set.
+ */
+export function endWithoutAnswer(ctx: DispatchContext, sse: SseResponse, kind: 'aborted' | 'exhausted'): void {
+  const { outcome } = ctx;
+  if (kind === 'aborted') {
+    outcome.ending = { kind: 'client_aborted' };
+    if (!sse.started) ctx.reply.hijack();
+    return sse.end();
+  }
+  const error = buildExhaustionError(outcome.attempts, outcome.skips, ctx.deps.now());
+  outcome.ending = { kind: 'exhausted', status: error.status, skips: outcome.skips };
+  if (!sse.started) throw error;
+  endWithError(sse, error);
+}
+
+/** Ends a started stream with the upstream's own error answer as `event: error` (its status is logged). */
+export async function endWithUpstreamError(ctx: DispatchContext, sse: SseResponse, result: Extract<FailoverResult, { kind: 'final' }>): Promise<void> {
+  const { response } = result;
+  const info = await readUpstreamError(response.body, response.status);
+  const built = buildUpstreamErrorResponse(response.status >= 400 ? response.status : 502, info);
+  ctx.outcome.ending = { kind: 'upstream', status: built.status, accountName: result.candidate.account.name, metrics: null, streamError: null };
+  sse.writeEvents(buildErrorEvent(built.body.error));
+  sse.end();
 }
 
 /** Streams the final upstream answer: events from a 2xx, else the upstream's error as `event: error`. */
@@ -56,13 +74,7 @@ async function streamFinal(ctx: DispatchContext, sse: SseResponse, result: Extra
   const { deps, outcome } = ctx;
   const accountName = result.candidate.account.name;
   const { response } = result;
-  if (response.status < 200 || response.status >= 300) {
-    const info = await readUpstreamError(response.body, response.status);
-    const built = buildUpstreamErrorResponse(response.status >= 400 ? response.status : 502, info);
-    outcome.ending = { kind: 'upstream', status: built.status, accountName, metrics: null, streamError: null };
-    sse.writeEvents(buildErrorEvent(built.body.error));
-    return sse.end();
-  }
+  if (response.status < 200 || response.status >= 300) return endWithUpstreamError(ctx, sse, result);
   const tap = createImageEventTap({
     eventPrefix: STREAM_EVENT_PREFIX[outcome.request.endpoint],
     defaults: eventDefaultsOf(outcome.request),
@@ -86,7 +98,8 @@ async function streamFinal(ctx: DispatchContext, sse: SseResponse, result: Extra
   sse.end();
 }
 
-function endWithError(sse: SseResponse, error: GatewayError): void {
+/** Ends a started stream with `event: error` carrying the OpenAI error object of `error`. */
+export function endWithError(sse: SseResponse, error: GatewayError): void {
   sse.writeEvents(buildErrorEvent(toOpenAIError(error).body.error));
   sse.end();
 }

@@ -68,6 +68,26 @@ export function buildCompletedEvent(type: string, b64Json: string, trailer: Para
   return buildEventHead(type) + JSON.stringify(b64Json).slice(1, -1) + buildEventTrailer(trailer);
 }
 
+/** A `*.partial_image` event (contract §1.5): the partial's base64, its 0-based index, and the echoes within the enums. */
+export function buildPartialEvent(
+  type: string,
+  partial: { b64: string; index: number; echoes: Omit<ImageEventFacts, 'usage'> },
+  defaults: ImageEventDefaults,
+  createdAt: number,
+): string {
+  const data = {
+    type,
+    b64_json: partial.b64,
+    created_at: createdAt,
+    size: pick('size', partial.echoes.size, defaults.size),
+    quality: pick('quality', partial.echoes.quality, defaults.quality),
+    background: pick('background', partial.echoes.background, defaults.background),
+    output_format: pick('output_format', partial.echoes.outputFormat, defaults.outputFormat),
+    partial_image_index: partial.index,
+  };
+  return `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
 /** `event: error` with an OpenAI error object: the SDKs throw an APIError from it. */
 export function buildErrorEvent(error: { message: string; type: string; param: string | null; code: string | null }): string {
   return `event: error\ndata: ${JSON.stringify({ error })}\n\n`;

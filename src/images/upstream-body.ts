@@ -30,6 +30,38 @@ export function buildUpstreamBody(req: ImageRequest): UpstreamBody {
   return { contentLength, open: () => Readable.from(streamSegments(segments), { objectMode: false }) };
 }
 
+/**
+ * Builds the Codex Responses API request that makes the image with the `image_generation` tool
+ * (contract §3.2): the prompt as `input_text`, edit images as `input_image` parts (streamed like the
+ * images body), the request's options and `partial_images` on the tool, `store: false`,
+ * `stream: true`. `hostModel` is the chat model that calls the tool.
+ */
+export function buildResponsesUpstreamBody(req: ImageRequest, hostModel: string): UpstreamBody {
+  const segments = buildResponsesSegments(req, hostModel);
+  const contentLength = segments.reduce((sum, segment) => sum + measureSegment(segment), 0);
+  return { contentLength, open: () => Readable.from(streamSegments(segments), { objectMode: false }) };
+}
+
+function buildResponsesSegments(req: ImageRequest, hostModel: string): Segment[] {
+  const options = Object.fromEntries(UPSTREAM_OPTIONS.map((name) => [name, req.options[name]]));
+  const tool = JSON.stringify({
+    type: 'image_generation',
+    action: req.endpoint === 'edits' ? 'edit' : 'generate',
+    model: req.model,
+    ...options,
+    partial_images: req.partialImages,
+  });
+  const images = req.images.flatMap((input) => [text(',{"type":"input_image","image_url":'), ...buildStringSegments(input), text('}')]);
+  const mask = req.mask === null ? [text(tool)] : [text(`${tool.slice(0, -1)},"input_image_mask":{"image_url":`), ...buildStringSegments(req.mask), text('}}')];
+  return [
+    text(`{"model":${JSON.stringify(hostModel)},"instructions":"","input":[{"type":"message","role":"user","content":[{"type":"input_text","text":${JSON.stringify(req.prompt)}}`),
+    ...images,
+    text(']}],"tools":['),
+    ...mask,
+    text('],"tool_choice":{"type":"image_generation"},"store":false,"stream":true}'),
+  ];
+}
+
 /** The options forwarded upstream, in body order; anything else in `options` is never sent. */
 const UPSTREAM_OPTIONS = [
   'size', 'quality', 'background', 'output_format', 'output_compression', 'moderation', 'input_fidelity',

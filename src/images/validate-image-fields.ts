@@ -90,9 +90,11 @@ export function validateImageFields(input: FieldValidationInput): ValidatedField
   const model = limits.resolveModel(parsed.get('model') as string | undefined);
   const n = parsed.get('n') as number | undefined;
   const stream = parsed.get('stream') === true;
-  const partialImages = (parsed.get('partial_images') as number | undefined) ?? 0;
-  // Partial images belong to a stream; asked for without one, they are not honoured (and said so).
-  if (partialImages > 0 && !stream) ignoredParams.push('partial_images');
+  const requested = (parsed.get('partial_images') as number | undefined) ?? 0;
+  // Partial images belong to a stream of one image (with n > 1 no event says which image a partial
+  // belongs to); otherwise they are not honoured, and said so.
+  const partialImages = stream && (n ?? 1) === 1 ? requested : 0;
+  if (requested > 0 && partialImages === 0) ignoredParams.push('partial_images');
   // A stream carries b64_json only (as OpenAI's does): `url` cannot be honoured there.
   if (stream && parsed.get('response_format') === 'url') ignoredParams.push('response_format');
   return {
@@ -104,7 +106,7 @@ export function validateImageFields(input: FieldValidationInput): ValidatedField
     options: buildOptions(parsed),
     responseFormat: stream ? 'b64_json' : ((parsed.get('response_format') as ImageRequest['responseFormat'] | undefined) ?? 'b64_json'),
     stream,
-    partialImages: stream ? partialImages : 0,
+    partialImages,
     // Sorted: the header and the log line name them the same way whatever the client's order.
     ignoredParams: ignoredParams.sort(),
     mappedParams: mappedParams.sort(),

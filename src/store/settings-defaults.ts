@@ -25,6 +25,8 @@ export const SETTINGS_DEFAULTS = {
   nMode: 'fanout',
   /** Model mapping: unknown model names get the default model (false) or a 400 (true). */
   modelAliasesStrict: false,
+  /** The chat model that calls the image_generation tool on the Responses path (partial images). */
+  responsesHostModel: 'gpt-5.4-mini',
 } as const satisfies Settings;
 
 /** Bounds of the integer settings (inclusive). */
@@ -36,6 +38,9 @@ export const SETTINGS_INTEGER_BOUNDS = {
 
 /** Shape of the Codex client version: 1..64 characters of [A-Za-z0-9._-] (it goes into an HTTP header). */
 export const CODEX_CLIENT_VERSION_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Shape of a host model name (it goes into the upstream JSON body). */
+export const HOST_MODEL_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /** Names of every setting, for iterating. */
 export const SETTING_NAMES = Object.keys(SETTINGS_DEFAULTS) as Array<keyof Settings>;
@@ -50,6 +55,7 @@ export const SETTING_PARAMS = {
   fieldPolicy: 'field_policy',
   nMode: 'n_mode',
   modelAliasesStrict: 'model_aliases_strict',
+  responsesHostModel: 'responses_host_model',
 } as const satisfies Record<keyof Settings, string>;
 
 /** Outcome of checking one setting value: the normalised value, or a message naming the setting. */
@@ -123,6 +129,7 @@ export const SETTING_RULES = {
   fieldPolicy: choiceSetting(FIELD_POLICY_MODES),
   nMode: choiceSetting(N_MODES),
   modelAliasesStrict: booleanSetting,
+  responsesHostModel: textSetting(HOST_MODEL_PATTERN, "1 to 64 characters of letters, digits, '.', '_', ':' or '-'"),
 } as const satisfies { [K in keyof Settings]: SettingRule<Settings[K]> };
 
 /**

@@ -82,6 +82,8 @@ export interface Settings {
   corsAllowedOrigins: readonly string[];
   /** Model mapping: an unknown `model` is a 400 naming the allowed names (true) or gets the default model (false). */
   modelAliasesStrict: boolean;
+  /** The chat model that calls the image_generation tool on the Responses path. */
+  responsesHostModel: string;
 }
 
 /**

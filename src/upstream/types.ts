@@ -1,9 +1,12 @@
 import type { Readable } from 'node:stream';
 import type { ImageEndpoint, UpstreamBody } from '../images/image-request.js';
 
+/** Where a request goes upstream: an images endpoint, or the Responses API with the image_generation tool. */
+export type UpstreamEndpoint = ImageEndpoint | 'responses';
+
 /** One request to one account. */
 export interface UpstreamRequest {
-  endpoint: ImageEndpoint;
+  endpoint: UpstreamEndpoint;
   body: UpstreamBody;
   /** Access token and account id for this attempt. */
   accessToken: string;

@@ -1,11 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import { Transform, type Readable } from 'node:stream';
-import type { ImageEndpoint } from '../images/image-request.js';
 import type { DispatcherPool } from './dispatcher-pool.js';
 import { buildUpstreamHeaders } from './upstream-headers.js';
 import { UPSTREAM_ERROR_CODES, UpstreamFailureError } from './upstream-failures.js';
 import { joinUpstreamUrl, normalizeUpstreamBaseUrl, upstreamPathFor } from './upstream-url.js';
-import type { UpstreamClient, UpstreamRequest, UpstreamResponse } from './types.js';
+import type { UpstreamClient, UpstreamEndpoint, UpstreamRequest, UpstreamResponse } from './types.js';
 
 export interface UndiciUpstreamClientOptions {
   /** Upstream base (normalised here with normalizeUpstreamBaseUrl). */
@@ -91,9 +90,10 @@ export function createUndiciUpstreamClient(opts: UndiciUpstreamClientOptions): U
   checkPositive('attemptTimeoutMs', opts.attemptTimeoutMs);
   checkPositive('maxResponseBytes', opts.maxResponseBytes);
   const base = normalizeUpstreamBaseUrl(opts.baseUrl);
-  const urls: Record<ImageEndpoint, URL> = {
+  const urls: Record<UpstreamEndpoint, URL> = {
     generations: new URL(joinUpstreamUrl(base, upstreamPathFor('generations'))),
     edits: new URL(joinUpstreamUrl(base, upstreamPathFor('edits'))),
+    responses: new URL(joinUpstreamUrl(base, upstreamPathFor('responses'))),
   };
 
   async function send(req: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse> {

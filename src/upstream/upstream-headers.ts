@@ -57,7 +57,8 @@ export function buildUpstreamHeaders(req: UpstreamRequest, contentLength: number
   return {
     ...headers,
     authorization: `Bearer ${req.accessToken}`,
-    accept: 'application/json',
+    // The Responses API answers as a stream of events (contract §3.2).
+    accept: req.endpoint === 'responses' ? 'text/event-stream' : 'application/json',
     'content-type': 'application/json',
     'content-length': String(contentLength),
     'user-agent': `${CODEX_ORIGINATOR}/${version}`,

@@ -1,6 +1,6 @@
 import { ConfigError } from '../config/config.js';
 import { CONFIG_FIELDS } from '../config/fields.js';
-import type { ImageEndpoint } from '../images/image-request.js';
+import type { UpstreamEndpoint } from './types.js';
 
 /**
  * The path each endpoint is sent to, written as the OpenAI path; `joinUpstreamUrl` drops the `/v1`
@@ -9,7 +9,8 @@ import type { ImageEndpoint } from '../images/image-request.js';
 export const UPSTREAM_PATHS = {
   generations: '/v1/images/generations',
   edits: '/v1/images/edits',
-} as const satisfies Record<ImageEndpoint, string>;
+  responses: '/v1/responses',
+} as const satisfies Record<UpstreamEndpoint, string>;
 
 /** Hosts that need `/backend-api/codex` appended when the operator gives only the origin (spec §5.2). */
 const CHATGPT_ORIGINS = ['https://chatgpt.com', 'https://chat.openai.com'] as const;
@@ -17,7 +18,7 @@ const CHATGPT_ORIGINS = ['https://chatgpt.com', 'https://chat.openai.com'] as co
 const CODEX_BACKEND_SUFFIX = '/backend-api/codex';
 
 /** The upstream path for an endpoint, before joining with the base. */
-export function upstreamPathFor(endpoint: ImageEndpoint): (typeof UPSTREAM_PATHS)[ImageEndpoint] {
+export function upstreamPathFor(endpoint: UpstreamEndpoint): (typeof UPSTREAM_PATHS)[UpstreamEndpoint] {
   return UPSTREAM_PATHS[endpoint];
 }
 

@@ -7,7 +7,7 @@ import { testImageLimits } from '../../support/image-limits.js';
 import { createImageSpool, type ImageSpool } from '../../../src/images/image-spool.js';
 import type { ImageInput, ImageRequest, SpooledFile, UpstreamBody } from '../../../src/images/image-request.js';
 import { parseImageJson } from '../../../src/images/parse-image-json.js';
-import { buildUpstreamBody } from '../../../src/images/upstream-body.js';
+import { buildResponsesUpstreamBody, buildUpstreamBody } from '../../../src/images/upstream-body.js';
 import { makeJpegHeader, makePng, makeWebpHeader, padImage, toDataUrl } from '../../support/images.js';
 
 const LIMITS = testImageLimits({ maxInputImages: 5 });
@@ -142,5 +142,42 @@ describe('buildUpstreamBody: edits', () => {
     }
     await new Promise((resolve) => setImmediate(resolve));
     expect(source.destroyed).toBe(true);
+  });
+});
+
+describe('buildResponsesUpstreamBody (contract §3.2)', () => {
+  it('a generation: the host model, the prompt as input_text, the image tool with the options and partial_images', async () => {
+    const req = base({ prompt: 'a "quoted" fox', options: { size: '1024x1536', quality: 'high' }, stream: true, partialImages: 2 });
+    await expectBody(buildResponsesUpstreamBody(req, 'host-model'), {
+      model: 'host-model',
+      instructions: '',
+      input: [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'a "quoted" fox' }] }],
+      tools: [{ type: 'image_generation', action: 'generate', model: 'gpt-image-2', size: '1024x1536', quality: 'high', partial_images: 2 }],
+      tool_choice: { type: 'image_generation' },
+      store: false,
+      stream: true,
+    });
+  });
+
+  it('an edit: spooled images as input_image parts, the mask on the tool, re-openable', async () => {
+    const a = padImage(makeWebpHeader(), 300_001);
+    const m = makePng(16, 16);
+    const req = base({ endpoint: 'edits', images: [await spoolInput(a), { kind: 'url', url: 'https://example.com/b.png' }], mask: await spoolInput(m), stream: true, partialImages: 1 });
+    const body = buildResponsesUpstreamBody(req, 'host');
+    const expected = {
+      model: 'host',
+      instructions: '',
+      input: [{ type: 'message', role: 'user', content: [
+        { type: 'input_text', text: 'p' },
+        { type: 'input_image', image_url: `data:image/webp;base64,${a.toString('base64')}` },
+        { type: 'input_image', image_url: 'https://example.com/b.png' },
+      ] }],
+      tools: [{ type: 'image_generation', action: 'edit', model: 'gpt-image-2', partial_images: 1, input_image_mask: { image_url: `data:image/png;base64,${m.toString('base64')}` } }],
+      tool_choice: { type: 'image_generation' },
+      store: false,
+      stream: true,
+    };
+    await expectBody(body, expected);
+    await expectBody(body, expected);
   });
 });

@@ -33,6 +33,12 @@ const FIELDS = [
     choices: ['lenient', 'strict'],
   },
   {
+    name: 'responses_host_model',
+    label: 'Responses host model',
+    hint: 'the chat model that calls the image_generation tool when a stream asks for partial images',
+    kind: 'text',
+  },
+  {
     name: 'n_mode',
     label: 'Serving n > 1',
     hint: 'fanout: n one-image upstream calls in parallel (the Codex backend makes one image per call); passthrough: n is forwarded as sent',
