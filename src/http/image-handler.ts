@@ -8,6 +8,8 @@ import { buildUpstreamBody } from '../images/upstream-body.js';
 import { describeKeyLimitRejection } from '../limits/key-limiter.js';
 import type { Permit } from '../limits/permit.js';
 import { hashPrompt } from '../observe/prompt-hash.js';
+import { readUpstreamError } from '../upstream/upstream-error.js';
+import { isImagesEndpointUnavailable } from '../upstream/upstream-failures.js';
 import type { KeyRecord, Snapshot } from '../store/types.js';
 import { watchClientAbort } from './client-abort.js';
 import { buildExhaustionError, buildFailoverInput, resolveCandidates, type DispatchContext } from './dispatch-context.js';
@@ -15,8 +17,8 @@ import { dispatchFanOut, dispatchStreamFanOut } from './fan-out-dispatch.js';
 import type { GatewayDeps } from './gateway-deps.js';
 import { parseImageBody } from './parse-image-body.js';
 import { recordOutcome } from './record-outcome.js';
-import { sendUpstreamResponse } from './send-upstream-response.js';
-import { dispatchResponsesStream } from './responses-stream-dispatch.js';
+import { sendUpstreamErrorInfo, sendUpstreamResponse } from './send-upstream-response.js';
+import { dispatchResponsesJson, dispatchResponsesStream } from './responses-dispatch.js';
 import { dispatchStream } from './stream-dispatch.js';
 
 /** Response headers that say what the gateway did with the request's fields (names only, never values). */
@@ -25,6 +27,8 @@ export const FIELD_POLICY_HEADERS = {
   mapped: 'x-gateway-mapped-params',
   model: 'x-gateway-model',
 } as const;
+
+const isSuccess = (status: number) => status >= 200 && status < 300;
 
 /** Takes the key's permit or throws the original's 429 (recording why on the outcome). */
 function admitKey(key: KeyRecord, outcome: RequestOutcome, deps: GatewayDeps): Permit {
@@ -79,6 +83,17 @@ async function dispatch(ctx: DispatchContext): Promise<void> {
     throw error;
   }
   ctx.permits.push(result.permit);
+  if (ctx.snapshot.settings.responsesFallback && !isSuccess(result.response.status)) {
+    const info = await readUpstreamError(result.response.body, result.response.status);
+    if (isImagesEndpointUnavailable(result.response.status, info)) {
+      result.permit.release();
+      outcome.attempts.at(-1)!.errorClass = 'upstream_status';
+      return dispatchResponsesJson(ctx, candidates);
+    }
+    const sent = await sendUpstreamErrorInfo(reply, result.response.status, info);
+    outcome.ending = { kind: 'upstream', status: sent.status, accountName: result.candidate.account.name, metrics: null, streamError: null };
+    return;
+  }
   const sent = await sendUpstreamResponse(reply, result.response, outcome.request, {
     maxResponseBytes: deps.config.upstreamMaxResponseBytes,
     clientSignal: ctx.clientSignal,

@@ -4,7 +4,7 @@ import type { FastifyReply } from 'fastify';
 import type { ImageRequest } from '../images/image-request.js';
 import type { ResponseMetrics } from '../observe/image-log-event.js';
 import { createResponseTap, type ResponseTap } from '../observe/response-tap.js';
-import { buildUpstreamErrorResponse, readUpstreamError } from '../upstream/upstream-error.js';
+import { buildUpstreamErrorResponse, readUpstreamError, type UpstreamErrorInfo } from '../upstream/upstream-error.js';
 import type { UpstreamResponse } from '../upstream/types.js';
 
 /** What happened while answering the client with the final upstream response. */
@@ -56,9 +56,13 @@ export async function sendUpstreamResponse(
 }
 
 async function sendUpstreamError(reply: FastifyReply, response: UpstreamResponse): Promise<SentResponse> {
-  const info = await readUpstreamError(response.body, response.status);
+  return sendUpstreamErrorInfo(reply, response.status, await readUpstreamError(response.body, response.status));
+}
+
+/** Answers with an upstream error already read: the OpenAI shape, the upstream's status and message (redacted), no retry. */
+export async function sendUpstreamErrorInfo(reply: FastifyReply, upstreamStatus: number, info: UpstreamErrorInfo): Promise<SentResponse> {
   // A 1xx/3xx at this point is not something an Images API client can use.
-  const status = response.status >= 400 ? response.status : 502;
+  const status = upstreamStatus >= 400 ? upstreamStatus : 502;
   const built = buildUpstreamErrorResponse(status, info);
   await reply.code(built.status).headers({ ...built.headers, 'x-should-retry': 'false' }).send(built.body);
   return { status: built.status, metrics: null, streamError: null };

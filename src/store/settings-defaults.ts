@@ -27,6 +27,8 @@ export const SETTINGS_DEFAULTS = {
   modelAliasesStrict: false,
   /** The chat model that calls the image_generation tool on the Responses path (partial images). */
   responsesHostModel: 'gpt-5.4-mini',
+  /** Serve a plain request through the Responses path when the images endpoint is unavailable for an account. */
+  responsesFallback: false,
 } as const satisfies Settings;
 
 /** Bounds of the integer settings (inclusive). */
@@ -56,6 +58,7 @@ export const SETTING_PARAMS = {
   nMode: 'n_mode',
   modelAliasesStrict: 'model_aliases_strict',
   responsesHostModel: 'responses_host_model',
+  responsesFallback: 'responses_fallback',
 } as const satisfies Record<keyof Settings, string>;
 
 /** Outcome of checking one setting value: the normalised value, or a message naming the setting. */
@@ -130,6 +133,7 @@ export const SETTING_RULES = {
   nMode: choiceSetting(N_MODES),
   modelAliasesStrict: booleanSetting,
   responsesHostModel: textSetting(HOST_MODEL_PATTERN, "1 to 64 characters of letters, digits, '.', '_', ':' or '-'"),
+  responsesFallback: booleanSetting,
 } as const satisfies { [K in keyof Settings]: SettingRule<Settings[K]> };
 
 /**

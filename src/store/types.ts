@@ -84,6 +84,8 @@ export interface Settings {
   modelAliasesStrict: boolean;
   /** The chat model that calls the image_generation tool on the Responses path. */
   responsesHostModel: string;
+  /** Serve a plain request through the Responses path when the images endpoint is unavailable. */
+  responsesFallback: boolean;
 }
 
 /**

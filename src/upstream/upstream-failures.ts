@@ -134,3 +134,20 @@ export function statusClass(status: number): UpstreamStatusClass | null {
   if (status >= 400 && status < 500) return 'client_error';
   return 'upstream_status';
 }
+
+/** Statuses with which the images endpoint may say it is not there for an account. */
+const UNAVAILABLE_STATUSES: ReadonlySet<number> = new Set([404, 405, 410]);
+/** Statuses that may carry an "unsupported" refusal of the endpoint or the model on it. */
+const REFUSAL_STATUSES: ReadonlySet<number> = new Set([400, 403, 422]);
+const UNSUPPORTED_WORDING = /unsupported|not supported/i;
+
+/**
+ * True when an images-endpoint answer says the endpoint is unavailable rather than the request wrong:
+ * 404/405/410, or a 400/403/422 whose code or message says "unsupported" / "not supported" (the
+ * ChatGPT backend's FastAPI refusals). The Responses fallback (setting `responses_fallback`) then
+ * serves the request; a content-policy block or a bad field is never mistaken for it.
+ */
+export function isImagesEndpointUnavailable(status: number, info: { code: string | null; message: string }): boolean {
+  if (UNAVAILABLE_STATUSES.has(status)) return true;
+  return REFUSAL_STATUSES.has(status) && UNSUPPORTED_WORDING.test(`${info.code ?? ''} ${info.message}`);
+}

@@ -3,6 +3,7 @@ import {
   UPSTREAM_ERROR_CODES,
   UpstreamFailureError,
   isClientAbortError,
+  isImagesEndpointUnavailable,
   isResponseTooLargeError,
   isTimeoutError,
   isTransportError,
@@ -101,5 +102,21 @@ describe('isTimeoutError / isClientAbortError', () => {
     const codes = Object.values(UPSTREAM_ERROR_CODES);
     expect(new Set(codes).size).toBe(codes.length);
     for (const code of codes) expect(code).toMatch(/^[A-Z_]+$/);
+  });
+});
+
+describe('isImagesEndpointUnavailable', () => {
+  it.each([
+    [404, null, 'Not Found', true],
+    [410, null, 'Gone', true],
+    [405, null, 'Method Not Allowed', true],
+    [400, null, "The 'gpt-image-2' model is not supported when using Codex with a ChatGPT account.", true],
+    [422, 'unsupported_endpoint', 'nope', true],
+    [400, 'moderation_blocked', 'Your request was rejected as a result of our safety system.', false],
+    [400, null, 'size has an invalid value', false],
+    [500, null, 'unsupported', false],
+    [429, null, 'not supported right now', false],
+  ])('%i %s %j → %s', (status, code, message, expected) => {
+    expect(isImagesEndpointUnavailable(status, { code, message })).toBe(expected);
   });
 });

@@ -12,6 +12,8 @@ const KINDS = {
   list: { toText: (v: unknown) => (v as string[]).join('\n'), toValue: (t: string): unknown => t.split(/[\s,]+/).filter((e) => e !== '') },
   /** One of the field's `choices`, shown as a select. */
   choice: { toText: (v: unknown) => String(v), toValue: (t: string): unknown => t },
+  /** A switch, shown as a select of false/true. */
+  flag: { toText: (v: unknown) => String(v), toValue: (t: string): unknown => t === 'true' },
 } as const;
 
 const FIELDS = [
@@ -37,6 +39,13 @@ const FIELDS = [
     label: 'Responses host model',
     hint: 'the chat model that calls the image_generation tool when a stream asks for partial images',
     kind: 'text',
+  },
+  {
+    name: 'responses_fallback',
+    label: 'Responses fallback',
+    hint: 'true: when the images endpoint is unavailable for an account (404/410/unsupported), serve plain requests through the Responses API',
+    kind: 'flag',
+    choices: ['false', 'true'],
   },
   {
     name: 'n_mode',
