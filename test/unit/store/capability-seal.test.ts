@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { createCapability, openCapability, openWithCapability, sealWithCapability } from '../../../src/store/capability-seal.js';
+
+describe('capability seal', () => {
+  it('a token opens back to the same hash and key, and opens what was sealed', () => {
+    const made = createCapability('imgjob_');
+    expect(made.token).toMatch(/^imgjob_[A-Za-z0-9_-]{43}$/);
+    const again = openCapability('imgjob_', made.token)!;
+    expect(again.idHash).toBe(made.idHash);
+    expect(again.key.equals(made.key)).toBe(true);
+    const sealed = sealWithCapability(made, Buffer.from('{"data":[]}'));
+    expect(sealed.includes(Buffer.from('data'))).toBe(false);
+    expect(openWithCapability(again, sealed).toString()).toBe('{"data":[]}');
+  });
+
+  it('the stored hash reveals neither the token nor the key', () => {
+    const made = createCapability('imgjob_');
+    expect(made.idHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(made.idHash).not.toBe(made.key.toString('hex'));
+    expect(made.token).not.toContain(made.idHash);
+  });
+
+  it('another capability cannot open it, and a changed byte is detected', () => {
+    const a = createCapability('x_');
+    const sealed = sealWithCapability(a, Buffer.from('secret result'));
+    expect(() => openWithCapability(createCapability('x_'), sealed)).toThrow();
+    const tampered = Buffer.from(sealed);
+    tampered[tampered.length - 1]! ^= 1;
+    expect(() => openWithCapability(a, tampered)).toThrow();
+    expect(() => openWithCapability(a, sealed.subarray(0, 10))).toThrow('too short');
+  });
+
+  it.each(['', 'imgjob_', 'imgjob_short', `imgres_${'A'.repeat(43)}`, `imgjob_${'A'.repeat(42)}!`, `imgjob_${'A'.repeat(44)}`])('refuses the malformed token %j', (token) => {
+    expect(openCapability('imgjob_', token)).toBeNull();
+  });
+});
