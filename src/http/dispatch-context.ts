@@ -10,16 +10,23 @@ import type { Permit } from '../limits/permit.js';
 import type { KeyRecord, Snapshot } from '../store/types.js';
 import type { GatewayDeps } from './gateway-deps.js';
 
-/** One admitted request on its way through dispatch: what every dispatch path needs. */
-export interface DispatchContext {
-  req: FastifyRequest;
-  reply: FastifyReply;
+/** One admitted request on its way through dispatch, with or without an HTTP exchange (async jobs have none). */
+export interface DispatchCore {
   deps: GatewayDeps;
   snapshot: Snapshot;
   outcome: RequestOutcome;
-  /** Released by the handler once the response is complete. */
+  /** Released by the owner once the answer is complete. */
   permits: Permit[];
+  /** Aborts when the client goes away (or the job is cancelled). */
   clientSignal: AbortSignal;
+  /** The client's headers, for the few that may pass upstream (trace context). */
+  clientHeaders: Record<string, string | string[] | undefined>;
+}
+
+/** A dispatch that answers over HTTP. */
+export interface DispatchContext extends DispatchCore {
+  req: FastifyRequest;
+  reply: FastifyReply;
 }
 
 /** Plans the accounts to try for this key, in order (by load, then least recently started). */
@@ -50,14 +57,14 @@ function reportAttempt(attempt: AttemptRecord, candidates: readonly Candidate[],
 }
 
 /** The input of one failover run over `candidates` with `body`. */
-export function buildFailoverInput(ctx: DispatchContext, candidates: readonly Candidate[], body: UpstreamBody): FailoverInput {
+export function buildFailoverInput(ctx: DispatchCore, candidates: readonly Candidate[], body: UpstreamBody): FailoverInput {
   const { deps } = ctx;
   return {
     endpoint: ctx.outcome.request.endpoint,
     body,
     candidates,
     signal: ctx.clientSignal,
-    clientHeaders: ctx.req.headers,
+    clientHeaders: ctx.clientHeaders,
     codexClientVersion: ctx.snapshot.settings.codexClientVersion,
     upstream: deps.upstream,
     accountLimiter: deps.accountLimiter,

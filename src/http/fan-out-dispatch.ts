@@ -7,7 +7,7 @@ import { buildErrorEvent } from '../images/image-stream-events.js';
 import { buildUpstreamBody } from '../images/upstream-body.js';
 import type { ResponseMetrics } from '../observe/image-log-event.js';
 import { buildUpstreamErrorResponse } from '../upstream/upstream-error.js';
-import { buildExhaustionError, buildFailoverInput, planFor, type DispatchContext } from './dispatch-context.js';
+import { buildExhaustionError, buildFailoverInput, planFor, type DispatchContext, type DispatchCore } from './dispatch-context.js';
 import { buildPartEvents, combinePartMetrics, readPartBody, sendFanOutResponse, sendPartError, type PartBody } from './fan-out-response.js';
 import { createSseResponse } from './sse-response.js';
 import { STREAM_EVENT_PREFIX, eventDefaultsOf } from './stream-dispatch.js';
@@ -32,7 +32,7 @@ interface FanOutRun {
  * failed over like a plain request, under the request's one key permit. `onPermit` is told when any
  * part holds an account; `onPartRead` gets each part's body as soon as it is in.
  */
-async function runParts(ctx: DispatchContext, hooks: { onPermit?: () => void; onPartRead?: (part: number, body: PartBody) => void }): Promise<FanOutRun> {
+export async function runParts(ctx: DispatchCore, hooks: { onPermit?: () => void; onPartRead?: (part: number, body: PartBody) => void }): Promise<FanOutRun> {
   const { deps, outcome } = ctx;
   const request = outcome.request;
   // The Codex upstream makes one image per call and the Codex CLI never sends `n`.
@@ -58,13 +58,13 @@ async function runParts(ctx: DispatchContext, hooks: { onPermit?: () => void; on
   return { parts, images, end };
 }
 
-type NoImage =
+export type NoImage =
   | { kind: 'aborted' }
   | { kind: 'upstream_error'; part: Extract<PartBody, { kind: 'upstream_error' }> }
   | { kind: 'exhausted'; error: GatewayError };
 
 /** Why no part produced an image: the client left, an upstream answered with an error, or the accounts ran out. */
-function explainNoImage(ctx: DispatchContext, parts: FanOutRun['parts']): NoImage {
+export function explainNoImage(ctx: DispatchCore, parts: FanOutRun['parts']): NoImage {
   if (ctx.clientSignal.aborted) return { kind: 'aborted' };
   const upstreamError = parts.map((p) => (p.kind === 'done' ? p.value.body : null)).find((b) => b?.kind === 'upstream_error');
   if (upstreamError?.kind === 'upstream_error') return { kind: 'upstream_error', part: upstreamError };

@@ -115,7 +115,7 @@ export function createImageHandler(endpoint: ImageEndpoint, deps: GatewayDeps) {
       const request = await parseImageBody(endpoint, req, deps.config, snapshot, spool).finally(() => req.endBodyDeadline?.());
       announceFieldPolicy(reply, request);
       outcome = startOutcome(req, key, request, deps);
-      await dispatch({ req, reply, deps, snapshot, outcome, permits, clientSignal: client.signal });
+      await dispatch({ req, reply, deps, snapshot, outcome, permits, clientSignal: client.signal, clientHeaders: req.headers });
     } finally {
       for (const permit of permits) permit.release();
       client.dispose();

@@ -69,10 +69,11 @@ describe('paths, methods and content types', () => {
     expect(((await size.json()) as ErrorBody).error).toMatchObject({ param: 'size', code: 'unsupported_value' });
   });
 
-  it('stream: true is refused clearly', async () => {
+  it('stream: true answers an event stream (test/e2e/stream.test.ts has the details)', async () => {
     const res = await postJson('/v1/images/generations', { prompt: 'p', stream: true });
-    expect(res.status).toBe(400);
-    expect(((await res.json()) as ErrorBody).error).toMatchObject({ message: 'stream is not supported yet', param: 'stream' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(await res.text()).toContain('event: image_generation.completed');
   });
 });
 

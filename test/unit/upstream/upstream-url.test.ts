@@ -67,7 +67,7 @@ describe('upstreamPathFor', () => {
     expect(upstreamPathFor(endpoint as keyof typeof UPSTREAM_PATHS)).toBe(path);
   });
 
-  it('maps exactly the two endpoints to the OpenAI image paths', () => {
-    expect(UPSTREAM_PATHS).toEqual({ generations: '/v1/images/generations', edits: '/v1/images/edits' });
+  it('maps exactly the two image endpoints and the Responses API to their OpenAI paths', () => {
+    expect(UPSTREAM_PATHS).toEqual({ generations: '/v1/images/generations', edits: '/v1/images/edits', responses: '/v1/responses' });
   });
 });
