@@ -26,6 +26,7 @@ export const ERRORS = {
   // Public image API: request shape (checked before any key or account is touched).
   unsupported_path: { status: 404, type: 'not_found_error', retry: 'never' },
   model_not_found: { status: 404, type: 'invalid_request_error', retry: 'never' }, // GET /v1/models/{id}, unknown id (OpenAI's own code and type)
+  job_not_found: { status: 404, type: 'not_found_error', retry: 'never' }, // GET/DELETE /v1/images/jobs/{id}: unknown, malformed, another key's, or deleted
   method_not_allowed: { status: 405, type: 'invalid_request_error', retry: 'never' },
   unsupported_media_type: { status: 415, type: 'invalid_request_error', retry: 'never' },
   invalid_json: { status: 400, type: 'invalid_request_error', retry: 'never' },
@@ -44,6 +45,7 @@ export const ERRORS = {
   image_disabled: { status: 403, type: 'permission_error', retry: 'never' },
   quota_exceeded: { status: 429, type: 'insufficient_quota', retry: 'never' },
   key_rate_limited: { status: 429, type: 'rate_limit_error', retry: 'after' },
+  job_queue_full: { status: 429, type: 'rate_limit_error', retry: 'after' }, // Prefer: respond-async while the key already has job_max_queued_per_key queued jobs
   // Routing and failover outcomes.
   no_image_accounts: { status: 503, type: 'server_error', retry: 'never' },
   no_usable_accounts: { status: 503, type: 'server_error', retry: 'after' },

@@ -9,6 +9,7 @@ import type { GatewayDeps } from './gateway-deps.js';
 import { installErrorHandler } from './error-handler.js';
 import { createImageGate } from './image-gate.js';
 import { createImageHandler } from './image-handler.js';
+import { registerJobRoutes } from './job-routes.js';
 import { registerModelRoutes } from './models-routes.js';
 import { registerStatusRoutes } from './status-routes.js';
 import { parseTrustedProxies } from './trust-proxy.js';
@@ -82,6 +83,7 @@ export async function buildGatewayApp(deps: GatewayDeps, opts: GatewayAppOptions
     });
   }
   registerModelRoutes(app, deps, ALL_METHODS);
+  if (deps.jobs) registerJobRoutes(app, deps, deps.jobs, ALL_METHODS);
   app.get('/healthz', async (_req, reply) => reply.type('text/plain; charset=utf-8').send('ok'));
   app.get('/readyz', async (_req, reply) => {
     const ready = deps.snapshots.isReady();

@@ -8,6 +8,8 @@ import type { ImageLogEvent } from '../observe/image-log-event.js';
 import type { UsageRecorder } from '../observe/usage-recorder.js';
 import type { Snapshot } from '../store/types.js';
 import type { UpstreamClient } from '../upstream/types.js';
+import type { DbQuerier } from '../store/db.js';
+import type { JobScheduler } from './job-scheduler.js';
 
 /** Where the data plane reads control data: the in-memory snapshot, reloaded in the background. */
 export interface SnapshotSource {
@@ -15,6 +17,13 @@ export interface SnapshotSource {
   current(): Snapshot | null;
   /** True when a snapshot is loaded and the database answered recently. */
   isReady(): boolean;
+}
+
+/** Async jobs in this process: the scheduler, where job rows live, and this instance's id. */
+export interface JobRuntime {
+  scheduler: JobScheduler;
+  db: DbQuerier;
+  instanceId: string;
 }
 
 /** Everything the public image API needs, injected so tests can build the app around real or fake parts. */
@@ -36,4 +45,6 @@ export interface GatewayDeps {
   onAuthFailure?: (accountId: string) => void;
   /** Serves `GET /status` (behind the admin token) when given; absent = no status endpoint. */
   status?: { source: DataPlaneStatusSource; adminToken: string };
+  /** Async jobs (`Prefer: respond-async`, `/v1/images/jobs/{id}`); absent = the preference is not applied. */
+  jobs?: JobRuntime;
 }

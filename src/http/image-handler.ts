@@ -14,6 +14,7 @@ import type { KeyRecord, Snapshot } from '../store/types.js';
 import { watchClientAbort } from './client-abort.js';
 import { buildExhaustionError, buildFailoverInput, resolveCandidates, type DispatchContext } from './dispatch-context.js';
 import { dispatchFanOut, dispatchStreamFanOut } from './fan-out-dispatch.js';
+import { prefersAsync, submitJob } from './job-routes.js';
 import type { GatewayDeps } from './gateway-deps.js';
 import { parseImageBody } from './parse-image-body.js';
 import { recordOutcome } from './record-outcome.js';
@@ -110,16 +111,24 @@ export function createImageHandler(endpoint: ImageEndpoint, deps: GatewayDeps) {
     const spool = createImageSpool({ dir: deps.spoolDir, maxFileBytes: deps.config.maxUploadFileBytes, maxTotalBytes: deps.config.maxUploadTotalBytes });
     const permits: Permit[] = [];
     let outcome: RequestOutcome | null = null;
+    let spoolHandedOver = false;
     try {
       const snapshot = deps.snapshots.current() as Snapshot; // the gate refused requests before the first load
       const request = await parseImageBody(endpoint, req, deps.config, snapshot, spool).finally(() => req.endBodyDeadline?.());
       announceFieldPolicy(reply, request);
       outcome = startOutcome(req, key, request, deps);
+      if (deps.jobs && prefersAsync(req)) {
+        const job = { key, snapshot, outcome, clientHeaders: req.headers, cleanup: () => spool.cleanup() };
+        outcome = null; // the job records it when it ends
+        await submitJob(deps.jobs, deps, reply, job);
+        spoolHandedOver = true;
+        return;
+      }
       await dispatch({ req, reply, deps, snapshot, outcome, permits, clientSignal: client.signal, clientHeaders: req.headers });
     } finally {
       for (const permit of permits) permit.release();
       client.dispose();
-      await spool.cleanup();
+      if (!spoolHandedOver) await spool.cleanup();
       if (outcome) recordOutcome(outcome, deps, reply);
     }
   };

@@ -15,10 +15,11 @@ declare module 'fastify' {
  * The one exit for a dispatched request's bookkeeping: request-log lines, usage counters and metrics.
  * Runs once, after the response is complete (or abandoned); never throws into the request.
  */
-export function recordOutcome(outcome: RequestOutcome, deps: GatewayDeps, reply: FastifyReply): void {
+export function recordOutcome(outcome: RequestOutcome, deps: GatewayDeps, reply?: FastifyReply): void {
   const ending = outcome.ending;
   if (!ending) return;
-  reply.request.outcomeRecorded = true;
+  // An async job has no exchange of its own: its 202 is not counted, this is its one count.
+  if (reply) reply.request.outcomeRecorded = true;
   const now = deps.now();
   for (const event of buildImageLogEvents(outcome, now)) deps.requestLog.write(event);
   const status = endingStatus(ending);

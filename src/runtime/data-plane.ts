@@ -1,7 +1,12 @@
 import { join } from 'node:path';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Config } from '../config/config.js';
+import { randomBytes } from 'node:crypto';
 import { buildGatewayApp } from '../http/gateway-app.js';
+import type { GatewayDeps, JobRuntime } from '../http/gateway-deps.js';
+import { startJobMaintenance } from '../http/job-maintenance.js';
+import { JobScheduler } from '../http/job-scheduler.js';
+import { recordOutcome } from '../http/record-outcome.js';
 import { createDataPlaneStatusSource, type DataPlaneStatusSource } from '../http/status-routes.js';
 import { AccountLimiter } from '../limits/account-limiter.js';
 import { KeyLimiter } from '../limits/key-limiter.js';
@@ -88,27 +93,36 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken 
   const accountLimiter = new AccountLimiter(Date.now, createAccountInflightReporter(metrics, snapshots));
   const activity = createActivityBuffer();
   const status = createDataPlaneStatusSource({ health, accountLimiter, snapshots, now: Date.now, activity });
-  const app = await buildGatewayApp(
-    {
-      config,
-      snapshots,
-      keyLimiter: new KeyLimiter(),
-      accountLimiter,
-      upstream,
-      metrics,
-      usage,
-      requestLog: teeRequestLog(requestLog, activity),
-      now: Date.now,
-      health,
-      onAuthFailure: (accountId) => {
-        notifyAccountAuthFailed(db, accountId).catch((err) => logger.warn({ err: errorSummary(err), accountId }, 'could not tell the control plane about a 401'));
-      },
-      ...(statusToken ? { status: { source: status, adminToken: statusToken } } : {}),
+  const deps: GatewayDeps = {
+    config,
+    snapshots,
+    keyLimiter: new KeyLimiter(),
+    accountLimiter,
+    upstream,
+    metrics,
+    usage,
+    requestLog: teeRequestLog(requestLog, activity),
+    now: Date.now,
+    health,
+    onAuthFailure: (accountId) => {
+      notifyAccountAuthFailed(db, accountId).catch((err) => logger.warn({ err: errorSummary(err), accountId }, 'could not tell the control plane about a 401'));
     },
-    { logger },
-  );
+    ...(statusToken ? { status: { source: status, adminToken: statusToken } } : {}),
+  };
+  const jobs = createJobRuntime(db, deps, logger);
+  deps.jobs = jobs;
+  const app = await buildGatewayApp(deps, { logger });
+  const maintenance = await startJobMaintenance({
+    jobs,
+    heartbeatMs: config.jobHeartbeatMs,
+    instanceTimeoutMs: config.jobInstanceTimeoutMs,
+    resultTtlMs: config.jobResultTtlMs,
+    now: Date.now,
+    onError: (err) => logger.warn({ err: errorSummary(err) }, 'job maintenance failed; will retry'),
+  });
   const close = async () => {
-    await closeWithGrace(app, config.shutdownGraceMs);
+    await Promise.all([closeWithGrace(app, config.shutdownGraceMs), jobs.scheduler.drain(config.shutdownGraceMs)]);
+    await maintenance.stop();
     await snapshots.close();
     await usage.close();
     await requestLog.close();
@@ -116,6 +130,23 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken 
   };
   return { app, snapshots, health, accountLimiter, status, activity, close };
 }
+
+/** Async jobs of this process: a scheduler that runs them like plain requests, under a fresh instance id. */
+function createJobRuntime(db: Db, deps: GatewayDeps, logger: FastifyBaseLogger): JobRuntime {
+  const scheduler = new JobScheduler({
+    db,
+    deps,
+    maxQueueMs: deps.config.jobMaxQueueMs,
+    resultTtlMs: deps.config.jobResultTtlMs,
+    pumpIntervalMs: JOB_PUMP_INTERVAL_MS,
+    record: (outcome) => recordOutcome(outcome, deps),
+    onError: (err) => logger.warn({ err: errorSummary(err) }, 'async job bookkeeping failed'),
+  });
+  return { scheduler, db, instanceId: `inst_${randomBytes(8).toString('hex')}` };
+}
+
+/** How often queued jobs look for capacity that plain requests freed (jobs ending wake them at once). */
+const JOB_PUMP_INTERVAL_MS = 250;
 
 /** Closes the server, waiting for in-flight requests up to `graceMs`, then cuts what is left. */
 export async function closeWithGrace(app: FastifyInstance, graceMs: number): Promise<void> {

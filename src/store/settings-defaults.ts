@@ -29,6 +29,8 @@ export const SETTINGS_DEFAULTS = {
   responsesHostModel: 'gpt-5.4-mini',
   /** Serve a plain request through the Responses path when the images endpoint is unavailable for an account. */
   responsesFallback: false,
+  /** Most async jobs one key may have waiting to start (429 `job_queue_full` past it). */
+  jobMaxQueuedPerKey: 20,
 } as const satisfies Settings;
 
 /** Bounds of the integer settings (inclusive). */
@@ -36,6 +38,7 @@ export const SETTINGS_INTEGER_BOUNDS = {
   logMaxFileBytes: { min: 1024, max: 16 * 1024 * MiB },
   logMaxFileAgeMs: { min: 1_000, max: 7 * 24 * 3_600_000 },
   logMaxFiles: { min: 1, max: 100_000 },
+  jobMaxQueuedPerKey: { min: 1, max: 10_000 },
 } as const satisfies Partial<Record<keyof Settings, { min: number; max: number }>>;
 
 /** Shape of the Codex client version: 1..64 characters of [A-Za-z0-9._-] (it goes into an HTTP header). */
@@ -59,6 +62,7 @@ export const SETTING_PARAMS = {
   modelAliasesStrict: 'model_aliases_strict',
   responsesHostModel: 'responses_host_model',
   responsesFallback: 'responses_fallback',
+  jobMaxQueuedPerKey: 'job_max_queued_per_key',
 } as const satisfies Record<keyof Settings, string>;
 
 /** Outcome of checking one setting value: the normalised value, or a message naming the setting. */
@@ -134,6 +138,7 @@ export const SETTING_RULES = {
   modelAliasesStrict: booleanSetting,
   responsesHostModel: textSetting(HOST_MODEL_PATTERN, "1 to 64 characters of letters, digits, '.', '_', ':' or '-'"),
   responsesFallback: booleanSetting,
+  jobMaxQueuedPerKey: integerSetting(SETTINGS_INTEGER_BOUNDS.jobMaxQueuedPerKey),
 } as const satisfies { [K in keyof Settings]: SettingRule<Settings[K]> };
 
 /**

@@ -86,6 +86,8 @@ export interface Settings {
   responsesHostModel: string;
   /** Serve a plain request through the Responses path when the images endpoint is unavailable. */
   responsesFallback: boolean;
+  /** Most async jobs one key may have waiting to start. */
+  jobMaxQueuedPerKey: number;
 }
 
 /**

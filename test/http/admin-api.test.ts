@@ -354,7 +354,7 @@ describe('groups', () => {
 describe('settings and usage', () => {
   it('reads settings in snake_case and changes one', async () => {
     const before = (await call({ method: 'GET', url: '/admin/api/settings' })).json() as Record<string, unknown>;
-    expect(Object.keys(before).sort()).toEqual(['codex_client_version', 'cors_allowed_origins', 'field_policy', 'log_max_file_age_ms', 'log_max_file_bytes', 'log_max_files', 'model_aliases_strict', 'n_mode', 'responses_fallback', 'responses_host_model']);
+    expect(Object.keys(before).sort()).toEqual(['codex_client_version', 'cors_allowed_origins', 'field_policy', 'job_max_queued_per_key', 'log_max_file_age_ms', 'log_max_file_bytes', 'log_max_files', 'model_aliases_strict', 'n_mode', 'responses_fallback', 'responses_host_model']);
     const res = await send('PATCH', '/admin/api/settings', { log_max_files: 7 });
     expect(res.statusCode, res.body).toBe(200);
     expect(res.json()).toEqual({ ...before, log_max_files: 7 });

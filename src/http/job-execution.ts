@@ -1,0 +1,42 @@
+import { toOpenAIError } from '../errors/openai-shape.js';
+import { buildUpstreamErrorResponse } from '../upstream/upstream-error.js';
+import type { DispatchCore } from './dispatch-context.js';
+import { explainNoImage, runParts } from './fan-out-dispatch.js';
+import { combineImagesResponses } from './fan-out-response.js';
+
+/** What an async job ended with: the answer the plain request would have given, or a cancellation. */
+export type JobAnswer =
+  | { kind: 'answer'; status: number; body: unknown; errorCode: string | null }
+  | { kind: 'cancelled' };
+
+/**
+ * Runs an admitted request to its final answer without an HTTP exchange (an async job): the same
+ * planning, per-account permits, failover and recording as a plain request, each of its `n` images
+ * one upstream call (parts read whole, as the JSON fan-out does). Returns the exact Images API body
+ * the plain request would have answered, or the OpenAI error body with its status. The caller holds
+ * the key permit. Leaves `outcome.ending` set.
+ */
+export async function executeImageJob(core: DispatchCore): Promise<JobAnswer> {
+  const run = await runParts(core, {});
+  if (run.images.length > 0) {
+    const body = combineImagesResponses(run.images.map((i) => i.json));
+    run.end(200, Array.isArray(body.data) ? body.data.length : 0);
+    return { kind: 'answer', status: 200, body, errorCode: null };
+  }
+  const why = explainNoImage(core, run.parts);
+  switch (why.kind) {
+    case 'aborted':
+      run.end(499, 0);
+      return { kind: 'cancelled' };
+    case 'upstream_error': {
+      const built = buildUpstreamErrorResponse(why.part.status, why.part.info);
+      run.end(built.status, 0);
+      return { kind: 'answer', status: built.status, body: built.body, errorCode: built.body.error.code ?? 'upstream_error' };
+    }
+    case 'exhausted': {
+      const mapped = toOpenAIError(why.error);
+      run.end(mapped.status, 0);
+      return { kind: 'answer', status: mapped.status, body: mapped.body, errorCode: mapped.body.error.code };
+    }
+  }
+}

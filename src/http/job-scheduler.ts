@@ -1,0 +1,255 @@
+import { explainEmptyPlan } from '../dispatch/plan-exhaustion.js';
+import type { RequestOutcome } from '../dispatch/request-outcome.js';
+import { GatewayError } from '../errors/codes.js';
+import { toOpenAIError } from '../errors/openai-shape.js';
+import type { ImageRequest } from '../images/image-request.js';
+import type { Permit } from '../limits/permit.js';
+import { sealWithCapability, type Capability } from '../store/capability-seal.js';
+import type { Db } from '../store/db.js';
+import { finishJob, markJobRunning } from '../store/job-repo.js';
+import type { KeyRecord, Snapshot } from '../store/types.js';
+import { planFor } from './dispatch-context.js';
+import type { GatewayDeps } from './gateway-deps.js';
+import { executeImageJob, type JobAnswer } from './job-execution.js';
+
+/** A job waiting for capacity, or running, in this process. The request lives only here. */
+export interface LocalJob {
+  capability: Capability;
+  keyId: string;
+  request: ImageRequest;
+  outcome: RequestOutcome;
+  clientHeaders: Record<string, string | string[] | undefined>;
+  /** Aborts the job's upstream calls (cancel, drain). */
+  controller: AbortController;
+  /** Deletes the job's spooled uploads. */
+  cleanup: () => Promise<void>;
+  enqueuedAt: number;
+}
+
+export interface JobSchedulerOptions {
+  db: Db;
+  deps: GatewayDeps;
+  /** How long a job may wait for capacity before it fails (JOB_MAX_QUEUE_MS). */
+  maxQueueMs: number;
+  /** How long a result is kept after the job ends (JOB_RESULT_TTL_MS). */
+  resultTtlMs: number;
+  /** How often queued jobs look again for capacity freed by other requests. */
+  pumpIntervalMs: number;
+  /** Log line, usage and metrics of a finished job (the one bookkeeping exit, as for requests). */
+  record: (outcome: RequestOutcome) => void;
+  onError: (err: unknown) => void;
+}
+
+/** Codes safe to store in clear (the table's CHECK): anything else is reported as `upstream_error`. */
+const STORABLE_CODE = /^[a-z_]{1,64}$/;
+
+/**
+ * Runs async jobs in this process: FIFO per key, round-robin across keys, each started when the
+ * key's limiter admits it and some routed account has a free slot, for up to `maxQueueMs`. A job
+ * runs exactly as a plain request (executeImageJob); its answer is sealed under the job's capability
+ * and stored. Waiters (long polls) are woken when a job of theirs changes.
+ */
+export class JobScheduler {
+  private readonly queues = new Map<string, LocalJob[]>();
+  private readonly running = new Map<string, LocalJob>();
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly finished = new Set<Promise<void>>();
+  private timer: NodeJS.Timeout | null = null;
+  private rotation = 0;
+  private draining = false;
+
+  constructor(private readonly opts: JobSchedulerOptions) {}
+
+  /** Jobs waiting for capacity in this process, per key. */
+  queuedCount(keyId: string): number {
+    return this.queues.get(keyId)?.length ?? 0;
+  }
+
+  /** Takes a job already recorded as queued; it starts as soon as capacity allows. */
+  enqueue(job: LocalJob): void {
+    if (this.draining) throw new GatewayError('shutting_down', 'the gateway is shutting down; submit the job again');
+    const queue = this.queues.get(job.keyId) ?? [];
+    queue.push(job);
+    this.queues.set(job.keyId, queue);
+    this.pump();
+  }
+
+  /** Cancels a job of this process: a queued one ends at once, a running one has its upstream calls aborted. */
+  async cancel(idHash: string): Promise<boolean> {
+    const running = this.running.get(idHash);
+    if (running) {
+      running.controller.abort(new Error('job cancelled'));
+      return true;
+    }
+    for (const queue of this.queues.values()) {
+      const at = queue.findIndex((j) => j.capability.idHash === idHash);
+      if (at < 0) continue;
+      const [job] = queue.splice(at, 1);
+      await this.end(job!, { kind: 'cancelled' });
+      return true;
+    }
+    return false;
+  }
+
+  /** Resolves when a job of this process changes (started or ended), or after `ms`. */
+  waitForChange(idHash: string, ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const set = this.waiters.get(idHash) ?? new Set();
+      const done = () => {
+        clearTimeout(timer);
+        set.delete(done);
+        if (set.size === 0) this.waiters.delete(idHash);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      set.add(done);
+      this.waiters.set(idHash, set);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  /**
+   * Stops taking jobs: queued ones end `failed` (`shutting_down`, retryable), running ones may finish
+   * within `graceMs`, then they are aborted and end `failed` (`shutting_down`) too.
+   */
+  async drain(graceMs: number): Promise<void> {
+    this.draining = true;
+    if (this.timer) clearInterval(this.timer);
+    const queued = [...this.queues.values()].flat();
+    this.queues.clear();
+    await Promise.all(queued.map((job) => this.end(job, errorAnswer(new GatewayError('shutting_down', 'the gateway shut down before the job started; submit it again')))));
+    const all = Promise.all([...this.finished]);
+    const deadline = new Promise((resolve) => setTimeout(resolve, graceMs).unref());
+    await Promise.race([all, deadline]);
+    for (const job of this.running.values()) job.controller.abort(new Error('gateway shutting down'));
+    await all;
+  }
+
+  /** Starts every queued job that can start now; keeps a timer running while any wait. */
+  private pump(): void {
+    const keys = [...this.queues.keys()];
+    for (let i = 0; i < keys.length; i += 1) {
+      const keyId = keys[(this.rotation + i) % keys.length]!;
+      this.startHead(keyId);
+    }
+    this.rotation += 1;
+    const waiting = [...this.queues.values()].some((q) => q.length > 0);
+    if (waiting && !this.timer && !this.draining) {
+      this.timer = setInterval(() => this.pump(), this.opts.pumpIntervalMs);
+      this.timer.unref();
+    } else if (!waiting && this.timer) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
+  }
+
+  /** Starts the key's oldest job if its limits and an account allow; ends it if it can never start. */
+  private startHead(keyId: string): void {
+    const queue = this.queues.get(keyId);
+    const job = queue?.[0];
+    if (!queue || !job) return void this.queues.delete(keyId);
+    const { deps } = this.opts;
+    const snapshot = deps.snapshots.current();
+    if (!snapshot) return;
+    const refusal = this.refusalOf(job, snapshot);
+    if (refusal) {
+      queue.shift();
+      return void this.track(this.end(job, errorAnswer(refusal)));
+    }
+    const key = findKey(snapshot, keyId)!;
+    const admission = deps.keyLimiter.admit(key.id, key);
+    if (!admission.admitted) return;
+    if (!hasFreeAccount(key, snapshot, deps)) return admission.permit.release();
+    queue.shift();
+    this.track(this.run(job, key, snapshot, admission.permit));
+  }
+
+  /** Why a queued job can never start (key gone or switched off, no image account, waited too long), or null. */
+  private refusalOf(job: LocalJob, snapshot: Snapshot): GatewayError | null {
+    const key = findKey(snapshot, job.keyId);
+    if (!key || key.status !== 'active') return new GatewayError('key_disabled', 'this API key was disabled before the job started');
+    if (!key.imageEnabled) return new GatewayError('image_disabled', 'codex image generation is disabled for this key');
+    const plan = planFor(key, snapshot, this.opts.deps);
+    if (plan.candidates.length === 0) {
+      const why = explainEmptyPlan(plan, this.opts.deps.now());
+      if (why.code === 'no_image_accounts' || why.code === 'accounts_need_reimport') return new GatewayError(why.code, why.message);
+    }
+    if (this.opts.deps.now() - job.enqueuedAt > this.opts.maxQueueMs) {
+      return new GatewayError('accounts_busy', `the job waited ${Math.round(this.opts.maxQueueMs / 1000)} s for a free account and was given up`);
+    }
+    return null;
+  }
+
+  private track(work: Promise<void>): void {
+    const tracked = work.catch((err: unknown) => this.opts.onError(err)).finally(() => {
+      this.finished.delete(tracked);
+      this.pump();
+    });
+    this.finished.add(tracked);
+  }
+
+  private async run(job: LocalJob, key: KeyRecord, snapshot: Snapshot, keyPermit: Permit): Promise<void> {
+    const { db, deps } = this.opts;
+    const permits: Permit[] = [keyPermit];
+    this.running.set(job.capability.idHash, job);
+    try {
+      if (!(await markJobRunning(db, job.capability.idHash, deps.now()))) return; // cancelled meanwhile
+      this.wake(job.capability.idHash);
+      job.outcome.startedAt = deps.now();
+      job.outcome.key = key;
+      const core = { deps, snapshot, outcome: job.outcome, permits, clientSignal: job.controller.signal, clientHeaders: job.clientHeaders };
+      const ran = await executeImageJob(core).catch((err: unknown): JobAnswer => errorAnswer(err));
+      // Aborted by a shutdown rather than by its client: a retryable failure, not a cancellation.
+      const answer = ran.kind === 'cancelled' && this.draining ? errorAnswer(new GatewayError('shutting_down', 'the gateway shut down while the job ran; submit it again')) : ran;
+      for (const permit of permits) permit.release();
+      await this.end(job, answer);
+      this.opts.record(job.outcome);
+    } finally {
+      for (const permit of permits) permit.release();
+      this.running.delete(job.capability.idHash);
+    }
+  }
+
+  /** Seals and stores a job's end, deletes its uploads, and wakes its waiters. */
+  private async end(job: LocalJob, answer: JobAnswer): Promise<void> {
+    const { db, deps, resultTtlMs } = this.opts;
+    const now = deps.now();
+    try {
+      if (answer.kind === 'cancelled') {
+        await finishJob(db, job.capability.idHash, { status: 'cancelled', httpStatus: null, errorCode: 'cancelled', resultSealed: null, finishedAt: now, expiresAt: now + resultTtlMs });
+      } else {
+        const sealed = sealWithCapability(job.capability, Buffer.from(JSON.stringify({ status: answer.status, body: answer.body })));
+        const errorCode = answer.errorCode === null ? null : STORABLE_CODE.test(answer.errorCode) ? answer.errorCode : 'upstream_error';
+        await finishJob(db, job.capability.idHash, {
+          status: answer.status === 200 ? 'succeeded' : 'failed',
+          httpStatus: answer.status,
+          errorCode,
+          resultSealed: sealed,
+          finishedAt: now,
+          expiresAt: now + resultTtlMs,
+        });
+      }
+    } finally {
+      await job.cleanup();
+      this.wake(job.capability.idHash);
+    }
+  }
+
+  private wake(idHash: string): void {
+    for (const wake of [...(this.waiters.get(idHash) ?? [])]) wake();
+  }
+}
+
+/** The answer of an error raised instead of running (or thrown by the run): its OpenAI body and status. */
+function errorAnswer(err: unknown): JobAnswer {
+  const mapped = toOpenAIError(err);
+  return { kind: 'answer', status: mapped.status, body: mapped.body, errorCode: mapped.body.error.code };
+}
+
+const findKey = (snapshot: Snapshot, keyId: string): KeyRecord | undefined => [...snapshot.keysByHash.values()].find((k) => k.id === keyId);
+
+/** True when some account the key routes to is usable and below its image cap in this process. */
+function hasFreeAccount(key: KeyRecord, snapshot: Snapshot, deps: GatewayDeps): boolean {
+  return planFor(key, snapshot, deps).candidates.some((c) => deps.accountLimiter.inFlight(c.account.id) < c.account.imageConcurrency);
+}
