@@ -1,0 +1,110 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fakeBehaviors, startFakeCodexUpstream, type FakeCodexUpstream } from '../support/fake-codex-upstream.js';
+import { makeCodexAuthJson } from '../support/jwt.js';
+import { startPostgres, type PostgresServer } from '../support/postgres.js';
+import { runCli, spawnCli, type CliDaemon } from '../support/cli-process.js';
+import { waitFor } from '../support/wait-for.js';
+
+/**
+ * Async jobs across processes: two `serve` instances on one Postgres. Jobs live in the database, so
+ * either instance answers for a job the other ran; an instance killed with a job running has that
+ * job end `failed`/`instance_lost` once its heartbeat is stale, never stuck.
+ */
+const pg: PostgresServer | null = await startPostgres();
+if (!pg) console.warn('jobs-postgres: skipped locally; apt-get install postgresql to run it');
+let fake: FakeCodexUpstream;
+let dir: string;
+const daemons: CliDaemon[] = [];
+const masterKey = randomBytes(32).toString('hex');
+
+beforeAll(async () => {
+  fake = await startFakeCodexUpstream();
+  dir = await mkdtemp(join(tmpdir(), 'cig-jobs-pg-'));
+});
+afterAll(async () => {
+  for (const d of daemons) await d.stop();
+  await fake?.close();
+  await pg?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe.skipIf(!pg)('async jobs on two serve instances sharing Postgres', () => {
+  const env = () => ({
+    DATABASE_URL: pg!.url,
+    CODEX_IMAGE_GATEWAY_MASTER_KEY: masterKey,
+    CODEX_UPSTREAM_BASE_URL: fake.baseUrl,
+    CODEX_IMAGE_GATEWAY_DATA_DIR: dir,
+    JOB_HEARTBEAT_MS: '200',
+    JOB_INSTANCE_TIMEOUT_MS: '1500',
+  });
+  const serve = async (name: string) => {
+    const daemon = spawnCli(['serve', '--listen', '127.0.0.1:0', '--log-dir', join(dir, `${name}-logs`)], env());
+    daemons.push(daemon);
+    return { daemon, url: (await daemon.waitFor(/"gatewayUrl":"(http:\/\/[^"]+)"/))[1]! };
+  };
+  let secret: string;
+  let a: { daemon: CliDaemon; url: string };
+  let b: { daemon: CliDaemon; url: string };
+
+  const submit = (base: string) =>
+    fetch(`${base}/v1/images/generations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json', prefer: 'respond-async' },
+      body: JSON.stringify({ prompt: 'a job that crosses instances' }),
+    }).then(async (res) => ({ status: res.status, job: (await res.json()) as { id: string } }));
+  const get = (base: string, id: string, query = '') =>
+    fetch(`${base}/v1/images/jobs/${id}${query}`, { headers: { authorization: `Bearer ${secret}` } }).then(
+      async (res) => (await res.json()) as { status: string; result?: { data: unknown[] }; error?: { code: string } },
+    );
+
+  beforeAll(async () => {
+    expect((await runCli(['migrate'], { env: env() })).code).toBe(0);
+    const authFile = join(dir, 'auth.json');
+    await writeFile(authFile, JSON.stringify(makeCodexAuthJson({ accountId: 'jobs-acct' })));
+    expect((await runCli(['accounts', 'import', authFile], { env: env() })).code).toBe(0);
+    const created = await runCli(['keys', 'create', '--name', 'jobs-key', '--json'], { env: env() });
+    secret = (JSON.parse(created.stdout) as { secret: string }).secret;
+    [a, b] = await Promise.all([serve('a'), serve('b')]);
+  });
+
+  it('a job submitted to one instance is fetched, with its result, from the other', async () => {
+    fake.setBehavior('*', fakeBehaviors.success({ delayMs: 200 }));
+    const submitted = await waitFor('instance a to know the key', async () => {
+      const s = await submit(a.url);
+      return s.status === 202 ? s : null;
+    });
+    const done = await get(b.url, submitted.job.id, '?wait=20');
+    expect(done.status).toBe('succeeded');
+    expect(done.result!.data).toHaveLength(1);
+  });
+
+  it('SIGTERM lets a running job finish before the instance exits', async () => {
+    const c = await serve('c');
+    fake.setBehavior('*', fakeBehaviors.success({ delayMs: 1_500 }));
+    const submitted = await waitFor('instance c to know the key', async () => {
+      const s = await submit(c.url);
+      return s.status === 202 ? s : null;
+    });
+    await waitFor('the job to run', async () => ((await get(b.url, submitted.job.id)).status === 'running' ? true : null));
+    expect(await c.daemon.stop()).toBe(0);
+    expect((await get(b.url, submitted.job.id)).status).toBe('succeeded');
+  });
+
+  it('a killed instance\'s running job ends failed with instance_lost', async () => {
+    fake.setBehavior('*', fakeBehaviors.success({ delayMs: 60_000 }));
+    const submitted = await submit(a.url);
+    expect(submitted.status).toBe(202);
+    await waitFor('the job to run', async () => ((await get(b.url, submitted.job.id)).status === 'running' ? true : null));
+    a.daemon.child.kill('SIGKILL');
+    await a.daemon.exited;
+    const lost = await waitFor('the job to be declared lost', async () => {
+      const view = await get(b.url, submitted.job.id);
+      return view.status === 'failed' ? view : null;
+    }, 15_000);
+    expect(lost.error).toMatchObject({ code: 'instance_lost' });
+  });
+});
