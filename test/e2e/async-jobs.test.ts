@@ -109,6 +109,24 @@ describe('async jobs (Prefer: respond-async)', () => {
     expect(order).toEqual([0, 1, 2, 3, 4].map((i) => sha256(`queued job ${i}`)));
   });
 
+  it('a key past job_max_queued_per_key waiting jobs gets 429 job_queue_full with a retry hint', async () => {
+    h.fake.setBehavior('*', fakeBehaviors.success({ delayMs: 1_000 }));
+    await h.admin.settings.update({ jobMaxQueuedPerKey: 1 });
+    try {
+      const key = await h.createKey();
+      const running = await submit({}, key.secret);
+      await waitFor('the first job to run', async () => ((await getJob(running.job.id, '', key.secret)).job.status === 'running' ? true : null));
+      const refused = await waitFor('the limit to apply', async () => {
+        const next = await submit({}, key.secret);
+        return next.res.status === 429 ? next : null;
+      });
+      expect(refused.res.headers.get('retry-after')).toBe('1');
+      expect((refused.job as unknown as { error: { code: string } }).error.code).toBe('job_queue_full');
+    } finally {
+      await h.admin.settings.update({ jobMaxQueuedPerKey: 20 });
+    }
+  });
+
   it('a finished job expires after JOB_RESULT_TTL_MS: no result any more', async () => {
     const { job } = await submit();
     expect((await settled(job.id)).status).toBe('succeeded');
