@@ -10,6 +10,7 @@ import { registerActivityRoutes } from './routes/activity-routes.js';
 import { registerAccountHealthRoutes } from './routes/account-health-routes.js';
 import { registerAccountRoutes } from './routes/accounts-routes.js';
 import { registerGroupRoutes } from './routes/groups-routes.js';
+import { registerJobRoutes } from './routes/jobs-routes.js';
 import { registerKeyRoutes } from './routes/keys-routes.js';
 import { registerModelAliasRoutes } from './routes/model-aliases-routes.js';
 import { registerSettingsRoutes } from './routes/settings-routes.js';
@@ -72,6 +73,7 @@ export function buildAdminApp(opts: AdminAppOptions): FastifyInstance {
       registerSettingsRoutes(api, opts.control);
       registerUsageRoutes(api, opts.control);
       registerModelAliasRoutes(api, opts.control);
+      registerJobRoutes(api, opts.control);
     },
     { prefix: ADMIN_API_PREFIX },
   );

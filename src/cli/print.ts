@@ -1,4 +1,5 @@
-import type { AccountView, GroupView, KeyRoutingInput, KeyView, ModelAliasView } from '../control/control-api.js';
+import type { AccountView, GroupView, JobView, KeyRoutingInput, KeyView, ModelAliasView } from '../control/control-api.js';
+import { JOB_REF_MIN_CHARS } from '../control/job-service.js';
 
 /**
  * Output for humans (aligned tables, `field  value` lines) and for machines (`--json`).
@@ -123,4 +124,38 @@ export function formatGroupDetails(g: GroupView): string {
 /** The `models list` table. */
 export function formatModelAliasTable(rows: readonly ModelAliasView[]): string {
   return formatTable(['ALIAS', 'UPSTREAM_MODEL', 'KIND'], rows.map((r) => [r.alias, r.upstreamModel, r.pattern ? 'prefix' : 'exact']));
+}
+
+/** A job's short id (its first JOB_REF_MIN_CHARS hex characters: enough for `jobs show`). */
+export const formatJobShortId = (job: JobView): string => job.id.slice(0, JOB_REF_MIN_CHARS);
+
+const formatKeyRef = (job: JobView): string => job.keyName ?? job.keyId;
+const formatStatus = (job: JobView): string => (job.cancelRequested && (job.status === 'queued' || job.status === 'running') ? `${job.status} (cancel requested)` : job.status);
+const formatDuration = (from: number | null, to: number | null): string => (from === null || to === null ? '-' : `${((to - from) / 1000).toFixed(1)}s`);
+
+/** The `jobs list` table: short id, key, endpoint, status, code, times (never a result). */
+export function formatJobTable(jobs: readonly JobView[]): string {
+  const rows = jobs.map((j) => [
+    formatJobShortId(j), formatKeyRef(j), j.endpoint, formatStatus(j), j.errorCode ?? '-', j.httpStatus === null ? '-' : String(j.httpStatus),
+    formatTime(j.createdAt), formatDuration(j.createdAt, j.startedAt), formatDuration(j.startedAt, j.finishedAt),
+  ]);
+  return formatTable(['ID', 'KEY', 'ENDPOINT', 'STATUS', 'ERROR', 'HTTP', 'CREATED', 'QUEUED', 'RAN'], rows);
+}
+
+/** `jobs show`: every field of a job (its id hash, never the client's job id or the result). */
+export function formatJobDetails(j: JobView): string {
+  return formatFields([
+    ['id', j.id], ['key', `${j.keyName ?? '(deleted)'} (${j.keyId})`], ['endpoint', j.endpoint], ['status', j.status],
+    ['cancel requested', j.cancelRequested ? 'yes' : 'no'], ['error code', j.errorCode ?? '-'],
+    ['http status', j.httpStatus === null ? '-' : String(j.httpStatus)], ['instance', j.instanceId],
+    ['created', formatTime(j.createdAt)], ['started', formatTime(j.startedAt)], ['finished', formatTime(j.finishedAt)],
+    ['expires', formatTime(j.expiresAt)],
+  ]);
+}
+
+/** `jobs cancel`: one line saying what happened. */
+export function formatJobCancel(j: JobView): string {
+  const id = formatJobShortId(j);
+  if (j.status === 'queued' || j.status === 'running') return `cancel requested for job ${id} (${j.status}); its instance stops it within a few seconds`;
+  return `job ${id} already ended (${j.status}); nothing to cancel`;
 }

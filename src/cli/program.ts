@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { PACKAGE_VERSION } from '../runtime/package-version.js';
 import { registerAccountsCommands } from './accounts-commands.js';
 import { registerGroupsCommands } from './groups-commands.js';
+import { registerJobsCommands } from './jobs-commands.js';
 import { registerKeysCommands } from './keys-commands.js';
 import { registerMigrateCommands } from './migrate-commands.js';
 import { registerModelsCommands } from './models-commands.js';
@@ -9,7 +10,7 @@ import { registerProcessCommands } from './process-commands.js';
 
 /**
  * Builds the whole command line: the process commands (start/serve/control) and the data commands
- * (migrate, keys, accounts, groups, models). Data commands take `--data-dir`/`--database-url`/`--json`
+ * (migrate, keys, accounts, groups, models, jobs). Data commands take `--data-dir`/`--database-url`/`--json`
  * on themselves, so those flags never collide with the same flags of the process commands.
  */
 export function buildProgram(): Command {
@@ -22,5 +23,6 @@ export function buildProgram(): Command {
   registerAccountsCommands(program);
   registerGroupsCommands(program);
   registerModelsCommands(program);
+  registerJobsCommands(program);
   return program;
 }

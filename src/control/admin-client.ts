@@ -1,6 +1,6 @@
 import { ERRORS, GatewayError, type ErrorCode } from '../errors/codes.js';
-import { WIRE_FIELDS, buildWireBody, parseWireView } from './admin-wire.js';
-import type { AccountView, ControlApi, CreatedKey, GroupView, KeyView, ModelAliasView, UsageSummary } from './control-api.js';
+import { WIRE_FIELDS, buildJobListQuery, buildWireBody, parseWireView } from './admin-wire.js';
+import type { AccountView, ControlApi, CreatedKey, GroupView, JobView, KeyView, ModelAliasView, UsageSummary } from './control-api.js';
 import type { Settings } from '../store/types.js';
 
 /** Where the admin API is and how to authenticate to it. */
@@ -95,6 +95,11 @@ export function createAdminClient(opts: AdminClientOptions): ControlApi {
       set: (a, input) => view<ModelAliasView>(call('PUT', `/model-aliases${ref(a)}`, buildWireBody(WIRE_FIELDS.modelAliasSet, input))),
       remove: (a) => done(call('DELETE', `/model-aliases${ref(a)}`)),
       reset: () => list<ModelAliasView>(call('POST', '/model-aliases/reset')),
+    },
+    jobs: {
+      list: (filter = {}) => list<JobView>(call('GET', `/jobs${buildJobListQuery(filter)}`)),
+      show: (r) => view<JobView>(call('GET', `/jobs${ref(r)}`)),
+      cancel: (r) => view<JobView>(call('POST', `/jobs${ref(r)}/cancel`)),
     },
   };
 }

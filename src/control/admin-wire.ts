@@ -6,8 +6,9 @@
  * the mechanical camelCase ↔ snake_case rule, which a test checks those tables agree with.
  */
 import { ACCOUNT_FIELD_PARAMS } from './account-service.js';
-import type { AccountImportInput, AccountUpdateInput, KeyCreateInput, KeyUpdateInput } from './control-api.js';
+import type { AccountImportInput, AccountUpdateInput, JobListFilter, KeyCreateInput, KeyUpdateInput } from './control-api.js';
 import { GROUP_FIELD_PARAMS } from './group-service.js';
+import { JOB_FILTER_PARAMS } from './job-service.js';
 import { KEY_FIELD_PARAMS } from './key-service.js';
 import { MODEL_ALIAS_FIELD_PARAMS } from './model-alias-service.js';
 import { GatewayError } from '../errors/codes.js';
@@ -61,8 +62,9 @@ const omitField = <T extends object, K extends keyof T>(table: T, field: K): Omi
 };
 
 /**
- * The fields of every request body the admin API accepts, taken from the services' own tables so
- * a field is named in one place. Unknown fields (camelCase spellings included) are refused here.
+ * The fields of every request body the admin API accepts (and of the job list's query), taken from
+ * the services' own tables so a field is named in one place. Unknown fields (camelCase spellings
+ * included) are refused here.
  */
 export const WIRE_FIELDS = {
   keyCreate: KEY_FIELD_PARAMS,
@@ -73,6 +75,7 @@ export const WIRE_FIELDS = {
   groupUpdate: GROUP_FIELD_PARAMS,
   settingsUpdate: SETTING_PARAMS,
   modelAliasSet: MODEL_ALIAS_FIELD_PARAMS,
+  jobList: JOB_FILTER_PARAMS,
 } as const satisfies {
   keyCreate: FieldParams<KeyCreateInput>;
   keyUpdate: FieldParams<KeyUpdateInput>;
@@ -82,6 +85,7 @@ export const WIRE_FIELDS = {
   groupUpdate: FieldParams<GroupInput>;
   settingsUpdate: FieldParams<Settings>;
   modelAliasSet: FieldParams<{ upstreamModel: string }>;
+  jobList: FieldParams<JobListFilter>;
 };
 
 /**
@@ -113,4 +117,23 @@ export function buildWireBody<I extends object>(fields: FieldParams<NoInfer<I>>,
   return Object.fromEntries(
     Object.entries(input).filter(([, v]) => v !== undefined).map(([k, v]) => [names[k] ?? k, v]),
   );
+}
+
+/**
+ * Server side: the `GET /jobs` query (`?key=&status=&limit=`) as the service's filter. An empty
+ * value counts as absent (a form's blank field); `limit` becomes a number whose range the service
+ * checks, so the API and the CLI give the same message.
+ * @throws GatewayError `unknown_field` for any other parameter.
+ */
+export function parseJobListQuery(query: unknown): JobListFilter {
+  const raw = parseWireBody<Record<string, unknown>>(WIRE_FIELDS.jobList, query ?? {});
+  const given = Object.entries(raw).filter(([, v]) => v !== '' && v !== undefined);
+  return Object.fromEntries(given.map(([k, v]) => [k, k === 'limit' && typeof v === 'string' ? Number(v) : v])) as JobListFilter;
+}
+
+/** Client side: the inverse of parseJobListQuery, as a query string (`''` when nothing is filtered). */
+export function buildJobListQuery(filter: JobListFilter): string {
+  const body = buildWireBody(WIRE_FIELDS.jobList, filter);
+  const query = new URLSearchParams(Object.entries(body).map(([k, v]) => [k, String(v)])).toString();
+  return query === '' ? '' : `?${query}`;
 }

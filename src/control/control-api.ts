@@ -1,3 +1,4 @@
+import type { JobStatus } from '../store/job-repo.js';
 import type { AccountStatus, KeyStatus, KeyUsage, Settings } from '../store/types.js';
 
 /**
@@ -50,6 +51,55 @@ export interface ControlApi {
     /** Replaces every row with the defaults (DEFAULT_MODEL_ALIASES); answers the new list. */
     reset(): Promise<ModelAliasView[]>;
   };
+  /**
+   * Async image jobs (`Prefer: respond-async`), for operators: ids, status, timings and codes, never
+   * a result (it is sealed under the client's job id, which the gateway does not keep). A job is
+   * named by its id hash or a unique prefix of it (at least 12 hex characters), like a git commit.
+   */
+  jobs: {
+    /** Recent jobs, newest first. */
+    list(filter?: JobListFilter): Promise<JobView[]>;
+    /** One job by its id hash or a unique prefix of it. */
+    show(ref: string): Promise<JobView>;
+    /**
+     * Asks the data plane that runs an open job to abort it (it does within JOB_HEARTBEAT_MS) and
+     * answers the job as it is now; a job that already ended is answered unchanged.
+     */
+    cancel(ref: string): Promise<JobView>;
+  };
+}
+
+/** Which jobs `jobs.list` answers. */
+export interface JobListFilter {
+  /** A key's name or id. */
+  key?: string;
+  status?: JobStatus;
+  /** 1..500, default 50. */
+  limit?: number;
+}
+
+/** A job as operators see it: never the client's job id, never the result. */
+export interface JobView {
+  /** The SHA-256 (hex) of the client's job id: the job's name for operators. */
+  id: string;
+  keyId: string;
+  /** Null when the key is gone. */
+  keyName: string | null;
+  endpoint: 'generations' | 'edits';
+  status: JobStatus;
+  /** A cancel was asked for and the running instance has not acted on it yet (or it ended first). */
+  cancelRequested: boolean;
+  /** The error code of a failed job (`instance_lost`, an upstream or gateway code). */
+  errorCode: string | null;
+  /** The HTTP status the plain request would have answered. */
+  httpStatus: number | null;
+  /** The data-plane instance that runs (or ran) the job. */
+  instanceId: string;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  /** When the result is (or was) deleted. */
+  expiresAt: number | null;
 }
 
 /** Routing as an operator writes it: accounts and groups by name (or id). */

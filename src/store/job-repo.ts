@@ -169,3 +169,20 @@ export async function countQueuedJobs(db: DbQuerier, keyId: string): Promise<num
   const rows = await db.query<{ n: number | string }>("SELECT count(*) AS n FROM image_jobs WHERE key_id = $1 AND status = 'queued'", [keyId]);
   return Number(rows[0]?.n ?? 0);
 }
+
+/**
+ * Jobs whose id hash starts with `prefix` (lowercase hex, checked by the caller), newest first, at
+ * most `limit`, with the key's name: how operators name a job by a short id, like a git hash.
+ * Never the sealed result.
+ */
+export async function findJobsByIdPrefix(db: DbQuerier, prefix: string, limit: number): Promise<JobSummary[]> {
+  const rows = await db.query<RawJobRow>(
+    `SELECT ${COLUMNS}, NULL AS result_sealed, k.name AS key_name FROM image_jobs j LEFT JOIN api_keys k ON k.id = j.key_id
+      WHERE starts_with(j.id_hash, $1) ORDER BY j.created_at DESC LIMIT $2`,
+    [prefix, limit],
+  );
+  return rows.map((raw) => {
+    const { resultSealed: _sealed, ...row } = toRow(raw);
+    return { ...row, keyName: raw.key_name ?? null };
+  });
+}

@@ -10,6 +10,7 @@ import { createCredentialCipher } from '../../src/control/credential-cipher.js';
 import { DEFAULT_MODEL_ALIASES } from '../../src/images/model-aliases.js';
 import type { Db } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrator.js';
+import { finishJob, insertJob, markJobRunning, readJob } from '../../src/store/job-repo.js';
 import { createPgliteDb } from '../../src/store/pglite-db.js';
 import { makeCodexAuthJson } from '../support/jwt.js';
 
@@ -81,6 +82,9 @@ const ROUTES: Array<[InjectOptions['method'], string]> = [
   ['PUT', '/admin/api/model-aliases/m'],
   ['DELETE', '/admin/api/model-aliases/m'],
   ['POST', '/admin/api/model-aliases/reset'],
+  ['GET', '/admin/api/jobs'],
+  ['GET', '/admin/api/jobs/0123456789ab'],
+  ['POST', '/admin/api/jobs/0123456789ab/cancel'],
   ['GET', '/admin/api/no-such-route'],
 ];
 
@@ -464,5 +468,108 @@ describe('model aliases', () => {
     const res = await send('PATCH', '/admin/api/settings', { model_aliases_strict: true });
     expect(res.json()).toMatchObject({ model_aliases_strict: true });
     expect((await send('PATCH', '/admin/api/settings', { model_aliases_strict: false })).json()).toMatchObject({ model_aliases_strict: false });
+  });
+});
+
+describe('jobs (ids, status, timings; never a result)', () => {
+  const INSTANCE = 'inst_0123abcd';
+  /** What a result's sealed bytes look like; no answer may hold them in any encoding. */
+  const SEALED = Buffer.from('sealed-result-bytes-that-must-never-leave');
+  const hash = (n: number) => createHash('sha256').update(`job ${n}`).digest('hex');
+  const ids = { done: hash(1), running: hash(2), queued: hash(3), failed: hash(4) };
+  const list = async (query = '') => {
+    const res = await call({ method: 'GET', url: `/admin/api/jobs${query}` });
+    expect(res.statusCode, res.body).toBe(200);
+    return (res.json() as { data: Array<Record<string, unknown>> }).data;
+  };
+
+  beforeAll(async () => {
+    const keyId = ((await send('POST', '/admin/api/keys', { name: 'jobs-key' })).json() as { key: { id: string } }).key.id;
+    const otherId = ((await send('POST', '/admin/api/keys', { name: 'jobs-other' })).json() as { key: { id: string } }).key.id;
+    await insertJob(db, { idHash: ids.done, keyId, instanceId: INSTANCE, endpoint: 'generations', createdAt: 1_000 });
+    await markJobRunning(db, ids.done, 1_500);
+    await finishJob(db, ids.done, { status: 'succeeded', httpStatus: 200, errorCode: null, resultSealed: SEALED, finishedAt: 4_000, expiresAt: 3_604_000 });
+    await insertJob(db, { idHash: ids.running, keyId, instanceId: INSTANCE, endpoint: 'edits', createdAt: 2_000 });
+    await markJobRunning(db, ids.running, 2_100);
+    await insertJob(db, { idHash: ids.queued, keyId: otherId, instanceId: INSTANCE, endpoint: 'generations', createdAt: 3_000 });
+    await insertJob(db, { idHash: ids.failed, keyId: otherId, instanceId: INSTANCE, endpoint: 'generations', createdAt: 2_500 });
+    await finishJob(db, ids.failed, { status: 'failed', httpStatus: 502, errorCode: 'upstream_exhausted', resultSealed: SEALED, finishedAt: 2_900, expiresAt: 9_000 });
+  });
+
+  it('lists jobs newest first with exactly the operator fields', async () => {
+    const jobs = await list();
+    expect(jobs.map((j) => j.id)).toEqual([ids.queued, ids.failed, ids.running, ids.done]);
+    expect(Object.keys(jobs[0]!).sort()).toEqual([
+      'cancel_requested', 'created_at', 'endpoint', 'error_code', 'expires_at', 'finished_at', 'http_status', 'id', 'instance_id', 'key_id', 'key_name', 'started_at', 'status',
+    ]);
+    expect(jobs[3]).toMatchObject({ key_name: 'jobs-key', endpoint: 'generations', status: 'succeeded', http_status: 200, error_code: null, created_at: 1_000, started_at: 1_500, finished_at: 4_000, expires_at: 3_604_000, instance_id: INSTANCE, cancel_requested: false });
+    expect(jobs[1]).toMatchObject({ status: 'failed', error_code: 'upstream_exhausted', http_status: 502, key_name: 'jobs-other' });
+  });
+
+  it.each([
+    ['?key=jobs-key', [hash(2), hash(1)]],
+    ['?status=running', [hash(2)]],
+    ['?key=jobs-other&status=queued', [hash(3)]],
+    ['?limit=1', [hash(3)]],
+    ['?status=&key=', [hash(3), hash(4), hash(2), hash(1)]],
+  ])('filters %s', async (query, expected) => {
+    expect((await list(query)).map((j) => j.id)).toEqual(expected);
+  });
+
+  it('filters by key id too', async () => {
+    const keyId = (await call({ method: 'GET', url: '/admin/api/keys/jobs-other' })).json().id as string;
+    expect((await list(`?key=${keyId}`)).map((j) => j.id)).toEqual([ids.queued, ids.failed]);
+  });
+
+  it.each([
+    ['?status=done', 'invalid_request', 'status'],
+    ['?limit=0', 'invalid_request', 'limit'],
+    ['?limit=501', 'invalid_request', 'limit'],
+    ['?limit=ten', 'invalid_request', 'limit'],
+    ['?key=nobody', 'invalid_request', 'key'],
+    ['?state=running', 'unknown_field', 'state'],
+  ])('refuses %s', async (query, code, param) => {
+    expectError(await call({ method: 'GET', url: `/admin/api/jobs${query}` }), 400, code, param);
+  });
+
+  it('shows one job by its id hash, or a unique prefix of 12+ characters in any case', async () => {
+    for (const ref of [ids.running, ids.running.slice(0, 12), ids.running.slice(0, 20).toUpperCase()]) {
+      const res = await call({ method: 'GET', url: `/admin/api/jobs/${ref}` });
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.json()).toMatchObject({ id: ids.running, status: 'running', endpoint: 'edits', key_name: 'jobs-key' });
+    }
+  });
+
+  it('refuses a short, malformed, unknown or ambiguous reference', async () => {
+    expectError(await call({ method: 'GET', url: `/admin/api/jobs/${ids.running.slice(0, 11)}` }), 400, 'invalid_request', 'job');
+    expectError(await call({ method: 'GET', url: '/admin/api/jobs/imgjob_notahash0000' }), 400, 'invalid_request', 'job');
+    expectError(await call({ method: 'GET', url: `/admin/api/jobs/${'f'.repeat(64)}` }), 404, 'not_found', 'job');
+    expectError(await call({ method: 'POST', url: `/admin/api/jobs/${'f'.repeat(12)}/cancel` }), 404, 'not_found', 'job');
+    const twin = `${ids.done.slice(0, 12)}${'0'.repeat(52)}`;
+    const keyId = (await call({ method: 'GET', url: '/admin/api/keys/jobs-key' })).json().id as string;
+    await insertJob(db, { idHash: twin, keyId, instanceId: INSTANCE, endpoint: 'generations', createdAt: 500 });
+    expectError(await call({ method: 'GET', url: `/admin/api/jobs/${ids.done.slice(0, 12)}` }), 400, 'invalid_request', 'job');
+    expect((await call({ method: 'GET', url: `/admin/api/jobs/${ids.done.slice(0, 13)}` })).json().id).toBe(ids.done);
+    await finishJob(db, twin, { status: 'cancelled', httpStatus: null, errorCode: null, resultSealed: null, finishedAt: 600, expiresAt: 700 });
+  });
+
+  it('cancel of an open job sets the flag for its instance and answers the job as it is now', async () => {
+    const res = await call({ method: 'POST', url: `/admin/api/jobs/${ids.queued.slice(0, 16)}/cancel` });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ id: ids.queued, status: 'queued', cancel_requested: true });
+    expect((await readJob(db, ids.queued))?.cancelRequested).toBe(true);
+  });
+
+  it('cancel of a job that already ended changes nothing', async () => {
+    const res = await call({ method: 'POST', url: `/admin/api/jobs/${ids.done}/cancel` });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ id: ids.done, status: 'succeeded', cancel_requested: false });
+    expect((await readJob(db, ids.done))?.cancelRequested).toBe(false);
+  });
+
+  it('no answer ever held a sealed result, in hex or base64', () => {
+    const all = bodies.join('\n');
+    for (const leak of [SEALED.toString('hex'), SEALED.toString('base64'), SEALED.toString('utf8')]) expect(all).not.toContain(leak);
+    expect(all).not.toContain('"result');
   });
 });

@@ -12,6 +12,7 @@ import { createCredentialCipher } from '../../src/control/credential-cipher.js';
 import { isGatewayError } from '../../src/errors/codes.js';
 import type { Db } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrator.js';
+import { insertJob, markJobRunning, readJob } from '../../src/store/job-repo.js';
 import { createPgliteDb } from '../../src/store/pglite-db.js';
 import { makeCodexAuthJson } from '../support/jwt.js';
 
@@ -99,6 +100,18 @@ describe('createAdminClient round trips', () => {
     expect(reset).toEqual(await direct.modelAliases.list());
     expect(reset.map((v) => v.alias)).not.toContain('team-*');
   });
+
+  it('jobs: list (with a filter), show by prefix and cancel match the service', async () => {
+    const key = await direct.keys.create({ name: 'job-owner' });
+    const idHash = 'ab'.repeat(32);
+    await insertJob(db, { idHash, keyId: key.key.id, instanceId: 'inst_0123abcd', endpoint: 'edits', createdAt: 5_000 });
+    await markJobRunning(db, idHash, 5_100);
+    expect(await client.jobs.list({ key: 'job-owner', status: 'running', limit: 5 })).toEqual(await direct.jobs.list({ key: 'job-owner', status: 'running', limit: 5 }));
+    expect((await client.jobs.list()).map((j) => j.id)).toEqual([idHash]);
+    expect(await client.jobs.show(idHash.slice(0, 12))).toEqual(await direct.jobs.show(idHash));
+    expect(await client.jobs.cancel(idHash.slice(0, 14))).toMatchObject({ id: idHash, status: 'running', cancelRequested: true, keyName: 'job-owner' });
+    expect((await readJob(db, idHash))?.cancelRequested).toBe(true);
+  });
 });
 
 describe('errors come back as the service threw them', () => {
@@ -116,6 +129,11 @@ describe('errors come back as the service threw them', () => {
     ['bad model alias', (api) => api.modelAliases.set('a b', { upstreamModel: 'gpt-image-2' })],
     ['bad upstream model', (api) => api.modelAliases.set('ok', { upstreamModel: 'x*' })],
     ['unknown model alias', (api) => api.modelAliases.remove('ghost-model')],
+    ['short job id', (api) => api.jobs.show('abc')],
+    ['unknown job', (api) => api.jobs.cancel('0'.repeat(12))],
+    ['bad job status filter', (api) => api.jobs.list({ status: 'done' as never })],
+    ['job limit out of range', (api) => api.jobs.list({ limit: 501 })],
+    ['unknown job key filter', (api) => api.jobs.list({ key: 'ghost' })],
   ];
 
   it.each(FAILURES)('%s: same code, message and param both ways', async (_label, run) => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { formatErrorLine, formatFields, formatKeyDetails, formatRouting, formatTable } from '../../../src/cli/print.js';
+import { formatErrorLine, formatFields, formatJobCancel, formatJobDetails, formatJobTable, formatKeyDetails, formatRouting, formatTable } from '../../../src/cli/print.js';
 import { GatewayError } from '../../../src/errors/codes.js';
-import type { KeyRoutingInput, KeyView } from '../../../src/control/control-api.js';
+import type { JobView, KeyRoutingInput, KeyView } from '../../../src/control/control-api.js';
 
 describe('formatTable', () => {
   it('aligns columns two spaces apart and does not pad the last one', () => {
@@ -43,5 +43,29 @@ describe('formatKeyDetails', () => {
     expect(text).toMatch(/^quota tokens +unlimited$/m);
     expect(text).toMatch(/^max concurrency +2$/m);
     expect(text).toMatch(/^image +off$/m);
+  });
+});
+
+describe('job output', () => {
+  const JOB: JobView = {
+    id: '0123456789abcdef'.repeat(4), keyId: 'key_1', keyName: 'team', endpoint: 'generations', status: 'running',
+    cancelRequested: false, errorCode: null, httpStatus: null, instanceId: 'inst_0123abcd',
+    createdAt: Date.UTC(2026, 0, 1), startedAt: Date.UTC(2026, 0, 1) + 2_500, finishedAt: null, expiresAt: null,
+  };
+
+  it('the table shows the 12-character short id, queue and run times', () => {
+    const [head, row] = formatJobTable([JOB]).split('\n');
+    expect(head).toMatch(/^ID +KEY +ENDPOINT +STATUS +ERROR +HTTP +CREATED +QUEUED +RAN$/);
+    expect(row).toMatch(/^0123456789ab +team +generations +running +- +- +2026-01-01T00:00:00.000Z +2.5s +-$/);
+  });
+
+  it('marks an open job whose cancel is pending, and a job of a deleted key', () => {
+    expect(formatJobTable([{ ...JOB, cancelRequested: true }])).toContain('running (cancel requested)');
+    expect(formatJobDetails({ ...JOB, keyName: null })).toMatch(/^key +\(deleted\) \(key_1\)$/m);
+  });
+
+  it('cancel says whether it was asked for or the job had ended', () => {
+    expect(formatJobCancel(JOB)).toBe('cancel requested for job 0123456789ab (running); its instance stops it within a few seconds');
+    expect(formatJobCancel({ ...JOB, status: 'succeeded' })).toBe('job 0123456789ab already ended (succeeded); nothing to cancel');
   });
 });

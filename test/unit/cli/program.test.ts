@@ -25,6 +25,7 @@ const DATA_LEAVES = [
   'accounts import', 'accounts list', 'accounts show', 'accounts update', 'accounts delete',
   'groups create', 'groups list', 'groups show', 'groups update', 'groups delete',
   'models list', 'models set', 'models remove', 'models reset',
+  'jobs list', 'jobs show', 'jobs cancel',
 ];
 
 describe('buildProgram', () => {

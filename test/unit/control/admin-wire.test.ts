@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   WIRE_FIELDS,
+  buildJobListQuery,
   buildWireBody,
   buildWireView,
+  parseJobListQuery,
   parseWireBody,
   parseWireView,
   toCamelName,
@@ -124,5 +126,29 @@ describe('parseWireBody', () => {
 
   it.each([null, [], 'text', 3])('refuses a body that is not an object: %j', (body) => {
     expect(catchError(() => parseWireBody(WIRE_FIELDS.keyCreate, body)).code).toBe('invalid_request');
+  });
+});
+
+describe('the job list query', () => {
+  it('round-trips a filter through the query string', () => {
+    const filter = { key: 'team a', status: 'running', limit: 20 } as const;
+    const query = buildJobListQuery(filter);
+    expect(query).toBe('?key=team+a&status=running&limit=20');
+    expect(parseJobListQuery(Object.fromEntries(new URLSearchParams(query.slice(1))))).toEqual(filter);
+  });
+
+  it('no filter is no query; blank values count as absent', () => {
+    expect(buildJobListQuery({})).toBe('');
+    expect(parseJobListQuery({ key: '', status: '' })).toEqual({});
+    expect(parseJobListQuery(undefined)).toEqual({});
+  });
+
+  it('turns limit into a number but leaves its range (and non-numbers) to the service', () => {
+    expect(parseJobListQuery({ limit: '0' })).toEqual({ limit: 0 });
+    expect(parseJobListQuery({ limit: 'ten' }).limit).toBeNaN();
+  });
+
+  it('refuses any other parameter', () => {
+    expect(catchError(() => parseJobListQuery({ state: 'running' }))).toMatchObject({ code: 'unknown_field', param: 'state' });
   });
 });
