@@ -1,11 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fakeBehaviors, startFakeCodexUpstream, type FakeCodexUpstream } from '../support/fake-codex-upstream.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { fakeBehaviors } from '../support/fake-codex-upstream.js';
 import { makeCodexAuthJson } from '../support/jwt.js';
-import { startPostgres, type PostgresServer } from '../support/postgres.js';
+import { setUpPostgresDeployment } from '../support/postgres-deployment.js';
 import { runCli, spawnCli, type CliDaemon } from '../support/cli-process.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -14,36 +12,15 @@ import { waitFor } from '../support/wait-for.js';
  * either instance answers for a job the other ran; an instance killed with a job running has that
  * job end `failed`/`instance_lost` once its heartbeat is stale, never stuck.
  */
-const pg: PostgresServer | null = await startPostgres();
-if (!pg) console.warn('jobs-postgres: skipped locally; apt-get install postgresql to run it');
-let fake: FakeCodexUpstream;
-let dir: string;
-const daemons: CliDaemon[] = [];
-const masterKey = randomBytes(32).toString('hex');
+const deployment = await setUpPostgresDeployment('jobs-postgres');
 
-beforeAll(async () => {
-  fake = await startFakeCodexUpstream();
-  dir = await mkdtemp(join(tmpdir(), 'cig-jobs-pg-'));
-});
-afterAll(async () => {
-  for (const d of daemons) await d.stop();
-  await fake?.close();
-  await pg?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
-
-describe.skipIf(!pg)('async jobs on two serve instances sharing Postgres', () => {
-  const env = () => ({
-    DATABASE_URL: pg!.url,
-    CODEX_IMAGE_GATEWAY_MASTER_KEY: masterKey,
-    CODEX_UPSTREAM_BASE_URL: fake.baseUrl,
-    CODEX_IMAGE_GATEWAY_DATA_DIR: dir,
-    JOB_HEARTBEAT_MS: '200',
-    JOB_INSTANCE_TIMEOUT_MS: '1500',
-  });
+describe.skipIf(!deployment)('async jobs on two serve instances sharing Postgres', () => {
+  // Read lazily: the describe body also runs (to collect skipped tests) when there is no deployment.
+  const d = () => deployment!;
+  const env = () => d().env({ JOB_HEARTBEAT_MS: '200', JOB_INSTANCE_TIMEOUT_MS: '1500' });
   const serve = async (name: string) => {
-    const daemon = spawnCli(['serve', '--listen', '127.0.0.1:0', '--log-dir', join(dir, `${name}-logs`)], env());
-    daemons.push(daemon);
+    const daemon = spawnCli(['serve', '--listen', '127.0.0.1:0', '--log-dir', join(d().dir, `${name}-logs`)], env());
+    d().daemons.push(daemon);
     return { daemon, url: (await daemon.waitFor(/"gatewayUrl":"(http:\/\/[^"]+)"/))[1]! };
   };
   let secret: string;
@@ -63,7 +40,7 @@ describe.skipIf(!pg)('async jobs on two serve instances sharing Postgres', () =>
 
   beforeAll(async () => {
     expect((await runCli(['migrate'], { env: env() })).code).toBe(0);
-    const authFile = join(dir, 'auth.json');
+    const authFile = join(d().dir, 'auth.json');
     await writeFile(authFile, JSON.stringify(makeCodexAuthJson({ accountId: 'jobs-acct' })));
     expect((await runCli(['accounts', 'import', authFile], { env: env() })).code).toBe(0);
     const created = await runCli(['keys', 'create', '--name', 'jobs-key', '--json'], { env: env() });
@@ -72,7 +49,7 @@ describe.skipIf(!pg)('async jobs on two serve instances sharing Postgres', () =>
   });
 
   it('a job submitted to one instance is fetched, with its result, from the other', async () => {
-    fake.setBehavior('*', fakeBehaviors.success({ delayMs: 200 }));
+    d().fake.setBehavior('*', fakeBehaviors.success({ delayMs: 200 }));
     const submitted = await waitFor('instance a to know the key', async () => {
       const s = await submit(a.url);
       return s.status === 202 ? s : null;
@@ -84,7 +61,7 @@ describe.skipIf(!pg)('async jobs on two serve instances sharing Postgres', () =>
 
   it('SIGTERM lets a running job finish before the instance exits', async () => {
     const c = await serve('c');
-    fake.setBehavior('*', fakeBehaviors.success({ delayMs: 1_500 }));
+    d().fake.setBehavior('*', fakeBehaviors.success({ delayMs: 1_500 }));
     const submitted = await waitFor('instance c to know the key', async () => {
       const s = await submit(c.url);
       return s.status === 202 ? s : null;
@@ -95,7 +72,7 @@ describe.skipIf(!pg)('async jobs on two serve instances sharing Postgres', () =>
   });
 
   it('a killed instance\'s running job ends failed with instance_lost', async () => {
-    fake.setBehavior('*', fakeBehaviors.success({ delayMs: 60_000 }));
+    d().fake.setBehavior('*', fakeBehaviors.success({ delayMs: 60_000 }));
     const submitted = await submit(a.url);
     expect(submitted.status).toBe(202);
     await waitFor('the job to run', async () => ((await get(b.url, submitted.job.id)).status === 'running' ? true : null));

@@ -1,40 +1,23 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../../src/store/migrator.js';
-import { startFakeCodexUpstream, type FakeCodexUpstream } from '../support/fake-codex-upstream.js';
 import { makeCodexAuthJson } from '../support/jwt.js';
-import { startPostgres, type PostgresServer } from '../support/postgres.js';
-import { runCli, spawnCli, type CliDaemon } from '../support/cli-process.js';
+import { setUpPostgresDeployment } from '../support/postgres-deployment.js';
+import { runCli, spawnCli } from '../support/cli-process.js';
 import { waitFor } from '../support/wait-for.js';
 
 /**
  * The production shape: a real Postgres, `migrate`, a `control` process and a separate `serve` process,
  * with the CLI writing straight to the database while `serve` runs.
  */
-const pg: PostgresServer | null = await startPostgres();
-if (!pg) console.warn('serve-postgres: skipped locally; apt-get install postgresql to run it');
-let fake: FakeCodexUpstream;
-let dir: string;
-const daemons: CliDaemon[] = [];
-const masterKey = randomBytes(32).toString('hex');
+const deployment = await setUpPostgresDeployment('serve-postgres');
 
-beforeAll(async () => {
-  fake = await startFakeCodexUpstream();
-  dir = await mkdtemp(join(tmpdir(), 'cig-serve-'));
-});
-afterAll(async () => {
-  for (const d of daemons) await d.stop();
-  await fake?.close();
-  await pg?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
-
-describe.skipIf(!pg)('serve and control on Postgres', () => {
-  const env = () => ({ DATABASE_URL: pg!.url, CODEX_IMAGE_GATEWAY_MASTER_KEY: masterKey, CODEX_UPSTREAM_BASE_URL: fake.baseUrl, CODEX_IMAGE_GATEWAY_DATA_DIR: dir, SNAPSHOT_POLL_MS: '60000' });
+describe.skipIf(!deployment)('serve and control on Postgres', () => {
+  // Read lazily: the describe body also runs (to collect skipped tests) when there is no deployment.
+  const d = () => deployment!;
+  const env = () => d().env({ SNAPSHOT_POLL_MS: '60000' });
 
   it('serve refuses an unmigrated database and names the migration and the command', async () => {
     const res = await runCli(['serve', '--listen', '127.0.0.1:0'], { env: env() });
@@ -50,13 +33,13 @@ describe.skipIf(!pg)('serve and control on Postgres', () => {
     expect(JSON.parse(status.stdout)).toEqual(MIGRATIONS.map((m) => expect.objectContaining({ name: m.name, applied: true })));
 
     const control = spawnCli(['control', '--admin-listen', '127.0.0.1:0'], { ...env(), ADMIN_TOKEN: 'admin-secret-for-test' });
-    daemons.push(control);
-    const serve = spawnCli(['serve', '--listen', '127.0.0.1:0', '--log-dir', join(dir, 'serve-logs')], env());
-    daemons.push(serve);
+    d().daemons.push(control);
+    const serve = spawnCli(['serve', '--listen', '127.0.0.1:0', '--log-dir', join(d().dir, 'serve-logs')], env());
+    d().daemons.push(serve);
     const gatewayUrl = (await serve.waitFor(/"gatewayUrl":"(http:\/\/[^"]+)"/))[1]!;
     const adminUrl = (await control.waitFor(/"adminUrl":"(http:\/\/[^"]+)"/))[1]!;
 
-    const authFile = join(dir, 'auth.json');
+    const authFile = join(d().dir, 'auth.json');
     await writeFile(authFile, JSON.stringify(makeCodexAuthJson({ accountId: 'pg-acct' })));
     const imported = await runCli(['accounts', 'import', authFile, '--json'], { env: env() });
     expect(imported.code, imported.stderr).toBe(0);
