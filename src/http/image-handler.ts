@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Candidate } from '../dispatch/plan-candidates.js';
 import type { RequestOutcome } from '../dispatch/request-outcome.js';
 import { runFailover } from '../dispatch/run-failover.js';
 import { GatewayError } from '../errors/codes.js';
@@ -61,15 +62,21 @@ function announceFieldPolicy(reply: FastifyReply, request: ImageRequest): void {
   if (request.mappedParams.length > 0) reply.header(FIELD_POLICY_HEADERS.mapped, request.mappedParams.join(','));
 }
 
-/** Plans, admits, fails over and answers; every exit leaves `outcome.ending` set for the bookkeeping. */
+/** Plans, admits and picks the way to answer; every exit leaves `outcome.ending` set for the bookkeeping. */
 async function dispatch(ctx: DispatchContext): Promise<void> {
-  const { reply, deps, outcome } = ctx;
+  const { deps, outcome } = ctx;
   const candidates = resolveCandidates(outcome.key, ctx.snapshot, deps);
   ctx.permits.push(admitKey(outcome.key, outcome, deps));
   const fanOut = outcome.request.n > 1 && ctx.snapshot.settings.nMode === 'fanout';
   if (outcome.request.stream && outcome.request.partialImages > 0) return dispatchResponsesStream(ctx, candidates);
   if (outcome.request.stream) return fanOut ? dispatchStreamFanOut(ctx) : dispatchStream(ctx, candidates);
   if (fanOut) return dispatchFanOut(ctx);
+  return dispatchPlain(ctx, candidates);
+}
+
+/** One upstream call (failed over), its body piped to the client as it arrives. */
+async function dispatchPlain(ctx: DispatchContext, candidates: readonly Candidate[]): Promise<void> {
+  const { reply, deps, outcome } = ctx;
   const result = await runFailover(buildFailoverInput(ctx, candidates, buildUpstreamBody(outcome.request)));
   outcome.attempts = result.attempts;
   outcome.skips = result.skips;
@@ -84,15 +91,17 @@ async function dispatch(ctx: DispatchContext): Promise<void> {
     throw error;
   }
   ctx.permits.push(result.permit);
+  const accountName = result.candidate.account.name;
   if (ctx.snapshot.settings.responsesFallback && !isSuccess(result.response.status)) {
     const info = await readUpstreamError(result.response.body, result.response.status);
     if (isImagesEndpointUnavailable(result.response.status, info)) {
+      // The images endpoint is not there for this account: serve through the Responses API instead.
       result.permit.release();
       outcome.attempts.at(-1)!.errorClass = 'upstream_status';
       return dispatchResponsesJson(ctx, candidates);
     }
     const sent = await sendUpstreamErrorInfo(reply, result.response.status, info);
-    outcome.ending = { kind: 'upstream', status: sent.status, accountName: result.candidate.account.name, metrics: null, streamError: null };
+    outcome.ending = { kind: 'upstream', status: sent.status, accountName, metrics: null, streamError: null };
     return;
   }
   const sent = await sendUpstreamResponse(reply, result.response, outcome.request, {
@@ -100,7 +109,7 @@ async function dispatch(ctx: DispatchContext): Promise<void> {
     clientSignal: ctx.clientSignal,
     idleTimeoutMs: deps.config.upstreamBodyTimeoutMs,
   });
-  outcome.ending = { kind: 'upstream', status: sent.status, accountName: result.candidate.account.name, metrics: sent.metrics, streamError: sent.streamError };
+  outcome.ending = { kind: 'upstream', status: sent.status, accountName, metrics: sent.metrics, streamError: sent.streamError };
 }
 
 /** POST /v1/images/{generations,edits}: validate, plan, admit, fail over, stream the answer, record. */
