@@ -10,6 +10,7 @@ import { installErrorHandler } from './error-handler.js';
 import { createImageGate } from './image-gate.js';
 import { createImageHandler } from './image-handler.js';
 import { registerModelRoutes } from './models-routes.js';
+import { registerResultRoutes } from './result-routes.js';
 import { registerStatusRoutes } from './status-routes.js';
 import { parseTrustedProxies } from './trust-proxy.js';
 
@@ -29,7 +30,7 @@ export interface GatewayAppOptions {
   logger?: FastifyServerOptions['logger'] | FastifyBaseLogger | false;
 }
 
-/** Builds the data-plane Fastify app (public image API, model list, health, readiness, metrics) without listening. */
+/** Builds the data-plane Fastify app (public image API, model list, hosted results, health, readiness, metrics) without listening. */
 export async function buildGatewayApp(deps: GatewayDeps, opts: GatewayAppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     ...(opts.logger && typeof (opts.logger as FastifyBaseLogger).child === 'function'
@@ -82,6 +83,7 @@ export async function buildGatewayApp(deps: GatewayDeps, opts: GatewayAppOptions
     });
   }
   registerModelRoutes(app, deps, ALL_METHODS);
+  registerResultRoutes(app, deps, ALL_METHODS);
   app.get('/healthz', async (_req, reply) => reply.type('text/plain; charset=utf-8').send('ok'));
   app.get('/readyz', async (_req, reply) => {
     const ready = deps.snapshots.isReady();

@@ -15,6 +15,7 @@ import { watchClientAbort } from './client-abort.js';
 import { buildExhaustionError, buildFailoverInput, resolveCandidates, type DispatchContext } from './dispatch-context.js';
 import { dispatchFanOut, dispatchStreamFanOut } from './fan-out-dispatch.js';
 import type { GatewayDeps } from './gateway-deps.js';
+import { resolveHostedImages } from './hosted-images.js';
 import { parseImageBody } from './parse-image-body.js';
 import { recordOutcome } from './record-outcome.js';
 import { sendUpstreamErrorInfo, sendUpstreamResponse } from './send-upstream-response.js';
@@ -98,6 +99,7 @@ async function dispatch(ctx: DispatchContext): Promise<void> {
     maxResponseBytes: deps.config.upstreamMaxResponseBytes,
     clientSignal: ctx.clientSignal,
     idleTimeoutMs: deps.config.upstreamBodyTimeoutMs,
+    hosted: resolveHostedImages(deps, outcome.request),
   });
   outcome.ending = { kind: 'upstream', status: sent.status, accountName: result.candidate.account.name, metrics: sent.metrics, streamError: sent.streamError };
 }
