@@ -86,6 +86,23 @@ describe('RESULT_URL_MODE=hosted', () => {
     expect(post.headers.get('allow')).toBe('GET, HEAD');
   });
 
+  it('CORS applies to result URLs as to the other public paths', async () => {
+    const url = (await h.sdk(secret).images.generate({ prompt: 'cors', response_format: 'url' })).data![0]!.url!;
+    await h.admin.settings.update({ corsAllowedOrigins: ['https://app.example.com'] });
+    try {
+      const res = await waitFor('the CORS setting to apply', async () => {
+        const r = await fetch(url, { headers: { origin: 'https://app.example.com' } });
+        return r.headers.get('access-control-allow-origin') ? r : null;
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+      const other = await fetch(url, { headers: { origin: 'https://evil.example.com' } });
+      expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    } finally {
+      await h.admin.settings.update({ corsAllowedOrigins: [] });
+    }
+  });
+
   it('a wrong, malformed or truncated token is 404 result_not_found, OpenAI-shaped', async () => {
     const hosted = await h.sdk(secret).images.generate({ prompt: 'x', response_format: 'url' });
     const token = hosted.data![0]!.url!.split('/').at(-1)!;
