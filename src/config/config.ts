@@ -1,6 +1,8 @@
 import { CONFIG_FIELDS, type ConfigField, type ConfigKey } from './fields.js';
 
-type ValueOf<F extends ConfigField> = F['kind'] extends 'int'
+type ValueOf<F extends ConfigField> = F extends { values: readonly (infer V)[] }
+  ? V
+  : F['kind'] extends 'int'
   ? number
   : F['kind'] extends 'bool'
     ? boolean
@@ -24,7 +26,8 @@ const FALSE_WORDS = new Set(['0', 'false', 'no', 'off']);
 function parseValue(name: string, field: ConfigField, raw: string): unknown {
   switch (field.kind) {
     case 'string':
-      return raw;
+      if (field.values && !field.values.includes(raw.trim())) throw new ConfigError(`${name} must be one of ${field.values.join(', ')}, got ${JSON.stringify(raw)}`);
+      return field.values ? raw.trim() : raw;
     case 'list':
       return raw.split(',').map((s) => s.trim()).filter(Boolean);
     case 'bool': {
@@ -62,7 +65,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Partial<
   }
   const config = out as Config;
   if (config.allowedModels.length === 0) throw new ConfigError('ALLOWED_MODELS must name at least one model');
+  if (config.publicBaseUrl !== null) config.publicBaseUrl = parsePublicBaseUrl(config.publicBaseUrl);
+  if (config.resultUrlMode === 'hosted' && config.publicBaseUrl === null) {
+    throw new ConfigError('RESULT_URL_MODE=hosted needs PUBLIC_BASE_URL (the public API as clients reach it, e.g. https://images.example.com)');
+  }
   return config;
+}
+
+/**
+ * Checks PUBLIC_BASE_URL: an absolute http(s) URL without credentials, query or fragment (a path is
+ * kept, for a gateway published under a prefix). Returned without a trailing slash, so result URLs
+ * are `<base>/v1/images/results/<token>`.
+ */
+export function parsePublicBaseUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    throw new ConfigError(`PUBLIC_BASE_URL must be an absolute http(s) URL, got ${JSON.stringify(value)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('PUBLIC_BASE_URL must be an http or https URL');
+  if (url.username || url.password || url.search || url.hash) throw new ConfigError('PUBLIC_BASE_URL must not hold credentials, a query or a fragment');
+  return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
 }
 
 /** Splits `HOST:PORT` (IPv6 as `[::1]:PORT`) into parts; throws ConfigError naming the setting. */

@@ -10,6 +10,8 @@ export interface ConfigField {
   flag?: string;
   kind: FieldKind;
   default: string | number | boolean | readonly string[] | null;
+  /** For a `string`: the only values accepted (the config type is their union). */
+  values?: readonly string[];
   min?: number;
   max?: number;
   doc: string;
@@ -56,6 +58,9 @@ export const CONFIG_FIELDS = {
   rateLimitCooldownCapMs: { env: 'RATE_LIMIT_COOLDOWN_CAP_MS', kind: 'int', default: 3_600_000, min: 0, doc: 'longest an account sits out after a 429 with a reset hint or a 401; the first request after it re-probes (0 = no such pauses)' },
   failureBackoffBaseMs: { env: 'FAILURE_BACKOFF_BASE_MS', kind: 'int', default: 5_000, min: 0, doc: 'first pause of an account after a 5xx, timeout or network failure; doubles per consecutive failure (0 = no pause)' },
   failureBackoffMaxMs: { env: 'FAILURE_BACKOFF_MAX_MS', kind: 'int', default: 300_000, min: 0, doc: 'longest failure pause of an account' },
+  resultUrlMode: { env: 'RESULT_URL_MODE', kind: 'string', default: 'data', values: ['data', 'hosted'], doc: '`response_format: url` answers: `data` = data URLs holding the image; `hosted` = short-lived URLs on this gateway (`PUBLIC_BASE_URL` required) serving the sealed image' },
+  publicBaseUrl: { env: 'PUBLIC_BASE_URL', kind: 'string', default: null, doc: 'absolute http(s) URL of the public API as clients reach it (e.g. `https://images.example.com`); hosted result URLs start with it' },
+  resultUrlTtlMs: { env: 'RESULT_URL_TTL_MS', kind: 'int', default: 3_600_000, min: 1_000, max: 604_800_000, doc: 'how long a hosted result URL serves its image (then 404 and deleted)' },
   gatewayStatusUrls: { env: 'GATEWAY_STATUS_URLS', kind: 'list', default: [], doc: 'comma-separated base URLs of `serve` processes whose `/status` the control plane reads (admin token)' },
 } as const satisfies Record<string, ConfigField>;
 

@@ -64,6 +64,9 @@ export const ERRORS = {
   admin_forbidden: { status: 403, type: 'permission_error', retry: 'never' }, // console session without its CSRF token, or a foreign Origin
   not_found: { status: 404, type: 'not_found_error', retry: 'never' },
   conflict: { status: 409, type: 'invalid_request_error', retry: 'never' },
+  // Hosted result URLs (RESULT_URL_MODE=hosted).
+  result_not_found: { status: 404, type: 'not_found_error', retry: 'never' }, // GET /v1/images/results/{token}: unknown, malformed or expired
+  result_store_failed: { status: 500, type: 'server_error', retry: 'backoff' }, // the image was made but could not be stored for its hosted URL
 } as const satisfies Record<string, { status: number; type: OpenAIErrorType; retry: RetryPolicy }>;
 
 export type ErrorCode = keyof typeof ERRORS;

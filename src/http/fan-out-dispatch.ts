@@ -9,6 +9,7 @@ import type { ResponseMetrics } from '../observe/image-log-event.js';
 import { buildUpstreamErrorResponse } from '../upstream/upstream-error.js';
 import { buildExhaustionError, buildFailoverInput, planFor, type DispatchContext, type DispatchCore } from './dispatch-context.js';
 import { buildPartEvents, combinePartMetrics, readPartBody, sendFanOutResponse, sendPartError, type PartBody } from './fan-out-response.js';
+import { hostImagesResponse, logResultStoreFailure, resolveHostedImages } from './hosted-images.js';
 import { createSseResponse } from './sse-response.js';
 import { STREAM_EVENT_PREFIX, eventDefaultsOf } from './stream-dispatch.js';
 
@@ -38,13 +39,15 @@ export async function runParts(ctx: DispatchCore, hooks: { onPermit?: () => void
   // The Codex upstream makes one image per call and the Codex CLI never sends `n`.
   const body = buildUpstreamBody({ ...request, n: 1, nGiven: false });
   const readOptions = { maxResponseBytes: deps.config.upstreamMaxResponseBytes, idleTimeoutMs: deps.config.upstreamBodyTimeoutMs, signal: ctx.clientSignal };
+  // Hosted URLs are made once the answer is known (dispatchFanOut): read the parts as b64_json.
+  const partRequest: typeof request = resolveHostedImages(deps, request) ? { ...request, responseFormat: 'b64_json' } : request;
   const parts = await runFanOut<NamedPartBody>({
     parts: request.n,
     signal: ctx.clientSignal,
     // Planned afresh for each try, so the parts spread over the accounts by load.
     failover: () => runFailover({ ...buildFailoverInput(ctx, planFor(outcome.key, ctx.snapshot, deps).candidates, body), ...(hooks.onPermit ? { onPermit: hooks.onPermit } : {}) }),
     consume: async (result, part) => {
-      const read = await readPartBody(result, request, readOptions);
+      const read = await readPartBody(result, partRequest, readOptions);
       hooks.onPartRead?.(part, read);
       return { accountName: result.candidate.account.name, body: read };
     },
@@ -77,7 +80,7 @@ export function explainNoImage(ctx: DispatchCore, parts: FanOutRun['parts']): No
  */
 export async function dispatchFanOut(ctx: DispatchContext): Promise<void> {
   const run = await runParts(ctx, {});
-  if (run.images.length > 0) return run.end(200, await sendFanOutResponse(ctx.reply, run.images.map((i) => i.json), ctx.outcome.request.n));
+  if (run.images.length > 0) return run.end(200, await sendFanOutResponse(ctx.reply, await buildAnswerBodies(ctx, run), ctx.outcome.request.n));
   const why = explainNoImage(ctx, run.parts);
   switch (why.kind) {
     case 'aborted':
@@ -88,6 +91,20 @@ export async function dispatchFanOut(ctx: DispatchContext): Promise<void> {
     case 'exhausted':
       run.end(why.error.status, 0);
       throw why.error;
+  }
+}
+
+/** The parts' bodies as answered: with hosted URLs when the request gets them (a failed store ends the request as a 500). */
+async function buildAnswerBodies(ctx: DispatchContext, run: FanOutRun): Promise<ImagePart['json'][]> {
+  const bodies = run.images.map((i) => i.json);
+  const hosted = resolveHostedImages(ctx.deps, ctx.outcome.request);
+  if (!hosted) return bodies;
+  try {
+    return await Promise.all(bodies.map((body) => hostImagesResponse(body, hosted)));
+  } catch (err) {
+    logResultStoreFailure(ctx.reply.log, err);
+    run.end(500, 0);
+    throw err;
   }
 }
 

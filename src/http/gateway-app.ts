@@ -11,6 +11,7 @@ import { createImageGate } from './image-gate.js';
 import { createImageHandler } from './image-handler.js';
 import { registerJobRoutes } from './job-routes.js';
 import { registerModelRoutes } from './models-routes.js';
+import { registerResultRoutes } from './result-routes.js';
 import { registerStatusRoutes } from './status-routes.js';
 import { parseTrustedProxies } from './trust-proxy.js';
 
@@ -30,7 +31,7 @@ export interface GatewayAppOptions {
   logger?: FastifyServerOptions['logger'] | FastifyBaseLogger | false;
 }
 
-/** Builds the data-plane Fastify app (public image API, model list, health, readiness, metrics) without listening. */
+/** Builds the data-plane Fastify app (public image API, model list, hosted results, health, readiness, metrics) without listening. */
 export async function buildGatewayApp(deps: GatewayDeps, opts: GatewayAppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     ...(opts.logger && typeof (opts.logger as FastifyBaseLogger).child === 'function'
@@ -84,6 +85,7 @@ export async function buildGatewayApp(deps: GatewayDeps, opts: GatewayAppOptions
   }
   registerModelRoutes(app, deps, ALL_METHODS);
   if (deps.jobs) registerJobRoutes(app, deps, deps.jobs, ALL_METHODS);
+  registerResultRoutes(app, deps, ALL_METHODS);
   app.get('/healthz', async (_req, reply) => reply.type('text/plain; charset=utf-8').send('ok'));
   app.get('/readyz', async (_req, reply) => {
     const ready = deps.snapshots.isReady();

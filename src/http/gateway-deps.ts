@@ -6,6 +6,7 @@ import type { KeyLimiter } from '../limits/key-limiter.js';
 import type { GatewayMetrics } from '../observe/gateway-metrics.js';
 import type { ImageLogEvent } from '../observe/image-log-event.js';
 import type { UsageRecorder } from '../observe/usage-recorder.js';
+import type { HostedResults } from '../store/hosted-results.js';
 import type { Snapshot } from '../store/types.js';
 import type { UpstreamClient } from '../upstream/types.js';
 import type { DbQuerier } from '../store/db.js';
@@ -43,6 +44,8 @@ export interface GatewayDeps {
   health?: AccountHealth;
   /** Told when the upstream answered 401 for an account (the control plane refreshes it). Must not throw. */
   onAuthFailure?: (accountId: string) => void;
+  /** Hosted result URLs: stored by `response_format: url` in RESULT_URL_MODE=hosted, served at `GET /v1/images/results/{token}`; absent = every such URL is 404. */
+  hostedResults?: HostedResults;
   /** Serves `GET /status` (behind the admin token) when given; absent = no status endpoint. */
   status?: { source: DataPlaneStatusSource; adminToken: string };
   /** Async jobs (`Prefer: respond-async`, `/v1/images/jobs/{id}`); absent = the preference is not applied. */

@@ -17,6 +17,7 @@ import { buildExhaustionError, buildFailoverInput, resolveCandidates, type Dispa
 import { dispatchFanOut, dispatchStreamFanOut } from './fan-out-dispatch.js';
 import { prefersAsync, submitJob } from './job-routes.js';
 import type { GatewayDeps } from './gateway-deps.js';
+import { resolveHostedImages } from './hosted-images.js';
 import { parseImageBody } from './parse-image-body.js';
 import { recordOutcome } from './record-outcome.js';
 import { sendUpstreamErrorInfo, sendUpstreamResponse } from './send-upstream-response.js';
@@ -108,6 +109,7 @@ async function dispatchPlain(ctx: DispatchContext, candidates: readonly Candidat
     maxResponseBytes: deps.config.upstreamMaxResponseBytes,
     clientSignal: ctx.clientSignal,
     idleTimeoutMs: deps.config.upstreamBodyTimeoutMs,
+    hosted: resolveHostedImages(deps, outcome.request),
   });
   outcome.ending = { kind: 'upstream', status: sent.status, accountName, metrics: sent.metrics, streamError: sent.streamError };
 }

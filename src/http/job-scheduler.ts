@@ -54,6 +54,8 @@ export class JobScheduler {
   private readonly running = new Map<string, LocalJob>();
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly finished = new Set<Promise<void>>();
+  /** Running jobs waiting for an account slot: woken at the next pump (a job ended, or the timer). */
+  private capacityWaiters = new Set<() => void>();
   private timer: NodeJS.Timeout | null = null;
   private rotation = 0;
   private draining = false;
@@ -128,6 +130,9 @@ export class JobScheduler {
 
   /** Starts every queued job that can start now; keeps a timer running while any wait. */
   private pump(): void {
+    const woken = this.capacityWaiters;
+    this.capacityWaiters = new Set();
+    for (const wake of woken) wake();
     const keys = [...this.queues.keys()];
     for (let i = 0; i < keys.length; i += 1) {
       const keyId = keys[(this.rotation + i) % keys.length]!;
@@ -199,7 +204,7 @@ export class JobScheduler {
       job.outcome.startedAt = deps.now();
       job.outcome.key = key;
       const core = { deps, snapshot, outcome: job.outcome, permits, clientSignal: job.controller.signal, clientHeaders: job.clientHeaders };
-      const ran = await executeImageJob(core).catch((err: unknown): JobAnswer => errorAnswer(err));
+      const ran = await this.execute(job, core);
       // Aborted by a shutdown rather than by its client: a retryable failure, not a cancellation.
       const answer = ran.kind === 'cancelled' && this.draining ? errorAnswer(new GatewayError('shutting_down', 'the gateway shut down while the job ran; submit it again')) : ran;
       for (const permit of permits) permit.release();
@@ -208,6 +213,24 @@ export class JobScheduler {
     } finally {
       for (const permit of permits) permit.release();
       this.running.delete(job.capability.idHash);
+    }
+  }
+
+  /**
+   * Runs the job; when every account turned out to be at its cap (another request took the slot
+   * between the check and the call), it waits for capacity and tries again, as long as the job may
+   * still wait: a job waits for capacity, it is not refused for it.
+   */
+  private async execute(job: LocalJob, core: Parameters<typeof executeImageJob>[0]): Promise<JobAnswer> {
+    for (;;) {
+      const answer = await executeImageJob(core).catch((err: unknown): JobAnswer => errorAnswer(err));
+      const busy = answer.kind === 'answer' && answer.errorCode === 'accounts_busy';
+      const mayWait = this.opts.deps.now() - job.enqueuedAt <= this.opts.maxQueueMs && !job.controller.signal.aborted && !this.draining;
+      if (!busy || !mayWait) return answer;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.opts.pumpIntervalMs);
+        this.capacityWaiters.add(() => (clearTimeout(timer), resolve()));
+      });
     }
   }
 

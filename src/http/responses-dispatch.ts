@@ -8,6 +8,7 @@ import type { ResponseMetrics } from '../observe/image-log-event.js';
 import { readResponsesImageEvents, type ImageEchoes, type ImageToolUsage, type ResponsesImageEvent } from '../upstream/responses-events.js';
 import { buildExhaustionError, buildFailoverInput, type DispatchContext } from './dispatch-context.js';
 import { readUpstreamError } from '../upstream/upstream-error.js';
+import { hostImagesResponse, logResultStoreFailure, resolveHostedImages } from './hosted-images.js';
 import { sendUpstreamErrorInfo } from './send-upstream-response.js';
 import { createSseResponse } from './sse-response.js';
 import { STREAM_EVENT_PREFIX, endWithUpstreamError, endWithoutAnswer, eventDefaultsOf } from './stream-dispatch.js';
@@ -164,8 +165,16 @@ export async function dispatchResponsesJson(ctx: DispatchContext, candidates: re
     return;
   }
   const { relayed, accountName } = run;
-  const body = buildImagesResponse(relayed, outcome.request.responseFormat, Math.floor(deps.now() / 1000));
+  const hosted = resolveHostedImages(deps, outcome.request);
+  const built = buildImagesResponse(relayed, hosted ? 'b64_json' : outcome.request.responseFormat, Math.floor(deps.now() / 1000));
   outcome.ending = { kind: 'upstream', status: 200, accountName, metrics: metricsOf(relayed), streamError: null };
+  const body = hosted
+    ? await hostImagesResponse(built, hosted).catch((err: unknown) => {
+        logResultStoreFailure(ctx.reply.log, err);
+        outcome.ending = { kind: 'upstream', status: 500, accountName, metrics: metricsOf(relayed), streamError: 'result_store_failed' };
+        throw err;
+      })
+    : built;
   await ctx.reply.code(200).header('cache-control', 'no-store').type('application/json').send(JSON.stringify(body));
 }
 

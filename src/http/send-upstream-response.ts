@@ -4,6 +4,8 @@ import type { FastifyReply } from 'fastify';
 import type { ImageRequest } from '../images/image-request.js';
 import type { ResponseMetrics } from '../observe/image-log-event.js';
 import { createResponseTap, type ResponseTap } from '../observe/response-tap.js';
+import type { HostedImages } from './hosted-images.js';
+import { sendHostedUpstreamResponse } from './send-hosted-response.js';
 import { buildUpstreamErrorResponse, readUpstreamError, type UpstreamErrorInfo } from '../upstream/upstream-error.js';
 import type { UpstreamResponse } from '../upstream/types.js';
 
@@ -12,7 +14,7 @@ export interface SentResponse {
   status: number;
   metrics: ResponseMetrics | null;
   /** Set when the body could not be delivered whole (the client then sees a cut-off response). */
-  streamError: 'upstream_body' | 'response_too_large' | 'client_aborted' | null;
+  streamError: 'upstream_body' | 'response_too_large' | 'client_aborted' | 'result_store_failed' | null;
 }
 
 /** The response tap for a request's 2xx body: counts images and usage, and rewrites to data URLs for `response_format: url`. */
@@ -29,15 +31,17 @@ const headerText = (v: string | string[] | undefined): string | undefined => (Ar
  * Answers with the final upstream response. A 2xx body is piped to the client as it arrives, through
  * the response tap that counts images and usage (and rewrites b64_json to data URLs for
  * `response_format: url`), so memory does not grow with the image size. Any other status becomes an
- * OpenAI-shaped error carrying the upstream's message.
+ * OpenAI-shaped error carrying the upstream's message. With `hosted` (RESULT_URL_MODE=hosted and
+ * `response_format: url`), see sendHostedUpstreamResponse.
  */
 export async function sendUpstreamResponse(
   reply: FastifyReply,
   response: UpstreamResponse,
   request: ImageRequest,
-  opts: { maxResponseBytes: number; clientSignal: AbortSignal; idleTimeoutMs: number },
+  opts: { maxResponseBytes: number; clientSignal: AbortSignal; idleTimeoutMs: number; hosted?: HostedImages | null },
 ): Promise<SentResponse> {
   if (response.status < 200 || response.status >= 300) return sendUpstreamError(reply, response);
+  if (opts.hosted) return sendHostedUpstreamResponse(reply, response, request, { ...opts, hosted: opts.hosted });
   const tap = createRequestTap(request, opts.maxResponseBytes);
   reply.hijack();
   const res = reply.raw;

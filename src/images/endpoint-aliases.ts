@@ -35,3 +35,9 @@ export const PUBLIC_API_BASES = ['/v1', '/api/codex-gateway', '/api/codex-gatewa
 
 /** The model-list paths (`GET`); `<path>/<model id>` retrieves one model. */
 export const MODELS_PATHS: readonly string[] = PUBLIC_API_BASES.map((base) => `${base}/models`);
+
+/** The hosted-result paths (`GET <path>/{token}`, RESULT_URL_MODE=hosted), one under each API base. */
+export const RESULTS_PATHS: readonly string[] = PUBLIC_API_BASES.map((base) => `${base}/images/results`);
+
+/** The results path hosted URLs are built with (`<PUBLIC_BASE_URL><path>/<token>`). */
+export const HOSTED_RESULT_URL_PATH = '/v1/images/results';

@@ -11,6 +11,7 @@ export class ChunkEmitter {
   private held: Buffer[] = [];
   private heldBytesNow = 0;
   private holdingNow = false;
+  private droppingNow = false;
 
   /** Starts a new chunk; `emit` receives output in order. */
   begin(chunk: Buffer, emit: (bytes: Buffer) => void): void {
@@ -21,6 +22,11 @@ export class ChunkEmitter {
 
   get holding(): boolean {
     return this.holdingNow;
+  }
+
+  /** True between `startDrop` and `endDrop`. */
+  get dropping(): boolean {
+    return this.droppingNow;
   }
 
   /** Bytes copied into the hold so far. */
@@ -55,8 +61,25 @@ export class ChunkEmitter {
     this.emitTo(end);
   }
 
-  /** Ends the chunk: keeps its tail in the hold while holding, else emits it (and anything held). */
+  /** Emits the current chunk up to `i`, then `replacement`; input from `i` on is dropped until `endDrop`. */
+  startDrop(i: number, replacement: Buffer): void {
+    this.emitTo(i);
+    this.emit(replacement);
+    this.droppingNow = true;
+  }
+
+  /** Stops dropping: output goes on from position `i` of the current chunk. */
+  endDrop(i: number): void {
+    this.emitFrom = i;
+    this.droppingNow = false;
+  }
+
+  /** Ends the chunk: drops its tail while dropping, keeps it in the hold while holding, else emits it (and anything held). */
   finishChunk(): void {
+    if (this.droppingNow) {
+      this.emitFrom = this.chunk.length;
+      return;
+    }
     if (this.holdingNow) {
       this.heldBytesNow += this.chunk.length - this.emitFrom;
       this.held.push(Buffer.from(this.chunk.subarray(this.emitFrom)));

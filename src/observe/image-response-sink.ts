@@ -53,6 +53,12 @@ export interface ImageStringListener {
   /** The value ended. */
   onImageEnd(): void;
 }
+
+/** Replaces each `data[i].b64_json` value whole (hosted result URLs), told its text as it arrives. */
+export interface ImageValueReplacer extends ImageStringListener {
+  /** A value starts: the bytes that stand in for it, inside its quotes (the key becomes `url`). */
+  onImageStart(): Buffer;
+}
 type EchoField = 'size' | 'quality' | 'outputFormat' | 'background';
 
 /**
@@ -71,10 +77,12 @@ export class ImageResponseSink implements JsonPathSink {
   /**
    * `urlFallbackMime`: rewrite b64_json to data URLs, typed by the image's magic bytes, or by this
    * (the requested output format) when the bytes are not a PNG, JPEG or WebP; null = no rewrite.
+   * `replacer`: instead, replace each b64_json value whole with what it says (the key becomes `url`).
    */
   constructor(
     private readonly urlFallbackMime: string | null,
     private readonly imageListener: ImageStringListener | null = null,
+    private readonly replacer: ImageValueReplacer | null = null,
   ) {}
 
   /** `usage.input_tokens_details`, when the body had it. */
@@ -142,17 +150,24 @@ export class ImageResponseSink implements JsonPathSink {
   }
 
   onCountedBytes(slot: number, raw: Buffer): void {
-    if (slot === SLOT.b64) this.imageListener?.onImageBytes(raw);
+    if (slot !== SLOT.b64) return;
+    this.imageListener?.onImageBytes(raw);
+    this.replacer?.onImageBytes(raw);
   }
 
   /** Decoded size of base64 text: floor(len*3/4) minus the trailing `=` count (spec §7.1). */
   onCounted(_slot: number, chars: number, trailingEquals: number): void {
     this.imageBytes += Math.max(0, Math.floor((chars * 3) / 4) - trailingEquals);
     this.imageListener?.onImageEnd();
+    this.replacer?.onImageEnd();
   }
 
   rewriteKeys(role: number): boolean {
-    return this.urlFallbackMime !== null && role === ROLE.item;
+    return (this.urlFallbackMime !== null || this.replacer !== null) && role === ROLE.item;
+  }
+
+  replaceValue(slot: number): Buffer | null {
+    return slot === SLOT.b64 && this.replacer ? this.replacer.onImageStart() : null;
   }
 
   rewriteKey(_role: number, key: string | null): Buffer | null {

@@ -36,6 +36,12 @@ export interface JsonPathSink {
   rewriteKeys(role: number): boolean;
   /** Replacement bytes for a held key token (quotes included), or null to keep it. */
   rewriteKey(role: number, key: string | null): Buffer | null;
+  /**
+   * What stands in for a whole string value in `slot`, or null to keep it. Given bytes are emitted
+   * right after the opening quote and the value's own bytes are dropped up to its closing quote; they
+   * still reach the sink (counted or captured) as usual. Optional.
+   */
+  replaceValue?(slot: number): Buffer | null;
   /** Whether string values in `slot` get bytes inserted after their opening quote (see valuePrefix). */
   prefixesValue(slot: number): boolean;
   /**

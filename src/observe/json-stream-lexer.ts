@@ -146,7 +146,10 @@ export class JsonStreamLexer {
     }
     if (c === C.quote) {
       this.beginToken(LEX.string, slot, this.sink.captureFor(slot));
-      if (this.sink.prefixesValue(slot)) {
+      const replacement = this.sink.replaceValue?.(slot) ?? null;
+      if (replacement) {
+        this.out.startDrop(i + 1, replacement);
+      } else if (this.sink.prefixesValue(slot)) {
         // Hold the value back until its first characters are known; resolvePrefix emits the prefix before them.
         this.out.startHold(i + 1);
         this.valueHead = '';
@@ -258,6 +261,7 @@ export class JsonStreamLexer {
    * slot when it began, whatever came after.
    */
   private releaseAll(): void {
+    if (this.out.dropping) this.out.endDrop(Infinity); // the body ended inside a replaced value: nothing of it is emitted
     if (this.valueHead !== null) this.resolvePrefix();
     this.out.releaseHeld();
   }
@@ -276,6 +280,7 @@ export class JsonStreamLexer {
 
   private finishString(quote: number): void {
     if (this.valueHead !== null) this.resolvePrefix();
+    if (this.out.dropping) this.out.endDrop(quote);
     const text = this.capture === CAPTURE.text ? this.capturedString() : null;
     this.lex = LEX.between;
     if (this.isKey) {
@@ -324,6 +329,7 @@ export class JsonStreamLexer {
   }
 
   private fail(i: number): number {
+    if (this.out.dropping) this.out.endDrop(i); // from here on the bytes pass through as they are
     this.lex = LEX.failed;
     return i;
   }

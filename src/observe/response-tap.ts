@@ -1,5 +1,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import type { ResponseMetrics } from './image-log-event.js';
+import type { ImageMime } from '../images/image-request.js';
+import { createHostedImageReplacer, type HostedImageStore } from './hosted-image-replacer.js';
 import { ImageResponseSink } from './image-response-sink.js';
 import { JsonStreamLexer } from './json-stream-lexer.js';
 
@@ -22,6 +24,12 @@ export interface ResponseTapOptions {
   urlFallbackMime: string;
   /** Most body bytes let through; past it the stream errors with UpstreamResponseTooLargeError. */
   maxBytes: number;
+  /**
+   * With `responseFormat: 'url'`: host the images instead of writing data URLs. Each `b64_json` value
+   * becomes its hosted URL (`fallbackType` when the bytes are not a PNG, JPEG or WebP), and the stream
+   * ends only once every image is stored (else it errors with HostedResultStoreError).
+   */
+  hosted?: { store: HostedImageStore; fallbackType: ImageMime };
 }
 
 export interface ResponseTap {
@@ -44,7 +52,8 @@ const MIME_PATTERN = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+
  * Measures an upstream Images API body while streaming it to the client as it arrives: image count,
  * decoded image bytes, usage and echoed options, without holding the body (see json-stream-lexer.ts).
  * With `responseFormat: 'url'` it rewrites `b64_json` members into `url` data URLs in flight; every
- * other byte passes unchanged, and a body that is not JSON passes through untouched.
+ * other byte passes unchanged, and a body that is not JSON passes through untouched. With `hosted`,
+ * the values become hosted URLs instead (the image bytes are sealed as they stream, never held whole).
  * @throws TypeError when `urlFallbackMime` is not a plain MIME type or `maxBytes` is not positive.
  */
 export function createResponseTap(opts: ResponseTapOptions): ResponseTap {
@@ -52,7 +61,9 @@ export function createResponseTap(opts: ResponseTapOptions): ResponseTap {
     throw new TypeError(`urlFallbackMime must be a type/subtype MIME name, got ${JSON.stringify(opts.urlFallbackMime)}`);
   }
   if (!(opts.maxBytes > 0)) throw new TypeError(`maxBytes must be positive, got ${opts.maxBytes}`);
-  const sink = new ImageResponseSink(opts.responseFormat === 'url' ? opts.urlFallbackMime : null);
+  const replacer = opts.responseFormat === 'url' && opts.hosted ? createHostedImageReplacer(opts.hosted.store, opts.hosted.fallbackType) : null;
+  const dataUrlMime = opts.responseFormat === 'url' && !replacer ? opts.urlFallbackMime : null;
+  const sink = new ImageResponseSink(dataUrlMime, null, replacer);
   const lexer = new JsonStreamLexer(sink);
   let bodyBytes = 0;
   let valid: boolean | null = null;
@@ -67,7 +78,8 @@ export function createResponseTap(opts: ResponseTapOptions): ResponseTap {
     },
     flush(callback: TransformCallback) {
       valid = lexer.end(push);
-      callback();
+      if (!replacer) return callback();
+      replacer.settled().then(() => callback(), callback);
     },
   });
   const push = (bytes: Buffer): void => {

@@ -18,6 +18,8 @@ import { AccountHealth } from '../dispatch/account-health.js';
 import { notifyAccountAuthFailed, watchControlChanges } from '../store/change-feed.js';
 import type { CredentialCipher } from '../store/cipher-port.js';
 import type { Db } from '../store/db.js';
+import { startHostedResultSweeper } from '../store/hosted-result-sweeper.js';
+import { HostedResults } from '../store/hosted-results.js';
 import { loadSnapshot } from '../store/snapshot-loader.js';
 import { SnapshotStore } from '../store/snapshot-store.js';
 import { applyUsageDeltas } from '../store/usage-repo.js';
@@ -51,7 +53,7 @@ export interface DataPlaneOptions {
 /** Request-log directory: the configured one, else `<data-dir>/logs`. */
 export const resolveLogDir = (config: Config): string => config.logDir ?? join(config.dataDir, 'logs');
 
-/** Assembles the data plane: snapshot, limiters, upstream client, observers and the Fastify app. */
+/** Assembles the data plane: snapshot, limiters, upstream client, observers, hosted results (and their sweeper) and the Fastify app. */
 export async function createDataPlane({ config, db, cipher, logger, statusToken }: DataPlaneOptions): Promise<DataPlane> {
   const snapshots = new SnapshotStore({
     load: () => loadSnapshot(db, cipher),
@@ -91,6 +93,12 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken 
     backoffMaxMs: config.failureBackoffMaxMs,
   });
   const accountLimiter = new AccountLimiter(Date.now, createAccountInflightReporter(metrics, snapshots));
+  // Served whatever RESULT_URL_MODE says, so URLs already handed out keep working after a switch to `data`.
+  const hostedResults = new HostedResults({ db, ttlMs: config.resultUrlTtlMs, now: Date.now });
+  const sweeper = startHostedResultSweeper({
+    sweep: () => hostedResults.sweep(),
+    onError: (err) => logger.warn({ err: errorSummary(err) }, 'deleting expired hosted results failed; will retry'),
+  });
   const activity = createActivityBuffer();
   const status = createDataPlaneStatusSource({ health, accountLimiter, snapshots, now: Date.now, activity });
   const deps: GatewayDeps = {
@@ -104,6 +112,7 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken 
     requestLog: teeRequestLog(requestLog, activity),
     now: Date.now,
     health,
+    hostedResults,
     onAuthFailure: (accountId) => {
       notifyAccountAuthFailed(db, accountId).catch((err) => logger.warn({ err: errorSummary(err), accountId }, 'could not tell the control plane about a 401'));
     },
@@ -123,6 +132,7 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken 
   const close = async () => {
     await Promise.all([closeWithGrace(app, config.shutdownGraceMs), jobs.scheduler.drain(config.shutdownGraceMs)]);
     await maintenance.stop();
+    await sweeper.stop();
     await snapshots.close();
     await usage.close();
     await requestLog.close();

@@ -56,3 +56,29 @@ export function openWithCapability(capability: Capability, sealed: Uint8Array): 
   decipher.setAuthTag(bytes.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
   return Buffer.concat([decipher.update(bytes.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]);
 }
+
+/** Seals a value given in pieces; `finish` returns what `sealWithCapability` would for the pieces joined. */
+export interface CapabilitySealer {
+  /** Encrypts one piece at once (the plaintext is not kept). */
+  update(plaintext: Buffer): void;
+  /** Ends the value: iv ‖ tag ‖ ciphertext. Call once. */
+  finish(): Buffer;
+}
+
+/**
+ * A sealer for a value that arrives in pieces (a hosted image decoded as its base64 streams in): each
+ * piece is encrypted as it comes and only ciphertext is held, because the tag that leads the sealed
+ * form is known only at the end.
+ */
+export function createCapabilitySealer(capability: Capability): CapabilitySealer {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', capability.key, iv);
+  const pieces: Buffer[] = [];
+  return {
+    update: (plaintext) => void pieces.push(cipher.update(plaintext)),
+    finish: () => {
+      pieces.push(cipher.final());
+      return Buffer.concat([iv, cipher.getAuthTag(), ...pieces]);
+    },
+  };
+}

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONFIG_FIELDS } from '../../src/config/fields.js';
-import { ENDPOINT_ALIASES, MODELS_PATHS } from '../../src/images/endpoint-aliases.js';
+import { ENDPOINT_ALIASES, MODELS_PATHS, RESULTS_PATHS } from '../../src/images/endpoint-aliases.js';
 import { REPO_ROOT } from '../support/cli-process.js';
 import { fakeBehaviors, startFakeCodexUpstream } from '../support/fake-codex-upstream.js';
 import { startGatewayHarness, type GatewayHarness } from '../support/gateway-harness.js';
@@ -34,9 +34,9 @@ function directive(name: string): string {
 }
 
 describe('deploy/Caddyfile, as written', () => {
-  it('routes exactly the eight image paths and the model-list paths of src/images/endpoint-aliases.ts', () => {
+  it('routes exactly the eight image paths, the model-list paths and the result paths of src/images/endpoint-aliases.ts', () => {
     const paths = directive('@codex_image path').split(/\s+/);
-    const expected = [...Object.keys(ENDPOINT_ALIASES), ...MODELS_PATHS, ...MODELS_PATHS.map((p) => `${p}/*`)];
+    const expected = [...Object.keys(ENDPOINT_ALIASES), ...MODELS_PATHS, ...MODELS_PATHS.map((p) => `${p}/*`), ...RESULTS_PATHS.map((p) => `${p}/*`)];
     expect([...paths].sort()).toEqual(expected.sort());
     expect(new Set(paths).size).toBe(paths.length);
   });
@@ -149,7 +149,13 @@ describe.skipIf(!caddy)('through a real Caddy with the shipped Caddyfile', () =>
     expect(((await res.body.json()) as { error: { type: string } }).error.type).toBe('authentication_error');
   });
 
-  it.each(['/v1/images/generations/', '/v1/images/variations', '/v1/modelsx', '/metrics', '/readyz', '/v1/chat/completions'])(
+  it.each(RESULTS_PATHS.map((p) => `${p}/imgres_unknown`))('GET %s reaches the gateway (its OpenAI-shaped 404 result_not_found)', async (path) => {
+    const res = await request(`${caddyUrl}${path}`);
+    expect(res.statusCode).toBe(404);
+    expect(((await res.body.json()) as { error: { code: string } }).error.code).toBe('result_not_found');
+  });
+
+  it.each(['/v1/images/generations/', '/v1/images/variations', '/v1/images/results', '/v1/modelsx', '/metrics', '/readyz', '/v1/chat/completions'])(
     'near-miss %s stays on Caddy (404, never reaches the gateway)',
     async (path) => {
       const res = await post(caddyUrl, path);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createCapability, openCapability, openWithCapability, sealWithCapability } from '../../../src/store/capability-seal.js';
+import { createCapability, createCapabilitySealer, openCapability, openWithCapability, sealWithCapability } from '../../../src/store/capability-seal.js';
 
 describe('capability seal', () => {
   it('a token opens back to the same hash and key, and opens what was sealed', () => {
@@ -32,5 +32,17 @@ describe('capability seal', () => {
 
   it.each(['', 'imgjob_', 'imgjob_short', `imgres_${'A'.repeat(43)}`, `imgjob_${'A'.repeat(42)}!`, `imgjob_${'A'.repeat(44)}`])('refuses the malformed token %j', (token) => {
     expect(openCapability('imgjob_', token)).toBeNull();
+  });
+
+  it('a value sealed in pieces opens like one sealed whole', () => {
+    const made = createCapability('imgres_');
+    const plain = Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 13) & 0xff));
+    const sealer = createCapabilitySealer(made);
+    for (let i = 0; i < plain.length; i += 777) sealer.update(plain.subarray(i, i + 777));
+    const sealed = sealer.finish();
+    expect(sealed.length).toBe(sealWithCapability(made, plain).length);
+    expect(sealed.includes(plain.subarray(100, 132))).toBe(false);
+    expect(openWithCapability(openCapability('imgres_', made.token)!, sealed)).toEqual(plain);
+    expect(() => openWithCapability(createCapability('imgres_'), sealed)).toThrow();
   });
 });

@@ -1,4 +1,4 @@
--- 0004_image_jobs: async image jobs (Prefer: respond-async) and the data-plane instances that run them.
+-- 0005_image_jobs: async image jobs (Prefer: respond-async) and the data-plane instances that run them.
 -- Runs on Postgres 15+ and PGlite. A job's id is a capability held only by the client: the table keeps
 -- its SHA-256 (id_hash) and the result sealed under a key derived from it, never the id or the result
 -- in clear. The request itself (prompt, images) is never stored: it lives in the running instance.
