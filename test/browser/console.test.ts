@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JOB_ID_PREFIX } from '../../src/http/job-routes.js';
+import { openCapability } from '../../src/store/capability-seal.js';
 import { buildWebConsole } from '../../web/build-console.js';
+import { fakeBehaviors } from '../support/fake-codex/behaviors.js';
 import { startGatewayHarness, type GatewayHarness } from '../support/gateway-harness.js';
 import { makeCodexAuthJson } from '../support/jwt.js';
 import { expectRefusedWithin } from '../support/expect-refused.js';
@@ -44,7 +47,7 @@ async function openPage(title: string): Promise<void> {
 beforeAll(async () => {
   await buildWebConsole();
   await mkdir(SCREENSHOT_DIR, { recursive: true });
-  h = await startGatewayHarness();
+  h = await startGatewayHarness({ env: { JOB_HEARTBEAT_MS: '300' } });
   profileDir = await mkdtemp(join(tmpdir(), 'cig-chromium-'));
   context = await chromium.launchPersistentContext(profileDir, {
     executablePath: CHROMIUM,
@@ -202,6 +205,36 @@ describe('web console in Chromium', () => {
     await openPage('Overview');
     await page.getByRole('img', { name: /Requests and images per minute/ }).waitFor();
     await screenshotBoth('overview');
+  });
+
+  it('lists a running async job under Activity and cancels it from there', async () => {
+    h.fake.setBehavior('*', fakeBehaviors.success({ delayMs: 60_000 }));
+    const { secret } = await h.createKey({ name: 'job-key' });
+    const submitted = await fetch(`${h.gatewayUrl}/v1/images/generations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json', prefer: 'respond-async' },
+      body: JSON.stringify({ prompt: 'a job to cancel from the console' }),
+    });
+    expect(submitted.status).toBe(202);
+    const clientId = ((await submitted.json()) as { id: string }).id;
+    const short = openCapability(JOB_ID_PREFIX, clientId)!.idHash.slice(0, 12);
+    await waitFor('the job at the upstream', async () => (h.fake.concurrency.current('acct-browser') === 1 ? true : null));
+    await openPage('Activity');
+    const row = page.getByRole('table', { name: 'Async jobs' }).locator('tbody tr', { hasText: short });
+    await row.filter({ hasText: 'running' }).waitFor();
+    await row.getByText('job-key', { exact: true }).waitFor();
+    await screenshotBoth('activity-jobs');
+    const cancelled = page.waitForResponse((r) => r.url().endsWith('/cancel') && r.request().method() === 'POST');
+    await row.getByRole('button', { name: `Cancel job ${short}` }).click();
+    expect((await cancelled).status()).toBe(200);
+    await row.filter({ hasText: 'cancelled' }).waitFor({ timeout: 20_000 });
+    expect(await row.getByRole('button').count()).toBe(0);
+    await waitFor('the upstream call to be cut', async () => (h.fake.concurrency.current('acct-browser') === 0 ? true : null));
+    const view = await fetch(`${h.gatewayUrl}/v1/images/jobs/${clientId}`, { headers: { authorization: `Bearer ${secret}` } });
+    expect(((await view.json()) as { status: string }).status).toBe('cancelled');
+    expect(await page.content()).not.toContain(clientId.slice(JOB_ID_PREFIX.length));
+    h.fake.reset();
+    await openPage('Overview'); // where the next step expects to be
   });
 
   it('is keyboard operable: Tab reaches the navigation and Enter opens a page', async () => {

@@ -5,7 +5,7 @@
  */
 import type { AccountHealthView, CooldownView } from '../../src/control/account-health-view.js';
 import type { Wire } from '../../src/control/admin-wire.js';
-import type { AccountView, GroupView, KeyRoutingInput, KeyView, ModelAliasView } from '../../src/control/control-api.js';
+import type { AccountView, GroupView, JobView, KeyRoutingInput, KeyView, ModelAliasView } from '../../src/control/control-api.js';
 import type { ActivityOverview, OverviewMinute as ServerOverviewMinute } from '../../src/observe/activity-overview.js';
 import type { ImageLogEvent } from '../../src/observe/image-log-event.js';
 import type { Settings as ServerSettings } from '../../src/store/types.js';
@@ -19,6 +19,7 @@ export type AccountHealth = Wire<AccountHealthView>;
 export type Group = Wire<GroupView>;
 export type Settings = Wire<ServerSettings>;
 export type ModelAlias = Wire<ModelAliasView>;
+export type Job = Wire<JobView>;
 export type LogEvent = ImageLogEvent;
 export type OverviewMinute = Wire<ServerOverviewMinute>;
 export type Overview = Wire<ActivityOverview>;

@@ -1,8 +1,9 @@
-/** Activity: recent request-log lines (never prompts or images) with filters, live refresh and a per-request detail. */
+/** Activity: recent request-log lines (never prompts or images) with filters, live refresh and a per-request detail; async jobs below. */
 import { useCallback, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import type { LogEvent } from '../types.js';
 import { ErrorNote, Field, Section, formatClock, useLoad } from '../ui.js';
+import { JobsSection } from './activity-jobs.js';
 
 const REFRESH_MS = 3_000;
 
@@ -77,7 +78,8 @@ export function ActivityPage({ requestId }: { requestId: string | null }) {
   return (
     <>
       <h1>Activity</h1>
-      <Section title="Filters">
+      <JobsSection pollMs={live ? REFRESH_MS : null} />
+      <Section title="Request filters">
         <form class="form-grid filters" onSubmit={(e) => e.preventDefault()} aria-label="Activity filters">
           <Field label="Key" hint="name or id"><input name="key" value={filters.key} onChange={set('key')} /></Field>
           <Field label="Account"><input name="account" value={filters.account} onChange={set('account')} /></Field>
