@@ -45,12 +45,13 @@ describe('partial images through the Codex Responses API', () => {
     expect(sent.body!.tool).toMatchObject({ model: 'gpt-image-2', partial_images: 2, size: '1024x1536', quality: 'high' });
   });
 
-  it('edit, partial_images: 1 → image_edit.partial_image then image_edit.completed; the images go as input_image parts', async () => {
+  it('edit, partial_images: 2 → 2 image_edit.partial_image then image_edit.completed; the images go as input_image parts', async () => {
     const png = makePng(8, 8);
-    const stream = await h.sdk(secret).images.edit({ prompt: 'add a hat', image: await toFile(png, 'a.png', { type: 'image/png' }), stream: true, partial_images: 1 });
-    const types = [];
-    for await (const event of stream) types.push(event.type);
-    expect(types).toEqual(['image_edit.partial_image', 'image_edit.completed']);
+    const stream = await h.sdk(secret).images.edit({ prompt: 'add a hat', image: await toFile(png, 'a.png', { type: 'image/png' }), stream: true, partial_images: 2 });
+    const events = [];
+    for await (const event of stream) events.push(event);
+    expect(events.map((e) => e.type)).toEqual(['image_edit.partial_image', 'image_edit.partial_image', 'image_edit.completed']);
+    expect(events.every((e) => isPng(e.b64_json))).toBe(true);
     expect(h.fake.requests.at(-1)!.body!.images).toEqual([{ kind: 'data_url', mime: 'image/png', bytes: png.length }]);
   });
 

@@ -136,7 +136,9 @@ describe('keep-alive and failover inside a stream', () => {
   });
 
   it('a client that goes away mid-stream frees the key and account slots at once', async () => {
-    const key = await h.createKey({ routing: { mode: 'accounts', accounts: ['s-first'] }, maxConcurrency: 1 });
+    // One slot each: the follow-up request can only run if both permits were given back.
+    await h.importAccount('s-solo', { imageConcurrency: 1 });
+    const key = await h.createKey({ routing: { mode: 'accounts', accounts: ['s-solo'] }, maxConcurrency: 1 });
     h.fake.setBehavior('*', fakeBehaviors.success({ delayMs: 30_000 }));
     const controller = new AbortController();
     const res = await fetch(`${h.gatewayUrl}/v1/images/generations`, {
@@ -146,9 +148,9 @@ describe('keep-alive and failover inside a stream', () => {
       signal: controller.signal,
     });
     expect(res.status).toBe(200);
-    await waitFor('the upstream call to start', async () => (h.fake.concurrency.current('s-first') === 1 ? true : null));
+    await waitFor('the upstream call to start', async () => (h.fake.concurrency.current('s-solo') === 1 ? true : null));
     controller.abort();
-    await waitFor('the upstream call to be cut', async () => (h.fake.concurrency.current('s-first') === 0 ? true : null));
+    await waitFor('the upstream call to be cut', async () => (h.fake.concurrency.current('s-solo') === 0 ? true : null));
     h.fake.setBehavior('*', fakeBehaviors.success());
     const again = await waitFor('the key slot to be free', async () => {
       const r = await streamRaw({}, key.secret);
