@@ -80,7 +80,7 @@ export interface JobListFilter {
 
 /** A job as operators see it: never the client's job id, never the result. */
 export interface JobView {
-  /** The SHA-256 (hex) of the client's job id: the job's name for operators. */
+  /** The job's id hash (SHA-256 hex, derived from the client's job id): the job's name for operators. */
   id: string;
   keyId: string;
   /** Null when the key is gone. */
