@@ -5,6 +5,7 @@ import type { ControlApi } from '../../../src/control/control-api.js';
 import { createControlServices } from '../../../src/control/control-services.js';
 import { createCredentialCipher } from '../../../src/control/credential-cipher.js';
 import { watchControlChanges } from '../../../src/store/change-feed.js';
+import { insertJob, markJobRunning } from '../../../src/store/job-repo.js';
 import { migrate } from '../../../src/store/migrator.js';
 import { SETTINGS_DEFAULTS } from '../../../src/store/settings-defaults.js';
 import { applyUsageDeltas } from '../../../src/store/usage-repo.js';
@@ -247,6 +248,21 @@ describeEachBackend('control services', ({ database }) => {
   it('falls back to the default for a stored setting that no longer passes the checks', async () => {
     await database().db.query(`INSERT INTO settings (name, value, updated_at) VALUES ('logMaxFiles', '"many"', 1), ('codexClientVersion', '"bad value"', 1), ('corsAllowedOrigins', '["*", "https://a.example"]', 1)`);
     expect(await control.settings.get()).toEqual(SETTINGS_DEFAULTS);
+  });
+
+  it('jobs: list with filters, show by a 12-character prefix, cancel an open job (same SQL on both backends)', async () => {
+    const { key } = await control.keys.create({ name: 'jobs' });
+    const db = database().db;
+    const [a, b] = ['a1'.repeat(32), 'b2'.repeat(32)];
+    await insertJob(db, { idHash: a, keyId: key.id, instanceId: 'inst_0123abcd', endpoint: 'generations', createdAt: 10 });
+    await insertJob(db, { idHash: b, keyId: key.id, instanceId: 'inst_0123abcd', endpoint: 'edits', createdAt: 20 });
+    await markJobRunning(db, b, 25);
+    expect((await control.jobs.list()).map((j) => [j.id, j.status, j.keyName])).toEqual([[b, 'running', 'jobs'], [a, 'queued', 'jobs']]);
+    expect((await control.jobs.list({ key: key.id, status: 'queued', limit: 1 })).map((j) => j.id)).toEqual([a]);
+    expect(await control.jobs.show(a.slice(0, 12).toUpperCase())).toMatchObject({ id: a, endpoint: 'generations', startedAt: null });
+    expect(await control.jobs.cancel(b)).toMatchObject({ id: b, status: 'running', cancelRequested: true });
+    expect(await failure(() => control.jobs.show('c3'.repeat(6)))).toEqual({ code: 'not_found', message: 'job not found', param: 'job' });
+    expect(await failure(() => control.jobs.list({ limit: 0 }))).toEqual({ code: 'invalid_request', message: 'limit must be an integer between 1 and 500', param: 'limit' });
   });
 
   it('announces every committed write, and nothing for a rejected one', async () => {
