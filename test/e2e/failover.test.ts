@@ -122,8 +122,9 @@ describe('a client that stops reading', () => {
       await waitFor('the gateway to give up on the stalled client', () => h.fake.concurrency.current('stall-reader') === 0 || null, 10_000);
       socket.destroy();
       await closed;
-      const events = await g.readLogEvents();
-      expect(events.at(-1)).toMatchObject({ account_name: 'stall-reader', upstream_status: 200, error_class: 'client_aborted' });
+      // The request log is written off the request path: wait for the line rather than read too early.
+      const line = await waitFor('the stalled request\'s log line', async () => (await g.readLogEvents()).find((e) => e.account_name === 'stall-reader') ?? null);
+      expect(line).toMatchObject({ upstream_status: 200, error_class: 'client_aborted' });
       const next = await fetch(`${g.gatewayUrl}/v1/images/generations`, {
         method: 'POST',
         headers: { authorization: `Bearer ${key.secret}`, 'content-type': 'application/json' },

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -108,11 +108,25 @@ describeEachBackend('migrator', ({ kind, database }) => {
 });
 
 describe('migration files', () => {
-  it('are found from src/ and from dist/ (tsc does not copy .sql files)', () => {
+  it('are found next to the module (src/, or dist/ after `npm run build` copied them)', () => {
     const fromSrc = resolveMigrationsDir();
-    const distUrl = pathToFileURL(join(fromSrc, '..', '..', '..', 'dist', 'store', 'migrator.js')).href;
-    expect(resolveMigrationsDir(distUrl)).toBe(fromSrc);
     expect(fromSrc.replace(/\/$/, '')).toMatch(/src\/store\/migrations$/);
+    const distUrl = pathToFileURL(join(fromSrc, '..', '..', '..', 'dist', 'store', 'migrator.js')).href;
+    // With or without a built dist/, the migrations found from there are these ones.
+    const summary = (dir: string) => loadMigrations(dir).map((m) => [m.name, m.checksum]);
+    expect(summary(resolveMigrationsDir(distUrl))).toEqual(summary(fromSrc));
+  });
+
+  it('fall back to <package>/src/store/migrations when a compiled module has none beside it (plain tsc)', () => {
+    const root = mkdtempSync(join(tmpdir(), 'cig-migrations-'));
+    try {
+      mkdirSync(join(root, 'src', 'store', 'migrations'), { recursive: true });
+      writeFileSync(join(root, 'src', 'store', 'migrations', '0001_init.sql'), 'SELECT 1;');
+      const distUrl = pathToFileURL(join(root, 'dist', 'store', 'migrator.js')).href;
+      expect(resolveMigrationsDir(distUrl).replace(/\/$/, '')).toBe(join(root, 'src', 'store', 'migrations'));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('run 0001, 0002, … and REQUIRED_SCHEMA_VERSION is the last', () => {
