@@ -84,7 +84,7 @@ async function resolveCommandCipher(config: Config): Promise<CredentialCipher> {
     const refuse = (): never => {
       throw err;
     };
-    return { encrypt: refuse, decrypt: refuse };
+    return { encrypt: refuse, decrypt: refuse, deriveKey: refuse };
   }
 }
 

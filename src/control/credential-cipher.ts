@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ConfigError } from '../config/config.js';
@@ -52,6 +52,9 @@ export function createCredentialCipher(masterKey: Buffer): CredentialCipher {
       } catch {
         throw new CredentialDecryptError('sealed value failed authentication (wrong master key, wrong purpose or tampered data)');
       }
+    },
+    deriveKey(label) {
+      return Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), `cig-derived-key:${label}`, KEY_BYTES));
     },
   };
 }

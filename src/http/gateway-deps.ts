@@ -38,6 +38,8 @@ export interface GatewayDeps {
   usage: UsageRecorder;
   requestLog: { write(event: ImageLogEvent): void };
   now: () => number;
+  /** The request log's `prompt_hash` (an HMAC under a per-installation key; see observe/prompt-hash.ts). */
+  hashPrompt: (prompt: string) => string;
   /** Directory for encrypted multipart spool files (default: the OS temp dir). */
   spoolDir?: string;
   /** Account cooldowns (429/5xx/401); absent = no account is ever paused. */

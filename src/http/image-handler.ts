@@ -8,7 +8,6 @@ import type { ImageEndpoint, ImageRequest } from '../images/image-request.js';
 import { buildUpstreamBody } from '../images/upstream-body.js';
 import { describeKeyLimitRejection } from '../limits/key-limiter.js';
 import type { Permit } from '../limits/permit.js';
-import { hashPrompt } from '../observe/prompt-hash.js';
 import { readUpstreamError } from '../upstream/upstream-error.js';
 import { isImagesEndpointUnavailable } from '../upstream/upstream-failures.js';
 import type { KeyRecord, Snapshot } from '../store/types.js';
@@ -50,7 +49,7 @@ const startOutcome = (req: FastifyRequest, key: KeyRecord, request: ImageRequest
   startedAt: deps.now(),
   key,
   request,
-  promptHash: hashPrompt(request.prompt),
+  promptHash: deps.hashPrompt(request.prompt),
   attempts: [],
   skips: [],
   ending: null,

@@ -1,9 +1,12 @@
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 
 /**
- * Lowercase hex SHA-256 of the raw prompt (UTF-8), for the request log's `prompt_hash`.
- * It lets an operator correlate repeated prompts without the log ever holding prompt text.
+ * Makes the request log's `prompt_hash`: lowercase hex HMAC-SHA256 of the raw prompt (UTF-8) under a
+ * per-installation key (derived from the master key). It lets an operator correlate repeated
+ * prompts without the log ever holding prompt text, and — unlike a plain hash — someone holding the
+ * logs but not the key cannot confirm a guessed prompt.
  */
-export function hashPrompt(prompt: string): string {
-  return createHash('sha256').update(prompt, 'utf8').digest('hex');
+export function createPromptHasher(key: Buffer): (prompt: string) => string {
+  const secret = Buffer.from(key);
+  return (prompt) => createHmac('sha256', secret).update(prompt, 'utf8').digest('hex');
 }

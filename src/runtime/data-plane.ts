@@ -12,6 +12,7 @@ import { AccountLimiter } from '../limits/account-limiter.js';
 import { KeyLimiter } from '../limits/key-limiter.js';
 import { createActivityBuffer, teeRequestLog, type ActivityBuffer } from '../observe/activity-buffer.js';
 import { createGatewayMetrics } from '../observe/gateway-metrics.js';
+import { createPromptHasher } from '../observe/prompt-hash.js';
 import { createRequestLogWriter } from '../observe/request-log-writer.js';
 import { createUsageRecorder } from '../observe/usage-recorder.js';
 import { AccountHealth } from '../dispatch/account-health.js';
@@ -111,6 +112,7 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken 
     usage,
     requestLog: teeRequestLog(requestLog, activity),
     now: Date.now,
+    hashPrompt: createPromptHasher(cipher.deriveKey('prompt-hash')),
     health,
     hostedResults,
     onAuthFailure: (accountId) => {

@@ -5,6 +5,7 @@ import { buildGatewayApp } from '../../src/http/gateway-app.js';
 import { AccountLimiter } from '../../src/limits/account-limiter.js';
 import { KeyLimiter } from '../../src/limits/key-limiter.js';
 import { createGatewayMetrics } from '../../src/observe/gateway-metrics.js';
+import { createPromptHasher } from '../../src/observe/prompt-hash.js';
 import { createUsageRecorder } from '../../src/observe/usage-recorder.js';
 import type { Snapshot } from '../../src/store/types.js';
 
@@ -27,6 +28,7 @@ export function buildTestGatewayApp(
     usage: createUsageRecorder({ apply: async () => undefined, flushIntervalMs: 60_000 }),
     requestLog: { write: () => undefined },
     now: Date.now,
+    hashPrompt: createPromptHasher(Buffer.alloc(32, 7)),
     ...opts.overrides,
   });
 }
