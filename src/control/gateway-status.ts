@@ -13,6 +13,8 @@ export interface GatewayStatusReader {
   clearCooldown(accountId: string): Promise<number>;
   /** Recent request-log lines of every gateway that answered, each list newest first. */
   readActivity(): Promise<ImageLogEvent[][]>;
+  /** How many data planes this reads; 0 means none is configured (Activity and Overview stay empty). */
+  readonly sourceCount: number;
 }
 
 /** Name of the in-process data plane in reports (`start`). */
@@ -24,6 +26,7 @@ export function createLocalStatusReader(source: DataPlaneStatusSource): GatewayS
     read: async () => [{ gateway: LOCAL_GATEWAY, ok: true, status: source.read() }],
     clearCooldown: async (accountId) => (source.clearCooldown(accountId) ? 1 : 0),
     readActivity: async () => [source.activity?.() ?? []],
+    sourceCount: 1,
   };
 }
 
@@ -65,6 +68,7 @@ export function createRemoteStatusReader(opts: RemoteStatusOptions): GatewayStat
     }
   };
   return {
+    sourceCount: opts.urls.length,
     read: () => Promise.all(opts.urls.map(readOne)),
     async clearCooldown(accountId) {
       const results = await Promise.all(
@@ -101,5 +105,6 @@ export function combineStatusReaders(readers: readonly GatewayStatusReader[]): G
     read: async () => (await Promise.all(readers.map((r) => r.read()))).flat(),
     clearCooldown: async (accountId) => (await Promise.all(readers.map((r) => r.clearCooldown(accountId)))).reduce((a, b) => a + b, 0),
     readActivity: async () => (await Promise.all(readers.map((r) => r.readActivity()))).flat(),
+    sourceCount: readers.reduce((sum, r) => sum + r.sourceCount, 0),
   };
 }

@@ -106,3 +106,21 @@ describe('GET /admin/api/overview', () => {
     expect((await get(`/admin/api/overview?${q}`)).statusCode).toBe(400);
   });
 });
+
+describe('how many data planes were read (sources)', () => {
+  it('counts the local and the configured remote data planes, reachable or not', async () => {
+    expect((await get('/admin/api/activity')).json()).toMatchObject({ sources: 3 });
+    expect((await get('/admin/api/overview')).json()).toMatchObject({ sources: 3 });
+  });
+
+  it('says 0 for a control plane with no GATEWAY_STATUS_URLS, so the console can say why it is empty', async () => {
+    const bare = buildAdminApp({ control: {} as ControlApi, adminToken: TOKEN, gatewayStatus: createRemoteStatusReader({ urls: [], adminToken: TOKEN }) });
+    try {
+      const activity = await bare.inject({ method: 'GET', url: '/admin/api/activity', headers: AUTH });
+      expect(activity.json()).toEqual({ data: [], sources: 0 });
+      expect((await bare.inject({ method: 'GET', url: '/admin/api/overview', headers: AUTH })).json()).toMatchObject({ sources: 0 });
+    } finally {
+      await bare.close();
+    }
+  });
+});

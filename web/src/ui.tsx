@@ -46,6 +46,20 @@ export function ErrorNote({ message }: { message: string | null }) {
   return message ? <p class="error" role="alert">{message}</p> : null;
 }
 
+/**
+ * Why Activity/Overview are empty when no data plane is read (a `control` process started without
+ * GATEWAY_STATUS_URLS), naming the setting that fixes it; nothing otherwise.
+ */
+export function NoDataPlaneNote({ sources }: { sources: number | undefined }) {
+  if (sources !== 0) return null;
+  return (
+    <p class="notice" role="status">
+      No data plane to read from: this control plane shows the recent requests of the <code>serve</code> processes listed in{' '}
+      <code>GATEWAY_STATUS_URLS</code> (comma-separated base URLs; each shares this <code>ADMIN_TOKEN</code>), and none is set.
+    </p>
+  );
+}
+
 /** A success note or nothing. */
 export function Notice({ message }: { message: string | null }) {
   return message ? <p class="notice" role="status">{message}</p> : null;

@@ -27,7 +27,9 @@ async function readMerged(status: GatewayStatusReader): Promise<ImageLogEvent[]>
  * Activity and Overview, from the gateways' recent request-log lines (never a prompt or an image:
  * the lines have no field for one): GET `/activity?key=&account=&status=&error_class=&limit=`
  * (newest first), GET `/activity/:request_id` (the lines of one request, oldest first) and
- * GET `/overview?minutes=60` (per-minute series and per-account load).
+ * GET `/overview?minutes=60` (per-minute series and per-account load). Lists and overview carry
+ * `sources`: how many data planes were read, so the console can say why it is empty when none is
+ * configured (a `control` without GATEWAY_STATUS_URLS).
  */
 export function registerActivityRoutes(app: FastifyInstance, status: GatewayStatusReader, now: () => number = Date.now): void {
   app.get<ActivityQuery>('/activity', async (req) => {
@@ -40,7 +42,7 @@ export function registerActivityRoutes(app: FastifyInstance, status: GatewayStat
       errorClass: q.error_class || undefined,
       limit,
     });
-    return { data };
+    return { data, sources: status.sourceCount };
   });
 
   app.get<{ Params: { requestId: string } }>('/activity/:requestId', async (req) => {
@@ -53,6 +55,7 @@ export function registerActivityRoutes(app: FastifyInstance, status: GatewayStat
     const minutes = parseIntegerParam(req.query.minutes, 'minutes', 1, OVERVIEW_MAX_MINUTES) ?? 60;
     const o = buildActivityOverview(await readMerged(status), minutes, now());
     return {
+      sources: status.sourceCount,
       minutes: o.minutes,
       from: o.from,
       totals: o.totals,

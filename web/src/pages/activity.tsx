@@ -2,7 +2,7 @@
 import { useCallback, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import type { LogEvent } from '../types.js';
-import { ErrorNote, Field, Section, formatClock, useLoad } from '../ui.js';
+import { ErrorNote, Field, formatClock, NoDataPlaneNote, Section, useLoad } from '../ui.js';
 import { JobsSection } from './activity-jobs.js';
 
 const REFRESH_MS = 3_000;
@@ -70,7 +70,7 @@ export function ActivityPage({ requestId }: { requestId: string | null }) {
   const load = useCallback(async () => {
     const query = new URLSearchParams(Object.entries(filters).filter(([, v]) => v.trim() !== ''));
     query.set('limit', '200');
-    return (await api.get<{ data: LogEvent[] }>(`/activity?${query.toString()}`)).data;
+    return api.get<{ data: LogEvent[]; sources: number }>(`/activity?${query.toString()}`);
   }, [filters]);
   const events = useLoad(load, live && requestId === null ? REFRESH_MS : null);
   if (requestId !== null) return <RequestDetail requestId={requestId} />;
@@ -99,8 +99,9 @@ export function ActivityPage({ requestId }: { requestId: string | null }) {
         </form>
       </Section>
       <ErrorNote message={events.error} />
-      {events.data?.length === 0 ? <p>No recent requests match.</p> : null}
-      {events.data && events.data.length > 0 ? <EventTable events={events.data} withLinks={true} /> : null}
+      <NoDataPlaneNote sources={events.data?.sources} />
+      {events.data?.data.length === 0 && events.data.sources > 0 ? <p>No recent requests match.</p> : null}
+      {events.data && events.data.data.length > 0 ? <EventTable events={events.data.data} withLinks={true} /> : null}
     </>
   );
 }
