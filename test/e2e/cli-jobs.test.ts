@@ -127,7 +127,7 @@ describe('CLI jobs list|show|cancel', () => {
     expect((await ok(['jobs', 'cancel', running!.id.slice(0, 16)])).trim()).toBe(
       `cancel requested for job ${running!.id.slice(0, 12)} (running); its instance stops it within a few seconds`,
     );
-    await waitFor('the upstream call to be cut', async () => (fake.concurrency.current(ACCOUNT) === 0 ? true : null));
+    await waitFor('the upstream call to be cut', async () => (fake.concurrency.current(ACCOUNT) === 0 ? true : null), 20_000);
     expect((await clientView(clientIds[1]!, '?wait=10')).status).toBe('cancelled');
     expect(await json<WireJob>(['jobs', 'show', running!.id])).toMatchObject({ id: running!.id, status: 'cancelled' });
     expect((await ok(['jobs', 'cancel', done!.id])).trim()).toBe(`job ${done!.id.slice(0, 12)} already ended (succeeded); nothing to cancel`);
