@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import type { AccountUpdateInput, AccountView } from '../control/control-api.js';
+import type { AccountImportInput, AccountImportResult, AccountUpdateInput } from '../control/control-api.js';
 import { buildWireView } from '../control/admin-wire.js';
 import { GatewayError } from '../errors/codes.js';
 import { parseNumberArg, parseProxyArg, parseSwitchArg, resolveClearable, type Cleared } from './cli-arg-parsers.js';
@@ -20,13 +21,38 @@ export interface AccountFlags extends DataCommandFlags {
 /** An auth.json is a few KiB; a file past this is not one (the admin API refuses it too). */
 const MAX_AUTH_FILE_BYTES = 1024 * 1024;
 
-/** Reads the auth JSON text from a file, or from stdin for `-`. The content never reaches a message. */
+/** Why a file could not be read, by Node's error code (anything else is named by its code). */
+const FILE_ERROR_REASONS: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file',
+  ENOTDIR: 'no such file',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EISDIR: 'it is a directory',
+};
+
+/** One line naming the path and the reason, never the content. */
+function buildFileError(path: string, err: unknown): GatewayError {
+  const code = String((err as { code?: unknown } | null)?.code ?? 'unknown error');
+  return new GatewayError('invalid_request', `cannot read ${path}: ${FILE_ERROR_REASONS[code] ?? code}`, 'file');
+}
+
+/**
+ * Reads the auth JSON text from a file, or from stdin for `-`. A missing, unreadable or oversized
+ * file, or a directory, is one `invalid_request` line (param `file`). The content never reaches a message.
+ */
 export async function readAuthFile(path: string): Promise<string> {
   if (path === '-') return readStdin();
-  const info = await stat(path).catch(() => null);
-  if (info === null || !info.isFile()) throw new GatewayError('invalid_request', `cannot read ${path}: no such file`, 'file');
+  const info = await stat(path).catch((err: unknown) => {
+    throw buildFileError(path, err);
+  });
+  if (info.isDirectory()) {
+    throw new GatewayError('invalid_request', `cannot read ${path}: it is a directory; give the auth.json file itself (e.g. ${join(path, 'auth.json')})`, 'file');
+  }
+  if (!info.isFile()) throw new GatewayError('invalid_request', `cannot read ${path}: not a regular file`, 'file');
   if (info.size > MAX_AUTH_FILE_BYTES) throw new GatewayError('invalid_request', `${path} is larger than 1 MiB: not an auth.json`, 'file');
-  return readFile(path, 'utf8');
+  return readFile(path, 'utf8').catch((err: unknown) => {
+    throw buildFileError(path, err);
+  });
 }
 
 async function readStdin(): Promise<string> {
@@ -42,12 +68,23 @@ async function readStdin(): Promise<string> {
 }
 
 /** What `accounts import --json` prints: enough to script with, never a token. */
-const buildImportSummary = (a: AccountView) => ({
+const buildImportSummary = (a: AccountImportResult) => ({
   name: a.name,
   account_id: a.chatgptAccountId,
   plan_type: a.planType,
   access_token_expires_at: a.accessTokenExpiresAt,
+  outcome: a.outcome,
+  changed: a.changed,
 });
+
+/**
+ * Turns `accounts import` flags into an import with only the settings the user gave, so a re-import
+ * never resets one (a new account gets the service's defaults).
+ */
+export function buildAccountImport(auth: string, flags: AccountFlags): AccountImportInput {
+  const settings = { name: flags.name, imageEnabled: flags.image, imageConcurrency: flags.imageConcurrency, proxyUrl: resolveClearable(flags.proxy) };
+  return { auth, ...Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)) };
+}
 
 /** Turns `accounts update` flags into an update with only the fields the user gave. */
 export function buildAccountUpdate(flags: AccountFlags): AccountUpdateInput {
@@ -73,10 +110,9 @@ export function registerAccountsCommands(program: Command): void {
   addImageOptions(addDataOptions(accounts.command('import').description('import a Codex auth.json (or a JSON with an access token)')))
     .argument('<file>', "path to the auth JSON, or '-' for stdin")
     .option('--name <name>', "account name (default: the token's email or account id)")
-    .option('--image <on|off>', 'whether this account serves images', parseSwitchArg, true)
+    .option('--image <on|off>', 'whether this account serves images (new accounts: on; a re-import keeps the setting unless given)', parseSwitchArg)
     .action(async (file: string, flags: AccountFlags) => {
-      const auth = await readAuthFile(file);
-      const input = { auth, name: flags.name, imageEnabled: flags.image, imageConcurrency: flags.imageConcurrency, proxyUrl: resolveClearable(flags.proxy) };
+      const input = buildAccountImport(await readAuthFile(file), flags);
       const account = await withControl(flags, (api) => api.accounts.import(input));
       writeOut(flags.json ? formatJson(buildImportSummary(account)) : formatImportedAccount(account));
     });

@@ -1,4 +1,4 @@
-import type { AccountView, GroupView, JobView, KeyRoutingInput, KeyView, ModelAliasView } from '../control/control-api.js';
+import type { AccountImportResult, AccountView, GroupView, JobView, KeyRoutingInput, KeyView, ModelAliasView } from '../control/control-api.js';
 import { JOB_REF_MIN_CHARS } from '../control/job-service.js';
 
 /**
@@ -102,10 +102,11 @@ export function formatAccountDetails(a: AccountView): string {
   ]);
 }
 
-/** `accounts import`: one summary line. */
-export function formatImportedAccount(a: AccountView): string {
-  const plan = a.planType ?? 'unknown plan';
-  return `imported account ${a.name} (${plan}, token expires ${formatTime(a.accessTokenExpiresAt)}, image ${formatSwitch(a.imageEnabled)})`;
+/** `accounts import`: one summary line, `imported …` for a new account, `updated …` (with what changed) for an existing one. */
+export function formatImportedAccount(a: AccountImportResult): string {
+  const facts = `${a.planType ?? 'unknown plan'}, token expires ${formatTime(a.accessTokenExpiresAt)}, image ${formatSwitch(a.imageEnabled)}`;
+  if (a.outcome === 'created') return `imported account ${a.name} (${facts})`;
+  return `updated account ${a.name} (changed: ${a.changed.join(', ') || 'nothing'}; ${facts})`;
 }
 
 /** The `groups list` table. */

@@ -13,9 +13,9 @@ import {
 import type { CredentialCipher } from '../store/cipher-port.js';
 import type { Db, DbQuerier, DbTx } from '../store/db.js';
 import type { AccountStatus } from '../store/types.js';
-import { parseCodexAuth, type ParsedCodexAuth } from '../upstream/codex-auth.js';
+import { parseCodexAuth, parseImportableCodexAuth, type ParsedCodexAuth } from '../upstream/codex-auth.js';
 import { buildAccountView } from './account-view.js';
-import type { AccountImportInput, AccountUpdateInput, ControlApi } from './control-api.js';
+import type { AccountImportChange, AccountImportInput, AccountImportResult, AccountUpdateInput, ControlApi } from './control-api.js';
 import { runControlWrite } from './control-write.js';
 import { parseBoolean, parseChoice, parseInputObject, parseIntegerInRange, parseName } from './field-parsers.js';
 import { parseAccountProxy } from './proxy-input.js';
@@ -69,12 +69,12 @@ export function createAccountService({ db, cipher, now }: AccountServiceDeps): C
     async import(input) {
       const raw = parseInputObject(input, IMPORT_FIELDS);
       if (raw.auth === undefined) throw new GatewayError('invalid_request', 'auth is required', 'auth');
-      const auth = parseCodexAuth(raw.auth);
+      const auth = parseImportableCodexAuth(raw.auth);
       const changes = parseAccountChanges(raw, cipher);
-      const id = await runControlWrite(db, { topic: 'accounts', noun: 'account', ...(changes.name ? { name: changes.name } : {}) }, (tx) =>
+      const { id, ...result } = await runControlWrite(db, { topic: 'accounts', noun: 'account', ...(changes.name ? { name: changes.name } : {}) }, (tx) =>
         upsertImportedAccount(tx, { auth, changes, cipher, at: now() }),
       );
-      return toView(await mustFind(db, id));
+      return { ...toView(await mustFind(db, id)), ...result };
     },
     async update(ref, input) {
       const changes = parseAccountChanges(parseInputObject(input, UPDATE_FIELDS), cipher);
@@ -114,12 +114,17 @@ interface ImportPlan {
   at: number;
 }
 
+/** Which account an import wrote, and how (see AccountImportResult). */
+interface ImportWrite extends Pick<AccountImportResult, 'outcome' | 'changed'> {
+  id: string;
+}
+
 /**
  * Replaces the credentials of the account with the same name (given, or the default name), else of
  * the one holding the same ChatGPT identity, keeping its settings except those given explicitly;
- * otherwise inserts a new account. Returns the account id.
+ * otherwise inserts a new account.
  */
-async function upsertImportedAccount(tx: DbTx, plan: ImportPlan): Promise<string> {
+async function upsertImportedAccount(tx: DbTx, plan: ImportPlan): Promise<ImportWrite> {
   const { auth, changes, at } = plan;
   const id = createRecordId('account');
   const name = changes.name ?? buildDefaultName(auth, id);
@@ -137,11 +142,49 @@ async function upsertImportedAccount(tx: DbTx, plan: ImportPlan): Promise<string
       ...credentials,
       createdAt: at,
     });
-    return id;
+    return { id, outcome: 'created', changed: [] };
   }
+  const changed = listImportChanges(existing, plan);
   await saveAccountCredentials(tx, existing.id, credentials);
   if (Object.keys(changes).length > 0) await updateAccountSettings(tx, { ...existing, ...changes, updatedAt: at });
-  return existing.id;
+  return { id: existing.id, outcome: 'updated', changed };
+}
+
+/** A re-import's differences from the stored account, by name, in AccountImportChange's order. */
+function listImportChanges(existing: AccountRow, { auth, changes, cipher }: ImportPlan): AccountImportChange[] {
+  const p = ACCOUNT_FIELD_PARAMS;
+  const differs: Array<[AccountImportChange, boolean]> = [
+    ['tokens', !holdsSameTokens(existing, auth, cipher)],
+    ['account_id', existing.chatgptAccountId !== auth.chatgptAccountId],
+    ['email', existing.email !== auth.email],
+    ['plan', existing.planType !== auth.planType],
+    ['expiry', existing.accessTokenExpiresAt !== auth.accessTokenExpiresAt],
+    [p.name, changes.name !== undefined && changes.name !== existing.name],
+    [p.imageEnabled, changes.imageEnabled !== undefined && changes.imageEnabled !== existing.imageEnabled],
+    [p.imageConcurrency, changes.imageConcurrency !== undefined && changes.imageConcurrency !== existing.imageConcurrency],
+    [p.proxyUrl, changes.proxyUrlEnc !== undefined && !isSameSealedProxy(existing.proxyUrlEnc, changes.proxyUrlEnc, cipher)],
+  ];
+  return differs.filter(([, yes]) => yes).map(([name]) => name);
+}
+
+/** Whether the stored auth JSON holds the same access, refresh and id tokens (an unreadable one does not). */
+function holdsSameTokens(existing: AccountRow, auth: ParsedCodexAuth, cipher: CredentialCipher): boolean {
+  try {
+    const stored = parseCodexAuth(cipher.decrypt(existing.credentialsEnc, 'account-credentials').toString('utf8'));
+    return stored.accessToken === auth.accessToken && stored.refreshToken === auth.refreshToken && stored.idToken === auth.idToken;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether two sealed proxy URLs (null = direct) open to the same URL (an unreadable one never matches). */
+function isSameSealedProxy(stored: Buffer | null, given: Buffer | null, cipher: CredentialCipher): boolean {
+  const open = (sealed: Buffer | null) => (sealed === null ? null : cipher.decrypt(sealed, 'account-proxy').toString('utf8'));
+  try {
+    return open(stored) === open(given);
+  } catch {
+    return false;
+  }
 }
 
 function buildCredentialUpdate({ auth, cipher, at }: ImportPlan): AccountCredentialUpdate {

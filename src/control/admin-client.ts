@@ -1,6 +1,6 @@
 import { ERRORS, GatewayError, type ErrorCode } from '../errors/codes.js';
 import { WIRE_FIELDS, buildJobListQuery, buildWireBody, parseWireView } from './admin-wire.js';
-import type { AccountView, ControlApi, CreatedKey, GroupView, JobView, KeyView, ModelAliasView, UsageSummary } from './control-api.js';
+import type { AccountImportResult, AccountView, ControlApi, CreatedKey, GroupView, JobView, KeyView, ModelAliasView, UsageSummary } from './control-api.js';
 import type { Settings } from '../store/types.js';
 
 /** Where the admin API is and how to authenticate to it. */
@@ -74,7 +74,7 @@ export function createAdminClient(opts: AdminClientOptions): ControlApi {
     accounts: {
       list: () => list<AccountView>(call('GET', '/accounts')),
       get: (r) => view<AccountView>(call('GET', `/accounts${ref(r)}`)),
-      import: (input) => view<AccountView>(call('POST', '/accounts/import', buildWireBody(WIRE_FIELDS.accountImport, input))),
+      import: (input) => view<AccountImportResult>(call('POST', '/accounts/import', buildWireBody(WIRE_FIELDS.accountImport, input))),
       update: (r, input) => view<AccountView>(call('PATCH', `/accounts${ref(r)}`, buildWireBody(WIRE_FIELDS.accountUpdate, input))),
       delete: (r) => done(call('DELETE', `/accounts${ref(r)}`)),
     },

@@ -21,8 +21,12 @@ export interface ControlApi {
     list(): Promise<AccountView[]>;
     /** By id or by name. */
     get(ref: string): Promise<AccountView>;
-    /** Imports a Codex auth.json (or a JSON holding an access token); re-importing the same name replaces its credentials. */
-    import(input: AccountImportInput): Promise<AccountView>;
+    /**
+     * Imports a Codex auth.json (a JWT access token with the ChatGPT account claim, and a refresh
+     * token). Re-importing an account (same name, else same ChatGPT identity) replaces its
+     * credentials and changes only the settings given; the answer says which happened.
+     */
+    import(input: AccountImportInput): Promise<AccountImportResult>;
     update(ref: string, input: AccountUpdateInput): Promise<AccountView>;
     delete(ref: string): Promise<void>;
   };
@@ -147,14 +151,39 @@ export interface CreatedKey {
   secret: string;
 }
 
+/** An import: the settings are optional; on a re-import an absent one keeps the account's value. */
 export interface AccountImportInput {
   /** The auth JSON, as text or already parsed. */
   auth: unknown;
   name?: string;
+  /** Default true for a new account. */
   imageEnabled?: boolean;
-  /** 1..1024, default 3. */
+  /** 1..1024, default 3 for a new account. */
   imageConcurrency?: number;
   proxyUrl?: string | null;
+}
+
+/**
+ * What a re-import changed, by name only (never a value): the credentials' facts, then the
+ * settings given (named by their wire field).
+ */
+export type AccountImportChange =
+  | 'tokens'
+  | 'account_id'
+  | 'email'
+  | 'plan'
+  | 'expiry'
+  | 'name'
+  | 'image_enabled'
+  | 'image_concurrency'
+  | 'proxy_url';
+
+/** What `accounts.import` answers: the account as it is now, and whether it was created or updated. */
+export interface AccountImportResult extends AccountView {
+  /** `created`: a new account; `updated`: an existing account got the new credentials. */
+  outcome: 'created' | 'updated';
+  /** On `updated`, what differs from before (empty when nothing did); always empty on `created`. */
+  changed: AccountImportChange[];
 }
 
 export interface AccountUpdateInput {

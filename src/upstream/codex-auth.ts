@@ -62,6 +62,34 @@ export function parseCodexAuth(input: unknown): ParsedCodexAuth {
   };
 }
 
+/**
+ * Why an auth JSON cannot be imported (the `invalid_request` message, param `auth`). Stored and
+ * refreshed documents are read with the lenient `parseCodexAuth`; only a new import must prove it is
+ * a ChatGPT sign-in that can be kept signed in.
+ */
+export const AUTH_IMPORT_REFUSALS = {
+  notJwt: 'auth JSON access token is not a JWT: import the auth.json that `codex login` writes (~/.codex/auth.json)',
+  noAccountClaim: `auth JSON access token carries no ChatGPT account id (claim ${AUTH_CLAIM} chatgpt_account_id): not a ChatGPT sign-in token`,
+  noRefreshToken: 'auth JSON has no refresh token: the account would stop working when its access token expires; import the whole auth.json',
+} as const satisfies Record<string, string>;
+
+/**
+ * Parses an auth JSON for import: `parseCodexAuth`, then refuses a document whose access token is
+ * not a JWT carrying the ChatGPT account claim, or that holds no refresh token.
+ * @throws GatewayError('invalid_request', param 'auth') with a message from AUTH_IMPORT_REFUSALS (or
+ * parseCodexAuth's); never token text.
+ */
+export function parseImportableCodexAuth(input: unknown): ParsedCodexAuth {
+  const auth = parseCodexAuth(input);
+  const claims = decodeJwtPayload(auth.accessToken);
+  if (claims === null) throw new GatewayError('invalid_request', AUTH_IMPORT_REFUSALS.notJwt, 'auth');
+  if (firstClaimString([claimObject(claims, AUTH_CLAIM)], 'chatgpt_account_id') === null) {
+    throw new GatewayError('invalid_request', AUTH_IMPORT_REFUSALS.noAccountClaim, 'auth');
+  }
+  if (auth.refreshToken === null) throw new GatewayError('invalid_request', AUTH_IMPORT_REFUSALS.noRefreshToken, 'auth');
+  return auth;
+}
+
 /** The in-memory credentials the upstream adapter needs, from a parsed auth JSON. */
 export function buildAccountCredentials(auth: ParsedCodexAuth): AccountCredentials {
   return {

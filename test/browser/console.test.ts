@@ -124,6 +124,7 @@ describe('web console in Chromium', () => {
     await form.locator('textarea[name=auth]').fill(JSON.stringify(auth));
     await form.locator('input[name=name]').fill('browser-acct');
     await form.getByRole('button', { name: 'Import account' }).click();
+    await form.getByRole('status').filter({ hasText: 'Imported account browser-acct' }).waitFor();
     const card = page.getByRole('article', { name: 'Account browser-acct' });
     await card.waitFor();
     await card.getByRole('button', { name: 'Edit' }).click();
@@ -132,8 +133,15 @@ describe('web console in Chromium', () => {
     await edit.getByRole('button', { name: 'Save account' }).click();
     await card.getByTestId('account-concurrency').filter({ hasText: /^7$/ }).waitFor();
     expect((await h.admin.accounts.get('browser-acct')).imageConcurrency).toBe(7);
+    // Re-import the same identity with the form's fields left blank: updated, concurrency kept.
+    const again = makeCodexAuthJson({ accountId: 'acct-browser' });
+    await form.locator('textarea[name=auth]').fill(JSON.stringify(again));
+    await form.getByRole('button', { name: 'Import account' }).click();
+    await form.getByRole('status').filter({ hasText: /^Updated account browser-acct \(changed: tokens(, expiry)?\)$/ }).waitFor();
+    expect((await h.admin.accounts.get('browser-acct')).imageConcurrency).toBe(7);
+    await card.getByTestId('account-concurrency').filter({ hasText: /^7$/ }).waitFor();
     const html = await page.content();
-    for (const secret of [auth.tokens.access_token, auth.tokens.refresh_token, auth.tokens.id_token]) expect(html).not.toContain(secret);
+    for (const secret of [auth, again].flatMap((a) => [a.tokens.access_token, a.tokens.refresh_token, a.tokens.id_token])) expect(html).not.toContain(secret);
     await screenshotBoth('accounts');
   });
 

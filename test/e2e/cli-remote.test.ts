@@ -66,7 +66,11 @@ describe('CLI while a running instance holds the data directory', () => {
     expect(fromStdin.code, fromStdin.stderr).toBe(0);
     const show = await cli(['accounts', 'show', 'piped']);
     expect(show.stdout).toMatch(/^image +off$/m);
-    for (const out of [imported, fromStdin, show]) {
+    // A re-import through the admin API (200) says updated and leaves image off: no --image default.
+    const again = await cli(['accounts', 'import', '-', '--name', 'piped'], JSON.stringify(makeCodexAuthJson({ accountId: 'acct-piped' })));
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout.trim()).toMatch(/^updated account piped \(changed: tokens(, expiry)?; plus, token expires \S+, image off\)$/);
+    for (const out of [imported, fromStdin, show, again]) {
       for (const token of [auth.tokens.access_token, auth.tokens.refresh_token, auth.tokens.id_token]) {
         expect(out.stdout + out.stderr).not.toContain(token);
       }

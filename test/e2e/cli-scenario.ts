@@ -24,8 +24,11 @@ export function defineControlScenario(target: ScenarioTarget): void {
   const outputs: Array<{ label: string; text: string }> = [];
   const secrets: string[] = [];
   const auth = makeCodexAuthJson({ accountId: 'acct-e2e', email: 'alpha@example.com', planType: 'plus' });
-  const flatAuth = { access_token: makeCodexAuthJson({ accountId: 'acct-flat' }).tokens.access_token, account_id: 'acct-flat' };
-  const tokens = [auth.tokens.access_token, auth.tokens.refresh_token, auth.tokens.id_token, flatAuth.access_token];
+  const flatTokens = makeCodexAuthJson({ accountId: 'acct-flat' }).tokens;
+  const flatAuth = { access_token: flatTokens.access_token, refresh_token: flatTokens.refresh_token, account_id: 'acct-flat' };
+  // The same identity signed in again: new refresh token, so a re-import reports `tokens` changed.
+  const flatAgain = { ...flatAuth, refresh_token: `${flatAuth.refresh_token}-rotated` };
+  const tokens = [auth.tokens.access_token, auth.tokens.refresh_token, auth.tokens.id_token, flatAuth.access_token, flatAuth.refresh_token, flatAgain.refresh_token];
 
   async function cli(args: string[], input?: string): Promise<CliResult> {
     const result = await runCli([...args, ...target.flags()], { input });
@@ -60,11 +63,18 @@ export function defineControlScenario(target: ScenarioTarget): void {
     const file = join(target.scratchDir(), 'auth.json');
     await writeFile(file, JSON.stringify(auth));
     const imported = await json<Record<string, unknown>>(['accounts', 'import', file]);
-    expect(Object.keys(imported).sort()).toEqual(['access_token_expires_at', 'account_id', 'name', 'plan_type']);
-    expect(imported).toMatchObject({ name: 'alpha@example.com', account_id: 'acct-e2e', plan_type: 'plus' });
+    expect(Object.keys(imported).sort()).toEqual(['access_token_expires_at', 'account_id', 'changed', 'name', 'outcome', 'plan_type']);
+    expect(imported).toMatchObject({ name: 'alpha@example.com', account_id: 'acct-e2e', plan_type: 'plus', outcome: 'created', changed: [] });
     expect(imported.access_token_expires_at).toBeGreaterThan(Date.now());
     const second = await json<Record<string, unknown>>(['accounts', 'import', '-', '--name', 'second', '--image', 'off', '--image-concurrency', '2'], JSON.stringify(flatAuth));
-    expect(second).toMatchObject({ name: 'second', account_id: 'acct-flat' });
+    expect(second).toMatchObject({ name: 'second', account_id: 'acct-flat', outcome: 'created' });
+  });
+
+  it('re-import says updated and what changed, and keeps image off and the concurrency (no flag given)', { timeout: STEP_TIMEOUT_MS * 2 }, async () => {
+    const again = await ok(['accounts', 'import', '-'], JSON.stringify(flatAgain));
+    expect(again.stdout.trim()).toMatch(/^updated account second \(changed: tokens; plus, token expires \S+, image off\)$/);
+    const shown = await json<Record<string, unknown>>(['accounts', 'show', 'second']);
+    expect(shown).toMatchObject({ image_enabled: false, image_concurrency: 2 });
   });
 
   it('groups create, then a key routed to the group (human output holds the secret once)', { timeout: STEP_TIMEOUT_MS * 2 }, async () => {
@@ -112,6 +122,11 @@ export function defineControlScenario(target: ScenarioTarget): void {
     await fails(['groups', 'delete', 'team'], 'group `team` is used by key `beta`; route those keys elsewhere first');
     await fails(['keys', 'create', '--name', 'gamma', '--max-concurrency', '0'], 'max_concurrency must be an integer between 1 and 1024');
     await fails(['keys', 'show', 'nope'], 'key not found');
+    const dir = target.scratchDir();
+    await fails(['accounts', 'import', dir], `cannot read ${dir}: it is a directory; give the auth.json file itself (e.g. ${join(dir, 'auth.json')})`);
+    const opaque = join(dir, 'opaque-auth.json');
+    await writeFile(opaque, '{"tokens":{"access_token":"not-a-jwt"}}');
+    await fails(['accounts', 'import', opaque], 'auth JSON access token is not a JWT: import the auth.json that `codex login` writes (~/.codex/auth.json)');
     const usage = await cli(['keys', 'create', '--name', 'x', '--max-concurrency', 'abc']);
     expect(usage.code).toBe(1);
     expect(usage.stderr.trim().split('\n')).toHaveLength(1);

@@ -247,16 +247,28 @@ describe('accounts', () => {
   });
 
   it('imports a flat JSON given as text, with options', async () => {
-    const text = JSON.stringify({ accessToken: auth.tokens.access_token, accountId: 'acct-flat' });
+    const text = JSON.stringify({ accessToken: auth.tokens.access_token, refreshToken: auth.tokens.refresh_token, accountId: 'acct-flat' });
     const res = await send('POST', '/admin/api/accounts/import', { auth: text, name: 'flat', image_enabled: false, image_concurrency: 7 });
     expect(res.statusCode, res.body).toBe(201);
-    expect(res.json()).toMatchObject({ name: 'flat', image_enabled: false, image_concurrency: 7, has_refresh_token: false });
+    expect(res.json()).toMatchObject({ name: 'flat', image_enabled: false, image_concurrency: 7, has_refresh_token: true, outcome: 'created', changed: [] });
+  });
+
+  it('a re-import answers 200 updated, names what changed, and keeps the settings not sent', async () => {
+    const fresh = makeCodexAuthJson({ accountId: 'acct-flat', email: 'alpha@example.com', planType: 'pro', expSeconds: 1_900_000_000 });
+    const res = await send('POST', '/admin/api/accounts/import', { auth: fresh, name: 'flat' });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ name: 'flat', outcome: 'updated', changed: ['tokens', 'plan', 'expiry'], image_enabled: false, image_concurrency: 7, plan_type: 'pro' });
+    const freshTokens = [fresh.tokens.access_token, fresh.tokens.refresh_token, fresh.tokens.id_token];
+    for (const token of freshTokens) expect(res.body).not.toContain(token);
+    TOKENS.push(...freshTokens);
   });
 
   it.each([
     [{ auth, name: 'x', image_concurrency: 0 }, 'image_concurrency'],
     [{ auth, name: 'x', image_concurrency: 1025 }, 'image_concurrency'],
     [{ auth: { tokens: {} }, name: 'x' }, 'auth'],
+    [{ auth: { tokens: { access_token: 'not-a-jwt' } }, name: 'x' }, 'auth'],
+    [{ auth: { ...auth, tokens: { ...auth.tokens, refresh_token: undefined } }, name: 'x' }, 'auth'],
     [{ name: 'x' }, 'auth'],
     [{ auth, name: 'x', proxy_url: 'ftp://proxy:21' }, 'proxy_url'],
   ])('import refuses %#', async (body, param) => {

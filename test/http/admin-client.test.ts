@@ -65,11 +65,12 @@ describe('createAdminClient round trips', () => {
 
   it('accounts: the auth JSON travels untouched (camelCase keys inside it included)', async () => {
     const auth = makeCodexAuthJson({ accountId: 'acct-c', email: 'c@example.com' });
-    const flat = { accessToken: auth.tokens.access_token, accountId: 'acct-flat-c' };
+    const flat = { accessToken: auth.tokens.access_token, refreshToken: auth.tokens.refresh_token, accountId: 'acct-flat-c' };
     const account = await client.accounts.import({ auth: flat, name: 'flat-c', imageConcurrency: 5 });
-    expect(account).toMatchObject({ name: 'flat-c', chatgptAccountId: 'acct-flat-c', imageConcurrency: 5, imageEnabled: true });
+    expect(account).toMatchObject({ name: 'flat-c', chatgptAccountId: 'acct-flat-c', imageConcurrency: 5, imageEnabled: true, outcome: 'created', changed: [] });
     const fromText = await client.accounts.import({ auth: JSON.stringify(auth) });
-    expect(fromText.name).toBe('c@example.com');
+    expect(fromText).toMatchObject({ name: 'c@example.com', outcome: 'created' });
+    expect(await client.accounts.import({ auth: JSON.stringify(auth) })).toMatchObject({ name: 'c@example.com', outcome: 'updated', changed: [] });
     expect(await client.accounts.update('flat-c', { proxyUrl: 'socks5://127.0.0.1:1080', imageEnabled: false })).toMatchObject({
       proxy: 'socks5://127.0.0.1:1080',
       imageEnabled: false,
@@ -123,6 +124,7 @@ describe('errors come back as the service threw them', () => {
     ['unknown key delete', (api) => api.keys.delete('ghost')],
     ['image_concurrency out of range', (api) => api.accounts.update('flat-c', { imageConcurrency: 1025 })],
     ['auth without token', (api) => api.accounts.import({ auth: { tokens: {} } })],
+    ['auth with an opaque token', (api) => api.accounts.import({ auth: { tokens: { access_token: 'not-a-jwt', refresh_token: 'rt' } } })],
     ['unknown group member', (api) => api.groups.create({ name: 'g', accounts: ['ghost'] })],
     ['bad setting', (api) => api.settings.update({ logMaxFiles: 0 })],
     ['bad strict switch', (api) => api.settings.update({ modelAliasesStrict: 'yes' as unknown as boolean })],

@@ -8,15 +8,16 @@ type RefParams = { Params: { ref: string } };
 export const IMPORT_BODY_LIMIT_BYTES = 1024 * 1024;
 
 /**
- * Accounts: GET `/accounts`, POST `/accounts/import`, GET/PATCH/DELETE `/accounts/:ref` (ref = id or name).
+ * Accounts: GET `/accounts`, POST `/accounts/import` (201 for a new account, 200 when an existing one
+ * was updated; the view carries `outcome` and `changed`), GET/PATCH/DELETE `/accounts/:ref` (ref = id or name).
  * Views never hold a token; the proxy comes back with its password masked by the service.
  */
 export function registerAccountRoutes(app: FastifyInstance, control: ControlApi): void {
   app.get('/accounts', async () => ({ data: (await control.accounts.list()).map(buildWireView) }));
 
   app.post('/accounts/import', { bodyLimit: IMPORT_BODY_LIMIT_BYTES }, async (req, reply) => {
-    const account = await control.accounts.import(parseWireBody(WIRE_FIELDS.accountImport, req.body));
-    return reply.code(201).send(buildWireView(account));
+    const result = await control.accounts.import(parseWireBody(WIRE_FIELDS.accountImport, req.body));
+    return reply.code(result.outcome === 'created' ? 201 : 200).send(buildWireView(result));
   });
 
   app.get<RefParams>('/accounts/:ref', async (req) => buildWireView(await control.accounts.get(req.params.ref)));

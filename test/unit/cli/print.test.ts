@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { formatErrorLine, formatFields, formatJobCancel, formatJobDetails, formatJobTable, formatKeyDetails, formatRouting, formatTable } from '../../../src/cli/print.js';
+import { formatErrorLine, formatFields, formatImportedAccount, formatJobCancel, formatJobDetails, formatJobTable, formatKeyDetails, formatRouting, formatTable } from '../../../src/cli/print.js';
 import { GatewayError } from '../../../src/errors/codes.js';
-import type { JobView, KeyRoutingInput, KeyView } from '../../../src/control/control-api.js';
+import type { AccountImportResult, JobView, KeyRoutingInput, KeyView } from '../../../src/control/control-api.js';
 
 describe('formatTable', () => {
   it('aligns columns two spaces apart and does not pad the last one', () => {
@@ -67,5 +67,22 @@ describe('job output', () => {
   it('cancel says whether it was asked for or the job had ended', () => {
     expect(formatJobCancel(JOB)).toBe('cancel requested for job 0123456789ab (running); its instance stops it within a few seconds');
     expect(formatJobCancel({ ...JOB, status: 'succeeded' })).toBe('job 0123456789ab already ended (succeeded); nothing to cancel');
+  });
+});
+
+describe('formatImportedAccount', () => {
+  const result = (over: Partial<AccountImportResult>): AccountImportResult => ({
+    id: 'acct_1', name: 'ann@example.com', status: 'active', imageEnabled: false, imageConcurrency: 3, proxy: null,
+    planType: 'plus', email: 'ann@example.com', chatgptAccountId: 'c', accessTokenExpiresAt: Date.UTC(2030, 0, 1),
+    hasRefreshToken: true, lastRefreshAt: null, lastError: null, needsReimport: false, createdAt: 1, updatedAt: 1,
+    outcome: 'created', changed: [], ...over,
+  });
+
+  it('says imported for a new account and updated, with what changed, for an existing one', () => {
+    expect(formatImportedAccount(result({}))).toBe('imported account ann@example.com (plus, token expires 2030-01-01T00:00:00.000Z, image off)');
+    expect(formatImportedAccount(result({ outcome: 'updated', changed: ['tokens', 'expiry'] }))).toBe(
+      'updated account ann@example.com (changed: tokens, expiry; plus, token expires 2030-01-01T00:00:00.000Z, image off)',
+    );
+    expect(formatImportedAccount(result({ outcome: 'updated' }))).toMatch(/^updated account ann@example\.com \(changed: nothing; /);
   });
 });

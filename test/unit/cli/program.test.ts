@@ -1,6 +1,9 @@
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CommanderError, type Command } from 'commander';
-import { describe, expect, it } from 'vitest';
-import { buildAccountUpdate } from '../../../src/cli/accounts-commands.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildAccountImport, buildAccountUpdate, readAuthFile } from '../../../src/cli/accounts-commands.js';
 import { buildKeyInput } from '../../../src/cli/keys-commands.js';
 import { buildProgram } from '../../../src/cli/program.js';
 
@@ -102,5 +105,59 @@ describe('flags reach the service as the service expects them', () => {
       proxyUrl: 'http://127.0.0.1:3128',
       imageConcurrency: 8,
     });
+  });
+
+  it('accounts import: a flag not given is not sent, so a re-import keeps the account\'s setting', () => {
+    expect(buildAccountImport('{}', parseFlags('accounts import', []))).toEqual({ auth: '{}' });
+    expect(buildAccountImport('{}', parseFlags('accounts import', ['--image', 'off', '--image-concurrency', '2', '--proxy', 'none', '--name', 'n']))).toEqual({
+      auth: '{}',
+      name: 'n',
+      imageEnabled: false,
+      imageConcurrency: 2,
+      proxyUrl: null,
+    });
+  });
+});
+
+describe('readAuthFile: one line naming the path and the reason, never the content', () => {
+  let dir = '';
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cig-read-auth-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  const failure = async (path: string) => readAuthFile(path).then(() => null, (err: unknown) => err);
+
+  it('reads a file', async () => {
+    await writeFile(join(dir, 'auth.json'), '{"a":1}');
+    expect(await readAuthFile(join(dir, 'auth.json'))).toBe('{"a":1}');
+  });
+
+  it('a directory names the file to give instead', async () => {
+    await mkdir(join(dir, 'codex'));
+    expect(await failure(join(dir, 'codex'))).toMatchObject({
+      code: 'invalid_request',
+      param: 'file',
+      message: `cannot read ${join(dir, 'codex')}: it is a directory; give the auth.json file itself (e.g. ${join(dir, 'codex', 'auth.json')})`,
+    });
+  });
+
+  it.each([
+    ['a missing file', 'missing.json', 'no such file'],
+    ['a path through a file', 'auth.json/inner', 'no such file'],
+    ['a symlink loop', 'loop', 'ELOOP'],
+  ])('%s', async (_label, name, reason) => {
+    await symlink(join(dir, 'loop'), join(dir, 'loop')).catch(() => undefined);
+    expect(await failure(join(dir, name))).toMatchObject({ code: 'invalid_request', param: 'file', message: `cannot read ${join(dir, name)}: ${reason}` });
+  });
+
+  it.runIf(process.getuid?.() !== 0)('an unreadable file says permission denied', async () => {
+    const path = join(dir, 'secret.json');
+    await writeFile(path, '{"access_token":"secret-token"}', { mode: 0o000 });
+    await chmod(path, 0o000);
+    const err = (await failure(path)) as Error;
+    expect(err).toMatchObject({ code: 'invalid_request', message: `cannot read ${path}: permission denied` });
+    expect(err.message).not.toContain('secret-token');
   });
 });

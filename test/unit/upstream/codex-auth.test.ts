@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../../src/errors/codes.js';
-import { buildAccountCredentials, parseCodexAuth } from '../../../src/upstream/codex-auth.js';
+import { AUTH_IMPORT_REFUSALS, buildAccountCredentials, parseCodexAuth, parseImportableCodexAuth } from '../../../src/upstream/codex-auth.js';
 import { CODEX_AUTH_CLAIM, makeCodexAuthJson, makeCodexJwt } from '../../support/jwt.js';
 
 const EXP = 1_900_000_000;
@@ -115,5 +115,36 @@ describe('parseCodexAuth: rejected input', () => {
     expect(caught).toBeInstanceOf(GatewayError);
     expect(caught).toMatchObject({ code: 'invalid_request', message, param: 'auth' });
     expect((caught as Error).message).not.toMatch(/secret|tok\b/);
+  });
+});
+
+describe('parseImportableCodexAuth: what a new import must prove', () => {
+  it('accepts a Codex CLI auth.json, also one whose account id is only in the access token claim', () => {
+    for (const includeAccountId of [true, false]) {
+      const auth = makeCodexAuthJson({ accountId: 'acc-imp', includeAccountId });
+      expect(parseImportableCodexAuth(auth)).toEqual(parseCodexAuth(auth));
+    }
+  });
+
+  it('accepts a flat document holding a JWT access token and a refresh token', () => {
+    const flat = { accessToken: makeCodexJwt({ accountId: 'acc-flat' }), refreshToken: 'rt_flat' };
+    expect(parseImportableCodexAuth(flat)).toMatchObject({ chatgptAccountId: 'acc-flat', refreshToken: 'rt_flat' });
+  });
+
+  it.each([
+    ['an opaque access token', { tokens: { access_token: 'opaque-secret', refresh_token: 'rt_secret' } }, AUTH_IMPORT_REFUSALS.notJwt],
+    ['a two-part token', { access_token: 'aGVhZA.eyJhIjoxfQ', refresh_token: 'rt_secret' }, AUTH_IMPORT_REFUSALS.notJwt],
+    // The claim in the id token alone does not make the access token a ChatGPT one.
+    ['the claim only in the id token', { tokens: { access_token: makeCodexJwt({ accountId: null }), id_token: makeCodexJwt({ accountId: 'acc' }), refresh_token: 'rt_secret' } }, AUTH_IMPORT_REFUSALS.noAccountClaim],
+    ['no refresh token', { tokens: { access_token: makeCodexJwt({ accountId: 'acc' }) } }, AUTH_IMPORT_REFUSALS.noRefreshToken],
+  ])('refuses %s with the reason, param auth, and no token text', (_label, input, message) => {
+    let caught: unknown;
+    try {
+      parseImportableCodexAuth(input);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toMatchObject({ code: 'invalid_request', message, param: 'auth' });
+    expect((caught as Error).message).not.toMatch(/secret|eyJ/);
   });
 });

@@ -2,7 +2,7 @@
 import { useState } from 'preact/hooks';
 import { api, describeError } from '../api.js';
 import type { Account } from '../types.js';
-import { ErrorNote, Field } from '../ui.js';
+import { ErrorNote, Field, Notice } from '../ui.js';
 
 const parseConcurrency = (raw: string): number => {
   const n = Number(raw);
@@ -10,12 +10,22 @@ const parseConcurrency = (raw: string): number => {
   return n;
 };
 
-/** Import a Codex auth.json by pasting it or choosing the file. */
+/** What the import answers: the account, and whether it was new or an existing one updated. */
+type ImportResult = Account & { outcome: 'created' | 'updated'; changed: string[] };
+
+const describeImport = (r: ImportResult): string =>
+  r.outcome === 'created' ? `Imported account ${r.name}` : `Updated account ${r.name} (changed: ${r.changed.join(', ') || 'nothing'})`;
+
+/**
+ * Import a Codex auth.json by pasting it or choosing the file. Only the settings the operator fills
+ * in are sent, so re-importing an account keeps its image settings.
+ */
 export function ImportAccountForm({ onDone }: { onDone: () => Promise<void> }) {
   const [auth, setAuth] = useState('');
   const [name, setName] = useState('');
-  const [concurrency, setConcurrency] = useState('3');
+  const [concurrency, setConcurrency] = useState('');
   const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const readFile = async (e: Event) => {
     const file = (e.currentTarget as HTMLInputElement).files?.[0];
@@ -25,14 +35,18 @@ export function ImportAccountForm({ onDone }: { onDone: () => Promise<void> }) {
     e.preventDefault();
     setBusy(true);
     try {
-      const body: Record<string, unknown> = { auth, image_concurrency: parseConcurrency(concurrency) };
+      const body: Record<string, unknown> = { auth };
       if (name.trim()) body['name'] = name.trim();
-      await api.post('/accounts/import', body);
+      if (concurrency.trim()) body['image_concurrency'] = parseConcurrency(concurrency.trim());
+      const result = await api.post<ImportResult>('/accounts/import', body);
       setAuth('');
       setName('');
+      setConcurrency('');
       setError(null);
+      setNotice(describeImport(result));
       await onDone();
     } catch (err) {
+      setNotice(null);
       setError(describeError(err));
     } finally {
       setBusy(false);
@@ -45,8 +59,9 @@ export function ImportAccountForm({ onDone }: { onDone: () => Promise<void> }) {
       </Field>
       <Field label="auth.json file"><input type="file" name="auth_file" accept=".json,application/json" onChange={readFile} /></Field>
       <Field label="Name" hint="optional: defaults to the account's email or id"><input name="name" value={name} onInput={(e) => setName(e.currentTarget.value)} /></Field>
-      <Field label="Image concurrency" hint="1–1024"><input name="image_concurrency" inputMode="numeric" value={concurrency} onInput={(e) => setConcurrency(e.currentTarget.value)} /></Field>
+      <Field label="Image concurrency" hint="optional, 1–1024: blank keeps an existing account's, or the default for a new one"><input name="image_concurrency" inputMode="numeric" value={concurrency} onInput={(e) => setConcurrency(e.currentTarget.value)} /></Field>
       <ErrorNote message={error} />
+      <Notice message={notice} />
       <div class="actions"><button type="submit" class="primary" disabled={busy}>Import account</button></div>
     </form>
   );
