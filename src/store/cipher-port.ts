@@ -4,7 +4,7 @@
  */
 
 /** What a sealed value is for; bound into the ciphertext so one kind of blob cannot stand in for another. */
-export type CipherPurpose = 'account-credentials' | 'account-proxy';
+export type CipherPurpose = 'account-credentials' | 'account-proxy' | 'master-key-check';
 
 /** Seals and opens values at rest (AES-256-GCM under the master key). */
 export interface CredentialCipher {
