@@ -74,15 +74,15 @@ export async function openControl(config: Config, notify: Notify = notifyStderr)
 
 /**
  * The credential cipher for a command: the same rule as the processes (resolveConfiguredMasterKey);
- * the embedded CLI may create the data directory's key, and stores the key check, as `start` would.
+ * the embedded CLI may create the data directory's key, as `start` would, and every data command stores the key check.
  * When no usable key is configured, or the key does not match the database (verifyMasterKey),
  * commands that need no cipher (keys, groups) still work and the others fail in one line.
  */
 async function resolveCommandCipher(db: Db, config: Config): Promise<CredentialCipher> {
   try {
-    const writer = config.databaseUrl === null;
-    const key = await resolveMasterKeyInUse(config, writer);
-    await verifyMasterKey(db, key, { writer });
+    const key = await resolveMasterKeyInUse(config, config.databaseUrl === null);
+    // Data commands seal credentials (accounts import), so they store the check like any writer.
+    await verifyMasterKey(db, key, { writer: true });
     return key.cipher;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
