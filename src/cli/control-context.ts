@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import type { ControlApi } from '../control/control-api.js';
 import { createAdminClient } from '../control/admin-client.js';
 import { createControlServices } from '../control/control-services.js';
-import { createCredentialCipher, resolveConfiguredMasterKey, type CredentialCipher } from '../control/credential-cipher.js';
+import type { CredentialCipher } from '../control/credential-cipher.js';
 import { ADMIN_TOKEN_FILE, readInstanceFile } from '../control/instance-file.js';
+import { resolveMasterKeyInUse, verifyMasterKey } from '../control/master-key-gate.js';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { GatewayError } from '../errors/codes.js';
 import { openDatabase, type OpenedDatabase } from '../runtime/open-database.js';
@@ -63,7 +64,7 @@ export async function openControl(config: Config, notify: Notify = notifyStderr)
   try {
     if (config.databaseUrl === null) await migrateIfFresh(opened.db, config, notify);
     await verifySchema(opened.db);
-    const api = createControlServices({ db: opened.db, cipher: await resolveCommandCipher(config) });
+    const api = createControlServices({ db: opened.db, cipher: await resolveCommandCipher(opened.db, config) });
     return { api, mode: config.databaseUrl === null ? 'embedded' : 'postgres', close: opened.close };
   } catch (err) {
     await opened.close();
@@ -73,12 +74,16 @@ export async function openControl(config: Config, notify: Notify = notifyStderr)
 
 /**
  * The credential cipher for a command: the same rule as the processes (resolveConfiguredMasterKey);
- * the embedded CLI may create the data directory's key, as `start` would. When no usable key is
- * configured, commands that need no cipher (keys, groups) still work and the others fail in one line.
+ * the embedded CLI may create the data directory's key, as `start` would, and every data command stores the key check.
+ * When no usable key is configured, or the key does not match the database (verifyMasterKey),
+ * commands that need no cipher (keys, groups) still work and the others fail in one line.
  */
-async function resolveCommandCipher(config: Config): Promise<CredentialCipher> {
+async function resolveCommandCipher(db: Db, config: Config): Promise<CredentialCipher> {
   try {
-    return createCredentialCipher(await resolveConfiguredMasterKey(config, config.databaseUrl === null));
+    const key = await resolveMasterKeyInUse(config, config.databaseUrl === null);
+    // Data commands seal credentials (accounts import), so they store the check like any writer.
+    await verifyMasterKey(db, key, { writer: true });
+    return key.cipher;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     const refuse = (): never => {

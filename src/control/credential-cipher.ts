@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ConfigError } from '../config/config.js';
@@ -13,10 +13,32 @@ const KEY_BYTES = 32;
 const ASSOCIATED_DATA = {
   'account-credentials': 'codex-image-gateway/account-credentials',
   'account-proxy': 'codex-image-gateway/account-proxy',
+  'master-key-check': 'codex-image-gateway/master-key-check',
 } as const satisfies Record<CipherPurpose, string>;
 
 /** File name of the generated master key inside the data directory. */
 export const MASTER_KEY_FILE = 'master.key';
+
+/** Domain prefix of the key fingerprint, so the hash is of no use for anything else. */
+const FINGERPRINT_DOMAIN = 'cig-key-fingerprint:';
+
+/**
+ * A short, non-reversible id of a master key: the first 16 hex characters of
+ * SHA-256("cig-key-fingerprint:" + key). Safe to print and store; it names a key, it does not reveal it.
+ */
+export function fingerprintMasterKey(masterKey: Buffer): string {
+  return createHash('sha256').update(FINGERPRINT_DOMAIN).update(masterKey).digest('hex').slice(0, 16);
+}
+
+/** Where keys come from, for messages that must say how to supply the right one. */
+export const MASTER_KEY_SOURCES = `CODEX_IMAGE_GATEWAY_MASTER_KEY, CODEX_IMAGE_GATEWAY_MASTER_KEY_FILE / --master-key-file, or <data-dir>/${MASTER_KEY_FILE}`;
+
+/** Names where this process's key came from (the variable or the file), by the same rule as resolveConfiguredMasterKey. */
+export function describeMasterKeySource(config: { masterKey: string | null; masterKeyFile: string | null; dataDir: string; databaseUrl: string | null }): string {
+  if (config.masterKey) return 'CODEX_IMAGE_GATEWAY_MASTER_KEY';
+  if (config.masterKeyFile) return config.masterKeyFile;
+  return join(config.dataDir, MASTER_KEY_FILE);
+}
 
 /** A sealed value that cannot be opened: tampered with, truncated, another purpose or another key. */
 export class CredentialDecryptError extends Error {

@@ -20,6 +20,7 @@ export const METRIC_NAMES = {
   upstreamResponses: 'codex_image_upstream_responses_total',
   imagesReturned: 'codex_image_images_returned_total',
   responseBytes: 'codex_image_response_bytes_total',
+  accountsUnreadable: 'codex_image_accounts_unreadable',
 } as const satisfies Record<string, string>;
 
 /** Histogram buckets in seconds: image generation takes 40–120 s and can pass 4 minutes. */
@@ -52,6 +53,8 @@ export interface GatewayMetrics {
   upstreamResponses: { inc(labels: { status: number }): void };
   imagesReturned: { inc(count: number): void };
   responseBytes: { inc(bytes: number): void };
+  /** Accounts in the current snapshot whose sealed credentials or proxy cannot be opened. */
+  accountsUnreadable: { set(count: number): void };
   /** The Prometheus text exposition of this registry. */
   render(): Promise<{ contentType: string; body: string }>;
   /** The registry itself, for tests and for adding process-level collectors. */
@@ -80,6 +83,7 @@ export function createGatewayMetrics(): GatewayMetrics {
   const upstream = counter(METRIC_NAMES.upstreamResponses, 'Upstream responses by status class', ['status_class']);
   const images = counter(METRIC_NAMES.imagesReturned, 'Images returned to clients', []);
   const bytes = counter(METRIC_NAMES.responseBytes, 'Response body bytes returned to clients', []);
+  const unreadable = new Gauge({ name: METRIC_NAMES.accountsUnreadable, help: 'Accounts whose stored credentials cannot be opened', registers });
   const accountLabel = createAccountLabeler();
 
   return {
@@ -105,6 +109,7 @@ export function createGatewayMetrics(): GatewayMetrics {
     upstreamResponses: { inc: ({ status }) => upstream.inc({ status_class: resolveStatusClass(status) }) },
     imagesReturned: { inc: (count) => incIfPositive(images, count) },
     responseBytes: { inc: (n) => incIfPositive(bytes, n) },
+    accountsUnreadable: { set: (count) => unreadable.set(count) },
     render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
   };
 }

@@ -11,7 +11,7 @@ import { createDataPlaneStatusSource, type DataPlaneStatusSource } from '../http
 import { AccountLimiter } from '../limits/account-limiter.js';
 import { KeyLimiter } from '../limits/key-limiter.js';
 import { createActivityBuffer, teeRequestLog, type ActivityBuffer } from '../observe/activity-buffer.js';
-import { createGatewayMetrics } from '../observe/gateway-metrics.js';
+import { createGatewayMetrics, type GatewayMetrics } from '../observe/gateway-metrics.js';
 import { createPromptHasher } from '../observe/prompt-hash.js';
 import { createRequestLogWriter } from '../observe/request-log-writer.js';
 import { createUsageRecorder } from '../observe/usage-recorder.js';
@@ -23,6 +23,7 @@ import { startHostedResultSweeper } from '../store/hosted-result-sweeper.js';
 import { HostedResults } from '../store/hosted-results.js';
 import { loadSnapshot } from '../store/snapshot-loader.js';
 import { SnapshotStore } from '../store/snapshot-store.js';
+import type { Snapshot } from '../store/types.js';
 import { applyUsageDeltas } from '../store/usage-repo.js';
 import { createDispatcherPool } from '../upstream/dispatcher-pool.js';
 import { createUndiciUpstreamClient } from '../upstream/undici-upstream-client.js';
@@ -56,11 +57,13 @@ export const resolveLogDir = (config: Config): string => config.logDir ?? join(c
 
 /** Assembles the data plane: snapshot, limiters, upstream client, observers, hosted results (and their sweeper) and the Fastify app. */
 export async function createDataPlane({ config, db, cipher, logger, statusToken }: DataPlaneOptions): Promise<DataPlane> {
+  const metrics = createGatewayMetrics();
   const snapshots = new SnapshotStore({
     load: () => loadSnapshot(db, cipher),
     watch: (onChange) => watchControlChanges(db, () => onChange()),
     pollMs: config.snapshotPollMs,
     onError: (err) => logger.warn({ err: errorSummary(err) }, 'control data reload failed; serving the last snapshot'),
+    onLoad: createCredentialHealthReporter(metrics, logger),
   });
   await snapshots.start();
   const settings = snapshots.current()!.settings;
@@ -76,7 +79,6 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken 
     flushIntervalMs: config.usageFlushMs,
     onError: (err) => logger.warn({ err: errorSummary(err) }, 'usage flush failed; will retry'),
   });
-  const metrics = createGatewayMetrics();
   const pool = createDispatcherPool({
     connectTimeoutMs: config.upstreamConnectTimeoutMs,
     headersTimeoutMs: config.upstreamHeadersTimeoutMs,
@@ -141,6 +143,28 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken 
     await upstream.close();
   };
   return { app, snapshots, health, accountLimiter, status, activity, close };
+}
+
+/**
+ * Reports unreadable credentials after each snapshot load: the gauge always, a log line when the
+ * picture changes (the key stopped or started matching, or the count of unreadable accounts moved).
+ * Account names only; never a credential.
+ */
+function createCredentialHealthReporter(metrics: GatewayMetrics, logger: FastifyBaseLogger): (snapshot: Snapshot) => void {
+  let last = { masterKeyMatches: true, unreadable: 0 };
+  return (snapshot) => {
+    const unreadable = [...snapshot.accounts.values()].filter((a) => a.credentials === null).map((a) => a.name);
+    metrics.accountsUnreadable.set(unreadable.length);
+    if (snapshot.masterKeyMatches === last.masterKeyMatches && unreadable.length === last.unreadable) return;
+    last = { masterKeyMatches: snapshot.masterKeyMatches, unreadable: unreadable.length };
+    if (!snapshot.masterKeyMatches) {
+      logger.error({ unreadableAccounts: unreadable }, 'master key does not open this database\'s credentials; /readyz answers 503 until the key matches');
+    } else if (unreadable.length > 0) {
+      logger.warn({ unreadableAccounts: unreadable }, 'some accounts\' stored credentials cannot be opened; they are left out of routing');
+    } else {
+      logger.info('every account\'s stored credentials open again');
+    }
+  };
 }
 
 /** Async jobs of this process: a scheduler that runs them like plain requests, under a fresh instance id. */

@@ -3,9 +3,10 @@ import { buildAdminApp } from '../admin/admin-app.js';
 import { registerConsoleStatic } from '../admin/console-static.js';
 import { ConfigError, parseListenAddress, type Config } from '../config/config.js';
 import { createControlServices } from '../control/control-services.js';
-import { createCredentialCipher, resolveConfiguredMasterKey } from '../control/credential-cipher.js';
 import { removeInstanceFile, writeInstanceFile } from '../control/instance-file.js';
+import { resolveMasterKeyInUse, verifyMasterKey, type MasterKeyInUse } from '../control/master-key-gate.js';
 import { createAppLogger } from '../observe/app-logger.js';
+import type { Db } from '../store/db.js';
 import { migrate, verifySchema } from '../store/migrator.js';
 import { resolveAdminToken } from './admin-token.js';
 import { createDataPlane, errorSummary } from './data-plane.js';
@@ -29,6 +30,16 @@ async function listenOn(app: FastifyInstance, setting: string, address: string):
   return `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
 }
 
+/**
+ * The process's master key, refused before anything listens when it cannot open this database's
+ * credentials (verifyMasterKey); a `writer` stores the key check on first use.
+ */
+async function resolveVerifiedMasterKey(db: Db, config: Config, writer: boolean): Promise<MasterKeyInUse> {
+  const key = await resolveMasterKeyInUse(config, writer);
+  await verifyMasterKey(db, key, { writer });
+  return key;
+}
+
 /** `start`: both planes in one process, on Postgres when configured, else embedded PGlite. Applies migrations. */
 export async function runStart(config: Config, logger: FastifyBaseLogger = createAppLogger(config.logLevel)): Promise<RunningProcess> {
   const opened = await openDatabase(config, (err) => logger.warn({ err: errorSummary(err) }, 'database connection error'));
@@ -39,7 +50,7 @@ export async function runStart(config: Config, logger: FastifyBaseLogger = creat
   try {
     const applied = await migrate(opened.db);
     if (applied.length > 0) logger.info({ applied }, 'applied migrations');
-    const cipher = createCredentialCipher(await resolveConfiguredMasterKey(config, true));
+    const { cipher } = await resolveVerifiedMasterKey(opened.db, config, true);
     const admin = await resolveAdminToken(config.adminToken, config.dataDir);
     const dataPlane = await createDataPlane({ config, db: opened.db, cipher, logger, statusToken: admin.token });
     stops.push(() => dataPlane.close());
@@ -71,7 +82,7 @@ export async function runServe(config: Config, logger: FastifyBaseLogger = creat
   const opened = await openDatabase(config, (err) => logger.warn({ err: errorSummary(err) }, 'database connection error'));
   try {
     await verifySchema(opened.db);
-    const cipher = createCredentialCipher(await resolveConfiguredMasterKey(config, false));
+    const { cipher } = await resolveVerifiedMasterKey(opened.db, config, false);
     const dataPlane = await createDataPlane({ config, db: opened.db, cipher, logger, statusToken: config.adminToken });
     const gatewayUrl = await listenOn(dataPlane.app, '--listen', config.listen);
     logger.info({ gatewayUrl, statusEndpoint: config.adminToken !== null }, 'codex-image-gateway data plane started');
@@ -99,7 +110,7 @@ export async function runControl(
   try {
     if (opts.migrate) await migrate(opened.db);
     else await verifySchema(opened.db);
-    const cipher = createCredentialCipher(await resolveConfiguredMasterKey(config, true));
+    const { cipher } = await resolveVerifiedMasterKey(opened.db, config, true);
     const admin = await resolveAdminToken(config.adminToken, config.dataDir);
     const gatewayStatus = createRemoteStatusReader({ urls: config.gatewayStatusUrls, adminToken: admin.token });
     const adminApp = buildAdminApp({ control: createControlServices({ db: opened.db, cipher }), adminToken: admin.token, logger, gatewayStatus, extend: registerConsoleStatic });

@@ -4,7 +4,7 @@
  */
 
 /** What a sealed value is for; bound into the ciphertext so one kind of blob cannot stand in for another. */
-export type CipherPurpose = 'account-credentials' | 'account-proxy';
+export type CipherPurpose = 'account-credentials' | 'account-proxy' | 'master-key-check';
 
 /** What a derived key is for. */
 export type DerivedKeyLabel = 'prompt-hash';

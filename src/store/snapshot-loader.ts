@@ -4,6 +4,7 @@ import type { CredentialCipher } from './cipher-port.js';
 import type { Db } from './db.js';
 import { listGroups } from './group-repo.js';
 import { listKeys } from './key-repo.js';
+import { isMasterKeyWrong, judgeMasterKey, readMasterKeyCheck } from './master-key-check.js';
 import { listModelAliases } from './model-alias-repo.js';
 import { readSettings } from './settings-repo.js';
 import type { AccountCredentials, AccountRecord, Snapshot } from './types.js';
@@ -13,12 +14,13 @@ import { listKeyUsage } from './usage-repo.js';
 export type SnapshotAccount = AccountRecord & { credentials: AccountCredentials | null };
 
 /**
- * Loads everything the hot path needs in six queries (keys, accounts, groups, settings, model
- * aliases, usage) inside one read-only repeatable-read transaction, so the parts agree with each other.
+ * Loads everything the hot path needs in seven queries (keys, accounts, groups, settings, model
+ * aliases, usage, the master-key check) inside one read-only repeatable-read transaction, so the parts agree with each other.
  *
  * An account whose credentials or proxy cannot be opened (wrong master key, corrupted blob,
  * unparseable auth JSON) gets `credentials: null` and no proxy; the caller leaves it out of routing.
- * One bad row never fails the load.
+ * One bad row never fails the load. Whether the key is wrong for the whole database is judged
+ * apart (`masterKeyMatches`, see judgeMasterKey), so one corrupted row never marks the process unready.
  */
 export async function loadSnapshot(db: Db, cipher: CredentialCipher, now: () => number = Date.now): Promise<Snapshot> {
   // Taken before reading: every write that finished before this moment is in the snapshot.
@@ -32,6 +34,7 @@ export async function loadSnapshot(db: Db, cipher: CredentialCipher, now: () => 
       settings: await readSettings(tx),
       modelAliases: await listModelAliases(tx),
       usage: await listKeyUsage(tx),
+      keyCheck: await readMasterKeyCheck(tx),
     };
   });
   return {
@@ -42,6 +45,7 @@ export async function loadSnapshot(db: Db, cipher: CredentialCipher, now: () => 
     settings: parts.settings,
     modelAliases: parts.modelAliases,
     loadedAt,
+    masterKeyMatches: !isMasterKeyWrong(judgeMasterKey(parts.keyCheck, parts.accounts.map((a) => a.credentialsEnc), cipher)),
   };
 }
 

@@ -8,12 +8,14 @@ export interface SnapshotStoreOptions {
   pollMs: number;
   now?: () => number;
   onError?: (err: unknown) => void;
+  /** Called with every snapshot loaded (for logs and gauges about its content). */
+  onLoad?: (snapshot: Snapshot) => void;
 }
 
 /**
  * Holds the data plane's in-memory snapshot of control data. Reloads on every change notification
  * (coalesced: a burst of changes costs at most one extra load) and on a periodic poll. Readiness means
- * a snapshot is loaded and the database answered within three poll periods.
+ * a snapshot is loaded, the database answered within three poll periods and the master key matches.
  */
 export class SnapshotStore {
   private snapshot: Snapshot | null = null;
@@ -41,8 +43,12 @@ export class SnapshotStore {
     return this.snapshot;
   }
 
+  /**
+   * Ready: a snapshot is loaded, the database answered within three poll periods, and the master key
+   * opens the database's credentials (`Snapshot.masterKeyMatches`; rechecked on every reload).
+   */
   isReady(): boolean {
-    return this.snapshot !== null && this.now() - this.lastContactMs <= this.opts.pollMs * 3;
+    return this.snapshot !== null && this.snapshot.masterKeyMatches && this.now() - this.lastContactMs <= this.opts.pollMs * 3;
   }
 
   /** Reloads now; concurrent calls share the load in flight plus at most one follow-up. */
@@ -73,6 +79,7 @@ export class SnapshotStore {
     try {
       this.snapshot = await this.opts.load();
       this.lastContactMs = this.now();
+      this.opts.onLoad?.(this.snapshot);
     } catch (err) {
       // Keep serving the last good snapshot; readiness turns false if this goes on.
       this.opts.onError?.(err);

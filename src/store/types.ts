@@ -125,6 +125,11 @@ export interface Snapshot {
   modelAliases: readonly ModelAliasRecord[];
   /** When the load began (ms): writes finished before it are included, later ones are not. */
   loadedAt: number;
+  /**
+   * False when this process's master key cannot open the database's credentials: the stored key
+   * check does not open with it, or (no check stored yet) accounts exist and none opens. /readyz is 503 then.
+   */
+  masterKeyMatches: boolean;
 }
 
 /** Usage to add to one key's counters; applied atomically (increments, never read-modify-write). */

@@ -61,5 +61,6 @@ export function makeSnapshot(
     settings: { ...SETTINGS_DEFAULTS },
     modelAliases: [],
     loadedAt: 0,
+    masterKeyMatches: true,
   };
 }

@@ -9,6 +9,8 @@ import {
   createCredentialCipher,
   CredentialDecryptError,
   decodeMasterKey,
+  describeMasterKeySource,
+  fingerprintMasterKey,
   MASTER_KEY_FILE,
   resolveConfiguredMasterKey,
   resolveMasterKey,
@@ -182,5 +184,34 @@ describe('resolveConfiguredMasterKey (which key a process may use, and who may c
     expect(existsSync(file)).toBe(false);
     await resolveConfiguredMasterKey({ ...base, dataDir: dir, databaseUrl: 'postgres://db/x', masterKeyFile: file }, true);
     expect(existsSync(file)).toBe(true);
+  });
+});
+
+describe('fingerprintMasterKey', () => {
+  it('is the first 16 hex of SHA-256("cig-key-fingerprint:" + key): stable, distinct per key, never the key', async () => {
+    const { createHash } = await import('node:crypto');
+    const fixed = Buffer.alloc(32, 7);
+    const expected = createHash('sha256').update(Buffer.concat([Buffer.from('cig-key-fingerprint:'), fixed])).digest('hex').slice(0, 16);
+    expect(fingerprintMasterKey(fixed)).toBe(expected);
+    expect(fingerprintMasterKey(Buffer.from(fixed))).toBe(expected);
+    expect(fingerprintMasterKey(key)).toMatch(/^[0-9a-f]{16}$/);
+    expect(fingerprintMasterKey(key)).not.toBe(fingerprintMasterKey(randomBytes(32)));
+    expect(key.toString('hex')).not.toContain(fingerprintMasterKey(key));
+    // Not the plain hash of the key: the domain prefix keeps it from matching any other use of a SHA-256.
+    expect(fingerprintMasterKey(key)).not.toBe(createHash('sha256').update(key).digest('hex').slice(0, 16));
+  });
+
+  it('names the source by the resolution rule: variable, explicit file, data-directory file', () => {
+    const base = { masterKey: null, masterKeyFile: null, dataDir: '/d', databaseUrl: null };
+    expect(describeMasterKeySource({ ...base, masterKey: 'x' })).toBe('CODEX_IMAGE_GATEWAY_MASTER_KEY');
+    expect(describeMasterKeySource({ ...base, masterKeyFile: '/k' })).toBe('/k');
+    expect(describeMasterKeySource(base)).toBe(join('/d', MASTER_KEY_FILE));
+  });
+
+  it('a master-key-check seal opens only for its purpose and key', () => {
+    const sealed = cipher.encrypt('check', 'master-key-check');
+    expect(cipher.decrypt(sealed, 'master-key-check').toString()).toBe('check');
+    expect(() => cipher.decrypt(sealed, 'account-credentials')).toThrow(CredentialDecryptError);
+    expect(() => createCredentialCipher(randomBytes(32)).decrypt(sealed, 'master-key-check')).toThrow(CredentialDecryptError);
   });
 });

@@ -61,4 +61,21 @@ describe('SnapshotStore', () => {
     expect(errors).toHaveLength(1);
     await failing.close();
   });
+
+  it('is not ready while the master key does not match, and ready again once it does; onLoad sees each snapshot', async () => {
+    let matches = false;
+    const seen: boolean[] = [];
+    const store = new SnapshotStore({
+      load: async () => ({ ...makeSnapshot([], []), masterKeyMatches: matches }),
+      pollMs: 100,
+      now: () => 0,
+      onLoad: (s) => seen.push(s.masterKeyMatches),
+    });
+    await store.reload();
+    expect(store.isReady()).toBe(false);
+    matches = true;
+    await store.reload();
+    expect(store.isReady()).toBe(true);
+    expect(seen).toEqual([false, true]);
+  });
 });
