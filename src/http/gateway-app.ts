@@ -3,6 +3,7 @@ import multipart from '@fastify/multipart';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { GatewayError } from '../errors/codes.js';
 import { ENDPOINT_ALIASES } from '../images/endpoint-aliases.js';
+import { APP_LOG_SERIALIZERS, withRedactedUrls } from '../observe/app-logger.js';
 import type { ImageEndpoint } from '../images/image-request.js';
 import { createCorsHook } from './cors.js';
 import type { GatewayDeps } from './gateway-deps.js';
@@ -31,12 +32,18 @@ export interface GatewayAppOptions {
   logger?: FastifyServerOptions['logger'] | FastifyBaseLogger | false;
 }
 
+/** Fastify's logger options; whichever logger is given, logged URLs lose their query strings. */
+function loggerOptions(logger: GatewayAppOptions['logger']): Pick<FastifyServerOptions, 'logger' | 'loggerInstance'> {
+  if (!logger) return { logger: false };
+  if (typeof (logger as FastifyBaseLogger).child === 'function') return { loggerInstance: withRedactedUrls(logger as FastifyBaseLogger) };
+  const given = logger === true ? {} : (logger as Exclude<FastifyServerOptions['logger'], boolean | undefined>);
+  return { logger: { ...given, serializers: { ...given.serializers, ...APP_LOG_SERIALIZERS } } };
+}
+
 /** Builds the data-plane Fastify app (public image API, model list, hosted results, health, readiness, metrics) without listening. */
 export async function buildGatewayApp(deps: GatewayDeps, opts: GatewayAppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    ...(opts.logger && typeof (opts.logger as FastifyBaseLogger).child === 'function'
-      ? { loggerInstance: opts.logger as FastifyBaseLogger }
-      : { logger: (opts.logger as FastifyServerOptions['logger']) ?? false }),
+    ...loggerOptions(opts.logger),
     genReqId: generateRequestId,
     bodyLimit: deps.config.maxJsonBodyBytes,
     // `req.ip` is the socket peer unless that peer is a configured reverse proxy (then its X-Forwarded-For).
