@@ -5,6 +5,7 @@ import { GatewayError } from '../errors/codes.js';
 import { ENDPOINT_ALIASES } from '../images/endpoint-aliases.js';
 import { APP_LOG_SERIALIZERS, withRedactedUrls } from '../observe/app-logger.js';
 import type { ImageEndpoint } from '../images/image-request.js';
+import { answerFailedExpectation, handleClientError } from './client-error.js';
 import { createCorsHook } from './cors.js';
 import type { GatewayDeps } from './gateway-deps.js';
 import { installErrorHandler } from './error-handler.js';
@@ -54,7 +55,10 @@ export async function buildGatewayApp(deps: GatewayDeps, opts: GatewayAppOptions
     return503OnClosing: false,
     // Per-request lines would repeat what the redacted request log records better; errors are logged by the handler.
     logController: new LogController({ disableRequestLogging: true }),
+    // Requests the HTTP parser refuses still get the OpenAI shape (and the connection closed).
+    clientErrorHandler: handleClientError,
   });
+  app.server.on('checkExpectation', answerFailedExpectation);
   app.removeAllContentTypeParsers();
   // The images room parses JSON itself (it needs the raw number literals to reject `n: 2.0`).
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => done(null, body));
