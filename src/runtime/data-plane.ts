@@ -8,6 +8,7 @@ import { startJobMaintenance } from '../http/job-maintenance.js';
 import { JobScheduler } from '../http/job-scheduler.js';
 import { recordOutcome } from '../http/record-outcome.js';
 import { createDataPlaneStatusSource, type DataPlaneStatusSource } from '../http/status-routes.js';
+import { sweepStaleSpoolFiles } from '../images/image-spool.js';
 import { AccountLimiter } from '../limits/account-limiter.js';
 import { KeyLimiter } from '../limits/key-limiter.js';
 import { createActivityBuffer, teeRequestLog, type ActivityBuffer } from '../observe/activity-buffer.js';
@@ -62,6 +63,7 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken 
     onError: (err) => logger.warn({ err: errorSummary(err) }, 'control data reload failed; serving the last snapshot'),
   });
   await snapshots.start();
+  await sweepSpool(logger);
   const settings = snapshots.current()!.settings;
   const requestLog = createRequestLogWriter({
     dir: resolveLogDir(config),
@@ -153,6 +155,16 @@ function createJobRuntime(db: Db, deps: GatewayDeps, logger: FastifyBaseLogger):
     onError: (err) => logger.warn({ err: errorSummary(err) }, 'async job bookkeeping failed'),
   });
   return { scheduler, db, instanceId: `inst_${randomBytes(8).toString('hex')}` };
+}
+
+/** Deletes upload spool files that a killed process left behind; a failure only warns (the gateway serves without it). */
+async function sweepSpool(logger: FastifyBaseLogger): Promise<void> {
+  try {
+    const removed = await sweepStaleSpoolFiles();
+    if (removed > 0) logger.info({ removed }, 'deleted upload spool files left by a stopped process');
+  } catch (err) {
+    logger.warn({ err: errorSummary(err) }, 'could not sweep the upload spool directory');
+  }
 }
 
 /** How often queued jobs look for capacity that plain requests freed (jobs ending wake them at once). */
