@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ControlApi } from '../control/control-api.js';
+import { withRedactedUrls } from '../observe/app-logger.js';
 import { combineStatusReaders, type GatewayStatusReader } from '../control/gateway-status.js';
 import { registerConsoleAuth } from './admin-console-auth.js';
 import { createAdminSessionStore, type AdminSessionStore } from './admin-session.js';
@@ -46,7 +47,7 @@ export interface AdminAppOptions {
  */
 export function buildAdminApp(opts: AdminAppOptions): FastifyInstance {
   const app: FastifyInstance = Fastify({
-    ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
+    ...(opts.logger ? { loggerInstance: withRedactedUrls(opts.logger) } : { logger: false }),
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     bodyLimit: ADMIN_BODY_LIMIT_BYTES,

@@ -67,6 +67,10 @@ export const ERRORS = {
   // Hosted result URLs (RESULT_URL_MODE=hosted).
   result_not_found: { status: 404, type: 'not_found_error', retry: 'never' }, // GET /v1/images/results/{token}: unknown, malformed or expired
   result_store_failed: { status: 500, type: 'server_error', retry: 'backoff' }, // the image was made but could not be stored for its hosted URL
+  // Requests Node's HTTP parser refuses before any route sees them (answered on the raw socket).
+  request_headers_too_large: { status: 431, type: 'invalid_request_error', retry: 'never' },
+  request_timeout: { status: 408, type: 'invalid_request_error', retry: 'never' },
+  expectation_failed: { status: 417, type: 'invalid_request_error', retry: 'never' },
 } as const satisfies Record<string, { status: number; type: OpenAIErrorType; retry: RetryPolicy }>;
 
 export type ErrorCode = keyof typeof ERRORS;

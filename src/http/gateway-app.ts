@@ -3,7 +3,9 @@ import multipart from '@fastify/multipart';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { GatewayError } from '../errors/codes.js';
 import { ENDPOINT_ALIASES } from '../images/endpoint-aliases.js';
+import { APP_LOG_SERIALIZERS, withRedactedUrls } from '../observe/app-logger.js';
 import type { ImageEndpoint } from '../images/image-request.js';
+import { answerFailedExpectation, handleClientError } from './client-error.js';
 import { createCorsHook } from './cors.js';
 import type { GatewayDeps } from './gateway-deps.js';
 import { installErrorHandler } from './error-handler.js';
@@ -31,12 +33,18 @@ export interface GatewayAppOptions {
   logger?: FastifyServerOptions['logger'] | FastifyBaseLogger | false;
 }
 
+/** Fastify's logger options; whichever logger is given, logged URLs lose their query strings. */
+function loggerOptions(logger: GatewayAppOptions['logger']): Pick<FastifyServerOptions, 'logger' | 'loggerInstance'> {
+  if (!logger) return { logger: false };
+  if (typeof (logger as FastifyBaseLogger).child === 'function') return { loggerInstance: withRedactedUrls(logger as FastifyBaseLogger) };
+  const given = logger === true ? {} : (logger as Exclude<FastifyServerOptions['logger'], boolean | undefined>);
+  return { logger: { ...given, serializers: { ...given.serializers, ...APP_LOG_SERIALIZERS } } };
+}
+
 /** Builds the data-plane Fastify app (public image API, model list, hosted results, health, readiness, metrics) without listening. */
 export async function buildGatewayApp(deps: GatewayDeps, opts: GatewayAppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    ...(opts.logger && typeof (opts.logger as FastifyBaseLogger).child === 'function'
-      ? { loggerInstance: opts.logger as FastifyBaseLogger }
-      : { logger: (opts.logger as FastifyServerOptions['logger']) ?? false }),
+    ...loggerOptions(opts.logger),
     genReqId: generateRequestId,
     bodyLimit: deps.config.maxJsonBodyBytes,
     // `req.ip` is the socket peer unless that peer is a configured reverse proxy (then its X-Forwarded-For).
@@ -47,7 +55,10 @@ export async function buildGatewayApp(deps: GatewayDeps, opts: GatewayAppOptions
     return503OnClosing: false,
     // Per-request lines would repeat what the redacted request log records better; errors are logged by the handler.
     logController: new LogController({ disableRequestLogging: true }),
+    // Requests the HTTP parser refuses still get the OpenAI shape (and the connection closed).
+    clientErrorHandler: handleClientError,
   });
+  app.server.on('checkExpectation', answerFailedExpectation);
   app.removeAllContentTypeParsers();
   // The images room parses JSON itself (it needs the raw number literals to reject `n: 2.0`).
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => done(null, body));

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -11,6 +11,56 @@ import { UploadMeter } from './upload-meter.js';
 
 /** Default spool directory name under the OS temp directory. */
 export const SPOOL_DIR_NAME = 'codex-image-gateway-spool';
+
+/**
+ * Spool file names: `cig-<pid>-<uuid>.spool`. The pid tells a sweep at start whether the writer is
+ * still alive (several gateway processes may share the directory).
+ */
+const SPOOL_FILE = /^cig-(\d+)-[0-9a-f-]{36}\.spool$/;
+/** Names of spool files written before the pid was part of the name. */
+const LEGACY_SPOOL_FILE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.spool$/;
+/** A spool file this old is left over whoever wrote it: no request holds an upload this long. */
+export const SPOOL_STALE_MS = 24 * 60 * 60 * 1000;
+
+/** The spool directory: the given one, else `os.tmpdir()/codex-image-gateway-spool`. */
+export const resolveSpoolDir = (dir?: string): string => dir ?? join(tmpdir(), SPOOL_DIR_NAME);
+
+/**
+ * Deletes spool files a killed process left behind (a `kill -9` skips every request's cleanup):
+ * ours whose writer pid is gone or which are older than {@link SPOOL_STALE_MS}. Files not named
+ * like ours are kept. A missing directory is nothing to sweep.
+ * @returns how many files were deleted.
+ */
+export async function sweepStaleSpoolFiles(dir?: string, now: number = Date.now()): Promise<number> {
+  const root = resolveSpoolDir(dir);
+  const names = await readdir(root).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [] as string[];
+    throw err;
+  });
+  let removed = 0;
+  for (const name of names) {
+    const own = SPOOL_FILE.exec(name);
+    if (!own && !LEGACY_SPOOL_FILE.test(name)) continue;
+    const path = join(root, name);
+    const writerGone = own !== null && !isProcessAlive(Number(own[1]));
+    const stale = writerGone || now - (await stat(path).then((s) => s.mtimeMs, () => now)) > SPOOL_STALE_MS;
+    if (!stale) continue;
+    await rm(path, { force: true });
+    removed += 1;
+  }
+  return removed;
+}
+
+function isProcessAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, under another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 const CIPHER = 'aes-256-ctr';
 const KEY_BYTES = 32;
@@ -73,12 +123,12 @@ class EncryptedImageSpool implements ImageSpool {
 
   // Resolved on first use: os.tmpdir() reads the environment, which is not free on every request.
   private get dir(): string {
-    return this.dirOption ?? join(tmpdir(), SPOOL_DIR_NAME);
+    return resolveSpoolDir(this.dirOption);
   }
 
   async spoolFile(source: Readable, field: string): Promise<SpooledImage> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const path = join(this.dir, `${randomUUID()}.spool`);
+    const path = join(this.dir, `cig-${process.pid}-${randomUUID()}.spool`);
     const iv = randomBytes(IV_BYTES);
     let reservedBytes = 0;
     const reserveBytes = (bytes: number): void => {

@@ -8,6 +8,7 @@ import { startJobMaintenance } from '../http/job-maintenance.js';
 import { JobScheduler } from '../http/job-scheduler.js';
 import { recordOutcome } from '../http/record-outcome.js';
 import { createDataPlaneStatusSource, type DataPlaneStatusSource } from '../http/status-routes.js';
+import { sweepStaleSpoolFiles } from '../images/image-spool.js';
 import { AccountLimiter } from '../limits/account-limiter.js';
 import { KeyLimiter } from '../limits/key-limiter.js';
 import { createActivityBuffer, teeRequestLog, type ActivityBuffer } from '../observe/activity-buffer.js';
@@ -66,6 +67,7 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken 
     onLoad: createCredentialHealthReporter(metrics, logger),
   });
   await snapshots.start();
+  await sweepSpool(logger);
   const settings = snapshots.current()!.settings;
   const requestLog = createRequestLogWriter({
     dir: resolveLogDir(config),
@@ -133,15 +135,17 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken 
     now: Date.now,
     onError: (err) => logger.warn({ err: errorSummary(err) }, 'job maintenance failed; will retry'),
   });
-  const close = async () => {
-    await Promise.all([closeWithGrace(app, config.shutdownGraceMs), jobs.scheduler.drain(config.shutdownGraceMs)]);
-    await maintenance.stop();
-    await sweeper.stop();
-    await snapshots.close();
-    await usage.close();
-    await requestLog.close();
-    await upstream.close();
-  };
+  // Every step runs even when one before it fails: usage and the request log are always flushed.
+  const close = () =>
+    runAll(logger, [
+      () => Promise.all([closeWithGrace(app, config.shutdownGraceMs), jobs.scheduler.drain(config.shutdownGraceMs)]),
+      () => maintenance.stop(),
+      () => sweeper.stop(),
+      () => snapshots.close(),
+      () => usage.close(),
+      () => requestLog.close(),
+      () => upstream.close(),
+    ]);
   return { app, snapshots, health, accountLimiter, status, activity, close };
 }
 
@@ -181,10 +185,39 @@ function createJobRuntime(db: Db, deps: GatewayDeps, logger: FastifyBaseLogger):
   return { scheduler, db, instanceId: `inst_${randomBytes(8).toString('hex')}` };
 }
 
+/** Deletes upload spool files that a killed process left behind; a failure only warns (the gateway serves without it). */
+async function sweepSpool(logger: FastifyBaseLogger): Promise<void> {
+  try {
+    const removed = await sweepStaleSpoolFiles();
+    if (removed > 0) logger.info({ removed }, 'deleted upload spool files left by a stopped process');
+  } catch (err) {
+    logger.warn({ err: errorSummary(err) }, 'could not sweep the upload spool directory');
+  }
+}
+
 /** How often queued jobs look for capacity that plain requests freed (jobs ending wake them at once). */
 const JOB_PUMP_INTERVAL_MS = 250;
 
-/** Closes the server, waiting for in-flight requests up to `graceMs`, then cuts what is left. */
+/** Runs every step in order, logging failures; rejects with the first failure once all have run. */
+async function runAll(logger: FastifyBaseLogger, steps: Array<() => Promise<unknown>>): Promise<void> {
+  let failure: unknown = null;
+  for (const step of steps) {
+    await step().catch((err: unknown) => {
+      logger.error({ err: errorSummary(err) }, 'data plane shutdown step failed');
+      failure ??= err;
+    });
+  }
+  if (failure !== null) throw failure;
+}
+
+/** While draining, how often connections that went idle are closed (a kept-alive socket goes idle when its last answer ends). */
+const DRAIN_IDLE_SWEEP_MS = 100;
+
+/**
+ * Closes the server, waiting for in-flight requests up to `graceMs`, then cuts what is left.
+ * Idle connections are closed at once and again as in-flight answers end, so the wait is for
+ * real work only, never for a client's keep-alive.
+ */
 export async function closeWithGrace(app: FastifyInstance, graceMs: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<void>((resolve) => {
@@ -194,8 +227,16 @@ export async function closeWithGrace(app: FastifyInstance, graceMs: number): Pro
     }, graceMs);
     timer.unref();
   });
-  await Promise.race([app.close(), deadline]);
-  clearTimeout(timer);
+  const closing = app.close();
+  app.server.closeIdleConnections();
+  const sweep = setInterval(() => app.server.closeIdleConnections(), DRAIN_IDLE_SWEEP_MS);
+  sweep.unref();
+  try {
+    await Promise.race([closing, deadline]);
+  } finally {
+    clearInterval(sweep);
+    clearTimeout(timer);
+  }
 }
 
 /** An error's code and message for the app log (never a stack full of request data). */

@@ -1,9 +1,11 @@
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SPOOL_DIR_NAME, createImageSpool, type ImageSpool } from '../../../src/images/image-spool.js';
+import { SPOOL_DIR_NAME, SPOOL_STALE_MS, createImageSpool, sweepStaleSpoolFiles, type ImageSpool } from '../../../src/images/image-spool.js';
 import { PNG_SIGNATURE, makeJpegHeader, makePng, padImage } from '../../support/images.js';
 
 let dir: string;
@@ -156,5 +158,37 @@ describe('createImageSpool', () => {
     [{ maxFileBytes: 1.5, maxTotalBytes: 10 }],
   ])('checks its options at creation: %j', (options) => {
     expect(() => createImageSpool(options)).toThrow(RangeError);
+  });
+});
+
+describe('sweepStaleSpoolFiles', () => {
+  it('deletes spool files of dead writers and old legacy ones, keeps live, fresh and foreign files', async () => {
+    // A pid that has just exited: its spool files are what a kill -9 leaves behind.
+    const deadPid = spawnSync(process.execPath, ['-e', '']).pid;
+    const live = await newSpool().spoolFile(Readable.from([makePng(3, 3)]), 'image');
+    const names = {
+      deadWriter: `cig-${deadPid}-${randomUUID()}.spool`,
+      oldLegacy: `${randomUUID()}.spool`,
+      freshLegacy: `${randomUUID()}.spool`,
+      liveOther: `cig-${process.ppid}-${randomUUID()}.spool`,
+      foreignText: 'notes.txt',
+      foreignSpool: 'other.spool',
+      foreignPrefix: 'cig-1-not-a-uuid.spool',
+    };
+    for (const name of Object.values(names)) await writeFile(join(dir, name), 'x');
+    const old = new Date(Date.now() - SPOOL_STALE_MS - 60_000);
+    await utimes(join(dir, names.oldLegacy), old, old);
+
+    expect(await sweepStaleSpoolFiles(dir)).toBe(2);
+    const left = await readdir(dir);
+    expect(left).not.toContain(names.deadWriter);
+    expect(left).not.toContain(names.oldLegacy);
+    expect(left.sort()).toEqual(
+      [names.freshLegacy, names.liveOther, names.foreignText, names.foreignSpool, names.foreignPrefix, live.path.slice(dir.length + 1)].sort(),
+    );
+  });
+
+  it('a missing directory is nothing to sweep', async () => {
+    expect(await sweepStaleSpoolFiles(join(dir, 'absent'))).toBe(0);
   });
 });
