@@ -134,9 +134,17 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken 
     await maintenance.stop();
     await sweeper.stop();
     await snapshots.close();
-    await usage.close();
+    const flushed = await usage.close();
     await requestLog.close();
     await upstream.close();
+    const log = requestLog.stats();
+    logger.info(
+      { usageRequests: flushed.flushedRequests, usageKeys: flushed.flushedKeys, usageUnappliedKeys: flushed.unappliedKeys, requestLogLines: log.writtenLines, requestLogDropped: log.droppedLines },
+      `shutdown flushed usage of ${flushed.flushedRequests} request(s) on ${flushed.flushedKeys} key(s)` +
+        (flushed.unappliedKeys > 0 ? ` (${flushed.unappliedKeys} key(s) NOT written)` : '') +
+        ` and ${log.writtenLines} request-log line(s) in all` +
+        (log.droppedLines > 0 ? ` (${log.droppedLines} dropped)` : ''),
+    );
   };
   return { app, snapshots, health, accountLimiter, status, activity, close };
 }
