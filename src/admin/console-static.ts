@@ -49,12 +49,15 @@ export function loadConsoleFiles(distDir: string): Map<string, StaticFile> {
 }
 
 /**
- * Serves the web console at `/admin/` (index.html) and `/admin/<file>` (its assets) from `distDir`.
+ * Serves the web console at `/admin/` (index.html) and `/admin/<file>` (its assets) from `distDir`;
+ * `/` and `/admin` redirect there.
  * Pages need no authentication: they hold no data; everything they show comes from the admin API.
  * When the console was not built, `/admin/` says how to build it (503).
  */
 export function registerConsoleStatic(app: FastifyInstance, distDir: string = CONSOLE_DIST_DIR): void {
   const files = loadConsoleFiles(distDir);
+  // The admin listener's root and `/admin` both lead to the console: an operator types the host and port.
+  app.get('/', async (_req, reply) => reply.redirect(CONSOLE_PATH));
   app.get('/admin', async (_req, reply) => reply.redirect(CONSOLE_PATH));
   app.get('/admin/', async (_req, reply) => {
     const index = files.get('index.html');

@@ -1,5 +1,6 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { ControlApi } from '../control/control-api.js';
 import { createAdminClient } from '../control/admin-client.js';
 import { createControlServices } from '../control/control-services.js';
@@ -8,10 +9,10 @@ import { ADMIN_TOKEN_FILE, readInstanceFile } from '../control/instance-file.js'
 import { resolveMasterKeyInUse, verifyMasterKey } from '../control/master-key-gate.js';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { GatewayError } from '../errors/codes.js';
-import { openDatabase, type OpenedDatabase } from '../runtime/open-database.js';
+import { openDatabase, PGLITE_SUBDIR, type OpenedDatabase } from '../runtime/open-database.js';
 import { readDataDirLock } from '../store/data-dir-lock.js';
 import type { Db } from '../store/db.js';
-import { migrate, migrationStatus, verifySchema } from '../store/migrator.js';
+import { verifySchema } from '../store/migrator.js';
 
 /** How a command reached the control data. */
 export type ControlMode = 'postgres' | 'embedded' | 'instance';
@@ -30,13 +31,8 @@ export interface ControlFlags {
   masterKeyFile?: string;
 }
 
-/** Where notes for humans go (stderr): never data, never a secret. */
-export type Notify = (line: string) => void;
-
 /** The CLI's pool is small: one command, a few queries. */
 const CLI_PG_CONNECTIONS = 2;
-
-const notifyStderr: Notify = (line) => void process.stderr.write(`${line}\n`);
 
 /** The configuration of a data command: its flags, then the environment, then defaults (loadConfig). */
 export function resolveCommandConfig(flags: ControlFlags, env: NodeJS.ProcessEnv = process.env): Config {
@@ -44,25 +40,51 @@ export function resolveCommandConfig(flags: ControlFlags, env: NodeJS.ProcessEnv
   return { ...config, pgMaxConnections: CLI_PG_CONNECTIONS };
 }
 
-/** Applies every migration to an embedded database that has none yet (a fresh data directory), saying so. */
-async function migrateIfFresh(db: Db, config: Config, notify: Notify): Promise<void> {
-  const status = await migrationStatus(db);
-  if (status.some((m) => m.applied)) return;
-  notify(`initialising a new embedded database in ${config.dataDir}`);
-  await migrate(db);
+/** A file every PostgreSQL data directory holds: its presence means the embedded database exists. */
+const PG_VERSION_FILE = 'PG_VERSION';
+
+/** True when the data directory holds an embedded database (`start` created it). Never creates anything. */
+export function hasEmbeddedDatabase(dataDir: string): boolean {
+  return existsSync(join(dataDir, PGLITE_SUBDIR, PG_VERSION_FILE));
 }
 
 /**
- * Opens the control data the way the situation calls for: `--database-url` → Postgres directly
- * (schema verified first, never migrated implicitly); a data directory held by a running instance →
- * its admin API (instance.json + admin token); else the embedded database directly, under the
- * directory lock, migrated if it is brand new. Commands never see which.
+ * The one line a data command fails with when it finds no data: where it looked and what to pass.
+ * Data commands never create a database; only `start` does.
  */
-export async function openControl(config: Config, notify: Notify = notifyStderr): Promise<ControlContext> {
-  if (config.databaseUrl === null && readDataDirLock(config.dataDir) !== null) return openInstanceControl(config);
+export function noDataFoundError(config: Config): ConfigError {
+  return new ConfigError(
+    `no gateway data found: ${resolve(config.dataDir)} has no running instance and no database, and DATABASE_URL is not set; ` +
+      'pass --data-dir <the gateway\'s data directory>, set DATABASE_URL (or --database-url), or run `codex-image-gateway start` first',
+  );
+}
+
+/** True when instance.json names a live process: a `start` (on Postgres it holds no directory lock) is running here. */
+async function hasLiveInstanceFile(dataDir: string): Promise<boolean> {
+  const instance = await readInstanceFile(dataDir);
+  if (instance === null) return false;
+  try {
+    process.kill(instance.pid, 0);
+    return true;
+  } catch (err) {
+    return (err as { code?: unknown }).code === 'EPERM';
+  }
+}
+
+/**
+ * Opens the control data that already exists, the way the situation calls for: `--database-url` →
+ * Postgres directly (schema verified, never migrated implicitly); a data directory used by a running
+ * `start` (its lock, or instance.json naming a live process) → its admin API (instance.json + admin
+ * token); a data directory holding an embedded database → that database, under the directory lock.
+ * Anything else fails in one line (noDataFoundError): nothing is created. Commands never see which.
+ */
+export async function openControl(config: Config): Promise<ControlContext> {
+  if (config.databaseUrl === null) {
+    if (readDataDirLock(config.dataDir) !== null || (await hasLiveInstanceFile(config.dataDir))) return openInstanceControl(config);
+    if (!hasEmbeddedDatabase(config.dataDir)) throw noDataFoundError(config);
+  }
   const opened: OpenedDatabase = await openDatabase(config);
   try {
-    if (config.databaseUrl === null) await migrateIfFresh(opened.db, config, notify);
     await verifySchema(opened.db);
     const api = createControlServices({ db: opened.db, cipher: await resolveCommandCipher(opened.db, config) });
     return { api, mode: config.databaseUrl === null ? 'embedded' : 'postgres', close: opened.close };
@@ -73,14 +95,14 @@ export async function openControl(config: Config, notify: Notify = notifyStderr)
 }
 
 /**
- * The credential cipher for a command: the same rule as the processes (resolveConfiguredMasterKey);
- * the embedded CLI may create the data directory's key, as `start` would, and every data command stores the key check.
+ * The credential cipher for a command: the same rule as the processes (resolveConfiguredMasterKey),
+ * but a command never creates a key (only `start` does); every data command stores the key check.
  * When no usable key is configured, or the key does not match the database (verifyMasterKey),
  * commands that need no cipher (keys, groups) still work and the others fail in one line.
  */
 async function resolveCommandCipher(db: Db, config: Config): Promise<CredentialCipher> {
   try {
-    const key = await resolveMasterKeyInUse(config, config.databaseUrl === null);
+    const key = await resolveMasterKeyInUse(config, false);
     // Data commands seal credentials (accounts import), so they store the check like any writer.
     await verifyMasterKey(db, key, { writer: true });
     return key.cipher;

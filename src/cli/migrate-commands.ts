@@ -4,14 +4,19 @@ import { GatewayError } from '../errors/codes.js';
 import { DataDirLockedError } from '../store/data-dir-lock.js';
 import { migrate, migrationStatus } from '../store/migrator.js';
 import { openDatabase, type OpenedDatabase } from '../runtime/open-database.js';
-import { resolveCommandConfig } from './control-context.js';
+import { hasEmbeddedDatabase, noDataFoundError, resolveCommandConfig } from './control-context.js';
 import { addDataOptions, type DataCommandFlags } from './control-options.js';
 import { formatJson, formatTable, writeOut } from './print.js';
 
-/** Opens the database for `migrate`; a directory held by a running instance is refused (it migrated itself at start). */
+/**
+ * Opens the database for `migrate`: Postgres, or an embedded database that exists (never a new one);
+ * a directory held by a running instance is refused (it migrated itself at start).
+ */
 async function openForMigrate(flags: DataCommandFlags): Promise<OpenedDatabase> {
+  const config = resolveCommandConfig(flags);
+  if (config.databaseUrl === null && !hasEmbeddedDatabase(config.dataDir)) throw noDataFoundError(config);
   try {
-    return await openDatabase(resolveCommandConfig(flags));
+    return await openDatabase(config);
   } catch (err) {
     if (!(err instanceof DataDirLockedError)) throw err;
     const message = `data directory ${err.dataDir} is in use by a running instance (pid ${err.pid}), which migrated it at start; stop it to migrate by hand`;

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { PACKAGE_VERSION } from '../runtime/package-version.js';
 import { registerAccountsCommands } from './accounts-commands.js';
+import { applyCommandHelp } from './command-help.js';
 import { registerGroupsCommands } from './groups-commands.js';
 import { registerJobsCommands } from './jobs-commands.js';
 import { registerKeysCommands } from './keys-commands.js';
@@ -24,5 +25,6 @@ export function buildProgram(): Command {
   registerGroupsCommands(program);
   registerModelsCommands(program);
   registerJobsCommands(program);
+  applyCommandHelp(program);
   return program;
 }

@@ -26,7 +26,7 @@ export const CONFIG_FIELDS = {
   adminListen: { env: 'ADMIN_LISTEN', flag: '--admin-listen', kind: 'string', default: '127.0.0.1:19083', doc: 'admin API address' },
   adminToken: { env: 'ADMIN_TOKEN', kind: 'string', default: null, doc: 'admin bearer token; `start` and `control` create `<data-dir>/admin-token` when unset' },
   masterKey: { env: 'CODEX_IMAGE_GATEWAY_MASTER_KEY', kind: 'string', default: null, doc: '32-byte key (hex or base64) that encrypts account credentials; embedded default `<data-dir>/master.key`; required (or the file) with `DATABASE_URL`' },
-  masterKeyFile: { env: 'CODEX_IMAGE_GATEWAY_MASTER_KEY_FILE', flag: '--master-key-file', kind: 'string', default: null, doc: 'file holding the master key (created with mode 0600 if missing by `start`/`control`; `serve` and the CLI on Postgres require it to exist)' },
+  masterKeyFile: { env: 'CODEX_IMAGE_GATEWAY_MASTER_KEY_FILE', flag: '--master-key-file', kind: 'string', default: null, doc: 'file holding the master key (created with mode 0600 if missing by `start`/`control`; `serve` and the CLI require it to exist)' },
   upstreamBaseUrl: { env: 'CODEX_UPSTREAM_BASE_URL', kind: 'string', default: 'https://chatgpt.com/backend-api/codex', doc: 'Codex backend base URL' },
   logDir: { env: 'CODEX_IMAGE_LOG_DIR', flag: '--log-dir', kind: 'string', default: null, doc: 'request-log directory (default `<data-dir>/logs`); one process per directory' },
   logLevel: { env: 'LOG_LEVEL', kind: 'string', default: 'info', doc: 'app log level (pino)' },

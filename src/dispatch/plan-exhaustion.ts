@@ -25,6 +25,10 @@ function countReasons(reasons: readonly ExclusionReason[]): string {
   return [...counts].map(([r, n]) => `${n} ${REASON_WORDS[r]}`).join(', ');
 }
 
+/** What a key with no image-enabled account hears: the fix is an import, so the message names the command. */
+export const NO_IMAGE_ACCOUNTS_MESSAGE =
+  'no codex image-enabled accounts are available: import one with `codex-image-gateway accounts import <auth.json>` (or turn images on for an account: `accounts update <account> --image on`)';
+
 /**
  * Explains a plan without candidates (pure): no image-enabled account at all → `no_image_accounts`;
  * some account only cooling down → until the earliest end (ISO time in the message, `retryAfterMs`
@@ -35,7 +39,7 @@ function countReasons(reasons: readonly ExclusionReason[]): string {
  */
 export function explainEmptyPlan(plan: Pick<CandidatePlan, 'imageEnabledCount' | 'excluded' | 'cooldownUntilMs'>, nowMs: number): EmptyPlanExplanation {
   if (plan.imageEnabledCount === 0) {
-    return { code: 'no_image_accounts', message: 'no codex image-enabled accounts are available', retryAfterMs: null };
+    return { code: 'no_image_accounts', message: NO_IMAGE_ACCOUNTS_MESSAGE, retryAfterMs: null };
   }
   const detail = countReasons(plan.excluded);
   if (plan.cooldownUntilMs !== null) {

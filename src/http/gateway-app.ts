@@ -15,6 +15,7 @@ import { registerJobRoutes } from './job-routes.js';
 import { registerModelRoutes } from './models-routes.js';
 import { registerResultRoutes } from './result-routes.js';
 import { registerStatusRoutes } from './status-routes.js';
+import { trackRoutePaths } from './path-suggestion.js';
 import { parseTrustedProxies } from './trust-proxy.js';
 
 /** Every method is routed on the image paths so that non-POST gets 405 (with Allow) rather than 404. */
@@ -86,6 +87,7 @@ export async function buildGatewayApp(deps: GatewayDeps, opts: GatewayAppOptions
     }
   });
   installErrorHandler(app, deps);
+  const suggestPath = trackRoutePaths(app);
   for (const [path, endpoint] of Object.entries(ENDPOINT_ALIASES) as [string, ImageEndpoint][]) {
     app.route({
       method: [...ALL_METHODS],
@@ -107,8 +109,9 @@ export async function buildGatewayApp(deps: GatewayDeps, opts: GatewayAppOptions
     return reply.type(contentType).send(body);
   });
   if (deps.status) registerStatusRoutes(app, deps.status.source, deps.status.adminToken);
-  app.setNotFoundHandler(async () => {
-    throw new GatewayError('unsupported_path', 'unsupported image gateway path');
+  app.setNotFoundHandler(async (req) => {
+    const suggestion = suggestPath(req.url);
+    throw new GatewayError('unsupported_path', suggestion ? `unsupported image gateway path; did you mean ${suggestion}?` : 'unsupported image gateway path');
   });
   return app;
 }

@@ -4,7 +4,6 @@ import { HOSTED_RESULT_URL_PATH } from '../images/endpoint-aliases.js';
 import type { ImageMime, ImageRequest } from '../images/image-request.js';
 import { sniffImageType } from '../images/sniff-image-type.js';
 import type { HostedImageStore } from '../observe/hosted-image-replacer.js';
-import type { HostedResults } from '../store/hosted-results.js';
 import type { GatewayDeps } from './gateway-deps.js';
 
 /** `response_format: url` answered with hosted result URLs (RESULT_URL_MODE=hosted). */

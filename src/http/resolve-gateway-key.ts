@@ -17,6 +17,6 @@ export function resolveGatewayKey(req: FastifyRequest, snapshots: SnapshotSource
   if (!snapshot) throw new GatewayError('not_ready', 'gateway is starting; control data is not loaded yet');
   const key = snapshot.keysByHash.get(hashApiKey(token));
   if (!key) throw new GatewayError('invalid_api_key', 'invalid bearer token');
-  if (key.status !== 'active') throw new GatewayError('key_disabled', 'llm key is not active');
+  if (key.status !== 'active') throw new GatewayError('key_disabled', 'this API key is disabled');
   return { key, snapshot };
 }

@@ -30,6 +30,13 @@ export interface UsageRecorderOptions {
   closeRetryDelayMs?: number;
 }
 
+/** What `close()` wrote (requests and keys of the final flushes) and what it could not. */
+export interface UsageCloseReport {
+  flushedRequests: number;
+  flushedKeys: number;
+  unappliedKeys: number;
+}
+
 export interface UsageRecorder {
   /** Adds one request to the key's pending deltas; synchronous, never throws. */
   record(keyId: string, outcome: UsageOutcome): void;
@@ -41,7 +48,7 @@ export interface UsageRecorder {
   /** Applies everything recorded before the call; rejects (deltas kept) when `apply` fails. */
   flush(): Promise<void>;
   /** Stops the timer and flushes until empty, retrying a bounded number of times; reports, never rejects. */
-  close(): Promise<void>;
+  close(): Promise<UsageCloseReport>;
 }
 
 /**
@@ -62,6 +69,8 @@ export function createUsageRecorder(opts: UsageRecorderOptions): UsageRecorder {
   let pending = new Map<string, KeyUsageDelta>();
   let inFlight: ReadonlyMap<string, KeyUsageDelta> = new Map();
   let flushing: Promise<void> | null = null;
+  let appliedRequests = 0;
+  let appliedKeys = 0;
   // Tokens already written, remembered for a while: a snapshot loaded before the write does not hold them yet.
   let flushed: Array<{ atMs: number; tokens: ReadonlyMap<string, number> }> = [];
 
@@ -71,6 +80,8 @@ export function createUsageRecorder(opts: UsageRecorderOptions): UsageRecorder {
     inFlight = batch;
     try {
       await opts.apply([...batch.values()]);
+      appliedRequests += [...batch.values()].reduce((sum, d) => sum + d.requests, 0);
+      appliedKeys += batch.size;
       const atMs = now();
       flushed = flushed.filter((entry) => atMs - entry.atMs < FLUSHED_MEMORY_MS);
       flushed.push({ atMs, tokens: new Map([...batch.values()].map((d) => [d.keyId, d.totalTokens])) });
@@ -109,13 +120,17 @@ export function createUsageRecorder(opts: UsageRecorderOptions): UsageRecorder {
     flush,
     async close() {
       clearInterval(timer);
+      while (flushing) await flushing.catch(() => undefined);
+      const [requestsBefore, keysBefore] = [appliedRequests, appliedKeys];
+      const closeReport = (): UsageCloseReport => ({ flushedRequests: appliedRequests - requestsBefore, flushedKeys: appliedKeys - keysBefore, unappliedKeys: pending.size });
       const attempts = Math.max(1, opts.maxCloseAttempts ?? 5);
       for (let i = 0; i < attempts; i++) {
         const ok = await flush().then(() => true, () => false);
-        if (ok && pending.size === 0) return;
+        if (ok && pending.size === 0) return closeReport();
         if (i + 1 < attempts) await delay(opts.closeRetryDelayMs ?? 200);
       }
       report(new Error(`usage recorder closed with unapplied usage for ${pending.size} key(s)`));
+      return closeReport();
     },
   };
 }

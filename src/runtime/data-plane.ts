@@ -15,7 +15,7 @@ import { createActivityBuffer, teeRequestLog, type ActivityBuffer } from '../obs
 import { createGatewayMetrics, type GatewayMetrics } from '../observe/gateway-metrics.js';
 import { createPromptHasher } from '../observe/prompt-hash.js';
 import { createRequestLogWriter } from '../observe/request-log-writer.js';
-import { createUsageRecorder } from '../observe/usage-recorder.js';
+import { createUsageRecorder, type UsageCloseReport } from '../observe/usage-recorder.js';
 import { AccountHealth } from '../dispatch/account-health.js';
 import { notifyAccountAuthFailed, watchControlChanges } from '../store/change-feed.js';
 import type { CredentialCipher } from '../store/cipher-port.js';
@@ -136,15 +136,19 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken 
     onError: (err) => logger.warn({ err: errorSummary(err) }, 'job maintenance failed; will retry'),
   });
   // Every step runs even when one before it fails: usage and the request log are always flushed.
+  let flushed: UsageCloseReport | null = null;
   const close = () =>
     runAll(logger, [
       () => Promise.all([closeWithGrace(app, config.shutdownGraceMs), jobs.scheduler.drain(config.shutdownGraceMs)]),
       () => maintenance.stop(),
       () => sweeper.stop(),
       () => snapshots.close(),
-      () => usage.close(),
+      async () => {
+        flushed = await usage.close();
+      },
       () => requestLog.close(),
       () => upstream.close(),
+      async () => logShutdown(logger, flushed, requestLog.stats()),
     ]);
   return { app, snapshots, health, accountLimiter, status, activity, close };
 }
@@ -208,6 +212,18 @@ async function runAll(logger: FastifyBaseLogger, steps: Array<() => Promise<unkn
     });
   }
   if (failure !== null) throw failure;
+}
+
+/** The data plane's last log line: what the shutdown flushed, and what it could not. */
+function logShutdown(logger: FastifyBaseLogger, flushed: UsageCloseReport | null, log: { writtenLines: number; droppedLines: number }): void {
+  const usage = flushed ?? { flushedRequests: 0, flushedKeys: 0, unappliedKeys: 0 };
+  logger.info(
+    { usageRequests: usage.flushedRequests, usageKeys: usage.flushedKeys, usageUnappliedKeys: usage.unappliedKeys, requestLogLines: log.writtenLines, requestLogDropped: log.droppedLines },
+    `shutdown flushed usage of ${usage.flushedRequests} request(s) on ${usage.flushedKeys} key(s)` +
+      (flushed === null ? ' (the usage flush failed)' : usage.unappliedKeys > 0 ? ` (${usage.unappliedKeys} key(s) NOT written)` : '') +
+      ` and ${log.writtenLines} request-log line(s) in all` +
+      (log.droppedLines > 0 ? ` (${log.droppedLines} dropped)` : ''),
+  );
 }
 
 /** While draining, how often connections that went idle are closed (a kept-alive socket goes idle when its last answer ends). */

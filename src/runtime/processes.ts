@@ -1,15 +1,17 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildAdminApp } from '../admin/admin-app.js';
-import { registerConsoleStatic } from '../admin/console-static.js';
+import { CONSOLE_PATH, registerConsoleStatic } from '../admin/console-static.js';
 import { ConfigError, parseListenAddress, type Config } from '../config/config.js';
 import { createControlServices } from '../control/control-services.js';
 import { removeInstanceFile, writeInstanceFile } from '../control/instance-file.js';
 import { resolveMasterKeyInUse, verifyMasterKey, type MasterKeyInUse } from '../control/master-key-gate.js';
+import { CONFIG_FIELDS } from '../config/fields.js';
 import { createAppLogger } from '../observe/app-logger.js';
 import type { Db } from '../store/db.js';
 import { migrate, verifySchema } from '../store/migrator.js';
 import { resolveAdminToken } from './admin-token.js';
 import { createDataPlane, errorSummary } from './data-plane.js';
+import { addressInUseError, assertAddressesFree, isAddressInUse, type ListenKey } from './listen-check.js';
 import { openDatabase } from './open-database.js';
 import { PACKAGE_VERSION } from './package-version.js';
 import { startRefreshWorker } from './refresh-worker.js';
@@ -22,9 +24,11 @@ export interface RunningProcess {
   stop(): Promise<void>;
 }
 
-async function listenOn(app: FastifyInstance, setting: string, address: string): Promise<string> {
-  const { host, port } = parseListenAddress(setting, address);
-  await app.listen({ host, port });
+async function listenOn(app: FastifyInstance, key: ListenKey, address: string): Promise<string> {
+  const { host, port } = parseListenAddress(CONFIG_FIELDS[key].flag, address);
+  await app.listen({ host, port }).catch((err: unknown) => {
+    throw isAddressInUse(err) ? addressInUseError(key, address) : err;
+  });
   const bound = app.server.address();
   const actualPort = typeof bound === 'object' && bound ? bound.port : port;
   return `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
@@ -42,6 +46,7 @@ async function resolveVerifiedMasterKey(db: Db, config: Config, writer: boolean)
 
 /** `start`: both planes in one process, on Postgres when configured, else embedded PGlite. Applies migrations. */
 export async function runStart(config: Config, logger: FastifyBaseLogger = createAppLogger(config.logLevel)): Promise<RunningProcess> {
+  await assertAddressesFree([['listen', config.listen], ['adminListen', config.adminListen]]);
   const opened = await openDatabase(config, (err) => logger.warn({ err: errorSummary(err) }, 'database connection error'));
   const stops: Array<() => Promise<void>> = [() => opened.close()];
   const stopAll = async () => {
@@ -62,11 +67,11 @@ export async function runStart(config: Config, logger: FastifyBaseLogger = creat
     ]);
     const adminApp = buildAdminApp({ control: createControlServices({ db: opened.db, cipher }), adminToken: admin.token, logger, gatewayStatus, extend: registerConsoleStatic });
     stops.push(() => adminApp.close());
-    const gatewayUrl = await listenOn(dataPlane.app, '--listen', config.listen);
-    const adminUrl = await listenOn(adminApp, '--admin-listen', config.adminListen);
+    const gatewayUrl = await listenOn(dataPlane.app, 'listen', config.listen);
+    const adminUrl = await listenOn(adminApp, 'adminListen', config.adminListen);
     await writeInstanceFile(config.dataDir, { pid: process.pid, gatewayUrl, adminUrl, startedAt: Date.now(), version: PACKAGE_VERSION });
     stops.push(() => removeInstanceFile(config.dataDir));
-    logger.info({ gatewayUrl, adminUrl, adminTokenFile: admin.file, database: opened.db.kind }, 'codex-image-gateway started');
+    logger.info({ gatewayUrl, adminUrl, consoleUrl: `${adminUrl}${CONSOLE_PATH}`, adminTokenFile: admin.file, database: opened.db.kind }, 'codex-image-gateway started');
     return { gatewayUrl, adminUrl, stop: stopAll };
   } catch (err) {
     await stopAll();
@@ -79,12 +84,13 @@ export async function runServe(config: Config, logger: FastifyBaseLogger = creat
   if (!config.databaseUrl) {
     throw new ConfigError('serve needs a Postgres database: set DATABASE_URL or --database-url (the embedded database is only for `start`)');
   }
+  await assertAddressesFree([['listen', config.listen]]);
   const opened = await openDatabase(config, (err) => logger.warn({ err: errorSummary(err) }, 'database connection error'));
   try {
     await verifySchema(opened.db);
     const { cipher } = await resolveVerifiedMasterKey(opened.db, config, false);
     const dataPlane = await createDataPlane({ config, db: opened.db, cipher, logger, statusToken: config.adminToken });
-    const gatewayUrl = await listenOn(dataPlane.app, '--listen', config.listen);
+    const gatewayUrl = await listenOn(dataPlane.app, 'listen', config.listen);
     logger.info({ gatewayUrl, statusEndpoint: config.adminToken !== null }, 'codex-image-gateway data plane started');
     return {
       gatewayUrl,
@@ -106,6 +112,7 @@ export async function runControl(
   opts: { migrate: boolean },
   logger: FastifyBaseLogger = createAppLogger(config.logLevel),
 ): Promise<RunningProcess> {
+  await assertAddressesFree([['adminListen', config.adminListen]]);
   const opened = await openDatabase(config, (err) => logger.warn({ err: errorSummary(err) }, 'database connection error'));
   try {
     if (opts.migrate) await migrate(opened.db);
@@ -114,12 +121,12 @@ export async function runControl(
     const admin = await resolveAdminToken(config.adminToken, config.dataDir);
     const gatewayStatus = createRemoteStatusReader({ urls: config.gatewayStatusUrls, adminToken: admin.token });
     const adminApp = buildAdminApp({ control: createControlServices({ db: opened.db, cipher }), adminToken: admin.token, logger, gatewayStatus, extend: registerConsoleStatic });
-    const adminUrl = await listenOn(adminApp, '--admin-listen', config.adminListen);
+    const adminUrl = await listenOn(adminApp, 'adminListen', config.adminListen);
     const refreshWorker = await startRefreshWorker(config, opened.db, cipher, logger).catch(async (err: unknown) => {
       await adminApp.close();
       throw err;
     });
-    logger.info({ adminUrl, adminTokenFile: admin.file }, 'codex-image-gateway control plane started');
+    logger.info({ adminUrl, consoleUrl: `${adminUrl}${CONSOLE_PATH}`, adminTokenFile: admin.file }, 'codex-image-gateway control plane started');
     return {
       gatewayUrl: null,
       adminUrl,

@@ -58,6 +58,7 @@ describe('start on the embedded database', () => {
     const dataDir = join(dir, 'old');
     const authFile = join(dir, 'auth.json');
     await writeFile(authFile, JSON.stringify(makeCodexAuthJson({ accountId: 'old-acct' })));
+    await startAndStop(dataDir, hexA); // only `start` creates a data directory
     const imported = await runCli(['accounts', 'import', authFile, '--data-dir', dataDir], { env: { CODEX_IMAGE_GATEWAY_MASTER_KEY: hexA } });
     expect(imported.code, imported.stderr).toBe(0);
     // What a database migrated to 0006 from an older release looks like: accounts, no check row.

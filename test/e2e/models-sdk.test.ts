@@ -59,7 +59,7 @@ describe('the official openai SDK lists and retrieves models', () => {
     expect((await client.models.list()).data.length).toBeGreaterThan(0);
     await h.admin.keys.update(key.id, { status: 'disabled' });
     const err = await waitFor('403 on models.list', () => client.models.list().then(() => null, (e: unknown) => (e instanceof OpenAI.PermissionDeniedError ? e : null)), 1_000);
-    expect(err.message).toContain('llm key is not active');
+    expect(err.message).toContain('this API key is disabled');
   });
 
   it('a key with the image switch off may still list models', async () => {

@@ -45,6 +45,12 @@ describe('process lifecycle of start', () => {
     expect(second.stderr.trim().split('\n')).toHaveLength(1);
   });
 
+  it('the start log names the console URL, and the admin root redirects to it', { timeout: SLOW_MS }, async () => {
+    expect(daemon.output()).toContain(`"consoleUrl":"${instance.adminUrl}/admin/"`);
+    const root = await fetch(`${instance.adminUrl}/`, { redirect: 'manual' });
+    expect([root.status, root.headers.get('location')]).toEqual([302, '/admin/']);
+  });
+
   it('SIGTERM lets an in-flight generation finish, refuses new work, flushes usage, exits 0', { timeout: SLOW_MS }, async () => {
     const token = (await readFile(join(dataDir(), 'admin-token'), 'utf8')).trim();
     const admin = createAdminClient({ baseUrl: instance.adminUrl, token });
@@ -67,6 +73,7 @@ describe('process lifecycle of start', () => {
     expect(((await res.json()) as { data: unknown[] }).data).toHaveLength(1);
     expect(await daemon.exited).toBe(0);
     expect(await readInstanceFile(dataDir())).toBeNull();
+    expect(daemon.output()).toMatch(/shutdown flushed usage of 1 request\(s\) on 1 key\(s\) and [1-9]\d* request-log line\(s\) in all"/);
 
     const shown = await runCli(['keys', 'show', created.key.id, '--json', '--data-dir', dataDir()]);
     expect(shown.code, shown.stderr).toBe(0);

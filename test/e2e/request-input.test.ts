@@ -41,6 +41,21 @@ describe('paths, methods and content types', () => {
     },
   );
 
+  it.each([
+    ['/images/generations', '/v1/images/generations'],
+    ['/images/edits?user=someone', '/v1/images/edits'],
+    ['/models', '/v1/models'],
+  ])('404 for %s without /v1 suggests %s (the path only, never the query)', async (path, suggested) => {
+    const res = await postJson(path, { prompt: 'p' });
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as ErrorBody).error).toEqual({
+      message: `unsupported image gateway path; did you mean ${suggested}?`,
+      type: 'not_found_error',
+      param: null,
+      code: 'unsupported_path',
+    });
+  });
+
   it('405 with Allow: POST for other methods, before auth', async () => {
     const res = await fetch(`${h.gatewayUrl}/v1/images/generations`, { method: 'GET' });
     expect(res.status).toBe(405);

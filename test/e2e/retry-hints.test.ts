@@ -116,6 +116,7 @@ describe('a configuration problem', () => {
     const refused = err as InstanceType<typeof OpenAI.InternalServerError>;
     expect(refused.status).toBe(503);
     expect(refused.code).toBe('no_image_accounts');
+    expect(refused.message).toContain('codex-image-gateway accounts import');
     expect(refused.headers.get('x-should-retry')).toBe('false');
     expect(refused.headers.get('retry-after')).toBeNull();
     expect((await requestCount('no_image_accounts')) - before).toBe(1);

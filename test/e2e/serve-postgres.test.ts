@@ -61,7 +61,7 @@ describe.skipIf(!deployment)('serve and control on Postgres', () => {
       return e instanceof OpenAI.PermissionDeniedError ? e : null;
     }, 3_000, 25);
     expect(Date.now() - changedAt).toBeLessThan(1_000);
-    expect(err.message).toContain('llm key is not active');
+    expect(err.message).toContain('this API key is disabled');
 
     expect(await serve.stop()).toBe(0);
     expect(await control.stop()).toBe(0);

@@ -201,7 +201,7 @@ describe('console pages', () => {
     expect(CONSOLE_CSP).not.toMatch(/unsafe-inline|unsafe-eval|\*/);
   });
 
-  it('serves index.html and its assets with the right types; /admin redirects', async () => {
+  it('serves index.html and its assets with the right types; /admin and the root redirect', async () => {
     const index = await call({ method: 'GET', url: '/admin/' });
     expect(index.statusCode).toBe(200);
     expect(index.headers['content-type']).toBe('text/html; charset=utf-8');
@@ -209,6 +209,8 @@ describe('console pages', () => {
     expect((await call({ method: 'GET', url: '/admin/assets/app.js' })).headers['content-type']).toBe('text/javascript; charset=utf-8');
     const redirect = await call({ method: 'GET', url: '/admin' });
     expect([redirect.statusCode, redirect.headers.location]).toEqual([302, '/admin/']);
+    const root = await call({ method: 'GET', url: '/' });
+    expect([root.statusCode, root.headers.location]).toEqual([302, '/admin/']);
   });
 
   it('without a built console, /admin/ says how to build it and the API still works', async () => {

@@ -4,6 +4,8 @@ import { dirname, join } from 'node:path';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const MAIN = join(REPO_ROOT, 'src', 'main.ts');
+/** tsx's loader by absolute URL, so a CLI run from another directory (`cwd`) still finds it. */
+const TSX_LOADER = import.meta.resolve('tsx');
 
 export interface CliResult {
   code: number | null;
@@ -19,10 +21,10 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, CODEX_OAUTH_TOKEN_URL: 'http://127.0.0.1:9/oauth/token', ...extra };
 }
 
-/** Runs the CLI (TypeScript source through tsx) to completion. */
-export function runCli(args: string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+/** Runs the CLI (TypeScript source through tsx) to completion, in the repository root unless `cwd` says otherwise. */
+export function runCli(args: string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: REPO_ROOT, env: cleanEnv(opts.env) });
+    const child = spawn(process.execPath, ['--import', opts.cwd ? TSX_LOADER : 'tsx', MAIN, ...args], { cwd: opts.cwd ?? REPO_ROOT, env: cleanEnv(opts.env) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

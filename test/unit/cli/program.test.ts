@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { CommanderError, type Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAccountImport, buildAccountUpdate, readAuthFile } from '../../../src/cli/accounts-commands.js';
+import { COMMAND_HELP } from '../../../src/cli/command-help.js';
 import { buildKeyInput } from '../../../src/cli/keys-commands.js';
+import { CONFIG_FIELDS } from '../../../src/config/fields.js';
 import { buildProgram } from '../../../src/cli/program.js';
 
 /** Every command below the root with its path (`keys create` → ['keys', 'create']). */
@@ -44,6 +46,43 @@ describe('buildProgram', () => {
     const run = program.parseAsync(['node', 'cli', ...path.split(' '), '--help']);
     await expect(run).rejects.toMatchObject({ exitCode: 0, code: 'commander.helpDisplayed' });
     expect(out.join('')).toContain(`Usage: codex-image-gateway ${path}`);
+  });
+
+  const LEAVES = listCommands(buildProgram()).filter((c) => c.cmd.commands.length === 0).map((c) => c.path.join(' '));
+
+  async function helpOf(path: string): Promise<string> {
+    const program = buildProgram();
+    const { out } = quiet(program);
+    await expect(program.parseAsync(['node', 'cli', ...path.split(' '), '--help'])).rejects.toMatchObject({ code: 'commander.helpDisplayed' });
+    return out.join('');
+  }
+
+  it('COMMAND_HELP has a row for each leaf command and none for a command that does not exist', () => {
+    expect(Object.keys(COMMAND_HELP).sort()).toEqual([...LEAVES].sort());
+  });
+
+  it.each(LEAVES)('`%s --help` lists the variables it reads (master key first, from CONFIG_FIELDS) and shows an example of itself', async (path) => {
+    const help = await helpOf(path);
+    const envSection = help.slice(help.indexOf('Environment variables'));
+    const names = [...envSection.matchAll(/^ {2}([A-Z][A-Z0-9_]+) /gm)].map((m) => m[1]);
+    expect(names[0]).toBe(CONFIG_FIELDS.masterKey.env);
+    for (const key of ['masterKeyFile', 'dataDir', 'databaseUrl'] as const) expect(names).toContain(CONFIG_FIELDS[key].env);
+    expect(help).toContain(`  ${CONFIG_FIELDS.masterKey.env}`);
+    expect(help).toContain(`Example:\n  $ `);
+    expect(help.slice(help.indexOf('Example:'))).toContain(`codex-image-gateway ${path.replace(' apply', '')} `);
+  });
+
+  it('marks required options and settings: keys create --name, serve DATABASE_URL', async () => {
+    expect(await helpOf('keys create')).toMatch(/--name <name>\s+\(required\) a name for the key/);
+    const serve = await helpOf('serve');
+    expect(serve).toMatch(/--database-url <value>\s+\(required\)/);
+    expect(serve).toMatch(/^ {2}DATABASE_URL +\(required\)/m);
+    expect(await helpOf('start')).not.toContain('(required)');
+  });
+
+  it('process commands name every other setting they read', async () => {
+    const start = await helpOf('start');
+    for (const field of Object.values(CONFIG_FIELDS)) expect(start).toContain(field.env);
   });
 
   it.each(DATA_LEAVES)('`%s` takes --data-dir, --database-url and --json', (path) => {

@@ -27,6 +27,10 @@ describe('explainEmptyPlan', () => {
     expect(ERRORS[why.code].status).toBe(status);
   });
 
+  it('no image-enabled account names the command that fixes it', () => {
+    expect(explainEmptyPlan(plan([], null, 0), NOW).message).toMatch(/import one with `codex-image-gateway accounts import <auth\.json>`/);
+  });
+
   it('says until when (ISO) and how long to wait, in ms', () => {
     const why = explainEmptyPlan(plan(['cooling_down', 'needs_reimport'], NOW + 90_500), NOW);
     expect(why.message).toBe(

@@ -158,9 +158,11 @@ describe('createUsageRecorder', () => {
     const store = createFakeStore({ failWhen: (call) => call <= 2, microtasksOnly: true });
     const recorder = makeRecorder({ apply: store.apply, flushIntervalMs: 1_000 });
     recorder.record('a', ok(4));
-    await recorder.close();
+    recorder.record('b', ok(2));
+    recorder.record('a', ok(1));
+    await expect(recorder.close()).resolves.toEqual({ flushedRequests: 3, flushedKeys: 2, unappliedKeys: 0 });
     expect(store.calls()).toBe(3);
-    expect(store.totals.get('a')).toMatchObject({ totalTokens: 4 });
+    expect(store.totals.get('a')).toMatchObject({ totalTokens: 5 });
     recorder.record('a', ok(1));
     await vi.advanceTimersByTimeAsync(5_000);
     expect(store.calls()).toBe(3);
@@ -171,7 +173,7 @@ describe('createUsageRecorder', () => {
     const errors: unknown[] = [];
     const recorder = makeRecorder({ apply: store.apply, flushIntervalMs: 60_000, maxCloseAttempts: 3, onError: (e) => errors.push(e) });
     recorder.record('a', ok(4));
-    await expect(recorder.close()).resolves.toBeUndefined();
+    await expect(recorder.close()).resolves.toEqual({ flushedRequests: 0, flushedKeys: 0, unappliedKeys: 1 });
     expect(store.calls()).toBe(3);
     expect(String(errors.at(-1))).toContain('unapplied usage for 1 key');
     expect(recorder.pendingTokens('a')).toBe(4);
