@@ -96,7 +96,9 @@ describe('CLI jobs list|show|cancel', () => {
     fake.setBehavior('*', fakeBehaviors.success({ delayMs: 100 }));
     const done = await submitJob();
     expect((await clientView(done, '?wait=30')).status).toBe('succeeded');
-    fake.setBehavior('*', fakeBehaviors.success({ delayMs: 60_000 }));
+    // Longer than this whole file may take on a loaded machine (each CLI call starts a process), but
+    // inside the upstream headers timeout: the job must still be running when the cancel comes.
+    fake.setBehavior('*', fakeBehaviors.success({ delayMs: 300_000 }));
     await submitJob();
     await waitFor('the second job at the upstream', async () => (fake.concurrency.current(ACCOUNT) === 1 ? true : null));
     const jobs = await json<WireJob[]>(['jobs', 'list']);
