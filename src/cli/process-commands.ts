@@ -24,9 +24,11 @@ function addConfigFlags(cmd: Command, keys: readonly ConfigKey[]): Command {
 /**
  * Keeps a process running until SIGTERM or SIGINT, then stops it gracefully: the servers stop
  * accepting, in-flight generations finish (up to SHUTDOWN_GRACE_MS), usage and logs are flushed.
- * A second signal exits at once.
+ * A second signal exits at once. The handlers are installed before start-up finishes (a signal
+ * that arrives right after the "started" line must not find Node's default, which kills at once):
+ * a signal during start-up stops the process as soon as it is up.
  */
-function holdUntilSignal(running: RunningProcess, config: Config): void {
+function holdUntilSignal(startup: Promise<RunningProcess>, config: Config): void {
   const logger = createAppLogger(config.logLevel);
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -37,7 +39,7 @@ function holdUntilSignal(running: RunningProcess, config: Config): void {
     }
     stopping = true;
     logger.info({ signal }, 'shutting down: draining in-flight requests');
-    running.stop().then(
+    startup.then((running) => running.stop()).then(
       () => process.exit(0),
       (err: unknown) => {
         logger.error({ err: String(err) }, 'shutdown failed');
@@ -54,18 +56,24 @@ export function registerProcessCommands(program: Command): void {
   addConfigFlags(program.command('start').description('run the gateway and the admin API in one process (embedded database unless DATABASE_URL is set)'), PROCESS_FLAGS.start)
     .action(async (flags: Partial<Record<ConfigKey, string>>) => {
       const config = loadConfig(process.env, flags);
-      holdUntilSignal(await runStart(config), config);
+      const startup = runStart(config);
+      holdUntilSignal(startup, config);
+      await startup;
     });
   addConfigFlags(program.command('serve').description('run the public image API only (data plane; needs Postgres, never migrates)'), PROCESS_FLAGS.serve)
     .action(async (flags: Partial<Record<ConfigKey, string>>) => {
       const config = loadConfig(process.env, flags);
-      holdUntilSignal(await runServe(config), config);
+      const startup = runServe(config);
+      holdUntilSignal(startup, config);
+      await startup;
     });
   addConfigFlags(program.command('control').description('run the admin API only (control plane)'), PROCESS_FLAGS.control)
     .option('--migrate', 'apply database migrations before starting')
     .action(async (flags: Partial<Record<ConfigKey, string>> & { migrate?: boolean }) => {
       const { migrate, ...rest } = flags;
       const config = loadConfig(process.env, rest);
-      holdUntilSignal(await runControl(config, { migrate: migrate === true }), config);
+      const startup = runControl(config, { migrate: migrate === true });
+      holdUntilSignal(startup, config);
+      await startup;
     });
 }

@@ -2,10 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readInstanceFile } from '../../src/control/instance-file.js';
 import { fakeBehaviors } from '../support/fake-codex/behaviors.js';
 import { startFakeCodexUpstream, type FakeCodexUpstream } from '../support/fake-codex-upstream.js';
-import { runCli, spawnCli, type CliDaemon, type CliResult } from '../support/cli-process.js';
+import { runCli, spawnStart, type CliDaemon, type CliResult } from '../support/cli-process.js';
 import { makeCodexAuthJson } from '../support/jwt.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -70,16 +69,13 @@ describe('CLI jobs list|show|cancel', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'cig-cli-jobs-'));
     fake = await startFakeCodexUpstream();
-    daemon = spawnCli(['start', '--data-dir', dataDir(), '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'], {
+    const started = await spawnStart(dataDir(), {
       CODEX_UPSTREAM_BASE_URL: fake.baseUrl,
       CODEX_OAUTH_TOKEN_URL: fake.oauthUrl,
       JOB_HEARTBEAT_MS: '200',
     });
-    const instance = await waitFor('instance.json', async () => {
-      if (daemon?.child.exitCode !== null) throw new Error(`start exited early: ${daemon?.output()}`);
-      return readInstanceFile(dataDir());
-    }, 90_000, 100);
-    gatewayUrl = instance.gatewayUrl;
+    daemon = started.daemon;
+    gatewayUrl = started.instance.gatewayUrl;
     const authFile = join(dir, 'auth.json');
     await writeFile(authFile, JSON.stringify(makeCodexAuthJson({ accountId: ACCOUNT })));
     await ok(['accounts', 'import', authFile, '--name', 'job-acct']);

@@ -2,10 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readInstanceFile, type InstanceInfo } from '../../src/control/instance-file.js';
-import { runCli, spawnCli, type CliDaemon } from '../support/cli-process.js';
+import type { InstanceInfo } from '../../src/control/instance-file.js';
+import { runCli, spawnStart, type CliDaemon } from '../support/cli-process.js';
 import { makeCodexAuthJson } from '../support/jwt.js';
-import { waitFor } from '../support/wait-for.js';
 
 const SLOW_MS = 120_000;
 
@@ -23,11 +22,7 @@ describe('CLI while a running instance holds the data directory', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'cig-cli-remote-'));
-    daemon = spawnCli(['start', '--data-dir', dataDir(), '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0']);
-    instance = await waitFor('instance.json', async () => {
-      if (daemon?.child.exitCode !== null) throw new Error(`start exited early: ${daemon?.output()}`);
-      return readInstanceFile(dataDir());
-    }, 90_000, 100);
+    ({ daemon, instance } = await spawnStart(dataDir()));
   }, SLOW_MS);
 
   afterAll(async () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdminClient } from '../../src/control/admin-client.js';
 import { readInstanceFile, type InstanceInfo } from '../../src/control/instance-file.js';
-import { runCli, spawnCli, type CliDaemon } from '../support/cli-process.js';
+import { runCli, spawnStart, type CliDaemon } from '../support/cli-process.js';
 import { fakeBehaviors, startFakeCodexUpstream, type FakeCodexUpstream } from '../support/fake-codex-upstream.js';
 import { makeCodexAuthJson } from '../support/jwt.js';
 import { waitFor } from '../support/wait-for.js';
@@ -20,14 +20,10 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cig-lifecycle-'));
   fake = await startFakeCodexUpstream();
   // A long usage flush interval: only the shutdown flush can write this test's usage.
-  daemon = spawnCli(['start', '--data-dir', dataDir(), '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'], {
+  ({ daemon, instance } = await spawnStart(dataDir(), {
     CODEX_UPSTREAM_BASE_URL: fake.baseUrl,
     USAGE_FLUSH_MS: '600000',
-  });
-  instance = await waitFor('instance.json', async () => {
-    if (daemon.child.exitCode !== null) throw new Error(`start exited early: ${daemon.output()}`);
-    return readInstanceFile(dataDir());
-  }, 90_000, 100);
+  }));
 }, SLOW_MS);
 
 afterAll(async () => {

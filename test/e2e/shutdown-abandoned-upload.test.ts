@@ -11,7 +11,7 @@ import { readInstanceFile, type InstanceInfo } from '../../src/control/instance-
 import { SPOOL_DIR_NAME } from '../../src/images/image-spool.js';
 import { REQUEST_LOG_FILES } from '../../src/observe/request-log-files.js';
 import { DATA_DIR_LOCK_FILE } from '../../src/store/data-dir-lock.js';
-import { runCli, spawnCli, type CliDaemon } from '../support/cli-process.js';
+import { runCli, spawnStart, type CliDaemon } from '../support/cli-process.js';
 import { fakeBehaviors, startFakeCodexUpstream, type FakeCodexUpstream } from '../support/fake-codex-upstream.js';
 import { makePng, padImage } from '../support/images.js';
 import { makeCodexAuthJson } from '../support/jwt.js';
@@ -36,17 +36,13 @@ beforeAll(async () => {
   await writeFile(join(spoolDir(), 'not-ours.txt'), 'keep me');
   fake = await startFakeCodexUpstream();
   // A long usage flush interval: only the shutdown flush can write this test's usage.
-  daemon = spawnCli(['start', '--data-dir', dataDir(), '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'], {
+  ({ daemon, instance } = await spawnStart(dataDir(), {
     CODEX_UPSTREAM_BASE_URL: fake.baseUrl,
     USAGE_FLUSH_MS: '600000',
     MAX_UPLOAD_FILE_BYTES: String(MAX_FILE_BYTES),
     MAX_UPLOAD_TOTAL_BYTES: String(MAX_TOTAL_BYTES),
     TMPDIR: join(dir, 'tmp'),
-  });
-  instance = await waitFor('instance.json', async () => {
-    if (daemon.child.exitCode !== null) throw new Error(`start exited early: ${daemon.output()}`);
-    return readInstanceFile(dataDir());
-  }, 90_000, 100);
+  }));
 }, SLOW_MS);
 
 afterAll(async () => {

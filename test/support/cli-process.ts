@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { readInstanceFile, type InstanceInfo } from '../../src/control/instance-file.js';
+import { waitFor } from './wait-for.js';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const MAIN = join(REPO_ROOT, 'src', 'main.ts');
@@ -79,4 +81,22 @@ export function spawnCli(args: string[], env: Record<string, string> = {}): CliD
       return exited;
     },
   };
+}
+
+/**
+ * Spawns `start` on `dataDir` with ephemeral ports and waits (up to 90 s) for its `instance.json`;
+ * fails at once, with the process output, if `start` exits first.
+ */
+export async function spawnStart(dataDir: string, env: Record<string, string> = {}): Promise<{ daemon: CliDaemon; instance: InstanceInfo }> {
+  const daemon = spawnCli(['start', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'], env);
+  const instance = await waitFor(
+    'instance.json',
+    async () => {
+      if (daemon.child.exitCode !== null) throw new Error(`start exited early: ${daemon.output()}`);
+      return readInstanceFile(dataDir);
+    },
+    90_000,
+    100,
+  );
+  return { daemon, instance };
 }

@@ -130,11 +130,12 @@ describeEachBackend('account service', ({ database }) => {
   });
 
   it('re-importing the same ChatGPT identity under a renamed account updates that account', async () => {
-    const auth = makeCodexAuthJson({ accountId: 'c2', email: 'bo@example.com' });
+    // Fixed expiries: tokens minted in the same second would otherwise be equal or not by chance.
+    const auth = makeCodexAuthJson({ accountId: 'c2', email: 'bo@example.com', expSeconds: EXP });
     const first = await control.accounts.import({ auth });
     await control.accounts.update(first.id, { name: 'bo' });
-    const again = await control.accounts.import({ auth: makeCodexAuthJson({ accountId: 'c2', email: 'bo@example.com' }), imageConcurrency: 5 });
-    expect(again).toMatchObject({ id: first.id, name: 'bo', imageConcurrency: 5, outcome: 'updated', changed: ['tokens', 'image_concurrency'] });
+    const again = await control.accounts.import({ auth: makeCodexAuthJson({ accountId: 'c2', email: 'bo@example.com', expSeconds: EXP + 60 }), imageConcurrency: 5 });
+    expect(again).toMatchObject({ id: first.id, name: 'bo', imageConcurrency: 5, outcome: 'updated', changed: ['tokens', 'expiry', 'image_concurrency'] });
     expect(await control.accounts.list()).toHaveLength(1);
   });
 
