@@ -3,6 +3,7 @@ import { buildUpstreamErrorResponse } from '../upstream/upstream-error.js';
 import type { DispatchCore } from './dispatch-context.js';
 import { explainNoImage, runParts } from './fan-out-dispatch.js';
 import { combineImagesResponses } from './fan-out-response.js';
+import { hostImagesResponse, resolveHostedImages } from './hosted-images.js';
 
 /** What an async job ended with: the answer the plain request would have given, or a cancellation. */
 export type JobAnswer =
@@ -19,7 +20,19 @@ export type JobAnswer =
 export async function executeImageJob(core: DispatchCore): Promise<JobAnswer> {
   const run = await runParts(core, {});
   if (run.images.length > 0) {
-    const body = combineImagesResponses(run.images.map((i) => i.json));
+    const combined = combineImagesResponses(run.images.map((i) => i.json));
+    // In RESULT_URL_MODE=hosted the parts were read as b64_json: store them and answer their URLs, as the plain request would.
+    const hosted = resolveHostedImages(core.deps, core.outcome.request);
+    let body = combined;
+    if (hosted) {
+      try {
+        body = await hostImagesResponse(combined, hosted);
+      } catch (err) {
+        const mapped = toOpenAIError(err);
+        run.end(mapped.status, 0);
+        return { kind: 'answer', status: mapped.status, body: mapped.body, errorCode: mapped.body.error.code };
+      }
+    }
     run.end(200, Array.isArray(body.data) ? body.data.length : 0);
     return { kind: 'answer', status: 200, body, errorCode: null };
   }

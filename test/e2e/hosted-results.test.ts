@@ -51,6 +51,25 @@ describe('RESULT_URL_MODE=hosted', () => {
     h.fake.setBehavior('*', fakeBehaviors.success({ imageBytes: IMAGE_BYTES, chunked: true }));
   });
 
+  it('an async job with response_format url answers hosted URLs too, as the plain request would', async () => {
+    const submitted = await fetch(`${base}/v1/images/generations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json', prefer: 'respond-async' },
+      body: JSON.stringify({ prompt: 'a hosted job', response_format: 'url' }),
+    });
+    expect(submitted.status).toBe(202);
+    const { id } = (await submitted.json()) as { id: string };
+    const job = (await (await fetch(`${base}/v1/images/jobs/${id}?wait=30`, { headers: { authorization: `Bearer ${secret}` } })).json()) as {
+      status: string;
+      result: { data: Array<{ url?: string; b64_json?: string }> };
+    };
+    expect(job.status).toBe('succeeded');
+    const url = job.result.data[0]!.url!;
+    expect(url).toMatch(new RegExp(`^${base}/v1/images/results/imgres_`));
+    expect(job.result.data[0]!.b64_json).toBeUndefined();
+    expect(Buffer.from(await (await fetch(url)).arrayBuffer())).toEqual(IMAGE);
+  });
+
   it('answers data[0].url on PUBLIC_BASE_URL, and the URL serves the same bytes as b64_json, without a key', async () => {
     const client = h.sdk(secret);
     const hosted = await client.images.generate({ prompt: 'a hosted lighthouse', response_format: 'url' });
