@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { SkipClass } from './exhaustion.js';
 import type { AttemptRecord } from './run-failover.js';
 
 /** Why an account sits out: a usage limit, repeated failures, or credentials the upstream refused. */
@@ -35,10 +36,20 @@ interface Entry extends AccountCooldown {
 export type AttemptReport = Pick<AttemptRecord, 'accountId' | 'status' | 'errorClass' | 'retryAfterSeconds'>;
 
 /**
- * After a capped rate-limit cooldown ends, the first request to see it probes the account; the
- * others keep skipping it until the probe reports (or this long, if the probe never does).
+ * After a capped rate-limit cooldown ends, the first request to try the account (not merely to plan
+ * it) probes it; the others keep skipping it until the probe reports (or this long, if it never does).
  */
 export const RATE_LIMIT_PROBE_HOLD_MS = 60_000;
+
+/**
+ * How an attempt refused by claimAttempt counts among the request's skips (nothing was sent): a
+ * rate-limit cooldown as the 429 it stands for, an auth one as the 401, a failure backoff as a failed request.
+ */
+export const COOLDOWN_SKIP_CLASS: Readonly<Record<CooldownCause, SkipClass>> = {
+  rate_limited: 'rate_limited',
+  auth: 'auth',
+  upstream_failure: 'upstream_request',
+};
 
 const FAILURE_CLASSES: ReadonlySet<string> = new Set(['upstream_server', 'upstream_timeout', 'upstream_request']);
 
@@ -51,8 +62,8 @@ export const fingerprintToken = (accessToken: string): string => createHash('sha
 /**
  * Per-process account health for image requests (the image limiter's own state: nothing else about
  * the account is tracked here). Pure apart from the injected clock: a 429 with a reset hint pauses
- * the account until the reset (capped; after the cap one request probes while the others keep
- * skipping it, for at most RATE_LIMIT_PROBE_HOLD_MS); 5xx, timeouts and network failures pause it for
+ * the account until the reset (capped; after the cap the first request that tries it probes while the
+ * others keep skipping it, for at most RATE_LIMIT_PROBE_HOLD_MS); 5xx, timeouts and network failures pause it for
  * base·2^(n-1) (capped), reset by any answer that is not a failure; a 401 pauses it until its access
  * token changes (a refresh reached the snapshot) or the cap passes.
  */
@@ -78,13 +89,27 @@ export class AccountHealth {
     this.failureCounts.delete(attempt.accountId);
   }
 
-  /** The account's active cooldown, or null when it may be tried (its current token decides an auth cooldown). */
-  cooldownOf(accountId: string, accessToken: string | null): AccountCooldown | null {
+  /**
+   * The account's active cooldown, or null when it may be tried (its current token decides an auth
+   * cooldown). Pure: planning and status pages read with it, and it never takes the re-probe.
+   */
+  peekCooldown(accountId: string, accessToken: string | null): AccountCooldown | null {
+    const entry = this.entries.get(accountId);
+    return entry && this.isCooling(entry, accessToken, this.now()) ? toPublic(entry) : null;
+  }
+
+  /**
+   * Called right before the account is really tried: the cooldown that refuses the attempt (it began,
+   * or another request took the re-probe, since this one planned), or null to go ahead. Going ahead
+   * after a capped rate-limit cooldown takes the re-probe: until the attempt reports (or
+   * RATE_LIMIT_PROBE_HOLD_MS pass) every other request sees the account cooling down, so exactly one
+   * request per process re-probes it. An ended cooldown of another kind is forgotten.
+   */
+  claimAttempt(accountId: string, accessToken: string | null): AccountCooldown | null {
     const entry = this.entries.get(accountId);
     if (!entry) return null;
-    const credentialsChanged = entry.cause === 'auth' && accessToken !== null && fingerprintToken(accessToken) !== entry.credentialsFingerprint;
     const now = this.now();
-    if (now < entry.untilMs && !credentialsChanged) return toPublic(entry);
+    if (this.isCooling(entry, accessToken, now)) return toPublic(entry);
     if (entry.cause === 'rate_limited' && entry.capped) {
       // This caller is the probe: the others wait for its answer (report() replaces this entry).
       this.entries.set(accountId, { ...entry, capped: false, untilMs: now + RATE_LIMIT_PROBE_HOLD_MS });
@@ -92,14 +117,6 @@ export class AccountHealth {
       this.entries.delete(accountId);
     }
     return null;
-  }
-
-  /** The account's active cooldown without side effects (for status pages): never takes the probe. */
-  peekCooldown(accountId: string, accessToken: string | null): AccountCooldown | null {
-    const entry = this.entries.get(accountId);
-    if (!entry) return null;
-    const credentialsChanged = entry.cause === 'auth' && accessToken !== null && fingerprintToken(accessToken) !== entry.credentialsFingerprint;
-    return this.now() < entry.untilMs && !credentialsChanged ? toPublic(entry) : null;
   }
 
   /** Ends an account's cooldown now (operator action); its failure count starts over. False when it had none. */
@@ -112,6 +129,12 @@ export class AccountHealth {
   list(): AccountCooldown[] {
     const at = this.now();
     return [...this.entries.values()].filter((e) => e.untilMs > at).map(toPublic).sort((a, b) => a.untilMs - b.untilMs);
+  }
+
+  /** Whether the entry still holds the account off at `now` (a changed token ends an auth cooldown). */
+  private isCooling(entry: Entry, accessToken: string | null, now: number): boolean {
+    const credentialsChanged = entry.cause === 'auth' && accessToken !== null && fingerprintToken(accessToken) !== entry.credentialsFingerprint;
+    return now < entry.untilMs && !credentialsChanged;
   }
 
   private setRateLimited(accountId: string, retryAfterSeconds: number, at: number): void {

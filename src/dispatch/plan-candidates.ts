@@ -28,7 +28,11 @@ export interface PlanOptions {
   allowFreePlans: boolean;
   inFlight: (accountId: string) => number;
   lastStartMs: (accountId: string) => number;
-  /** The account's running cooldown (account health), given its current access token; absent = none. */
+  /**
+   * The account's running cooldown (account health), given its current access token; absent = none.
+   * Must be a pure read (AccountHealth.peekCooldown): a planned account may never be tried, so
+   * planning takes nothing (no re-probe); the attempt loop claims an account when it tries it.
+   */
   cooldownOf?: (accountId: string, accessToken: string) => AccountCooldown | null;
 }
 
@@ -63,7 +67,7 @@ export function exclusionOf(
 /**
  * Plans the accounts to try for one request: the key's routing ∩ active ∩ image-enabled ∩ usable,
  * ordered to spread load — fewest in flight relative to the account's cap, then least recently
- * started, then by name so that equal cases are deterministic.
+ * started, then by name so that equal cases are deterministic. Side-effect free.
  */
 export function planCandidates(key: KeyRecord, snapshot: Snapshot, opts: PlanOptions): CandidatePlan {
   const candidates: Candidate[] = [];

@@ -33,7 +33,13 @@ export interface FailoverInput {
   now: () => number;
   /** Told about every attempt as it ends (metrics). */
   onAttempt?: (attempt: AttemptRecord) => void;
-  /** Told each time an account permit is taken, before the upstream is called (a stream starts its answer then). */
+  /**
+   * Asked once an account's permit is taken, right before its upstream call: null goes ahead (and may
+   * take the account's re-probe); a skip class passes the account over without calling it. Planning
+   * only peeks at account health, so this is where trying an account takes anything from it.
+   */
+  claimAttempt?: (candidate: Candidate) => SkipClass | null;
+  /** Told each time an account permit is taken and claimed, before the upstream is called (a stream starts its answer then). */
   onPermit?: () => void;
 }
 
@@ -69,6 +75,11 @@ async function attemptOne(candidate: Candidate, input: FailoverInput, attempts: 
   const { account, credentials } = candidate;
   const permit = input.accountLimiter.tryAcquire(account.id, account.imageConcurrency);
   if (!permit) return { kind: 'skip', skip: 'concurrency_blocked' };
+  const refused = input.claimAttempt?.(candidate) ?? null;
+  if (refused) {
+    permit.release();
+    return { kind: 'skip', skip: refused };
+  }
   input.onPermit?.();
   const record = (fields: Pick<AttemptRecord, 'status' | 'ttfbMs' | 'errorClass' | 'retryAfterSeconds'>) => {
     const attempt: AttemptRecord = { accountId: account.id, accountName: account.name, endedAt: input.now(), ...fields };

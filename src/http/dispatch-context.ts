@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { COOLDOWN_SKIP_CLASS } from '../dispatch/account-health.js';
 import { explainExhaustion, type SkipClass } from '../dispatch/exhaustion.js';
 import { explainEmptyPlan } from '../dispatch/plan-exhaustion.js';
 import { planCandidates, type Candidate, type CandidatePlan } from '../dispatch/plan-candidates.js';
@@ -37,7 +38,7 @@ export function planFor(key: KeyRecord, snapshot: Snapshot, deps: GatewayDeps): 
     allowFreePlans: deps.config.allowFreePlanAccounts,
     inFlight: (id) => deps.accountLimiter.inFlight(id),
     lastStartMs: (id) => deps.accountLimiter.lastStartMs(id),
-    ...(health ? { cooldownOf: (id: string, token: string) => health.cooldownOf(id, token) } : {}),
+    ...(health ? { cooldownOf: (id: string, token: string) => health.peekCooldown(id, token) } : {}),
   });
 }
 
@@ -56,6 +57,12 @@ function reportAttempt(attempt: AttemptRecord, candidates: readonly Candidate[],
   if (attempt.status === 401) deps.onAuthFailure?.(attempt.accountId);
 }
 
+/** Takes the account from account health as it is really tried (its re-probe, if due); why not when it cools down. */
+function claimAttempt(candidate: Candidate, deps: GatewayDeps): SkipClass | null {
+  const cooldown = deps.health?.claimAttempt(candidate.account.id, candidate.credentials.accessToken) ?? null;
+  return cooldown ? COOLDOWN_SKIP_CLASS[cooldown.cause] : null;
+}
+
 /** The input of one failover run over `candidates` with `body`. */
 export function buildFailoverInput(ctx: DispatchCore, candidates: readonly Candidate[], body: UpstreamBody): FailoverInput {
   const { deps } = ctx;
@@ -70,6 +77,7 @@ export function buildFailoverInput(ctx: DispatchCore, candidates: readonly Candi
     accountLimiter: deps.accountLimiter,
     now: deps.now,
     onAttempt: (attempt) => reportAttempt(attempt, candidates, deps),
+    claimAttempt: (c) => claimAttempt(c, deps),
   };
 }
 

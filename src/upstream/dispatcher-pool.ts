@@ -12,6 +12,13 @@ const KEEP_ALIVE_TIMEOUT_MS = 90_000;
 /** TCP keep-alive probe delay on direct and proxied sockets (spec §5.3: 30 s). */
 const TCP_KEEPALIVE_INITIAL_DELAY_MS = 30_000;
 
+/**
+ * A proxy dispatcher unused this long (no request in flight, none started) is closed and forgotten;
+ * the next request through that proxy builds a new one. Bounds the agents kept for proxies that
+ * accounts no longer use (changed or removed); the direct dispatcher is kept for the pool's life.
+ */
+export const PROXY_DISPATCHER_IDLE_TTL_MS = 10 * 60_000;
+
 export interface DispatcherPoolOptions {
   /** TCP (and TLS, SOCKS, CONNECT) establishment limit. */
   connectTimeoutMs: number;
@@ -19,17 +26,70 @@ export interface DispatcherPoolOptions {
   headersTimeoutMs: number;
   /** Longest silence while reading a response body (inactivity, not total). */
   bodyTimeoutMs: number;
+  /** Idle time after which a proxy dispatcher is closed (default PROXY_DISPATCHER_IDLE_TTL_MS). */
+  idleTtlMs?: number;
+  /** Clock for the idle check (tests); default Date.now. */
+  now?: () => number;
 }
 
 /** One undici dispatcher per way out: direct, or one per distinct proxy URL; reused across requests. */
 export interface DispatcherPool {
   /**
-   * The dispatcher for a proxy URL (null = direct). The same URL always gives the same object.
+   * The dispatcher for a proxy URL (null = direct). The same URL gives the same object until that
+   * proxy's dispatcher has sat idle for the idle TTL and been closed (one in use is never closed).
    * @throws InvalidProxyUrlError (`code: 'INVALID_PROXY_URL'`) for a bad URL, before any connection.
    */
   get(proxyUrl: string | null): Dispatcher;
   /** Closes every dispatcher, letting in-flight requests finish; later `get` calls throw. */
   close(): Promise<void>;
+}
+
+/** One proxy's dispatcher, with what eviction needs: requests in flight and the last use. */
+interface ProxyEntry {
+  href: string;
+  dispatcher: Dispatcher;
+  inFlight: number;
+  lastUsedMs: number;
+}
+
+/**
+ * Wraps `dispatcher` so `entry` counts its requests from dispatch until the response ends or fails
+ * (the body included, as undici reports it), stamping the last use at both ends.
+ */
+function trackUse(dispatcher: Dispatcher, entry: Omit<ProxyEntry, 'dispatcher'>, now: () => number): Dispatcher {
+  return dispatcher.compose((dispatch) => (opts, handler) => {
+    entry.inFlight += 1;
+    entry.lastUsedMs = now();
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      entry.inFlight -= 1;
+      entry.lastUsedMs = now();
+    };
+    try {
+      return dispatch(opts, {
+        onRequestStart: (controller, context) => handler.onRequestStart?.(controller, context),
+        onRequestUpgrade: (controller, status, headers, socket) => {
+          finish();
+          handler.onRequestUpgrade?.(controller, status, headers, socket);
+        },
+        onResponseStart: (controller, status, headers, message) => handler.onResponseStart?.(controller, status, headers, message),
+        onResponseData: (controller, chunk) => handler.onResponseData?.(controller, chunk),
+        onResponseEnd: (controller, trailers) => {
+          finish();
+          handler.onResponseEnd?.(controller, trailers);
+        },
+        onResponseError: (controller, err) => {
+          finish();
+          handler.onResponseError?.(controller, err);
+        },
+      });
+    } catch (err) {
+      finish();
+      throw err;
+    }
+  });
 }
 
 function checkPositive(name: string, value: number): void {
@@ -66,6 +126,9 @@ export function createDispatcherPool(opts: DispatcherPoolOptions): DispatcherPoo
   checkPositive('connectTimeoutMs', opts.connectTimeoutMs);
   checkPositive('headersTimeoutMs', opts.headersTimeoutMs);
   checkPositive('bodyTimeoutMs', opts.bodyTimeoutMs);
+  const idleTtlMs = opts.idleTtlMs ?? PROXY_DISPATCHER_IDLE_TTL_MS;
+  checkPositive('idleTtlMs', idleTtlMs);
+  const now = opts.now ?? Date.now;
   const common: Agent.Options = {
     headersTimeout: opts.headersTimeoutMs,
     bodyTimeout: opts.bodyTimeoutMs,
@@ -76,27 +139,50 @@ export function createDispatcherPool(opts: DispatcherPoolOptions): DispatcherPoo
     connect: { timeout: opts.connectTimeoutMs, keepAlive: true, keepAliveInitialDelay: TCP_KEEPALIVE_INITIAL_DELAY_MS },
   });
   // Keyed by the normalised URL (one dispatcher per proxy), with the raw string as a fast path.
-  const byHref = new Map<string, Dispatcher>();
-  const byRaw = new Map<string, Dispatcher>();
+  const byHref = new Map<string, ProxyEntry>();
+  const byRaw = new Map<string, ProxyEntry>();
   let closed = false;
 
-  const resolveProxyDispatcher = (raw: string): Dispatcher => {
+  const resolveProxyEntry = (raw: string): ProxyEntry => {
     const proxy = parseProxyUrl(raw);
-    const dispatcher = byHref.get(proxy.url.href) ?? buildProxyDispatcher(proxy, opts, common);
-    byHref.set(proxy.url.href, dispatcher);
-    byRaw.set(raw, dispatcher);
-    return dispatcher;
+    let entry = byHref.get(proxy.url.href);
+    if (!entry) {
+      const counts = { href: proxy.url.href, inFlight: 0, lastUsedMs: now() };
+      entry = Object.assign(counts, { dispatcher: trackUse(buildProxyDispatcher(proxy, opts, common), counts, now) });
+      byHref.set(entry.href, entry);
+    }
+    byRaw.set(raw, entry);
+    return entry;
   };
+
+  /** Closes and forgets the proxy dispatchers with nothing in flight that sat idle for the TTL. */
+  const evictIdle = (): void => {
+    const at = now();
+    for (const entry of byHref.values()) {
+      if (entry.inFlight > 0 || at - entry.lastUsedMs < idleTtlMs) continue;
+      byHref.delete(entry.href);
+      for (const [raw, e] of byRaw) if (e === entry) byRaw.delete(raw);
+      // Idle: nothing to wait for; a failure to close an unused agent harms no request.
+      entry.dispatcher.close().catch(() => undefined);
+    }
+  };
+  // Checked a few times per TTL, so an idle dispatcher lives at most about 1.25 TTL; never keeps the process up.
+  const sweeper = setInterval(evictIdle, Math.max(1, Math.floor(idleTtlMs / 4)));
+  sweeper.unref();
 
   return {
     get(proxyUrl) {
       if (closed) throw new Error('dispatcher pool is closed');
       if (proxyUrl === null || proxyUrl.trim() === '') return direct;
-      return byRaw.get(proxyUrl) ?? resolveProxyDispatcher(proxyUrl);
+      const entry = byRaw.get(proxyUrl) ?? resolveProxyEntry(proxyUrl);
+      // Handed out now, used a moment later: the stamp keeps it from being evicted in between.
+      entry.lastUsedMs = now();
+      return entry.dispatcher;
     },
     async close() {
       closed = true;
-      const all = [direct, ...byHref.values()];
+      clearInterval(sweeper);
+      const all = [direct, ...[...byHref.values()].map((e) => e.dispatcher)];
       byHref.clear();
       byRaw.clear();
       await Promise.all(all.map((d) => d.close()));

@@ -33,23 +33,23 @@ describe('AccountHealth', () => {
   it('a 429 with a reset hint pauses the account until the reset, and not a moment longer', () => {
     const { health, advance } = setup();
     health.report(rateLimited(90), 'tok');
-    expect(health.cooldownOf('a', 'tok')).toEqual({ accountId: 'a', cause: 'rate_limited', untilMs: T0 + 90_000, failures: 0, capped: false });
-    expect(health.cooldownOf('b', 'tok')).toBeNull();
+    expect(health.claimAttempt('a', 'tok')).toEqual({ accountId: 'a', cause: 'rate_limited', untilMs: T0 + 90_000, failures: 0, capped: false });
+    expect(health.claimAttempt('b', 'tok')).toBeNull();
     advance(89_999);
-    expect(health.cooldownOf('a', 'tok')).not.toBeNull();
+    expect(health.claimAttempt('a', 'tok')).not.toBeNull();
     advance(1);
-    expect(health.cooldownOf('a', 'tok')).toBeNull();
+    expect(health.claimAttempt('a', 'tok')).toBeNull();
   });
 
   it('caps a long reset hint, then lets only the first request re-probe; another 429 pauses it again', () => {
     const { health, advance } = setup();
     health.report(rateLimited(5 * 3600), 'tok');
-    expect(health.cooldownOf('a', 'tok')).toMatchObject({ untilMs: T0 + 3_600_000, capped: true });
+    expect(health.claimAttempt('a', 'tok')).toMatchObject({ untilMs: T0 + 3_600_000, capped: true });
     advance(3_600_000);
-    expect(health.cooldownOf('a', 'tok')).toBeNull(); // the probe
-    expect(health.cooldownOf('a', 'tok')).toMatchObject({ cause: 'rate_limited', untilMs: T0 + 3_600_000 + RATE_LIMIT_PROBE_HOLD_MS });
+    expect(health.claimAttempt('a', 'tok')).toBeNull(); // the probe
+    expect(health.claimAttempt('a', 'tok')).toMatchObject({ cause: 'rate_limited', untilMs: T0 + 3_600_000 + RATE_LIMIT_PROBE_HOLD_MS });
     health.report(rateLimited(60), 'tok');
-    expect(health.cooldownOf('a', 'tok')).toMatchObject({ cause: 'rate_limited', capped: false, untilMs: T0 + 3_660_000 });
+    expect(health.claimAttempt('a', 'tok')).toMatchObject({ cause: 'rate_limited', capped: false, untilMs: T0 + 3_660_000 });
   });
 
   it('peekCooldown reports without taking the probe (a status page must not steal it from traffic)', () => {
@@ -58,7 +58,7 @@ describe('AccountHealth', () => {
     expect(health.peekCooldown('a', 'tok')).toMatchObject({ capped: true });
     advance(3_600_000);
     for (let i = 0; i < 3; i += 1) expect(health.peekCooldown('a', 'tok')).toBeNull();
-    expect(health.cooldownOf('a', 'tok')).toBeNull(); // real traffic still gets the probe
+    expect(health.claimAttempt('a', 'tok')).toBeNull(); // real traffic still gets the probe
     expect(health.peekCooldown('a', 'tok')).toMatchObject({ untilMs: T0 + 3_600_000 + RATE_LIMIT_PROBE_HOLD_MS });
   });
 
@@ -66,27 +66,27 @@ describe('AccountHealth', () => {
     const { health, advance } = setup();
     health.report(rateLimited(5 * 3600), 'tok');
     advance(3_600_000);
-    expect(health.cooldownOf('a', 'tok')).toBeNull();
+    expect(health.claimAttempt('a', 'tok')).toBeNull();
     health.report(attempt({}), 'tok');
-    expect(health.cooldownOf('a', 'tok')).toBeNull();
-    expect(health.cooldownOf('a', 'tok')).toBeNull();
+    expect(health.claimAttempt('a', 'tok')).toBeNull();
+    expect(health.claimAttempt('a', 'tok')).toBeNull();
 
     health.report(rateLimited(5 * 3600), 'tok');
     advance(3_600_000);
-    expect(health.cooldownOf('a', 'tok')).toBeNull();
+    expect(health.claimAttempt('a', 'tok')).toBeNull();
     advance(RATE_LIMIT_PROBE_HOLD_MS - 1);
-    expect(health.cooldownOf('a', 'tok')).not.toBeNull();
+    expect(health.claimAttempt('a', 'tok')).not.toBeNull();
     advance(1);
-    expect(health.cooldownOf('a', 'tok')).toBeNull();
-    expect(health.cooldownOf('a', 'tok')).toBeNull();
+    expect(health.claimAttempt('a', 'tok')).toBeNull();
+    expect(health.claimAttempt('a', 'tok')).toBeNull();
   });
 
   it('an uncapped reset ends for everyone at once (no probe hold)', () => {
     const { health, advance } = setup();
     health.report(rateLimited(60), 'tok');
     advance(60_000);
-    expect(health.cooldownOf('a', 'tok')).toBeNull();
-    expect(health.cooldownOf('a', 'tok')).toBeNull();
+    expect(health.claimAttempt('a', 'tok')).toBeNull();
+    expect(health.claimAttempt('a', 'tok')).toBeNull();
   });
 
   it('5xx backoff grows with consecutive failures and a success resets it', () => {
@@ -94,15 +94,15 @@ describe('AccountHealth', () => {
     const untils: number[] = [];
     for (let i = 0; i < 3; i += 1) {
       health.report(serverError, 'tok');
-      const cooldown = health.cooldownOf('a', 'tok')!;
+      const cooldown = health.claimAttempt('a', 'tok')!;
       untils.push(cooldown.untilMs - at());
       advance(cooldown.untilMs - at());
-      expect(health.cooldownOf('a', 'tok')).toBeNull();
+      expect(health.claimAttempt('a', 'tok')).toBeNull();
     }
     expect(untils).toEqual([5_000, 10_000, 20_000]);
     health.report(attempt({}), 'tok');
     health.report(serverError, 'tok');
-    expect(health.cooldownOf('a', 'tok')).toMatchObject({ failures: 1, untilMs: at() + 5_000 });
+    expect(health.claimAttempt('a', 'tok')).toMatchObject({ failures: 1, untilMs: at() + 5_000 });
   });
 
   it.each([
@@ -113,7 +113,7 @@ describe('AccountHealth', () => {
   ])('%s → the failure backoff', (_name, report) => {
     const { health } = setup();
     health.report(report, 'tok');
-    expect(health.cooldownOf('a', 'tok')).toMatchObject({ cause: 'upstream_failure', untilMs: T0 + 5_000 });
+    expect(health.claimAttempt('a', 'tok')).toMatchObject({ cause: 'upstream_failure', untilMs: T0 + 5_000 });
   });
 
   it.each([
@@ -123,34 +123,34 @@ describe('AccountHealth', () => {
   ])('%s says nothing about the account (no pause, no reset)', (_name, report) => {
     const { health } = setup();
     health.report(report, 'tok');
-    expect(health.cooldownOf('a', 'tok')).toBeNull();
+    expect(health.claimAttempt('a', 'tok')).toBeNull();
     health.report(serverError, 'tok');
     health.report(report, 'tok');
-    expect(health.cooldownOf('a', 'tok')).toMatchObject({ failures: 1 });
+    expect(health.claimAttempt('a', 'tok')).toMatchObject({ failures: 1 });
   });
 
   it('a client error (400) is an answer: it resets the failure count', () => {
     const { health } = setup();
     health.report(serverError, 'tok');
     health.report(attempt({ status: 400, errorClass: 'client_error' }), 'tok');
-    expect(health.cooldownOf('a', 'tok')).toBeNull();
+    expect(health.claimAttempt('a', 'tok')).toBeNull();
   });
 
   it('a 401 pauses the account until its access token changes (or the cap passes)', () => {
     const { health, advance } = setup();
     health.report(unauthorized, 'old-token');
-    expect(health.cooldownOf('a', 'old-token')).toMatchObject({ cause: 'auth', untilMs: T0 + 3_600_000 });
+    expect(health.claimAttempt('a', 'old-token')).toMatchObject({ cause: 'auth', untilMs: T0 + 3_600_000 });
     advance(60_000);
-    expect(health.cooldownOf('a', 'old-token')).not.toBeNull();
-    expect(health.cooldownOf('a', 'new-token')).toBeNull();
-    expect(health.cooldownOf('a', 'old-token')).toBeNull();
+    expect(health.claimAttempt('a', 'old-token')).not.toBeNull();
+    expect(health.claimAttempt('a', 'new-token')).toBeNull();
+    expect(health.claimAttempt('a', 'old-token')).toBeNull();
   });
 
   it('a 401 cooldown with an unchanged token ends at the cap', () => {
     const { health, advance } = setup();
     health.report(unauthorized, 'tok');
     advance(3_600_000);
-    expect(health.cooldownOf('a', 'tok')).toBeNull();
+    expect(health.claimAttempt('a', 'tok')).toBeNull();
   });
 
   it('clear() ends a cooldown and starts the failure count over; list() shows only running ones', () => {
@@ -163,9 +163,9 @@ describe('AccountHealth', () => {
     expect(health.list().map((c) => c.accountId)).toEqual(['c', 'a']);
     expect(health.clear('a')).toBe(true);
     expect(health.clear('a')).toBe(false);
-    expect(health.cooldownOf('a', 'tok')).toBeNull();
+    expect(health.claimAttempt('a', 'tok')).toBeNull();
     health.report(serverError, 'tok');
-    expect(health.cooldownOf('a', 'tok')).toMatchObject({ failures: 1, untilMs: at() + 5_000 });
+    expect(health.claimAttempt('a', 'tok')).toMatchObject({ failures: 1, untilMs: at() + 5_000 });
     advance(30_000);
     expect(health.list().map((c) => c.accountId)).toEqual([]);
   });
@@ -174,14 +174,14 @@ describe('AccountHealth', () => {
     const { health } = setup({ rateLimitCapMs: 0, backoffBaseMs: 0, backoffMaxMs: 0 });
     for (const report of [rateLimited(60), serverError, unauthorized]) {
       health.report(report, 'tok');
-      expect(health.cooldownOf('a', 'tok')).toBeNull();
+      expect(health.claimAttempt('a', 'tok')).toBeNull();
     }
   });
 
   it('never keeps or shows the token: the status holds no fingerprint either', () => {
     const { health } = setup();
     health.report(unauthorized, 'secret-access-token');
-    const shown = JSON.stringify([health.list(), health.cooldownOf('a', 'secret-access-token')]);
+    const shown = JSON.stringify([health.list(), health.claimAttempt('a', 'secret-access-token')]);
     expect(shown).not.toContain('secret-access-token');
     expect(shown).not.toContain(fingerprintToken('secret-access-token'));
   });

@@ -1,11 +1,13 @@
 import { inspect } from 'node:util';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createDispatcherPool, type DispatcherPool } from '../../../src/upstream/dispatcher-pool.js';
+import type { Dispatcher } from 'undici';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createDispatcherPool, PROXY_DISPATCHER_IDLE_TTL_MS, type DispatcherPool } from '../../../src/upstream/dispatcher-pool.js';
+import { fakeBehaviors } from '../../support/fake-codex/behaviors.js';
 import { createUndiciUpstreamClient } from '../../../src/upstream/undici-upstream-client.js';
 import { UPSTREAM_ERROR_CODES, isTransportError } from '../../../src/upstream/upstream-failures.js';
 import { startFakeCodexUpstream, type FakeCodexUpstream } from '../../support/fake-codex-upstream.js';
 import { startConnectProxy, startSocks5Proxy } from './local-proxies.js';
-import { drain, rejectionOf, sampleUpstreamRequest } from './upstream-test-kit.js';
+import { drain, rejectionOf, sampleUpstreamRequest, waitFor } from './upstream-test-kit.js';
 
 const ACCOUNT = 'acct-proxy';
 const OPTIONS = { connectTimeoutMs: 2000, headersTimeoutMs: 10_000, bodyTimeoutMs: 10_000 };
@@ -70,6 +72,7 @@ describe('createDispatcherPool: reuse and validation', () => {
     { connectTimeoutMs: 0 },
     { headersTimeoutMs: -1 },
     { bodyTimeoutMs: 1.5 },
+    { idleTtlMs: 0 },
   ])('checks its options at construction (%j)', (bad) => {
     expect(() => createDispatcherPool({ ...OPTIONS, ...bad })).toThrow(RangeError);
   });
@@ -164,5 +167,77 @@ describe('createDispatcherPool: socks proxies', () => {
     await proxy.close();
     const err = await rejectionOf(sendThrough(`socks5h://127.0.0.1:${proxy.port}`));
     expect(isTransportError(err)).toBe(true);
+  });
+});
+
+describe('createDispatcherPool: idle proxy dispatchers are closed and evicted', () => {
+  const TTL = PROXY_DISPATCHER_IDLE_TTL_MS;
+  let clock = 0;
+  const isClosed = (d: Dispatcher) => (d as Dispatcher & { closed: boolean }).closed;
+
+  /** A pool on a hand-moved clock whose sweeps run when the test advances the (faked) interval timer. */
+  const makeClockedPool = (): DispatcherPool => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const pool = createDispatcherPool({ ...OPTIONS, now: () => clock });
+    pools.push(pool);
+    return pool;
+  };
+  /** Moves the clock by `ms` and lets every sweep due in that time run. */
+  const pass = (ms: number) => {
+    clock += ms;
+    vi.advanceTimersByTime(ms);
+  };
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('closes a proxy dispatcher unused for the idle TTL; the next request through that proxy gets a new one that works', async () => {
+    const proxy = await startConnectProxy();
+    cleanups.push(proxy.close);
+    const pool = makeClockedPool();
+    const client = createUndiciUpstreamClient({ baseUrl: fake.baseUrl, pool, attemptTimeoutMs: 10_000, maxResponseBytes: 1 << 20 });
+    const proxyUrl = `http://127.0.0.1:${proxy.port}`;
+    const direct = pool.get(null);
+    const first = pool.get(proxyUrl);
+    expect((await client.send(sampleUpstreamRequest(ACCOUNT, { proxyUrl }), never)).status).toBe(200);
+
+    pass(TTL - 1);
+    expect(pool.get(proxyUrl)).toBe(first); // still within its TTL (and that use starts the TTL over)
+    pass(TTL / 2);
+    expect(isClosed(first)).toBe(false);
+    pass(TTL);
+    expect(isClosed(first)).toBe(true);
+    expect(isClosed(direct)).toBe(false); // the direct dispatcher lives as long as the pool
+    expect(pool.get(null)).toBe(direct);
+
+    const second = pool.get(proxyUrl);
+    expect(second).not.toBe(first);
+    const res = await client.send(sampleUpstreamRequest(ACCOUNT, { proxyUrl }), never);
+    await drain(res.body);
+    expect(res.status).toBe(200);
+    expect(fake.requests).toHaveLength(2);
+  });
+
+  it('never closes a dispatcher with a request in flight; once the request ends, the TTL counts from then', async () => {
+    const proxy = await startSocks5Proxy();
+    cleanups.push(proxy.close);
+    const pool = makeClockedPool();
+    const client = createUndiciUpstreamClient({ baseUrl: fake.baseUrl, pool, attemptTimeoutMs: 3_600_000, maxResponseBytes: 1 << 20 });
+    const proxyUrl = `socks5://127.0.0.1:${proxy.port}`;
+    fake.setBehavior(ACCOUNT, [fakeBehaviors.stallBody(Number.POSITIVE_INFINITY)]);
+    const dispatcher = pool.get(proxyUrl);
+    const res = await client.send(sampleUpstreamRequest(ACCOUNT, { proxyUrl }), never);
+    expect(res.status).toBe(200); // headers in, the body still coming
+
+    pass(3 * TTL);
+    expect(isClosed(dispatcher)).toBe(false);
+    expect(pool.get(proxyUrl)).toBe(dispatcher);
+
+    res.body.destroy(); // the reader gives up: the request ends with an error
+    await waitFor(() => {
+      pass(TTL);
+      return isClosed(dispatcher);
+    });
+    expect(pool.get(proxyUrl)).not.toBe(dispatcher);
   });
 });
