@@ -30,7 +30,7 @@ export async function startRefreshWorker(config: Config, db: Db, cipher: Credent
     now: Date.now,
     marginMs: config.tokenRefreshMarginMs,
     scanMs: config.tokenRefreshScanMs,
-    log: { info: (obj, msg) => logger.info(obj, msg), warn: (obj, msg) => logger.warn(obj, msg) },
+    log: { info: (obj, msg) => logger.info(obj, msg), warn: (obj, msg) => logger.warn(obj, msg), error: (obj, msg) => logger.error(obj, msg) },
   });
   await refresher.start();
   return {

@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { createControlServices } from '../../../src/control/control-services.js';
 import { createCredentialCipher } from '../../../src/control/credential-cipher.js';
-import { createTokenRefresher, type TokenRefresher, type TokenRefresherOptions } from '../../../src/control/token-refresher.js';
+import { createTokenRefresher, UNSAVED_TOKENS_ERROR, type RefreshLog, type TokenRefresher, type TokenRefresherOptions } from '../../../src/control/token-refresher.js';
 import { planCandidates } from '../../../src/dispatch/plan-candidates.js';
 import { findAccount } from '../../../src/store/account-repo.js';
 import { notifyAccountAuthFailed, watchControlChanges } from '../../../src/store/change-feed.js';
-import type { Db } from '../../../src/store/db.js';
+import type { Db, DbTx } from '../../../src/store/db.js';
 import { migrate } from '../../../src/store/migrator.js';
 import { loadSnapshot } from '../../../src/store/snapshot-loader.js';
 import { createCodexOAuthClient } from '../../../src/upstream/codex-oauth-client.js';
@@ -21,6 +21,42 @@ import { waitFor } from '../../support/wait-for.js';
 const cipher = createCredentialCipher(randomBytes(32));
 const MARGIN_MS = 600_000;
 const DAY_MS = 24 * 3600 * 1000;
+
+/** A Db whose writes of refreshed credentials fail while `failures.left` > 0 (an injected store fault). */
+function failingCredentialWrites(db: Db): { db: Db; failures: { left: number; seen: number } } {
+  const failures = { left: 0, seen: 0 };
+  const wrapTx = (tx: DbTx): DbTx => ({
+    exec: (sql) => tx.exec(sql),
+    query: (sql, params) => {
+      if (sql.includes('UPDATE accounts SET credentials_enc') && failures.left > 0) {
+        failures.left -= 1;
+        failures.seen += 1;
+        return Promise.reject(Object.assign(new Error('injected store failure'), { code: '08006' }));
+      }
+      return tx.query(sql, params);
+    },
+  });
+  const wrapped: Db = {
+    kind: db.kind,
+    query: (sql, params) => db.query(sql, params),
+    exec: (sql) => db.exec(sql),
+    transaction: (fn) => db.transaction((tx) => fn(wrapTx(tx))),
+    listen: (channel, onNotify) => db.listen(channel, onNotify),
+    close: () => db.close(),
+  };
+  return { db: wrapped, failures };
+}
+
+/** A RefreshLog that keeps every line, to check what was said (and that no token was). */
+function recordingLog(): RefreshLog & { lines: Array<{ level: string; obj: Record<string, unknown>; msg: string }> } {
+  const lines: Array<{ level: string; obj: Record<string, unknown>; msg: string }> = [];
+  return {
+    lines,
+    info: (obj, msg) => lines.push({ level: 'info', obj, msg }),
+    warn: (obj, msg) => lines.push({ level: 'warn', obj, msg }),
+    error: (obj, msg) => lines.push({ level: 'error', obj, msg }),
+  };
+}
 
 let fake: FakeCodexUpstream;
 let pool: DispatcherPool;
@@ -200,6 +236,67 @@ describeEachBackend('token refresher', ({ kind, database }) => {
     } finally {
       fake.oauth.setDelay(0);
     }
+  });
+
+  it('a failed store of rotated tokens keeps them and retries: nothing lost, the next rotation still works', async () => {
+    const acct = await importAccount('unlucky', { expSeconds: Math.floor(clock / 1000) + 60 });
+    const faulty = failingCredentialWrites(database().db);
+    faulty.failures.left = 2;
+    const log = recordingLog();
+    const refresher = build(faulty.db, { storeRetryBaseMs: 10, storeRetryMaxMs: 20, log });
+    expect(await refresher.refreshNow(acct.view.id)).toMatchObject({ kind: 'unsaved' });
+    expect((await snapshotAccount(acct.view.id)).credentials!.refreshToken).toBe(acct.auth.tokens.refresh_token); // the store failed
+    await waitFor('the kept tokens to be stored', async () => (await row(acct.view.id)).lastRefreshAt === clock);
+    expect(faulty.failures.seen).toBe(2);
+    expect(fake.oauth.calls.map((c) => c.status)).toEqual([200]); // stored from memory, not refreshed again
+    const stored = (await snapshotAccount(acct.view.id)).credentials!;
+    expect(stored.refreshToken).toMatch(/^rt_unlucky_/);
+    expect(stored.refreshToken).not.toBe(acct.auth.tokens.refresh_token);
+
+    // The stored refresh token is the live one: the next rotation is accepted (the spent one would be refused as reused).
+    clock = (await row(acct.view.id)).accessTokenExpiresAt! - MARGIN_MS;
+    await refresher.scan();
+    expect(fake.oauth.calls.map((c) => c.status)).toEqual([200, 200]);
+    expect(await row(acct.view.id)).toMatchObject({ needsReimport: false, lastError: null, lastRefreshAt: clock });
+    expect(log.lines.filter((l) => l.level === 'warn').map((l) => l.obj.attempts)).toEqual([1, 2]);
+    const said = JSON.stringify(log.lines);
+    for (const token of [acct.auth.tokens.refresh_token, stored.refreshToken!, stored.accessToken]) expect(said).not.toContain(token);
+  });
+
+  it('while the store keeps failing: last_error says so after the quick retries, and the next refresh spends the kept token, not the stale one', async () => {
+    const acct = await importAccount('stuck', { expSeconds: Math.floor(clock / 1000) + 60 });
+    const faulty = failingCredentialWrites(database().db);
+    faulty.failures.left = Number.POSITIVE_INFINITY;
+    const log = recordingLog();
+    const refresher = build(faulty.db, { storeRetryBaseMs: 5, storeRetryMaxMs: 5, storeRetryAttempts: 2, log });
+    await refresher.scan();
+    await waitFor('the loud log line and last_error', async () => (await row(acct.view.id)).lastError === UNSAVED_TOKENS_ERROR);
+    expect(faulty.failures.seen).toBe(3); // the first store, then two quick retries
+    expect(log.lines.filter((l) => l.level === 'error')).toHaveLength(1);
+    expect((await row(acct.view.id)).needsReimport).toBe(false);
+
+    // Much later the kept access token is due too; the database takes writes again.
+    clock += 3_600_000;
+    faulty.failures.left = 0;
+    await refresher.scan();
+    expect(fake.oauth.calls.map((c) => c.status)).toEqual([200, 200]); // the kept refresh token was accepted
+    const stored = await row(acct.view.id);
+    expect(stored).toMatchObject({ needsReimport: false, lastError: null, lastRefreshAt: clock });
+    const refreshToken = (await snapshotAccount(acct.view.id)).credentials!.refreshToken!;
+    expect(refreshToken).toMatch(/^rt_stuck_/);
+    expect(refreshToken).not.toBe(acct.auth.tokens.refresh_token);
+  });
+
+  it('a re-import while tokens are kept wins: the kept document is dropped, not written over the new import', async () => {
+    const acct = await importAccount('reimported', { expSeconds: Math.floor(clock / 1000) + 60 });
+    const faulty = failingCredentialWrites(database().db);
+    faulty.failures.left = 1;
+    const refresher = build(faulty.db, { storeRetryBaseMs: 60_000 });
+    expect(await refresher.refreshNow(acct.view.id)).toMatchObject({ kind: 'unsaved' });
+    const fresh = await importAccount('reimported', { expSeconds: Math.floor(clock / 1000) + 7200 });
+    await refresher.scan();
+    expect((await snapshotAccount(acct.view.id)).credentials!.refreshToken).toBe(fresh.auth.tokens.refresh_token);
+    expect(fake.oauth.calls).toHaveLength(1);
   });
 
   if (kind === 'postgres') {
