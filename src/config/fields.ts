@@ -49,6 +49,7 @@ export const CONFIG_FIELDS = {
   jobHeartbeatMs: { env: 'JOB_HEARTBEAT_MS', kind: 'int', default: 5_000, min: 100, doc: 'how often a data plane records that it is alive, sweeps jobs and looks for cancels from other instances' },
   jobInstanceTimeoutMs: { env: 'JOB_INSTANCE_TIMEOUT_MS', kind: 'int', default: 30_000, min: 500, doc: 'an instance silent this long has its open jobs ended `failed` (`instance_lost`)' },
   bodyReadTimeoutMs: { env: 'BODY_READ_TIMEOUT_MS', kind: 'int', default: 300_000, min: 100, doc: 'longest time a client may take to send its request body (a stalled upload is cut)' },
+  maxConnections: { env: 'MAX_CONNECTIONS', kind: 'int', default: 0, min: 0, doc: 'most client connections one data-plane process holds open; past it a new connection gets a 503 `too_many_connections` and is closed (0 = no cap; for deployments without a reverse proxy in front)' },
   shutdownGraceMs: { env: 'SHUTDOWN_GRACE_MS', kind: 'int', default: 600_000, min: 0, doc: 'on SIGTERM, how long in-flight generations may finish' },
   pgMaxConnections: { env: 'PG_MAX_CONNECTIONS', kind: 'int', default: 8, min: 1, max: 100, doc: 'Postgres pool size' },
   trustedProxies: { env: 'TRUSTED_PROXIES', kind: 'list', default: [], doc: 'comma-separated IPs/CIDRs of reverse proxies whose `X-Forwarded-For` is believed (empty = trust no proxy: the client is the socket peer)' },

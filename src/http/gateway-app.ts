@@ -6,6 +6,7 @@ import { ENDPOINT_ALIASES } from '../images/endpoint-aliases.js';
 import { APP_LOG_SERIALIZERS, withRedactedUrls } from '../observe/app-logger.js';
 import type { ImageEndpoint } from '../images/image-request.js';
 import { answerFailedExpectation, handleClientError } from './client-error.js';
+import { installConnectionCap } from './connection-cap.js';
 import { createCorsHook } from './cors.js';
 import type { GatewayDeps } from './gateway-deps.js';
 import { installErrorHandler } from './error-handler.js';
@@ -60,6 +61,8 @@ export async function buildGatewayApp(deps: GatewayDeps, opts: GatewayAppOptions
     clientErrorHandler: handleClientError,
   });
   app.server.on('checkExpectation', answerFailedExpectation);
+  // Before every other hook: a request on a connection refused by MAX_CONNECTIONS never reaches a route.
+  app.addHook('onRequest', installConnectionCap(app.server, deps.config.maxConnections));
   app.removeAllContentTypeParsers();
   // The images room parses JSON itself (it needs the raw number literals to reject `n: 2.0`).
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => done(null, body));
