@@ -73,6 +73,7 @@ export const ERRORS = {
   expectation_failed: { status: 417, type: 'invalid_request_error', retry: 'never' },
   // Process-wide admission caps (answered before any body is read).
   too_many_connections: { status: 503, type: 'server_error', retry: 'after' }, // MAX_CONNECTIONS open client connections already; answered on the raw socket, then closed
+  body_budget_exhausted: { status: 503, type: 'server_error', retry: 'after' }, // MAX_BODY_BYTES_IN_FLIGHT of request bodies are being read already; refused before the body is read
 } as const satisfies Record<string, { status: number; type: OpenAIErrorType; retry: RetryPolicy }>;
 
 export type ErrorCode = keyof typeof ERRORS;
