@@ -71,6 +71,9 @@ export const ERRORS = {
   request_headers_too_large: { status: 431, type: 'invalid_request_error', retry: 'never' },
   request_timeout: { status: 408, type: 'invalid_request_error', retry: 'never' },
   expectation_failed: { status: 417, type: 'invalid_request_error', retry: 'never' },
+  // Process-wide admission caps (answered before any body is read).
+  too_many_connections: { status: 503, type: 'server_error', retry: 'after' }, // MAX_CONNECTIONS open client connections already; answered on the raw socket, then closed
+  body_budget_exhausted: { status: 503, type: 'server_error', retry: 'after' }, // MAX_BODY_BYTES_IN_FLIGHT of request bodies are being read already; refused before the body is read
 } as const satisfies Record<string, { status: number; type: OpenAIErrorType; retry: RetryPolicy }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -6,6 +6,7 @@ import { ENDPOINT_ALIASES } from '../images/endpoint-aliases.js';
 import { APP_LOG_SERIALIZERS, withRedactedUrls } from '../observe/app-logger.js';
 import type { ImageEndpoint } from '../images/image-request.js';
 import { answerFailedExpectation, handleClientError } from './client-error.js';
+import { installConnectionCap } from './connection-cap.js';
 import { createCorsHook } from './cors.js';
 import type { GatewayDeps } from './gateway-deps.js';
 import { installErrorHandler } from './error-handler.js';
@@ -17,6 +18,7 @@ import { registerResultRoutes } from './result-routes.js';
 import { registerStatusRoutes } from './status-routes.js';
 import { trackRoutePaths } from './path-suggestion.js';
 import { parseTrustedProxies } from './trust-proxy.js';
+import { BodyBudget } from '../limits/body-budget.js';
 
 /** Every method is routed on the image paths so that non-POST gets 405 (with Allow) rather than 404. */
 const ALL_METHODS = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT'] as const;
@@ -60,6 +62,8 @@ export async function buildGatewayApp(deps: GatewayDeps, opts: GatewayAppOptions
     clientErrorHandler: handleClientError,
   });
   app.server.on('checkExpectation', answerFailedExpectation);
+  // Before every other hook: a request on a connection refused by MAX_CONNECTIONS never reaches a route.
+  app.addHook('onRequest', installConnectionCap(app.server, deps.config.maxConnections));
   app.removeAllContentTypeParsers();
   // The images room parses JSON itself (it needs the raw number literals to reject `n: 2.0`).
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => done(null, body));
@@ -88,11 +92,12 @@ export async function buildGatewayApp(deps: GatewayDeps, opts: GatewayAppOptions
   });
   installErrorHandler(app, deps);
   const suggestPath = trackRoutePaths(app);
+  const bodyBudget = new BodyBudget(deps.config.maxBodyBytesInFlight);
   for (const [path, endpoint] of Object.entries(ENDPOINT_ALIASES) as [string, ImageEndpoint][]) {
     app.route({
       method: [...ALL_METHODS],
       url: path,
-      onRequest: createImageGate(endpoint, deps),
+      onRequest: createImageGate(endpoint, deps, bodyBudget),
       handler: createImageHandler(endpoint, deps),
     });
   }

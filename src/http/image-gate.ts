@@ -2,6 +2,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors/codes.js';
 import type { ImageEndpoint } from '../images/image-request.js';
 import type { KeyRecord } from '../store/types.js';
+import type { BodyBudget } from '../limits/body-budget.js';
+import { admitBody } from './body-admission.js';
 import type { GatewayDeps } from './gateway-deps.js';
 import { resolveGatewayKey } from './resolve-gateway-key.js';
 
@@ -26,13 +28,14 @@ export const parseMediaType = (header: string | undefined): string => (header ??
  * content type, bearer, key, key status (these three: resolveGatewayKey), image switch, quota.
  * Throws GatewayError; on success sets `req.gatewayKey`.
  */
-export function createImageGate(endpoint: ImageEndpoint, deps: GatewayDeps) {
+export function createImageGate(endpoint: ImageEndpoint, deps: GatewayDeps, bodyBudget: BodyBudget) {
   const accepted: readonly string[] = ACCEPTED_MEDIA_TYPES[endpoint];
   return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (req.method !== 'POST') {
       throw new GatewayError('method_not_allowed', 'image endpoint requires POST', null, { headers: { allow: 'POST' } });
     }
-    if (!accepted.includes(parseMediaType(req.headers['content-type']))) {
+    const mediaType = parseMediaType(req.headers['content-type']);
+    if (!accepted.includes(mediaType)) {
       const want = endpoint === 'edits' ? 'JSON or multipart/form-data' : 'JSON';
       throw new GatewayError('unsupported_media_type', `image endpoint requires ${want}`);
     }
@@ -47,6 +50,7 @@ export function createImageGate(endpoint: ImageEndpoint, deps: GatewayDeps) {
     }
     req.gatewayKey = key;
     startBodyDeadline(req, reply, deps.config.bodyReadTimeoutMs);
+    admitBody(req, reply, mediaType, bodyBudget, deps.config);
   };
 }
 
