@@ -37,7 +37,9 @@ export function openCapability(prefix: string, token: string): Capability | null
   const encoded = token.slice(prefix.length);
   if (encoded.length !== SECRET_CHARS || !BASE64URL.test(encoded)) return null;
   const secret = Buffer.from(encoded, 'base64url');
-  return secret.length === SECRET_BYTES ? fromSecret(prefix, secret) : null;
+  // The last character carries 2 padding bits: only the one spelling createCapability makes is the token.
+  if (secret.length !== SECRET_BYTES || secret.toString('base64url') !== encoded) return null;
+  return fromSecret(prefix, secret);
 }
 
 /** AES-256-GCM under the capability's key: iv ‖ tag ‖ ciphertext. */

@@ -51,25 +51,6 @@ describe('RESULT_URL_MODE=hosted', () => {
     h.fake.setBehavior('*', fakeBehaviors.success({ imageBytes: IMAGE_BYTES, chunked: true }));
   });
 
-  it('an async job with response_format url answers hosted URLs too, as the plain request would', async () => {
-    const submitted = await fetch(`${base}/v1/images/generations`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json', prefer: 'respond-async' },
-      body: JSON.stringify({ prompt: 'a hosted job', response_format: 'url' }),
-    });
-    expect(submitted.status).toBe(202);
-    const { id } = (await submitted.json()) as { id: string };
-    const job = (await (await fetch(`${base}/v1/images/jobs/${id}?wait=30`, { headers: { authorization: `Bearer ${secret}` } })).json()) as {
-      status: string;
-      result: { data: Array<{ url?: string; b64_json?: string }> };
-    };
-    expect(job.status).toBe('succeeded');
-    const url = job.result.data[0]!.url!;
-    expect(url).toMatch(new RegExp(`^${base}/v1/images/results/imgres_`));
-    expect(job.result.data[0]!.b64_json).toBeUndefined();
-    expect(Buffer.from(await (await fetch(url)).arrayBuffer())).toEqual(IMAGE);
-  });
-
   it('answers data[0].url on PUBLIC_BASE_URL, and the URL serves the same bytes as b64_json, without a key', async () => {
     const client = h.sdk(secret);
     const hosted = await client.images.generate({ prompt: 'a hosted lighthouse', response_format: 'url' });
@@ -111,11 +92,13 @@ describe('RESULT_URL_MODE=hosted', () => {
     try {
       const res = await waitFor('the CORS setting to apply', async () => {
         const r = await fetch(url, { headers: { origin: 'https://app.example.com' } });
+        await r.arrayBuffer(); // read every body: an unread 300 KB answer stays in flight and holds the gateway's stop
         return r.headers.get('access-control-allow-origin') ? r : null;
       });
       expect(res.status).toBe(200);
       expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
       const other = await fetch(url, { headers: { origin: 'https://evil.example.com' } });
+      await other.arrayBuffer();
       expect(other.headers.get('access-control-allow-origin')).toBeNull();
     } finally {
       await h.admin.settings.update({ corsAllowedOrigins: [] });
@@ -186,7 +169,8 @@ describe('RESULT_URL_MODE=hosted', () => {
   it('redaction: no image base64, image bytes or token in the data directory (database files) or the logs', async () => {
     const { data: hosted, response } = await h.sdk(secret).images.generate({ prompt: 'a secret hosted scene', response_format: 'url' }).withResponse();
     const token = hosted.data![0]!.url!.split('/').at(-1)!;
-    expect((await fetch(hosted.data![0]!.url!)).status).toBe(200);
+    const served = await fetch(hosted.data![0]!.url!);
+    expect([served.status, (await served.arrayBuffer()).byteLength]).toEqual([200, IMAGE.length]);
     await h.waitForLogEvents(response.headers.get('x-request-id')!);
     const b64 = imageBase64(IMAGE_BYTES).toString('ascii');
     const idHash = openCapability(HOSTED_RESULT_TOKEN_PREFIX, token)!.idHash;
@@ -220,12 +204,45 @@ describe('RESULT_URL_TTL_MS', () => {
   it('a hosted URL serves its image until the TTL, then 404', async () => {
     const url = (await h.sdk(secret).images.generate({ prompt: 'short-lived', response_format: 'url' })).data![0]!.url!;
     const fresh = await fetch(url);
+    await fresh.arrayBuffer(); // an unread 300 KB answer stays in flight and holds the gateway's stop
     expect([fresh.status, fresh.headers.get('cache-control')]).toEqual([200, expect.stringMatching(/^private, max-age=[01]$/)]);
     const gone = await waitFor('the URL to expire', async () => {
       const res = await fetch(url);
-      return res.status === 404 ? res : null;
+      if (res.status === 404) return res;
+      await res.arrayBuffer();
+      return null;
     });
     expect(((await gone.json()) as ErrorBody).error.code).toBe('result_not_found');
+  });
+});
+
+describe('RESULT_URL_MODE=hosted with async jobs', () => {
+  let h: GatewayHarness;
+  let base: string;
+  let secret: string;
+  beforeAll(async () => {
+    ({ h, base, secret } = await startHosted());
+    h.fake.setBehavior('*', fakeBehaviors.success({ imageBytes: IMAGE_BYTES, chunked: true }));
+  }, 60_000);
+  afterAll(async () => h?.stop());
+
+  it('an async job with response_format url answers hosted URLs too, as the plain request would', async () => {
+    const submitted = await fetch(`${base}/v1/images/generations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json', prefer: 'respond-async' },
+      body: JSON.stringify({ prompt: 'a hosted job', response_format: 'url' }),
+    });
+    expect(submitted.status).toBe(202);
+    const { id } = (await submitted.json()) as { id: string };
+    const job = (await (await fetch(`${base}/v1/images/jobs/${id}?wait=30`, { headers: { authorization: `Bearer ${secret}` } })).json()) as {
+      status: string;
+      result: { data: Array<{ url?: string; b64_json?: string }> };
+    };
+    expect(job.status).toBe('succeeded');
+    const url = job.result.data[0]!.url!;
+    expect(url).toMatch(new RegExp(`^${base}/v1/images/results/imgres_`));
+    expect(job.result.data[0]!.b64_json).toBeUndefined();
+    expect(Buffer.from(await (await fetch(url)).arrayBuffer())).toEqual(IMAGE);
   });
 });
 

@@ -13,6 +13,19 @@ describe('capability seal', () => {
     expect(openWithCapability(again, sealed).toString()).toBe('{"data":[]}');
   });
 
+  it('only the canonical spelling opens: a last character differing in the padding bits is no token', () => {
+    const secret = Buffer.alloc(32, 7);
+    const canonical = `imgres_${secret.toString('base64url')}`;
+    expect(openCapability('imgres_', canonical)).not.toBeNull();
+    // 32 bytes end in 4 data bits and 2 padding bits: 'A' and 'B'..'D' decode alike, only 'A' is made.
+    const zeroTail = Buffer.alloc(32, 0);
+    const made = `imgres_${zeroTail.toString('base64url')}`;
+    expect(made.endsWith('A')).toBe(true);
+    expect(Buffer.from(`${made.slice(7, -1)}B`, 'base64url').equals(zeroTail)).toBe(true);
+    expect(openCapability('imgres_', `${made.slice(0, -1)}B`)).toBeNull();
+    expect(openCapability('imgres_', made)).not.toBeNull();
+  });
+
   it('the stored hash reveals neither the token nor the key', () => {
     const made = createCapability('imgjob_');
     expect(made.idHash).toMatch(/^[0-9a-f]{64}$/);
