@@ -5,7 +5,7 @@
  * `instructions` are mandatory for ChatGPT accounts; `input` is a list; `max_output_tokens` and the
  * tool's `n` are refused; a forced `tool_choice` needs the tool in `tools`.
  */
-import { detail, isFailure, sha256, summarizeImage, type RecordedBody, type RecordedImage, type WireFailure } from './wire-checks.js';
+import { detail, isFailure, parseJsonObjectBody, sha256, summarizeImage, type RecordedBody, type RecordedImage, type WireFailure } from './wire-checks.js';
 
 /** The hosted tool the fake generates images with. */
 export const IMAGE_TOOL_TYPE = 'image_generation';
@@ -102,14 +102,9 @@ function recordResponsesBody(json: Record<string, unknown>, input: InputSummary 
  * object) and the first violation, if any.
  */
 export function checkResponsesBody(contentType: string | undefined, raw: Buffer): { body: RecordedBody | null; failure: WireFailure | null } {
-  if (!/^application\/json\b/i.test(contentType ?? '')) return { body: null, failure: detail('Content-Type must be application/json') };
-  let json: unknown;
-  try {
-    json = JSON.parse(raw.toString('utf8'));
-  } catch {
-    return { body: null, failure: detail('Invalid JSON body') };
-  }
-  if (!isObject(json)) return { body: null, failure: detail('body must be a JSON object') };
+  const parsed = parseJsonObjectBody(contentType, raw);
+  if ('failure' in parsed) return { body: null, failure: parsed.failure };
+  const { json } = parsed;
   const input = Array.isArray(json.input) ? summarizeInput(json.input) : null;
   const inputSummary = input && !('status' in input) ? input : null;
   const tools = checkTools(json.tools, json.tool_choice);

@@ -155,6 +155,19 @@ function checkFields(endpoint: FakeImagesEndpoint, fields: Record<string, unknow
   return null;
 }
 
+/** A JSON body as the backend reads it: JSON content type, valid JSON, an object; else the first violation. */
+export function parseJsonObjectBody(contentType: string | undefined, raw: Buffer): { json: Record<string, unknown> } | { failure: WireFailure } {
+  if (!/^application\/json\b/i.test(contentType ?? '')) return { failure: detail('Content-Type must be application/json') };
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch {
+    return { failure: detail('Invalid JSON body') };
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return { failure: detail('body must be a JSON object') };
+  return { json: json as Record<string, unknown> };
+}
+
 /**
  * Parses and checks a request body. Returns the recorded summary (when the body is a JSON object) and
  * the first violation, if any.
@@ -164,15 +177,10 @@ export function checkBody(
   contentType: string | undefined,
   raw: Buffer,
 ): { body: RecordedBody | null; failure: WireFailure | null } {
-  if (!/^application\/json\b/i.test(contentType ?? '')) return { body: null, failure: detail('Content-Type must be application/json') };
-  let json: unknown;
-  try {
-    json = JSON.parse(raw.toString('utf8'));
-  } catch {
-    return { body: null, failure: detail('Invalid JSON body') };
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) return { body: null, failure: detail('body must be a JSON object') };
-  const { images, mask, ...fields } = json as Record<string, unknown>;
+  const parsed = parseJsonObjectBody(contentType, raw);
+  if ('failure' in parsed) return { body: null, failure: parsed.failure };
+  const { json } = parsed;
+  const { images, mask, ...fields } = json;
   const imageSummary = endpoint === 'edits' ? summarizeImages(images) : null;
   const maskSummary = mask === undefined ? null : summarizeImage(mask, 'mask');
   const body: RecordedBody = {
