@@ -73,14 +73,9 @@ export async function runFailover(input: FailoverInput): Promise<FailoverResult>
 
 async function attemptOne(candidate: Candidate, input: FailoverInput, attempts: AttemptRecord[]): Promise<AttemptOutcome> {
   const { account, credentials } = candidate;
-  const permit = input.accountLimiter.tryAcquire(account.id, account.imageConcurrency);
-  if (!permit) return { kind: 'skip', skip: 'concurrency_blocked' };
-  const refused = input.claimAttempt?.(candidate) ?? null;
-  if (refused) {
-    permit.release();
-    return { kind: 'skip', skip: refused };
-  }
-  input.onPermit?.();
+  const taken = takeAccount(candidate, input);
+  if ('skip' in taken) return { kind: 'skip', skip: taken.skip };
+  const { permit } = taken;
   const record = (fields: Pick<AttemptRecord, 'status' | 'ttfbMs' | 'errorClass' | 'retryAfterSeconds'>) => {
     const attempt: AttemptRecord = { accountId: account.id, accountName: account.name, endedAt: input.now(), ...fields };
     attempts.push(attempt);
@@ -124,6 +119,28 @@ async function attemptOne(candidate: Candidate, input: FailoverInput, attempts: 
   const skip = statusClass(response.status) as SkipClass;
   record({ status: response.status, ttfbMs: response.ttfbMs, errorClass: skip, retryAfterSeconds: info.resetsInSeconds ?? null });
   return { kind: 'skip', skip };
+}
+
+/**
+ * Takes the account's slot and claims the account for this attempt (claimAttempt, then onPermit).
+ * The slot goes back when the claim refuses, and when a hook throws (the error then reaches the
+ * caller): a slot taken here is either handed on or released, never lost.
+ */
+function takeAccount(candidate: Candidate, input: FailoverInput): { permit: Permit } | { skip: SkipClass } {
+  const permit = input.accountLimiter.tryAcquire(candidate.account.id, candidate.account.imageConcurrency);
+  if (!permit) return { skip: 'concurrency_blocked' };
+  try {
+    const refused = input.claimAttempt?.(candidate) ?? null;
+    if (refused !== null) {
+      permit.release();
+      return { skip: refused };
+    }
+    input.onPermit?.();
+    return { permit };
+  } catch (err) {
+    permit.release();
+    throw err;
+  }
 }
 
 /** Maps a failed send to a skip class by error code (never by message text). */
