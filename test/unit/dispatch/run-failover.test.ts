@@ -3,10 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { AccountHealth, COOLDOWN_SKIP_CLASS, type AccountCooldown, type CooldownCause } from '../../../src/dispatch/account-health.js';
 import { explainExhaustion, type SkipClass } from '../../../src/dispatch/exhaustion.js';
 import type { Candidate } from '../../../src/dispatch/plan-candidates.js';
-import { runFailover, type AttemptRecord, type FailoverInput, type FailoverResult } from '../../../src/dispatch/run-failover.js';
+import { runFailover, type FailoverInput, type FailoverResult } from '../../../src/dispatch/run-failover.js';
 import type { ErrorCode } from '../../../src/errors/codes.js';
 import { AccountLimiter } from '../../../src/limits/account-limiter.js';
-import type { AccountRecord } from '../../../src/store/types.js';
 import { replies, ScriptedUpstream, type ScriptedReply } from '../../support/scripted-upstream.js';
 import { makeAccount } from '../../support/snapshot-fixtures.js';
 
@@ -14,11 +13,13 @@ const T0 = 1_800_000_000_000;
 const POLICY = { rateLimitCapMs: 3_600_000, backoffBaseMs: 5_000, backoffMaxMs: 300_000 };
 const BODY_TEXT = '{"prompt":"a lighthouse"}';
 
+type AttemptRecord = FailoverResult['attempts'][number];
+
 /**
  * One failover run over accounts `names` (in that order), wired to account health the way the data
  * plane wires it (dispatch-context.ts): every attempt is reported, every try is claimed first.
  */
-function setup(names: string[], script: Record<string, ScriptedReply | ScriptedReply[]> = {}, accountOverrides: Partial<AccountRecord> = {}) {
+function setup(names: string[], script: Record<string, ScriptedReply | ScriptedReply[]> = {}, accountOverrides: Parameters<typeof makeAccount>[1] = {}) {
   let nowMs = T0;
   const now = () => nowMs;
   const upstream = new ScriptedUpstream(script);
