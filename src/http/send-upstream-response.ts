@@ -54,8 +54,10 @@ export async function sendUpstreamResponse(
     await pipeThrough(response.body, tap.stream, res, opts.idleTimeoutMs);
     return { status: response.status, metrics: tap.metrics(), streamError: null };
   } catch (err) {
+    // Read before the response is cut: cutting it fires the client-abort watcher as well.
+    const streamError = opts.clientSignal.aborted ? 'client_aborted' : classifyStreamError(err);
     if (!res.destroyed) res.destroy();
-    return { status: response.status, metrics: tap.metrics(), streamError: opts.clientSignal.aborted ? 'client_aborted' : classifyStreamError(err) };
+    return { status: response.status, metrics: tap.metrics(), streamError };
   }
 }
 
@@ -80,7 +82,8 @@ function classifyStreamError(err: unknown): SentResponse['streamError'] {
 
 /**
  * Pipes upstream body → tap → client and settles when the client has the last byte, or on the first
- * error anywhere (then every stream is destroyed, so the upstream connection is released). Hand-rolled
+ * error anywhere (then the upstream side is destroyed, so its connection is released; the caller cuts
+ * the client's response once it has told why). Hand-rolled
  * rather than stream/promises' pipeline, which allocates an AbortController and two error objects per
  * call even on success: measurable at hundreds of requests per second.
  * `idleTimeoutMs`: no byte moving toward the client for that long ends it. Without this a client that
@@ -99,7 +102,6 @@ function pipeThrough(source: Readable, tap: Transform, res: ServerResponse, idle
       clearTimeout(idle);
       source.destroy();
       tap.destroy();
-      res.destroy();
       reject(err);
     };
     tap.on('data', () => idle.refresh());

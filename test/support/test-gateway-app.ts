@@ -14,11 +14,11 @@ import type { Snapshot } from '../../src/store/types.js';
  * metrics and usage recorder (writing nowhere), an upstream that must not be called unless
  * `overrides.upstream` says otherwise. `env` feeds loadConfig.
  */
-export function buildTestGatewayApp(
+export async function buildTestGatewayApp(
   snapshot: () => Snapshot,
   opts: { env?: Record<string, string>; overrides?: Partial<GatewayDeps> } = {},
 ): Promise<FastifyInstance> {
-  return buildGatewayApp({
+  const app = await buildGatewayApp({
     config: loadConfig(opts.env ?? {}),
     snapshots: { current: snapshot, isReady: () => true },
     keyLimiter: new KeyLimiter(),
@@ -31,4 +31,11 @@ export function buildTestGatewayApp(
     hashPrompt: createPromptHasher(Buffer.alloc(32, 7)),
     ...opts.overrides,
   });
+  // inject's stand-in socket has no destroy(), and its requests never become `complete`: every error
+  // answer arms the error handler's linger timer, which would throw a second later. Give it one.
+  app.addHook('onSend', async (req) => {
+    const socket = req.raw.socket as { destroy?: unknown };
+    if (typeof socket.destroy !== 'function') socket.destroy = () => undefined;
+  });
+  return app;
 }
