@@ -8,6 +8,7 @@ import { KeyLimiter } from '../../src/limits/key-limiter.js';
 import type { ImageLogEvent } from '../../src/observe/image-log-event.js';
 import { IMAGE_B64, OK_BODY, replies, ScriptedUpstream, type ScriptedReply } from '../support/scripted-upstream.js';
 import { makeAccount, makeKey, makeSnapshot } from '../support/snapshot-fixtures.js';
+import { parseSse } from '../support/sse-events.js';
 import { buildTestGatewayApp } from '../support/test-gateway-app.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -302,5 +303,44 @@ describe('n > 1 fanned out into one-image calls', () => {
     expect(res.headers['x-gateway-images-produced']).toBeUndefined();
     await t.logOf(res);
     expect(t.slotsHeld()).toBe(0);
+  });
+});
+
+describe('stream: true', () => {
+  it('failover before the first image byte is invisible: one completed event from the account that answered', async () => {
+    const t = await start({ script: { a: replies.status(503) } });
+    const res = await generate(t, { stream: true });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    const { events } = parseSse(res.body);
+    expect(events.map((e) => e.event)).toEqual(['image_generation.completed']);
+    expect(events[0]!.data).toMatchObject({ type: 'image_generation.completed', b64_json: IMAGE_B64 });
+    expect(t.upstream.calls).toEqual(['a', 'b']);
+    await t.logOf(res);
+    expect(t.slotsHeld()).toBe(0);
+  });
+
+  it('every account failing once the stream has started: the exhaustion error as `event: error`, every slot released', async () => {
+    const t = await start({ script: { a: replies.rateLimited(45), b: replies.rateLimited(45) } });
+    const res = await generate(t, { stream: true });
+    expect(res.statusCode).toBe(200); // the headers went out when a's slot was taken
+    const { events } = parseSse(res.body);
+    expect(events).toEqual([{ event: 'error', data: { error: expect.objectContaining({ type: 'rate_limit_error', code: 'accounts_rate_limited', param: null }) } }]);
+    const lines = await t.logOf(res);
+    expect(lines.at(-1)).toMatchObject({ event: 'exhausted', upstream_status: 429, stream: true });
+    expect(t.slotsHeld()).toBe(0);
+  });
+
+  it('every account busy before any slot was held: a plain JSON 429, not a stream', async () => {
+    const t = await start({ accounts: ['a'], account: { imageConcurrency: 1 }, script: { a: replies.hang() } });
+    const first = generate(t);
+    await waitFor('the first call', () => t.upstream.calls.length === 1);
+    const busy = await generate(t, { stream: true });
+    expect(busy.statusCode).toBe(429);
+    expect(busy.headers['content-type']).toMatch(/^application\/json/);
+    expect(busy.json().error.code).toBe('accounts_busy');
+    t.responses[0]!.destroy();
+    await expect(first).rejects.toThrow();
+    await waitFor('every slot released', () => t.slotsHeld() === 0);
   });
 });
