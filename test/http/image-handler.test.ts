@@ -6,7 +6,7 @@ import { AccountHealth } from '../../src/dispatch/account-health.js';
 import { AccountLimiter } from '../../src/limits/account-limiter.js';
 import { KeyLimiter } from '../../src/limits/key-limiter.js';
 import type { ImageLogEvent } from '../../src/observe/image-log-event.js';
-import { IMAGE_B64, OK_BODY, replies, ScriptedUpstream, type ScriptedReply } from '../support/scripted-upstream.js';
+import { IMAGE_B64, OK_BODY, replies, ScriptedUpstream, type ScriptedReply, type UpstreamScript } from '../support/scripted-upstream.js';
 import { makeAccount, makeKey, makeSnapshot } from '../support/snapshot-fixtures.js';
 import { parseSse } from '../support/sse-events.js';
 import { buildTestGatewayApp } from '../support/test-gateway-app.js';
@@ -20,7 +20,7 @@ const POLICY = { rateLimitCapMs: 3_600_000, backoffBaseMs: 5_000, backoffMaxMs: 
  * The data-plane app around a scripted upstream, on a fixed clock, with the pieces a test looks
  * at afterwards: the limiters (slots held), account health, the request log and the 401 hook.
  */
-async function startApp(opts: { script?: Record<string, ScriptedReply | ScriptedReply[]>; accounts?: string[]; account?: Parameters<typeof makeAccount>[1]; key?: Parameters<typeof makeKey>[0] } = {}) {
+async function startApp(opts: { script?: UpstreamScript; accounts?: string[]; account?: Parameters<typeof makeAccount>[1]; key?: Parameters<typeof makeKey>[0] } = {}) {
   const names = opts.accounts ?? ['a', 'b'];
   const snapshot = makeSnapshot([makeKey({ hash: hashApiKey(SECRET), ...opts.key })], names.map((n) => makeAccount(n, opts.account)));
   const upstream = new ScriptedUpstream(opts.script ?? {});

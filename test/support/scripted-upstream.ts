@@ -16,6 +16,9 @@ export type ScriptedReply =
   | { kind: 'hang' }
   | { kind: 'held'; until: Promise<void>; then: ScriptedReply };
 
+/** Replies by account name: one that sticks, or a list played one per call (its last one then sticks). */
+export type UpstreamScript = Readonly<Record<string, ScriptedReply | readonly ScriptedReply[]>>;
+
 /** One image, as the Codex images endpoint returns it. */
 export const IMAGE_B64 = makePng(4, 4).toString('base64');
 export const OK_BODY = { created: 1, data: [{ b64_json: IMAGE_B64 }], usage: { input_tokens: 1, output_tokens: 2, total_tokens: 3 } };
@@ -85,11 +88,11 @@ export class ScriptedUpstream implements UpstreamClient {
   /** Resolves each time a call starts (tests wait on it before aborting mid-call). */
   private started: Array<() => void> = [];
 
-  constructor(private readonly script: Record<string, ScriptedReply | ScriptedReply[]> = {}) {}
+  /** Each account's replies still to play (a copy: the caller's script is never consumed). */
+  private readonly queues: Map<string, ScriptedReply[]>;
 
-  /** Replaces the script of one account. */
-  set(account: string, reply: ScriptedReply | ScriptedReply[]): void {
-    this.script[account] = reply;
+  constructor(script: UpstreamScript = {}) {
+    this.queues = new Map(Object.entries(script).map(([account, reply]) => [account, Array.isArray(reply) ? [...reply] : [reply as ScriptedReply]]));
   }
 
   /** Resolves when the next call has started. */
@@ -115,10 +118,10 @@ export class ScriptedUpstream implements UpstreamClient {
 
   async close(): Promise<void> {}
 
+  /** The account's next reply; the last one sticks, and an account without a script answers 200. */
   private take(account: string): ScriptedReply {
-    const entry = this.script[account] ?? replies.ok();
-    if (!Array.isArray(entry)) return entry;
-    return (entry.length > 1 ? entry.shift() : entry[0]) ?? replies.ok();
+    const queue = this.queues.get(account) ?? [];
+    return (queue.length > 1 ? queue.shift() : queue[0]) ?? replies.ok();
   }
 
   private async play(reply: ScriptedReply, signal: AbortSignal): Promise<UpstreamResponse> {

@@ -6,7 +6,7 @@ import type { Candidate } from '../../../src/dispatch/plan-candidates.js';
 import { runFailover, type FailoverInput, type FailoverResult } from '../../../src/dispatch/run-failover.js';
 import type { ErrorCode } from '../../../src/errors/codes.js';
 import { AccountLimiter } from '../../../src/limits/account-limiter.js';
-import { replies, ScriptedUpstream, type ScriptedReply } from '../../support/scripted-upstream.js';
+import { replies, ScriptedUpstream, type ScriptedReply, type UpstreamScript } from '../../support/scripted-upstream.js';
 import { makeAccount } from '../../support/snapshot-fixtures.js';
 
 const T0 = 1_800_000_000_000;
@@ -19,7 +19,7 @@ type AttemptRecord = FailoverResult['attempts'][number];
  * One failover run over accounts `names` (in that order), wired to account health the way the data
  * plane wires it (dispatch-context.ts): every attempt is reported, every try is claimed first.
  */
-function setup(names: string[], script: Record<string, ScriptedReply | ScriptedReply[]> = {}, accountOverrides: Parameters<typeof makeAccount>[1] = {}) {
+function setup(names: string[], script: UpstreamScript = {}, accountOverrides: Parameters<typeof makeAccount>[1] = {}) {
   let nowMs = T0;
   const now = () => nowMs;
   const upstream = new ScriptedUpstream(script);
@@ -72,23 +72,28 @@ interface SkipCase {
   skip: SkipClass;
   /** The attempt's upstream status (null: no answer arrived). */
   status: number | null;
-  retryAfterSeconds: number | null;
   /** The cooldown the account is left with; null = none. */
   cooldown: Partial<AccountCooldown> | null;
   /** The error when this was the only account. */
   exhaustion: ErrorCode;
+  /** The reset the upstream announced (seconds); absent = none. */
+  retryAfterSeconds?: number;
 }
+
+const FAILED = backoff(1);
+const POOL = 'account_pool_exhausted';
+const capped = (retryAfterSeconds: number) => ({ cause: 'rate_limited' as const, untilMs: T0 + Math.min(retryAfterSeconds * 1000, POLICY.rateLimitCapMs) });
 
 /** Every way an attempt is passed over after the upstream was called (upstream-failures.ts, run-failover.ts). */
 const SKIP_CASES: Record<string, SkipCase> = {
-  '401 token refused': { reply: replies.unauthorized(), skip: 'auth', status: 401, retryAfterSeconds: null, cooldown: { cause: 'auth', untilMs: T0 + POLICY.rateLimitCapMs }, exhaustion: 'no_usable_accounts' },
-  '403 forbidden': { reply: replies.forbidden(), skip: 'auth', status: 403, retryAfterSeconds: null, cooldown: backoff(1), exhaustion: 'no_usable_accounts' },
+  '401 token refused': { reply: replies.unauthorized(), skip: 'auth', status: 401, cooldown: { cause: 'auth', untilMs: T0 + POLICY.rateLimitCapMs }, exhaustion: 'no_usable_accounts' },
+  '403 forbidden': { reply: replies.forbidden(), skip: 'auth', status: 403, cooldown: FAILED, exhaustion: 'no_usable_accounts' },
   '429 with resets_in_seconds': {
     reply: replies.rateLimited(120),
     skip: 'rate_limited',
     status: 429,
     retryAfterSeconds: 120,
-    cooldown: { cause: 'rate_limited', untilMs: T0 + 120_000, capped: false },
+    cooldown: { ...capped(120), capped: false },
     exhaustion: 'accounts_rate_limited',
   },
   '429 with a reset past the cap (re-probed after the cap)': {
@@ -96,28 +101,28 @@ const SKIP_CASES: Record<string, SkipCase> = {
     skip: 'rate_limited',
     status: 429,
     retryAfterSeconds: 5 * 3600,
-    cooldown: { cause: 'rate_limited', untilMs: T0 + POLICY.rateLimitCapMs, capped: true },
+    cooldown: { ...capped(5 * 3600), capped: true },
     exhaustion: 'accounts_rate_limited',
   },
-  '429 without a reset hint': { reply: replies.rateLimited(null), skip: 'rate_limited', status: 429, retryAfterSeconds: null, cooldown: backoff(1), exhaustion: 'accounts_rate_limited' },
-  '500': { reply: replies.status(500), skip: 'upstream_server', status: 500, retryAfterSeconds: null, cooldown: backoff(1), exhaustion: 'account_pool_exhausted' },
-  '502': { reply: replies.status(502), skip: 'upstream_server', status: 502, retryAfterSeconds: null, cooldown: backoff(1), exhaustion: 'account_pool_exhausted' },
-  '503': { reply: replies.status(503), skip: 'upstream_server', status: 503, retryAfterSeconds: null, cooldown: backoff(1), exhaustion: 'account_pool_exhausted' },
-  '504': { reply: replies.status(504), skip: 'upstream_server', status: 504, retryAfterSeconds: null, cooldown: backoff(1), exhaustion: 'account_pool_exhausted' },
-  '599 (no body at all)': { reply: replies.status(599, ''), skip: 'upstream_server', status: 599, retryAfterSeconds: null, cooldown: backoff(1), exhaustion: 'account_pool_exhausted' },
-  '502 whose error body breaks mid-read': { reply: replies.brokenBody(502), skip: 'upstream_server', status: 502, retryAfterSeconds: null, cooldown: backoff(1), exhaustion: 'account_pool_exhausted' },
-  'whole-attempt timeout': { reply: replies.attemptTimeout(), skip: 'upstream_timeout', status: null, retryAfterSeconds: null, cooldown: backoff(1), exhaustion: 'upstream_timeout' },
-  'headers timeout (undici)': { reply: replies.undiciError('UND_ERR_HEADERS_TIMEOUT'), skip: 'upstream_timeout', status: null, retryAfterSeconds: null, cooldown: backoff(1), exhaustion: 'upstream_timeout' },
-  'connect timeout (undici)': { reply: replies.undiciError('UND_ERR_CONNECT_TIMEOUT'), skip: 'upstream_timeout', status: null, retryAfterSeconds: null, cooldown: backoff(1), exhaustion: 'upstream_timeout' },
-  'connection reset': { reply: replies.undiciError('ECONNRESET'), skip: 'upstream_request', status: null, retryAfterSeconds: null, cooldown: backoff(1), exhaustion: 'account_pool_exhausted' },
-  'connection refused': { reply: replies.undiciError('ECONNREFUSED'), skip: 'upstream_request', status: null, retryAfterSeconds: null, cooldown: backoff(1), exhaustion: 'account_pool_exhausted' },
-  'DNS failure': { reply: replies.undiciError('ENOTFOUND'), skip: 'upstream_request', status: null, retryAfterSeconds: null, cooldown: backoff(1), exhaustion: 'account_pool_exhausted' },
-  'SOCKS proxy refused': { reply: replies.undiciError('SOCKS_PROXY_ERROR'), skip: 'upstream_request', status: null, retryAfterSeconds: null, cooldown: backoff(1), exhaustion: 'account_pool_exhausted' },
-  'an error without a code (client bug)': { reply: replies.crash(), skip: 'upstream_request', status: null, retryAfterSeconds: null, cooldown: backoff(1), exhaustion: 'account_pool_exhausted' },
-  'a thrown non-Error': { reply: { kind: 'throw', error: 'boom' }, skip: 'upstream_request', status: null, retryAfterSeconds: null, cooldown: backoff(1), exhaustion: 'account_pool_exhausted' },
+  '429 without a reset hint': { reply: replies.rateLimited(null), skip: 'rate_limited', status: 429, cooldown: FAILED, exhaustion: 'accounts_rate_limited' },
+  '500': { reply: replies.status(500), skip: 'upstream_server', status: 500, cooldown: FAILED, exhaustion: POOL },
+  '502': { reply: replies.status(502), skip: 'upstream_server', status: 502, cooldown: FAILED, exhaustion: POOL },
+  '503': { reply: replies.status(503), skip: 'upstream_server', status: 503, cooldown: FAILED, exhaustion: POOL },
+  '504': { reply: replies.status(504), skip: 'upstream_server', status: 504, cooldown: FAILED, exhaustion: POOL },
+  '599 (no body at all)': { reply: replies.status(599, ''), skip: 'upstream_server', status: 599, cooldown: FAILED, exhaustion: POOL },
+  '502 whose error body breaks mid-read': { reply: replies.brokenBody(502), skip: 'upstream_server', status: 502, cooldown: FAILED, exhaustion: POOL },
+  'whole-attempt timeout': { reply: replies.attemptTimeout(), skip: 'upstream_timeout', status: null, cooldown: FAILED, exhaustion: 'upstream_timeout' },
+  'headers timeout (undici)': { reply: replies.undiciError('UND_ERR_HEADERS_TIMEOUT'), skip: 'upstream_timeout', status: null, cooldown: FAILED, exhaustion: 'upstream_timeout' },
+  'connect timeout (undici)': { reply: replies.undiciError('UND_ERR_CONNECT_TIMEOUT'), skip: 'upstream_timeout', status: null, cooldown: FAILED, exhaustion: 'upstream_timeout' },
+  'connection reset': { reply: replies.undiciError('ECONNRESET'), skip: 'upstream_request', status: null, cooldown: FAILED, exhaustion: POOL },
+  'connection refused': { reply: replies.undiciError('ECONNREFUSED'), skip: 'upstream_request', status: null, cooldown: FAILED, exhaustion: POOL },
+  'DNS failure': { reply: replies.undiciError('ENOTFOUND'), skip: 'upstream_request', status: null, cooldown: FAILED, exhaustion: POOL },
+  'SOCKS proxy refused': { reply: replies.undiciError('SOCKS_PROXY_ERROR'), skip: 'upstream_request', status: null, cooldown: FAILED, exhaustion: POOL },
+  'an error without a code (client bug)': { reply: replies.crash(), skip: 'upstream_request', status: null, cooldown: FAILED, exhaustion: POOL },
+  'a thrown non-Error': { reply: { kind: 'throw', error: 'boom' }, skip: 'upstream_request', status: null, cooldown: FAILED, exhaustion: POOL },
   // The account's own configuration or the response is at fault, not its health: no cooldown.
-  'invalid proxy URL': { reply: replies.badProxy(), skip: 'proxy_client', status: null, retryAfterSeconds: null, cooldown: null, exhaustion: 'account_pool_exhausted' },
-  'response too large': { reply: replies.tooLarge(), skip: 'response_too_large', status: null, retryAfterSeconds: null, cooldown: null, exhaustion: 'account_pool_exhausted' },
+  'invalid proxy URL': { reply: replies.badProxy(), skip: 'proxy_client', status: null, cooldown: null, exhaustion: POOL },
+  'response too large': { reply: replies.tooLarge(), skip: 'response_too_large', status: null, cooldown: null, exhaustion: POOL },
 };
 
 describe('runFailover: every skip class fails over to the next account', () => {
@@ -128,7 +133,15 @@ describe('runFailover: every skip class fails over to the next account', () => {
     expect(upstream.calls).toEqual(['a', 'b']);
     expect(result).toMatchObject({ kind: 'final', candidate: { account: { name: 'b' } }, response: { status: 200 }, skips: [c.skip] });
     expect(result.attempts).toEqual<AttemptRecord[]>([
-      { accountId: 'acct_a', accountName: 'a', status: c.status, ttfbMs: c.status === null ? null : 7, errorClass: c.skip, retryAfterSeconds: c.retryAfterSeconds, endedAt: T0 },
+      {
+        accountId: 'acct_a',
+        accountName: 'a',
+        status: c.status,
+        ttfbMs: c.status === null ? null : 7,
+        errorClass: c.skip,
+        retryAfterSeconds: c.retryAfterSeconds ?? null,
+        endedAt: T0,
+      },
       { accountId: 'acct_b', accountName: 'b', status: 200, ttfbMs: 7, errorClass: null, retryAfterSeconds: null, endedAt: T0 },
     ]);
     // a's slot went back as soon as it failed; b's is held for the caller until the body is sent.
@@ -150,7 +163,7 @@ describe('runFailover: every skip class fails over to the next account', () => {
     expect(held()).toEqual(idle);
     const why = explainExhaustion(result as Extract<FailoverResult, { kind: 'exhausted' }>, T0);
     expect(why.code).toBe(c.exhaustion);
-    expect(why.retryAfterMs).toBe(c.retryAfterSeconds === null ? null : c.retryAfterSeconds * 1000);
+    expect(why.retryAfterMs).toBe(c.retryAfterSeconds === undefined ? null : c.retryAfterSeconds * 1000);
   });
 
   it('a failed-over answer has its error body read to the end (its connection can be reused); a final body is left unread for the caller', async () => {

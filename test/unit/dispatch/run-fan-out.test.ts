@@ -4,7 +4,7 @@ import type { Candidate } from '../../../src/dispatch/plan-candidates.js';
 import { runFailover } from '../../../src/dispatch/run-failover.js';
 import { runFanOut, type FinalResult } from '../../../src/dispatch/run-fan-out.js';
 import { AccountLimiter } from '../../../src/limits/account-limiter.js';
-import { replies, ScriptedUpstream, type ScriptedReply } from '../../support/scripted-upstream.js';
+import { replies, ScriptedUpstream, type UpstreamScript } from '../../support/scripted-upstream.js';
 import { makeAccount } from '../../support/snapshot-fixtures.js';
 import { waitFor } from '../../support/wait-for.js';
 
@@ -19,7 +19,7 @@ function gate(): { promise: Promise<void>; open: () => void } {
  * Fan-out over accounts `names` (each capped at `cap`), every part failed over with the real
  * runFailover; `consume` reads nothing and releases the part's permit, as readPartBody does.
  */
-function setup(names: string[], script: Record<string, ScriptedReply | ScriptedReply[]>, cap = 1) {
+function setup(names: string[], script: UpstreamScript, cap = 1) {
   const upstream = new ScriptedUpstream(script);
   const limiter = new AccountLimiter();
   const controller = new AbortController();
