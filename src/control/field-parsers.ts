@@ -8,7 +8,7 @@ import { isRecordIdShaped } from './record-id.js';
 
 const MAX_NAME_CHARS = 128;
 /** Control characters (C0, DEL, C1): never valid in a name. */
-const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+const CONTROL_CHARS = /\p{Cc}/u;
 
 const invalid = (message: string, param: string) => new GatewayError('invalid_request', message, param);
 

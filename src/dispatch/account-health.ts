@@ -82,11 +82,16 @@ export class AccountHealth {
     const cls = attempt.errorClass;
     if (cls === 'client_aborted' || cls === 'concurrency_blocked' || cls === 'proxy_client' || cls === 'response_too_large') return;
     const at = this.now();
-    if (cls === 'rate_limited' && attempt.retryAfterSeconds !== null) return this.setRateLimited(attempt.accountId, attempt.retryAfterSeconds, at);
-    if (cls === 'auth' && attempt.status === 401) return this.setAuth(attempt.accountId, accessToken, at);
-    if (cls !== null && (FAILURE_CLASSES.has(cls) || cls === 'rate_limited' || cls === 'auth')) return this.setFailure(attempt.accountId, at);
-    this.entries.delete(attempt.accountId);
-    this.failureCounts.delete(attempt.accountId);
+    if (cls === 'rate_limited' && attempt.retryAfterSeconds !== null) {
+      this.setRateLimited(attempt.accountId, attempt.retryAfterSeconds, at);
+    } else if (cls === 'auth' && attempt.status === 401) {
+      this.setAuth(attempt.accountId, accessToken, at);
+    } else if (cls !== null && (FAILURE_CLASSES.has(cls) || cls === 'rate_limited' || cls === 'auth')) {
+      this.setFailure(attempt.accountId, at);
+    } else {
+      this.entries.delete(attempt.accountId);
+      this.failureCounts.delete(attempt.accountId);
+    }
   }
 
   /**

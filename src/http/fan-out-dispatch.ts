@@ -129,7 +129,10 @@ export async function dispatchStreamFanOut(ctx: DispatchContext): Promise<void> 
       sse.writeEvents(text.events);
     }
   };
-  const run = await runParts(ctx, { onPermit: () => sse.start(), onPartRead: (part, body) => ((ready[part] = body), flush()) });
+  const run = await runParts(ctx, { onPermit: () => sse.start(), onPartRead: (part, body) => {
+    ready[part] = body;
+    flush();
+  } });
   for (let part = 0; part < outcome.request.n; part += 1) ready[part] ??= null;
   flush();
   outcome.stream = { completedEvents: events, partialEvents: 0, path: 'images' };

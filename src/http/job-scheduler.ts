@@ -165,7 +165,10 @@ export class JobScheduler {
     const key = findKey(snapshot, keyId)!;
     const admission = deps.keyLimiter.admit(key.id, key);
     if (!admission.admitted) return;
-    if (!hasFreeAccount(key, snapshot, deps)) return admission.permit.release();
+    if (!hasFreeAccount(key, snapshot, deps)) {
+      admission.permit.release();
+      return;
+    }
     queue.shift();
     this.track(this.run(job, key, snapshot, admission.permit));
   }
@@ -229,7 +232,10 @@ export class JobScheduler {
       if (!busy || !mayWait) return answer;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.opts.pumpIntervalMs);
-        this.capacityWaiters.add(() => (clearTimeout(timer), resolve()));
+        this.capacityWaiters.add(() => {
+          clearTimeout(timer);
+          resolve();
+        });
       });
     }
   }

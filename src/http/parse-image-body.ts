@@ -7,7 +7,7 @@ import { resolveImageModel } from '../images/model-aliases.js';
 import type { ImageLimits } from '../images/validate-image-fields.js';
 import { buildModelRouting } from './model-routing.js';
 import type { Snapshot } from '../store/types.js';
-import { parseImageMultipart, type MultipartPart } from '../images/parse-image-multipart.js';
+import { parseImageMultipart } from '../images/parse-image-multipart.js';
 import type { ImageSpool } from '../images/image-spool.js';
 import { GatewayError, isGatewayError } from '../errors/codes.js';
 import { parseMediaType } from './image-gate.js';
@@ -31,7 +31,7 @@ export async function parseImageBody(
 ): Promise<ImageRequest> {
   const limits = imageLimitsFrom(config, snapshot);
   if (parseMediaType(req.headers['content-type']) === 'multipart/form-data') {
-    return parseImageMultipart(req.parts() as AsyncIterable<MultipartPart>, { ...limits, spool }).catch((err: unknown) => {
+    return parseImageMultipart(req.parts(), { ...limits, spool }).catch((err: unknown) => {
       throw asMultipartError(err);
     });
   }

@@ -51,7 +51,8 @@ export function endWithoutAnswer(ctx: DispatchContext, sse: SseResponse, kind: '
   if (kind === 'aborted') {
     outcome.ending = { kind: 'client_aborted' };
     if (!sse.started) ctx.reply.hijack();
-    return sse.end();
+    sse.end();
+    return;
   }
   const error = buildExhaustionError(outcome.attempts, outcome.skips, ctx.deps.now());
   outcome.ending = { kind: 'exhausted', status: error.status, skips: outcome.skips };

@@ -80,7 +80,7 @@ export const isValidUpstreamModel = (name: string): boolean => name.length <= MO
 
 /** A client's model name as it may be echoed: at most MODEL_NAME_ECHO_CHARS, control characters as `?`. */
 export function clipModelName(name: string): string {
-  const safe = name.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+  const safe = name.replace(/\p{Cc}/gu, '?');
   return safe.length > MODEL_NAME_ECHO_CHARS ? `${safe.slice(0, MODEL_NAME_ECHO_CHARS)}…` : safe;
 }
 

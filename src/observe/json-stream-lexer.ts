@@ -204,7 +204,10 @@ export class JsonStreamLexer {
   private observeSegment(buf: Buffer, from: number, to: number): void {
     if (to <= from) return;
     if (this.valueHead !== null) this.addToHead(buf.toString('latin1', from, Math.min(to, from + VALUE_HEAD_CHARS)));
-    if (this.capture === CAPTURE.text) return this.captureRange(buf, from, to);
+    if (this.capture === CAPTURE.text) {
+      this.captureRange(buf, from, to);
+      return;
+    }
     if (this.capture !== CAPTURE.count) return;
     this.passCounted(buf, from, to);
     this.chars += to - from;

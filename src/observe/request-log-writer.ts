@@ -111,13 +111,17 @@ class LogWriter implements RequestLogWriter {
       this.dropped++;
       return;
     }
-    if (this.queue.length >= this.maxQueued) return this.dropOverflow();
+    if (this.queue.length >= this.maxQueued) {
+      this.dropOverflow();
+      return;
+    }
     let line: string;
     try {
       line = `${JSON.stringify(event)}\n`;
     } catch (err) {
       this.dropped++;
-      return this.report(err);
+      this.report(err);
+      return;
     }
     this.queue.push(line);
     this.accepted++;

@@ -34,8 +34,11 @@ export class MigrationChecksumError extends Error {
 }
 
 const MIGRATION_FILE = /^(\d{4})_([a-z0-9_]+)\.sql$/;
-/** Fixed advisory-lock key (ASCII "cigmigr") so concurrent migrators take turns. */
-const MIGRATION_LOCK_KEY = 0x6369676d696772;
+/**
+ * Fixed advisory-lock key (ASCII "cigmigr") so concurrent migrators take turns; passed as decimal text,
+ * since 56 bits are past what a JS number holds exactly.
+ */
+const MIGRATION_LOCK_KEY = 0x6369676d696772n.toString();
 
 /**
  * Finds the migrations folder both from src/ (tsx, tests) and from dist/ after `tsc` (which does not

@@ -49,7 +49,7 @@ const REDACTIONS: ReadonlyArray<readonly [RegExp, string]> = [
 
 // Control characters (newlines included) are flattened to spaces.
 // eslint-disable-next-line no-control-regex
-const CONTROL_CHARS = /[\u0000-\u001f\u007f]+/g;
+const CONTROL_CHARS = /\p{Cc}+/gu;
 
 /** Makes an upstream message safe to show and log: no control characters, secrets redacted, ≤ 500 chars. */
 export function redactUpstreamMessage(text: string): string {

@@ -23,7 +23,10 @@ function parseUnit(text: string): Map<string, Map<string, string[]>> {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
     const section = /^\[(\w+)\]$/.exec(line);
-    if (section) sections.set(section[1]!, (current = new Map()));
+    if (section) {
+      current = new Map();
+      sections.set(section[1]!, current);
+    }
     else {
       const [key, ...rest] = line.split('=');
       current.set(key!, [...(current.get(key!) ?? []), rest.join('=')]);

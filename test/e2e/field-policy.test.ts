@@ -76,7 +76,10 @@ async function send(form: RequestForm, field: PolicyField, value: unknown): Prom
 }
 
 function appendMultipart(form: FormData, field: PolicyField, value: unknown): void {
-  if (value === 'image') return form.append(field, new Blob([new Uint8Array(PNG)], { type: 'image/png' }), 'b.png');
+  if (value === 'image') {
+    form.append(field, new Blob([new Uint8Array(PNG)], { type: 'image/png' }), 'b.png');
+    return;
+  }
   if (typeof value === 'object' && value !== null) {
     for (const [key, inner] of Object.entries(value)) form.append(`${field}[${key}]`, String(inner));
     return;

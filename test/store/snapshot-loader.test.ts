@@ -23,8 +23,20 @@ function countQueries(db: Db): { db: Db; count: () => number } {
   let n = 0;
   const counted: Db = {
     ...db,
-    query: (sql, params) => ((n += 1), db.query(sql, params)),
-    transaction: (fn) => db.transaction((tx) => fn({ ...tx, query: (sql, params) => ((n += 1), tx.query(sql, params)) })),
+    query: (sql, params) => {
+      n += 1;
+      return db.query(sql, params);
+    },
+    transaction: (fn) =>
+      db.transaction((tx) =>
+        fn({
+          ...tx,
+          query: (sql, params) => {
+            n += 1;
+            return tx.query(sql, params);
+          },
+        }),
+      ),
   };
   return { db: counted, count: () => n };
 }

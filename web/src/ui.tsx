@@ -70,6 +70,7 @@ export function ConfirmButton({ label, question, onConfirm }: { label: string; q
   const [asking, setAsking] = useState(false);
   if (!asking) return <button type="button" class="danger" onClick={() => setAsking(true)}>{label}</button>;
   return (
+    // biome-ignore lint/a11y/useSemanticElements: a fieldset's default box would break this inline row inside table cells
     <span class="confirm" role="group" aria-label={question}>
       <span>{question}</span>
       <button type="button" class="danger" onClick={() => { setAsking(false); onConfirm(); }}>Yes, {label.toLowerCase()}</button>
@@ -81,6 +82,7 @@ export function ConfirmButton({ label, question, onConfirm }: { label: string; q
 /** A labelled form field (label wraps the control, so clicking the text focuses it). */
 export function Field({ label, hint, children }: { label: string; hint?: string; children: ComponentChildren }) {
   return (
+    // biome-ignore lint/a11y/noLabelWithoutControl: the control arrives as `children`, which the rule cannot see
     <label class="field">
       <span class="field-label">{label}{hint ? <small> {hint}</small> : null}</span>
       {children}
@@ -128,3 +130,16 @@ export function formatCountdown(ms: number): string {
 
 /** A count with thousands separators. */
 export const formatCount = (n: number | null): string => (n === null ? '—' : n.toLocaleString());
+
+/**
+ * A table that scrolls sideways on narrow screens. The wrapper takes keyboard focus so the
+ * scrolling is reachable without a mouse, and its label names it for screen readers.
+ */
+export function TableWrap({ label, children }: { label: string; children: ComponentChildren }) {
+  return (
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be focusable to scroll from the keyboard
+    <section class="table-wrap" tabIndex={0} aria-label={label}>
+      {children}
+    </section>
+  );
+}

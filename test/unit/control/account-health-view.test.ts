@@ -61,7 +61,10 @@ describe('status wire', () => {
 describe('status readers', () => {
   it('the local reader reports this process as `local`; combined readers add up clears', async () => {
     const cleared: string[] = [];
-    const source = { read: () => status([]), clearCooldown: (id: string) => (cleared.push(id), id === 'acct_a') };
+    const source = { read: () => status([]), clearCooldown: (id: string) => {
+        cleared.push(id);
+        return id === 'acct_a';
+      } };
     const both = combineStatusReaders([createLocalStatusReader(source), createLocalStatusReader(source)]);
     expect(await both.read()).toEqual([
       { gateway: 'local', ok: true, status: status([]) },

@@ -2,7 +2,6 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import type { Multipart } from '@fastify/multipart';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { testImageLimits } from '../../support/image-limits.js';
 import { isGatewayError } from '../../../src/errors/codes.js';
@@ -10,9 +9,6 @@ import type { ImageInput, ImageRequest } from '../../../src/images/image-request
 import { createImageSpool, type ImageSpool } from '../../../src/images/image-spool.js';
 import { parseImageMultipart, type MultipartLimits, type MultipartPart } from '../../../src/images/parse-image-multipart.js';
 import { makeJpegHeader, makePng, makeWebpHeader, padImage } from '../../support/images.js';
-
-// Compile-time check: what @fastify/multipart's req.parts() yields fits MultipartPart.
-export const acceptsFastifyParts = (parts: AsyncIterableIterator<Multipart>): AsyncIterable<MultipartPart> => parts;
 
 let dir: string;
 let spool: ImageSpool;

@@ -71,7 +71,10 @@ describe('validateImageFields', () => {
 
   it('asks the model resolver, with undefined when no model was sent', () => {
     const seen: Array<string | undefined> = [];
-    const resolveModel = (requested: string | undefined) => (seen.push(requested), { requested: requested ?? null, upstream: 'up-model' });
+    const resolveModel = (requested: string | undefined) => {
+      seen.push(requested);
+      return { requested: requested ?? null, upstream: 'up-model' };
+    };
     const run = (fields: Record<string, unknown>) => validateImageFields({ fields, form: 'generations', limits: { ...limits, resolveModel } });
     expect(run({ prompt: 'p', model: 'dall-e-3' })).toMatchObject({ model: 'up-model', requestedModel: 'dall-e-3' });
     expect(run({ prompt: 'p' })).toMatchObject({ model: 'up-model', requestedModel: null });

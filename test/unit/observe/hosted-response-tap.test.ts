@@ -112,7 +112,10 @@ describe('response tap, hosted result URLs', () => {
     const gate = new Promise<void>((resolve) => (open = resolve));
     const { store, stored } = memoryStore({ gate });
     let ended = false;
-    const run = runHostedTap(BODY, store, 5).then((r) => ((ended = true), r));
+    const run = runHostedTap(BODY, store, 5).then((r) => {
+      ended = true;
+      return r;
+    });
     await waitFor('the three commits to start', () => stored.length === 3 && stored.every((s) => s.commitCalled));
     await new Promise((resolve) => setImmediate(resolve));
     expect(ended).toBe(false);

@@ -16,7 +16,12 @@ async function run(body: string, split: number | 'whole' = 'whole', opts = OPTS)
   const bytes = Buffer.from(body);
   const chunks = split === 'whole' ? [bytes] : Array.from({ length: Math.ceil(bytes.length / split) }, (_, i) => bytes.subarray(i * split, (i + 1) * split));
   const out: Buffer[] = [];
-  await pipeline(Readable.from(chunks), tap.stream, new Writable({ write: (c: Buffer, _e, cb) => (out.push(c), cb()) }));
+  await pipeline(Readable.from(chunks), tap.stream, new Writable({
+      write: (c: Buffer, _e, cb) => {
+        out.push(c);
+        cb();
+      },
+    }));
   const text = Buffer.concat(out).toString();
   const events = text.split('\n\n').filter((b) => b !== '').map((b) => ({ event: /^event: (.*)$/m.exec(b)![1], data: JSON.parse(/^data: (.*)$/m.exec(b)![1]!) as Record<string, unknown> }));
   return { text, events, tap };
@@ -72,7 +77,12 @@ describe('createImageEventTap', () => {
     expect((await run('{"data":[]}')).tap.eventsWritten()).toBe(0);
     const cut = createImageEventTap(OPTS);
     const out: Buffer[] = [];
-    await pipeline(Readable.from([Buffer.from(`{"data":[{"b64_json":"${B64.slice(0, 10)}`)]), cut.stream, new Writable({ write: (c: Buffer, _e, cb) => (out.push(c), cb()) }));
+    await pipeline(Readable.from([Buffer.from(`{"data":[{"b64_json":"${B64.slice(0, 10)}`)]), cut.stream, new Writable({
+      write: (c: Buffer, _e, cb) => {
+        out.push(c);
+        cb();
+      },
+    }));
     expect(cut.eventsWritten()).toBe(0);
     expect(cut.eventOpen()).toBe(true);
     expect(cut.metrics().imageCount).toBeNull();

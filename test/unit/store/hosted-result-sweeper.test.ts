@@ -29,7 +29,12 @@ describe('hosted result sweeper', () => {
       intervalMs: 5,
       sweep: () => {
         calls += 1;
-        return new Promise<number>((resolve) => (finish = () => ((finished = true), resolve(1))));
+        return new Promise<number>((resolve) => {
+          finish = () => {
+            finished = true;
+            resolve(1);
+          };
+        });
       },
       onError: () => undefined,
     });

@@ -2,7 +2,7 @@
 import { useCallback, useState } from 'preact/hooks';
 import { api, describeError } from '../api.js';
 import type { Job } from '../types.js';
-import { ErrorNote, Field, Section, formatClock, useLoad } from '../ui.js';
+import { ErrorNote, Field, Section, formatClock, useLoad, TableWrap } from '../ui.js';
 
 /** Every status, each once (the type makes a new server status break this build). */
 const STATUS_CHOICES = { queued: true, running: true, succeeded: true, failed: true, cancelled: true, expired: true } as const satisfies Record<Job['status'], true>;
@@ -77,7 +77,7 @@ export function JobsSection({ pollMs }: { pollMs: number | null }) {
       <ErrorNote message={jobs.error ?? actionError} />
       {jobs.data?.length === 0 ? <p>No jobs match.</p> : null}
       {jobs.data && jobs.data.length > 0 ? (
-        <div class="table-wrap" tabIndex={0} aria-label="Async jobs table">
+        <TableWrap label="Async jobs table">
           <table aria-label="Async jobs">
             <thead>
               <tr><th>Created</th><th>Job</th><th>Status</th><th>Key</th><th>Endpoint</th><th>Error</th><th>Waited</th><th>Ran</th></tr>
@@ -86,7 +86,7 @@ export function JobsSection({ pollMs }: { pollMs: number | null }) {
               {jobs.data.map((job) => <JobRow key={job.id} job={job} onCancel={(j) => void cancel(j)} />)}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       ) : null}
     </Section>
   );

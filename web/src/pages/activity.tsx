@@ -2,7 +2,7 @@
 import { useCallback, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import type { LogEvent } from '../types.js';
-import { ErrorNote, Field, formatClock, NoDataPlaneNote, Section, useLoad } from '../ui.js';
+import { ErrorNote, Field, formatClock, NoDataPlaneNote, Section, useLoad, TableWrap } from '../ui.js';
 import { JobsSection } from './activity-jobs.js';
 
 const REFRESH_MS = 3_000;
@@ -13,7 +13,7 @@ const isSuccess = (e: LogEvent) => e.upstream_status >= 200 && e.upstream_status
 
 function EventTable({ events, withLinks }: { events: LogEvent[]; withLinks: boolean }) {
   return (
-    <div class="table-wrap" tabIndex={0} aria-label="Request-log lines">
+    <TableWrap label="Request-log lines">
       <table>
         <thead>
           <tr><th>Time</th><th>Request</th><th>Key</th><th>Account</th><th>Event</th><th>Status</th><th>Error class</th><th>Duration</th><th>Images</th><th>Tokens</th></tr>
@@ -35,7 +35,7 @@ function EventTable({ events, withLinks }: { events: LogEvent[]; withLinks: bool
           ))}
         </tbody>
       </table>
-    </div>
+    </TableWrap>
   );
 }
 

@@ -31,7 +31,7 @@ function SecretOnce({ name, secret, onDone }: { name: string; secret: string; on
     }
   };
   return (
-    <div class="secret" role="region" aria-label="New key secret">
+    <section class="secret" aria-label="New key secret">
       <p><strong>Key “{name}” created.</strong> Copy its secret now: it is shown only this once.</p>
       <output class="secret-value" data-testid="new-secret">{secret}</output>
       <div class="actions">
@@ -39,7 +39,7 @@ function SecretOnce({ name, secret, onDone }: { name: string; secret: string; on
         <button type="button" onClick={onDone}>Done</button>
       </div>
       <Notice message={copied} />
-    </div>
+    </section>
   );
 }
 
@@ -80,7 +80,7 @@ function KeyRow({ keyView, onChanged }: { keyView: Key; onChanged: () => Promise
         <dt>Image access</dt>
         <dd>
           <label class="switch">
-            <input type="checkbox" role="switch" checked={k.image_enabled} onChange={toggleImage} aria-label={`Image access for ${k.name}`} />
+            <input type="checkbox" role="switch" checked={k.image_enabled} aria-checked={k.image_enabled} onChange={toggleImage} aria-label={`Image access for ${k.name}`} />
             {k.image_enabled ? 'on' : 'off'}
           </label>
         </dd>

@@ -2,7 +2,7 @@
 import { useCallback, useState } from 'preact/hooks';
 import { api, describeError } from '../api.js';
 import type { ModelAlias, Settings } from '../types.js';
-import { ConfirmButton, ErrorNote, Field, Notice, Section, useLoad } from '../ui.js';
+import { ConfirmButton, ErrorNote, Field, Notice, Section, useLoad, TableWrap } from '../ui.js';
 
 function AliasForm({ onSaved }: { onSaved: () => Promise<void> }) {
   const [alias, setAlias] = useState('');
@@ -47,7 +47,7 @@ function StrictSwitch({ settings, onChanged }: { settings: Settings; onChanged: 
   return (
     <>
       <label class="switch">
-        <input type="checkbox" role="switch" name="model_aliases_strict" checked={settings.model_aliases_strict} onChange={toggle} aria-label="Strict model names" />
+        <input type="checkbox" role="switch" name="model_aliases_strict" checked={settings.model_aliases_strict} aria-checked={settings.model_aliases_strict} onChange={toggle} aria-label="Strict model names" />
         {settings.model_aliases_strict ? 'Strict: an unknown model name is refused (400, naming the allowed names)' : 'Lenient: an unknown model name gets the default model'}
       </label>
       <ErrorNote message={error} />
@@ -70,7 +70,7 @@ function AliasTable({ rows, onChanged }: { rows: ModelAlias[]; onChanged: () => 
     <>
       <ErrorNote message={error} />
       {rows.length === 0 ? <p>No aliases: only the served models (ALLOWED_MODELS) are known by name.</p> : (
-        <div class="table-wrap" tabIndex={0} aria-label="Model aliases table">
+        <TableWrap label="Model aliases table">
           <table aria-label="Model aliases">
             <thead><tr><th scope="col">Model name</th><th scope="col">Kind</th><th scope="col">Upstream model</th><th scope="col">Actions</th></tr></thead>
             <tbody>
@@ -84,7 +84,7 @@ function AliasTable({ rows, onChanged }: { rows: ModelAlias[]; onChanged: () => 
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       )}
     </>
   );
