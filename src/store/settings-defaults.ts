@@ -42,7 +42,7 @@ export const CODEX_CLIENT_VERSION_PATTERN = buildLengthPattern('[A-Za-z0-9._-]',
 /** Shape of a host model name: letters, digits, `.`, `_`, `:`, `-` (it goes into the upstream JSON body). */
 export const HOST_MODEL_PATTERN = buildLengthPattern('[A-Za-z0-9._:-]', FIELD_LIMITS.responsesHostModel);
 
-/** "1 to 64 characters" for a length limit, as the text settings' messages say it. */
+/** "<min> to <max> characters" for a length limit, as the text settings' messages say it. */
 const describeLength = (limit: FieldLimit): string => `${limit.min} to ${limit.max} characters`;
 
 /** Names of every setting, for iterating. */
