@@ -3,6 +3,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { buildLimitMessage, FIELD_LIMITS, formatLimitRange, isWithinLimit, type FieldLimit } from '../../../src/config/field-limits.js';
+import { buildRangeSpellings } from '../../support/limit-spellings.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const ENTRIES = Object.entries(FIELD_LIMITS) as Array<[string, FieldLimit]>;
@@ -16,11 +17,6 @@ function listSourceFiles(dir: string): string[] {
     return /\.tsx?$/.test(entry.name) ? [path] : [];
   });
 }
-
-/** The ways a range can be spelled out in code, comments or hints. */
-const rangeSpellings = (limit: FieldLimit): RegExp[] =>
-  [`${limit.min}\\.\\.${limit.max}`, `${limit.min}–${limit.max}`, `${limit.min} to ${limit.max}\\b`, `between ${limit.min} and ${limit.max}\\b`]
-    .map((text) => new RegExp(`(?<![\\d.])${text}(?![\\d])`));
 
 describe('FIELD_LIMITS integrity', () => {
   it.each(ENTRIES)('%s: min ≤ max, both safe integers; a default lies within them', (_name, limit) => {
@@ -67,7 +63,7 @@ describe('no other source file spells out a limit', () => {
     .filter((path) => !path.endsWith(join('config', 'field-limits.ts')));
 
   it.each(BOUNDED)('%s: its range appears only in FIELD_LIMITS', (_name, limit) => {
-    const spellings = rangeSpellings(limit);
+    const spellings = buildRangeSpellings(limit);
     const hits = files.flatMap((path) =>
       readFileSync(path, 'utf8').split('\n').flatMap((line, i) => (spellings.some((re) => re.test(line)) ? [`${relative(ROOT, path)}:${i + 1}: ${line.trim()}`] : [])));
     expect(hits).toEqual([]);
@@ -82,6 +78,6 @@ describe('no other source file spells out a limit', () => {
     ['1..10240', false],
     ['between 1 and 10245', false],
   ])('the scan finds %j: %s', (line, expected) => {
-    expect(rangeSpellings({ ...FIELD_LIMITS.keyMaxConcurrency, min: 1, max: 1024 }).some((re) => re.test(line))).toBe(expected);
+    expect(buildRangeSpellings({ ...FIELD_LIMITS.keyMaxConcurrency, min: 1, max: 1024 }).some((re) => re.test(line))).toBe(expected);
   });
 });
