@@ -1,12 +1,12 @@
 /**
  * The schema's CHECK constraints and column defaults against FIELD_LIMITS. Applied migrations are
  * never edited, so this is what catches drift: a table entry changed without a migration that moves
- * the constraint (or the reverse) fails here. Runs on PGlite, which applies the same SQL as Postgres.
+ * the constraint (or the reverse) fails here.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { FIELD_LIMITS, type FieldLimit } from '../../src/config/field-limits.js';
 import { migrate } from '../../src/store/migrator.js';
-import { openTestDatabase, type TestDatabase } from '../support/databases.js';
+import { describeEachBackend } from '../support/databases.js';
 
 /** A column whose value, or whose length (`length(col)`), the schema bounds. */
 interface BoundedColumn {
@@ -41,18 +41,14 @@ function readCheckBounds(definitions: readonly string[], subject: string): { min
   return { min: find('>='), max: find('<=') };
 }
 
-describe('the schema holds the FIELD_LIMITS bounds', () => {
-  let database: TestDatabase;
-
+describeEachBackend('the schema holds the FIELD_LIMITS bounds', ({ database }) => {
   beforeAll(async () => {
-    database = await openTestDatabase('pglite');
-    await migrate(database.db);
+    await migrate(database().db);
   });
-  afterAll(() => database?.close());
 
   /** Every CHECK constraint on one column, as Postgres prints it. */
   const readChecks = async (table: string, column: string): Promise<string[]> => {
-    const rows = await database.db.query<{ def: string }>(
+    const rows = await database().db.query<{ def: string }>(
       `SELECT pg_get_constraintdef(c.oid) AS def
          FROM pg_constraint c
          JOIN pg_class t ON t.oid = c.conrelid
@@ -69,7 +65,7 @@ describe('the schema holds the FIELD_LIMITS bounds', () => {
     expect(bounds.min, checks.join(' | ')).toBe(c.limit.min);
     if (c.limit.max === Number.MAX_SAFE_INTEGER) {
       expect(bounds.max, 'an unbounded limit has no upper CHECK').toBeNull();
-      const [type] = await database.db.query<{ data_type: string }>(
+      const [type] = await database().db.query<{ data_type: string }>(
         'SELECT data_type FROM information_schema.columns WHERE table_name = $1 AND column_name = $2', [c.table, c.column]);
       expect(type?.data_type, 'the column holds every safe integer').toBe('bigint');
       expect(BigInt(c.limit.max) <= PG_BIGINT_MAX).toBe(true);
@@ -80,7 +76,7 @@ describe('the schema holds the FIELD_LIMITS bounds', () => {
 
   it.each(COLUMNS.filter((c) => c.measure === 'value').map((c) => [`${c.table}.${c.column}`, c] as const))(
     '%s: its column default is the table\'s (none for a limit without one)', async (_name, c) => {
-      const [row] = await database.db.query<{ column_default: string | null }>(
+      const [row] = await database().db.query<{ column_default: string | null }>(
         'SELECT column_default FROM information_schema.columns WHERE table_name = $1 AND column_name = $2', [c.table, c.column]);
       expect(row).toBeDefined();
       expect(row!.column_default === null ? null : Number(row!.column_default)).toBe(c.limit.default);
