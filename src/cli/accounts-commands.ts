@@ -1,10 +1,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
+import { FIELD_LIMITS } from '../config/field-limits.js';
 import type { AccountImportInput, AccountImportResult, AccountUpdateInput } from '../control/control-api.js';
 import { buildWireView } from '../control/admin-wire.js';
 import { GatewayError } from '../errors/codes.js';
-import { parseNumberArg, parseProxyArg, parseSwitchArg, resolveClearable, type Cleared } from './cli-arg-parsers.js';
+import { buildLimitFlagHelp, parseNumberArg, parseProxyArg, parseSwitchArg, resolveClearable, type Cleared } from './cli-arg-parsers.js';
 import { withControl } from './control-context.js';
 import { addDataOptions, type DataCommandFlags } from './control-options.js';
 import { formatAccountDetails, formatAccountTable, formatImportedAccount, formatJson, writeOut } from './print.js';
@@ -100,7 +101,7 @@ export function buildAccountUpdate(flags: AccountFlags): AccountUpdateInput {
 
 const addImageOptions = (cmd: Command): Command =>
   cmd
-    .option('--image-concurrency <n>', 'most image requests at once on this account (1..1024)', parseNumberArg)
+    .option('--image-concurrency <n>', buildLimitFlagHelp(FIELD_LIMITS.accountImageConcurrency), parseNumberArg)
     .option('--proxy <url|none>', 'http(s)/socks5 proxy for this account; none = direct', parseProxyArg);
 
 /** Registers `accounts import|list|show|update|delete`. */

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { formatLimitRange, type FieldLimit } from '../config/field-limits.js';
 
 const NUMBER = /^-?\d+(\.\d+)?$/;
 
@@ -22,6 +23,9 @@ export function parseNumberArg(raw: string): number {
   if (!NUMBER.test(raw.trim())) throw new InvalidArgumentError('must be a number');
   return Number(raw.trim());
 }
+
+/** A numeric flag's help: what the value means and its range, both from its FIELD_LIMITS entry. */
+export const buildLimitFlagHelp = (limit: FieldLimit): string => `${limit.description} (${formatLimitRange(limit)})`;
 
 /** Parses a limit flag: a number, or `unlimited` to clear the limit (CLEARED). */
 export function parseLimitArg(raw: string): number | Cleared {

@@ -1,7 +1,8 @@
 import { Option, type Command } from 'commander';
+import { FIELD_LIMITS, formatLimitRange } from '../config/field-limits.js';
 import { buildWireView } from '../control/admin-wire.js';
 import type { JobListFilter, JobView } from '../control/control-api.js';
-import { JOB_LIST_LIMITS, JOB_STATUSES } from '../control/job-service.js';
+import { JOB_REF_MIN_CHARS, JOB_STATUSES } from '../control/job-service.js';
 import { parseNumberArg } from './cli-arg-parsers.js';
 import { withControl } from './control-context.js';
 import { addDataOptions, type DataCommandFlags } from './control-options.js';
@@ -28,13 +29,13 @@ export function registerJobsCommands(program: Command): void {
   addDataOptions(jobs.command('list').description('recent jobs, newest first'))
     .option('--key <key>', 'only the jobs of this key (name or id)')
     .addOption(new Option('--status <status>', 'only jobs in this status').choices(JOB_STATUSES))
-    .option('--limit <n>', `how many (${JOB_LIST_LIMITS.min}..${JOB_LIST_LIMITS.max}, default ${JOB_LIST_LIMITS.default})`, parseNumberArg)
+    .option('--limit <n>', `how many (${formatLimitRange(FIELD_LIMITS.jobListLimit)}, default ${FIELD_LIMITS.jobListLimit.default})`, parseNumberArg)
     .action(async (flags: JobListFlags) => {
       const list = await withControl(flags, (api) => api.jobs.list(buildJobListFilter(flags)));
       writeOut(flags.json ? formatJson(list.map(buildWireView)) : formatJobTable(list));
     });
 
-  addDataOptions(jobs.command('show').description('show one job').argument('<job>', 'job id (as `jobs list` shows it, or at least 12 of its first characters)'))
+  addDataOptions(jobs.command('show').description('show one job').argument('<job>', `job id (as \`jobs list\` shows it, or at least ${JOB_REF_MIN_CHARS} of its first characters)`))
     .action(async (ref: string, flags: DataCommandFlags) => printJob(await withControl(flags, (api) => api.jobs.show(ref)), flags));
 
   addDataOptions(jobs.command('cancel').description('cancel a queued or running job (its instance stops it within JOB_HEARTBEAT_MS)').argument('<job>', 'job id or a unique prefix of it'))

@@ -1,7 +1,8 @@
 import { Option, type Command } from 'commander';
+import { FIELD_LIMITS } from '../config/field-limits.js';
 import type { KeyCreateInput, KeyRoutingInput, KeyUpdateInput } from '../control/control-api.js';
 import { buildWireView } from '../control/admin-wire.js';
-import { parseLimitArg, parseNameListArg, parseSwitchArg, resolveClearable, type Cleared } from './cli-arg-parsers.js';
+import { buildLimitFlagHelp, parseLimitArg, parseNameListArg, parseSwitchArg, resolveClearable, type Cleared } from './cli-arg-parsers.js';
 import { withControl } from './control-context.js';
 import { addDataOptions, type DataCommandFlags } from './control-options.js';
 import { formatCreatedKey, formatJson, formatKeyDetails, formatKeyTable, writeOut } from './print.js';
@@ -22,9 +23,9 @@ export interface KeyFlags extends DataCommandFlags {
 /** The limit, switch and routing flags `keys create` and `keys update` share. */
 function addKeyOptions(cmd: Command): Command {
   return addDataOptions(cmd)
-    .option('--quota-tokens <n|unlimited>', 'total usage tokens this key may spend', parseLimitArg)
-    .option('--max-concurrency <n|unlimited>', 'most requests in flight at once (1..1024)', parseLimitArg)
-    .option('--min-interval-ms <n|unlimited>', 'least time between two request starts (0..300000)', parseLimitArg)
+    .option('--quota-tokens <n|unlimited>', buildLimitFlagHelp(FIELD_LIMITS.keyQuotaTokens), parseLimitArg)
+    .option('--max-concurrency <n|unlimited>', buildLimitFlagHelp(FIELD_LIMITS.keyMaxConcurrency), parseLimitArg)
+    .option('--min-interval-ms <n|unlimited>', buildLimitFlagHelp(FIELD_LIMITS.keyMinStartIntervalMs), parseLimitArg)
     .option('--image <on|off>', 'whether this key may generate images', parseSwitchArg)
     .addOption(new Option('--accounts <a,b>', 'route only to these accounts, in this order').argParser(parseNameListArg).conflicts(['group', 'allAccounts']))
     .addOption(new Option('--group <name>', 'route only to the accounts of this group').conflicts(['allAccounts']));

@@ -1,3 +1,4 @@
+import { FIELD_LIMITS } from '../config/field-limits.js';
 import { GatewayError } from '../errors/codes.js';
 import {
   deleteAccount,
@@ -30,9 +31,6 @@ export const ACCOUNT_FIELD_PARAMS = {
   imageConcurrency: 'image_concurrency',
   proxyUrl: 'proxy_url',
 } as const satisfies Record<keyof AccountImportInput | keyof AccountUpdateInput, string>;
-
-/** Bounds and default of an account's image concurrency (the schema says the same). */
-export const IMAGE_CONCURRENCY = { min: 1, max: 1024, default: 3 } as const;
 
 const { status: _status, ...IMPORT_FIELDS } = ACCOUNT_FIELD_PARAMS;
 const { auth: _auth, ...UPDATE_FIELDS } = ACCOUNT_FIELD_PARAMS;
@@ -99,7 +97,7 @@ function parseAccountChanges(raw: Record<string, unknown>, cipher: CredentialCip
   if (raw.name !== undefined) changes.name = parseName(raw.name);
   if (raw.status !== undefined) changes.status = parseChoice(raw.status, ACCOUNT_STATUSES, p.status);
   if (raw.imageEnabled !== undefined) changes.imageEnabled = parseBoolean(raw.imageEnabled, p.imageEnabled);
-  if (raw.imageConcurrency !== undefined) changes.imageConcurrency = parseIntegerInRange(raw.imageConcurrency, IMAGE_CONCURRENCY, p.imageConcurrency);
+  if (raw.imageConcurrency !== undefined) changes.imageConcurrency = parseIntegerInRange(raw.imageConcurrency, FIELD_LIMITS.accountImageConcurrency, p.imageConcurrency);
   if (raw.proxyUrl !== undefined) {
     const proxy = parseAccountProxy(raw.proxyUrl, p.proxyUrl);
     changes.proxyUrlEnc = proxy === null ? null : cipher.encrypt(proxy, 'account-proxy');
@@ -137,7 +135,7 @@ async function upsertImportedAccount(tx: DbTx, plan: ImportPlan): Promise<Import
       name,
       status: 'active',
       imageEnabled: changes.imageEnabled ?? true,
-      imageConcurrency: changes.imageConcurrency ?? IMAGE_CONCURRENCY.default,
+      imageConcurrency: changes.imageConcurrency ?? FIELD_LIMITS.accountImageConcurrency.default,
       proxyUrlEnc: changes.proxyUrlEnc ?? null,
       ...credentials,
       createdAt: at,

@@ -78,7 +78,7 @@ export interface JobListFilter {
   /** A key's name or id. */
   key?: string;
   status?: JobStatus;
-  /** 1..500, default 50. */
+  /** How many, newest first (FIELD_LIMITS.jobListLimit: range and default). */
   limit?: number;
 }
 
@@ -116,11 +116,11 @@ export interface KeyCreateInput {
   name: string;
   status?: KeyStatus;
   imageEnabled?: boolean;
-  /** null = unlimited. */
+  /** Within FIELD_LIMITS.keyQuotaTokens; null = unlimited. */
   quotaTokens?: number | null;
-  /** 1..1024; null = unlimited. */
+  /** Within FIELD_LIMITS.keyMaxConcurrency; null = unlimited. */
   maxConcurrency?: number | null;
-  /** 0..300000; null = no interval gate. */
+  /** Within FIELD_LIMITS.keyMinStartIntervalMs; null = no interval gate. */
   minStartIntervalMs?: number | null;
   routing?: KeyRoutingInput;
 }
@@ -158,7 +158,7 @@ export interface AccountImportInput {
   name?: string;
   /** Default true for a new account. */
   imageEnabled?: boolean;
-  /** 1..1024, default 3 for a new account. */
+  /** Within FIELD_LIMITS.accountImageConcurrency, whose default a new account gets. */
   imageConcurrency?: number;
   proxyUrl?: string | null;
 }

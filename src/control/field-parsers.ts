@@ -1,3 +1,4 @@
+import { buildLimitMessage, FIELD_LIMITS, isWithinLimit, type FieldLimit } from '../config/field-limits.js';
 import { GatewayError } from '../errors/codes.js';
 import { isRecordIdShaped } from './record-id.js';
 
@@ -6,7 +7,6 @@ import { isRecordIdShaped } from './record-id.js';
  * throws GatewayError('invalid_request', message, param), with `param` the wire (snake_case) name.
  */
 
-const MAX_NAME_CHARS = 128;
 /** Control characters (C0, DEL, C1): never valid in a name. */
 const CONTROL_CHARS = /\p{Cc}/u;
 
@@ -21,11 +21,12 @@ export function parseInputObject(input: unknown, allowed: Readonly<Record<string
   return input as Record<string, unknown>;
 }
 
-/** A record name: trimmed, 1..128 characters, no control characters, not shaped like a record id. */
+/** A record name: trimmed, within FIELD_LIMITS.recordName, no control characters, not shaped like a record id. */
 export function parseName(value: unknown, param = 'name'): string {
   const name = typeof value === 'string' ? value.trim() : '';
+  const { max } = FIELD_LIMITS.recordName;
   if (name === '') throw invalid(`${param} is required`, param);
-  if (name.length > MAX_NAME_CHARS) throw invalid(`${param} must be at most ${MAX_NAME_CHARS} characters`, param);
+  if (name.length > max) throw invalid(`${param} must be at most ${max} characters`, param);
   if (CONTROL_CHARS.test(name)) throw invalid(`${param} must not contain control characters`, param);
   if (isRecordIdShaped(name)) throw invalid(`${param} must not look like an id (key_…, acct_…, grp_…)`, param);
   return name;
@@ -44,24 +45,15 @@ export function parseChoice<T extends string>(value: unknown, choices: readonly 
   return found;
 }
 
-/** An integer in [min, max]. */
-export function parseIntegerInRange(value: unknown, range: { min: number; max: number }, param: string): number {
-  if (!Number.isSafeInteger(value) || (value as number) < range.min || (value as number) > range.max) {
-    throw invalid(`${param} must be an integer between ${range.min} and ${range.max}`, param);
-  }
-  return value as number;
+/** An integer within `limit` (a FIELD_LIMITS entry); the message is buildLimitMessage's. */
+export function parseIntegerInRange(value: unknown, limit: FieldLimit, param: string): number {
+  if (!isWithinLimit(value, limit)) throw invalid(buildLimitMessage(param, limit), param);
+  return value;
 }
 
-/** Null (= unlimited) or an integer in [min, max]. */
-export function parseNullableIntegerInRange(value: unknown, range: { min: number; max: number }, param: string): number | null {
-  return value === null ? null : parseIntegerInRange(value, range, param);
-}
-
-/** Null (= unlimited) or an integer ≥ 0 that a JS number holds exactly. */
-export function parseNullableCount(value: unknown, param: string): number | null {
-  if (value === null) return null;
-  if (!Number.isSafeInteger(value) || (value as number) < 0) throw invalid(`${param} must be a non-negative integer`, param);
-  return value as number;
+/** Null (= unlimited) or an integer within `limit`. */
+export function parseNullableIntegerInRange(value: unknown, limit: FieldLimit, param: string): number | null {
+  return value === null ? null : parseIntegerInRange(value, limit, param);
 }
 
 /** A list of distinct non-blank strings (record references, trimmed) with at least `minItems` entries. */

@@ -1,3 +1,4 @@
+import { FIELD_LIMITS } from '../config/field-limits.js';
 import { GatewayError } from '../errors/codes.js';
 import type { Db } from '../store/db.js';
 import { findJobsByIdPrefix, listJobs, requestJobCancel, FINAL_JOB_STATUSES, type JobStatus, type JobSummary } from '../store/job-repo.js';
@@ -7,9 +8,6 @@ import { parseChoice, parseInputObject, parseIntegerInRange } from './field-pars
 
 /** Wire names of the job list filter (query parameters and error `param`s). */
 export const JOB_FILTER_PARAMS = { key: 'key', status: 'status', limit: 'limit' } as const satisfies Record<keyof JobListFilter, string>;
-
-/** How many jobs one list answers. */
-export const JOB_LIST_LIMITS = { default: 50, min: 1, max: 500 } as const;
 
 /** Fewest hex characters of an id hash that name a job (git-style short ids). */
 export const JOB_REF_MIN_CHARS = 12;
@@ -38,7 +36,7 @@ export function createJobService({ db }: { db: Db }): ControlApi['jobs'] {
       const raw = parseInputObject(filter, JOB_FILTER_PARAMS);
       const keyId = raw.key === undefined ? undefined : await resolveKeyId(db, raw.key);
       const status = raw.status === undefined ? undefined : parseChoice(raw.status, JOB_STATUSES, JOB_FILTER_PARAMS.status);
-      const limit = raw.limit === undefined ? JOB_LIST_LIMITS.default : parseIntegerInRange(raw.limit, JOB_LIST_LIMITS, JOB_FILTER_PARAMS.limit);
+      const limit = raw.limit === undefined ? FIELD_LIMITS.jobListLimit.default : parseIntegerInRange(raw.limit, FIELD_LIMITS.jobListLimit, JOB_FILTER_PARAMS.limit);
       return (await listJobs(db, { keyId, status, limit })).map(buildJobView);
     },
     show: async (ref) => buildJobView(await mustFind(ref)),

@@ -1,3 +1,4 @@
+import { FIELD_LIMITS } from '../config/field-limits.js';
 import { GatewayError } from '../errors/codes.js';
 import { listAccountNames } from '../store/account-repo.js';
 import type { Db, DbQuerier } from '../store/db.js';
@@ -14,7 +15,6 @@ import {
   parseChoice,
   parseInputObject,
   parseName,
-  parseNullableCount,
   parseNullableIntegerInRange,
   parseRefList,
 } from './field-parsers.js';
@@ -30,12 +30,6 @@ export const KEY_FIELD_PARAMS = {
   minStartIntervalMs: 'min_start_interval_ms',
   routing: 'routing',
 } as const satisfies Record<keyof KeyCreateInput, string>;
-
-/** Bounds of the per-key limits (the schema's CHECK constraints say the same). */
-export const KEY_LIMIT_BOUNDS = {
-  maxConcurrency: { min: 1, max: 1024 },
-  minStartIntervalMs: { min: 0, max: 300_000 },
-} as const;
 
 const KEY_STATUSES = ['active', 'disabled'] as const satisfies readonly KeyStatus[];
 const ROUTING_MODES = ['all', 'accounts', 'group'] as const satisfies ReadonlyArray<KeyRouting['mode']>;
@@ -116,12 +110,12 @@ function parseKeyChanges(input: unknown): KeyChanges {
   if (raw.name !== undefined) changes.name = parseName(raw.name);
   if (raw.status !== undefined) changes.status = parseChoice(raw.status, KEY_STATUSES, p.status);
   if (raw.imageEnabled !== undefined) changes.imageEnabled = parseBoolean(raw.imageEnabled, p.imageEnabled);
-  if (raw.quotaTokens !== undefined) changes.quotaTokens = parseNullableCount(raw.quotaTokens, p.quotaTokens);
+  if (raw.quotaTokens !== undefined) changes.quotaTokens = parseNullableIntegerInRange(raw.quotaTokens, FIELD_LIMITS.keyQuotaTokens, p.quotaTokens);
   if (raw.maxConcurrency !== undefined) {
-    changes.maxConcurrency = parseNullableIntegerInRange(raw.maxConcurrency, KEY_LIMIT_BOUNDS.maxConcurrency, p.maxConcurrency);
+    changes.maxConcurrency = parseNullableIntegerInRange(raw.maxConcurrency, FIELD_LIMITS.keyMaxConcurrency, p.maxConcurrency);
   }
   if (raw.minStartIntervalMs !== undefined) {
-    changes.minStartIntervalMs = parseNullableIntegerInRange(raw.minStartIntervalMs, KEY_LIMIT_BOUNDS.minStartIntervalMs, p.minStartIntervalMs);
+    changes.minStartIntervalMs = parseNullableIntegerInRange(raw.minStartIntervalMs, FIELD_LIMITS.keyMinStartIntervalMs, p.minStartIntervalMs);
   }
   if (raw.routing !== undefined) changes.routing = parseRoutingInput(raw.routing);
   return changes;

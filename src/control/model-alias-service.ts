@@ -1,7 +1,7 @@
+import { FIELD_LIMITS } from '../config/field-limits.js';
 import { GatewayError } from '../errors/codes.js';
 import {
   DEFAULT_MODEL_ALIASES,
-  MODEL_NAME_MAX_CHARS,
   isModelAliasPattern,
   isValidModelAlias,
   isValidUpstreamModel,
@@ -22,7 +22,7 @@ export interface ModelAliasServiceDeps {
   now: () => number;
 }
 
-const SHAPE = `1 to ${MODEL_NAME_MAX_CHARS} characters: a letter or digit, then letters, digits, '.', '_', ':', '/' or '-'`;
+const SHAPE = `${FIELD_LIMITS.modelName.min} to ${FIELD_LIMITS.modelName.max} characters: a letter or digit, then letters, digits, '.', '_', ':', '/' or '-'`;
 
 /**
  * Model mapping rows: list, set (create or replace), remove, reset to DEFAULT_MODEL_ALIASES.

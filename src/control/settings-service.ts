@@ -29,7 +29,7 @@ export function createSettingsService({ db, now }: SettingsServiceDeps): Control
 
 /**
  * Checks a partial settings update, each value through its rule in SETTING_RULES (the client
- * version trimmed, the log limits within SETTINGS_INTEGER_BOUNDS, CORS origins normalised).
+ * version trimmed, the integer settings within their FIELD_LIMITS, CORS origins normalised).
  * @throws GatewayError('invalid_request') with the setting's wire name as `param`.
  */
 export function parseSettingsUpdate(input: unknown): Partial<Settings> {

@@ -1,3 +1,4 @@
+import { FIELD_LIMITS } from '../config/field-limits.js';
 import { GatewayError } from '../errors/codes.js';
 
 /**
@@ -31,7 +32,7 @@ export interface ResolvedModel {
 }
 
 /** Longest alias or upstream model name stored (characters, the `*` of a pattern included). */
-export const MODEL_NAME_MAX_CHARS = 128;
+export const MODEL_NAME_MAX_CHARS = FIELD_LIMITS.modelName.max;
 
 /** At most this many characters of a client's model name are ever echoed (error message, log line). */
 export const MODEL_NAME_ECHO_CHARS = 64;
@@ -66,16 +67,16 @@ export const DEFAULT_MODEL_ALIASES: readonly ModelAlias[] = [
 export const isModelAliasPattern = (alias: string): boolean => alias.endsWith('*');
 
 /**
- * True when `alias` may be stored: 1..128 characters, MODEL_NAME_PATTERN, optionally one trailing
+ * True when `alias` may be stored: at most MODEL_NAME_MAX_CHARS characters, MODEL_NAME_PATTERN, optionally one trailing
  * `*` after at least one character (a bare `*` would make the strict switch meaningless: leave it
  * off instead). The table's CHECK constraint says the same; a test holds them together.
  */
 export function isValidModelAlias(alias: string): boolean {
-  if (alias.length === 0 || alias.length > MODEL_NAME_MAX_CHARS) return false;
+  if (alias.length < FIELD_LIMITS.modelName.min || alias.length > MODEL_NAME_MAX_CHARS) return false;
   return MODEL_NAME_PATTERN.test(isModelAliasPattern(alias) ? alias.slice(0, -1) : alias);
 }
 
-/** True when `name` may be stored as an upstream model: 1..128 characters of MODEL_NAME_PATTERN. */
+/** True when `name` may be stored as an upstream model: at most MODEL_NAME_MAX_CHARS characters of MODEL_NAME_PATTERN. */
 export const isValidUpstreamModel = (name: string): boolean => name.length <= MODEL_NAME_MAX_CHARS && MODEL_NAME_PATTERN.test(name);
 
 /** A client's model name as it may be echoed: at most MODEL_NAME_ECHO_CHARS, control characters as `?`. */

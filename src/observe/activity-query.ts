@@ -1,3 +1,4 @@
+import { FIELD_LIMITS } from '../config/field-limits.js';
 import type { ImageLogEvent } from './image-log-event.js';
 
 /** Filters of the console's Activity list (all optional; every given one must match). */
@@ -9,15 +10,9 @@ export interface ActivityFilter {
   /** `success` (2xx, no error class), `failure`, or an HTTP status such as `429`. */
   status?: string;
   errorClass?: string;
-  /** Most lines returned, 1..ACTIVITY_MAX_LIMIT (default 200). */
+  /** Most lines returned, within FIELD_LIMITS.activityLimit (its default when absent). */
   limit?: number;
 }
-
-/** Largest `limit` of an Activity query. */
-export const ACTIVITY_MAX_LIMIT = 2_000;
-
-/** Default `limit` of an Activity query. */
-export const ACTIVITY_DEFAULT_LIMIT = 200;
 
 /** True when the line is a clean success. */
 export const isSuccessEvent = (e: ImageLogEvent): boolean => e.upstream_status >= 200 && e.upstream_status < 300 && e.error_class === null;
@@ -30,7 +25,8 @@ function matchesStatus(e: ImageLogEvent, status: string): boolean {
 
 /** The lines matching `filter`, in the given order (newest first from the buffer), at most `limit`. */
 export function filterActivity(events: readonly ImageLogEvent[], filter: ActivityFilter): ImageLogEvent[] {
-  const limit = Math.min(Math.max(1, filter.limit ?? ACTIVITY_DEFAULT_LIMIT), ACTIVITY_MAX_LIMIT);
+  const { min, max, default: byDefault } = FIELD_LIMITS.activityLimit;
+  const limit = Math.min(Math.max(min, filter.limit ?? byDefault), max);
   const out: ImageLogEvent[] = [];
   for (const e of events) {
     if (out.length >= limit) break;

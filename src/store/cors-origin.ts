@@ -1,9 +1,6 @@
 /** The one entry of `cors_allowed_origins` that allows every origin; valid only as the sole entry. */
 export const CORS_ANY_ORIGIN = '*';
 
-/** Most entries in `cors_allowed_origins`: an origin list, not a registry. */
-export const MAX_CORS_ORIGINS = 100;
-
 /**
  * What an entry may look like before it is parsed: `http` or `https`, `://`, a host with an optional
  * port (no user info, no wildcard, no whitespace, no backslash), and at most one trailing `/`.

@@ -1,22 +1,22 @@
+import { buildLimitMessage, FIELD_LIMITS, isWithinLimit, type FieldLimit } from '../config/field-limits.js';
 import { FIELD_POLICY_MODES, N_MODES } from '../images/field-policy.js';
-import { CORS_ANY_ORIGIN, MAX_CORS_ORIGINS, parseCorsOrigin } from './cors-origin.js';
+import { CORS_ANY_ORIGIN, parseCorsOrigin } from './cors-origin.js';
 import type { Settings } from './types.js';
 
-const MiB = 1024 * 1024;
-
 /**
- * Default runtime settings: the one place they live. The `settings` table holds only the values an
- * operator changed; everything else reads from here.
+ * Default runtime settings: the one place they live (the numeric ones come from FIELD_LIMITS, with
+ * their bounds). The `settings` table holds only the values an operator changed; everything else
+ * reads from here.
  */
 export const SETTINGS_DEFAULTS = {
   /** Version sent upstream in `User-Agent: codex_cli_rs/<version>` and `version:` headers. */
   codexClientVersion: '0.142.0',
   /** Request-log file rotates past this size. */
-  logMaxFileBytes: 64 * MiB,
+  logMaxFileBytes: FIELD_LIMITS.logMaxFileBytes.default,
   /** Request-log file rotates after this age. */
-  logMaxFileAgeMs: 300_000,
+  logMaxFileAgeMs: FIELD_LIMITS.logMaxFileAgeMs.default,
   /** Most request-log files kept. */
-  logMaxFiles: 128,
+  logMaxFiles: FIELD_LIMITS.logMaxFiles.default,
   /** Origins allowed to call the public API from a browser (CORS); empty = CORS off. */
   corsAllowedOrigins: [],
   /** `lenient`: drop and map what the gateway cannot honour (named in a header); `strict`: refuse it (400). */
@@ -30,22 +30,20 @@ export const SETTINGS_DEFAULTS = {
   /** Serve a plain request through the Responses path when the images endpoint is unavailable for an account. */
   responsesFallback: false,
   /** Most async jobs one key may have waiting to start (429 `job_queue_full` past it). */
-  jobMaxQueuedPerKey: 20,
+  jobMaxQueuedPerKey: FIELD_LIMITS.jobMaxQueuedPerKey.default,
 } as const satisfies Settings;
 
-/** Bounds of the integer settings (inclusive). */
-export const SETTINGS_INTEGER_BOUNDS = {
-  logMaxFileBytes: { min: 1024, max: 16 * 1024 * MiB },
-  logMaxFileAgeMs: { min: 1_000, max: 7 * 24 * 3_600_000 },
-  logMaxFiles: { min: 1, max: 100_000 },
-  jobMaxQueuedPerKey: { min: 1, max: 10_000 },
-} as const satisfies Partial<Record<keyof Settings, { min: number; max: number }>>;
+/** `^class{min,max}$`: a whole string of `charClass` characters within a FIELD_LIMITS length. */
+const buildLengthPattern = (charClass: string, limit: FieldLimit): RegExp => new RegExp(`^${charClass}{${limit.min},${limit.max}}$`);
 
-/** Shape of the Codex client version: 1..64 characters of [A-Za-z0-9._-] (it goes into an HTTP header). */
-export const CODEX_CLIENT_VERSION_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+/** Shape of the Codex client version: letters, digits, `.`, `_`, `-` (it goes into an HTTP header). */
+export const CODEX_CLIENT_VERSION_PATTERN = buildLengthPattern('[A-Za-z0-9._-]', FIELD_LIMITS.codexClientVersion);
 
-/** Shape of a host model name (it goes into the upstream JSON body). */
-export const HOST_MODEL_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+/** Shape of a host model name: letters, digits, `.`, `_`, `:`, `-` (it goes into the upstream JSON body). */
+export const HOST_MODEL_PATTERN = buildLengthPattern('[A-Za-z0-9._:-]', FIELD_LIMITS.responsesHostModel);
+
+/** "<min> to <max> characters" for a length limit, as the text settings' messages say it. */
+const describeLength = (limit: FieldLimit): string => `${limit.min} to ${limit.max} characters`;
 
 /** Names of every setting, for iterating. */
 export const SETTING_NAMES = Object.keys(SETTINGS_DEFAULTS) as Array<keyof Settings>;
@@ -77,11 +75,9 @@ export const textSetting = (pattern: RegExp, describe: string): SettingRule<stri
   return pattern.test(text) ? { ok: true, value: text } : { ok: false, message: `${param} must be ${describe}` };
 };
 
-/** A safe integer within inclusive bounds. */
-export const integerSetting = (bounds: { min: number; max: number }): SettingRule<number> => (value, param) =>
-  Number.isSafeInteger(value) && (value as number) >= bounds.min && (value as number) <= bounds.max
-    ? { ok: true, value: value as number }
-    : { ok: false, message: `${param} must be an integer between ${bounds.min} and ${bounds.max}` };
+/** A safe integer within a FIELD_LIMITS entry. */
+export const integerSetting = (limit: FieldLimit): SettingRule<number> => (value, param) =>
+  isWithinLimit(value, limit) ? { ok: true, value } : { ok: false, message: buildLimitMessage(param, limit) };
 
 /**
  * A JSON array of at most `maxItems` strings, each normalised by `parseItem` (null = refused;
@@ -112,7 +108,7 @@ export const choiceSetting = <T extends string>(choices: readonly T[]): SettingR
     : { ok: false, message: `${param} must be one of: ${choices.join(', ')}` };
 
 const originList = listSetting({
-  maxItems: MAX_CORS_ORIGINS,
+  maxItems: FIELD_LIMITS.corsAllowedOrigins.max,
   describeItem: `an origin: http(s)://host[:port], no path (for example https://app.example.com), or '${CORS_ANY_ORIGIN}' alone`,
   parseItem: (item) => (item.trim() === CORS_ANY_ORIGIN ? CORS_ANY_ORIGIN : parseCorsOrigin(item)),
 });
@@ -128,17 +124,17 @@ const corsOriginsSetting: SettingRule<readonly string[]> = (value, param) => {
 
 /** How each setting is checked, whether submitted through the admin API or read back from the table. */
 export const SETTING_RULES = {
-  codexClientVersion: textSetting(CODEX_CLIENT_VERSION_PATTERN, "1 to 64 characters of letters, digits, '.', '_' or '-'"),
-  logMaxFileBytes: integerSetting(SETTINGS_INTEGER_BOUNDS.logMaxFileBytes),
-  logMaxFileAgeMs: integerSetting(SETTINGS_INTEGER_BOUNDS.logMaxFileAgeMs),
-  logMaxFiles: integerSetting(SETTINGS_INTEGER_BOUNDS.logMaxFiles),
+  codexClientVersion: textSetting(CODEX_CLIENT_VERSION_PATTERN, `${describeLength(FIELD_LIMITS.codexClientVersion)} of letters, digits, '.', '_' or '-'`),
+  logMaxFileBytes: integerSetting(FIELD_LIMITS.logMaxFileBytes),
+  logMaxFileAgeMs: integerSetting(FIELD_LIMITS.logMaxFileAgeMs),
+  logMaxFiles: integerSetting(FIELD_LIMITS.logMaxFiles),
   corsAllowedOrigins: corsOriginsSetting,
   fieldPolicy: choiceSetting(FIELD_POLICY_MODES),
   nMode: choiceSetting(N_MODES),
   modelAliasesStrict: booleanSetting,
-  responsesHostModel: textSetting(HOST_MODEL_PATTERN, "1 to 64 characters of letters, digits, '.', '_', ':' or '-'"),
+  responsesHostModel: textSetting(HOST_MODEL_PATTERN, `${describeLength(FIELD_LIMITS.responsesHostModel)} of letters, digits, '.', '_', ':' or '-'`),
   responsesFallback: booleanSetting,
-  jobMaxQueuedPerKey: integerSetting(SETTINGS_INTEGER_BOUNDS.jobMaxQueuedPerKey),
+  jobMaxQueuedPerKey: integerSetting(FIELD_LIMITS.jobMaxQueuedPerKey),
 } as const satisfies { [K in keyof Settings]: SettingRule<Settings[K]> };
 
 /**

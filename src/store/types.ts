@@ -45,7 +45,7 @@ export interface AccountRecord {
   name: string;
   status: AccountStatus;
   imageEnabled: boolean;
-  /** Most concurrent image requests on this account (per process), 1..1024. */
+  /** Most concurrent image requests on this account (per process), within FIELD_LIMITS.accountImageConcurrency. */
   imageConcurrency: number;
   /** Proxy URL (http, https, socks5, socks5h), possibly with credentials; null = direct. */
   proxyUrl: string | null;

@@ -21,7 +21,7 @@ export const CODEX_ORIGINATOR = 'codex_cli_rs';
 
 /**
  * Normalises the Codex client version sent in `User-Agent` and `version` (spec §5.3): trimmed,
- * 1..64 characters of ASCII letters, digits, `.`, `-`, `_` (CODEX_CLIENT_VERSION_PATTERN); anything
+ * ASCII letters, digits, `.`, `-`, `_` within FIELD_LIMITS.codexClientVersion (CODEX_CLIENT_VERSION_PATTERN); anything
  * else gives SETTINGS_DEFAULTS.codexClientVersion, so a bad setting can never inject header syntax.
  */
 export function normalizeCodexClientVersion(version: unknown): string {

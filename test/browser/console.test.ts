@@ -103,7 +103,7 @@ describe('web console in Chromium', () => {
     await form.locator('input[name=max_concurrency]').fill('2000');
     await form.locator('input[name=name]').fill('browser-key');
     await form.getByRole('button', { name: 'Create' }).click();
-    await form.getByRole('alert').filter({ hasText: 'max_concurrency must be an integer from 1 to 1024' }).waitFor();
+    await form.getByRole('alert').filter({ hasText: 'max_concurrency must be an integer between 1 and 1024, or empty for unlimited' }).waitFor();
     await form.locator('input[name=max_concurrency]').fill('');
     await form.getByRole('button', { name: 'Create' }).click();
     const secretBox = page.getByTestId('new-secret');

@@ -73,10 +73,10 @@ describe('GET /admin/api/activity', () => {
     expect(requestIds(res.json())).toEqual(expected);
   });
 
-  it.each(['limit=0', 'limit=2001', 'limit=1.5', 'limit=abc'])('refuses %s', async (q) => {
+  it.each(['limit=0', 'limit=2001', 'limit=1.5', 'limit=abc'])('refuses %s, in the words every range check uses', async (q) => {
     const res = await get(`/admin/api/activity?${q}`);
     expect(res.statusCode).toBe(400);
-    expect((res.json() as { error: { param: string } }).error.param).toBe('limit');
+    expect((res.json() as { error: { param: string; message: string } }).error).toMatchObject({ param: 'limit', message: 'limit must be an integer between 1 and 2000' });
   });
 
   it('the detail lists the lines of one request (its attempts) and 404s an unknown one', async () => {
@@ -103,7 +103,13 @@ describe('GET /admin/api/overview', () => {
   });
 
   it.each(['minutes=0', 'minutes=1441', 'minutes=x'])('refuses %s', async (q) => {
-    expect((await get(`/admin/api/overview?${q}`)).statusCode).toBe(400);
+    const res = await get(`/admin/api/overview?${q}`);
+    expect(res.statusCode).toBe(400);
+    expect((res.json() as { error: { message: string } }).error.message).toBe('minutes must be an integer between 1 and 1440');
+  });
+
+  it('answers the default window without `minutes`', async () => {
+    expect((await get('/admin/api/overview')).json()).toMatchObject({ minutes: 60 });
   });
 });
 

@@ -1,6 +1,7 @@
 /** Small shared pieces of the console: data loading, messages, confirmation, formatting. */
 import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
+import { buildLimitMessage, formatLimitRange, isWithinLimit, type FieldLimit } from '../../src/config/field-limits.js';
 import { describeError } from './api.js';
 
 /** Loaded data, the last error, and a way to load again. */
@@ -101,15 +102,28 @@ export function Section({ title, children, actions }: { title: string; children:
 }
 
 /**
- * An optional integer field's value: empty → null (unlimited), else an integer in [min, max].
+ * An integer field's value within its FIELD_LIMITS entry (the server's own table, bundled).
  * @throws Error with the message the API would give, so the form can say it before sending.
  */
-export function parseOptionalInt(raw: string, name: string, min: number, max: number): number | null {
-  if (raw.trim() === '') return null;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, or empty for unlimited`);
+export function parseLimitedInt(raw: string, limit: FieldLimit): number {
+  const n = Number(raw.trim());
+  if (raw.trim() === '' || !isWithinLimit(n, limit)) throw new Error(buildLimitMessage(limit.fields[0] ?? '', limit));
   return n;
 }
+
+/**
+ * An optional integer field's value: empty → null (unlimited), else as parseLimitedInt.
+ * @throws Error with the API's message, which also says that empty means unlimited.
+ */
+export function parseOptionalInt(raw: string, limit: FieldLimit): number | null {
+  if (raw.trim() === '') return null;
+  const n = Number(raw.trim());
+  if (!isWithinLimit(n, limit)) throw new Error(`${buildLimitMessage(limit.fields[0] ?? '', limit)}, or empty for unlimited`);
+  return n;
+}
+
+/** A form hint for a limited integer field: its range, and what empty means for a nullable one. */
+export const describeLimitHint = (limit: FieldLimit): string => (limit.nullable ? `${formatLimitRange(limit)}, empty = unlimited` : formatLimitRange(limit));
 
 /** A time as local date and time; `—` when absent. */
 export const formatTime = (ms: number | null): string => (ms === null ? '—' : new Date(ms).toLocaleString());

@@ -1,20 +1,18 @@
 import type { FastifyInstance } from 'fastify';
+import { buildLimitMessage, FIELD_LIMITS, isWithinLimit, type FieldLimit } from '../../config/field-limits.js';
 import type { GatewayStatusReader } from '../../control/gateway-status.js';
 import { GatewayError } from '../../errors/codes.js';
 import { buildActivityOverview } from '../../observe/activity-overview.js';
-import { ACTIVITY_MAX_LIMIT, filterActivity, selectRequestLines } from '../../observe/activity-query.js';
+import { filterActivity, selectRequestLines } from '../../observe/activity-query.js';
 import type { ImageLogEvent } from '../../observe/image-log-event.js';
-
-/** Longest Overview window (a day of minutes; the buffer rarely holds that much). */
-export const OVERVIEW_MAX_MINUTES = 1_440;
 
 type ActivityQuery = { Querystring: Record<string, string | undefined> };
 
-/** An optional integer query parameter within [min, max]. @throws GatewayError('invalid_request') */
-export function parseIntegerParam(value: string | undefined, name: string, min: number, max: number): number | undefined {
+/** An optional integer query parameter within `limit` (a FIELD_LIMITS entry). @throws GatewayError('invalid_request') */
+export function parseIntegerParam(value: string | undefined, name: string, limit: FieldLimit): number | undefined {
   if (value === undefined || value === '') return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new GatewayError('invalid_request', `${name} must be an integer from ${min} to ${max}`, name);
+  if (!isWithinLimit(n, limit)) throw new GatewayError('invalid_request', buildLimitMessage(name, limit), name);
   return n;
 }
 
@@ -27,14 +25,14 @@ async function readMerged(status: GatewayStatusReader): Promise<ImageLogEvent[]>
  * Activity and Overview, from the gateways' recent request-log lines (never a prompt or an image:
  * the lines have no field for one): GET `/activity?key=&account=&status=&error_class=&limit=`
  * (newest first), GET `/activity/:request_id` (the lines of one request, oldest first) and
- * GET `/overview?minutes=60` (per-minute series and per-account load). Lists and overview carry
+ * GET `/overview?minutes=` (per-minute series and per-account load). Lists and overview carry
  * `sources`: how many data planes were read, so the console can say why it is empty when none is
  * configured (a `control` without GATEWAY_STATUS_URLS).
  */
 export function registerActivityRoutes(app: FastifyInstance, status: GatewayStatusReader, now: () => number = Date.now): void {
   app.get<ActivityQuery>('/activity', async (req) => {
     const q = req.query;
-    const limit = parseIntegerParam(q.limit, 'limit', 1, ACTIVITY_MAX_LIMIT);
+    const limit = parseIntegerParam(q.limit, 'limit', FIELD_LIMITS.activityLimit);
     const data = filterActivity(await readMerged(status), {
       key: q.key || undefined,
       account: q.account || undefined,
@@ -52,7 +50,8 @@ export function registerActivityRoutes(app: FastifyInstance, status: GatewayStat
   });
 
   app.get<ActivityQuery>('/overview', async (req) => {
-    const minutes = parseIntegerParam(req.query.minutes, 'minutes', 1, OVERVIEW_MAX_MINUTES) ?? 60;
+    const overview = FIELD_LIMITS.overviewMinutes;
+    const minutes = parseIntegerParam(req.query.minutes, 'minutes', overview) ?? overview.default;
     const o = buildActivityOverview(await readMerged(status), minutes, now());
     return {
       sources: status.sourceCount,

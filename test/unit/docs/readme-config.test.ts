@@ -15,6 +15,13 @@ function showsDefault(cell: string, field: ConfigField): boolean {
   return cell.includes(`\`${String(value)}\``);
 }
 
+/** How the table's last cell ends for a field's bounds: `; 1..16`, `; ≥ 100 ms`; null when the field has none. */
+function describeBounds(field: ConfigField): RegExp | null {
+  if (field.min === undefined && field.max === undefined) return null;
+  const range = field.max === undefined ? `≥ ${field.min}` : `${field.min ?? 0}\\.\\.${field.max}`;
+  return new RegExp(`; ${range}( [a-z]+)?$`);
+}
+
 describe('README.md documents every configuration setting', () => {
   it.each(FIELDS.map((f) => [f.env, f] as const))('%s appears in README.md, with its flag if it has one', (env, field) => {
     expect(README).toContain(env);
@@ -27,6 +34,13 @@ describe('README.md documents every configuration setting', () => {
     const [flagCell = '', defaultCell = ''] = cells ?? [];
     expect(flagCell).toBe(field.flag === undefined ? '—' : `\`${field.flag}\``);
     expect(showsDefault(defaultCell, field), `${env}: default cell "${defaultCell}"`).toBe(true);
+  });
+
+  it.each(FIELDS.map((f) => [f.env, f] as const))('%s: its row ends with its bounds (min/max in CONFIG_FIELDS), if it has any', (env, field) => {
+    const bounds = describeBounds(field);
+    const last = CONFIG_ROWS.get(env)?.at(-1) ?? '';
+    if (bounds === null) expect(last, `${env} has no bounds, yet its row shows some`).not.toMatch(/; (≥ \d+|\d+\.\.\d+)( [a-z]+)?$/);
+    else expect(last).toMatch(bounds);
   });
 
   it('the Configuration table has no row for a setting that does not exist', () => {

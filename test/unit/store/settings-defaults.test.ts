@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_CORS_ORIGINS, parseCorsOrigin } from '../../../src/store/cors-origin.js';
+import { FIELD_LIMITS } from '../../../src/config/field-limits.js';
+import { parseCorsOrigin } from '../../../src/store/cors-origin.js';
 import { checkSettingValue, listSetting, SETTING_NAMES, SETTING_PARAMS, SETTING_RULES, SETTINGS_DEFAULTS } from '../../../src/store/settings-defaults.js';
 
+const MAX_CORS_ORIGINS = FIELD_LIMITS.corsAllowedOrigins.max;
 const ORIGIN_ITEM = "an origin: http(s)://host[:port], no path (for example https://app.example.com), or '*' alone";
 
 describe('settings table integrity', () => {

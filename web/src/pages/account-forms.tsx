@@ -1,14 +1,12 @@
 /** Account import and edit forms (the API validates; the forms pre-check the concurrency range). */
 import { useState } from 'preact/hooks';
+import { FIELD_LIMITS } from '../../../src/config/field-limits.js';
 import { api, describeError } from '../api.js';
 import type { Account } from '../types.js';
-import { ErrorNote, Field, Notice } from '../ui.js';
+import { describeLimitHint, ErrorNote, Field, Notice, parseLimitedInt } from '../ui.js';
 
-const parseConcurrency = (raw: string): number => {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 1024) throw new Error('image_concurrency must be an integer from 1 to 1024');
-  return n;
-};
+const CONCURRENCY = FIELD_LIMITS.accountImageConcurrency;
+const parseConcurrency = (raw: string): number => parseLimitedInt(raw, CONCURRENCY);
 
 /** What the import answers: the account, and whether it was new or an existing one updated. */
 type ImportResult = Account & { outcome: 'created' | 'updated'; changed: string[] };
@@ -59,7 +57,7 @@ export function ImportAccountForm({ onDone }: { onDone: () => Promise<void> }) {
       </Field>
       <Field label="auth.json file"><input type="file" name="auth_file" accept=".json,application/json" onChange={readFile} /></Field>
       <Field label="Name" hint="optional: defaults to the account's email or id"><input name="name" value={name} onInput={(e) => setName(e.currentTarget.value)} /></Field>
-      <Field label="Image concurrency" hint="optional, 1–1024: blank keeps an existing account's, or the default for a new one"><input name="image_concurrency" inputMode="numeric" value={concurrency} onInput={(e) => setConcurrency(e.currentTarget.value)} /></Field>
+      <Field label="Image concurrency" hint={`optional, ${describeLimitHint(CONCURRENCY)}: blank keeps an existing account's, or ${CONCURRENCY.default} for a new one`}><input name="image_concurrency" inputMode="numeric" value={concurrency} onInput={(e) => setConcurrency(e.currentTarget.value)} /></Field>
       <ErrorNote message={error} />
       <Notice message={notice} />
       <div class="actions"><button type="submit" class="primary" disabled={busy}>Import account</button></div>
@@ -90,7 +88,7 @@ export function EditAccountForm({ account, onDone, onCancel }: { account: Accoun
   return (
     <form class="form-grid" onSubmit={submit} aria-label={`Edit account ${account.name}`}>
       <label class="check"><input type="checkbox" name="image_enabled" checked={imageEnabled} onChange={(e) => setImageEnabled(e.currentTarget.checked)} /> Image access</label>
-      <Field label="Image concurrency" hint="1–1024"><input name="image_concurrency" inputMode="numeric" value={concurrency} onInput={(e) => setConcurrency(e.currentTarget.value)} /></Field>
+      <Field label="Image concurrency" hint={describeLimitHint(CONCURRENCY)}><input name="image_concurrency" inputMode="numeric" value={concurrency} onInput={(e) => setConcurrency(e.currentTarget.value)} /></Field>
       <Field label="Status">
         <select name="status" value={status} onChange={(e) => setStatus(e.currentTarget.value as Account['status'])}>
           <option value="active">active</option>

@@ -1,5 +1,6 @@
 /** Activity: recent request-log lines (never prompts or images) with filters, live refresh and a per-request detail; async jobs below. */
 import { useCallback, useState } from 'preact/hooks';
+import { FIELD_LIMITS } from '../../../src/config/field-limits.js';
 import { api } from '../api.js';
 import type { LogEvent } from '../types.js';
 import { ErrorNote, Field, formatClock, NoDataPlaneNote, Section, useLoad, TableWrap } from '../ui.js';
@@ -69,7 +70,7 @@ export function ActivityPage({ requestId }: { requestId: string | null }) {
   const [live, setLive] = useState(true);
   const load = useCallback(async () => {
     const query = new URLSearchParams(Object.entries(filters).filter(([, v]) => v.trim() !== ''));
-    query.set('limit', '200');
+    query.set('limit', String(FIELD_LIMITS.activityLimit.default));
     return api.get<{ data: LogEvent[]; sources: number }>(`/activity?${query.toString()}`);
   }, [filters]);
   const events = useLoad(load, live && requestId === null ? REFRESH_MS : null);

@@ -1,8 +1,9 @@
 /** The key create/edit form: same ranges as the API, and the API's message when it still refuses. */
 import { useState } from 'preact/hooks';
+import { FIELD_LIMITS } from '../../../src/config/field-limits.js';
 import { describeError } from '../api.js';
 import type { Key, Routing } from '../types.js';
-import { ErrorNote, Field, parseOptionalInt } from '../ui.js';
+import { describeLimitHint, ErrorNote, Field, parseOptionalInt } from '../ui.js';
 
 /** The body of POST /keys or PATCH /keys/:ref. */
 export type KeyBody = {
@@ -51,9 +52,9 @@ export function KeyForm({ initial, submitLabel, onSubmit, onCancel }: {
         name: name.trim(),
         status,
         image_enabled: imageEnabled,
-        quota_tokens: parseOptionalInt(quota, 'quota_tokens', 0, Number.MAX_SAFE_INTEGER),
-        max_concurrency: parseOptionalInt(maxConc, 'max_concurrency', 1, 1024),
-        min_start_interval_ms: parseOptionalInt(minInterval, 'min_start_interval_ms', 0, 300_000),
+        quota_tokens: parseOptionalInt(quota, FIELD_LIMITS.keyQuotaTokens),
+        max_concurrency: parseOptionalInt(maxConc, FIELD_LIMITS.keyMaxConcurrency),
+        min_start_interval_ms: parseOptionalInt(minInterval, FIELD_LIMITS.keyMinStartIntervalMs),
         routing: buildRouting(mode, accounts, group),
       });
       setError(null);
@@ -73,13 +74,13 @@ export function KeyForm({ initial, submitLabel, onSubmit, onCancel }: {
         </select>
       </Field>
       <label class="check"><input type="checkbox" name="image_enabled" checked={imageEnabled} onChange={(e) => setImageEnabled(e.currentTarget.checked)} /> Image access</label>
-      <Field label="Max concurrency" hint="1–1024, empty = unlimited">
+      <Field label="Max concurrency" hint={describeLimitHint(FIELD_LIMITS.keyMaxConcurrency)}>
         <input name="max_concurrency" inputMode="numeric" value={maxConc} onInput={(e) => setMaxConc(e.currentTarget.value)} />
       </Field>
-      <Field label="Min start interval (ms)" hint="0–300000, empty = unlimited">
+      <Field label="Min start interval (ms)" hint={describeLimitHint(FIELD_LIMITS.keyMinStartIntervalMs)}>
         <input name="min_start_interval_ms" inputMode="numeric" value={minInterval} onInput={(e) => setMinInterval(e.currentTarget.value)} />
       </Field>
-      <Field label="Quota (usage tokens)" hint="empty = unlimited">
+      <Field label="Quota (usage tokens)" hint={describeLimitHint(FIELD_LIMITS.keyQuotaTokens)}>
         <input name="quota_tokens" inputMode="numeric" value={quota} onInput={(e) => setQuota(e.currentTarget.value)} />
       </Field>
       <Field label="Routing">

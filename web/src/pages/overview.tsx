@@ -1,5 +1,6 @@
 /** Overview: the charts an operator opens first, from the gateways' recent request-log lines. */
 import { useCallback, useState } from 'preact/hooks';
+import { FIELD_LIMITS } from '../../../src/config/field-limits.js';
 import { api } from '../api.js';
 import { BarList, LineChart } from '../charts.js';
 import type { Overview } from '../types.js';
@@ -45,7 +46,7 @@ function Charts({ o }: { o: Overview }) {
 
 /** The Overview page (refreshes every 10 s). */
 export function OverviewPage() {
-  const [minutes, setMinutes] = useState<number>(60);
+  const [minutes, setMinutes] = useState<number>(FIELD_LIMITS.overviewMinutes.default);
   const load = useCallback(() => api.get<Overview & { sources: number }>(`/overview?minutes=${minutes}`), [minutes]);
   const overview = useLoad(load, 10_000);
   return (

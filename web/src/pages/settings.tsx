@@ -1,5 +1,6 @@
 /** Settings: the Codex client version sent upstream, the request-log rotation and the CORS origins. */
 import { useCallback, useEffect, useState } from 'preact/hooks';
+import { FIELD_LIMITS, formatLimitRange, type FieldLimit } from '../../../src/config/field-limits.js';
 import { api, describeError } from '../api.js';
 import type { Settings } from '../types.js';
 import { ErrorNote, Field, Notice, Section, useLoad } from '../ui.js';
@@ -18,9 +19,9 @@ const KINDS = {
 
 const FIELDS = [
   { name: 'codex_client_version', label: 'Codex client version', hint: 'sent to the upstream as the client version', kind: 'text' },
-  { name: 'log_max_file_bytes', label: 'Log file size limit (bytes)', hint: 'rotate the request log beyond this', kind: 'integer' },
-  { name: 'log_max_file_age_ms', label: 'Log file age limit (ms)', hint: 'rotate the request log after this', kind: 'integer' },
-  { name: 'log_max_files', label: 'Log files kept', hint: 'older rotated files are deleted', kind: 'integer' },
+  { name: 'log_max_file_bytes', label: 'Log file size limit (bytes)', hint: 'rotate the request log beyond this', kind: 'integer', limit: FIELD_LIMITS.logMaxFileBytes },
+  { name: 'log_max_file_age_ms', label: 'Log file age limit (ms)', hint: 'rotate the request log after this', kind: 'integer', limit: FIELD_LIMITS.logMaxFileAgeMs },
+  { name: 'log_max_files', label: 'Log files kept', hint: 'older rotated files are deleted', kind: 'integer', limit: FIELD_LIMITS.logMaxFiles },
   {
     name: 'cors_allowed_origins',
     label: 'CORS allowed origins',
@@ -54,7 +55,10 @@ const FIELDS = [
     kind: 'choice',
     choices: ['fanout', 'passthrough'],
   },
-] as const satisfies ReadonlyArray<{ name: keyof Settings; label: string; hint: string; kind: keyof typeof KINDS; choices?: readonly string[] }>;
+] as const satisfies ReadonlyArray<{ name: keyof Settings; label: string; hint: string; kind: keyof typeof KINDS; choices?: readonly string[]; limit?: FieldLimit }>;
+
+/** A field's hint, with the range of an integer setting (from the server's FIELD_LIMITS). */
+const describeHint = (f: (typeof FIELDS)[number]): string => ('limit' in f ? `${f.hint} (${formatLimitRange(f.limit)})` : f.hint);
 
 /** The Settings page. */
 export function SettingsPage() {
@@ -86,7 +90,7 @@ export function SettingsPage() {
       <Section title="Gateway settings">
         <form class="form-grid" onSubmit={submit} aria-label="Settings">
           {FIELDS.map((f) => (
-            <Field label={f.label} hint={f.hint}>
+            <Field label={f.label} hint={describeHint(f)}>
               {'choices' in f ? (
                 <select name={f.name} value={values[f.name] ?? ''} onChange={(e) => setValues({ ...values, [f.name]: e.currentTarget.value })}>
                   {f.choices.map((choice) => <option value={choice}>{choice}</option>)}
