@@ -21,7 +21,7 @@ const MiB = 1024 * 1024;
 
 export const CONFIG_FIELDS = {
   databaseUrl: { env: 'DATABASE_URL', flag: '--database-url', kind: 'string', default: null, doc: 'Postgres URL; when unset `start` uses embedded PGlite in the data directory' },
-  dataDir: { env: 'CODEX_IMAGE_GATEWAY_DATA_DIR', flag: '--data-dir', kind: 'string', default: './data', doc: 'embedded database, admin token, master key, instance.json, request logs' },
+  dataDir: { env: 'CODEX_IMAGE_GATEWAY_DATA_DIR', flag: '--data-dir', kind: 'string', default: './data', doc: 'embedded database, admin token, master key, instance.json, request logs, usage journal (`serve` writes its usage journal and, by default, its request log here too)' },
   listen: { env: 'GATEWAY_LISTEN', flag: '--listen', kind: 'string', default: '127.0.0.1:19082', doc: 'public image API address (HOST:PORT; port 0 = ephemeral)' },
   adminListen: { env: 'ADMIN_LISTEN', flag: '--admin-listen', kind: 'string', default: '127.0.0.1:19083', doc: 'admin API address' },
   adminToken: { env: 'ADMIN_TOKEN', kind: 'string', default: null, doc: 'admin bearer token; `start` and `control` create `<data-dir>/admin-token` when unset' },
