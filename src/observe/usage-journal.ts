@@ -132,8 +132,13 @@ export class UsageJournal implements UsageJournalPort {
     clearInterval(this.timer);
     this.closeActive();
     if (this.appliedSeq < this.lastSeq) return false;
-    for (const name of listSegmentNames(this.opts.dir)) this.removeFile(join(this.opts.dir, name));
-    return listSegmentNames(this.opts.dir).length === 0;
+    try {
+      for (const name of listSegmentNames(this.opts.dir)) this.removeFile(join(this.opts.dir, name));
+      return listSegmentNames(this.opts.dir).length === 0;
+    } catch (err) {
+      this.report(err);
+      return false;
+    }
   }
 
   /** fdatasync of everything written since the last sync; one at a time, off the event loop. */
@@ -143,7 +148,8 @@ export class UsageJournal implements UsageJournalPort {
     this.syncing = true;
     fdatasync(this.fd, (err) => {
       this.syncing = false;
-      if (err) this.report(err);
+      // EBADF: the segment was closed meanwhile, and closing fsyncs it anyway.
+      if (err && err.code !== 'EBADF') this.report(err);
     });
   }
 
@@ -176,12 +182,12 @@ export class UsageJournal implements UsageJournalPort {
     this.fd = null;
     this.active = null;
     this.dirty = false;
-    try {
-      fsyncSync(fd);
-    } catch (err) {
-      this.report(err);
-    } finally {
-      closeSync(fd);
+    for (const step of [fsyncSync, closeSync]) {
+      try {
+        step(fd);
+      } catch (err) {
+        this.report(err);
+      }
     }
   }
 
