@@ -21,7 +21,7 @@ const MiB = 1024 * 1024;
 
 export const CONFIG_FIELDS = {
   databaseUrl: { env: 'DATABASE_URL', flag: '--database-url', kind: 'string', default: null, doc: 'Postgres URL; when unset `start` uses embedded PGlite in the data directory' },
-  dataDir: { env: 'CODEX_IMAGE_GATEWAY_DATA_DIR', flag: '--data-dir', kind: 'string', default: './data', doc: 'embedded database, admin token, master key, instance.json, request logs' },
+  dataDir: { env: 'CODEX_IMAGE_GATEWAY_DATA_DIR', flag: '--data-dir', kind: 'string', default: './data', doc: 'embedded database, admin token, master key, instance.json, request logs, usage journal (`serve` writes its usage journal and, by default, its request log here too)' },
   listen: { env: 'GATEWAY_LISTEN', flag: '--listen', kind: 'string', default: '127.0.0.1:19082', doc: 'public image API address (HOST:PORT; port 0 = ephemeral)' },
   adminListen: { env: 'ADMIN_LISTEN', flag: '--admin-listen', kind: 'string', default: '127.0.0.1:19083', doc: 'admin API address' },
   adminToken: { env: 'ADMIN_TOKEN', kind: 'string', default: null, doc: 'admin bearer token; `start` and `control` create `<data-dir>/admin-token` when unset' },
@@ -43,6 +43,7 @@ export const CONFIG_FIELDS = {
   allowFreePlanAccounts: { env: 'ALLOW_FREE_PLAN_ACCOUNTS', kind: 'bool', default: false, doc: 'route to accounts whose token says `chatgpt_plan_type: free` (they have no image tool)' },
   snapshotPollMs: { env: 'SNAPSHOT_POLL_MS', kind: 'int', default: 10_000, min: 200, doc: 'safety-net reload of control data (changes normally arrive by LISTEN/NOTIFY)' },
   usageFlushMs: { env: 'USAGE_FLUSH_MS', kind: 'int', default: 1_000, min: 10, doc: 'how often usage counters are written to the database' },
+  usageJournalSyncMs: { env: 'USAGE_JOURNAL_SYNC_MS', kind: 'int', default: 100, min: 1, max: 60_000, doc: 'how often the usage journal (`<data-dir>/usage-journal`) is fsync\'d, as one group commit for every increment appended since the last; a kill -9 loses no usage whatever this is, a power loss at most this long' },
   streamKeepaliveMs: { env: 'STREAM_KEEPALIVE_MS', kind: 'int', default: 15_000, min: 100, doc: 'with `stream: true`, an SSE comment line is sent after this long without output, so idle timeouts on the way do not cut a long generation' },
   jobMaxQueueMs: { env: 'JOB_MAX_QUEUE_MS', kind: 'int', default: 600_000, min: 1_000, doc: 'how long an async job may wait for a free account or key slot before it fails' },
   jobResultTtlMs: { env: 'JOB_RESULT_TTL_MS', kind: 'int', default: 3_600_000, min: 1_000, doc: 'how long an async job\'s sealed result is kept after it ends (then it expires and is deleted)' },

@@ -138,8 +138,10 @@ export function createImageHandler(endpoint: ImageEndpoint, deps: GatewayDeps) {
     } finally {
       for (const permit of permits) permit.release();
       client.dispose();
-      if (!spoolHandedOver) await spool.cleanup();
+      // Usage first, in the same turn the answer ended: nothing awaited between them, so a kill
+      // cannot fall between a client's success and its journal line.
       if (outcome) recordOutcome(outcome, deps, reply);
+      if (!spoolHandedOver) await spool.cleanup();
     }
   };
 }

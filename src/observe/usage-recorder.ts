@@ -1,4 +1,5 @@
 import type { KeyUsageDelta } from '../store/types.js';
+import type { UsageJournalPort } from './usage-journal.js';
 
 /** What one finished request adds to its key's counters. */
 export interface UsageOutcome {
@@ -18,8 +19,14 @@ export interface UsageOutcome {
 export const FLUSHED_MEMORY_MS = 10 * 60_000;
 
 export interface UsageRecorderOptions {
-  /** Adds the deltas to the stored counters (increments, one transaction); may reject. */
-  apply: (deltas: KeyUsageDelta[]) => Promise<void>;
+  /**
+   * Adds the deltas to the stored counters (increments, one transaction); may reject. With a journal,
+   * `throughSeq` is the last journal record the batch holds (the batch is every record after the
+   * previous successful apply), to be stored with the increments; 0 without a journal.
+   */
+  apply: (deltas: KeyUsageDelta[], throughSeq: number) => Promise<void>;
+  /** Where each increment is made durable before it is counted in memory (absent: memory only). */
+  journal?: UsageJournalPort;
   flushIntervalMs: number;
   now?: () => number;
   /** A failed flush (the deltas are kept and retried). */
@@ -55,7 +62,9 @@ export interface UsageRecorder {
  * Accumulates usage per key in memory and writes it in batches: one `apply` per interval instead of
  * one database write per request. A failed `apply` merges its deltas back so nothing is lost while
  * the process lives; only one `apply` runs at a time. The timer is unref'd so it never keeps the
- * process alive. A crash loses at most one interval of usage (spec §16.2 accepts the same).
+ * process alive. With a journal, each increment is appended to it first (a write, no fsync wait), and
+ * a successful apply tells the journal how far the database has it, so a killed process loses no
+ * usage; without one, a crash loses at most one interval of usage.
  */
 export function createUsageRecorder(opts: UsageRecorderOptions): UsageRecorder {
   const now = opts.now ?? Date.now;
@@ -69,17 +78,30 @@ export function createUsageRecorder(opts: UsageRecorderOptions): UsageRecorder {
   let pending = new Map<string, KeyUsageDelta>();
   let inFlight: ReadonlyMap<string, KeyUsageDelta> = new Map();
   let flushing: Promise<void> | null = null;
+  // The last journal record merged into `pending` (0 without a journal).
+  let journaledSeq = 0;
   let appliedRequests = 0;
   let appliedKeys = 0;
   // Tokens already written, remembered for a while: a snapshot loaded before the write does not hold them yet.
   let flushed: Array<{ atMs: number; tokens: ReadonlyMap<string, number> }> = [];
 
+  // Once applied, the batch must never be merged back (it would count twice): a journal failure here is only reported.
+  const trimJournal = (throughSeq: number) => {
+    try {
+      opts.journal?.markApplied(throughSeq);
+    } catch (err) {
+      report(err);
+    }
+  };
+
   async function applyPending(): Promise<void> {
     const batch = pending;
+    const throughSeq = journaledSeq;
     pending = new Map();
     inFlight = batch;
     try {
-      await opts.apply([...batch.values()]);
+      await opts.apply([...batch.values()], throughSeq);
+      trimJournal(throughSeq);
       appliedRequests += [...batch.values()].reduce((sum, d) => sum + d.requests, 0);
       appliedKeys += batch.size;
       const atMs = now();
@@ -110,7 +132,9 @@ export function createUsageRecorder(opts: UsageRecorderOptions): UsageRecorder {
 
   return {
     record(keyId, outcome) {
-      mergeDelta(pending, buildDelta(keyId, outcome, now()));
+      const delta = buildDelta(keyId, outcome, now());
+      if (opts.journal) journaledSeq = opts.journal.append(delta);
+      mergeDelta(pending, delta);
     },
     pendingTokens(keyId, sinceMs) {
       let tokens = (pending.get(keyId)?.totalTokens ?? 0) + (inFlight.get(keyId)?.totalTokens ?? 0);

@@ -25,10 +25,10 @@ import { HostedResults } from '../store/hosted-results.js';
 import { loadSnapshot } from '../store/snapshot-loader.js';
 import { SnapshotStore } from '../store/snapshot-store.js';
 import type { Snapshot } from '../store/types.js';
-import { applyUsageDeltas } from '../store/usage-repo.js';
 import { createDispatcherPool } from '../upstream/dispatcher-pool.js';
 import { createUndiciUpstreamClient } from '../upstream/undici-upstream-client.js';
 import { createAccountInflightReporter } from './account-inflight-gauge.js';
+import { openLocalUsageJournal } from './usage-journal-runtime.js';
 
 export interface DataPlane {
   app: FastifyInstance;
@@ -59,6 +59,8 @@ export const resolveLogDir = (config: Config): string => config.logDir ?? join(c
 /** Assembles the data plane: snapshot, limiters, upstream client, observers, hosted results (and their sweeper) and the Fastify app. */
 export async function createDataPlane({ config, db, cipher, logger, statusToken }: DataPlaneOptions): Promise<DataPlane> {
   const metrics = createGatewayMetrics();
+  // Before the first snapshot: usage a killed process left in its journal counts toward quotas at once.
+  const usageJournal = await openLocalUsageJournal({ dataDir: config.dataDir, db, syncIntervalMs: config.usageJournalSyncMs, logger });
   const snapshots = new SnapshotStore({
     load: () => loadSnapshot(db, cipher),
     watch: (onChange) => watchControlChanges(db, () => onChange()),
@@ -77,7 +79,8 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken 
     onError: (err) => logger.warn({ err: errorSummary(err) }, 'request log write failed'),
   });
   const usage = createUsageRecorder({
-    apply: (deltas) => applyUsageDeltas(db, deltas),
+    apply: (deltas, throughSeq) => usageJournal.apply(deltas, throughSeq),
+    journal: usageJournal.journal,
     flushIntervalMs: config.usageFlushMs,
     onError: (err) => logger.warn({ err: errorSummary(err) }, 'usage flush failed; will retry'),
   });
@@ -146,6 +149,7 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken 
       async () => {
         flushed = await usage.close();
       },
+      () => usageJournal.close(),
       () => requestLog.close(),
       () => upstream.close(),
       async () => logShutdown(logger, flushed, requestLog.stats()),

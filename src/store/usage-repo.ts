@@ -41,14 +41,26 @@ const MAX_ATTEMPTS = 3;
  * deleted is dropped without failing the rest; a key deleted while the statement ran (foreign-key
  * violation) or a deadlock with a concurrent batch makes it retry, up to 3 times.
  */
-export async function applyUsageDeltas(db: DbQuerier, deltas: readonly KeyUsageDelta[]): Promise<void> {
+export function applyUsageDeltas(db: DbQuerier, deltas: readonly KeyUsageDelta[]): Promise<void> {
+  return retryUsageWrite(() => upsertUsageDeltas(db, deltas));
+}
+
+/**
+ * The increment statement alone, for callers that run it inside their own transaction (and then
+ * retry the whole transaction through `retryUsageWrite`, since a failed statement aborts it).
+ */
+export async function upsertUsageDeltas(db: DbQuerier, deltas: readonly KeyUsageDelta[]): Promise<void> {
   const merged = mergeUsageDeltas(deltas);
   if (merged.length === 0) return;
   const params = [merged.map((d) => d.keyId), ...COUNTERS.map((c) => merged.map((d) => d[c])), merged.map((d) => d.lastUsedAt)];
+  await db.query(UPSERT_SQL, params);
+}
+
+/** Runs a usage write again (up to 3 attempts in all) after a foreign-key violation or a deadlock. */
+export async function retryUsageWrite<T>(write: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await db.query(UPSERT_SQL, params);
-      return;
+      return await write();
     } catch (err) {
       const retryable = isDbErrorCode(err, PG_ERROR_CODES.foreignKeyViolation) || isDbErrorCode(err, PG_ERROR_CODES.deadlockDetected);
       if (!retryable || attempt >= MAX_ATTEMPTS) throw err;

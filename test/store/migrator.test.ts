@@ -17,7 +17,7 @@ import {
 } from '../../src/store/migrator.js';
 import { describeEachBackend } from '../support/databases.js';
 
-const TABLES = ['accounts', 'api_keys', 'gateway_instances', 'group_accounts', 'groups', 'hosted_results', 'image_jobs', 'key_accounts', 'key_usage', 'master_key_check', 'model_aliases', 'schema_migrations', 'settings'];
+const TABLES = ['accounts', 'api_keys', 'database_identity', 'gateway_instances', 'group_accounts', 'groups', 'hosted_results', 'image_jobs', 'key_accounts', 'key_usage', 'master_key_check', 'model_aliases', 'schema_migrations', 'settings', 'usage_journal_marks'];
 
 describeEachBackend('migrator', ({ kind, database }) => {
   beforeEach(async () => {

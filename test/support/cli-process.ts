@@ -84,7 +84,7 @@ export function spawnCli(args: string[], env: Record<string, string> = {}): CliD
 }
 
 /**
- * Spawns `start` on `dataDir` with ephemeral ports and waits (up to 90 s) for its `instance.json`;
+ * Spawns `start` on `dataDir` with ephemeral ports and waits (up to 90 s) for its own `instance.json`;
  * fails at once, with the process output, if `start` exits first.
  */
 export async function spawnStart(dataDir: string, env: Record<string, string> = {}): Promise<{ daemon: CliDaemon; instance: InstanceInfo }> {
@@ -93,7 +93,9 @@ export async function spawnStart(dataDir: string, env: Record<string, string> = 
     'instance.json',
     async () => {
       if (daemon.child.exitCode !== null) throw new Error(`start exited early: ${daemon.output()}`);
-      return readInstanceFile(dataDir);
+      // A process killed with -9 leaves its instance.json behind: wait for this one's.
+      const info = await readInstanceFile(dataDir);
+      return info?.pid === daemon.child.pid ? info : null;
     },
     90_000,
     100,

@@ -179,3 +179,59 @@ describe('createUsageRecorder', () => {
     expect(recorder.pendingTokens('a')).toBe(4);
   });
 });
+
+describe('createUsageRecorder with a journal', () => {
+  /** A journal that remembers what it was told, in order, alongside the store's calls. */
+  function createFakeJournal(opts: { failMark?: boolean } = {}) {
+    const events: string[] = [];
+    let seq = 0;
+    return {
+      events,
+      append: (d: KeyUsageDelta) => {
+        events.push(`append ${d.keyId} #${++seq}`);
+        return seq;
+      },
+      markApplied: (through: number) => {
+        events.push(`mark ${through}`);
+        if (opts.failMark) throw new Error('disk gone');
+      },
+    };
+  }
+
+  it('journals each increment before counting it, and marks the journal only after a successful apply', async () => {
+    const journal = createFakeJournal();
+    const store = createFakeStore({ failWhen: (call) => call === 1 });
+    const throughSeqs: number[] = [];
+    const recorder = makeRecorder({
+      apply: async (deltas, throughSeq) => {
+        throughSeqs.push(throughSeq);
+        await store.apply(deltas);
+      },
+      journal,
+      flushIntervalMs: 60_000,
+    });
+    recorder.record('a', ok(4));
+    expect(journal.events).toEqual(['append a #1']);
+    recorder.record('b', ok(2));
+    await expect(recorder.flush()).rejects.toThrow('db down');
+    recorder.record('a', ok(1));
+    await recorder.flush();
+    // The retry holds the failed batch too, so its mark covers every record so far.
+    expect(throughSeqs).toEqual([2, 3]);
+    expect(journal.events).toEqual(['append a #1', 'append b #2', 'append a #3', 'mark 3']);
+    expect(store.totals.get('a')).toMatchObject({ requests: 2, totalTokens: 5 });
+  });
+
+  it('a journal that fails to trim after an applied batch is reported, never applied again', async () => {
+    const journal = createFakeJournal({ failMark: true });
+    const store = createFakeStore();
+    const errors: unknown[] = [];
+    const recorder = makeRecorder({ apply: store.apply, journal, flushIntervalMs: 60_000, onError: (e) => errors.push(e) });
+    recorder.record('a', ok(4));
+    await recorder.flush();
+    await recorder.flush();
+    expect(store.calls()).toBe(1);
+    expect(store.totals.get('a')).toMatchObject({ requests: 1, totalTokens: 4 });
+    expect(String(errors[0])).toContain('disk gone');
+  });
+});
