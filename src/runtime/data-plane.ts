@@ -17,6 +17,7 @@ import { createPromptHasher } from '../observe/prompt-hash.js';
 import { createRequestLogWriter } from '../observe/request-log-writer.js';
 import { createUsageRecorder, type UsageCloseReport } from '../observe/usage-recorder.js';
 import { AccountHealth } from '../dispatch/account-health.js';
+import { isImageRoutable } from '../dispatch/plan-candidates.js';
 import { notifyAccountAuthFailed, watchControlChanges } from '../store/change-feed.js';
 import type { CredentialCipher } from '../store/cipher-port.js';
 import type { Db } from '../store/db.js';
@@ -59,14 +60,26 @@ export const resolveLogDir = (config: Config): string => config.logDir ?? join(c
 /** Assembles the data plane: snapshot, limiters, upstream client, observers, hosted results (and their sweeper) and the Fastify app. */
 export async function createDataPlane({ config, db, cipher, logger, statusToken }: DataPlaneOptions): Promise<DataPlane> {
   const metrics = createGatewayMetrics();
+  const pool = createDispatcherPool({
+    connectTimeoutMs: config.upstreamConnectTimeoutMs,
+    headersTimeoutMs: config.upstreamHeadersTimeoutMs,
+    bodyTimeoutMs: config.upstreamBodyTimeoutMs,
+  });
+  const reportCredentialHealth = createCredentialHealthReporter(metrics, logger);
   const snapshots = new SnapshotStore({
     load: () => loadSnapshot(db, cipher),
     watch: (onChange) => watchControlChanges(db, () => onChange()),
     pollMs: config.snapshotPollMs,
     onError: (err) => logger.warn({ err: errorSummary(err) }, 'control data reload failed; serving the last snapshot'),
-    onLoad: createCredentialHealthReporter(metrics, logger),
+    onLoad: (snapshot) => {
+      reportCredentialHealth(snapshot);
+      pool.retainOnly(listRoutedProxyUrls(snapshot));
+    },
   });
-  await snapshots.start();
+  await snapshots.start().catch(async (err: unknown) => {
+    await pool.close();
+    throw err;
+  });
   await sweepSpool(logger);
   const settings = snapshots.current()!.settings;
   const requestLog = createRequestLogWriter({
@@ -80,11 +93,6 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken 
     apply: (deltas) => applyUsageDeltas(db, deltas),
     flushIntervalMs: config.usageFlushMs,
     onError: (err) => logger.warn({ err: errorSummary(err) }, 'usage flush failed; will retry'),
-  });
-  const pool = createDispatcherPool({
-    connectTimeoutMs: config.upstreamConnectTimeoutMs,
-    headersTimeoutMs: config.upstreamHeadersTimeoutMs,
-    bodyTimeoutMs: config.upstreamBodyTimeoutMs,
   });
   const upstream = createUndiciUpstreamClient({
     baseUrl: config.upstreamBaseUrl,
@@ -151,6 +159,15 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken 
       async () => logShutdown(logger, flushed, requestLog.stats()),
     ]);
   return { app, snapshots, health, accountLimiter, status, activity, close };
+}
+
+/**
+ * The proxies that accounts image requests may be routed to use (null = direct). Every snapshot load
+ * hands them to the dispatcher pool, which closes the others: a proxy that was changed or removed,
+ * or whose accounts were deleted or disabled, gives back its connections within one reload.
+ */
+export function listRoutedProxyUrls(snapshot: Snapshot): Array<string | null> {
+  return [...snapshot.accounts.values()].filter(isImageRoutable).map((account) => account.proxyUrl);
 }
 
 /**
