@@ -12,6 +12,7 @@ import { sweepStaleSpoolFiles } from '../images/image-spool.js';
 import { AccountLimiter } from '../limits/account-limiter.js';
 import { KeyLimiter } from '../limits/key-limiter.js';
 import { createActivityBuffer, teeRequestLog, type ActivityBuffer } from '../observe/activity-buffer.js';
+import { errorSummary } from '../observe/app-logger.js';
 import { createGatewayMetrics, type GatewayMetrics } from '../observe/gateway-metrics.js';
 import { createPromptHasher } from '../observe/prompt-hash.js';
 import { createRequestLogWriter } from '../observe/request-log-writer.js';
@@ -30,6 +31,7 @@ import { applyUsageDeltas } from '../store/usage-repo.js';
 import { createDispatcherPool } from '../upstream/dispatcher-pool.js';
 import { createUndiciUpstreamClient } from '../upstream/undici-upstream-client.js';
 import { createAccountInflightReporter } from './account-inflight-gauge.js';
+import { runShutdownSteps } from './shutdown-steps.js';
 
 export interface DataPlane {
   app: FastifyInstance;
@@ -146,7 +148,7 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken 
   // Every step runs even when one before it fails: usage and the request log are always flushed.
   let flushed: UsageCloseReport | null = null;
   const close = () =>
-    runAll(logger, [
+    runShutdownSteps(logger, 'data plane', [
       () => Promise.all([closeWithGrace(app, config.shutdownGraceMs), jobs.scheduler.drain(config.shutdownGraceMs)]),
       () => maintenance.stop(),
       () => sweeper.stop(),
@@ -219,18 +221,6 @@ async function sweepSpool(logger: FastifyBaseLogger): Promise<void> {
 /** How often queued jobs look for capacity that plain requests freed (jobs ending wake them at once). */
 const JOB_PUMP_INTERVAL_MS = 250;
 
-/** Runs every step in order, logging failures; rejects with the first failure once all have run. */
-async function runAll(logger: FastifyBaseLogger, steps: Array<() => Promise<unknown>>): Promise<void> {
-  let failure: unknown = null;
-  for (const step of steps) {
-    await step().catch((err: unknown) => {
-      logger.error({ err: errorSummary(err) }, 'data plane shutdown step failed');
-      failure ??= err;
-    });
-  }
-  if (failure !== null) throw failure;
-}
-
 /** The data plane's last log line: what the shutdown flushed, and what it could not. */
 function logShutdown(logger: FastifyBaseLogger, flushed: UsageCloseReport | null, log: { writtenLines: number; droppedLines: number }): void {
   const usage = flushed ?? { flushedRequests: 0, flushedKeys: 0, unappliedKeys: 0 };
@@ -270,10 +260,4 @@ export async function closeWithGrace(app: FastifyInstance, graceMs: number): Pro
     clearInterval(sweep);
     clearTimeout(timer);
   }
-}
-
-/** An error's code and message for the app log (never a stack full of request data). */
-export function errorSummary(err: unknown): { code?: string; message: string } {
-  if (err instanceof Error) return { code: (err as { code?: string }).code, message: err.message };
-  return { message: String(err) };
 }
