@@ -1,7 +1,7 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { GatewayError, type ErrorCode } from '../errors/codes.js';
-import { toOpenAIError } from '../errors/openai-shape.js';
+import { GatewayError, type ErrorCode } from './codes.js';
+import { toOpenAIError } from './openai-shape.js';
 
 /** Node's HTTP parser errors that have their own answer; every other parser error is a malformed request (400). */
 const PARSER_ERRORS: Record<string, { code: ErrorCode; message: string }> = {
