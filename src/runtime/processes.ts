@@ -10,7 +10,7 @@ import { createAppLogger, errorSummary } from '../observe/app-logger.js';
 import type { Db } from '../store/db.js';
 import { migrate, verifySchema } from '../store/migrator.js';
 import { resolveAdminToken } from './admin-token.js';
-import { createDataPlane } from './data-plane.js';
+import { closeWithGrace, createDataPlane } from './data-plane.js';
 import { addressInUseError, assertAddressesFree, isAddressInUse, type ListenKey } from './listen-check.js';
 import { openDatabase } from './open-database.js';
 import { PACKAGE_VERSION } from './package-version.js';
@@ -71,7 +71,7 @@ export async function runStart(config: Config, logger: FastifyBaseLogger = creat
       createRemoteStatusReader({ urls: config.gatewayStatusUrls, adminToken: admin.token }),
     ]);
     const adminApp = buildAdminApp({ control: createControlServices({ db: opened.db, cipher }), adminToken: admin.token, logger, gatewayStatus, extend: registerConsoleStatic });
-    stops.push(() => adminApp.close());
+    stops.push(() => closeWithGrace(adminApp, config.shutdownGraceMs));
     const gatewayUrl = await listenOn(dataPlane.app, 'listen', config.listen);
     const adminUrl = await listenOn(adminApp, 'adminListen', config.adminListen);
     await writeInstanceFile(config.dataDir, { pid: process.pid, gatewayUrl, adminUrl, startedAt: Date.now(), version: PACKAGE_VERSION });
@@ -124,7 +124,7 @@ export async function runControl(
     const admin = await resolveAdminToken(config.adminToken, config.dataDir);
     const gatewayStatus = createRemoteStatusReader({ urls: config.gatewayStatusUrls, adminToken: admin.token });
     const adminApp = buildAdminApp({ control: createControlServices({ db: opened.db, cipher }), adminToken: admin.token, logger, gatewayStatus, extend: registerConsoleStatic });
-    stops.push(() => adminApp.close());
+    stops.push(() => closeWithGrace(adminApp, config.shutdownGraceMs));
     const adminUrl = await listenOn(adminApp, 'adminListen', config.adminListen);
     const refreshWorker = await startRefreshWorker(config, opened.db, cipher, logger);
     stops.push(() => refreshWorker.close());
