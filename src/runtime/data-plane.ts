@@ -31,6 +31,7 @@ import { applyUsageDeltas } from '../store/usage-repo.js';
 import { createDispatcherPool } from '../upstream/dispatcher-pool.js';
 import { createUndiciUpstreamClient } from '../upstream/undici-upstream-client.js';
 import { createAccountInflightReporter } from './account-inflight-gauge.js';
+import { closeWithGrace } from './graceful-close.js';
 import { runShutdownSteps } from './shutdown-steps.js';
 
 export interface DataPlane {
@@ -231,33 +232,4 @@ function logShutdown(logger: FastifyBaseLogger, flushed: UsageCloseReport | null
       ` and ${log.writtenLines} request-log line(s) in all` +
       (log.droppedLines > 0 ? ` (${log.droppedLines} dropped)` : ''),
   );
-}
-
-/** While draining, how often connections that went idle are closed (a kept-alive socket goes idle when its last answer ends). */
-const DRAIN_IDLE_SWEEP_MS = 100;
-
-/**
- * Closes the server, waiting for in-flight requests up to `graceMs`, then cuts what is left.
- * Idle connections are closed at once and again as in-flight answers end, so the wait is for
- * real work only, never for a client's keep-alive.
- */
-export async function closeWithGrace(app: FastifyInstance, graceMs: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<void>((resolve) => {
-    timer = setTimeout(() => {
-      app.server.closeAllConnections();
-      resolve();
-    }, graceMs);
-    timer.unref();
-  });
-  const closing = app.close();
-  app.server.closeIdleConnections();
-  const sweep = setInterval(() => app.server.closeIdleConnections(), DRAIN_IDLE_SWEEP_MS);
-  sweep.unref();
-  try {
-    await Promise.race([closing, deadline]);
-  } finally {
-    clearInterval(sweep);
-    clearTimeout(timer);
-  }
 }

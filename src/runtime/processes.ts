@@ -10,7 +10,8 @@ import { createAppLogger, errorSummary } from '../observe/app-logger.js';
 import type { Db } from '../store/db.js';
 import { migrate, verifySchema } from '../store/migrator.js';
 import { resolveAdminToken } from './admin-token.js';
-import { closeWithGrace, createDataPlane } from './data-plane.js';
+import { createDataPlane } from './data-plane.js';
+import { closeWithGrace, watchConnections } from './graceful-close.js';
 import { addressInUseError, assertAddressesFree, isAddressInUse, type ListenKey } from './listen-check.js';
 import { openDatabase } from './open-database.js';
 import { PACKAGE_VERSION } from './package-version.js';
@@ -27,6 +28,7 @@ export interface RunningProcess {
 
 async function listenOn(app: FastifyInstance, key: ListenKey, address: string): Promise<string> {
   const { host, port } = parseListenAddress(CONFIG_FIELDS[key].flag, address);
+  watchConnections(app.server);
   await app.listen({ host, port }).catch((err: unknown) => {
     throw isAddressInUse(err) ? addressInUseError(key, address) : err;
   });
