@@ -76,7 +76,8 @@ describe('admin listener: an answer that leaves the body unread closes the conne
     const socket = await openRawSocket(baseUrl);
     const text = readUntilClosed(socket);
     const bad = `POST /admin/api/keys HTTP/1.1\r\nHost: a\r\n${AUTH}Content-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello`;
-    socket.write(bad + `GET /admin/api/health HTTP/1.1\r\nHost: a\r\n${AUTH}Connection: close\r\n\r\n`);
+    const next = `GET /admin/api/health HTTP/1.1\r\nHost: a\r\n${AUTH}Connection: close\r\n\r\n`;
+    socket.write(`${bad}${next}`);
     const both = await text;
     expect(both).toMatch(/^HTTP\/1\.1 400 [\s\S]*HTTP\/1\.1 200 [\s\S]*\{"ok":true\}$/);
   });
