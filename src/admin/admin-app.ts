@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ControlApi } from '../control/control-api.js';
+import { answerFailedExpectation, handleClientError } from '../errors/client-error.js';
 import { withRedactedUrls } from '../observe/app-logger.js';
 import { combineStatusReaders, type GatewayStatusReader } from '../control/gateway-status.js';
 import { registerConsoleAuth } from './admin-console-auth.js';
@@ -51,7 +52,10 @@ export function buildAdminApp(opts: AdminAppOptions): FastifyInstance {
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     bodyLimit: ADMIN_BODY_LIMIT_BYTES,
+    // Requests the HTTP parser refuses get the OpenAI shape too (and the connection closed).
+    clientErrorHandler: handleClientError,
   });
+  app.server.on('checkExpectation', answerFailedExpectation);
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
     reply.header('cache-control', 'no-store');

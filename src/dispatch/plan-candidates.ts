@@ -50,6 +50,12 @@ export function resolveRoutedAccountIds(key: KeyRecord, snapshot: Snapshot): str
   }
 }
 
+/**
+ * Whether image requests may be routed to the account at all: active and image-enabled. Whether it
+ * can be tried right now (token, plan, cooldown) is `exclusionOf`'s question, asked per request.
+ */
+export const isImageRoutable = (account: AccountRecord): boolean => account.status === 'active' && account.imageEnabled;
+
 /** Usability of one active, image-enabled account; null when it may be tried. */
 export function exclusionOf(
   account: AccountRecord,
@@ -76,7 +82,7 @@ export function planCandidates(key: KeyRecord, snapshot: Snapshot, opts: PlanOpt
   let cooldownUntilMs: number | null = null;
   for (const id of new Set(resolveRoutedAccountIds(key, snapshot))) {
     const entry = snapshot.accounts.get(id);
-    if (!entry || entry.status !== 'active' || !entry.imageEnabled) continue;
+    if (!entry || !isImageRoutable(entry)) continue;
     imageEnabledCount += 1;
     const reason = exclusionOf(entry, entry.credentials, opts);
     const cooldown = reason || !entry.credentials ? null : (opts.cooldownOf?.(id, entry.credentials.accessToken) ?? null);

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors/codes.js';
-import { rawErrorResponse } from './client-error.js';
+import { rawErrorResponse } from '../errors/client-error.js';
 
 /** How long a refused socket may stay half-closed so the client can read its 503 before it is destroyed. */
 const REFUSED_SOCKET_LINGER_MS = 1_000;

@@ -1,4 +1,5 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { closeIfBodyAbandoned } from '../errors/client-error.js';
 import { toOpenAIError } from '../errors/openai-shape.js';
 import { resolveEndpoint } from '../images/endpoint-aliases.js';
 import type { GatewayDeps } from './gateway-deps.js';
@@ -18,22 +19,7 @@ export function installErrorHandler(app: FastifyInstance, deps: GatewayDeps): vo
     if (endpoint && !req.outcomeRecorded) {
       deps.metrics.requests.inc({ endpoint, status: mapped.status, errorClass: mapped.body.error.code });
     }
-    if (!req.raw.complete) closeAfterAnswer(req, reply);
+    closeIfBodyAbandoned(req, reply);
     return reply.code(mapped.status).headers(mapped.headers).send(mapped.body);
   });
-}
-
-/** How long a socket whose body was abandoned may stay half-closed after its answer, so the client can read it. */
-export const ABANDONED_SOCKET_LINGER_MS = 1_000;
-
-/**
- * An answer that leaves part of the request body unread (a 413 mid-upload, a 400 on a bad part)
- * closes the connection: kept alive, the socket would sit waiting for bytes nobody reads, and
- * hold up a graceful shutdown. Node ends the socket after a `connection: close` answer; the
- * timer destroys it if the client keeps its side open.
- */
-function closeAfterAnswer(req: FastifyRequest, reply: FastifyReply): void {
-  reply.header('connection', 'close');
-  const socket = req.raw.socket;
-  reply.raw.once('finish', () => setTimeout(() => socket.destroy(), ABANDONED_SOCKET_LINGER_MS).unref());
 }

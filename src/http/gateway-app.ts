@@ -5,7 +5,7 @@ import { GatewayError } from '../errors/codes.js';
 import { ENDPOINT_ALIASES } from '../images/endpoint-aliases.js';
 import { APP_LOG_SERIALIZERS, withRedactedUrls } from '../observe/app-logger.js';
 import type { ImageEndpoint } from '../images/image-request.js';
-import { answerFailedExpectation, handleClientError } from './client-error.js';
+import { answerFailedExpectation, handleClientError } from '../errors/client-error.js';
 import { installConnectionCap } from './connection-cap.js';
 import { createCorsHook } from './cors.js';
 import type { GatewayDeps } from './gateway-deps.js';

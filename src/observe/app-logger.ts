@@ -66,3 +66,9 @@ export function createAppLogger(level: string, destination?: NodeJS.WritableStre
     destination ?? process.stdout,
   );
 }
+
+/** An error's code and message for the app log (never a stack full of request data). */
+export function errorSummary(err: unknown): { code?: string; message: string } {
+  if (err instanceof Error) return { code: (err as { code?: string }).code, message: err.message };
+  return { message: String(err) };
+}

@@ -12,11 +12,13 @@ import { sweepStaleSpoolFiles } from '../images/image-spool.js';
 import { AccountLimiter } from '../limits/account-limiter.js';
 import { KeyLimiter } from '../limits/key-limiter.js';
 import { createActivityBuffer, teeRequestLog, type ActivityBuffer } from '../observe/activity-buffer.js';
+import { errorSummary } from '../observe/app-logger.js';
 import { createGatewayMetrics, type GatewayMetrics } from '../observe/gateway-metrics.js';
 import { createPromptHasher } from '../observe/prompt-hash.js';
 import { createRequestLogWriter } from '../observe/request-log-writer.js';
 import { createUsageRecorder, type UsageCloseReport } from '../observe/usage-recorder.js';
 import { AccountHealth } from '../dispatch/account-health.js';
+import { isImageRoutable } from '../dispatch/plan-candidates.js';
 import { notifyAccountAuthFailed, watchControlChanges } from '../store/change-feed.js';
 import type { CredentialCipher } from '../store/cipher-port.js';
 import type { Db } from '../store/db.js';
@@ -28,6 +30,8 @@ import type { Snapshot } from '../store/types.js';
 import { createDispatcherPool } from '../upstream/dispatcher-pool.js';
 import { createUndiciUpstreamClient } from '../upstream/undici-upstream-client.js';
 import { createAccountInflightReporter } from './account-inflight-gauge.js';
+import { closeWithGrace } from './graceful-close.js';
+import { runShutdownSteps } from './shutdown-steps.js';
 import { openLocalUsageJournal } from './usage-journal-runtime.js';
 
 export interface DataPlane {
@@ -61,14 +65,26 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken 
   const metrics = createGatewayMetrics();
   // Before the first snapshot: usage a killed process left in its journal counts toward quotas at once.
   const usageJournal = await openLocalUsageJournal({ dataDir: config.dataDir, db, syncIntervalMs: config.usageJournalSyncMs, logger });
+  const pool = createDispatcherPool({
+    connectTimeoutMs: config.upstreamConnectTimeoutMs,
+    headersTimeoutMs: config.upstreamHeadersTimeoutMs,
+    bodyTimeoutMs: config.upstreamBodyTimeoutMs,
+  });
+  const reportCredentialHealth = createCredentialHealthReporter(metrics, logger);
   const snapshots = new SnapshotStore({
     load: () => loadSnapshot(db, cipher),
     watch: (onChange) => watchControlChanges(db, () => onChange()),
     pollMs: config.snapshotPollMs,
     onError: (err) => logger.warn({ err: errorSummary(err) }, 'control data reload failed; serving the last snapshot'),
-    onLoad: createCredentialHealthReporter(metrics, logger),
+    onLoad: (snapshot) => {
+      reportCredentialHealth(snapshot);
+      pool.retainOnly(listRoutedProxyUrls(snapshot));
+    },
   });
-  await snapshots.start();
+  await snapshots.start().catch(async (err: unknown) => {
+    await pool.close();
+    throw err;
+  });
   await sweepSpool(logger);
   const settings = snapshots.current()!.settings;
   const requestLog = createRequestLogWriter({
@@ -83,11 +99,6 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken 
     journal: usageJournal.journal,
     flushIntervalMs: config.usageFlushMs,
     onError: (err) => logger.warn({ err: errorSummary(err) }, 'usage flush failed; will retry'),
-  });
-  const pool = createDispatcherPool({
-    connectTimeoutMs: config.upstreamConnectTimeoutMs,
-    headersTimeoutMs: config.upstreamHeadersTimeoutMs,
-    bodyTimeoutMs: config.upstreamBodyTimeoutMs,
   });
   const upstream = createUndiciUpstreamClient({
     baseUrl: config.upstreamBaseUrl,
@@ -141,7 +152,7 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken 
   // Every step runs even when one before it fails: usage and the request log are always flushed.
   let flushed: UsageCloseReport | null = null;
   const close = () =>
-    runAll(logger, [
+    runShutdownSteps(logger, 'data plane', [
       () => Promise.all([closeWithGrace(app, config.shutdownGraceMs), jobs.scheduler.drain(config.shutdownGraceMs)]),
       () => maintenance.stop(),
       () => sweeper.stop(),
@@ -155,6 +166,15 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken 
       async () => logShutdown(logger, flushed, requestLog.stats()),
     ]);
   return { app, snapshots, health, accountLimiter, status, activity, close };
+}
+
+/**
+ * The proxies that accounts image requests may be routed to use (null = direct). Every snapshot load
+ * hands them to the dispatcher pool, which closes the others: a proxy that was changed or removed,
+ * or whose accounts were deleted or disabled, gives back its connections within one reload.
+ */
+export function listRoutedProxyUrls(snapshot: Snapshot): Array<string | null> {
+  return [...snapshot.accounts.values()].filter(isImageRoutable).map((account) => account.proxyUrl);
 }
 
 /**
@@ -206,18 +226,6 @@ async function sweepSpool(logger: FastifyBaseLogger): Promise<void> {
 /** How often queued jobs look for capacity that plain requests freed (jobs ending wake them at once). */
 const JOB_PUMP_INTERVAL_MS = 250;
 
-/** Runs every step in order, logging failures; rejects with the first failure once all have run. */
-async function runAll(logger: FastifyBaseLogger, steps: Array<() => Promise<unknown>>): Promise<void> {
-  let failure: unknown = null;
-  for (const step of steps) {
-    await step().catch((err: unknown) => {
-      logger.error({ err: errorSummary(err) }, 'data plane shutdown step failed');
-      failure ??= err;
-    });
-  }
-  if (failure !== null) throw failure;
-}
-
 /** The data plane's last log line: what the shutdown flushed, and what it could not. */
 function logShutdown(logger: FastifyBaseLogger, flushed: UsageCloseReport | null, log: { writtenLines: number; droppedLines: number }): void {
   const usage = flushed ?? { flushedRequests: 0, flushedKeys: 0, unappliedKeys: 0 };
@@ -228,39 +236,4 @@ function logShutdown(logger: FastifyBaseLogger, flushed: UsageCloseReport | null
       ` and ${log.writtenLines} request-log line(s) in all` +
       (log.droppedLines > 0 ? ` (${log.droppedLines} dropped)` : ''),
   );
-}
-
-/** While draining, how often connections that went idle are closed (a kept-alive socket goes idle when its last answer ends). */
-const DRAIN_IDLE_SWEEP_MS = 100;
-
-/**
- * Closes the server, waiting for in-flight requests up to `graceMs`, then cuts what is left.
- * Idle connections are closed at once and again as in-flight answers end, so the wait is for
- * real work only, never for a client's keep-alive.
- */
-export async function closeWithGrace(app: FastifyInstance, graceMs: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<void>((resolve) => {
-    timer = setTimeout(() => {
-      app.server.closeAllConnections();
-      resolve();
-    }, graceMs);
-    timer.unref();
-  });
-  const closing = app.close();
-  app.server.closeIdleConnections();
-  const sweep = setInterval(() => app.server.closeIdleConnections(), DRAIN_IDLE_SWEEP_MS);
-  sweep.unref();
-  try {
-    await Promise.race([closing, deadline]);
-  } finally {
-    clearInterval(sweep);
-    clearTimeout(timer);
-  }
-}
-
-/** An error's code and message for the app log (never a stack full of request data). */
-export function errorSummary(err: unknown): { code?: string; message: string } {
-  if (err instanceof Error) return { code: (err as { code?: string }).code, message: err.message };
-  return { message: String(err) };
 }

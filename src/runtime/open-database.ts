@@ -32,8 +32,12 @@ export async function openDatabase(config: Config, onBackgroundError?: (err: Err
     return {
       db,
       close: async () => {
-        await db.close();
-        await lock.release();
+        // The lock goes even when the close fails: this process is on its way out either way.
+        try {
+          await db.close();
+        } finally {
+          await lock.release();
+        }
       },
     };
   } catch (err) {

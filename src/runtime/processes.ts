@@ -6,15 +6,17 @@ import { createControlServices } from '../control/control-services.js';
 import { removeInstanceFile, writeInstanceFile } from '../control/instance-file.js';
 import { resolveMasterKeyInUse, verifyMasterKey, type MasterKeyInUse } from '../control/master-key-gate.js';
 import { CONFIG_FIELDS } from '../config/fields.js';
-import { createAppLogger } from '../observe/app-logger.js';
+import { createAppLogger, errorSummary } from '../observe/app-logger.js';
 import type { Db } from '../store/db.js';
 import { migrate, verifySchema } from '../store/migrator.js';
 import { resolveAdminToken } from './admin-token.js';
-import { createDataPlane, errorSummary } from './data-plane.js';
+import { createDataPlane } from './data-plane.js';
+import { closeWithGrace, watchConnections } from './graceful-close.js';
 import { addressInUseError, assertAddressesFree, isAddressInUse, type ListenKey } from './listen-check.js';
 import { openDatabase } from './open-database.js';
 import { PACKAGE_VERSION } from './package-version.js';
 import { startRefreshWorker } from './refresh-worker.js';
+import { createShutdownStack, type ShutdownStack } from './shutdown-steps.js';
 import { combineStatusReaders, createLocalStatusReader, createRemoteStatusReader } from '../control/gateway-status.js';
 
 /** A running process: its public addresses and how to stop it gracefully. */
@@ -26,6 +28,7 @@ export interface RunningProcess {
 
 async function listenOn(app: FastifyInstance, key: ListenKey, address: string): Promise<string> {
   const { host, port } = parseListenAddress(CONFIG_FIELDS[key].flag, address);
+  watchConnections(app.server);
   await app.listen({ host, port }).catch((err: unknown) => {
     throw isAddressInUse(err) ? addressInUseError(key, address) : err;
   });
@@ -44,14 +47,18 @@ async function resolveVerifiedMasterKey(db: Db, config: Config, writer: boolean)
   return key;
 }
 
+/** Undoes a start-up that failed; its error is the one to report (a failed step is logged by the stack). */
+async function abandonStart(stops: ShutdownStack): Promise<void> {
+  await stops.run().catch(() => undefined);
+}
+
 /** `start`: both planes in one process, on Postgres when configured, else embedded PGlite. Applies migrations. */
 export async function runStart(config: Config, logger: FastifyBaseLogger = createAppLogger(config.logLevel)): Promise<RunningProcess> {
   await assertAddressesFree([['listen', config.listen], ['adminListen', config.adminListen]]);
   const opened = await openDatabase(config, (err) => logger.warn({ err: errorSummary(err) }, 'database connection error'));
-  const stops: Array<() => Promise<void>> = [() => opened.close()];
-  const stopAll = async () => {
-    for (const stop of stops.splice(0).reverse()) await stop().catch((err) => logger.error({ err: errorSummary(err) }, 'shutdown step failed'));
-  };
+  // Undone in reverse: instance file, admin app, refresh worker, data plane, and the database last.
+  const stops = createShutdownStack(logger, 'start');
+  stops.push(() => opened.close());
   try {
     const applied = await migrate(opened.db);
     if (applied.length > 0) logger.info({ applied }, 'applied migrations');
@@ -66,15 +73,15 @@ export async function runStart(config: Config, logger: FastifyBaseLogger = creat
       createRemoteStatusReader({ urls: config.gatewayStatusUrls, adminToken: admin.token }),
     ]);
     const adminApp = buildAdminApp({ control: createControlServices({ db: opened.db, cipher }), adminToken: admin.token, logger, gatewayStatus, extend: registerConsoleStatic });
-    stops.push(() => adminApp.close());
+    stops.push(() => closeWithGrace(adminApp, config.shutdownGraceMs));
     const gatewayUrl = await listenOn(dataPlane.app, 'listen', config.listen);
     const adminUrl = await listenOn(adminApp, 'adminListen', config.adminListen);
     await writeInstanceFile(config.dataDir, { pid: process.pid, gatewayUrl, adminUrl, startedAt: Date.now(), version: PACKAGE_VERSION });
     stops.push(() => removeInstanceFile(config.dataDir));
     logger.info({ gatewayUrl, adminUrl, consoleUrl: `${adminUrl}${CONSOLE_PATH}`, adminTokenFile: admin.file, database: opened.db.kind }, 'codex-image-gateway started');
-    return { gatewayUrl, adminUrl, stop: stopAll };
+    return { gatewayUrl, adminUrl, stop: stops.run };
   } catch (err) {
-    await stopAll();
+    await abandonStart(stops);
     throw err;
   }
 }
@@ -86,22 +93,18 @@ export async function runServe(config: Config, logger: FastifyBaseLogger = creat
   }
   await assertAddressesFree([['listen', config.listen]]);
   const opened = await openDatabase(config, (err) => logger.warn({ err: errorSummary(err) }, 'database connection error'));
+  const stops = createShutdownStack(logger, 'serve');
+  stops.push(() => opened.close());
   try {
     await verifySchema(opened.db);
     const { cipher } = await resolveVerifiedMasterKey(opened.db, config, false);
     const dataPlane = await createDataPlane({ config, db: opened.db, cipher, logger, statusToken: config.adminToken });
+    stops.push(() => dataPlane.close());
     const gatewayUrl = await listenOn(dataPlane.app, 'listen', config.listen);
     logger.info({ gatewayUrl, statusEndpoint: config.adminToken !== null }, 'codex-image-gateway data plane started');
-    return {
-      gatewayUrl,
-      adminUrl: null,
-      stop: async () => {
-        await dataPlane.close();
-        await opened.close();
-      },
-    };
+    return { gatewayUrl, adminUrl: null, stop: stops.run };
   } catch (err) {
-    await opened.close();
+    await abandonStart(stops);
     throw err;
   }
 }
@@ -114,6 +117,8 @@ export async function runControl(
 ): Promise<RunningProcess> {
   await assertAddressesFree([['adminListen', config.adminListen]]);
   const opened = await openDatabase(config, (err) => logger.warn({ err: errorSummary(err) }, 'database connection error'));
+  const stops = createShutdownStack(logger, 'control');
+  stops.push(() => opened.close());
   try {
     if (opts.migrate) await migrate(opened.db);
     else await verifySchema(opened.db);
@@ -121,23 +126,14 @@ export async function runControl(
     const admin = await resolveAdminToken(config.adminToken, config.dataDir);
     const gatewayStatus = createRemoteStatusReader({ urls: config.gatewayStatusUrls, adminToken: admin.token });
     const adminApp = buildAdminApp({ control: createControlServices({ db: opened.db, cipher }), adminToken: admin.token, logger, gatewayStatus, extend: registerConsoleStatic });
+    stops.push(() => closeWithGrace(adminApp, config.shutdownGraceMs));
     const adminUrl = await listenOn(adminApp, 'adminListen', config.adminListen);
-    const refreshWorker = await startRefreshWorker(config, opened.db, cipher, logger).catch(async (err: unknown) => {
-      await adminApp.close();
-      throw err;
-    });
+    const refreshWorker = await startRefreshWorker(config, opened.db, cipher, logger);
+    stops.push(() => refreshWorker.close());
     logger.info({ adminUrl, consoleUrl: `${adminUrl}${CONSOLE_PATH}`, adminTokenFile: admin.file }, 'codex-image-gateway control plane started');
-    return {
-      gatewayUrl: null,
-      adminUrl,
-      stop: async () => {
-        await refreshWorker.close();
-        await adminApp.close();
-        await opened.close();
-      },
-    };
+    return { gatewayUrl: null, adminUrl, stop: stops.run };
   } catch (err) {
-    await opened.close();
+    await abandonStart(stops);
     throw err;
   }
 }

@@ -14,8 +14,10 @@ const TCP_KEEPALIVE_INITIAL_DELAY_MS = 30_000;
 
 /**
  * A proxy dispatcher unused this long (no request in flight, none started) is closed and forgotten;
- * the next request through that proxy builds a new one. Bounds the agents kept for proxies that
- * accounts no longer use (changed or removed); the direct dispatcher is kept for the pool's life.
+ * the next request through that proxy builds a new one. The direct dispatcher is kept for the pool's
+ * life. A backstop: an owner that knows which proxies its accounts use evicts the others at once
+ * (`retainOnly`, the data plane at every snapshot load); the token refresher's pool has no such
+ * feed, and reaches a proxy about once per token lifetime, so without this its agents would pile up.
  */
 export const PROXY_DISPATCHER_IDLE_TTL_MS = 10 * 60_000;
 
@@ -36,10 +38,17 @@ export interface DispatcherPoolOptions {
 export interface DispatcherPool {
   /**
    * The dispatcher for a proxy URL (null = direct). The same URL gives the same object until that
-   * proxy's dispatcher has sat idle for the idle TTL and been closed (one in use is never closed).
+   * proxy's dispatcher is evicted: by `retainOnly`, or after sitting idle for the idle TTL.
    * @throws InvalidProxyUrlError (`code: 'INVALID_PROXY_URL'`) for a bad URL, before any connection.
    */
   get(proxyUrl: string | null): Dispatcher;
+  /**
+   * Closes and forgets the dispatcher of every proxy not in `proxyUrls` (compared normalised, as in
+   * `get`; null, empty and unparseable entries keep nothing). The close is graceful: requests in
+   * flight on an evicted dispatcher run to the end of their response body, new ones go to a fresh
+   * dispatcher that the next `get` builds. Idempotent, cheap enough to call at every snapshot load.
+   */
+  retainOnly(proxyUrls: Iterable<string | null>): void;
   /** Closes every dispatcher, letting in-flight requests finish; later `get` calls throw. */
   close(): Promise<void>;
 }
@@ -155,15 +164,33 @@ export function createDispatcherPool(opts: DispatcherPoolOptions): DispatcherPoo
     return entry;
   };
 
+  /**
+   * Forgets a proxy's dispatcher and closes it. undici's `close` refuses new requests and resolves once
+   * those in flight have ended, so nothing running is cut; a failure to close harms no request.
+   */
+  const evict = (entry: ProxyEntry): void => {
+    byHref.delete(entry.href);
+    for (const [raw, e] of byRaw) if (e === entry) byRaw.delete(raw);
+    entry.dispatcher.close().catch(() => undefined);
+  };
+
   /** Closes and forgets the proxy dispatchers with nothing in flight that sat idle for the TTL. */
   const evictIdle = (): void => {
     const at = now();
-    for (const entry of byHref.values()) {
-      if (entry.inFlight > 0 || at - entry.lastUsedMs < idleTtlMs) continue;
-      byHref.delete(entry.href);
-      for (const [raw, e] of byRaw) if (e === entry) byRaw.delete(raw);
-      // Idle: nothing to wait for; a failure to close an unused agent harms no request.
-      entry.dispatcher.close().catch(() => undefined);
+    for (const entry of [...byHref.values()]) {
+      if (entry.inFlight === 0 && at - entry.lastUsedMs >= idleTtlMs) evict(entry);
+    }
+  };
+
+  /** The normalised key of a proxy URL, or null for direct and for a URL no dispatcher could exist for. */
+  const hrefOf = (raw: string | null): string | null => {
+    if (raw === null || raw.trim() === '') return null;
+    const known = byRaw.get(raw);
+    if (known) return known.href;
+    try {
+      return parseProxyUrl(raw).url.href;
+    } catch {
+      return null;
     }
   };
   // Checked a few times per TTL, so an idle dispatcher lives at most about 1.25 TTL; never keeps the process up.
@@ -178,6 +205,11 @@ export function createDispatcherPool(opts: DispatcherPoolOptions): DispatcherPoo
       // Handed out now, used a moment later: the stamp keeps it from being evicted in between.
       entry.lastUsedMs = now();
       return entry.dispatcher;
+    },
+    retainOnly(proxyUrls) {
+      const kept = new Set<string | null>();
+      for (const raw of proxyUrls) kept.add(hrefOf(raw));
+      for (const entry of [...byHref.values()]) if (!kept.has(entry.href)) evict(entry);
     },
     async close() {
       closed = true;

@@ -99,6 +99,8 @@ export interface FakeCodexUpstreamOptions {
   oauthPath?: string;
   /** Lifetime of access tokens the OAuth endpoint issues. Default 3600 s. */
   accessTokenTtlSeconds?: number;
+  /** How long an idle kept-alive connection stays open (also the `Keep-Alive` hint clients follow). Default Node's 5 s. */
+  keepAliveTimeoutMs?: number;
 }
 
 /** One request as the fake saw it. */
@@ -277,6 +279,7 @@ function resolveOptions(options: FakeCodexUpstreamOptions): ResolvedOptions {
     now: options.now ?? Date.now,
     oauthPath: options.oauthPath ?? '/oauth/token',
     accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 3600,
+    keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? 5_000,
   };
 }
 
@@ -296,6 +299,7 @@ export async function startFakeCodexUpstream(options: FakeCodexUpstreamOptions =
   const server = createServer((req, res) => {
     handleRequest(rt, req, res).catch(() => res.socket?.destroy());
   });
+  server.keepAliveTimeout = opts.keepAliveTimeoutMs;
   let connections = 0;
   server.on('connection', () => {
     connections += 1;

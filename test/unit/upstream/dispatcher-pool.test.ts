@@ -241,3 +241,73 @@ describe('createDispatcherPool: idle proxy dispatchers are closed and evicted', 
     expect(pool.get(proxyUrl)).not.toBe(dispatcher);
   });
 });
+
+describe('createDispatcherPool: retainOnly evicts the proxies no account uses any more', () => {
+  const isClosed = (d: Dispatcher) => (d as Dispatcher & { closed: boolean }).closed;
+  const clientOf = (pool: DispatcherPool) =>
+    createUndiciUpstreamClient({ baseUrl: fake.baseUrl, pool, attemptTimeoutMs: 10_000, maxResponseBytes: 1 << 20 });
+
+  it('closes an unlisted proxy\'s dispatcher at once (the proxy sees its kept-alive tunnel close); listed ones and direct stay', async () => {
+    const gone = await startSocks5Proxy();
+    const kept = await startConnectProxy();
+    cleanups.push(gone.close, kept.close);
+    const pool = makePool();
+    const client = clientOf(pool);
+    const direct = pool.get(null);
+    for (const proxyUrl of [gone.url, kept.url]) {
+      const res = await client.send(sampleUpstreamRequest(ACCOUNT, { proxyUrl }), never);
+      expect((await drain(res.body)).error).toBeNull();
+    }
+    const [goneDispatcher, keptDispatcher] = [pool.get(gone.url), pool.get(kept.url)];
+    expect([gone.openConnections(), kept.openConnections()]).toEqual([1, 1]); // kept alive for reuse
+
+    // Listed in another spelling of the same URL: still the same proxy, still kept.
+    pool.retainOnly([`HTTP://127.0.0.1:${kept.port}/`, null, 'not a url']);
+    expect(isClosed(goneDispatcher)).toBe(true);
+    await waitFor(() => gone.openConnections() === 0);
+    expect(isClosed(keptDispatcher)).toBe(false);
+    expect(pool.get(kept.url)).toBe(keptDispatcher);
+    expect(kept.openConnections()).toBe(1);
+    expect(pool.get(null)).toBe(direct);
+    expect(isClosed(direct)).toBe(false);
+
+    // An account that takes the evicted proxy up again gets a fresh dispatcher, and it works.
+    const fresh = pool.get(gone.url);
+    expect(fresh).not.toBe(goneDispatcher);
+    const res = await client.send(sampleUpstreamRequest(ACCOUNT, { proxyUrl: gone.url }), never);
+    expect((await drain(res.body)).error).toBeNull();
+    expect(gone.seen).toHaveLength(2);
+
+    pool.retainOnly([]); // no account left on any proxy
+    expect(isClosed(fresh) && isClosed(keptDispatcher)).toBe(true);
+    await waitFor(() => gone.openConnections() === 0 && kept.openConnections() === 0);
+    expect(isClosed(direct)).toBe(false);
+  });
+
+  it('a request in flight through an evicted proxy still reads its whole body; the tunnel closes after it', async () => {
+    const proxy = await startConnectProxy();
+    cleanups.push(proxy.close);
+    const pool = makePool();
+    fake.setBehavior(ACCOUNT, [fakeBehaviors.stallBody(1_000)]);
+    const res = await clientOf(pool).send(sampleUpstreamRequest(ACCOUNT, { proxyUrl: proxy.url }), never);
+    expect(res.status).toBe(200); // headers in, the body stalls half-way
+    const dispatcher = pool.get(proxy.url);
+
+    pool.retainOnly([null]);
+    expect(isClosed(dispatcher)).toBe(true);
+    expect(pool.get(proxy.url)).not.toBe(dispatcher);
+    expect(proxy.openConnections()).toBe(1); // a graceful close: the running request keeps its tunnel
+
+    const { bytes, error } = await drain(res.body);
+    expect(error).toBeNull();
+    expect((JSON.parse(bytes.toString('utf8')) as { data: unknown[] }).data).toHaveLength(1);
+    await waitFor(() => proxy.openConnections() === 0);
+  });
+
+  it('is a no-op once the pool is closed', async () => {
+    const pool = createDispatcherPool(OPTIONS);
+    pool.get('http://127.0.0.1:3128');
+    await pool.close();
+    expect(() => pool.retainOnly([])).not.toThrow();
+  });
+});

@@ -11,6 +11,8 @@ export interface LocalProxy<T> {
   url: string;
   port: number;
   seen: T[];
+  /** Client connections open on the proxy now (a kept-alive tunnel counts until either side closes it). */
+  openConnections(): number;
   close(): Promise<void>;
 }
 
@@ -28,7 +30,7 @@ function tunnel(client: Socket, port: number, onReady: (target: Socket) => void)
   client.on('close', destroyBoth);
 }
 
-async function listen(server: Server): Promise<{ port: number; close: () => Promise<void> }> {
+async function listen(server: Server): Promise<{ port: number; openConnections: () => number; close: () => Promise<void> }> {
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {
     sockets.add(s);
@@ -38,6 +40,7 @@ async function listen(server: Server): Promise<{ port: number; close: () => Prom
   await once(server, 'listening');
   return {
     port: (server.address() as AddressInfo).port,
+    openConnections: () => sockets.size,
     close: async () => {
       const closed = once(server, 'close');
       server.close();
@@ -70,8 +73,8 @@ export async function startConnectProxy(opts: { requireAuth?: string } = {}): Pr
       client.pipe(target);
     });
   });
-  const { port, close } = await listen(server);
-  return { url: `http://127.0.0.1:${port}`, port, seen, close };
+  const { port, openConnections, close } = await listen(server);
+  return { url: `http://127.0.0.1:${port}`, port, seen, openConnections, close };
 }
 
 /** Reads exact byte counts from a socket during a handshake. */
@@ -167,6 +170,6 @@ export async function startSocks5Proxy(opts: { credentials?: { user: string; pas
       });
     })().catch(() => client.destroy());
   });
-  const { port, close } = await listen(server);
-  return { url: `socks5://127.0.0.1:${port}`, port, seen, close };
+  const { port, openConnections, close } = await listen(server);
+  return { url: `socks5://127.0.0.1:${port}`, port, seen, openConnections, close };
 }

@@ -1,7 +1,8 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { GatewayError, type ErrorCode } from '../errors/codes.js';
-import { toOpenAIError } from '../errors/openai-shape.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { GatewayError, type ErrorCode } from './codes.js';
+import { toOpenAIError } from './openai-shape.js';
 
 /** Node's HTTP parser errors that have their own answer; every other parser error is a malformed request (400). */
 const PARSER_ERRORS: Record<string, { code: ErrorCode; message: string }> = {
@@ -48,4 +49,21 @@ export function answerFailedExpectation(_req: IncomingMessage, res: ServerRespon
   const json = JSON.stringify(body);
   res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json), connection: 'close' });
   res.end(json);
+}
+
+/** How long a socket whose body was abandoned may stay half-closed after its answer, so the client can read it. */
+const ABANDONED_SOCKET_LINGER_MS = 1_000;
+
+/**
+ * For an error handler: an answer that leaves part of the request body unread (a 413 mid-upload,
+ * a 400 on a bad part, a 401 before the body) closes the connection. Kept alive, the socket would
+ * sit waiting for bytes nobody reads, and hold up a graceful shutdown. Node ends the socket after
+ * a `connection: close` answer; the timer destroys it if the client keeps its side open. A request
+ * whose body was read whole keeps its connection.
+ */
+export function closeIfBodyAbandoned(req: FastifyRequest, reply: FastifyReply): void {
+  if (req.raw.complete) return;
+  reply.header('connection', 'close');
+  const socket = req.raw.socket;
+  reply.raw.once('finish', () => setTimeout(() => socket.destroy(), ABANDONED_SOCKET_LINGER_MS).unref());
 }
