@@ -1,11 +1,24 @@
 import type { ErrorCode } from '../errors/codes.js';
-import type { FailureClass } from '../observe/failure-classes.js';
+import type { FailureClass } from '../errors/failure-classes.js';
 
 /** Why one account attempt did not produce the final answer. */
 export type SkipClass = Extract<
   FailureClass,
   'concurrency_blocked' | 'proxy_client' | 'upstream_request' | 'upstream_timeout' | 'response_too_large' | 'auth' | 'rate_limited' | 'upstream_server'
 >;
+
+/** One request that reached an upstream account (or failed on the way there). */
+export interface AttemptRecord {
+  accountId: string;
+  accountName: string;
+  /** Upstream status; null when no response arrived (transport error, timeout). */
+  status: number | null;
+  ttfbMs: number | null;
+  errorClass: Extract<FailureClass, SkipClass | 'client_error' | 'upstream_status' | 'client_aborted'> | null;
+  /** Seconds the upstream asked us to wait (429 `resets_in_seconds`), when it said. */
+  retryAfterSeconds: number | null;
+  endedAt: number;
+}
 
 const AUTH_CLASSES: ReadonlySet<SkipClass> = new Set(['auth']);
 

@@ -1,5 +1,6 @@
-import { assertNever } from '../errors/assert-never.js';
-import type { AccountCredentials, AccountRecord, KeyRecord, Snapshot } from '../store/types.js';
+import { assertNever } from '../guards/assert-never.js';
+import type { AccountRecord, KeyRecord, Snapshot } from '../store/types.js';
+import type { AccountCredentials } from '../upstream/codex-auth.js';
 import type { AccountCooldown } from './account-health.js';
 
 /** An account the dispatcher may try, with what the attempt needs. */

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { assertNever } from '../guards/assert-never.js';
 import type { ImageInput, ImageOptions, ImageRequest, SpooledFile, UpstreamBody } from './image-request.js';
 
 /**
@@ -140,9 +141,4 @@ async function* encodeBase64(file: SpooledFile): AsyncGenerator<Buffer> {
   }
   if (seenBytes !== file.bytes) throw new Error(`spooled file changed size: expected ${file.bytes} bytes, read ${seenBytes}`);
   if (carry.length > 0) yield Buffer.from(carry.toString('base64'), 'latin1');
-}
-
-/** Makes a missing `switch` case a compile error; never prints the value (it may hold image data). */
-function assertNever(value: never): never {
-  throw new Error(`unexpected variant ${String((value as { kind?: unknown }).kind)}`);
 }

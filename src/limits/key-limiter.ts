@@ -1,5 +1,5 @@
 import { DEFAULT_RETRY_AFTER_MS } from '../errors/retry-hint.js';
-import type { FailureClass } from '../observe/failure-classes.js';
+import type { FailureClass } from '../errors/failure-classes.js';
 import { createPermit, type Permit } from './permit.js';
 
 /** A key's throttle settings; null (or 0) disables a gate, as in the original (spec §6.2). */

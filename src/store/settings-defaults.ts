@@ -1,4 +1,5 @@
 import { FIELD_POLICY_MODES, N_MODES } from '../images/field-policy.js';
+import { CODEX_CLIENT_VERSION_PATTERN, DEFAULT_CODEX_CLIENT_VERSION } from '../upstream/upstream-headers.js';
 import { CORS_ANY_ORIGIN, MAX_CORS_ORIGINS, parseCorsOrigin } from './cors-origin.js';
 import type { Settings } from './types.js';
 
@@ -10,7 +11,7 @@ const MiB = 1024 * 1024;
  */
 export const SETTINGS_DEFAULTS = {
   /** Version sent upstream in `User-Agent: codex_cli_rs/<version>` and `version:` headers. */
-  codexClientVersion: '0.142.0',
+  codexClientVersion: DEFAULT_CODEX_CLIENT_VERSION,
   /** Request-log file rotates past this size. */
   logMaxFileBytes: 64 * MiB,
   /** Request-log file rotates after this age. */
@@ -40,9 +41,6 @@ export const SETTINGS_INTEGER_BOUNDS = {
   logMaxFiles: { min: 1, max: 100_000 },
   jobMaxQueuedPerKey: { min: 1, max: 10_000 },
 } as const satisfies Partial<Record<keyof Settings, { min: number; max: number }>>;
-
-/** Shape of the Codex client version: 1..64 characters of [A-Za-z0-9._-] (it goes into an HTTP header). */
-export const CODEX_CLIENT_VERSION_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** Shape of a host model name (it goes into the upstream JSON body). */
 export const HOST_MODEL_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;

@@ -1,4 +1,4 @@
-import type { FailureClass } from '../observe/failure-classes.js';
+import type { FailureClass } from '../errors/failure-classes.js';
 
 /**
  * Classification of upstream failures, by error `code` (style R7) and by HTTP status (spec §5.4).

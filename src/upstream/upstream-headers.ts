@@ -1,4 +1,3 @@
-import { CODEX_CLIENT_VERSION_PATTERN, SETTINGS_DEFAULTS } from '../store/settings-defaults.js';
 import type { UpstreamRequest } from './types.js';
 
 /**
@@ -20,14 +19,23 @@ export const UPSTREAM_PASSTHROUGH_HEADERS = [
 export const CODEX_ORIGINATOR = 'codex_cli_rs';
 
 /**
- * Normalises the Codex client version sent in `User-Agent` and `version` (spec §5.3): trimmed,
- * 1..64 characters of ASCII letters, digits, `.`, `-`, `_` (CODEX_CLIENT_VERSION_PATTERN); anything
- * else gives SETTINGS_DEFAULTS.codexClientVersion, so a bad setting can never inject header syntax.
+ * The Codex CLI version the gateway presents as by default (`User-Agent: codex_cli_rs/<version>` and
+ * the `version` header); the `codex_client_version` setting overrides it.
+ */
+export const DEFAULT_CODEX_CLIENT_VERSION = '0.142.0';
+
+/** Shape of a Codex client version: 1..64 characters of [A-Za-z0-9._-] (it goes into HTTP headers). */
+export const CODEX_CLIENT_VERSION_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * Normalises the Codex client version sent in `User-Agent` and `version`: trimmed, 1..64 characters
+ * of ASCII letters, digits, `.`, `-`, `_` (CODEX_CLIENT_VERSION_PATTERN); anything else gives
+ * DEFAULT_CODEX_CLIENT_VERSION, so a bad setting can never inject header syntax.
  */
 export function normalizeCodexClientVersion(version: unknown): string {
-  if (typeof version !== 'string') return SETTINGS_DEFAULTS.codexClientVersion;
+  if (typeof version !== 'string') return DEFAULT_CODEX_CLIENT_VERSION;
   const trimmed = version.trim();
-  return CODEX_CLIENT_VERSION_PATTERN.test(trimmed) ? trimmed : SETTINGS_DEFAULTS.codexClientVersion;
+  return CODEX_CLIENT_VERSION_PATTERN.test(trimmed) ? trimmed : DEFAULT_CODEX_CLIENT_VERSION;
 }
 
 /** Finds a header in a client header map case-insensitively; joins repeated values with `, ` (RFC 9110). */

@@ -1,14 +1,12 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { SETTINGS_DEFAULTS } from '../../../src/store/settings-defaults.js';
 import {
+  DEFAULT_CODEX_CLIENT_VERSION,
   UPSTREAM_PASSTHROUGH_HEADERS,
   buildUpstreamHeaders,
   normalizeCodexClientVersion,
 } from '../../../src/upstream/upstream-headers.js';
 import type { UpstreamRequest } from '../../../src/upstream/types.js';
-
-const DEFAULT_CODEX_CLIENT_VERSION = SETTINGS_DEFAULTS.codexClientVersion;
 
 const sampleRequest = (over: Partial<UpstreamRequest> = {}): UpstreamRequest => ({
   endpoint: 'generations',
