@@ -16,7 +16,7 @@
 import { mkdirSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { acquireDirLock } from './dir-lock.js';
+import { acquireDirLock } from '../store/dir-lock.js';
 import type { ImageLogEvent } from './image-log-event.js';
 import { REQUEST_LOG_FILES, pruneSealedLogs, sealActiveLog } from './request-log-files.js';
 

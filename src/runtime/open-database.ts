@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/config.js';
-import { acquireDataDirLock } from '../store/data-dir-lock.js';
+import { acquireDataDirLock } from '../store/dir-lock.js';
 import type { Db } from '../store/db.js';
 import { createPgDb } from '../store/pg-db.js';
 import { createPgliteDb } from '../store/pglite-db.js';
@@ -26,18 +26,18 @@ export async function openDatabase(config: Config, onBackgroundError?: (err: Err
     return { db, close: () => db.close() };
   }
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  const lock = await acquireDataDirLock(config.dataDir);
+  const lock = acquireDataDirLock(config.dataDir);
   try {
     const db = await createPgliteDb({ dataDir: join(config.dataDir, PGLITE_SUBDIR) });
     return {
       db,
       close: async () => {
         await db.close();
-        await lock.release();
+        lock.release();
       },
     };
   } catch (err) {
-    await lock.release();
+    lock.release();
     throw err;
   }
 }

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { acquireDataDirLock, DATA_DIR_LOCK_FILE, DataDirLockedError, readDataDirLock } from '../../src/store/data-dir-lock.js';
+import { acquireDataDirLock, acquireDirLock, DATA_DIR_LOCK_FILE, DataDirLockedError, DirLockedError, readDataDirLock, readDirLock } from '../../src/store/dir-lock.js';
 
 let dir: string;
 const lockPath = () => join(dir, DATA_DIR_LOCK_FILE);
@@ -24,36 +24,35 @@ afterEach(() => {
 });
 
 describe('acquireDataDirLock', () => {
-  it('creates gateway.lock holding our pid and start time, and release removes it', async () => {
-    const lock = await acquireDataDirLock(dir, () => 1234);
+  it('creates gateway.lock holding our pid and start time, and release removes it', () => {
+    const lock = acquireDataDirLock(dir, () => 1234);
     expect(readLock()).toEqual({ pid: process.pid, startedAt: 1234 });
     expect(readDataDirLock(dir)).toEqual({ pid: process.pid, startedAt: 1234 });
-    await lock.release();
+    lock.release();
     expect(existsSync(lockPath())).toBe(false);
     expect(readDataDirLock(dir)).toBeNull();
   });
 
-  it('creates the data directory when missing', async () => {
+  it('creates the data directory when missing', () => {
     const nested = join(dir, 'a', 'b');
-    const lock = await acquireDataDirLock(nested);
+    const lock = acquireDataDirLock(nested);
     expect(existsSync(join(nested, DATA_DIR_LOCK_FILE))).toBe(true);
-    await lock.release();
+    lock.release();
   });
 
-  it('refuses a second acquire while the first is held, naming the pid', async () => {
-    const lock = await acquireDataDirLock(dir);
-    const second = acquireDataDirLock(dir);
-    await expect(second).rejects.toThrow(DataDirLockedError);
-    await expect(acquireDataDirLock(dir)).rejects.toThrow(`is in use by a running instance (pid ${process.pid})`);
-    await lock.release();
-    await (await acquireDataDirLock(dir)).release();
+  it('refuses a second acquire while the first is held, naming the pid', () => {
+    const lock = acquireDataDirLock(dir);
+    expect(() => acquireDataDirLock(dir)).toThrow(DataDirLockedError);
+    expect(() => acquireDataDirLock(dir)).toThrow(`is in use by a running instance (pid ${process.pid})`);
+    lock.release();
+    acquireDataDirLock(dir).release();
   });
 
   it('refuses when another live process holds it, and takes over once that process is gone', async () => {
     const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
     try {
       writeLock({ pid: child.pid, startedAt: Date.now() });
-      const err = await acquireDataDirLock(dir).catch((e: unknown) => e);
+      const err = thrownBy(() => acquireDataDirLock(dir));
       expect(err).toBeInstanceOf(DataDirLockedError);
       expect((err as DataDirLockedError).pid).toBe(child.pid);
       expect((err as Error).message).toContain('admin API');
@@ -63,9 +62,9 @@ describe('acquireDataDirLock', () => {
       await new Promise((resolve) => child.once('exit', resolve));
     }
     expect(readDataDirLock(dir)).toBeNull();
-    const lock = await acquireDataDirLock(dir);
+    const lock = acquireDataDirLock(dir);
     expect(readLock().pid).toBe(process.pid);
-    await lock.release();
+    lock.release();
   });
 
   it.each([
@@ -76,36 +75,65 @@ describe('acquireDataDirLock', () => {
     ['a negative pid', () => ({ pid: -5, startedAt: 1 })],
   ])('takes over a stale lock: %s', async (_label, content) => {
     writeLock(content());
-    const lock = await acquireDataDirLock(dir, () => 777);
+    const lock = acquireDataDirLock(dir, () => 777);
     expect(readLock()).toEqual({ pid: process.pid, startedAt: 777 });
-    await lock.release();
+    lock.release();
   });
 
-  it('treats a live pid that started long after the lock was written as reused', async () => {
+  it('treats a live pid that started long after the lock was written as reused', () => {
     const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
     try {
       writeLock({ pid: child.pid, startedAt: Date.now() - 3_600_000 });
       expect(readDataDirLock(dir)).toBeNull();
-      const lock = await acquireDataDirLock(dir);
+      const lock = acquireDataDirLock(dir);
       expect(readLock().pid).toBe(process.pid);
-      await lock.release();
+      lock.release();
     } finally {
       child.kill('SIGKILL');
     }
   });
 
-  it('release leaves a lock that is no longer ours', async () => {
-    const lock = await acquireDataDirLock(dir);
+  it('release leaves a lock that is no longer ours', () => {
+    const lock = acquireDataDirLock(dir);
     writeLock({ pid: process.pid, startedAt: lock.info.startedAt + 1 });
-    await lock.release();
+    lock.release();
     expect(existsSync(lockPath())).toBe(true);
   });
 
-  it('only one of many concurrent acquires wins', async () => {
-    const results = await Promise.allSettled(Array.from({ length: 8 }, () => acquireDataDirLock(dir)));
-    const won = results.filter((r) => r.status === 'fulfilled');
-    expect(won).toHaveLength(1);
-    expect(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason instanceof DataDirLockedError)).toBe(true);
-    await (won[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof acquireDataDirLock>>>).value.release();
+  it('release is idempotent and never removes a lock taken after it', () => {
+    const lock = acquireDataDirLock(dir);
+    lock.release();
+    const next = acquireDataDirLock(dir, () => 99);
+    lock.release();
+    expect(readLock()).toEqual({ pid: process.pid, startedAt: 99 });
+    next.release();
   });
 });
+
+describe('acquireDirLock', () => {
+  it('locks each file name on its own: the request log and the data directory can share a folder', () => {
+    const log = acquireDirLock(dir, 'codex-image.lock');
+    const data = acquireDataDirLock(dir);
+    expect(readDirLock(dir, 'codex-image.lock')?.pid).toBe(process.pid);
+    const err = thrownBy(() => acquireDirLock(dir, 'codex-image.lock'));
+    expect(err).toBeInstanceOf(DirLockedError);
+    expect(err).not.toBeInstanceOf(DataDirLockedError);
+    expect((err as DirLockedError).lockPath).toBe(join(dir, 'codex-image.lock'));
+    expect((err as DirLockedError).code).toBe('DIR_LOCKED');
+    expect((err as Error).message).toMatch(/held by live process \d+/);
+    log.release();
+    expect(readDirLock(dir, 'codex-image.lock')).toBeNull();
+    expect(readDataDirLock(dir)?.pid).toBe(process.pid);
+    data.release();
+  });
+});
+
+/** What `fn` threw (the test fails when it returns). */
+function thrownBy(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a throw');
+}
