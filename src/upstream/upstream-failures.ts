@@ -107,11 +107,6 @@ export function isTimeoutError(err: unknown): boolean {
   return TIMEOUT_CODES.has(codeOf(err)) || nameOf(err) === 'TimeoutError';
 }
 
-/** True when the caller's signal ended the attempt (client gone, shutdown): stop, do not fail over. */
-export function isClientAbortError(err: unknown): boolean {
-  return codeOf(err) === UPSTREAM_ERROR_CODES.clientAborted;
-}
-
 /** True when the response passed the size cap. */
 export function isResponseTooLargeError(err: unknown): boolean {
   return codeOf(err) === UPSTREAM_ERROR_CODES.responseTooLarge;
