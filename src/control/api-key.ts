@@ -34,7 +34,7 @@ export function buildKeyDisplayPrefix(secret: string): string {
 
 /**
  * The token of an `Authorization` header: split on the first space, the scheme must be `bearer`
- * (any case), the rest is trimmed and must not be empty (the original's rule, spec §2.2). Null otherwise.
+ * (any case), the rest is trimmed and must not be empty (the original's rule). Null otherwise.
  * One parser for both planes, so a key and the admin token are read the same way.
  */
 export function parseBearerToken(header: string | undefined): string | null {

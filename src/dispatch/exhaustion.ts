@@ -23,7 +23,7 @@ export interface AttemptRecord {
 const AUTH_CLASSES: ReadonlySet<SkipClass> = new Set(['auth']);
 
 /**
- * The error for a request on which every candidate failed (spec §5.4, refined):
+ * The error for a request on which every candidate failed (the original's rule, refined):
  * `accounts_busy` (429) when every account was only at its concurrency cap; `accounts_rate_limited`
  * (429) when every real failure was an upstream 429 (busy skips aside), so the SDKs raise their
  * rate-limit error and honour its reset; otherwise judged by the last real failure (busy skips do

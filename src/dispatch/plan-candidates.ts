@@ -59,7 +59,7 @@ export function exclusionOf(
 ): ExclusionReason | null {
   if (account.needsReimport) return 'needs_reimport';
   if (!credentials || !credentials.accessToken) return 'credentials_unreadable';
-  // An undecodable token has no known expiry: treated as usable, as the original did (spec §4.6).
+  // An undecodable token has no known expiry: treated as usable, as the original did.
   if (account.accessTokenExpiresAt !== null && opts.now >= account.accessTokenExpiresAt) return 'token_expired';
   if (!opts.allowFreePlans && account.planType?.toLowerCase() === 'free') return 'free_plan';
   return null;

@@ -13,7 +13,7 @@ import { isResponseTooLargeError } from '../upstream/upstream-failures.js';
 import { buildExhaustionError, buildFailoverInput, type DispatchContext } from './dispatch-context.js';
 import { createSseResponse, type SseResponse } from './sse-response.js';
 
-/** The event type prefix of each endpoint (contract §1.5). */
+/** The event type prefix of each endpoint. */
 export const STREAM_EVENT_PREFIX = { generations: 'image_generation', edits: 'image_edit' } as const;
 
 /** What a stream's completed events say where the upstream echoed nothing usable: what was asked for. */

@@ -55,7 +55,7 @@ export interface UsageRecorder {
  * Accumulates usage per key in memory and writes it in batches: one `apply` per interval instead of
  * one database write per request. A failed `apply` merges its deltas back so nothing is lost while
  * the process lives; only one `apply` runs at a time. The timer is unref'd so it never keeps the
- * process alive. A crash loses at most one interval of usage (spec §16.2 accepts the same).
+ * process alive. A crash loses at most one interval of usage: accepted, since usage counts are a quota aid, not billing.
  */
 export function createUsageRecorder(opts: UsageRecorderOptions): UsageRecorder {
   const now = opts.now ?? Date.now;

@@ -2,7 +2,7 @@ import { GatewayError } from '../errors/codes.js';
 import { isJsonObject } from '../guards/is-json-object.js';
 import { decodeJwtPayload, readJwtExpiryMs } from './jwt.js';
 
-/** What the gateway reads from a Codex auth JSON (contract §2.3, spec §4.5). Holds tokens: never log it. */
+/** What the gateway reads from a Codex auth JSON. Holds tokens: never log it. */
 export interface ParsedCodexAuth {
   /** The auth JSON as an object: what is sealed and stored, so refresh tokens survive for a later refresh. */
   document: Record<string, unknown>;

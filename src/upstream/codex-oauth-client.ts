@@ -3,10 +3,10 @@ import { isJsonObject } from '../guards/is-json-object.js';
 import type { DispatcherPool } from './dispatcher-pool.js';
 import { isTimeoutError, isTransportError } from './upstream-failures.js';
 
-/** The Codex CLI's OAuth client id (contract §2.5). */
+/** The Codex CLI's OAuth client id. */
 export const CODEX_OAUTH_CLIENT_ID = 'app_EMoamEEZ73f0CkXaXp7hrann';
 
-/** Error codes with which the token endpoint refuses a refresh token for good (contract §2.5). */
+/** Error codes with which the token endpoint refuses a refresh token for good. */
 export const PERMANENT_REFRESH_CODES = ['refresh_token_expired', 'refresh_token_reused', 'refresh_token_invalidated'] as const;
 
 /** Most bytes of a token-endpoint answer read (a real one is a few KiB of JWTs). */

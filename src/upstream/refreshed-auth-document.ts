@@ -12,7 +12,7 @@ const TOKEN_KEYS = {
 /**
  * The stored auth JSON after a refresh (pure; the input is not changed): each token the response
  * carried replaces the old one where the document kept it (a Codex CLI file's `tokens` object, or the
- * flat key it used), tokens the response omitted keep their old values (contract §2.5), and
+ * flat key it used), tokens the response omitted keep their old values, and
  * `last_refresh` becomes `nowMs` as an ISO time, as Codex CLI writes it.
  */
 export function buildRefreshedAuthDocument(document: Record<string, unknown>, tokens: RefreshedTokens, nowMs: number): Record<string, unknown> {

@@ -21,7 +21,7 @@ export interface ImageToolUsage {
 }
 
 /**
- * What matters in a Codex Responses stream for images (contract §3.3), in order:
+ * What matters in a Codex Responses stream for images, in order:
  * - `partial`: a `response.image_generation_call.partial_image`;
  * - `image`: the final `image_generation_call` item with its `result`;
  * - `completed`: `response.completed`, with the image model's usage (and an image listed in
@@ -78,7 +78,7 @@ function parseEvent(payload: string): ResponsesImageEvent | null {
   return isJsonObject(json) ? toImageEvent(json) : null;
 }
 
-/** Maps one parsed event onto what the gateway needs (contract §3.3), or null for any other event. */
+/** Maps one parsed event onto what the gateway needs, or null for any other event. */
 export function toImageEvent(event: Json): ResponsesImageEvent | null {
   switch (event.type) {
     case 'response.image_generation_call.partial_image': {

@@ -10,7 +10,7 @@ export const MAX_UPSTREAM_ERROR_BYTES = 64 * 1024;
 /** Longest upstream error message passed on, after redaction. */
 export const MAX_UPSTREAM_ERROR_MESSAGE_CHARS = 500;
 
-/** What an upstream error body said, normalised from either backend shape (contract §2.6). */
+/** What an upstream error body said, normalised from either backend shape. */
 export interface UpstreamErrorInfo {
   /** Trimmed, redacted, at most 500 characters; `upstream returned status N` when nothing usable. */
   message: string;
@@ -162,7 +162,7 @@ const isKnownOpenAIType = (type: string | null): type is OpenAIErrorType =>
   type !== null && Object.hasOwn(KNOWN_OPENAI_TYPES, type);
 
 /**
- * Builds the OpenAI-shaped answer for an upstream error the client should see (contract §1.6, §2.6):
+ * Builds the OpenAI-shaped answer for an upstream error the client should see:
  * the upstream status; `type` kept when it is an OpenAI type, else derived from the status (a 429
  * `usage_limit_reached` becomes `rate_limit_error`); `code` is the upstream code, else its type;
  * `retry-after` (seconds) and `retry-after-ms` when the upstream said when the limit resets.

@@ -1,9 +1,9 @@
 import type { UpstreamRequest } from './types.js';
 
 /**
- * Client request headers copied verbatim to the upstream (spec §5.3): Codex feature flags and trace
+ * Client request headers copied verbatim to the upstream: Codex feature flags and trace
  * context. Every other client header is dropped: the client's Authorization, cookies, `x-stainless-*`,
- * `x-forwarded-*`, and its User-Agent/originator (a non-Codex UA gets Cloudflare 1010 blocks, contract §2.2).
+ * `x-forwarded-*`, and its User-Agent/originator (a non-Codex UA gets Cloudflare 1010 blocks).
  */
 export const UPSTREAM_PASSTHROUGH_HEADERS = [
   'openai-beta',
@@ -15,7 +15,7 @@ export const UPSTREAM_PASSTHROUGH_HEADERS = [
   'baggage',
 ] as const;
 
-/** What the Codex CLI sends as `originator` (contract §2.2); always sent, never the client's. */
+/** What the Codex CLI sends as `originator`; always sent, never the client's. */
 export const CODEX_ORIGINATOR = 'codex_cli_rs';
 
 /**
@@ -49,7 +49,7 @@ function findClientHeader(headers: UpstreamRequest['clientHeaders'], name: strin
 }
 
 /**
- * Builds the complete upstream header set for one attempt (spec §5.3, contract §2.2), looking like the
+ * Builds the complete upstream header set for one attempt, looking like the
  * Codex CLI: bearer token, JSON accept/content type, exact content length, `User-Agent:
  * codex_cli_rs/<version>`, `originator: codex_cli_rs`, `version`, `chatgpt-account-id` when known,
  * `x-openai-fedramp: true` for FedRAMP accounts, then the allowlisted client headers. Nothing else.
@@ -65,7 +65,7 @@ export function buildUpstreamHeaders(req: UpstreamRequest, contentLength: number
   return {
     ...headers,
     authorization: `Bearer ${req.accessToken}`,
-    // The Responses API answers as a stream of events (contract §3.2).
+    // The Responses API answers as a stream of events.
     accept: req.endpoint === 'responses' ? 'text/event-stream' : 'application/json',
     'content-type': 'application/json',
     'content-length': String(contentLength),

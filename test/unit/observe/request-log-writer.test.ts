@@ -54,7 +54,7 @@ function readIds(path: string): string[] {
   return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as ImageLogEvent).request_id);
 }
 
-describe('request log rotation (spec §7.1)', () => {
+describe('request log rotation', () => {
   it('rotates by size and prunes sealed logs: max bytes 1, max files 2, 4 appends', async () => {
     const dir = makeDir();
     const writer = makeWriter({ dir, maxFileBytes: 1, maxFiles: 2, now: () => 5_000 });

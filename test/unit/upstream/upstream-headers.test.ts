@@ -105,7 +105,7 @@ describe('buildUpstreamHeaders', () => {
     expect(headers.version).toBe(DEFAULT_CODEX_CLIENT_VERSION);
   });
 
-  it('the allowlist is exactly the spec §5.3 set', () => {
+  it('the allowlist is exactly the Codex feature flags and the trace context headers', () => {
     expect([...UPSTREAM_PASSTHROUGH_HEADERS].sort()).toEqual(
       ['baggage', 'openai-beta', 'traceparent', 'tracestate', 'x-codex-beta-features', 'x-codex-installation-id', 'x-openai-subagent'],
     );
