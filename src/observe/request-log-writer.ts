@@ -2,7 +2,7 @@
  * The redacted JSONL request log: one JSON object per line in `codex-image-active.jsonl`,
  * rotated to `codex-image-<now_ms>-<seq>.jsonl` and pruned to `maxFiles` sealed files.
  *
- * Why not a rotation library (engineering.md asks us to consider one): the log's format fixes the sealed file
+ * Why not a maintained rotation library: the log's format fixes the sealed file
  * names (`<now_ms>-<seq>`, seq bumped until free), measures age from the last rotation rather than
  * from a clock boundary or the file's mtime, prunes by mtime among sealed files only, and the
  * hot path needs a bounded, drop-counting queue. rotating-file-stream and pino-roll each impose their

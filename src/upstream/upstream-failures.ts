@@ -1,7 +1,7 @@
 import type { FailureClass } from '../errors/failure-classes.js';
 
 /**
- * Classification of upstream failures, by error `code` (style R7) and by HTTP status.
+ * Classification of upstream failures, by error `code` (stable strings, never message text) and by HTTP status.
  * Pure predicates: the dispatch loop decides what to do with the answers.
  */
 
