@@ -12,7 +12,7 @@ import type { DataPlaneStatusSource } from '../control/data-plane-status.js';
 import { sweepStaleSpoolFiles } from '../images/image-spool.js';
 import { AccountLimiter } from '../limits/account-limiter.js';
 import { KeyLimiter } from '../limits/key-limiter.js';
-import { createActivityBuffer, teeRequestLog, type ActivityBuffer } from '../observe/activity-buffer.js';
+import { createActivityBuffer, teeRequestLog } from '../observe/activity-buffer.js';
 import { createGatewayMetrics, type GatewayMetrics } from '../observe/gateway-metrics.js';
 import { createPromptHasher } from '../observe/prompt-hash.js';
 import { createRequestLogWriter } from '../observe/request-log-writer.js';
