@@ -26,7 +26,7 @@ export async function openDatabase(config: Config, onBackgroundError?: (err: Err
     return { db, close: () => db.close() };
   }
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  const lock = acquireDataDirLock(config.dataDir);
+  const lock = await acquireDataDirLock(config.dataDir);
   try {
     const db = await createPgliteDb({ dataDir: join(config.dataDir, PGLITE_SUBDIR) });
     return {

@@ -85,10 +85,11 @@ export function readDirLock(dir: string, fileName: string): DirLockInfo | null {
 }
 
 /**
- * Takes the data directory for this process (`<dataDir>/gateway.lock`).
- * @throws DataDirLockedError when a live process holds it.
+ * Takes the data directory for this process (`<dataDir>/gateway.lock`). Async for its callers'
+ * sake (they open a database right after); the lock itself is taken synchronously.
+ * @throws DataDirLockedError (as a rejection) when a live process holds it.
  */
-export function acquireDataDirLock(dataDir: string, now: () => number = Date.now): DirLock {
+export async function acquireDataDirLock(dataDir: string, now: () => number = Date.now): Promise<DirLock> {
   try {
     return acquireDirLock(dataDir, DATA_DIR_LOCK_FILE, now);
   } catch (err) {

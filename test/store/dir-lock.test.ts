@@ -24,8 +24,8 @@ afterEach(() => {
 });
 
 describe('acquireDataDirLock', () => {
-  it('creates gateway.lock holding our pid and start time, and release removes it', () => {
-    const lock = acquireDataDirLock(dir, () => 1234);
+  it('creates gateway.lock holding our pid and start time, and release removes it', async () => {
+    const lock = await acquireDataDirLock(dir, () => 1234);
     expect(readLock()).toEqual({ pid: process.pid, startedAt: 1234 });
     expect(readDataDirLock(dir)).toEqual({ pid: process.pid, startedAt: 1234 });
     lock.release();
@@ -33,26 +33,26 @@ describe('acquireDataDirLock', () => {
     expect(readDataDirLock(dir)).toBeNull();
   });
 
-  it('creates the data directory when missing', () => {
+  it('creates the data directory when missing', async () => {
     const nested = join(dir, 'a', 'b');
-    const lock = acquireDataDirLock(nested);
+    const lock = await acquireDataDirLock(nested);
     expect(existsSync(join(nested, DATA_DIR_LOCK_FILE))).toBe(true);
     lock.release();
   });
 
-  it('refuses a second acquire while the first is held, naming the pid', () => {
-    const lock = acquireDataDirLock(dir);
-    expect(() => acquireDataDirLock(dir)).toThrow(DataDirLockedError);
-    expect(() => acquireDataDirLock(dir)).toThrow(`is in use by a running instance (pid ${process.pid})`);
+  it('refuses a second acquire while the first is held, naming the pid', async () => {
+    const lock = await acquireDataDirLock(dir);
+    await expect(acquireDataDirLock(dir)).rejects.toThrow(DataDirLockedError);
+    await expect(acquireDataDirLock(dir)).rejects.toThrow(`is in use by a running instance (pid ${process.pid})`);
     lock.release();
-    acquireDataDirLock(dir).release();
+    (await acquireDataDirLock(dir)).release();
   });
 
   it('refuses when another live process holds it, and takes over once that process is gone', async () => {
     const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
     try {
       writeLock({ pid: child.pid, startedAt: Date.now() });
-      const err = thrownBy(() => acquireDataDirLock(dir));
+      const err = await acquireDataDirLock(dir).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(DataDirLockedError);
       expect((err as DataDirLockedError).pid).toBe(child.pid);
       expect((err as Error).message).toContain('admin API');
@@ -62,7 +62,7 @@ describe('acquireDataDirLock', () => {
       await new Promise((resolve) => child.once('exit', resolve));
     }
     expect(readDataDirLock(dir)).toBeNull();
-    const lock = acquireDataDirLock(dir);
+    const lock = await acquireDataDirLock(dir);
     expect(readLock().pid).toBe(process.pid);
     lock.release();
   });
@@ -75,17 +75,17 @@ describe('acquireDataDirLock', () => {
     ['a negative pid', () => ({ pid: -5, startedAt: 1 })],
   ])('takes over a stale lock: %s', async (_label, content) => {
     writeLock(content());
-    const lock = acquireDataDirLock(dir, () => 777);
+    const lock = await acquireDataDirLock(dir, () => 777);
     expect(readLock()).toEqual({ pid: process.pid, startedAt: 777 });
     lock.release();
   });
 
-  it('treats a live pid that started long after the lock was written as reused', () => {
+  it('treats a live pid that started long after the lock was written as reused', async () => {
     const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
     try {
       writeLock({ pid: child.pid, startedAt: Date.now() - 3_600_000 });
       expect(readDataDirLock(dir)).toBeNull();
-      const lock = acquireDataDirLock(dir);
+      const lock = await acquireDataDirLock(dir);
       expect(readLock().pid).toBe(process.pid);
       lock.release();
     } finally {
@@ -93,17 +93,17 @@ describe('acquireDataDirLock', () => {
     }
   });
 
-  it('release leaves a lock that is no longer ours', () => {
-    const lock = acquireDataDirLock(dir);
+  it('release leaves a lock that is no longer ours', async () => {
+    const lock = await acquireDataDirLock(dir);
     writeLock({ pid: process.pid, startedAt: lock.info.startedAt + 1 });
     lock.release();
     expect(existsSync(lockPath())).toBe(true);
   });
 
-  it('release is idempotent and never removes a lock taken after it', () => {
-    const lock = acquireDataDirLock(dir);
+  it('release is idempotent and never removes a lock taken after it', async () => {
+    const lock = await acquireDataDirLock(dir);
     lock.release();
-    const next = acquireDataDirLock(dir, () => 99);
+    const next = await acquireDataDirLock(dir, () => 99);
     lock.release();
     expect(readLock()).toEqual({ pid: process.pid, startedAt: 99 });
     next.release();
@@ -111,9 +111,9 @@ describe('acquireDataDirLock', () => {
 });
 
 describe('acquireDirLock', () => {
-  it('locks each file name on its own: the request log and the data directory can share a folder', () => {
+  it('locks each file name on its own: the request log and the data directory can share a folder', async () => {
     const log = acquireDirLock(dir, 'codex-image.lock');
-    const data = acquireDataDirLock(dir);
+    const data = await acquireDataDirLock(dir);
     expect(readDirLock(dir, 'codex-image.lock')?.pid).toBe(process.pid);
     const err = thrownBy(() => acquireDirLock(dir, 'codex-image.lock'));
     expect(err).toBeInstanceOf(DirLockedError);
