@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { parseBearerToken } from '../control/api-key.js';
+import { isAdminTokenMatch, parseBearerToken } from '../control/api-key.js';
 import { GatewayError } from '../errors/codes.js';
-import { isAdminTokenMatch } from './admin-auth.js';
 import { CSRF_HEADER, SESSION_COOKIE, isCsrfTokenMatch, parseCookieValue, type AdminSession, type AdminSessionStore } from './admin-session.js';
 
 /** Methods that change nothing: a session cookie alone may call them. */

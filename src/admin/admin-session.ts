@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { isAdminTokenMatch } from './admin-auth.js';
+import { isAdminTokenMatch } from '../control/api-key.js';
 
 /** Name of the console's session cookie (scoped to `/admin`). */
 export const SESSION_COOKIE = 'cig_admin_session';

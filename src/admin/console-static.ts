@@ -49,8 +49,9 @@ export function loadConsoleFiles(distDir: string): Map<string, StaticFile> {
 }
 
 /**
- * Serves the web console at `/admin/` (index.html) and `/admin/<file>` (its assets) from `distDir`;
- * `/` and `/admin` redirect there.
+ * Serves the web console: `/admin/` answers index.html and `/admin/assets/<file>` the bundled
+ * assets; `/` and `/admin` redirect to `/admin/`. The files are read from `distDir` once, when this
+ * registers, so a console rebuilt later is served after a restart.
  * Pages need no authentication: they hold no data; everything they show comes from the admin API.
  * When the console was not built, `/admin/` says how to build it (503).
  */

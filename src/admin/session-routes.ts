@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isAdminTokenMatch } from '../control/api-key.js';
 import { GatewayError } from '../errors/codes.js';
 import { assertCsrfSafe, isSameOrigin, resolveSession } from './admin-console-auth.js';
-import { isAdminTokenMatch } from './admin-auth.js';
 import { SESSION_IDLE_MS, buildSessionCookie, type AdminSessionStore } from './admin-session.js';
 
 /**

@@ -10,7 +10,7 @@ import { resolveMasterKeyInUse, verifyMasterKey } from '../control/master-key-ga
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { GatewayError } from '../errors/codes.js';
 import { openDatabase, PGLITE_SUBDIR, type OpenedDatabase } from '../runtime/open-database.js';
-import { readDataDirLock } from '../store/data-dir-lock.js';
+import { readDataDirLock } from '../store/dir-lock.js';
 import type { Db } from '../store/db.js';
 import { verifySchema } from '../store/migrator.js';
 

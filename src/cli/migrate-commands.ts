@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { buildWireView } from '../control/admin-wire.js';
 import { GatewayError } from '../errors/codes.js';
-import { DataDirLockedError } from '../store/data-dir-lock.js';
+import { DataDirLockedError } from '../store/dir-lock.js';
 import { migrate, migrationStatus } from '../store/migrator.js';
 import { openDatabase, type OpenedDatabase } from '../runtime/open-database.js';
 import { hasEmbeddedDatabase, noDataFoundError, resolveCommandConfig } from './control-context.js';

@@ -114,6 +114,9 @@ export function formatLimitRange(limit: FieldLimit): string {
 }
 
 /** True when `value` is a safe integer within the limit (null is the caller's business). */
+/** `^class{min,max}$`: a whole string of `charClass` characters within a length limit. */
+export const lengthPattern = (charClass: string, limit: FieldLimit): RegExp => new RegExp(`^${charClass}{${limit.min},${limit.max}}$`);
+
 export function isWithinLimit(value: unknown, limit: FieldLimit): value is number {
   return Number.isSafeInteger(value) && (value as number) >= limit.min && (value as number) <= limit.max;
 }

@@ -6,7 +6,7 @@ import { parseCodexAuth } from '../upstream/codex-auth.js';
 import type { CodexOAuthClient } from '../upstream/codex-oauth-client.js';
 import { buildRefreshedAuthDocument } from '../upstream/refreshed-auth-document.js';
 
-/** Refresh a token of unknown expiry when its last refresh is older than this (Codex CLI's 8 days, contract §2.5). */
+/** Refresh a token of unknown expiry when its last refresh is older than this (Codex CLI's 8 days). */
 export const UNKNOWN_EXPIRY_REFRESH_INTERVAL_MS = 8 * 24 * 60 * 60 * 1000;
 
 /** How one refresh attempt ended. `reason` never holds token text. */

@@ -5,6 +5,7 @@
  * Request-body field names come from the services' own tables (their error `param`s); views follow
  * the mechanical camelCase ↔ snake_case rule, which a test checks those tables agree with.
  */
+import { isJsonObject } from '../guards/is-json-object.js';
 import { ACCOUNT_FIELD_PARAMS } from './account-service.js';
 import type { AccountImportInput, AccountUpdateInput, JobListFilter, KeyCreateInput, KeyUpdateInput } from './control-api.js';
 import { GROUP_FIELD_PARAMS } from './group-service.js';
@@ -38,12 +39,10 @@ export const toSnakeName = (name: string): string => name.replace(/[A-Z]/g, (c) 
 /** Converts one snake_case name (or a dotted path of them) to camelCase. */
 export const toCamelName = (name: string): string => name.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function convertKeys(value: unknown, rename: (k: string) => string): unknown {
   if (Array.isArray(value)) return value.map((v) => convertKeys(v, rename));
-  if (!isPlainObject(value)) return value;
+  if (!isJsonObject(value)) return value;
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [rename(k), convertKeys(v, rename)]));
 }
 
@@ -96,7 +95,7 @@ export const WIRE_FIELDS = {
  * @throws GatewayError `invalid_request` (not a JSON object) or `unknown_field` (param = the field).
  */
 export function parseWireBody<I>(fields: FieldParams<NoInfer<I>>, body: unknown): I {
-  if (!isPlainObject(body)) throw new GatewayError('invalid_request', 'request body must be a JSON object', null);
+  if (!isJsonObject(body)) throw new GatewayError('invalid_request', 'request body must be a JSON object', null);
   const byWireName = new Map(Object.entries(fields).map(([camel, wire]) => [wire as string, camel]));
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(body)) {

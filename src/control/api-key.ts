@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** Every gateway API key starts with this, so leaked keys are recognisable (and scannable). */
 export const API_KEY_PREFIX = 'cig_';
@@ -34,7 +34,7 @@ export function buildKeyDisplayPrefix(secret: string): string {
 
 /**
  * The token of an `Authorization` header: split on the first space, the scheme must be `bearer`
- * (any case), the rest is trimmed and must not be empty (the original's rule, spec §2.2). Null otherwise.
+ * (any case), the rest is trimmed and must not be empty (the original's rule). Null otherwise.
  * One parser for both planes, so a key and the admin token are read the same way.
  */
 export function parseBearerToken(header: string | undefined): string | null {
@@ -43,4 +43,15 @@ export function parseBearerToken(header: string | undefined): string | null {
   if (space < 0 || header.slice(0, space).toLowerCase() !== 'bearer') return null;
   const token = header.slice(space + 1).trim();
   return token === '' ? null : token;
+}
+
+const digestOf = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
+
+/**
+ * True when `candidate` equals `expected` (the admin token, a console session's CSRF token). Both
+ * sides are hashed first so timingSafeEqual always compares 32 bytes: neither the content nor the
+ * length of the secret leaks through timing.
+ */
+export function isAdminTokenMatch(candidate: string, expected: string): boolean {
+  return timingSafeEqual(digestOf(candidate), digestOf(expected));
 }

@@ -1,5 +1,5 @@
 import type { ImageLogEvent } from '../observe/image-log-event.js';
-import { parseStatusWire, type DataPlaneStatus, type DataPlaneStatusSource, type DataPlaneStatusWire } from '../http/status-routes.js';
+import { parseStatusWire, type DataPlaneStatus, type DataPlaneStatusSource, type DataPlaneStatusWire } from './data-plane-status.js';
 
 /** One gateway's answer: its status, or why it could not be read (never a token or a URL password). */
 export type GatewayStatusReport =

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { SkipClass } from './exhaustion.js';
-import type { AttemptRecord } from './run-failover.js';
+import type { AttemptRecord, SkipClass } from './exhaustion.js';
 
 /** Why an account sits out: a usage limit, repeated failures, or credentials the upstream refused. */
 export type CooldownCause = 'rate_limited' | 'upstream_failure' | 'auth';

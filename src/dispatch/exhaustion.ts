@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../errors/codes.js';
-import type { FailureClass } from '../observe/failure-classes.js';
+import type { FailureClass } from '../errors/failure-classes.js';
 
 /** Why one account attempt did not produce the final answer. */
 export type SkipClass = Extract<
@@ -7,10 +7,23 @@ export type SkipClass = Extract<
   'concurrency_blocked' | 'proxy_client' | 'upstream_request' | 'upstream_timeout' | 'response_too_large' | 'auth' | 'rate_limited' | 'upstream_server'
 >;
 
+/** One request that reached an upstream account (or failed on the way there). */
+export interface AttemptRecord {
+  accountId: string;
+  accountName: string;
+  /** Upstream status; null when no response arrived (transport error, timeout). */
+  status: number | null;
+  ttfbMs: number | null;
+  errorClass: Extract<FailureClass, SkipClass | 'client_error' | 'upstream_status' | 'client_aborted'> | null;
+  /** Seconds the upstream asked us to wait (429 `resets_in_seconds`), when it said. */
+  retryAfterSeconds: number | null;
+  endedAt: number;
+}
+
 const AUTH_CLASSES: ReadonlySet<SkipClass> = new Set(['auth']);
 
 /**
- * The error for a request on which every candidate failed (spec §5.4, refined):
+ * The error for a request on which every candidate failed (the original's rule, refined):
  * `accounts_busy` (429) when every account was only at its concurrency cap; `accounts_rate_limited`
  * (429) when every real failure was an upstream 429 (busy skips aside), so the SDKs raise their
  * rate-limit error and honour its reset; otherwise judged by the last real failure (busy skips do

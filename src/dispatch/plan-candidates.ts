@@ -1,5 +1,6 @@
-import { assertNever } from '../errors/assert-never.js';
-import type { AccountCredentials, AccountRecord, KeyRecord, Snapshot } from '../store/types.js';
+import { assertNever } from '../guards/assert-never.js';
+import type { AccountRecord, KeyRecord, Snapshot } from '../store/types.js';
+import type { AccountCredentials } from '../upstream/codex-auth.js';
 import type { AccountCooldown } from './account-health.js';
 
 /** An account the dispatcher may try, with what the attempt needs. */
@@ -64,7 +65,7 @@ export function exclusionOf(
 ): ExclusionReason | null {
   if (account.needsReimport) return 'needs_reimport';
   if (!credentials || !credentials.accessToken) return 'credentials_unreadable';
-  // An undecodable token has no known expiry: treated as usable, as the original did (spec §4.6).
+  // An undecodable token has no known expiry: treated as usable, as the original did.
   if (account.accessTokenExpiresAt !== null && opts.now >= account.accessTokenExpiresAt) return 'token_expired';
   if (!opts.allowFreePlans && account.planType?.toLowerCase() === 'free') return 'free_plan';
   return null;

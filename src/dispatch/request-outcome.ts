@@ -1,8 +1,7 @@
 import type { ImageRequest } from '../images/image-request.js';
 import type { ImageLogEvent, ResponseMetrics } from '../observe/image-log-event.js';
 import type { KeyRecord } from '../store/types.js';
-import type { AttemptRecord } from './run-failover.js';
-import type { SkipClass } from './exhaustion.js';
+import type { AttemptRecord, SkipClass } from './exhaustion.js';
 
 /** How one upstream track (a plain request, or one part of a fanned-out one) ended. */
 export type TrackEnding =

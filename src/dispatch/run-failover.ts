@@ -5,21 +5,7 @@ import type { UpstreamClient, UpstreamEndpoint, UpstreamResponse } from '../upst
 import { isTimeoutError, shouldFailover, statusClass } from '../upstream/upstream-failures.js';
 import { readUpstreamError } from '../upstream/upstream-error.js';
 import type { Candidate } from './plan-candidates.js';
-import type { SkipClass } from './exhaustion.js';
-import type { FailureClass } from '../observe/failure-classes.js';
-
-/** One request that reached an upstream account (or failed on the way there). */
-export interface AttemptRecord {
-  accountId: string;
-  accountName: string;
-  /** Upstream status; null when no response arrived (transport error, timeout). */
-  status: number | null;
-  ttfbMs: number | null;
-  errorClass: Extract<FailureClass, SkipClass | 'client_error' | 'upstream_status' | 'client_aborted'> | null;
-  /** Seconds the upstream asked us to wait (429 `resets_in_seconds`), when it said. */
-  retryAfterSeconds: number | null;
-  endedAt: number;
-}
+import type { AttemptRecord, SkipClass } from './exhaustion.js';
 
 export interface FailoverInput {
   endpoint: UpstreamEndpoint;

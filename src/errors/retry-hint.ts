@@ -1,4 +1,4 @@
-import { assertNever } from './assert-never.js';
+import { assertNever } from '../guards/assert-never.js';
 import { ERRORS, type ErrorCode, type RetryPolicy } from './codes.js';
 
 /**

@@ -1,10 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { COOLDOWN_SKIP_CLASS } from '../dispatch/account-health.js';
-import { explainExhaustion, type SkipClass } from '../dispatch/exhaustion.js';
+import { explainExhaustion, type AttemptRecord, type SkipClass } from '../dispatch/exhaustion.js';
 import { explainEmptyPlan } from '../dispatch/plan-exhaustion.js';
 import { planCandidates, type Candidate, type CandidatePlan } from '../dispatch/plan-candidates.js';
 import type { RequestOutcome } from '../dispatch/request-outcome.js';
-import type { AttemptRecord, FailoverInput } from '../dispatch/run-failover.js';
+import type { FailoverInput } from '../dispatch/run-failover.js';
 import { GatewayError } from '../errors/codes.js';
 import type { UpstreamBody } from '../images/image-request.js';
 import type { Permit } from '../limits/permit.js';

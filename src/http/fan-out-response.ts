@@ -1,6 +1,7 @@
 import { Writable, type Readable, type Transform } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import type { FinalResult } from '../dispatch/run-fan-out.js';
+import { isJsonObject } from '../guards/is-json-object.js';
 import { buildCompletedEvent, type ImageEventDefaults } from '../images/image-stream-events.js';
 import type { ImageRequest } from '../images/image-request.js';
 import type { ResponseMetrics } from '../observe/image-log-event.js';
@@ -97,7 +98,7 @@ export function combineImagesResponses(parts: readonly ImagesResponseBody[]): Im
 
 /** Sums numbers field by field through nested objects (`input_tokens_details.image_tokens`, …). */
 export function sumNumericFields(values: readonly unknown[]): unknown {
-  const objects = values.filter((v): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v));
+  const objects = values.filter(isJsonObject);
   if (objects.length === 0) return values.filter((v): v is number => typeof v === 'number').reduce((a, b) => a + b, 0);
   const keys = [...new Set(objects.flatMap((o) => Object.keys(o)))];
   return Object.fromEntries(keys.map((key) => [key, sumNumericFields(objects.map((o) => o[key]).filter((v) => v !== undefined))]));
@@ -146,7 +147,7 @@ function readInputTokenDetails(usage: unknown): { textTokens: number | null; ima
 function parseBody(bytes: Buffer): ImagesResponseBody | null {
   try {
     const value: unknown = JSON.parse(bytes.toString('utf8'));
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as ImagesResponseBody) : null;
+    return isJsonObject(value) ? (value as ImagesResponseBody) : null;
   } catch {
     return null;
   }

@@ -1,6 +1,6 @@
 import type { Config } from '../config/config.js';
+import type { DataPlaneStatusSource } from '../control/data-plane-status.js';
 import type { AccountHealth } from '../dispatch/account-health.js';
-import type { DataPlaneStatusSource } from './status-routes.js';
 import type { AccountLimiter } from '../limits/account-limiter.js';
 import type { KeyLimiter } from '../limits/key-limiter.js';
 import type { GatewayMetrics } from '../observe/gateway-metrics.js';
@@ -10,7 +10,7 @@ import type { HostedResults } from '../store/hosted-results.js';
 import type { Snapshot } from '../store/types.js';
 import type { UpstreamClient } from '../upstream/types.js';
 import type { DbQuerier } from '../store/db.js';
-import type { JobScheduler } from './job-scheduler.js';
+import type { JobQueue } from './job-queue.js';
 
 /** Where the data plane reads control data: the in-memory snapshot, reloaded in the background. */
 export interface SnapshotSource {
@@ -22,7 +22,7 @@ export interface SnapshotSource {
 
 /** Async jobs in this process: the scheduler, where job rows live, and this instance's id. */
 export interface JobRuntime {
-  scheduler: JobScheduler;
+  scheduler: JobQueue;
   db: DbQuerier;
   instanceId: string;
 }

@@ -24,7 +24,7 @@ export const ACCEPTED_MEDIA_TYPES = {
 export const parseMediaType = (header: string | undefined): string => (header ?? '').split(';')[0]!.trim().toLowerCase();
 
 /**
- * The checks that run before the body is read, in the original's order (spec §2.2): method,
+ * The checks that run before the body is read, in the original's order: method,
  * content type, bearer, key, key status (these three: resolveGatewayKey), image switch, quota.
  * Throws GatewayError; on success sets `req.gatewayKey`.
  */

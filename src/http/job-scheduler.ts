@@ -2,29 +2,15 @@ import { explainEmptyPlan } from '../dispatch/plan-exhaustion.js';
 import type { RequestOutcome } from '../dispatch/request-outcome.js';
 import { GatewayError } from '../errors/codes.js';
 import { toOpenAIError } from '../errors/openai-shape.js';
-import type { ImageRequest } from '../images/image-request.js';
 import type { Permit } from '../limits/permit.js';
-import { sealWithCapability, type Capability } from '../store/capability-seal.js';
+import { sealWithCapability } from '../store/capability-seal.js';
 import type { Db } from '../store/db.js';
 import { finishJob, markJobRunning } from '../store/job-repo.js';
 import type { KeyRecord, Snapshot } from '../store/types.js';
 import { planFor } from './dispatch-context.js';
 import type { GatewayDeps } from './gateway-deps.js';
 import { executeImageJob, type JobAnswer } from './job-execution.js';
-
-/** A job waiting for capacity, or running, in this process. The request lives only here. */
-export interface LocalJob {
-  capability: Capability;
-  keyId: string;
-  request: ImageRequest;
-  outcome: RequestOutcome;
-  clientHeaders: Record<string, string | string[] | undefined>;
-  /** Aborts the job's upstream calls (cancel, drain). */
-  controller: AbortController;
-  /** Deletes the job's spooled uploads. */
-  cleanup: () => Promise<void>;
-  enqueuedAt: number;
-}
+import type { JobQueue, LocalJob } from './job-queue.js';
 
 export interface JobSchedulerOptions {
   db: Db;
@@ -49,7 +35,7 @@ const STORABLE_CODE = /^[a-z_]{1,64}$/;
  * runs exactly as a plain request (executeImageJob); its answer is sealed under the job's capability
  * and stored. Waiters (long polls) are woken when a job of theirs changes.
  */
-export class JobScheduler {
+export class JobScheduler implements JobQueue {
   private readonly queues = new Map<string, LocalJob[]>();
   private readonly running = new Map<string, LocalJob>();
   private readonly waiters = new Map<string, Set<() => void>>();

@@ -44,7 +44,7 @@ const STREAM_CUT = { code: 'upstream_stream_cut', message: 'the upstream stream 
 const NO_IMAGE = { code: 'image_generation_failed', message: 'the upstream did not return image output' };
 
 /**
- * Makes one image through the Codex Responses API and its image_generation tool (contract §3),
+ * Makes one image through the Codex Responses API and its image_generation tool,
  * failing over like a plain request: an attempt whose stream fails before anything reached the
  * client (see `target.committed`) counts as an upstream server failure and the next account is
  * tried. Fills `outcome.attempts`/`skips`/`stream`.
@@ -178,7 +178,7 @@ export async function dispatchResponsesJson(ctx: DispatchContext, candidates: re
   await ctx.reply.code(200).header('cache-control', 'no-store').type('application/json').send(JSON.stringify(body));
 }
 
-/** The Images API answer for an image made on the Responses path (contract §3.4). */
+/** The Images API answer for an image made on the Responses path. */
 function buildImagesResponse(relayed: Relayed, responseFormat: 'b64_json' | 'url', created: number) {
   const image = relayed.image!;
   const mime = sniffImageType(Buffer.from(image.b64.slice(0, 16), 'base64')) ?? `image/${image.echoes.outputFormat ?? 'png'}`;

@@ -4,6 +4,7 @@ import { toOpenAIError } from '../errors/openai-shape.js';
 import type { ImageRequest } from '../images/image-request.js';
 import { createResponseTap } from '../observe/response-tap.js';
 import type { UpstreamResponse } from '../upstream/types.js';
+import { isResponseTooLargeError } from '../upstream/upstream-failures.js';
 import { buildResultStoreError, logResultStoreFailure, type HostedImages } from './hosted-images.js';
 import type { ResponseMetrics } from '../observe/image-log-event.js';
 
@@ -65,7 +66,7 @@ export async function sendHostedUpstreamResponse(reply: FastifyReply, response: 
 function classifyHostedError(err: unknown): HostedSent['streamError'] {
   const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
   if (code === 'RESULT_STORE_FAILED') return 'result_store_failed';
-  return code === 'UPSTREAM_RESPONSE_TOO_LARGE' ? 'response_too_large' : 'upstream_body';
+  return isResponseTooLargeError(err) ? 'response_too_large' : 'upstream_body';
 }
 
 /**

@@ -8,6 +8,7 @@ import type { HostedImages } from './hosted-images.js';
 import { sendHostedUpstreamResponse } from './send-hosted-response.js';
 import { buildUpstreamErrorResponse, readUpstreamError, type UpstreamErrorInfo } from '../upstream/upstream-error.js';
 import type { UpstreamResponse } from '../upstream/types.js';
+import { isResponseTooLargeError } from '../upstream/upstream-failures.js';
 
 /** What happened while answering the client with the final upstream response. */
 export interface SentResponse {
@@ -75,8 +76,8 @@ export async function sendUpstreamErrorInfo(reply: FastifyReply, upstreamStatus:
 }
 
 function classifyStreamError(err: unknown): SentResponse['streamError'] {
+  if (isResponseTooLargeError(err)) return 'response_too_large';
   const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-  if (code === 'UPSTREAM_RESPONSE_TOO_LARGE') return 'response_too_large';
   return code === 'CLIENT_STALLED' ? 'client_aborted' : 'upstream_body';
 }
 

@@ -9,10 +9,11 @@ import type { ImageRequest } from '../images/image-request.js';
 import { buildUpstreamBody } from '../images/upstream-body.js';
 import { createImageEventTap } from '../observe/image-event-tap.js';
 import { buildUpstreamErrorResponse, readUpstreamError } from '../upstream/upstream-error.js';
+import { isResponseTooLargeError } from '../upstream/upstream-failures.js';
 import { buildExhaustionError, buildFailoverInput, type DispatchContext } from './dispatch-context.js';
 import { createSseResponse, type SseResponse } from './sse-response.js';
 
-/** The event type prefix of each endpoint (contract §1.5). */
+/** The event type prefix of each endpoint. */
 export const STREAM_EVENT_PREFIX = { generations: 'image_generation', edits: 'image_edit' } as const;
 
 /** What a stream's completed events say where the upstream echoed nothing usable: what was asked for. */
@@ -107,7 +108,7 @@ export function endWithError(sse: SseResponse, error: GatewayError): void {
 
 /** The error event for a 2xx upstream answer that did not deliver a whole image. */
 function noImageError(failure: unknown): { message: string; type: string; param: null; code: string } {
-  const tooLarge = typeof failure === 'object' && failure !== null && (failure as { code?: unknown }).code === 'UPSTREAM_RESPONSE_TOO_LARGE';
+  const tooLarge = isResponseTooLargeError(failure);
   return {
     message: tooLarge ? 'the upstream response was too large' : 'the upstream did not return a whole image',
     type: 'server_error',

@@ -1,7 +1,7 @@
 import type { ImageEndpoint } from './image-request.js';
 
 /**
- * The eight public paths (spec §2.1) and the endpoint each one serves. The only place the
+ * The eight public paths and the endpoint each one serves. The only place the
  * public path set lives: the HTTP layer registers routes from it and tests iterate it.
  */
 export const ENDPOINT_ALIASES = {

@@ -1,7 +1,7 @@
 /**
  * The one table that says what the gateway does with every request field that OpenAI's spec or the
  * newest `openai` SDK defines, on each of the three request forms. The validator, the docs table and
- * the field-policy tests are all derived from it (style R14: lenient at the edge, exact inside).
+ * the field-policy tests are all derived from it (lenient at the edge, exact inside: no room past the parser re-checks a client field).
  */
 
 /** The three ways a client can send an image request. */

@@ -1,7 +1,7 @@
 /** Longest prompt GPT image models accept, in characters (Unicode code points). */
 export const MAX_PROMPT_CHARS = 32_000;
 
-/** gpt-image-2 size rule (contract §1.2): both sides are multiples of this many pixels. */
+/** gpt-image-2 size rule: both sides are multiples of this many pixels. */
 export const SIZE_MULTIPLE_PX = 16;
 /** gpt-image-2 size rule: the longest side is at most this many pixels (3840x2160 is the maximum). */
 export const MAX_SIZE_SIDE_PX = 3840;

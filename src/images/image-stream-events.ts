@@ -1,13 +1,13 @@
 /**
- * The Images API stream's wire format (contract §1.5): Server-Sent Events named after their
- * `type`, one JSON object per `data:` line. The field values are kept inside the enums the spec and
- * the SDKs declare for events, so strict clients parse every event.
+ * The Images API stream's wire format: Server-Sent Events named after their
+ * `type`, one JSON object per `data:` line. The field values are kept inside the enums OpenAI's API
+ * reference and SDKs declare for events, so strict clients parse every event.
  */
 
 /** Comment line sent while waiting for the first event, so idle timeouts on the way do not fire. */
 export const SSE_KEEPALIVE = ': keep-alive\n\n';
 
-/** The enums the spec gives for stream event fields; anything else is reported as the fallback. */
+/** The enums OpenAI's API reference gives for stream event fields; anything else is reported as the fallback. */
 const EVENT_FIELD_VALUES = {
   size: ['1024x1024', '1024x1536', '1536x1024', 'auto'],
   quality: ['low', 'medium', 'high', 'auto'],
@@ -43,7 +43,7 @@ export function buildEventHead(type: string): string {
 
 /**
  * The rest of a completed event after its `b64_json` text: the closing quote, `created_at`, the
- * echoed options (each within the spec's enum) and `usage` with every field the spec requires.
+ * echoed options (each within its enum) and `usage` with every field OpenAI's API reference requires.
  */
 export function buildEventTrailer(input: {
   facts: ImageEventFacts;
@@ -68,7 +68,7 @@ export function buildCompletedEvent(type: string, b64Json: string, trailer: Para
   return buildEventHead(type) + JSON.stringify(b64Json).slice(1, -1) + buildEventTrailer(trailer);
 }
 
-/** A `*.partial_image` event (contract §1.5): the partial's base64, its 0-based index, and the echoes within the enums. */
+/** A `*.partial_image` event: the partial's base64, its 0-based index, and the echoes within the enums. */
 export function buildPartialEvent(
   type: string,
   partial: { b64: string; index: number; echoes: Omit<ImageEventFacts, 'usage'> },
@@ -100,7 +100,7 @@ function pick(field: EventField, echoed: string | null, requested: string | null
   return FALLBACK[field];
 }
 
-/** The spec's `usage`: totals and `input_tokens_details`; zeros where the upstream said nothing. */
+/** The stream event's `usage` as OpenAI's API reference gives it: totals and `input_tokens_details`; zeros where the upstream said nothing. */
 function buildEventUsage(usage: ImageEventFacts['usage'], details: { textTokens: number | null; imageTokens: number | null } | null) {
   const input = usage?.inputTokens ?? 0;
   const output = usage?.outputTokens ?? 0;

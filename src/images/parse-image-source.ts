@@ -1,11 +1,10 @@
 import { GatewayError } from '../errors/codes.js';
+import { isJsonObject } from '../guards/is-json-object.js';
 import type { ImageInput } from './image-request.js';
 import { parseImageDataUrl } from './parse-image-data-url.js';
 
 const HTTP_PREFIX = /^https?:\/\//i;
 
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * Turns one JSON image reference (an `images[i]` element or `mask`) into an ImageInput. Accepted
@@ -16,15 +15,15 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> =>
  */
 export function parseImageSource(value: unknown, param: string): ImageInput {
   if (typeof value === 'string') return parseImageRef(value, param);
-  if (isPlainObject(value) && Object.hasOwn(value, 'file_id')) {
+  if (isJsonObject(value) && Object.hasOwn(value, 'file_id')) {
     throw new GatewayError(
       'file_id_not_supported',
       'file_id image references are not supported; send the image as a data URL or upload it as multipart',
       param,
     );
   }
-  const keys = isPlainObject(value) ? Object.keys(value) : [];
-  const imageUrl = isPlainObject(value) ? value.image_url : undefined;
+  const keys = isJsonObject(value) ? Object.keys(value) : [];
+  const imageUrl = isJsonObject(value) ? value.image_url : undefined;
   if (keys.length === 1 && typeof imageUrl === 'string') return parseImageRef(imageUrl, param);
   throw new GatewayError('invalid_request', 'image source must be a string or {"image_url": ...}', param);
 }

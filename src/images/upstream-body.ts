@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { assertNever } from '../guards/assert-never.js';
 import type { ImageInput, ImageOptions, ImageRequest, SpooledFile, UpstreamBody } from './image-request.js';
 
 /**
@@ -17,7 +18,7 @@ const SLICE_CHARS = 64 * 1024;
 const JSON_UNSAFE = /[^\x20\x21\x23-\x5b\x5d-\x7e]/;
 
 /**
- * Builds the Codex upstream JSON body (contract §2.6) from a validated request: `model` always,
+ * Builds the Codex upstream JSON body from a validated request: `model` always,
  * `prompt`, `n` only when the client gave it, the options that were given, and for edits
  * `images: [{"image_url": …}]` and `mask: {"image_url": …}` as the Codex CLI sends. Never
  * `response_format`, `user`, `stream` or `partial_images`. Spooled uploads become data URLs encoded
@@ -31,8 +32,8 @@ export function buildUpstreamBody(req: ImageRequest): UpstreamBody {
 }
 
 /**
- * Builds the Codex Responses API request that makes the image with the `image_generation` tool
- * (contract §3.2): the prompt as `input_text`, edit images as `input_image` parts (streamed like the
+ * Builds the Codex Responses API request that makes the image with the `image_generation` tool:
+ * the prompt as `input_text`, edit images as `input_image` parts (streamed like the
  * images body), the request's options and `partial_images` on the tool, `store: false`,
  * `stream: true`. `hostModel` is the chat model that calls the tool.
  */
@@ -140,9 +141,4 @@ async function* encodeBase64(file: SpooledFile): AsyncGenerator<Buffer> {
   }
   if (seenBytes !== file.bytes) throw new Error(`spooled file changed size: expected ${file.bytes} bytes, read ${seenBytes}`);
   if (carry.length > 0) yield Buffer.from(carry.toString('base64'), 'latin1');
-}
-
-/** Makes a missing `switch` case a compile error; never prints the value (it may hold image data). */
-function assertNever(value: never): never {
-  throw new Error(`unexpected variant ${String((value as { kind?: unknown }).kind)}`);
 }

@@ -6,7 +6,7 @@ interface AccountState {
 }
 
 /**
- * Per-account image concurrency, in process memory (spec §6.1). The cap is read at acquire time, so
+ * Per-account image concurrency, in process memory. The cap is read at acquire time, so
  * lowering it applies to new requests at once while existing permits drain. Never waits.
  * Also remembers each account's last start, which candidate ordering uses to spread load.
  */

@@ -1,8 +1,8 @@
 import { DEFAULT_RETRY_AFTER_MS } from '../errors/retry-hint.js';
-import type { FailureClass } from '../observe/failure-classes.js';
+import type { FailureClass } from '../errors/failure-classes.js';
 import { createPermit, type Permit } from './permit.js';
 
-/** A key's throttle settings; null (or 0) disables a gate, as in the original (spec §6.2). */
+/** A key's throttle settings; null (or 0) disables a gate, as in the original. */
 export interface KeyLimits {
   maxConcurrency: number | null;
   minStartIntervalMs: number | null;
@@ -30,7 +30,7 @@ interface KeyState {
 }
 
 /**
- * Per-key image throttle, in process memory (spec §6.2). Two gates: in-flight < maxConcurrency, and at
+ * Per-key image throttle, in process memory. Two gates: in-flight < maxConcurrency, and at
  * least minStartIntervalMs since the last *admitted* start. Never waits: a request is admitted or refused.
  */
 export class KeyLimiter {

@@ -14,7 +14,7 @@ const SLOT = {
 /** Roles: what a container is. */
 const ROLE = { other: 0, top: 1, data: 2, item: 3, usage: 4, inputDetails: 5 } as const;
 
-/** The paths the tap reads (contract §1.4): top-level members, `usage.*`, `data[i].b64_json`. */
+/** The paths the tap reads: top-level members, `usage.*`, `data[i].b64_json`. */
 export const COLLECTED_KEYS = {
   top: { data: SLOT.data, usage: SLOT.usage, size: SLOT.size, quality: SLOT.quality, output_format: SLOT.outputFormat, background: SLOT.background },
   usage: { input_tokens: SLOT.inputTokens, output_tokens: SLOT.outputTokens, total_tokens: SLOT.totalTokens, tokens: SLOT.tokens, input_tokens_details: SLOT.inputDetails },
@@ -155,7 +155,7 @@ export class ImageResponseSink implements JsonPathSink {
     this.replacer?.onImageBytes(raw);
   }
 
-  /** Decoded size of base64 text: floor(len*3/4) minus the trailing `=` count (spec §7.1). */
+  /** Decoded size of base64 text: floor(len*3/4) minus the trailing `=` count. */
   onCounted(_slot: number, chars: number, trailingEquals: number): void {
     this.imageBytes += Math.max(0, Math.floor((chars * 3) / 4) - trailingEquals);
     this.imageListener?.onImageEnd();

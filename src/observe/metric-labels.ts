@@ -1,5 +1,5 @@
 import { ERRORS } from '../errors/codes.js';
-import { FAILURE_CLASSES, type FailureClass } from './failure-classes.js';
+import { FAILURE_CLASSES, type FailureClass } from '../errors/failure-classes.js';
 
 /**
  * The allowed values of every metric label. Prometheus keeps one series per label combination, so a

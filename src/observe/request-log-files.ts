@@ -1,7 +1,7 @@
 import { readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
-/** File names of the request-log directory (spec §7.1); one place for each. */
+/** File names of the request-log directory; one place for each. */
 export const REQUEST_LOG_FILES = {
   /** The file being appended to. */
   active: 'codex-image-active.jsonl',

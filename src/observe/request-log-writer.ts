@@ -1,12 +1,12 @@
 /**
- * The redacted JSONL request log (spec §7.1): one JSON object per line in `codex-image-active.jsonl`,
+ * The redacted JSONL request log: one JSON object per line in `codex-image-active.jsonl`,
  * rotated to `codex-image-<now_ms>-<seq>.jsonl` and pruned to `maxFiles` sealed files.
  *
- * Why not a rotation library (engineering.md asks us to consider one): the spec fixes the sealed file
+ * Why not a maintained rotation library: the log's format fixes the sealed file
  * names (`<now_ms>-<seq>`, seq bumped until free), measures age from the last rotation rather than
  * from a clock boundary or the file's mtime, prunes by mtime among sealed files only, and the
  * hot path needs a bounded, drop-counting queue. rotating-file-stream and pino-roll each impose their
- * own naming and interval semantics, so matching §7.1 would mean fighting them; the rotation itself
+ * own naming and interval semantics, so matching this format would mean fighting them; the rotation itself
  * is ~60 lines in `request-log-files.ts`.
  *
  * Divergences from the original, on purpose: writes are batched on one async worker instead of a
@@ -16,7 +16,7 @@
 import { mkdirSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { acquireDirLock } from './dir-lock.js';
+import { acquireDirLock } from '../store/dir-lock.js';
 import type { ImageLogEvent } from './image-log-event.js';
 import { REQUEST_LOG_FILES, pruneSealedLogs, sealActiveLog } from './request-log-files.js';
 
@@ -192,7 +192,7 @@ class LogWriter implements RequestLogWriter {
     this.activeBytes = (await this.handle.stat()).size;
   }
 
-  /** Spec §7.1: rotate when bytes >= max(1, maxFileBytes) or age since start/rotation >= max(1, maxFileAgeMs). */
+  /** Rotates when bytes >= max(1, maxFileBytes) or age since start/rotation >= max(1, maxFileAgeMs). */
   private async rotateIfDue(): Promise<void> {
     const nowMs = this.now();
     const aged = nowMs - this.activeStartMs >= this.maxAgeMs;

@@ -7,11 +7,12 @@ import type { GatewayDeps, JobRuntime } from '../http/gateway-deps.js';
 import { startJobMaintenance } from '../http/job-maintenance.js';
 import { JobScheduler } from '../http/job-scheduler.js';
 import { recordOutcome } from '../http/record-outcome.js';
-import { createDataPlaneStatusSource, type DataPlaneStatusSource } from '../http/status-routes.js';
+import { createDataPlaneStatusSource } from '../http/status-routes.js';
+import type { DataPlaneStatusSource } from '../control/data-plane-status.js';
 import { sweepStaleSpoolFiles } from '../images/image-spool.js';
 import { AccountLimiter } from '../limits/account-limiter.js';
 import { KeyLimiter } from '../limits/key-limiter.js';
-import { createActivityBuffer, teeRequestLog, type ActivityBuffer } from '../observe/activity-buffer.js';
+import { createActivityBuffer, teeRequestLog } from '../observe/activity-buffer.js';
 import { errorSummary } from '../observe/app-logger.js';
 import { createGatewayMetrics, type GatewayMetrics } from '../observe/gateway-metrics.js';
 import { createPromptHasher } from '../observe/prompt-hash.js';
@@ -36,15 +37,9 @@ import { openLocalUsageJournal } from './usage-journal-runtime.js';
 
 export interface DataPlane {
   app: FastifyInstance;
-  snapshots: SnapshotStore;
-  /** Account cooldowns of this process (read and cleared by the admin API in `start`). */
-  health: AccountHealth;
-  accountLimiter: AccountLimiter;
-  /** This process's account status (cooldowns, in flight), for the admin API in `start`. */
+  /** This process's account status (cooldowns, in flight, recent request-log lines), for the admin API in `start`. */
   status: DataPlaneStatusSource;
-  /** The last request-log lines of this process (the console's Activity and Overview). */
-  activity: ActivityBuffer;
-  /** Stops taking requests, lets in-flight ones finish (up to the grace period), then flushes usage and logs. */
+  /** Stops taking requests and jobs, lets in-flight ones finish (up to the grace period), then flushes usage and logs. */
   close(): Promise<void>;
 }
 
@@ -60,7 +55,11 @@ export interface DataPlaneOptions {
 /** Request-log directory: the configured one, else `<data-dir>/logs`. */
 export const resolveLogDir = (config: Config): string => config.logDir ?? join(config.dataDir, 'logs');
 
-/** Assembles the data plane: snapshot, limiters, upstream client, observers, hosted results (and their sweeper) and the Fastify app. */
+/**
+ * Assembles the data plane: the snapshot store, limiters and account health, the upstream client,
+ * the request log (teed into the activity buffer) and usage recorder, hosted results (and their
+ * sweeper), async jobs (scheduler and maintenance), the status source and the Fastify app.
+ */
 export async function createDataPlane({ config, db, cipher, logger, statusToken }: DataPlaneOptions): Promise<DataPlane> {
   const metrics = createGatewayMetrics();
   // Before the first snapshot: usage a killed process left in its journal counts toward quotas at once.
@@ -165,7 +164,7 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken 
       () => upstream.close(),
       async () => logShutdown(logger, flushed, requestLog.stats()),
     ]);
-  return { app, snapshots, health, accountLimiter, status, activity, close };
+  return { app, status, close };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/config.js';
-import { acquireDataDirLock } from '../store/data-dir-lock.js';
+import { acquireDataDirLock } from '../store/dir-lock.js';
 import type { Db } from '../store/db.js';
 import { createPgDb } from '../store/pg-db.js';
 import { createPgliteDb } from '../store/pglite-db.js';
@@ -36,12 +36,12 @@ export async function openDatabase(config: Config, onBackgroundError?: (err: Err
         try {
           await db.close();
         } finally {
-          await lock.release();
+          lock.release();
         }
       },
     };
   } catch (err) {
-    await lock.release();
+    lock.release();
     throw err;
   }
 }

@@ -3,7 +3,7 @@ import { readdir, readFile, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { listSegmentNames, readUsageJournalSegment, UsageJournal } from '../observe/usage-journal.js';
-import { acquireDataDirLock, DataDirLockedError } from '../store/data-dir-lock.js';
+import { acquireDataDirLock, DataDirLockedError } from '../store/dir-lock.js';
 import type { Db } from '../store/db.js';
 import type { KeyUsageDelta } from '../store/types.js';
 import { applyJournaledBatch, deleteJournalMark, findDatabaseId, replayJournaledUsage } from '../store/usage-journal-repo.js';

@@ -10,12 +10,6 @@ export function listModelAliases(db: DbQuerier): Promise<ModelAliasRecord[]> {
   return db.query<ModelAliasRecord>(`${MODEL_ALIAS_SELECT} ORDER BY alias COLLATE "C"`);
 }
 
-/** The row for exactly `alias`, or null. */
-export async function findModelAlias(db: DbQuerier, alias: string): Promise<ModelAliasRecord | null> {
-  const [row] = await db.query<ModelAliasRecord>(`${MODEL_ALIAS_SELECT} WHERE alias = $1`, [alias]);
-  return row ?? null;
-}
-
 /** Inserts or replaces one row; `createdAt` of an existing row is kept. Returns the stored row. */
 export async function upsertModelAlias(tx: DbTx, alias: string, upstreamModel: string, at: number): Promise<ModelAliasRecord> {
   const [row] = await tx.query<ModelAliasRecord>(

@@ -1,5 +1,6 @@
-import { buildLimitMessage, FIELD_LIMITS, isWithinLimit, type FieldLimit } from '../config/field-limits.js';
+import { buildLimitMessage, FIELD_LIMITS, isWithinLimit, lengthPattern, type FieldLimit } from '../config/field-limits.js';
 import { FIELD_POLICY_MODES, N_MODES } from '../images/field-policy.js';
+import { CODEX_CLIENT_VERSION_PATTERN, DEFAULT_CODEX_CLIENT_VERSION } from '../upstream/upstream-headers.js';
 import { CORS_ANY_ORIGIN, parseCorsOrigin } from './cors-origin.js';
 import type { Settings } from './types.js';
 
@@ -10,7 +11,7 @@ import type { Settings } from './types.js';
  */
 export const SETTINGS_DEFAULTS = {
   /** Version sent upstream in `User-Agent: codex_cli_rs/<version>` and `version:` headers. */
-  codexClientVersion: '0.142.0',
+  codexClientVersion: DEFAULT_CODEX_CLIENT_VERSION,
   /** Request-log file rotates past this size. */
   logMaxFileBytes: FIELD_LIMITS.logMaxFileBytes.default,
   /** Request-log file rotates after this age. */
@@ -33,14 +34,8 @@ export const SETTINGS_DEFAULTS = {
   jobMaxQueuedPerKey: FIELD_LIMITS.jobMaxQueuedPerKey.default,
 } as const satisfies Settings;
 
-/** `^class{min,max}$`: a whole string of `charClass` characters within a FIELD_LIMITS length. */
-const buildLengthPattern = (charClass: string, limit: FieldLimit): RegExp => new RegExp(`^${charClass}{${limit.min},${limit.max}}$`);
-
-/** Shape of the Codex client version: letters, digits, `.`, `_`, `-` (it goes into an HTTP header). */
-export const CODEX_CLIENT_VERSION_PATTERN = buildLengthPattern('[A-Za-z0-9._-]', FIELD_LIMITS.codexClientVersion);
-
 /** Shape of a host model name: letters, digits, `.`, `_`, `:`, `-` (it goes into the upstream JSON body). */
-export const HOST_MODEL_PATTERN = buildLengthPattern('[A-Za-z0-9._:-]', FIELD_LIMITS.responsesHostModel);
+export const HOST_MODEL_PATTERN = lengthPattern('[A-Za-z0-9._:-]', FIELD_LIMITS.responsesHostModel);
 
 /** "<min> to <max> characters" for a length limit, as the text settings' messages say it. */
 const describeLength = (limit: FieldLimit): string => `${limit.min} to ${limit.max} characters`;

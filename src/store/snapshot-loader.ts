@@ -1,4 +1,4 @@
-import { buildAccountCredentials, parseCodexAuth } from '../upstream/codex-auth.js';
+import { buildAccountCredentials, parseCodexAuth, type AccountCredentials } from '../upstream/codex-auth.js';
 import { listAccounts, type AccountRow } from './account-repo.js';
 import type { CredentialCipher } from './cipher-port.js';
 import type { Db } from './db.js';
@@ -7,7 +7,7 @@ import { listKeys } from './key-repo.js';
 import { isMasterKeyWrong, judgeMasterKey, readMasterKeyCheck } from './master-key-check.js';
 import { listModelAliases } from './model-alias-repo.js';
 import { readSettings } from './settings-repo.js';
-import type { AccountCredentials, AccountRecord, Snapshot } from './types.js';
+import type { AccountRecord, Snapshot } from './types.js';
 import { listKeyUsage } from './usage-repo.js';
 
 /** An account as the snapshot holds it: proxy opened, credentials opened (null when they cannot be). */

@@ -1,5 +1,6 @@
 /** Control data as the data plane sees it: plain records in an in-memory snapshot. */
 import type { FieldPolicyMode, NMode } from '../images/field-policy.js';
+import type { AccountCredentials } from '../upstream/codex-auth.js';
 
 export type KeyStatus = 'active' | 'disabled';
 export type AccountStatus = 'active' | 'disabled';
@@ -28,16 +29,6 @@ export interface KeyRecord {
   routing: KeyRouting;
   createdAt: number;
   updatedAt: number;
-}
-
-/** Decrypted credentials, held only in memory. */
-export interface AccountCredentials {
-  accessToken: string;
-  refreshToken: string | null;
-  idToken: string | null;
-  /** ChatGPT account id for the `ChatGPT-Account-ID` header; null when unknown. */
-  chatgptAccountId: string | null;
-  fedramp: boolean;
 }
 
 export interface AccountRecord {

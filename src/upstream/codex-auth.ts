@@ -1,8 +1,8 @@
 import { GatewayError } from '../errors/codes.js';
-import type { AccountCredentials } from '../store/types.js';
+import { isJsonObject } from '../guards/is-json-object.js';
 import { decodeJwtPayload, readJwtExpiryMs } from './jwt.js';
 
-/** What the gateway reads from a Codex auth JSON (contract §2.3, spec §4.5). Holds tokens: never log it. */
+/** What the gateway reads from a Codex auth JSON. Holds tokens: never log it. */
 export interface ParsedCodexAuth {
   /** The auth JSON as an object: what is sealed and stored, so refresh tokens survive for a later refresh. */
   document: Record<string, unknown>;
@@ -19,6 +19,16 @@ export interface ParsedCodexAuth {
   accessTokenExpiresAt: number | null;
   /** `last_refresh` (ISO time in auth.json) in ms since epoch; null when absent or unreadable. */
   lastRefreshAt: number | null;
+}
+
+/** Decrypted credentials of one account, held only in memory: what an upstream request needs. */
+export interface AccountCredentials {
+  accessToken: string;
+  refreshToken: string | null;
+  idToken: string | null;
+  /** ChatGPT account id for the `ChatGPT-Account-ID` header; null when unknown. */
+  chatgptAccountId: string | null;
+  fedramp: boolean;
 }
 
 /** Claim namespaces in OpenAI's tokens. */
@@ -145,7 +155,7 @@ function firstBoolean(root: Record<string, unknown>, paths: ReadonlyArray<readon
 
 function claimObject(claims: Record<string, unknown> | null, name: string): Record<string, unknown> | null {
   const value = claims?.[name];
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  return isJsonObject(value) ? value : null;
 }
 
 function firstClaimString(claimSets: ReadonlyArray<Record<string, unknown> | null>, name: string): string | null {

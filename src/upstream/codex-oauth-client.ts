@@ -1,11 +1,12 @@
 import { request } from 'undici';
+import { isJsonObject } from '../guards/is-json-object.js';
 import type { DispatcherPool } from './dispatcher-pool.js';
 import { isTimeoutError, isTransportError } from './upstream-failures.js';
 
-/** The Codex CLI's OAuth client id (contract §2.5). */
+/** The Codex CLI's OAuth client id. */
 export const CODEX_OAUTH_CLIENT_ID = 'app_EMoamEEZ73f0CkXaXp7hrann';
 
-/** Error codes with which the token endpoint refuses a refresh token for good (contract §2.5). */
+/** Error codes with which the token endpoint refuses a refresh token for good. */
 export const PERMANENT_REFRESH_CODES = ['refresh_token_expired', 'refresh_token_reused', 'refresh_token_invalidated'] as const;
 
 /** Most bytes of a token-endpoint answer read (a real one is a few KiB of JWTs). */
@@ -42,13 +43,12 @@ export interface CodexOAuthClientOptions {
   timeoutMs?: number;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const stringOrNull = (v: unknown): string | null => (typeof v === 'string' && v.trim() !== '' ? v.trim() : null);
 
 /** The error code in a token-endpoint body: `error.code`, a string `error`, or a top-level `code`. */
 function readErrorCode(json: unknown): string | null {
-  if (!isObject(json)) return null;
-  if (isObject(json.error)) return stringOrNull(json.error.code);
+  if (!isJsonObject(json)) return null;
+  if (isJsonObject(json.error)) return stringOrNull(json.error.code);
   return stringOrNull(json.error) ?? stringOrNull(json.code);
 }
 
@@ -65,7 +65,7 @@ export function classifyRefreshResponse(status: number, text: string): RefreshRe
     // Not JSON: judged by status alone.
   }
   if (status >= 200 && status < 300) {
-    if (!isObject(json)) return { kind: 'transient', reason: 'token endpoint answered without a JSON object' };
+    if (!isJsonObject(json)) return { kind: 'transient', reason: 'token endpoint answered without a JSON object' };
     return {
       kind: 'ok',
       tokens: { accessToken: stringOrNull(json.access_token), refreshToken: stringOrNull(json.refresh_token), idToken: stringOrNull(json.id_token) },
@@ -116,9 +116,9 @@ async function readBoundedText(body: AsyncIterable<Buffer>): Promise<string> {
 
 /** A failure in words, by error code only (messages could echo a proxy URL). */
 function describeTransportFailure(err: unknown): string {
-  const code = isObject(err) && typeof err.code === 'string' ? err.code : null;
+  const code = isJsonObject(err) && typeof err.code === 'string' ? err.code : null;
   if (code === 'INVALID_PROXY_URL') return 'account proxy URL is invalid';
-  if (isTimeoutError(err) || (isObject(err) && err.name === 'TimeoutError')) return 'token endpoint timed out';
+  if (isTimeoutError(err) || (isJsonObject(err) && err.name === 'TimeoutError')) return 'token endpoint timed out';
   if (isTransportError(err)) return `network error reaching the token endpoint (${code ?? 'unknown'})`;
   return `token endpoint request failed (${code ?? 'unknown error'})`;
 }

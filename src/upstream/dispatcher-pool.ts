@@ -4,12 +4,12 @@ import { buildSocksConnector } from './socks-connector.js';
 
 /**
  * How long an idle upstream connection is kept for reuse when the server gives no `Keep-Alive` hint
- * (the original's 90 s pool idle timeout, spec §5.3). Generations are slow and sparse, so reuse saves
+ * (the original's 90 s pool idle timeout). Generations are slow and sparse, so reuse saves
  * little time; the value only has to be shorter than the upstream's own idle cut-off.
  */
 const KEEP_ALIVE_TIMEOUT_MS = 90_000;
 
-/** TCP keep-alive probe delay on direct and proxied sockets (spec §5.3: 30 s). */
+/** TCP keep-alive probe delay on direct and proxied sockets (30 s). */
 const TCP_KEEPALIVE_INITIAL_DELAY_MS = 30_000;
 
 /**

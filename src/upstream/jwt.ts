@@ -1,3 +1,5 @@
+import { isJsonObject } from '../guards/is-json-object.js';
+
 /**
  * Reading JWT payloads without verifying them: the gateway only needs claims it is not trusting for
  * security (expiry, account id, plan, email), and the upstream checks the signature itself.
@@ -15,7 +17,7 @@ export function decodeJwtPayload(token: unknown): Record<string, unknown> | null
   if (!/^[A-Za-z0-9_-]+$/.test(segment)) return null;
   try {
     const payload: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
-    return typeof payload === 'object' && payload !== null && !Array.isArray(payload) ? (payload as Record<string, unknown>) : null;
+    return isJsonObject(payload) ? payload : null;
   } catch {
     return null;
   }

@@ -14,7 +14,7 @@ export const PROXY_SCHEMES = {
  */
 export type ProxyKind = 'http' | 'socks5' | 'socks5h';
 
-/** A validated proxy URL. Holds credentials: never log `url`; log describeProxyUrl() instead. */
+/** A validated proxy URL. May hold credentials: never log `url` (operators see it through control/proxy-input.ts maskProxyUrl). */
 export interface ParsedProxyUrl {
   kind: ProxyKind;
   url: URL;
@@ -45,19 +45,4 @@ export function parseProxyUrl(raw: string): ParsedProxyUrl {
   }
   if (url.hostname === '') throw new InvalidProxyUrlError('proxy URL must name a host');
   return { kind: PROXY_SCHEMES[scheme as keyof typeof PROXY_SCHEMES], url };
-}
-
-/**
- * The proxy URL as it may appear in a log line or the console: scheme, host and port, with any user
- * name or password replaced by `***`. Unparseable input gives `'(invalid proxy URL)'`.
- */
-export function describeProxyUrl(raw: string): string {
-  let url: URL;
-  try {
-    url = new URL(raw.trim());
-  } catch {
-    return '(invalid proxy URL)';
-  }
-  const auth = url.username || url.password ? '***@' : '';
-  return `${url.protocol}//${auth}${url.host}`;
 }

@@ -1,6 +1,6 @@
+import { isJsonObject } from '../guards/is-json-object.js';
 import type { RefreshedTokens } from './codex-oauth-client.js';
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Where each token lives in an auth JSON: Codex CLI's `tokens.*`, else flat snake_case, else flat camelCase. */
 const TOKEN_KEYS = {
@@ -12,11 +12,11 @@ const TOKEN_KEYS = {
 /**
  * The stored auth JSON after a refresh (pure; the input is not changed): each token the response
  * carried replaces the old one where the document kept it (a Codex CLI file's `tokens` object, or the
- * flat key it used), tokens the response omitted keep their old values (contract §2.5), and
+ * flat key it used), tokens the response omitted keep their old values, and
  * `last_refresh` becomes `nowMs` as an ISO time, as Codex CLI writes it.
  */
 export function buildRefreshedAuthDocument(document: Record<string, unknown>, tokens: RefreshedTokens, nowMs: number): Record<string, unknown> {
-  const nested = isObject(document.tokens);
+  const nested = isJsonObject(document.tokens);
   const target: Record<string, unknown> = nested ? { ...(document.tokens as Record<string, unknown>) } : { ...document };
   for (const field of Object.keys(TOKEN_KEYS) as Array<keyof RefreshedTokens>) {
     const value = tokens[field];

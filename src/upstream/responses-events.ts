@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
+import { isJsonObject } from '../guards/is-json-object.js';
 import { redactUpstreamMessage } from './upstream-error.js';
 
 /** What an image item or a partial image said about itself (each null when absent or not a string). */
@@ -20,7 +21,7 @@ export interface ImageToolUsage {
 }
 
 /**
- * What matters in a Codex Responses stream for images (contract §3.3), in order:
+ * What matters in a Codex Responses stream for images, in order:
  * - `partial`: a `response.image_generation_call.partial_image`;
  * - `image`: the final `image_generation_call` item with its `result`;
  * - `completed`: `response.completed`, with the image model's usage (and an image listed in
@@ -36,7 +37,6 @@ export type ResponsesImageEvent =
 
 type Json = Record<string, unknown>;
 
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const text = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 const count = (v: unknown): number | null => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : null);
 
@@ -75,10 +75,10 @@ function parseEvent(payload: string): ResponsesImageEvent | null {
   } catch {
     return null;
   }
-  return isObject(json) ? toImageEvent(json) : null;
+  return isJsonObject(json) ? toImageEvent(json) : null;
 }
 
-/** Maps one parsed event onto what the gateway needs (contract §3.3), or null for any other event. */
+/** Maps one parsed event onto what the gateway needs, or null for any other event. */
 export function toImageEvent(event: Json): ResponsesImageEvent | null {
   switch (event.type) {
     case 'response.image_generation_call.partial_image': {
@@ -86,18 +86,18 @@ export function toImageEvent(event: Json): ResponsesImageEvent | null {
       return b64 === null ? null : { kind: 'partial', index: count(event.partial_image_index) ?? 0, b64, echoes: echoesOf(event) };
     }
     case 'response.output_item.done':
-      return isObject(event.item) ? imageOfItem(event.item) : null;
+      return isJsonObject(event.item) ? imageOfItem(event.item) : null;
     case 'response.completed': {
-      const response = isObject(event.response) ? event.response : {};
-      const output = Array.isArray(response.output) ? response.output.filter(isObject).map(imageOfItem).find((i) => i !== null) : null;
+      const response = isJsonObject(event.response) ? event.response : {};
+      const output = Array.isArray(response.output) ? response.output.filter(isJsonObject).map(imageOfItem).find((i) => i !== null) : null;
       return { kind: 'completed', usage: toolUsageOf(response), outputImage: output ? { b64: output.b64, echoes: output.echoes } : null };
     }
     case 'response.failed': {
-      const error = isObject(event.response) && isObject(event.response.error) ? event.response.error : {};
+      const error = isJsonObject(event.response) && isJsonObject(event.response.error) ? event.response.error : {};
       return failed(error, 'the upstream image generation failed');
     }
     case 'error':
-      return failed(isObject(event.error) ? event.error : event, 'the upstream stream reported an error');
+      return failed(isJsonObject(event.error) ? event.error : event, 'the upstream stream reported an error');
     default:
       return null;
   }
@@ -109,9 +109,9 @@ function imageOfItem(item: Json): Extract<ResponsesImageEvent, { kind: 'image' }
 }
 
 function toolUsageOf(response: Json): ImageToolUsage | null {
-  const usage = isObject(response.tool_usage) && isObject(response.tool_usage.image_gen) ? response.tool_usage.image_gen : null;
+  const usage = isJsonObject(response.tool_usage) && isJsonObject(response.tool_usage.image_gen) ? response.tool_usage.image_gen : null;
   if (!usage) return null;
-  const details = isObject(usage.input_tokens_details) ? usage.input_tokens_details : {};
+  const details = isJsonObject(usage.input_tokens_details) ? usage.input_tokens_details : {};
   return {
     inputTokens: count(usage.input_tokens),
     outputTokens: count(usage.output_tokens),

@@ -7,7 +7,7 @@ import { UPSTREAM_ERROR_CODES, UpstreamFailureError } from './upstream-failures.
 /** The port a SOCKS proxy URL means when it names none. */
 const DEFAULT_SOCKS_PORT = 1080;
 
-/** TCP keep-alive probe delay on tunnelled sockets (spec §5.3: 30 s, as the original client). */
+/** TCP keep-alive probe delay on tunnelled sockets (30 s, as the original client). */
 const TCP_KEEPALIVE_INITIAL_DELAY_MS = 30_000;
 
 /** The `socks` library's message for a handshake that ran past its timeout. */

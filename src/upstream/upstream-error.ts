@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { OpenAIErrorType } from '../errors/codes.js';
 import { openAITypeForStatus, upstreamErrorBody, type OpenAIErrorResponse } from '../errors/openai-shape.js';
 import { buildRetryHeaders } from '../errors/retry-hint.js';
+import { isJsonObject } from '../guards/is-json-object.js';
 
 /** Most bytes of an upstream error body read (the rest is discarded with the stream). */
 export const MAX_UPSTREAM_ERROR_BYTES = 64 * 1024;
@@ -9,7 +10,7 @@ export const MAX_UPSTREAM_ERROR_BYTES = 64 * 1024;
 /** Longest upstream error message passed on, after redaction. */
 export const MAX_UPSTREAM_ERROR_MESSAGE_CHARS = 500;
 
-/** What an upstream error body said, normalised from either backend shape (contract §2.6). */
+/** What an upstream error body said, normalised from either backend shape. */
 export interface UpstreamErrorInfo {
   /** Trimmed, redacted, at most 500 characters; `upstream returned status N` when nothing usable. */
   message: string;
@@ -61,20 +62,19 @@ export function redactUpstreamMessage(text: string): string {
 
 type JsonObject = Record<string, unknown>;
 
-const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 const stringOrNull = (v: unknown): string | null => (typeof v === 'string' && v.trim() !== '' ? v : null);
 const codeOrNull = (v: unknown): string | null => (typeof v === 'number' ? String(v) : stringOrNull(v));
 
 /** The object that describes the error: `error: {...}`, `detail: {...}`, or the top level. */
 function findErrorObject(json: JsonObject): JsonObject {
-  if (isObject(json.error)) return json.error;
-  if (isObject(json.detail)) return json.detail;
+  if (isJsonObject(json.error)) return json.error;
+  if (isJsonObject(json.detail)) return json.detail;
   return json;
 }
 
 /** The message from any known shape; FastAPI validation lists give their first `msg`. */
 function findMessage(json: JsonObject, errorObject: JsonObject): string | null {
-  const first = Array.isArray(json.detail) && isObject(json.detail[0]) ? json.detail[0] : null;
+  const first = Array.isArray(json.detail) && isJsonObject(json.detail[0]) ? json.detail[0] : null;
   return (
     stringOrNull(errorObject.message) ??
     stringOrNull(json.error) ??
@@ -105,7 +105,7 @@ export function parseUpstreamError(status: number, text: string, nowMs: number):
   } catch {
     json = null;
   }
-  if (!isObject(json)) return { message: fallback, type: null, code: null, resetsInSeconds: null, planType: null };
+  if (!isJsonObject(json)) return { message: fallback, type: null, code: null, resetsInSeconds: null, planType: null };
   const errorObject = findErrorObject(json);
   const message = findMessage(json, errorObject);
   return {
@@ -162,7 +162,7 @@ const isKnownOpenAIType = (type: string | null): type is OpenAIErrorType =>
   type !== null && Object.hasOwn(KNOWN_OPENAI_TYPES, type);
 
 /**
- * Builds the OpenAI-shaped answer for an upstream error the client should see (contract §1.6, §2.6):
+ * Builds the OpenAI-shaped answer for an upstream error the client should see:
  * the upstream status; `type` kept when it is an OpenAI type, else derived from the status (a 429
  * `usage_limit_reached` becomes `rate_limit_error`); `code` is the upstream code, else its type;
  * `retry-after` (seconds) and `retry-after-ms` when the upstream said when the limit resets.

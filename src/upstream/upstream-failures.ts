@@ -1,7 +1,7 @@
-import type { FailureClass } from '../observe/failure-classes.js';
+import type { FailureClass } from '../errors/failure-classes.js';
 
 /**
- * Classification of upstream failures, by error `code` (style R7) and by HTTP status (spec §5.4).
+ * Classification of upstream failures, by error `code` (stable strings, never message text) and by HTTP status.
  * Pure predicates: the dispatch loop decides what to do with the answers.
  */
 
@@ -107,22 +107,17 @@ export function isTimeoutError(err: unknown): boolean {
   return TIMEOUT_CODES.has(codeOf(err)) || nameOf(err) === 'TimeoutError';
 }
 
-/** True when the caller's signal ended the attempt (client gone, shutdown): stop, do not fail over. */
-export function isClientAbortError(err: unknown): boolean {
-  return codeOf(err) === UPSTREAM_ERROR_CODES.clientAborted;
-}
-
 /** True when the response passed the size cap. */
 export function isResponseTooLargeError(err: unknown): boolean {
   return codeOf(err) === UPSTREAM_ERROR_CODES.responseTooLarge;
 }
 
-/** Upstream statuses worth retrying on another account: 401, 403, 429 and 500..599 (spec §5.4). */
+/** Upstream statuses worth retrying on another account: 401, 403, 429 and 500..599. */
 export function shouldFailover(status: number): boolean {
   return status === 401 || status === 403 || status === 429 || (status >= 500 && status <= 599);
 }
 
-/** The status class written to logs for a non-2xx upstream answer (spec §5.4). */
+/** The status class written to logs for a non-2xx upstream answer. */
 export type UpstreamStatusClass = Extract<FailureClass, 'auth' | 'rate_limited' | 'upstream_server' | 'client_error' | 'upstream_status'>;
 
 /** Maps a non-2xx upstream status to its log class; 2xx gives null (no error). */

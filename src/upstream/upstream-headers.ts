@@ -1,10 +1,10 @@
-import { CODEX_CLIENT_VERSION_PATTERN, SETTINGS_DEFAULTS } from '../store/settings-defaults.js';
+import { FIELD_LIMITS, lengthPattern } from '../config/field-limits.js';
 import type { UpstreamRequest } from './types.js';
 
 /**
- * Client request headers copied verbatim to the upstream (spec §5.3): Codex feature flags and trace
+ * Client request headers copied verbatim to the upstream: Codex feature flags and trace
  * context. Every other client header is dropped: the client's Authorization, cookies, `x-stainless-*`,
- * `x-forwarded-*`, and its User-Agent/originator (a non-Codex UA gets Cloudflare 1010 blocks, contract §2.2).
+ * `x-forwarded-*`, and its User-Agent/originator (a non-Codex UA gets Cloudflare 1010 blocks).
  */
 export const UPSTREAM_PASSTHROUGH_HEADERS = [
   'openai-beta',
@@ -16,18 +16,27 @@ export const UPSTREAM_PASSTHROUGH_HEADERS = [
   'baggage',
 ] as const;
 
-/** What the Codex CLI sends as `originator` (contract §2.2); always sent, never the client's. */
+/** What the Codex CLI sends as `originator`; always sent, never the client's. */
 export const CODEX_ORIGINATOR = 'codex_cli_rs';
 
 /**
- * Normalises the Codex client version sent in `User-Agent` and `version` (spec §5.3): trimmed,
- * ASCII letters, digits, `.`, `-`, `_` within FIELD_LIMITS.codexClientVersion (CODEX_CLIENT_VERSION_PATTERN); anything
- * else gives SETTINGS_DEFAULTS.codexClientVersion, so a bad setting can never inject header syntax.
+ * The Codex CLI version the gateway presents as by default (`User-Agent: codex_cli_rs/<version>` and
+ * the `version` header); the `codex_client_version` setting overrides it.
+ */
+export const DEFAULT_CODEX_CLIENT_VERSION = '0.142.0';
+
+/** Shape of a Codex client version: letters, digits, `.`, `-`, `_`, within FIELD_LIMITS.codexClientVersion (it goes into HTTP headers). */
+export const CODEX_CLIENT_VERSION_PATTERN = lengthPattern('[A-Za-z0-9._-]', FIELD_LIMITS.codexClientVersion);
+
+/**
+ * Normalises the Codex client version sent in `User-Agent` and `version`: trimmed, ASCII letters,
+ * digits, `.`, `-`, `_` (CODEX_CLIENT_VERSION_PATTERN); anything else gives
+ * DEFAULT_CODEX_CLIENT_VERSION, so a bad setting can never inject header syntax.
  */
 export function normalizeCodexClientVersion(version: unknown): string {
-  if (typeof version !== 'string') return SETTINGS_DEFAULTS.codexClientVersion;
+  if (typeof version !== 'string') return DEFAULT_CODEX_CLIENT_VERSION;
   const trimmed = version.trim();
-  return CODEX_CLIENT_VERSION_PATTERN.test(trimmed) ? trimmed : SETTINGS_DEFAULTS.codexClientVersion;
+  return CODEX_CLIENT_VERSION_PATTERN.test(trimmed) ? trimmed : DEFAULT_CODEX_CLIENT_VERSION;
 }
 
 /** Finds a header in a client header map case-insensitively; joins repeated values with `, ` (RFC 9110). */
@@ -41,7 +50,7 @@ function findClientHeader(headers: UpstreamRequest['clientHeaders'], name: strin
 }
 
 /**
- * Builds the complete upstream header set for one attempt (spec §5.3, contract §2.2), looking like the
+ * Builds the complete upstream header set for one attempt, looking like the
  * Codex CLI: bearer token, JSON accept/content type, exact content length, `User-Agent:
  * codex_cli_rs/<version>`, `originator: codex_cli_rs`, `version`, `chatgpt-account-id` when known,
  * `x-openai-fedramp: true` for FedRAMP accounts, then the allowlisted client headers. Nothing else.
@@ -57,7 +66,7 @@ export function buildUpstreamHeaders(req: UpstreamRequest, contentLength: number
   return {
     ...headers,
     authorization: `Bearer ${req.accessToken}`,
-    // The Responses API answers as a stream of events (contract §3.2).
+    // The Responses API answers as a stream of events.
     accept: req.endpoint === 'responses' ? 'text/event-stream' : 'application/json',
     'content-type': 'application/json',
     'content-length': String(contentLength),

@@ -12,7 +12,7 @@ export const UPSTREAM_PATHS = {
   responses: '/v1/responses',
 } as const satisfies Record<UpstreamEndpoint, string>;
 
-/** Hosts that need `/backend-api/codex` appended when the operator gives only the origin (spec §5.2). */
+/** Hosts that need `/backend-api/codex` appended when the operator gives only the origin. */
 const CHATGPT_ORIGINS = ['https://chatgpt.com', 'https://chat.openai.com'] as const;
 
 const CODEX_BACKEND_SUFFIX = '/backend-api/codex';
@@ -25,7 +25,7 @@ export function upstreamPathFor(endpoint: UpstreamEndpoint): (typeof UPSTREAM_PA
 const stripTrailingSlashes = (s: string): string => s.replace(/\/+$/, '');
 
 /**
- * Normalises the configured upstream base URL (spec §5.2): trims, strips trailing `/`, and appends
+ * Normalises the configured upstream base URL: trims, strips trailing `/`, and appends
  * `/backend-api/codex` to a bare `https://chatgpt.com` or `https://chat.openai.com` base (matched
  * case-insensitively by prefix, as the original did) that lacks `/backend-api`. Blank or missing
  * gives the default from CONFIG_FIELDS. Read once at startup.
@@ -56,7 +56,7 @@ function assertHttpUrl(value: string): void {
 }
 
 /**
- * Joins a base URL and an OpenAI-style path (spec §5.2): a Codex backend base drops the path's `/v1`
+ * Joins a base URL and an OpenAI-style path: a Codex backend base drops the path's `/v1`
  * (`…/backend-api/codex` + `/v1/images/edits` → `…/backend-api/codex/images/edits`); a base ending in
  * `/v1` does not repeat it; otherwise plain concatenation.
  */

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DATA_DIR_LOCK_FILE } from '../../src/store/data-dir-lock.js';
+import { DATA_DIR_LOCK_FILE } from '../../src/store/dir-lock.js';
 import { runCli, spawnCli } from '../support/cli-process.js';
 import { makeCodexAuthJson } from '../support/jwt.js';
 import { findPostgresBinDir, POSTGRES_MISSING_MESSAGE, startPostgres, type PostgresServer } from '../support/postgres.js';

@@ -10,7 +10,7 @@ import { createAdminClient } from '../../src/control/admin-client.js';
 import { readInstanceFile, type InstanceInfo } from '../../src/control/instance-file.js';
 import { SPOOL_DIR_NAME } from '../../src/images/image-spool.js';
 import { REQUEST_LOG_FILES } from '../../src/observe/request-log-files.js';
-import { DATA_DIR_LOCK_FILE } from '../../src/store/data-dir-lock.js';
+import { DATA_DIR_LOCK_FILE } from '../../src/store/dir-lock.js';
 import { runCli, spawnStart, type CliDaemon } from '../support/cli-process.js';
 import { fakeBehaviors, startFakeCodexUpstream, type FakeCodexUpstream } from '../support/fake-codex-upstream.js';
 import { makePng, padImage } from '../support/images.js';

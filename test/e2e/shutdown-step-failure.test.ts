@@ -10,7 +10,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { REQUEST_LOG_FILES } from '../../src/observe/request-log-files.js';
 import { openDatabase } from '../../src/runtime/open-database.js';
 import { runServe, runStart } from '../../src/runtime/processes.js';
-import { DATA_DIR_LOCK_FILE } from '../../src/store/data-dir-lock.js';
+import { DATA_DIR_LOCK_FILE } from '../../src/store/dir-lock.js';
 import { migrate } from '../../src/store/migrator.js';
 import { createPgDb } from '../../src/store/pg-db.js';
 import { startPostgres } from '../support/postgres.js';

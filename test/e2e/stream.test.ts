@@ -46,7 +46,7 @@ async function streamRaw(body: Record<string, unknown>, key = secret) {
 }
 
 describe('stream: true through the official openai SDK', () => {
-  it('generate → one image_generation.completed event with every field the spec requires, within its enums', async () => {
+  it('generate → one image_generation.completed event with every field the OpenAI API reference requires, within its enums', async () => {
     // The upstream echoes what it made; a size outside the event enum is reported as requested.
     h.fake.setBehavior('*', fakeBehaviors.success({ extra: { size: '1254x1254', quality: 'high', background: 'opaque' } }));
     const stream = await h.sdk(secret).images.generate({ prompt: 'a fox', stream: true, size: '1024x1536', quality: 'high' });

@@ -5,7 +5,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import pino from 'pino';
 import { afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { openLocalUsageJournal, USAGE_JOURNAL_DIR_NAME } from '../../src/runtime/usage-journal-runtime.js';
-import { acquireDataDirLock, DATA_DIR_LOCK_FILE } from '../../src/store/data-dir-lock.js';
+import { acquireDataDirLock, DATA_DIR_LOCK_FILE } from '../../src/store/dir-lock.js';
 import { insertKey } from '../../src/store/key-repo.js';
 import { migrate } from '../../src/store/migrator.js';
 import type { KeyUsageDelta } from '../../src/store/types.js';

@@ -1,5 +1,5 @@
 /**
- * THE stand-in for the paid ChatGPT Codex backend (contract §2), used by end-to-end tests and the
+ * THE stand-in for the paid ChatGPT Codex backend, used by end-to-end tests and the
  * benchmark. Real HTTP on 127.0.0.1 (ephemeral port).
  *
  * Serves `POST /backend-api/codex/images/generations`, `/images/edits` and `/responses`; anything
@@ -13,7 +13,7 @@
  *   Cloudflare does); turn off with `requireCodexIdentity: false`.
  * - `Content-Type: application/json`, a JSON object with `prompt` and `model`, `n` 1..10; edits need
  *   `images: [{image_url}]` (a plain string → 400 `{"detail":"images[0]: expected object"}`).
- * - `/responses` (contract §3.2, fake-codex/responses-body.ts): `model`, `instructions` (string),
+ * - `/responses` (fake-codex/responses-body.ts): `model`, `instructions` (string),
  *   `input` a list, `stream: true`, `store: false`; no `max_output_tokens`, no tool `n`,
  *   `partial_images` 0..3, a forced `tool_choice` only with the tool in `tools`.
  *
@@ -32,7 +32,7 @@
  * forbidden, serverError, detailError, badRequest, reset, hang, slowHeaders, stallBody — see
  * fake-codex/behaviors.ts. Requests that fail the checks do not consume a behaviour.
  *
- * On `/responses`, success is an SSE stream with the §3.3 events (fake-codex/responses-stream.ts):
+ * On `/responses`, success is an SSE stream of the Responses image events (fake-codex/responses-stream.ts):
  * one image, `partial_images` partial events, the final `image_generation_call` item with `result`,
  * `response.completed` with `output: []` and `tool_usage.image_gen`; timing by `delayMs`,
  * `firstEventDelayMs`, `eventIntervalMs`. Stream failures: responseFailed, streamError, streamCut,

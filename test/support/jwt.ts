@@ -1,5 +1,5 @@
 /**
- * Test helpers that build Codex-looking credentials (contract §2.3, §2.4): well-formed RS256-shaped
+ * Test helpers that build Codex-looking credentials: well-formed RS256-shaped
  * JWTs (header.payload.signature, base64url, no padding) with the ChatGPT claims, and Codex CLI
  * auth.json objects. The signature is filler: nothing in the gateway or the fake upstream verifies it.
  */
@@ -65,7 +65,7 @@ export interface CodexAuthJsonOptions extends CodexJwtOptions {
   includeAccountId?: boolean;
 }
 
-/** The Codex CLI auth.json layout (contract §2.3). */
+/** The Codex CLI auth.json layout. */
 export interface CodexAuthJson {
   auth_mode: 'chatgpt';
   OPENAI_API_KEY: null;

@@ -1,5 +1,6 @@
 import { SETTINGS_DEFAULTS } from '../../src/store/settings-defaults.js';
-import type { AccountCredentials, AccountRecord, KeyRecord, Snapshot } from '../../src/store/types.js';
+import type { AccountRecord, KeyRecord, Snapshot } from '../../src/store/types.js';
+import type { AccountCredentials } from '../../src/upstream/codex-auth.js';
 
 /** A key record with sensible defaults, for unit tests that do not touch a database. */
 export function makeKey(overrides: Partial<KeyRecord> = {}): KeyRecord {

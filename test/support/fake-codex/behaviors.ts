@@ -85,7 +85,7 @@ export const DEFAULT_TEXT_ANSWER = "I can't help with generating that image.";
 
 /** Builders for every behaviour, named after what the real backend does. */
 export const fakeBehaviors = {
-  /** 200 with a contract §2.6 body, streamed in chunks. */
+  /** 200 with a Codex images-endpoint body, streamed in chunks. */
   success: (options: SuccessOptions = {}): Behavior => ({ kind: 'success', options }),
   /** Any status and body (a string is sent as is, anything else as JSON). */
   raw: (status: number, body: unknown, headers?: Record<string, string>): Behavior => ({

@@ -1,5 +1,5 @@
 /**
- * The fake's success answer: a contract §2.6 images body, written in chunks with backpressure so
+ * The fake's success answer: a Codex images-endpoint body, written in chunks with backpressure so
  * multi-megabyte bodies really stream, optionally stalling part-way.
  */
 import type { ServerResponse } from 'node:http';
@@ -11,7 +11,7 @@ export const TINY_PNG_BASE64 =
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-/** Default usage per image (from the contract's captured response). */
+/** Default usage per image (as in a captured Codex response). */
 export const DEFAULT_USAGE_PER_IMAGE = { input_tokens: 17, output_tokens: 1372 } as const;
 
 const DATA_PLACEHOLDER = '"__FAKE_DATA__"';

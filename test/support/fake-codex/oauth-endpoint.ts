@@ -1,5 +1,5 @@
 /**
- * The fake's OAuth token endpoint (contract §2.5): the refresh grant, with rotating single-use
+ * The fake's OAuth token endpoint: the refresh grant, with rotating single-use
  * refresh tokens. Any refresh token it has not seen is accepted once (so imported test accounts
  * work without registration); a spent one gets 400 `refresh_token_reused`. The account is read from
  * the token's `rt_<account>_<suffix>` shape. New access/id tokens carry the account's claims and a

@@ -1,5 +1,5 @@
 /**
- * The request body the fake Codex upstream accepts on `POST /responses` (contract §3.1–3.2), and how
+ * The request body the fake Codex upstream accepts on `POST /responses`, and how
  * it is recorded: never the prompt text or image data (prompt → sha256, images → kind + mime + bytes).
  * Each violation yields the answer the real backend gives: `stream: true`, `store: false` and
  * `instructions` are mandatory for ChatGPT accounts; `input` is a list; `max_output_tokens` and the

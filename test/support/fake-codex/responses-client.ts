@@ -1,12 +1,12 @@
 /**
- * A direct client of the fake's `POST /responses` for the fake's own tests: a contract §3.2 body
+ * A direct client of the fake's `POST /responses` for the fake's own tests: a Codex Responses request body
  * builder, and a POST that reads the SSE body with arrival times and keeps a mid-body error.
  */
 import { request, type Dispatcher } from 'undici';
 import { makeCodexJwt } from '../jwt.js';
 import { parseSse, type SseMessage } from '../sse-events.js';
 
-/** The identity headers the fake requires (contract §2.2). */
+/** The identity headers the fake requires. */
 export const CODEX_REQUEST_HEADERS = {
   'user-agent': 'codex_cli_rs/0.142.0',
   originator: 'codex_cli_rs',
@@ -14,7 +14,7 @@ export const CODEX_REQUEST_HEADERS = {
   accept: 'text/event-stream',
 } as const;
 
-/** A contract §3.2 request: `tool` is merged into the image_generation tool, `over` into the top level. */
+/** A Codex Responses request: `tool` is merged into the image_generation tool, `over` into the top level. */
 export function buildResponsesBody(opts: { prompt?: string; tool?: Record<string, unknown>; over?: Record<string, unknown> } = {}): Record<string, unknown> {
   return {
     model: 'gpt-5.4-mini',

@@ -1,5 +1,5 @@
 /**
- * Plays a behaviour on a checked `POST /responses` request as an SSE stream (contract §3.3): the
+ * Plays a behaviour on a checked `POST /responses` request as an SSE stream: the
  * success stream, the text-only answer, or a success stream interrupted at a StreamPoint by
  * `response.failed`, an `error` event, a cut connection or a stall. Timing: `delayMs` before the
  * headers, `firstEventDelayMs` before the first event, `eventIntervalMs` before each later one.

@@ -1,5 +1,5 @@
 /**
- * The SSE events of a Codex Responses stream with the `image_generation` tool (contract §3.3), built
+ * The SSE events of a Codex Responses stream with the `image_generation` tool, built
  * as bytes: response.created, response.in_progress, [a reasoning item], response.output_item.added
  * (image_generation_call), response.image_generation_call.in_progress / .generating, one
  * .partial_image per requested partial, .completed, response.output_item.done (the item with
@@ -30,7 +30,7 @@ export interface StreamInput {
   options: SuccessOptions;
 }
 
-/** What the item echoes when the request says `auto` or nothing (the contract §2.6 capture). */
+/** What the item echoes when the request says `auto` or nothing (as a captured Codex response does). */
 export const ECHO_DEFAULTS = { background: 'opaque', output_format: 'png', quality: 'medium', size: '1024x1024' } as const;
 
 /** The item's `revised_prompt`: a constant, so no prompt text ever travels back. */

@@ -1,5 +1,5 @@
 /**
- * The wire contract the fake Codex upstream enforces (contract §2.2, §2.4, §2.6): a bearer JWT whose
+ * The wire contract the fake Codex upstream enforces: a bearer JWT whose
  * `https://api.openai.com/auth`.chatgpt_account_id claim names the account, not expired; a matching
  * ChatGPT-Account-ID header when one is sent; a Codex CLI identity (User-Agent/originator); a JSON
  * body with `prompt` and `model`; for edits, `images` as `[{image_url}]` objects. Each violation
@@ -9,9 +9,9 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 
-/** The direct image endpoints (contract §2.6). */
+/** The direct image endpoints. */
 export type FakeImagesEndpoint = 'generations' | 'edits';
-/** Every endpoint the fake serves: the image endpoints and the Responses API (contract §3.2). */
+/** Every endpoint the fake serves: the image endpoints and the Responses API. */
 export type FakeEndpoint = FakeImagesEndpoint | 'responses';
 
 /** What the bearer token says; `tokenHash` (sha256 hex, 16 chars) lets tests compare tokens without storing them. */
@@ -108,7 +108,7 @@ export function checkAuth(headers: IncomingHttpHeaders, token: TokenInfo | null,
   return null;
 }
 
-/** Cloudflare answers non-Codex clients with 1010 (contract §2.2); checked only when the fake is strict. */
+/** Cloudflare answers non-Codex clients with 1010; checked only when the fake is strict. */
 export function checkIdentity(headers: IncomingHttpHeaders): WireFailure | null {
   const ua = headerValue(headers, 'user-agent') ?? '';
   const originator = headerValue(headers, 'originator') ?? '';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildAccountHealthViews, buildGatewayReachability } from '../../../src/control/account-health-view.js';
 import type { AccountView } from '../../../src/control/control-api.js';
 import { combineStatusReaders, createLocalStatusReader, type GatewayStatusReport } from '../../../src/control/gateway-status.js';
-import { buildStatusWire, parseStatusWire, type DataPlaneStatus } from '../../../src/http/status-routes.js';
+import { buildStatusWire, parseStatusWire, type DataPlaneStatus } from '../../../src/control/data-plane-status.js';
 
 const T = Date.parse('2026-11-26T12:00:00.000Z');
 const view = (id: string, over: Partial<AccountView> = {}): AccountView => ({

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { API_KEY_PREFIX, buildKeyDisplayPrefix, generateApiKeySecret, hashApiKey, parseBearerToken } from '../../../src/control/api-key.js';
+import { API_KEY_PREFIX, buildKeyDisplayPrefix, generateApiKeySecret, hashApiKey, isAdminTokenMatch, parseBearerToken } from '../../../src/control/api-key.js';
 
 describe('generateApiKeySecret', () => {
   it('is cig_ followed by 43 base62 characters (256 bits)', () => {
@@ -49,5 +49,14 @@ describe('parseBearerToken (the original rule: split on the first space, scheme 
 
   it.each([undefined, '', 'Bearer', 'Bearer ', 'Bearer    ', 'Basic abc', 'Bearerabc', 'Bearer\tabc', 'abc', ' Bearer abc'])('refuses %j', (header) => {
     expect(parseBearerToken(header)).toBeNull();
+  });
+});
+
+describe('isAdminTokenMatch', () => {
+  it('matches only the exact token', () => {
+    expect(isAdminTokenMatch('s3cret-token', 's3cret-token')).toBe(true);
+    for (const near of ['s3cret-toke', 's3cret-tokenx', 'S3cret-token', '', ' s3cret-token']) {
+      expect(isAdminTokenMatch(near, 's3cret-token'), near).toBe(false);
+    }
   });
 });

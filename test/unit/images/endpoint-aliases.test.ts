@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ENDPOINT_ALIASES, MODELS_PATHS, PUBLIC_API_BASES, resolveEndpoint } from '../../../src/images/endpoint-aliases.js';
 
 describe('ENDPOINT_ALIASES', () => {
-  it('holds exactly the eight public paths of spec §2.1, four per endpoint', () => {
+  it('holds exactly the eight public paths, four per endpoint', () => {
     const entries = Object.entries(ENDPOINT_ALIASES);
     expect(entries).toHaveLength(8);
     expect(entries.filter(([, ep]) => ep === 'generations')).toHaveLength(4);

@@ -25,7 +25,7 @@ function errorOf(endpoint: ImageEndpoint, text: string, limits: ImageLimits = LI
 }
 
 describe('parseImageJson: the canonical request', () => {
-  it('fills defaults (spec §15 test 2) and records that n was given', () => {
+  it('fills defaults and records that n was given', () => {
     const req = parseImageJson('generations', gen({ size: '1024x1024', quality: 'high', n: 2 }), LIMITS);
     expect(req).toEqual({
       endpoint: 'generations',
@@ -68,7 +68,7 @@ describe('parseImageJson: the canonical request', () => {
     expect(parseImageJson('generations', gen({ prompt: '  spaced \n' }), LIMITS).prompt).toBe('  spaced \n');
   });
 
-  it('turns edit images into url and inline inputs in order, with a mask (spec §15 test 4)', () => {
+  it('turns edit images into url and inline inputs in order, with a mask', () => {
     const webp = toDataUrl('webp', makeWebpHeader());
     const jpg = toDataUrl('jpg', makeJpegHeader());
     const req = parseImageJson('edits', edit({ images: [PNG_URL, { image_url: 'https://example.com/b.webp' }, jpg], mask: { image_url: webp } }), LIMITS);

@@ -145,7 +145,7 @@ describe('buildUpstreamBody: edits', () => {
   });
 });
 
-describe('buildResponsesUpstreamBody (contract §3.2)', () => {
+describe('buildResponsesUpstreamBody', () => {
   it('a generation: the host model, the prompt as input_text, the image tool with the options and partial_images', async () => {
     const req = base({ prompt: 'a "quoted" fox', options: { size: '1024x1536', quality: 'high' }, stream: true, partialImages: 2 });
     await expectBody(buildResponsesUpstreamBody(req, 'host-model'), {

@@ -51,7 +51,7 @@ describe('resolvers', () => {
 
 describe('failure classes', () => {
   it('every class the request log can carry is its own metric label, never "other"', async () => {
-    const { FAILURE_CLASSES } = await import('../../../src/observe/failure-classes.js');
+    const { FAILURE_CLASSES } = await import('../../../src/errors/failure-classes.js');
     const { resolveErrorClassLabel } = await import('../../../src/observe/metric-labels.js');
     for (const cls of FAILURE_CLASSES) expect(resolveErrorClassLabel(cls), cls).toBe(cls);
     for (const code of Object.keys(ERRORS)) expect(resolveErrorClassLabel(code), code).toBe(code);

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DirLockedError } from '../../../src/observe/dir-lock.js';
+import { DirLockedError } from '../../../src/store/dir-lock.js';
 import type { ImageLogEvent } from '../../../src/observe/image-log-event.js';
 import { REQUEST_LOG_FILES, isSealedLogName } from '../../../src/observe/request-log-files.js';
 import {
@@ -54,7 +54,7 @@ function readIds(path: string): string[] {
   return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as ImageLogEvent).request_id);
 }
 
-describe('request log rotation (spec §7.1)', () => {
+describe('request log rotation', () => {
   it('rotates by size and prunes sealed logs: max bytes 1, max files 2, 4 appends', async () => {
     const dir = makeDir();
     const writer = makeWriter({ dir, maxFileBytes: 1, maxFiles: 2, now: () => 5_000 });
@@ -194,12 +194,15 @@ describe('request log writer queue', () => {
   });
 });
 
+/** The pid in a request-log directory's lock file. */
+const lockHolderPid = (dir: string): unknown => (JSON.parse(readFileSync(join(dir, REQUEST_LOG_FILES.lock), 'utf8')) as { pid?: unknown }).pid;
+
 describe('request log directory lock', () => {
   it('refuses a second writer on the same directory until the first closes', async () => {
     const dir = makeDir();
     const first = makeWriter({ dir });
     expect(() => makeWriter({ dir })).toThrow(DirLockedError);
-    expect(readFileSync(join(dir, REQUEST_LOG_FILES.lock), 'utf8').trim()).toBe(String(process.pid));
+    expect(lockHolderPid(dir)).toBe(process.pid);
     await first.close();
     expect(readdirSync(dir)).not.toContain(REQUEST_LOG_FILES.lock);
     expect(() => makeWriter({ dir })).not.toThrow();
@@ -207,18 +210,18 @@ describe('request log directory lock', () => {
 
   it('refuses a lock held by another live process', () => {
     const dir = makeDir();
-    writeFileSync(join(dir, REQUEST_LOG_FILES.lock), `${process.ppid}\n`);
+    writeFileSync(join(dir, REQUEST_LOG_FILES.lock), JSON.stringify({ pid: process.ppid, startedAt: Date.now() }));
     expect(() => makeWriter({ dir })).toThrow(/held by live process/);
   });
 
   it.each([
-    { name: 'a dead pid', content: () => `${spawnSync(process.execPath, ['-e', '']).pid}\n` },
-    { name: 'our own pid not held by this process (container restart)', content: () => `${process.pid}\n` },
+    { name: 'a dead pid', content: () => JSON.stringify({ pid: spawnSync(process.execPath, ['-e', '']).pid, startedAt: Date.now() }) },
+    { name: 'our own pid not held by this process (container restart)', content: () => JSON.stringify({ pid: process.pid, startedAt: 1 }) },
     { name: 'garbage', content: () => 'not-a-pid' },
   ])('takes over a stale lock holding $name', ({ content }) => {
     const dir = makeDir();
     writeFileSync(join(dir, REQUEST_LOG_FILES.lock), content());
     expect(() => makeWriter({ dir })).not.toThrow();
-    expect(readFileSync(join(dir, REQUEST_LOG_FILES.lock), 'utf8').trim()).toBe(String(process.pid));
+    expect(lockHolderPid(dir)).toBe(process.pid);
   });
 });

@@ -58,7 +58,7 @@ function referenceMetrics(body: string): Omit<ResponseMetrics, 'bodyBytes'> {
 
 const imageB64 = (n: number, salt: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + salt) % 256)).toString('base64');
 
-/** Shaped like the captured Codex response (contract §2.6), with real base64 of 1/2/0 padding. */
+/** Shaped like the captured Codex response, with real base64 of 1/2/0 padding. */
 const REALISTIC = JSON.stringify({
   created: 1778832973, background: 'opaque',
   data: [{ b64_json: imageB64(3001, 1) }, { b64_json: imageB64(3002, 2), revised_prompt: 'a "fox" \\ in a field é 😀' }, { b64_json: imageB64(3000, 3) }],
@@ -68,7 +68,7 @@ const REALISTIC = JSON.stringify({
 const REALISTIC_PRETTY = JSON.stringify(JSON.parse(REALISTIC), null, 2);
 
 describe('response tap metrics', () => {
-  it('spec §15: QUJDRA== + QUI= → 2 images, 6 bytes; usage.total_tokens 42', async () => {
+  it('QUJDRA== + QUI= → 2 images, 6 bytes; usage.total_tokens 42', async () => {
     const body = '{"data":[{"b64_json":"QUJDRA=="},{"b64_json":"QUI="}],"usage":{"total_tokens":42}}';
     const { output, metrics } = await runTap(body);
     expect(output).toBe(body);

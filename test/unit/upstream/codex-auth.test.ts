@@ -38,8 +38,8 @@ describe('parseCodexAuth: accepted shapes', () => {
   });
 
   it.each([
-    ['flat camelCase, trimmed (spec §4.5 example)', { accessToken: ' token-a ', accountId: 'acct-a', isFedrampAccount: true }, 'token-a', 'acct-a', true],
-    ['nested account.id (spec §4.5 example)', { tokens: { access_token: 'token-b' }, account: { id: 'acct-b' } }, 'token-b', 'acct-b', false],
+    ['flat camelCase, trimmed', { accessToken: ' token-a ', accountId: 'acct-a', isFedrampAccount: true }, 'token-a', 'acct-a', true],
+    ['nested account.id', { tokens: { access_token: 'token-b' }, account: { id: 'acct-b' } }, 'token-b', 'acct-b', false],
     ['flat snake_case', { access_token: 'token-c', account_id: 'acct-c', is_fedramp_account: true }, 'token-c', 'acct-c', true],
     ['tokens.accessToken', { tokens: { accessToken: 'token-d' }, account: { account_id: 'acct-d' } }, 'token-d', 'acct-d', false],
     ['account.accountId', { accessToken: 'token-e', account: { accountId: 'acct-e' } }, 'token-e', 'acct-e', false],

@@ -10,7 +10,7 @@ let fake: FakeCodexUpstream;
 const agent = new Agent({ keepAliveTimeout: 1000 });
 const post = (opts: Omit<ResponsesPostOptions, 'dispatcher'> = {}) => postResponses(fake.url, { dispatcher: agent, ...opts });
 
-/** The fields of the §3.3 events these tests read directly (the rest through toMatchObject). */
+/** The fields of the Responses stream events these tests read directly (the rest through toMatchObject). */
 interface StreamEvent {
   type: string;
   sequence_number: number;
@@ -78,7 +78,7 @@ afterAll(async () => {
   await agent.close();
 });
 
-describe('fake Codex upstream /responses: the success stream (contract §3.3)', () => {
+describe('fake Codex upstream /responses: the success stream', () => {
   it('partial_images 0: event order, sequence numbers, ids, the final item with result, empty output, image usage', async () => {
     const res = await post({ body: buildResponsesBody({ tool: { partial_images: 0 } }) });
     expect(res.status).toBe(200);

@@ -186,7 +186,7 @@ describe('fake Codex upstream: recording', () => {
 });
 
 describe('fake Codex upstream: success bodies', () => {
-  it('answers like contract §2.6 with the requested n and per-image usage', async () => {
+  it('answers like the Codex images endpoint with the requested n and per-image usage', async () => {
     const res = await post({ body: { ...GENERATE, n: 2 } });
     expect(res.status).toBe(200);
     expect(Number(res.headers['content-length'])).toBe(Buffer.byteLength(res.text));

@@ -5,7 +5,6 @@ import { createUndiciUpstreamClient } from '../../../src/upstream/undici-upstrea
 import { readUpstreamError } from '../../../src/upstream/upstream-error.js';
 import {
   UPSTREAM_ERROR_CODES,
-  isClientAbortError,
   isResponseTooLargeError,
   isTimeoutError,
   isTransportError,
@@ -13,6 +12,9 @@ import {
 import type { UpstreamClient } from '../../../src/upstream/types.js';
 import { fakeBehaviors, startFakeCodexUpstream, type FakeCodexUpstream } from '../../support/fake-codex-upstream.js';
 import { drain, jsonBody, rejectionOf, sampleUpstreamRequest, waitFor } from './upstream-test-kit.js';
+
+/** The attempt was ended by the caller's own signal (the client's code for it, not a timeout). */
+const isClientAbort = (err: unknown): boolean => (err as { code?: unknown } | null)?.code === UPSTREAM_ERROR_CODES.clientAborted;
 
 const ACCOUNT = 'acct-client';
 const MiB = 1024 * 1024;
@@ -138,7 +140,7 @@ describe('createUndiciUpstreamClient: timeouts and aborts', () => {
     fake.setBehavior(ACCOUNT, fakeBehaviors.hang());
     const err = await rejectionOf(makeClient({ headersTimeoutMs: 300 }).send(sampleUpstreamRequest(ACCOUNT), never));
     expect((err as { code?: string }).code).toBe('UND_ERR_HEADERS_TIMEOUT');
-    expect([isTimeoutError(err), isClientAbortError(err), isTransportError(err)]).toEqual([true, false, false]);
+    expect([isTimeoutError(err), isClientAbort(err), isTransportError(err)]).toEqual([true, false, false]);
   });
 
   it('a stalled body hits the body inactivity timeout while reading', async () => {
@@ -155,7 +157,7 @@ describe('createUndiciUpstreamClient: timeouts and aborts', () => {
     const startedAt = Date.now();
     const err = await rejectionOf(makeClient({ attemptTimeoutMs: 300 }).send(sampleUpstreamRequest(ACCOUNT), never));
     expect((err as { code?: string }).code).toBe(UPSTREAM_ERROR_CODES.attemptTimeout);
-    expect([isTimeoutError(err), isClientAbortError(err)]).toEqual([true, false]);
+    expect([isTimeoutError(err), isClientAbort(err)]).toEqual([true, false]);
     expect(Date.now() - startedAt).toBeLessThan(5000);
   });
 
@@ -164,7 +166,7 @@ describe('createUndiciUpstreamClient: timeouts and aborts', () => {
     const res = await makeClient({ attemptTimeoutMs: 400 }).send(sampleUpstreamRequest(ACCOUNT), never);
     const { error } = await drain(res.body);
     expect((error as { code?: string }).code).toBe(UPSTREAM_ERROR_CODES.attemptTimeout);
-    expect(isClientAbortError(error)).toBe(false);
+    expect(isClientAbort(error)).toBe(false);
   });
 
   it('the caller abort is a client abort, not a timeout, and the upstream sees the disconnect', async () => {
@@ -175,7 +177,7 @@ describe('createUndiciUpstreamClient: timeouts and aborts', () => {
     controller.abort();
     const err = await rejectionOf(pending);
     expect((err as { code?: string }).code).toBe(UPSTREAM_ERROR_CODES.clientAborted);
-    expect([isClientAbortError(err), isTimeoutError(err), isTransportError(err)]).toEqual([true, false, false]);
+    expect([isClientAbort(err), isTimeoutError(err), isTransportError(err)]).toEqual([true, false, false]);
     await waitFor(() => fake.concurrency.current(ACCOUNT) === 0);
   });
 
@@ -185,14 +187,14 @@ describe('createUndiciUpstreamClient: timeouts and aborts', () => {
     const res = await makeClient().send(sampleUpstreamRequest(ACCOUNT), controller.signal);
     setTimeout(() => controller.abort(new Error('client went away')), 50);
     const { error } = await drain(res.body);
-    expect(isClientAbortError(error)).toBe(true);
+    expect(isClientAbort(error)).toBe(true);
   });
 
   it('an already-aborted signal fails at once without reaching the upstream', async () => {
     const controller = new AbortController();
     controller.abort();
     const err = await rejectionOf(makeClient().send(sampleUpstreamRequest(ACCOUNT), controller.signal));
-    expect(isClientAbortError(err)).toBe(true);
+    expect(isClientAbort(err)).toBe(true);
     expect(fake.requests).toHaveLength(0);
   });
 });
@@ -226,7 +228,7 @@ describe('createUndiciUpstreamClient: size cap and transport failures', () => {
   it('a connection reset is a transport error', async () => {
     fake.setBehavior(ACCOUNT, fakeBehaviors.reset());
     const err = await rejectionOf(makeClient().send(sampleUpstreamRequest(ACCOUNT), never));
-    expect([isTransportError(err), isTimeoutError(err), isClientAbortError(err)]).toEqual([true, false, false]);
+    expect([isTransportError(err), isTimeoutError(err), isClientAbort(err)]).toEqual([true, false, false]);
   });
 
   it('a refused connection is a transport error', async () => {

@@ -1,14 +1,12 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { SETTINGS_DEFAULTS } from '../../../src/store/settings-defaults.js';
 import {
+  DEFAULT_CODEX_CLIENT_VERSION,
   UPSTREAM_PASSTHROUGH_HEADERS,
   buildUpstreamHeaders,
   normalizeCodexClientVersion,
 } from '../../../src/upstream/upstream-headers.js';
 import type { UpstreamRequest } from '../../../src/upstream/types.js';
-
-const DEFAULT_CODEX_CLIENT_VERSION = SETTINGS_DEFAULTS.codexClientVersion;
 
 const sampleRequest = (over: Partial<UpstreamRequest> = {}): UpstreamRequest => ({
   endpoint: 'generations',
@@ -107,7 +105,7 @@ describe('buildUpstreamHeaders', () => {
     expect(headers.version).toBe(DEFAULT_CODEX_CLIENT_VERSION);
   });
 
-  it('the allowlist is exactly the spec §5.3 set', () => {
+  it('the allowlist is exactly the Codex feature flags and the trace context headers', () => {
     expect([...UPSTREAM_PASSTHROUGH_HEADERS].sort()).toEqual(
       ['baggage', 'openai-beta', 'traceparent', 'tracestate', 'x-codex-beta-features', 'x-codex-installation-id', 'x-openai-subagent'],
     );

@@ -9,7 +9,7 @@ import {
 
 describe('normalizeUpstreamBaseUrl', () => {
   it.each([
-    // Spec §5.2: trim, strip trailing '/', append /backend-api/codex to a bare chatgpt origin.
+    // Trim, strip trailing '/', append /backend-api/codex to a bare chatgpt origin.
     ['https://chatgpt.com', 'https://chatgpt.com/backend-api/codex'],
     ['  https://chatgpt.com/  ', 'https://chatgpt.com/backend-api/codex'],
     ['https://chat.openai.com', 'https://chat.openai.com/backend-api/codex'],
@@ -47,7 +47,7 @@ describe('normalizeUpstreamBaseUrl', () => {
 
 describe('joinUpstreamUrl', () => {
   it.each([
-    // The spec's examples.
+    // A Codex backend base drops the path's /v1; a base ending in /v1 does not repeat it.
     ['https://chatgpt.com/backend-api/codex', '/v1/images/generations', 'https://chatgpt.com/backend-api/codex/images/generations'],
     ['https://api.example.com/v1', '/v1/images/edits', 'https://api.example.com/v1/images/edits'],
     // Trailing slash on the base.

@@ -10,7 +10,7 @@ export const FAILURE_CLASSES = [
   'upstream_request',
   'upstream_timeout',
   'response_too_large',
-  // Upstream status classes (spec §5.4).
+  // Upstream status classes.
   'auth',
   'rate_limited',
   'upstream_server',
@@ -20,7 +20,7 @@ export const FAILURE_CLASSES = [
   'upstream_body',
   'client_aborted',
   'no_eligible_account',
-  // Key limiter reasons (spec §6.2).
+  // Key limiter reasons.
   'key_max_concurrency',
   'key_min_start_interval',
 ] as const;

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { acquireDataDirLock, DATA_DIR_LOCK_FILE, DataDirLockedError, readDataDirLock } from '../../src/store/data-dir-lock.js';
+import { acquireDataDirLock, acquireDirLock, DATA_DIR_LOCK_FILE, DataDirLockedError, DirLockedError, readDataDirLock, readDirLock } from '../../src/store/dir-lock.js';
 
 let dir: string;
 const lockPath = () => join(dir, DATA_DIR_LOCK_FILE);
@@ -28,7 +28,7 @@ describe('acquireDataDirLock', () => {
     const lock = await acquireDataDirLock(dir, () => 1234);
     expect(readLock()).toEqual({ pid: process.pid, startedAt: 1234 });
     expect(readDataDirLock(dir)).toEqual({ pid: process.pid, startedAt: 1234 });
-    await lock.release();
+    lock.release();
     expect(existsSync(lockPath())).toBe(false);
     expect(readDataDirLock(dir)).toBeNull();
   });
@@ -37,16 +37,15 @@ describe('acquireDataDirLock', () => {
     const nested = join(dir, 'a', 'b');
     const lock = await acquireDataDirLock(nested);
     expect(existsSync(join(nested, DATA_DIR_LOCK_FILE))).toBe(true);
-    await lock.release();
+    lock.release();
   });
 
   it('refuses a second acquire while the first is held, naming the pid', async () => {
     const lock = await acquireDataDirLock(dir);
-    const second = acquireDataDirLock(dir);
-    await expect(second).rejects.toThrow(DataDirLockedError);
+    await expect(acquireDataDirLock(dir)).rejects.toThrow(DataDirLockedError);
     await expect(acquireDataDirLock(dir)).rejects.toThrow(`is in use by a running instance (pid ${process.pid})`);
-    await lock.release();
-    await (await acquireDataDirLock(dir)).release();
+    lock.release();
+    (await acquireDataDirLock(dir)).release();
   });
 
   it('refuses when another live process holds it, and takes over once that process is gone', async () => {
@@ -65,7 +64,7 @@ describe('acquireDataDirLock', () => {
     expect(readDataDirLock(dir)).toBeNull();
     const lock = await acquireDataDirLock(dir);
     expect(readLock().pid).toBe(process.pid);
-    await lock.release();
+    lock.release();
   });
 
   it.each([
@@ -78,7 +77,7 @@ describe('acquireDataDirLock', () => {
     writeLock(content());
     const lock = await acquireDataDirLock(dir, () => 777);
     expect(readLock()).toEqual({ pid: process.pid, startedAt: 777 });
-    await lock.release();
+    lock.release();
   });
 
   it('treats a live pid that started long after the lock was written as reused', async () => {
@@ -88,7 +87,7 @@ describe('acquireDataDirLock', () => {
       expect(readDataDirLock(dir)).toBeNull();
       const lock = await acquireDataDirLock(dir);
       expect(readLock().pid).toBe(process.pid);
-      await lock.release();
+      lock.release();
     } finally {
       child.kill('SIGKILL');
     }
@@ -97,15 +96,44 @@ describe('acquireDataDirLock', () => {
   it('release leaves a lock that is no longer ours', async () => {
     const lock = await acquireDataDirLock(dir);
     writeLock({ pid: process.pid, startedAt: lock.info.startedAt + 1 });
-    await lock.release();
+    lock.release();
     expect(existsSync(lockPath())).toBe(true);
   });
 
-  it('only one of many concurrent acquires wins', async () => {
-    const results = await Promise.allSettled(Array.from({ length: 8 }, () => acquireDataDirLock(dir)));
-    const won = results.filter((r) => r.status === 'fulfilled');
-    expect(won).toHaveLength(1);
-    expect(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason instanceof DataDirLockedError)).toBe(true);
-    await (won[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof acquireDataDirLock>>>).value.release();
+  it('release is idempotent and never removes a lock taken after it', async () => {
+    const lock = await acquireDataDirLock(dir);
+    lock.release();
+    const next = await acquireDataDirLock(dir, () => 99);
+    lock.release();
+    expect(readLock()).toEqual({ pid: process.pid, startedAt: 99 });
+    next.release();
   });
 });
+
+describe('acquireDirLock', () => {
+  it('locks each file name on its own: the request log and the data directory can share a folder', async () => {
+    const log = acquireDirLock(dir, 'codex-image.lock');
+    const data = await acquireDataDirLock(dir);
+    expect(readDirLock(dir, 'codex-image.lock')?.pid).toBe(process.pid);
+    const err = thrownBy(() => acquireDirLock(dir, 'codex-image.lock'));
+    expect(err).toBeInstanceOf(DirLockedError);
+    expect(err).not.toBeInstanceOf(DataDirLockedError);
+    expect((err as DirLockedError).lockPath).toBe(join(dir, 'codex-image.lock'));
+    expect((err as DirLockedError).code).toBe('DIR_LOCKED');
+    expect((err as Error).message).toMatch(/held by live process \d+/);
+    log.release();
+    expect(readDirLock(dir, 'codex-image.lock')).toBeNull();
+    expect(readDataDirLock(dir)?.pid).toBe(process.pid);
+    data.release();
+  });
+});
+
+/** What `fn` threw (the test fails when it returns). */
+function thrownBy(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a throw');
+}
