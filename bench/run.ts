@@ -83,11 +83,17 @@ async function startFakeProcess() {
   };
 }
 
+/**
+ * Gateway settings of every run: no body budget, so (b) and (c) measure what their 16 concurrent
+ * bodies cost when all of them are read at once; (e) puts the default budget back.
+ */
+const BENCH_ENV = { LOG_LEVEL: 'warn', MAX_UPLOAD_FILE_BYTES: String(32 * MiB), MAX_UPLOAD_TOTAL_BYTES: String(40 * MiB), MAX_BODY_BYTES_IN_FLIGHT: '0' };
+
 /** A fresh `start` process with one account and one key, warmed up with a few small requests. */
-async function startGateway(upstreamBaseUrl: string): Promise<Gateway> {
+async function startGateway(upstreamBaseUrl: string, env: Record<string, string> = {}): Promise<Gateway> {
   const dataDir = await mkdtemp(join(tmpdir(), 'cig-bench-'));
   const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'src/main.ts', 'start', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'], {
-    env: { ...process.env, CODEX_UPSTREAM_BASE_URL: upstreamBaseUrl, LOG_LEVEL: 'warn', MAX_UPLOAD_FILE_BYTES: String(32 * MiB), MAX_UPLOAD_TOTAL_BYTES: String(40 * MiB) },
+    env: { ...process.env, CODEX_UPSTREAM_BASE_URL: upstreamBaseUrl, ...BENCH_ENV, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   let info: { gatewayUrl: string; adminUrl: string } | null = null;
@@ -185,10 +191,10 @@ async function measureSmallResponses(fakeBaseUrl: string) {
 }
 
 /** RUNS fresh gateways, each measured once under `load`. */
-async function measureFresh(fakeBaseUrl: string, load: (gw: Gateway) => Promise<void>): Promise<number[]> {
+async function measureFresh(fakeBaseUrl: string, load: (gw: Gateway) => Promise<void>, env: Record<string, string> = {}): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < RUNS; i += 1) {
-    const gw = await startGateway(fakeBaseUrl);
+    const gw = await startGateway(fakeBaseUrl, env);
     try {
       out.push(await measureRssGrowthMb(gw.pid, () => load(gw)));
     } finally {
@@ -272,7 +278,7 @@ const largeJsonBodies = (body: Buffer, chunked: boolean) => (gw: Gateway) =>
 /** Runs (e) for one way of sending and says how the answers went across all runs. */
 async function measureLargeJsonBodies(fakeBaseUrl: string, body: Buffer, chunked: boolean) {
   statusCounts.clear();
-  const growth = await measureFresh(fakeBaseUrl, largeJsonBodies(body, chunked));
+  const growth = await measureFresh(fakeBaseUrl, largeJsonBodies(body, chunked), { MAX_BODY_BYTES_IN_FLIGHT: String(256 * MiB) });
   const answers = [...statusCounts].sort(([a], [b]) => a - b).map(([status, count]) => `${count}× ${status === 0 ? 'closed' : status}`).join(', ');
   return { growth, answers };
 }

@@ -34,8 +34,8 @@ export function declaredBodyCharge(req: FastifyRequest, mediaType: string, confi
  * Admits a request's body under the process-wide budget or refuses it with a 503
  * `body_budget_exhausted` (retry-after) before the body is read. A declared body is charged its
  * length now; a chunked one is charged nothing now and grows its charge through
- * `req.chargeBodyBytes` while it is read, refused with the same 503 (the connection is then closed,
- * the rest of the body abandoned) once the budget cannot take more. The charge is released once the
+ * `req.chargeBodyBytes` while it is read, refused with the same 503 (its charge given back at once,
+ * the connection then closed, the rest of the body abandoned) once the budget cannot take more. The charge is released once the
  * body is parsed or has failed (`req.endBodyDeadline`, which the handler calls), or when the answer
  * ends, whichever comes first.
  */
@@ -45,7 +45,11 @@ export function admitBody(req: FastifyRequest, reply: FastifyReply, mediaType: s
   if (charge === null) throw buildBudgetError();
   if (declared === null) {
     req.chargeBodyBytes = (bytes) => {
-      if (!charge.grow(bytes)) throw buildBudgetError();
+      if (charge.grow(bytes)) return;
+      // Given back at once, not once the parse has unwound: chunked bodies grow together, and a
+      // refusal that held its bytes a moment longer would push the next body over the edge too.
+      charge.release();
+      throw buildBudgetError();
     };
   }
   reply.raw.once('close', charge.release);
