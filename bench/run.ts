@@ -7,9 +7,14 @@
  *  (b) peak RSS growth of the gateway process above idle while serving 32 concurrent ~4 MB responses,
  *      the same as `stream: true` completed events, and while receiving 16 concurrent 20 MB
  *      multipart edits;
- *  (c) for contrast, the same growth for 16 JSON edits carrying a 20 MB data URL each;
+ *  (c) the same growth for 16 concurrent JSON edits carrying a 20 MB data URL each (parsed as they
+ *      arrive, the image spooled like a multipart file);
  *  (d) `n: 4` served by fan-out against 2-second generations: wall time of one request ÷ wall time of
- *      an `n: 1` request (the account has free capacity, so the four calls run in parallel).
+ *      an `n: 1` request (the account has free capacity, so the four calls run in parallel);
+ *  (e) the same growth for 32 concurrent 40 MB JSON edit bodies under the default body budget
+ *      (MAX_BODY_BYTES_IN_FLIGHT 256 MiB), sent with a Content-Length and sent chunked; the budget
+ *      refuses what it cannot take with a 503, so the answers are counted too.
+ * `npm run bench -- c e` runs only the named sections (a, b, c, d, e); by default all of them.
  * Every memory run uses a fresh gateway process: memory a previous load left committed would
  * otherwise raise the idle baseline and hide growth.
  */
@@ -17,6 +22,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { Agent, request } from 'undici';
@@ -28,6 +34,8 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
 const MiB = 1024 * 1024;
 const PROMPT_BODY = JSON.stringify({ prompt: 'a benchmark fox', model: 'gpt-image-2' });
+const SECTIONS = new Set(process.argv.slice(2));
+const runs = (section: string) => SECTIONS.size === 0 || SECTIONS.has(section);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (n: number, digits = 2) => n.toFixed(digits);
@@ -75,11 +83,17 @@ async function startFakeProcess() {
   };
 }
 
+/**
+ * Gateway settings of every run: no body budget, so (b) and (c) measure what their 16 concurrent
+ * bodies cost when all of them are read at once; (e) puts the default budget back.
+ */
+const BENCH_ENV = { LOG_LEVEL: 'warn', MAX_UPLOAD_FILE_BYTES: String(32 * MiB), MAX_UPLOAD_TOTAL_BYTES: String(40 * MiB), MAX_BODY_BYTES_IN_FLIGHT: '0' };
+
 /** A fresh `start` process with one account and one key, warmed up with a few small requests. */
-async function startGateway(upstreamBaseUrl: string): Promise<Gateway> {
+async function startGateway(upstreamBaseUrl: string, env: Record<string, string> = {}): Promise<Gateway> {
   const dataDir = await mkdtemp(join(tmpdir(), 'cig-bench-'));
   const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'src/main.ts', 'start', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'], {
-    env: { ...process.env, CODEX_UPSTREAM_BASE_URL: upstreamBaseUrl, LOG_LEVEL: 'warn', MAX_UPLOAD_FILE_BYTES: String(32 * MiB), MAX_UPLOAD_TOTAL_BYTES: String(40 * MiB) },
+    env: { ...process.env, CODEX_UPSTREAM_BASE_URL: upstreamBaseUrl, ...BENCH_ENV, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   let info: { gatewayUrl: string; adminUrl: string } | null = null;
@@ -177,10 +191,10 @@ async function measureSmallResponses(fakeBaseUrl: string) {
 }
 
 /** RUNS fresh gateways, each measured once under `load`. */
-async function measureFresh(fakeBaseUrl: string, load: (gw: Gateway) => Promise<void>): Promise<number[]> {
+async function measureFresh(fakeBaseUrl: string, load: (gw: Gateway) => Promise<void>, env: Record<string, string> = {}): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < RUNS; i += 1) {
-    const gw = await startGateway(fakeBaseUrl);
+    const gw = await startGateway(fakeBaseUrl, env);
     try {
       out.push(await measureRssGrowthMb(gw.pid, () => load(gw)));
     } finally {
@@ -245,6 +259,30 @@ async function timeGeneration(gw: Gateway, n: number): Promise<number> {
   return Number(process.hrtime.bigint() - started) / 1e6;
 }
 
+/** Answers to the last burst of large bodies, by status (a 503 is the body budget refusing one). */
+const statusCounts = new Map<number, number>();
+
+/** (e): 32 concurrent JSON edits of one 40 MB body, declared or chunked (sent in 256 KiB pieces). */
+const largeJsonBodies = (body: Buffer, chunked: boolean) => (gw: Gateway) =>
+  Promise.all(
+    Array.from({ length: 32 }, async () => {
+      const pieces = chunked ? Array.from({ length: Math.ceil(body.length / (256 * 1024)) }, (_, i) => body.subarray(i * 256 * 1024, (i + 1) * 256 * 1024)) : null;
+      const res = await request(`${gw.gatewayUrl}/v1/images/edits`, { method: 'POST', headers: gw.generations.headers, body: pieces ? Readable.from(pieces) : body }).catch(() => null);
+      await res?.body.arrayBuffer().catch(() => undefined);
+      const status = res?.statusCode ?? 0; // 0: the connection was closed on a refused chunked body before its answer was read
+      statusCounts.set(status, (statusCounts.get(status) ?? 0) + 1);
+      if (status !== 200 && status !== 503 && status !== 0) throw new Error(`large JSON body: ${status}`);
+    }),
+  ).then(() => undefined);
+
+/** Runs (e) for one way of sending and says how the answers went across all runs. */
+async function measureLargeJsonBodies(fakeBaseUrl: string, body: Buffer, chunked: boolean) {
+  statusCounts.clear();
+  const growth = await measureFresh(fakeBaseUrl, largeJsonBodies(body, chunked), { MAX_BODY_BYTES_IN_FLIGHT: String(256 * MiB) });
+  const answers = [...statusCounts].sort(([a], [b]) => a - b).map(([status, count]) => `${count}× ${status === 0 ? 'closed' : status}`).join(', ');
+  return { growth, answers };
+}
+
 /** (d): n: 4 ÷ n: 1 wall time, measured alternately on one gateway. */
 async function measureFanOut(fakeBaseUrl: string) {
   const gw = await startGateway(fakeBaseUrl);
@@ -262,27 +300,45 @@ async function measureFanOut(fakeBaseUrl: string) {
 
 async function main(): Promise<void> {
   const fake = await startFakeProcess();
+  const lines: string[] = [`runs: ${RUNS} (load runs ${DURATION_S}s), medians`];
   try {
-    await fake.setBehavior({ imageBytes: 0 });
-    const small = await measureSmallResponses(fake.baseUrl);
-    await fake.setBehavior({ imageBytes: 3 * MiB }); // base64 of 3 MiB ≈ 4 MiB per response
-    const responses = await measureFresh(fake.baseUrl, largeResponses);
-    const streams = await measureFresh(fake.baseUrl, largeStreams);
-    await fake.setBehavior({ imageBytes: 0 });
-    const uploads = await measureFresh(fake.baseUrl, multipartEdits(padImage(makePng(1, 1), 20 * MiB)));
-    const jsonBody = JSON.stringify({ prompt: 'json edit', images: [`data:image/png;base64,${padImage(makePng(1, 1), 15 * MiB).toString('base64')}`] });
-    const json = await measureFresh(fake.baseUrl, jsonEdits(jsonBody));
-    await fake.setBehavior({ imageBytes: 0, delayMs: 2000 });
-    const fanOut = await measureFanOut(fake.baseUrl);
-
-    console.log(`runs: ${RUNS} (load runs ${DURATION_S}s), medians`);
-    console.log(`(a) small responses, 50 connections: gateway ${fmt(median(small.gatewayRps), 0)} req/s, direct ${fmt(median(small.directRps), 0)} req/s, ratio ${fmt(median(small.ratios))} (runs: ${fmtRuns(small.ratios)})`);
-    console.log(`(a) added p50 latency at 1 connection: ${fmt(median(small.addedP50))} ms (target <= 2 ms; runs: ${fmtRuns(small.addedP50)})`);
-    console.log(`(b) RSS growth, 32 concurrent ~4 MB responses: ${fmt(median(responses), 1)} MB (target <= 96; runs: ${fmtRuns(responses, 1)})`);
-    console.log(`(b) RSS growth, 32 concurrent streamed ~4 MB completed events: ${fmt(median(streams), 1)} MB (target <= 96; runs: ${fmtRuns(streams, 1)})`);
-    console.log(`(b) RSS growth, 16 concurrent 20 MB multipart edits: ${fmt(median(uploads), 1)} MB (target <= 96; runs: ${fmtRuns(uploads, 1)})`);
-    console.log(`(c) contrast, 16 concurrent JSON edits with a 20 MB data URL each (held whole by design): ${fmt(median(json), 1)} MB (runs: ${fmtRuns(json, 1)})`);
-    console.log(`(d) n: 4 by fan-out against 2 s generations, wall time ÷ n: 1: ${fmt(median(fanOut))} (target <= 1.3; runs: ${fmtRuns(fanOut)})`);
+    if (runs('a')) {
+      await fake.setBehavior({ imageBytes: 0 });
+      const small = await measureSmallResponses(fake.baseUrl);
+      lines.push(`(a) small responses, 50 connections: gateway ${fmt(median(small.gatewayRps), 0)} req/s, direct ${fmt(median(small.directRps), 0)} req/s, ratio ${fmt(median(small.ratios))} (runs: ${fmtRuns(small.ratios)})`);
+      lines.push(`(a) added p50 latency at 1 connection: ${fmt(median(small.addedP50))} ms (target <= 2 ms; runs: ${fmtRuns(small.addedP50)})`);
+    }
+    if (runs('b')) {
+      await fake.setBehavior({ imageBytes: 3 * MiB }); // base64 of 3 MiB ≈ 4 MiB per response
+      const responses = await measureFresh(fake.baseUrl, largeResponses);
+      const streams = await measureFresh(fake.baseUrl, largeStreams);
+      await fake.setBehavior({ imageBytes: 0 });
+      const uploads = await measureFresh(fake.baseUrl, multipartEdits(padImage(makePng(1, 1), 20 * MiB)));
+      lines.push(`(b) RSS growth, 32 concurrent ~4 MB responses: ${fmt(median(responses), 1)} MB (target <= 96; runs: ${fmtRuns(responses, 1)})`);
+      lines.push(`(b) RSS growth, 32 concurrent streamed ~4 MB completed events: ${fmt(median(streams), 1)} MB (target <= 96; runs: ${fmtRuns(streams, 1)})`);
+      lines.push(`(b) RSS growth, 16 concurrent 20 MB multipart edits: ${fmt(median(uploads), 1)} MB (target <= 96; runs: ${fmtRuns(uploads, 1)})`);
+    }
+    if (runs('c')) {
+      await fake.setBehavior({ imageBytes: 0 });
+      const jsonBody = JSON.stringify({ prompt: 'json edit', images: [`data:image/png;base64,${padImage(makePng(1, 1), 15 * MiB).toString('base64')}`] });
+      const json = await measureFresh(fake.baseUrl, jsonEdits(jsonBody));
+      lines.push(`(c) RSS growth, 16 concurrent JSON edits with a 20 MB data URL each: ${fmt(median(json), 1)} MB (target <= 96; runs: ${fmtRuns(json, 1)})`);
+    }
+    if (runs('d')) {
+      await fake.setBehavior({ imageBytes: 0, delayMs: 2000 });
+      const fanOut = await measureFanOut(fake.baseUrl);
+      lines.push(`(d) n: 4 by fan-out against 2 s generations, wall time ÷ n: 1: ${fmt(median(fanOut))} (target <= 1.3; runs: ${fmtRuns(fanOut)})`);
+    }
+    if (runs('e')) {
+      await fake.setBehavior({ imageBytes: 0 });
+      // 30 MiB of image: a 40 MiB data URL, under the default MAX_JSON_BODY_BYTES (48 MiB).
+      const body = Buffer.from(JSON.stringify({ prompt: 'large json body', images: [`data:image/png;base64,${padImage(makePng(1, 1), 30 * MiB).toString('base64')}`] }));
+      for (const chunked of [false, true]) {
+        const { growth, answers } = await measureLargeJsonBodies(fake.baseUrl, body, chunked);
+        lines.push(`(e) RSS growth, 32 concurrent ${fmt(body.length / MiB, 0)} MiB JSON bodies ${chunked ? 'chunked' : 'with a Content-Length'}: ${fmt(median(growth), 1)} MB (target <= 256; runs: ${fmtRuns(growth, 1)}; answers over all runs: ${answers})`);
+      }
+    }
+    for (const line of lines) console.log(line);
   } finally {
     fake.stop();
   }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import multipart from '@fastify/multipart';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { GatewayError } from '../errors/codes.js';
-import { ENDPOINT_ALIASES } from '../images/endpoint-aliases.js';
+import { ENDPOINT_ALIASES, resolveEndpoint } from '../images/endpoint-aliases.js';
 import { APP_LOG_SERIALIZERS, withRedactedUrls } from '../observe/app-logger.js';
 import type { ImageEndpoint } from '../images/image-request.js';
 import { answerFailedExpectation, handleClientError } from '../errors/client-error.js';
@@ -18,6 +18,7 @@ import { registerResultRoutes } from './result-routes.js';
 import { registerStatusRoutes } from './status-routes.js';
 import { trackRoutePaths } from './path-suggestion.js';
 import { parseTrustedProxies } from './trust-proxy.js';
+import { readRequestText } from './request-body.js';
 import { BodyBudget } from '../limits/body-budget.js';
 
 /** Every method is routed on the image paths so that non-POST gets 405 (with Allow) rather than 404. */
@@ -65,8 +66,13 @@ export async function buildGatewayApp(deps: GatewayDeps, opts: GatewayAppOptions
   // Before every other hook: a request on a connection refused by MAX_CONNECTIONS never reaches a route.
   app.addHook('onRequest', installConnectionCap(app.server, deps.config.maxConnections));
   app.removeAllContentTypeParsers();
-  // The images room parses JSON itself (it needs the raw number literals to reject `n: 2.0`).
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  // The images room parses JSON itself: an image request's body is handed over unread, to be parsed
+  // as it arrives (its images spooled, never held); other routes get the text. Both keep raw number
+  // literals, which the images room needs to reject `n: 2.0`.
+  app.addContentTypeParser('application/json', (req, payload, done) => {
+    if (resolveEndpoint(req.routeOptions.url ?? '') !== undefined) return done(null, payload);
+    readRequestText(req, payload, deps.config.maxJsonBodyBytes).then((text) => done(null, text), (err: Error) => done(err));
+  });
   await app.register(multipart, {
     limits: {
       fileSize: deps.config.maxUploadFileBytes,

@@ -17,7 +17,7 @@ import { dispatchFanOut, dispatchStreamFanOut } from './fan-out-dispatch.js';
 import { prefersAsync, submitJob } from './job-routes.js';
 import type { GatewayDeps } from './gateway-deps.js';
 import { resolveHostedImages } from './hosted-images.js';
-import { parseImageBody } from './parse-image-body.js';
+import { parseImageBody, spoolLimitsFor } from './parse-image-body.js';
 import { recordOutcome } from './record-outcome.js';
 import { sendUpstreamErrorInfo, sendUpstreamResponse } from './send-upstream-response.js';
 import { dispatchResponsesJson, dispatchResponsesStream } from './responses-dispatch.js';
@@ -118,7 +118,7 @@ export function createImageHandler(endpoint: ImageEndpoint, deps: GatewayDeps) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const key = req.gatewayKey!; // set by the image gate (onRequest)
     const client = watchClientAbort(reply);
-    const spool = createImageSpool({ dir: deps.spoolDir, maxFileBytes: deps.config.maxUploadFileBytes, maxTotalBytes: deps.config.maxUploadTotalBytes });
+    const spool = createImageSpool({ dir: deps.spoolDir, ...spoolLimitsFor(req, deps.config) });
     const permits: Permit[] = [];
     let outcome: RequestOutcome | null = null;
     let spoolHandedOver = false;

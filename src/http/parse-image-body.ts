@@ -2,15 +2,18 @@ import type { FastifyRequest } from 'fastify';
 import type { Config } from '../config/config.js';
 import type { ImageEndpoint, ImageRequest } from '../images/image-request.js';
 import { MAX_PROMPT_CHARS } from '../images/image-options.js';
-import { parseImageJson } from '../images/parse-image-json.js';
+import type { Readable } from 'node:stream';
+import { parseImageJsonStream } from '../images/parse-image-json-stream.js';
 import { resolveImageModel } from '../images/model-aliases.js';
 import type { ImageLimits } from '../images/validate-image-fields.js';
 import { buildModelRouting } from './model-routing.js';
 import type { Snapshot } from '../store/types.js';
 import { parseImageMultipart } from '../images/parse-image-multipart.js';
-import type { ImageSpool } from '../images/image-spool.js';
+import type { ImageSpool, ImageSpoolOptions } from '../images/image-spool.js';
 import { GatewayError, isGatewayError } from '../errors/codes.js';
 import { parseMediaType } from './image-gate.js';
+import { meterMultipartBody } from './multipart-meter.js';
+import { readRequestBody } from './request-body.js';
 
 /** The validation rules of the public API, from the configuration and the current settings. */
 export const imageLimitsFrom = (config: Config, snapshot: Snapshot): ImageLimits => ({
@@ -20,8 +23,23 @@ export const imageLimitsFrom = (config: Config, snapshot: Snapshot): ImageLimits
   fieldPolicy: snapshot.settings.fieldPolicy,
 });
 
+/**
+ * The byte limits of a request's spool. Multipart files have their own (MAX_UPLOAD_*); a JSON body's
+ * data URLs are bounded by MAX_JSON_BODY_BYTES alone, as when they were held in memory, so the spool
+ * never refuses what the body limit let through.
+ */
+export function spoolLimitsFor(req: FastifyRequest, config: Config): Pick<ImageSpoolOptions, 'maxFileBytes' | 'maxTotalBytes'> {
+  if (parseMediaType(req.headers['content-type']) === 'multipart/form-data') {
+    return { maxFileBytes: config.maxUploadFileBytes, maxTotalBytes: config.maxUploadTotalBytes };
+  }
+  return { maxFileBytes: config.maxJsonBodyBytes, maxTotalBytes: config.maxJsonBodyBytes };
+}
 
-/** Reads and validates the body as JSON (raw text, parsed by the images room) or multipart (streamed to the spool). */
+/**
+ * Reads and validates the body as it arrives: JSON through the images room's streaming parser (its
+ * data URLs spooled), or multipart (files spooled). A chunked body is charged to the body budget as
+ * its bytes arrive (`req.chargeBodyBytes`).
+ */
 export async function parseImageBody(
   endpoint: ImageEndpoint,
   req: FastifyRequest,
@@ -31,11 +49,14 @@ export async function parseImageBody(
 ): Promise<ImageRequest> {
   const limits = imageLimitsFrom(config, snapshot);
   if (parseMediaType(req.headers['content-type']) === 'multipart/form-data') {
-    return parseImageMultipart(req.parts(), { ...limits, spool }).catch((err: unknown) => {
+    const parts = req.parts();
+    const metered = req.chargeBodyBytes ? meterMultipartBody(req.raw, parts, req.chargeBodyBytes) : parts;
+    return parseImageMultipart(metered, { ...limits, spool }).catch((err: unknown) => {
       throw asMultipartError(err);
     });
   }
-  return parseImageJson(endpoint, req.body as string, limits);
+  const body = readRequestBody(req, req.body as Readable, config.maxJsonBodyBytes);
+  return parseImageJsonStream(endpoint, body, { ...limits, spool });
 }
 
 /** @fastify/multipart's limit errors: the error handler turns them into 413s. */

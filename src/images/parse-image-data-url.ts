@@ -4,6 +4,8 @@ import { SNIFF_HEAD_BYTES, sniffImageType } from './sniff-image-type.js';
 
 /** The data URL prefixes accepted for input images (case-insensitive), and the type each declares. */
 export const DATA_URL_PREFIX = /^data:image\/(png|jpeg|jpg|webp);base64,/i;
+/** Length of the longest prefix DATA_URL_PREFIX accepts (`data:image/jpeg;base64,`). */
+export const MAX_DATA_URL_PREFIX_CHARS = 23;
 
 const DECLARED_MIME = {
   png: 'image/png',
@@ -11,6 +13,10 @@ const DECLARED_MIME = {
   jpg: 'image/jpeg',
   webp: 'image/webp',
 } as const satisfies Record<string, ImageMime>;
+
+/** The type a DATA_URL_PREFIX match declares (jpg normalised to image/jpeg). */
+export const declaredMime = (prefix: RegExpExecArray): ImageMime =>
+  DECLARED_MIME[(prefix[1] ?? '').toLowerCase() as keyof typeof DECLARED_MIME];
 
 /** Base64 characters needed to decode SNIFF_HEAD_BYTES (4 characters per 3 bytes). */
 const SNIFF_HEAD_CHARS = Math.ceil(SNIFF_HEAD_BYTES / 3) * 4;
@@ -33,15 +39,17 @@ export interface ImageDataUrl {
 export function parseImageDataUrl(url: string, param: string): ImageDataUrl | null {
   const prefix = DATA_URL_PREFIX.exec(url);
   if (prefix === null) return null;
-  const declared = DECLARED_MIME[(prefix[1] ?? '').toLowerCase() as keyof typeof DECLARED_MIME];
+  const declared = declaredMime(prefix);
   const start = prefix[0].length;
   const dataChars = countBase64Chars(url, start);
   const head = dataChars < 0 ? Buffer.alloc(0) : Buffer.from(url.slice(start, start + Math.min(SNIFF_HEAD_CHARS, dataChars)), 'base64');
-  if (sniffImageType(head) !== declared) {
-    throw new GatewayError('invalid_image', `${param} is not a valid PNG, JPEG or WebP image`, param);
-  }
+  if (sniffImageType(head) !== declared) throw buildInvalidImageError(param);
   return { mime: declared, bytes: Math.floor((dataChars * 3) / 4) };
 }
+
+/** The one error for an image reference whose data is not a PNG, JPEG or WebP of its declared type. */
+export const buildInvalidImageError = (param: string): GatewayError =>
+  new GatewayError('invalid_image', `${param} is not a valid PNG, JPEG or WebP image`, param);
 
 /** Number of base64 alphabet characters from `start` to the padding, or -1 when the payload is not strict base64. */
 function countBase64Chars(text: string, start: number): number {
@@ -51,6 +59,12 @@ function countBase64Chars(text: string, start: number): number {
   const padding = text.length - dataEnd;
   const dataChars = dataEnd - start;
   if (padding > 2 || text.slice(dataEnd) !== '='.repeat(padding)) return -1;
-  const lengthOk = padding === 0 ? dataChars % 4 !== 1 : (dataChars + padding) % 4 === 0;
-  return lengthOk ? dataChars : -1;
+  return isBase64LengthValid(dataChars, padding) ? dataChars : -1;
 }
+
+/**
+ * The length rule of strict base64: padded to a multiple of 4, or unpadded with a length that is
+ * not 1 more than a multiple of 4 (a lone trailing character encodes no whole byte).
+ */
+export const isBase64LengthValid = (dataChars: number, padding: number): boolean =>
+  padding === 0 ? dataChars % 4 !== 1 : (dataChars + padding) % 4 === 0;

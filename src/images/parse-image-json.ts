@@ -2,7 +2,7 @@ import secureJson from 'secure-json-parse';
 import { GatewayError } from '../errors/codes.js';
 import type { ImageEndpoint, ImageInput, ImageRequest } from './image-request.js';
 import { FIELD_POLICY, POLICY_FIELDS, type RequestForm } from './field-policy.js';
-import { parseImageSource } from './parse-image-source.js';
+import { parseImageSource, type ResolveStreamedString } from './parse-image-source.js';
 import { scanTopLevelMembers } from './scan-top-level-members.js';
 import { validateImageFields, type ImageLimits } from './validate-image-fields.js';
 
@@ -19,10 +19,11 @@ const FORMS = { generations: 'generations', edits: 'editsJson' } as const satisf
  * `__proto__` and `constructor.prototype` keys as Fastify's own JSON parser does. Validation order:
  * object → unknown fields → scalar fields (validateImageFields, by FIELD_POLICY) → images → mask
  * (edits only; on generations `images` and `mask` are unknown fields). `null` means absent for every
- * field but the required ones.
+ * field but the required ones. `resolve` maps the placeholders of a body parsed as it streamed
+ * (parseImageJsonStream) back to their images.
  * @throws GatewayError('invalid_json') for unparsable text; other codes per field, `param` = field.
  */
-export function parseImageJson(endpoint: ImageEndpoint, text: string, limits: ImageLimits): ImageRequest {
+export function parseImageJson(endpoint: ImageEndpoint, text: string, limits: ImageLimits, resolve?: ResolveStreamedString): ImageRequest {
   const body = parseJsonText(text);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new GatewayError('invalid_request', 'request body must be a JSON object');
@@ -37,8 +38,8 @@ export function parseImageJson(endpoint: ImageEndpoint, text: string, limits: Im
     numberLiteral: (name) => literals.get(name),
   });
   if (endpoint === 'generations') return { endpoint, ...validated, images: [], mask: null };
-  const images = parseImageList(fields.images ?? undefined, limits.maxInputImages);
-  const mask = fields.mask !== undefined && fields.mask !== null ? parseImageSource(fields.mask, 'mask') : null;
+  const images = parseImageList(fields.images ?? undefined, limits.maxInputImages, resolve);
+  const mask = fields.mask !== undefined && fields.mask !== null ? parseImageSource(fields.mask, 'mask', resolve) : null;
   return { endpoint, ...validated, images, mask };
 }
 
@@ -51,11 +52,11 @@ function parseJsonText(text: string): unknown {
   }
 }
 
-function parseImageList(value: unknown, maxImages: number): ImageInput[] {
+function parseImageList(value: unknown, maxImages: number, resolve: ResolveStreamedString | undefined): ImageInput[] {
   if (value === undefined) throw new GatewayError('invalid_request', 'images is required', 'images');
   if (!Array.isArray(value)) throw new GatewayError('invalid_request', 'images must be an array', 'images');
   if (value.length < 1 || value.length > maxImages) {
     throw new GatewayError('invalid_request', `images must contain between 1 and ${maxImages} entries`, 'images');
   }
-  return value.map((source: unknown, i) => parseImageSource(source, `images[${i}]`));
+  return value.map((source: unknown, i) => parseImageSource(source, `images[${i}]`, resolve));
 }

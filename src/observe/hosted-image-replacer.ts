@@ -1,7 +1,7 @@
 import type { ImageMime } from '../images/image-request.js';
 import { SNIFF_HEAD_BYTES, sniffImageType } from '../images/sniff-image-type.js';
 import type { ImageValueReplacer } from './image-response-sink.js';
-import { JsonBase64Decoder } from './json-base64-decoder.js';
+import { JsonBase64Decoder } from '../json/json-base64-decoder.js';
 
 /** One image on its way to its hosted URL (store/hosted-results.ts behind a URL builder in the HTTP room). */
 export interface HostedImageUpload {

@@ -1,7 +1,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import type { ResponseMetrics } from './image-log-event.js';
 import { ImageResponseSink } from './image-response-sink.js';
-import { JsonStreamLexer } from './json-stream-lexer.js';
+import { JsonStreamLexer } from '../json/json-stream-lexer.js';
 import { UpstreamResponseTooLargeError } from './response-tap.js';
 import { buildEventHead, buildEventTrailer, type ImageEventDefaults } from '../images/image-stream-events.js';
 

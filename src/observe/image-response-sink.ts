@@ -1,6 +1,6 @@
 import type { ResponseMetrics } from './image-log-event.js';
 import { sniffImageType } from '../images/sniff-image-type.js';
-import { CAPTURE, type Capture, type JsonPathSink } from './json-path-sink.js';
+import { CAPTURE, type Capture, type JsonPathSink } from '../json/json-path-sink.js';
 
 /** Longest echoed option string reported (`size`, `quality`, …); longer values are reported as null. */
 export const MAX_ECHO_CHARS = 64;

@@ -3,7 +3,7 @@ import type { ResponseMetrics } from './image-log-event.js';
 import type { ImageMime } from '../images/image-request.js';
 import { createHostedImageReplacer, type HostedImageStore } from './hosted-image-replacer.js';
 import { ImageResponseSink } from './image-response-sink.js';
-import { JsonStreamLexer } from './json-stream-lexer.js';
+import { JsonStreamLexer } from '../json/json-stream-lexer.js';
 
 /** Raised by the tap's stream when the body passes `maxBytes`; `code` is stable for classification. */
 export class UpstreamResponseTooLargeError extends Error {

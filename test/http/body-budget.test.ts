@@ -24,8 +24,8 @@ async function listen(env: Record<string, string>): Promise<string> {
   return `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
 }
 
-/** Starts a JSON edit whose body is declared but not sent yet (so it is being read); returns what the socket receives. */
-async function startStalledBody(base: string, declared: number, headers = ''): Promise<{ socket: Socket; received: () => string }> {
+/** Starts an edit whose body is declared but not sent yet (so it is being read); returns what the socket receives. */
+async function startStalledBody(base: string, declared: number, headers = '', contentType = 'content-type: application/json'): Promise<{ socket: Socket; received: () => string }> {
   const socket = connect(Number(new URL(base).port), '127.0.0.1');
   sockets.push(socket);
   let data = '';
@@ -36,11 +36,14 @@ async function startStalledBody(base: string, declared: number, headers = ''): P
   socket.on('error', () => undefined);
   await new Promise<void>((resolve) => socket.once('connect', resolve));
   socket.write(
-    `POST /v1/images/edits HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${SECRET}\r\ncontent-type: application/json\r\n` +
+    `POST /v1/images/edits HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${SECRET}\r\n${contentType}\r\n` +
       (headers ? `${headers}\r\n` : `content-length: ${declared}\r\n\r\n{"prompt":`),
   );
   return { socket, received: () => data };
 }
+
+/** Sends one chunk of a chunked body. */
+const sendChunk = (socket: Socket, text: string) => socket.write(`${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`);
 
 /** A complete JSON edit of `size` bytes (an invalid one: past admission it gets a 400, not a 503). */
 const post = (base: string, size: number) =>
@@ -84,11 +87,38 @@ describe('MAX_BODY_BYTES_IN_FLIGHT', () => {
     await waitFor('the budget released', async () => (await post(base, 2 * MiB)).status === 400);
   });
 
-  it('charges a chunked body the largest body its type allows', async () => {
-    const base = await listen({ MAX_BODY_BYTES_IN_FLIGHT: String(3 * MiB), MAX_JSON_BODY_BYTES: String(2 * MiB) });
-    await startStalledBody(base, 0, 'transfer-encoding: chunked\r\n');
-    await waitFor('the chunked body charged', async () => (await post(base, 2 * MiB)).status === 503);
+  it('charges a chunked body as its bytes arrive', async () => {
+    const base = await listen({ MAX_BODY_BYTES_IN_FLIGHT: String(3 * MiB) });
+    const chunked = await startStalledBody(base, 0, 'transfer-encoding: chunked\r\n');
+    // Nothing arrived yet, so nothing is charged: a 2 MiB body passes admission (its own answer is a 400).
+    expect((await post(base, 2 * MiB)).status).toBe(400);
+    sendChunk(chunked.socket, `{"prompt":"${'a'.repeat(2 * MiB)}`);
+    await waitFor('the chunked bytes charged', async () => (await post(base, 2 * MiB)).status === 503);
     expect((await post(base, MiB / 2)).status).toBe(400);
+    expect(chunked.received()).toBe('');
+  });
+
+  it.each([
+    ['JSON', 'content-type: application/json', `{"prompt":"${'a'.repeat(MiB)}`],
+    ['multipart', 'content-type: multipart/form-data; boundary=b', `--b\r\ncontent-disposition: form-data; name="image"; filename="a.png"\r\ncontent-type: image/webp\r\n\r\nRIFFaaaaWEBP${'a'.repeat(MiB)}`],
+  ])('refuses a chunked %s body with a 503 and closes its connection once the budget cannot take more of it', async (_kind, type, firstMiB) => {
+    const base = await listen({ MAX_BODY_BYTES_IN_FLIGHT: String(3 * MiB) });
+    const held = await startStalledBody(base, 2 * MiB);
+    await waitFor('the declared body charged', async () => (await post(base, 2 * MiB)).status === 503);
+    const chunked = await startStalledBody(base, 0, 'transfer-encoding: chunked\r\n', type);
+    sendChunk(chunked.socket, firstMiB.slice(0, MiB / 2));
+    sendChunk(chunked.socket, firstMiB.slice(MiB / 2));
+    await waitFor('the chunked body refused', async () => chunked.received().includes('\r\n\r\n{'));
+    const [head, body] = chunked.received().split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 503 /);
+    expect(head!.toLowerCase()).toContain('connection: close');
+    expect(head!.toLowerCase()).toContain('retry-after: 1');
+    expect(JSON.parse(body!)).toMatchObject({ error: { code: 'body_budget_exhausted', type: 'server_error' } });
+    await waitFor('the connection closed', async () => chunked.socket.readableEnded || chunked.socket.destroyed);
+    expect(held.received()).toBe('');
+    // What the refused body had been charged is given back.
+    held.socket.destroy();
+    await waitFor('the budget released', async () => (await post(base, 2 * MiB)).status === 400);
   });
 
   it('admits everything by default within the 256 MiB budget', async () => {

@@ -113,6 +113,8 @@ export interface RecordedRequest {
   tokenHash: string | null;
   headers: Record<string, string>;
   bodyBytes: number;
+  /** SHA-256 (hex) of the raw request body: proves bytes arrived unchanged without keeping them. */
+  bodySha256: string;
   body: RecordedBody | null;
   /** Status answered; null while pending, or for reset/hang. */
   status: number | null;
@@ -255,6 +257,7 @@ async function handleRequest(rt: Runtime, req: IncomingMessage, res: ServerRespo
     tokenHash: token?.tokenHash ?? null,
     headers: recordHeaders(req, accountId),
     bodyBytes: raw?.length ?? 0,
+    bodySha256: createHash('sha256').update(raw ?? Buffer.alloc(0)).digest('hex'),
     body: null,
     status: null,
     receivedAtMs: rt.opts.now(),

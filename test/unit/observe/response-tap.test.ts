@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import type { ResponseMetrics } from '../../../src/observe/image-log-event.js';
 import { MAX_ECHO_CHARS } from '../../../src/observe/image-response-sink.js';
-import { MAX_CAPTURE_BYTES, MAX_DEPTH } from '../../../src/observe/json-stream-lexer.js';
+import { MAX_CAPTURE_BYTES, MAX_DEPTH } from '../../../src/json/json-stream-lexer.js';
 import { createResponseTap, type ResponseTapOptions } from '../../../src/observe/response-tap.js';
 import { makeJpegHeader, makePng, makeWebpHeader } from '../../support/images.js';
 

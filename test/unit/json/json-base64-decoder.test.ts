@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { JsonBase64Decoder } from '../../../src/observe/json-base64-decoder.js';
+import { JsonBase64Decoder } from '../../../src/json/json-base64-decoder.js';
 
 /** Feeds `raw` in pieces cut at `cuts` and returns everything decoded. */
 function decodeInPieces(raw: string, cuts: readonly number[]): Buffer {

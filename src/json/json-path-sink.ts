@@ -1,6 +1,7 @@
 /**
  * The contract between JsonStreamLexer (grammar, bytes) and a sink that gives positions a meaning
- * (which values to count, capture or rewrite). ImageResponseSink is the one implementation.
+ * (which values to count, capture or rewrite). Implementations: ImageResponseSink (upstream answers,
+ * observe room) and ImageJsonSink (client JSON edits, images room).
  */
 
 /** How a string value is observed: ignored, captured as text (capped), or only counted. */

@@ -1,7 +1,8 @@
+import { JsonStringUnescaper } from './json-string-unescaper.js';
+
 /** Characters that can occur in base64 (both alphabets); anything else is skipped, as Buffer.from(…, 'base64') does. */
 const NOT_BASE64 = /[^A-Za-z0-9+/_-]/g;
 const HAS_NOT_BASE64 = /[^A-Za-z0-9+/_-]/;
-const SIMPLE_ESCAPES: Readonly<Record<string, string>> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -12,12 +13,11 @@ const EMPTY = Buffer.alloc(0);
  */
 export class JsonBase64Decoder {
   private pending = '';
-  private escape = '';
+  private readonly unescaper = new JsonStringUnescaper();
 
   /** Decodes what this piece completes. */
   write(raw: Buffer): Buffer {
-    let text = raw.toString('latin1');
-    if (this.escape !== '' || text.includes('\\')) text = this.unescape(this.escape + text);
+    let text = this.unescaper.write(raw.toString('latin1'));
     if (HAS_NOT_BASE64.test(text)) text = text.replace(NOT_BASE64, '');
     text = this.pending + text;
     const whole = text.length - (text.length % 4);
@@ -29,26 +29,7 @@ export class JsonBase64Decoder {
   end(): Buffer {
     const rest = this.pending;
     this.pending = '';
-    this.escape = '';
+    this.unescaper.end();
     return rest === '' ? EMPTY : Buffer.from(rest, 'base64');
-  }
-
-  /** Undoes JSON escapes; an escape cut off at the end of `text` is kept for the next piece. */
-  private unescape(text: string): string {
-    this.escape = '';
-    let out = '';
-    let from = 0;
-    for (let at = text.indexOf('\\'); at !== -1; at = text.indexOf('\\', from)) {
-      out += text.slice(from, at);
-      const kind = text[at + 1];
-      const length = kind === 'u' ? 6 : 2;
-      if (kind === undefined || at + length > text.length) {
-        this.escape = text.slice(at);
-        return out;
-      }
-      out += kind === 'u' ? String.fromCharCode(Number.parseInt(text.slice(at + 2, at + 6), 16)) : (SIMPLE_ESCAPES[kind] ?? '');
-      from = at + length;
-    }
-    return out + text.slice(from);
   }
 }
