@@ -91,10 +91,10 @@ describe('the data plane unit', () => {
     expect(readUnit(name)).toContain(`SHUTDOWN_GRACE_MS (default ${CONFIG_FIELDS.shutdownGraceMs.default} ms`);
   });
 
-  it('has memory for the JSON edits its comment plans for (12 x 3 x MAX_JSON_BODY_BYTES + 150 MB)', () => {
-    const planned = 150 * 1024 ** 2 + 12 * 3 * CONFIG_FIELDS.maxJsonBodyBytes.default;
+  it('has memory for the worst case its comment plans for (150 MB + 3 x MAX_BODY_BYTES_IN_FLIGHT)', () => {
+    const planned = 150 * 1024 ** 2 + 3 * CONFIG_FIELDS.maxBodyBytesInFlight.default;
     expect(bytesOf(last(name, 'MemoryMax'))).toBeGreaterThanOrEqual(planned);
-    expect(readUnit(name)).toContain(`MAX_JSON_BODY_BYTES = ${CONFIG_FIELDS.maxJsonBodyBytes.default / 1024 ** 2} MiB`);
+    expect(readUnit(name)).toContain(`MAX_BODY_BYTES_IN_FLIGHT = ${CONFIG_FIELDS.maxBodyBytesInFlight.default / 1024 ** 2} MiB`);
   });
 });
 
