@@ -24,7 +24,8 @@ export type StreamedImageString =
   | { kind: 'invalid_json' }
   | { kind: 'failed'; error: unknown };
 
-/** Raw bytes < 0x20: JSON forbids them unescaped inside a string. */
+/** Raw bytes < 0x20: JSON forbids them unescaped inside a string (DEL and above are allowed). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching exactly JSON's forbidden range is the point
 const CONTROL_CHAR = /[\x00-\x1f]/;
 
 /** Where a collector spools, and how long a string may grow before it is streamed rather than held. */
@@ -52,7 +53,10 @@ export class ImageStringCollector {
 
   /** Takes the next raw piece (a view of the input: copied when held). */
   write(raw: Buffer): void {
-    if (this.spooler !== null) return this.spooler.write(raw.toString('latin1'));
+    if (this.spooler !== null) {
+      this.spooler.write(raw.toString('latin1'));
+      return;
+    }
     this.held.push(Buffer.from(raw));
     this.heldBytes += raw.length;
     if (!this.prefixDecided && this.heldBytes >= this.options.spillBytes) this.trySpill();
