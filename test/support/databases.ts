@@ -1,5 +1,6 @@
 /**
- * Both database backends for store tests: a fresh PGlite in a temp directory, and a fresh database
+ * Both database backends for store tests: a fresh PGlite in a temp directory (copied from an
+ * initialised template, see pglite-template.ts), and a fresh database
  * (`CREATE DATABASE test_<random>`) on one throwaway Postgres cluster shared by the test file.
  */
 import { randomBytes } from 'node:crypto';
@@ -11,6 +12,7 @@ import { afterAll, beforeAll, describe } from 'vitest';
 import type { Db } from '../../src/store/db.js';
 import { createPgDb } from '../../src/store/pg-db.js';
 import { createPgliteDb } from '../../src/store/pglite-db.js';
+import { copyPgliteTemplate } from './pglite-template.js';
 import { findPostgresBinDir, POSTGRES_MISSING_MESSAGE, startPostgres, type PostgresServer } from './postgres.js';
 
 /** A backend the store runs on. */
@@ -50,7 +52,10 @@ export async function openTestDatabase(kind: BackendKind): Promise<TestDatabase>
 
 async function openPglite(): Promise<TestDatabase> {
   const dir = mkdtempSync(join(tmpdir(), 'cig-pglite-'));
-  const db = await createPgliteDb({ dataDir: dir });
+  // An initialised but empty cluster, like a fresh PGlite's: the tests still run the migrations.
+  const dataDir = join(dir, 'pgdata');
+  await copyPgliteTemplate('initialised', dataDir);
+  const db = await createPgliteDb({ dataDir });
   return {
     kind: 'pglite',
     db,

@@ -9,6 +9,7 @@ import type { AccountView, ControlApi, KeyCreateInput } from '../../src/control/
 import type { ImageLogEvent } from '../../src/observe/image-log-event.js';
 import { REDACT_PATHS } from '../../src/observe/app-logger.js';
 import { runStart, type RunningProcess } from '../../src/runtime/processes.js';
+import { seedEmbeddedDatabase } from './pglite-template.js';
 import { startFakeCodexUpstream, type FakeCodexUpstream } from './fake-codex-upstream.js';
 import { waitFor } from './wait-for.js';
 import { makeCodexAuthJson, type CodexAuthJsonOptions } from './jwt.js';
@@ -42,12 +43,21 @@ export interface HarnessOptions {
   /** Extra environment settings (CONFIG_FIELDS env names). */
   env?: Record<string, string>;
   fake?: FakeCodexUpstream;
+  /**
+   * Let `start` create its embedded database itself (initdb and every migration) instead of finding
+   * one copied from the migrated template. Only tests of that first start need it: it costs seconds.
+   */
+  freshDatabase?: boolean;
 }
 
-/** Starts the fake upstream (unless given) and a gateway `start` instance on ephemeral ports. */
+/**
+ * Starts the fake upstream (unless given) and a gateway `start` instance on ephemeral ports, on a
+ * data directory whose embedded database is already migrated (unless `freshDatabase`).
+ */
 export async function startGatewayHarness(opts: HarnessOptions = {}): Promise<GatewayHarness> {
   const fake = opts.fake ?? (await startFakeCodexUpstream());
   const dataDir = await mkdtemp(join(tmpdir(), 'cig-e2e-'));
+  if (!opts.freshDatabase) await seedEmbeddedDatabase(dataDir);
   const logDir = join(dataDir, 'logs');
   const appLogPath = join(dataDir, 'app.log');
   const config = loadConfig({
