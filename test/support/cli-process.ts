@@ -104,15 +104,11 @@ export function spawnCli(args: string[], env: Record<string, string> = {}): CliD
 /**
  * Spawns `start` on `dataDir` with ephemeral ports and waits (up to 90 s) for its `instance.json`;
  * fails at once, with the process output, if `start` exits first. A new `dataDir` gets the migrated
- * embedded database copied in first (seconds faster than `start` creating it), unless
- * `freshDatabase` asks for the real first start.
+ * embedded database copied in first (seconds faster than `start` creating it); a test of the real
+ * first start spawns `start` itself (spawnCli).
  */
-export async function spawnStart(
-  dataDir: string,
-  env: Record<string, string> = {},
-  opts: { freshDatabase?: boolean } = {},
-): Promise<{ daemon: CliDaemon; instance: InstanceInfo }> {
-  if (!opts.freshDatabase && !existsSync(dataDir)) await seedEmbeddedDatabase(dataDir);
+export async function spawnStart(dataDir: string, env: Record<string, string> = {}): Promise<{ daemon: CliDaemon; instance: InstanceInfo }> {
+  if (!existsSync(dataDir)) await seedEmbeddedDatabase(dataDir);
   const daemon = spawnCli(['start', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'], env);
   const instance = await waitFor(
     'instance.json',

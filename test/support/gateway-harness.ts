@@ -43,21 +43,17 @@ export interface HarnessOptions {
   /** Extra environment settings (CONFIG_FIELDS env names). */
   env?: Record<string, string>;
   fake?: FakeCodexUpstream;
-  /**
-   * Let `start` create its embedded database itself (initdb and every migration) instead of finding
-   * one copied from the migrated template. Only tests of that first start need it: it costs seconds.
-   */
-  freshDatabase?: boolean;
 }
 
 /**
  * Starts the fake upstream (unless given) and a gateway `start` instance on ephemeral ports, on a
- * data directory whose embedded database is already migrated (unless `freshDatabase`).
+ * data directory whose embedded database is already migrated (copied from the template: a first
+ * start's initdb costs seconds and is tested where it is the subject, by spawning `start`).
  */
 export async function startGatewayHarness(opts: HarnessOptions = {}): Promise<GatewayHarness> {
   const fake = opts.fake ?? (await startFakeCodexUpstream());
   const dataDir = await mkdtemp(join(tmpdir(), 'cig-e2e-'));
-  if (!opts.freshDatabase) await seedEmbeddedDatabase(dataDir);
+  await seedEmbeddedDatabase(dataDir);
   const logDir = join(dataDir, 'logs');
   const appLogPath = join(dataDir, 'app.log');
   const config = loadConfig({
