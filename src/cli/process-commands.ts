@@ -1,8 +1,18 @@
 import type { Command } from 'commander';
-import { loadConfig, type Config } from '../config/config.js';
+import type { Logger } from 'pino';
+import { loadConfig } from '../config/config.js';
 import { CONFIG_FIELDS, type ConfigKey } from '../config/fields.js';
-import { createAppLogger } from '../observe/app-logger.js';
-import { runControl, runServe, runStart, type RunningProcess } from '../runtime/processes.js';
+import type { RunningProcess } from '../runtime/processes.js';
+
+/**
+ * The process runtime (Fastify, undici, PGlite or pg, pino, prom-client), imported by the action that
+ * runs a process rather than with the command line: `--version`, `--help` and the data commands
+ * never load it.
+ */
+const loadRuntime = async () => {
+  const [processes, appLogger] = await Promise.all([import('../runtime/processes.js'), import('../observe/app-logger.js')]);
+  return { ...processes, createAppLogger: appLogger.createAppLogger };
+};
 
 /** Flags each process command takes (the CONFIG_FIELDS rows that have one). */
 const PROCESS_FLAGS = {
@@ -28,8 +38,7 @@ function addConfigFlags(cmd: Command, keys: readonly ConfigKey[]): Command {
  * that arrives right after the "started" line must not find Node's default, which kills at once):
  * a signal during start-up stops the process as soon as it is up.
  */
-function holdUntilSignal(startup: Promise<RunningProcess>, config: Config): void {
-  const logger = createAppLogger(config.logLevel);
+function holdUntilSignal(startup: Promise<RunningProcess>, logger: Logger): void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -56,15 +65,17 @@ export function registerProcessCommands(program: Command): void {
   addConfigFlags(program.command('start').description('run the gateway and the admin API in one process (embedded database unless DATABASE_URL is set)'), PROCESS_FLAGS.start)
     .action(async (flags: Partial<Record<ConfigKey, string>>) => {
       const config = loadConfig(process.env, flags);
+      const { runStart, createAppLogger } = await loadRuntime();
       const startup = runStart(config);
-      holdUntilSignal(startup, config);
+      holdUntilSignal(startup, createAppLogger(config.logLevel));
       await startup;
     });
   addConfigFlags(program.command('serve').description('run the public image API only (data plane; needs Postgres, never migrates)'), PROCESS_FLAGS.serve)
     .action(async (flags: Partial<Record<ConfigKey, string>>) => {
       const config = loadConfig(process.env, flags);
+      const { runServe, createAppLogger } = await loadRuntime();
       const startup = runServe(config);
-      holdUntilSignal(startup, config);
+      holdUntilSignal(startup, createAppLogger(config.logLevel));
       await startup;
     });
   addConfigFlags(program.command('control').description('run the admin API only (control plane)'), PROCESS_FLAGS.control)
@@ -72,8 +83,9 @@ export function registerProcessCommands(program: Command): void {
     .action(async (flags: Partial<Record<ConfigKey, string>> & { migrate?: boolean }) => {
       const { migrate, ...rest } = flags;
       const config = loadConfig(process.env, rest);
+      const { runControl, createAppLogger } = await loadRuntime();
       const startup = runControl(config, { migrate: migrate === true });
-      holdUntilSignal(startup, config);
+      holdUntilSignal(startup, createAppLogger(config.logLevel));
       await startup;
     });
 }

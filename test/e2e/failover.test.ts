@@ -169,7 +169,7 @@ describe('exhaustion statuses', () => {
         body: JSON.stringify({ prompt: 'x' }),
       });
     const first = call();
-    await new Promise((r) => setTimeout(r, 150));
+    await waitFor('the first request to hold the account', () => h.fake.concurrency.current('solo') === 1 || null);
     const second = await call();
     expect(second.status).toBe(429);
     expect(((await second.json()) as { error: { code: string } }).error.code).toBe('accounts_busy');

@@ -9,6 +9,7 @@ import { sealMasterKeyCheck } from '../../src/store/master-key-check.js';
 import { createPgliteDb } from '../../src/store/pglite-db.js';
 import { runCli, spawnCli, type CliResult } from '../support/cli-process.js';
 import { makeCodexAuthJson } from '../support/jwt.js';
+import { seedEmbeddedDatabase } from '../support/pglite-template.js';
 import { setUpPostgresDeployment } from '../support/postgres-deployment.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -49,6 +50,7 @@ describe('start on the embedded database', () => {
 
   it('started with key A (zero accounts), then with key B: refused, naming both fingerprints; A still starts', { timeout: SLOW_MS }, async () => {
     const dataDir = join(dir, 'fresh');
+    await seedEmbeddedDatabase(dataDir);
     await startAndStop(dataDir, hexA);
     expectRefusal(await runCli(['start', '--data-dir', dataDir, ...LISTEN], { env: { CODEX_IMAGE_GATEWAY_MASTER_KEY: hexB } }), fingerprintMasterKey(keyA));
     await startAndStop(dataDir, hexA);
@@ -58,7 +60,8 @@ describe('start on the embedded database', () => {
     const dataDir = join(dir, 'old');
     const authFile = join(dir, 'auth.json');
     await writeFile(authFile, JSON.stringify(makeCodexAuthJson({ accountId: 'old-acct' })));
-    await startAndStop(dataDir, hexA); // only `start` creates a data directory
+    await seedEmbeddedDatabase(dataDir);
+    await startAndStop(dataDir, hexA); // the key check is stored by the first start
     const imported = await runCli(['accounts', 'import', authFile, '--data-dir', dataDir], { env: { CODEX_IMAGE_GATEWAY_MASTER_KEY: hexA } });
     expect(imported.code, imported.stderr).toBe(0);
     // What a database migrated to 0006 from an older release looks like: accounts, no check row.

@@ -4,6 +4,7 @@ import { startGatewayHarness, type GatewayHarness } from '../support/gateway-har
 import { makePng } from '../support/images.js';
 import { fakeBehaviors } from '../support/fake-codex/behaviors.js';
 import { expectRefusedWithin } from '../support/expect-refused.js';
+import { waitFor } from '../support/wait-for.js';
 
 let h: GatewayHarness;
 let secret: string;
@@ -72,7 +73,8 @@ describe('the official openai SDK against the gateway', () => {
     h.fake.setBehavior('acct-sdk-1', [fakeBehaviors.success({ delayMs: 500 })]);
     const client = h.sdk(limited.secret);
     const slow = client.images.generate({ prompt: 'first' });
-    await new Promise((r) => setTimeout(r, 100));
+    // Upstream means admitted: the key's one slot is taken.
+    await waitFor('the first request to reach the upstream', () => h.fake.concurrency.current('acct-sdk-1') === 1 || null);
     const err = await client.images.generate({ prompt: 'second' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.RateLimitError);
     expect((err as Error).message).toContain('key image request limit reached: key_max_concurrency');

@@ -9,10 +9,9 @@ import { createControlServices } from '../../src/control/control-services.js';
 import { createCredentialCipher } from '../../src/control/credential-cipher.js';
 import { DEFAULT_MODEL_ALIASES } from '../../src/images/model-aliases.js';
 import type { Db } from '../../src/store/db.js';
-import { migrate } from '../../src/store/migrator.js';
 import { finishJob, insertJob, markJobRunning, readJob } from '../../src/store/job-repo.js';
-import { createPgliteDb } from '../../src/store/pglite-db.js';
 import { makeCodexAuthJson } from '../support/jwt.js';
+import { openMigratedPglite } from '../support/pglite-template.js';
 
 const ADMIN_TOKEN = 'admin-token-for-tests-0123456789';
 const AUTH = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -25,8 +24,7 @@ const bodies: string[] = [];
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cig-admin-api-'));
-  db = await createPgliteDb({ dataDir: join(dir, 'pglite') });
-  await migrate(db);
+  db = await openMigratedPglite(join(dir, 'pglite'));
   const control = createControlServices({ db, cipher: createCredentialCipher(randomBytes(32)) });
   app = buildAdminApp({ control, adminToken: ADMIN_TOKEN });
   await app.ready();

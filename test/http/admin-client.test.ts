@@ -11,10 +11,9 @@ import { createControlServices } from '../../src/control/control-services.js';
 import { createCredentialCipher } from '../../src/control/credential-cipher.js';
 import { isGatewayError } from '../../src/errors/codes.js';
 import type { Db } from '../../src/store/db.js';
-import { migrate } from '../../src/store/migrator.js';
 import { insertJob, markJobRunning, readJob } from '../../src/store/job-repo.js';
-import { createPgliteDb } from '../../src/store/pglite-db.js';
 import { makeCodexAuthJson } from '../support/jwt.js';
+import { openMigratedPglite } from '../support/pglite-template.js';
 
 const ADMIN_TOKEN = 'client-test-admin-token';
 
@@ -26,8 +25,7 @@ let client: ControlApi;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cig-admin-client-'));
-  db = await createPgliteDb({ dataDir: join(dir, 'pglite') });
-  await migrate(db);
+  db = await openMigratedPglite(join(dir, 'pglite'));
   direct = createControlServices({ db, cipher: createCredentialCipher(randomBytes(32)) });
   app = buildAdminApp({ control: direct, adminToken: ADMIN_TOKEN });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });

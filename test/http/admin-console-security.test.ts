@@ -11,9 +11,8 @@ import { registerConsoleStatic } from '../../src/admin/console-static.js';
 import { createControlServices } from '../../src/control/control-services.js';
 import { createCredentialCipher } from '../../src/control/credential-cipher.js';
 import type { Db } from '../../src/store/db.js';
-import { migrate } from '../../src/store/migrator.js';
-import { createPgliteDb } from '../../src/store/pglite-db.js';
 import { makeCodexAuthJson } from '../support/jwt.js';
+import { openMigratedPglite } from '../support/pglite-template.js';
 
 const ADMIN_TOKEN = 'admin-token-for-console-tests-0123456789';
 const HOST = 'admin.example.test';
@@ -33,8 +32,7 @@ beforeAll(async () => {
   await writeFile(join(dist, 'index.html'), '<!doctype html><title>console</title><script type="module" src="assets/app.js"></script>');
   await writeFile(join(dist, 'assets', 'app.js'), 'console.log(1)');
   await writeFile(join(dir, 'outside.txt'), 'must never be served');
-  db = await createPgliteDb({ dataDir: join(dir, 'pglite') });
-  await migrate(db);
+  db = await openMigratedPglite(join(dir, 'pglite'));
   const control = createControlServices({ db, cipher: createCredentialCipher(randomBytes(32)) });
   app = buildAdminApp({
     control,

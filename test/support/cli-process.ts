@@ -1,13 +1,31 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { inject } from 'vitest';
 import { readInstanceFile, type InstanceInfo } from '../../src/control/instance-file.js';
+import { seedEmbeddedDatabase } from './pglite-template.js';
+import { REPO_ROOT } from './repo-root.js';
 import { waitFor } from './wait-for.js';
 
-export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const MAIN = join(REPO_ROOT, 'src', 'main.ts');
+export { REPO_ROOT };
 /** tsx's loader by absolute URL, so a CLI run from another directory (`cwd`) still finds it. */
 const TSX_LOADER = import.meta.resolve('tsx');
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The CLI bundle global-setup.ts built for this run (cli-bundle.ts). */
+    cliEntry: string;
+  }
+}
+
+/**
+ * The node arguments that run the CLI: this run's bundle of src/ when global setup built one,
+ * else the TypeScript source through tsx (by absolute URL, so it works from any `cwd`).
+ */
+function cliNodeArgs(): string[] {
+  const bundle = inject('cliEntry');
+  return bundle ? [bundle] : ['--import', TSX_LOADER, join(REPO_ROOT, 'src', 'main.ts')];
+}
 
 export interface CliResult {
   code: number | null;
@@ -23,10 +41,10 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, CODEX_OAUTH_TOKEN_URL: 'http://127.0.0.1:9/oauth/token', ...extra };
 }
 
-/** Runs the CLI (TypeScript source through tsx) to completion, in the repository root unless `cwd` says otherwise. */
+/** Runs the CLI (cliNodeArgs) to completion, in the repository root unless `cwd` says otherwise. */
 export function runCli(args: string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', opts.cwd ? TSX_LOADER : 'tsx', MAIN, ...args], { cwd: opts.cwd ?? REPO_ROOT, env: cleanEnv(opts.env) });
+    const child = spawn(process.execPath, [...cliNodeArgs(), ...args], { cwd: opts.cwd ?? REPO_ROOT, env: cleanEnv(opts.env) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -54,7 +72,7 @@ export interface CliDaemon {
 }
 
 export function spawnCli(args: string[], env: Record<string, string> = {}): CliDaemon {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: REPO_ROOT, env: cleanEnv(env) });
+  const child = spawn(process.execPath, [...cliNodeArgs(), ...args], { cwd: REPO_ROOT, env: cleanEnv(env) });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -85,9 +103,12 @@ export function spawnCli(args: string[], env: Record<string, string> = {}): CliD
 
 /**
  * Spawns `start` on `dataDir` with ephemeral ports and waits (up to 90 s) for its own `instance.json`;
- * fails at once, with the process output, if `start` exits first.
+ * fails at once, with the process output, if `start` exits first. A new `dataDir` gets the migrated
+ * embedded database copied in first (seconds faster than `start` creating it); a test of the real
+ * first start spawns `start` itself (spawnCli).
  */
 export async function spawnStart(dataDir: string, env: Record<string, string> = {}): Promise<{ daemon: CliDaemon; instance: InstanceInfo }> {
+  if (!existsSync(dataDir)) await seedEmbeddedDatabase(dataDir);
   const daemon = spawnCli(['start', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'], env);
   const instance = await waitFor(
     'instance.json',

@@ -1,17 +1,19 @@
 /**
- * Both database backends for store tests: a fresh PGlite in a temp directory, and a fresh database
- * (`CREATE DATABASE test_<random>`) on one throwaway Postgres cluster shared by the test file.
+ * Both database backends for store tests: a fresh PGlite in a temp directory (copied from an
+ * initialised template, see pglite-template.ts), and a fresh database
+ * (`CREATE DATABASE test_<random>`) on the test file's Postgres (startPostgres: its own database on
+ * the run's shared cluster).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe } from 'vitest';
 import type { Db } from '../../src/store/db.js';
 import { createPgDb } from '../../src/store/pg-db.js';
 import { createPgliteDb } from '../../src/store/pglite-db.js';
-import { findPostgresBinDir, POSTGRES_MISSING_MESSAGE, startPostgres, type PostgresServer } from './postgres.js';
+import { copyPgliteTemplate } from './pglite-template.js';
+import { findPostgresBinDir, POSTGRES_MISSING_MESSAGE, runSql, startPostgres, type PostgresServer } from './postgres.js';
 
 /** A backend the store runs on. */
 export type BackendKind = Db['kind'];
@@ -50,7 +52,10 @@ export async function openTestDatabase(kind: BackendKind): Promise<TestDatabase>
 
 async function openPglite(): Promise<TestDatabase> {
   const dir = mkdtempSync(join(tmpdir(), 'cig-pglite-'));
-  const db = await createPgliteDb({ dataDir: dir });
+  // An initialised but empty cluster, like a fresh PGlite's: the tests still run the migrations.
+  const dataDir = join(dir, 'pgdata');
+  await copyPgliteTemplate('initialised', dataDir);
+  const db = await createPgliteDb({ dataDir });
   return {
     kind: 'pglite',
     db,
@@ -69,7 +74,7 @@ async function openPostgres(): Promise<TestDatabase> {
   if (!server) throw new Error(POSTGRES_MISSING_MESSAGE);
   clusterUsers += 1;
   const name = `test_${randomBytes(6).toString('hex')}`;
-  await runAdmin(server.url, `CREATE DATABASE ${name}`);
+  await runSql(server.url, `CREATE DATABASE ${name}`);
   const url = server.urlFor(name);
   const opened: Db[] = [];
   const open = () => {
@@ -85,7 +90,7 @@ async function openPostgres(): Promise<TestDatabase> {
     reset: () => resetSchema(db),
     async close() {
       for (const each of opened) await each.close();
-      await runAdmin(server.url, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await runSql(server.url, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       clusterUsers -= 1;
       if (clusterUsers === 0) {
         cluster = null;
@@ -93,16 +98,6 @@ async function openPostgres(): Promise<TestDatabase> {
       }
     },
   };
-}
-
-async function runAdmin(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
 }
 
 async function resetSchema(db: Db): Promise<void> {

@@ -9,6 +9,7 @@ import type { AccountView, ControlApi, KeyCreateInput } from '../../src/control/
 import type { ImageLogEvent } from '../../src/observe/image-log-event.js';
 import { REDACT_PATHS } from '../../src/observe/app-logger.js';
 import { runStart, type RunningProcess } from '../../src/runtime/processes.js';
+import { seedEmbeddedDatabase } from './pglite-template.js';
 import { startFakeCodexUpstream, type FakeCodexUpstream } from './fake-codex-upstream.js';
 import { waitFor } from './wait-for.js';
 import { makeCodexAuthJson, type CodexAuthJsonOptions } from './jwt.js';
@@ -44,10 +45,15 @@ export interface HarnessOptions {
   fake?: FakeCodexUpstream;
 }
 
-/** Starts the fake upstream (unless given) and a gateway `start` instance on ephemeral ports. */
+/**
+ * Starts the fake upstream (unless given) and a gateway `start` instance on ephemeral ports, on a
+ * data directory whose embedded database is already migrated (copied from the template: a first
+ * start's initdb costs seconds and is tested where it is the subject, by spawning `start`).
+ */
 export async function startGatewayHarness(opts: HarnessOptions = {}): Promise<GatewayHarness> {
   const fake = opts.fake ?? (await startFakeCodexUpstream());
   const dataDir = await mkdtemp(join(tmpdir(), 'cig-e2e-'));
+  await seedEmbeddedDatabase(dataDir);
   const logDir = join(dataDir, 'logs');
   const appLogPath = join(dataDir, 'app.log');
   const config = loadConfig({
