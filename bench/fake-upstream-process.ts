@@ -8,11 +8,11 @@ import { createInterface } from 'node:readline';
 import { fakeBehaviors, startFakeCodexUpstream } from '../test/support/fake-codex-upstream.js';
 
 const fake = await startFakeCodexUpstream();
-process.stdout.write(JSON.stringify({ baseUrl: fake.baseUrl }) + '\n');
+process.stdout.write(`${JSON.stringify({ baseUrl: fake.baseUrl })}\n`);
 for await (const line of createInterface({ input: process.stdin })) {
   const cmd = JSON.parse(line) as { imageBytes?: number; delayMs?: number };
   fake.reset();
   fake.setBehavior('*', fakeBehaviors.success({ ...(cmd.imageBytes ? { imageBytes: cmd.imageBytes } : {}), ...(cmd.delayMs ? { delayMs: cmd.delayMs } : {}) }));
-  process.stdout.write(JSON.stringify({ ok: true }) + '\n');
+  process.stdout.write(`${JSON.stringify({ ok: true })}\n`);
 }
 await fake.close();

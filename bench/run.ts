@@ -74,7 +74,7 @@ async function startFakeProcess() {
   return {
     baseUrl,
     async setBehavior(behavior: { imageBytes: number; delayMs?: number }) {
-      child.stdin!.write(JSON.stringify(behavior) + '\n');
+      child.stdin!.write(`${JSON.stringify(behavior)}\n`);
       await lines.next();
     },
     stop() {
@@ -92,13 +92,20 @@ const BENCH_ENV = { LOG_LEVEL: 'warn', MAX_UPLOAD_FILE_BYTES: String(32 * MiB), 
 /** A fresh `start` process with one account and one key, warmed up with a few small requests. */
 async function startGateway(upstreamBaseUrl: string, env: Record<string, string> = {}): Promise<Gateway> {
   const dataDir = await mkdtemp(join(tmpdir(), 'cig-bench-'));
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'src/main.ts', 'start', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'], {
-    env: { ...process.env, CODEX_UPSTREAM_BASE_URL: upstreamBaseUrl, ...BENCH_ENV, ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--expose-gc', '--import', 'tsx', 'src/main.ts', 'start', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'],
+    {
+      env: { ...process.env, CODEX_UPSTREAM_BASE_URL: upstreamBaseUrl, ...BENCH_ENV, ...env },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   let info: { gatewayUrl: string; adminUrl: string } | null = null;
   for (let i = 0; i < 600 && !info; i += 1) {
-    info = await readFile(join(dataDir, 'instance.json'), 'utf8').then((t) => JSON.parse(t) as { gatewayUrl: string; adminUrl: string }, () => null);
+    info = await readFile(join(dataDir, 'instance.json'), 'utf8').then(
+      (t) => JSON.parse(t) as { gatewayUrl: string; adminUrl: string },
+      () => null,
+    );
     if (!info) await new Promise((r) => setTimeout(r, 100));
   }
   if (!info) throw new Error('gateway did not start');
@@ -106,7 +113,8 @@ async function startGateway(upstreamBaseUrl: string, env: Record<string, string>
   await admin.accounts.import({ auth: makeCodexAuthJson({ accountId: 'bench-1' }), name: 'bench-1', imageConcurrency: 1024 });
   const { secret } = await admin.keys.create({ name: 'bench' });
   const generations = { url: `${info.gatewayUrl}/v1/images/generations`, headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' } };
-  for (let i = 0; i < 20; i += 1) await (await request(generations.url, { method: 'POST', headers: generations.headers, body: PROMPT_BODY })).body.arrayBuffer();
+  for (let i = 0; i < 20; i += 1)
+    await (await request(generations.url, { method: 'POST', headers: generations.headers, body: PROMPT_BODY })).body.arrayBuffer();
   return {
     pid: child.pid!,
     gatewayUrl: info.gatewayUrl,
@@ -171,7 +179,13 @@ async function measureSmallResponses(fakeBaseUrl: string) {
   const gw = await startGateway(fakeBaseUrl);
   const direct: Target = {
     url: `${fakeBaseUrl}/images/generations`,
-    headers: { authorization: `Bearer ${makeCodexJwt({ accountId: 'bench-1' })}`, 'chatgpt-account-id': 'bench-1', 'content-type': 'application/json', 'user-agent': 'codex_cli_rs/0.142.0', originator: 'codex_cli_rs' },
+    headers: {
+      authorization: `Bearer ${makeCodexJwt({ accountId: 'bench-1' })}`,
+      'chatgpt-account-id': 'bench-1',
+      'content-type': 'application/json',
+      'user-agent': 'codex_cli_rs/0.142.0',
+      originator: 'codex_cli_rs',
+    },
   };
   const result = { ratios: [] as number[], gatewayRps: [] as number[], directRps: [] as number[], addedP50: [] as number[] };
   try {
@@ -218,7 +232,11 @@ const largeResponses = (gw: Gateway) =>
 const largeStreams = (gw: Gateway) =>
   Promise.all(
     Array.from({ length: 32 }, async () => {
-      const res = await request(gw.generations.url, { method: 'POST', headers: gw.generations.headers, body: JSON.stringify({ prompt: 'a streamed fox', stream: true }) });
+      const res = await request(gw.generations.url, {
+        method: 'POST',
+        headers: gw.generations.headers,
+        body: JSON.stringify({ prompt: 'a streamed fox', stream: true }),
+      });
       let bytes = 0;
       let tail = '';
       for await (const chunk of res.body) {
@@ -266,8 +284,14 @@ const statusCounts = new Map<number, number>();
 const largeJsonBodies = (body: Buffer, chunked: boolean) => (gw: Gateway) =>
   Promise.all(
     Array.from({ length: 32 }, async () => {
-      const pieces = chunked ? Array.from({ length: Math.ceil(body.length / (256 * 1024)) }, (_, i) => body.subarray(i * 256 * 1024, (i + 1) * 256 * 1024)) : null;
-      const res = await request(`${gw.gatewayUrl}/v1/images/edits`, { method: 'POST', headers: gw.generations.headers, body: pieces ? Readable.from(pieces) : body }).catch(() => null);
+      const pieces = chunked
+        ? Array.from({ length: Math.ceil(body.length / (256 * 1024)) }, (_, i) => body.subarray(i * 256 * 1024, (i + 1) * 256 * 1024))
+        : null;
+      const res = await request(`${gw.gatewayUrl}/v1/images/edits`, {
+        method: 'POST',
+        headers: gw.generations.headers,
+        body: pieces ? Readable.from(pieces) : body,
+      }).catch(() => null);
       await res?.body.arrayBuffer().catch(() => undefined);
       const status = res?.statusCode ?? 0; // 0: the connection was closed on a refused chunked body before its answer was read
       statusCounts.set(status, (statusCounts.get(status) ?? 0) + 1);
@@ -279,7 +303,10 @@ const largeJsonBodies = (body: Buffer, chunked: boolean) => (gw: Gateway) =>
 async function measureLargeJsonBodies(fakeBaseUrl: string, body: Buffer, chunked: boolean) {
   statusCounts.clear();
   const growth = await measureFresh(fakeBaseUrl, largeJsonBodies(body, chunked), { MAX_BODY_BYTES_IN_FLIGHT: String(256 * MiB) });
-  const answers = [...statusCounts].sort(([a], [b]) => a - b).map(([status, count]) => `${count}× ${status === 0 ? 'closed' : status}`).join(', ');
+  const answers = [...statusCounts]
+    .sort(([a], [b]) => a - b)
+    .map(([status, count]) => `${count}× ${status === 0 ? 'closed' : status}`)
+    .join(', ');
   return { growth, answers };
 }
 
@@ -305,7 +332,9 @@ async function main(): Promise<void> {
     if (runs('a')) {
       await fake.setBehavior({ imageBytes: 0 });
       const small = await measureSmallResponses(fake.baseUrl);
-      lines.push(`(a) small responses, 50 connections: gateway ${fmt(median(small.gatewayRps), 0)} req/s, direct ${fmt(median(small.directRps), 0)} req/s, ratio ${fmt(median(small.ratios))} (runs: ${fmtRuns(small.ratios)})`);
+      lines.push(
+        `(a) small responses, 50 connections: gateway ${fmt(median(small.gatewayRps), 0)} req/s, direct ${fmt(median(small.directRps), 0)} req/s, ratio ${fmt(median(small.ratios))} (runs: ${fmtRuns(small.ratios)})`,
+      );
       lines.push(`(a) added p50 latency at 1 connection: ${fmt(median(small.addedP50))} ms (target <= 2 ms; runs: ${fmtRuns(small.addedP50)})`);
     }
     if (runs('b')) {
@@ -332,10 +361,14 @@ async function main(): Promise<void> {
     if (runs('e')) {
       await fake.setBehavior({ imageBytes: 0 });
       // 30 MiB of image: a 40 MiB data URL, under the default MAX_JSON_BODY_BYTES (48 MiB).
-      const body = Buffer.from(JSON.stringify({ prompt: 'large json body', images: [`data:image/png;base64,${padImage(makePng(1, 1), 30 * MiB).toString('base64')}`] }));
+      const body = Buffer.from(
+        JSON.stringify({ prompt: 'large json body', images: [`data:image/png;base64,${padImage(makePng(1, 1), 30 * MiB).toString('base64')}`] }),
+      );
       for (const chunked of [false, true]) {
         const { growth, answers } = await measureLargeJsonBodies(fake.baseUrl, body, chunked);
-        lines.push(`(e) RSS growth, 32 concurrent ${fmt(body.length / MiB, 0)} MiB JSON bodies ${chunked ? 'chunked' : 'with a Content-Length'}: ${fmt(median(growth), 1)} MB (target <= 256; runs: ${fmtRuns(growth, 1)}; answers over all runs: ${answers})`);
+        lines.push(
+          `(e) RSS growth, 32 concurrent ${fmt(body.length / MiB, 0)} MiB JSON bodies ${chunked ? 'chunked' : 'with a Content-Length'}: ${fmt(median(growth), 1)} MB (target <= 256; runs: ${fmtRuns(growth, 1)}; answers over all runs: ${answers})`,
+        );
       }
     }
     for (const line of lines) console.log(line);

@@ -35,4 +35,3 @@ export async function buildWebConsole(): Promise<void> {
   rmSync(distDir, { recursive: true, force: true });
   renameSync(outDir, distDir);
 }
-

@@ -10,7 +10,10 @@ import { SESSION_IDLE_MS, buildSessionCookie, type AdminSessionStore } from './a
  * cookie stricter; a client that lies gets a cookie its own browser will not send back over http.
  */
 const isHttps = (req: FastifyRequest): boolean =>
-  req.protocol === 'https' || String(req.headers['x-forwarded-proto'] ?? '').split(',')[0]?.trim() === 'https';
+  req.protocol === 'https' ||
+  String(req.headers['x-forwarded-proto'] ?? '')
+    .split(',')[0]
+    ?.trim() === 'https';
 
 const setCookie = (req: FastifyRequest, reply: FastifyReply, value: string, maxAgeS: number) =>
   reply.header('set-cookie', buildSessionCookie(value, { secure: isHttps(req), maxAgeS }));

@@ -47,7 +47,11 @@ export async function readAuthFile(path: string): Promise<string> {
     throw buildFileError(path, err);
   });
   if (info.isDirectory()) {
-    throw new GatewayError('invalid_request', `cannot read ${path}: it is a directory; give the auth.json file itself (e.g. ${join(path, 'auth.json')})`, 'file');
+    throw new GatewayError(
+      'invalid_request',
+      `cannot read ${path}: it is a directory; give the auth.json file itself (e.g. ${join(path, 'auth.json')})`,
+      'file',
+    );
   }
   if (!info.isFile()) throw new GatewayError('invalid_request', `cannot read ${path}: not a regular file`, 'file');
   if (info.size > MAX_AUTH_FILE_BYTES) throw new GatewayError('invalid_request', `${path} is larger than 1 MiB: not an auth.json`, 'file');
@@ -123,11 +127,12 @@ export function registerAccountsCommands(program: Command): void {
     writeOut(flags.json ? formatJson(list.map(buildWireView)) : formatAccountTable(list));
   });
 
-  addDataOptions(accounts.command('show').description('show one account (never a token)').argument('<account>', 'account name or id'))
-    .action(async (ref: string, flags: DataCommandFlags) => {
+  addDataOptions(accounts.command('show').description('show one account (never a token)').argument('<account>', 'account name or id')).action(
+    async (ref: string, flags: DataCommandFlags) => {
       const account = await withControl(flags, (api) => api.accounts.get(ref));
       writeOut(flags.json ? formatJson(buildWireView(account)) : formatAccountDetails(account));
-    });
+    },
+  );
 
   addImageOptions(addDataOptions(accounts.command('update').description('change an account; only the flags given change')))
     .argument('<account>', 'account name or id')
@@ -139,9 +144,10 @@ export function registerAccountsCommands(program: Command): void {
       writeOut(flags.json ? formatJson(buildWireView(account)) : formatAccountDetails(account));
     });
 
-  addDataOptions(accounts.command('delete').description('delete an account and its stored credentials').argument('<account>', 'account name or id'))
-    .action(async (ref: string, flags: DataCommandFlags) => {
+  addDataOptions(accounts.command('delete').description('delete an account and its stored credentials').argument('<account>', 'account name or id')).action(
+    async (ref: string, flags: DataCommandFlags) => {
       await withControl(flags, (api) => api.accounts.delete(ref));
       writeOut(flags.json ? formatJson({ deleted: ref }) : `deleted account ${ref}`);
-    });
+    },
+  );
 }

@@ -43,7 +43,10 @@ export function parseSwitchArg(raw: string): boolean {
 
 /** Parses a comma-separated list of names (`a,b`); blanks are dropped, and an empty list is refused. */
 export function parseNameListArg(raw: string): string[] {
-  const names = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const names = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (names.length === 0) throw new InvalidArgumentError('must name at least one item (a,b,…)');
   return names;
 }

@@ -29,7 +29,11 @@ export const COMMAND_HELP: Readonly<Record<string, CommandHelp>> = {
     readsAll: true,
     example: 'DATABASE_URL=postgres://gw@db/gw CODEX_IMAGE_GATEWAY_MASTER_KEY_FILE=/etc/cig/master.key codex-image-gateway serve --listen 0.0.0.0:19082',
   },
-  control: { env: [...PROCESS_ENV, 'adminListen'], readsAll: true, example: 'codex-image-gateway control --database-url postgres://gw@db/gw --master-key-file /etc/cig/master.key --migrate' },
+  control: {
+    env: [...PROCESS_ENV, 'adminListen'],
+    readsAll: true,
+    example: 'codex-image-gateway control --database-url postgres://gw@db/gw --master-key-file /etc/cig/master.key --migrate',
+  },
   'migrate apply': { env: DATA_COMMAND_ENV, example: 'codex-image-gateway migrate --database-url postgres://gw@db/gw' },
   'migrate status': { env: DATA_COMMAND_ENV, example: 'codex-image-gateway migrate status --data-dir ./data' },
   'keys create': { env: DATA_COMMAND_ENV, example: 'codex-image-gateway keys create --name alice --max-concurrency 4 --data-dir ./data' },
@@ -87,7 +91,12 @@ export function applyCommandHelp(program: Command): void {
   for (const cmd of leafCommands(program)) {
     const help = COMMAND_HELP[commandPath(cmd)];
     if (!help) throw new Error(`no COMMAND_HELP row for \`${commandPath(cmd)}\``);
-    const requiredFlags = new Set((help.required ?? []).map((key) => CONFIG_FIELDS[key]).filter((f) => 'flag' in f).map((f) => (f as { flag: string }).flag));
+    const requiredFlags = new Set(
+      (help.required ?? [])
+        .map((key) => CONFIG_FIELDS[key])
+        .filter((f) => 'flag' in f)
+        .map((f) => (f as { flag: string }).flag),
+    );
     for (const option of cmd.options) {
       if (option.mandatory || requiredFlags.has(option.long ?? '')) option.description = `(required) ${option.description}`;
     }

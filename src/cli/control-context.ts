@@ -55,7 +55,7 @@ export function hasEmbeddedDatabase(dataDir: string): boolean {
 export function noDataFoundError(config: Config): ConfigError {
   return new ConfigError(
     `no gateway data found: ${resolve(config.dataDir)} has no running instance and no database, and DATABASE_URL is not set; ` +
-      'pass --data-dir <the gateway\'s data directory>, set DATABASE_URL (or --database-url), or run `codex-image-gateway start` first',
+      "pass --data-dir <the gateway's data directory>, set DATABASE_URL (or --database-url), or run `codex-image-gateway start` first",
   );
 }
 
@@ -128,7 +128,10 @@ async function openInstanceControl(config: Config): Promise<ControlContext> {
 /** Reads the token a running instance created; never creates one (that is the instance's job). */
 async function readAdminTokenFile(dataDir: string): Promise<string> {
   const path = join(dataDir, ADMIN_TOKEN_FILE);
-  const token = await readFile(path, 'utf8').then((t) => t.trim(), () => '');
+  const token = await readFile(path, 'utf8').then(
+    (t) => t.trim(),
+    () => '',
+  );
   if (token === '') throw new ConfigError(`no admin token: set ADMIN_TOKEN or make ${path} readable`);
   return token;
 }

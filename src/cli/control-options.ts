@@ -18,14 +18,10 @@ const optionFor = (key: 'dataDir' | 'databaseUrl' | 'masterKeyFile', valueName: 
  * the same flags of `start`/`serve`/`control`.
  */
 export function addControlOptions(cmd: Command): Command {
-  return cmd
-    .addOption(optionFor('dataDir', 'dir'))
-    .addOption(optionFor('databaseUrl', 'url'))
-    .addOption(optionFor('masterKeyFile', 'file'));
+  return cmd.addOption(optionFor('dataDir', 'dir')).addOption(optionFor('databaseUrl', 'url')).addOption(optionFor('masterKeyFile', 'file'));
 }
 
 /** Adds the control flags plus `--json` (machine output) to a command that prints data. */
 export function addDataOptions(cmd: Command): Command {
   return addControlOptions(cmd).option('--json', 'print JSON instead of a table');
 }
-

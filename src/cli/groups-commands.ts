@@ -26,11 +26,12 @@ export function registerGroupsCommands(program: Command): void {
     writeOut(flags.json ? formatJson(list.map(buildWireView)) : formatGroupTable(list));
   });
 
-  addDataOptions(groups.command('show').description('show one group').argument('<group>', 'group name or id'))
-    .action(async (ref: string, flags: DataCommandFlags) => {
+  addDataOptions(groups.command('show').description('show one group').argument('<group>', 'group name or id')).action(
+    async (ref: string, flags: DataCommandFlags) => {
       const group = await withControl(flags, (api) => api.groups.get(ref));
       writeOut(flags.json ? formatJson(buildWireView(group)) : formatGroupDetails(group));
-    });
+    },
+  );
 
   addDataOptions(groups.command('update').description('rename a group or replace its members').argument('<group>', 'group name or id'))
     .option('--name <name>', 'rename the group')
@@ -41,9 +42,10 @@ export function registerGroupsCommands(program: Command): void {
       writeOut(flags.json ? formatJson(buildWireView(group)) : formatGroupDetails(group));
     });
 
-  addDataOptions(groups.command('delete').description('delete a group').argument('<group>', 'group name or id'))
-    .action(async (ref: string, flags: DataCommandFlags) => {
+  addDataOptions(groups.command('delete').description('delete a group').argument('<group>', 'group name or id')).action(
+    async (ref: string, flags: DataCommandFlags) => {
       await withControl(flags, (api) => api.groups.delete(ref));
       writeOut(flags.json ? formatJson({ deleted: ref }) : `deleted group ${ref}`);
-    });
+    },
+  );
 }

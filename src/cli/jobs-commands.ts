@@ -35,12 +35,20 @@ export function registerJobsCommands(program: Command): void {
       writeOut(flags.json ? formatJson(list.map(buildWireView)) : formatJobTable(list));
     });
 
-  addDataOptions(jobs.command('show').description('show one job').argument('<job>', `job id (as \`jobs list\` shows it, or at least ${JOB_REF_MIN_CHARS} of its first characters)`))
-    .action(async (ref: string, flags: DataCommandFlags) => printJob(await withControl(flags, (api) => api.jobs.show(ref)), flags));
+  addDataOptions(
+    jobs
+      .command('show')
+      .description('show one job')
+      .argument('<job>', `job id (as \`jobs list\` shows it, or at least ${JOB_REF_MIN_CHARS} of its first characters)`),
+  ).action(async (ref: string, flags: DataCommandFlags) => printJob(await withControl(flags, (api) => api.jobs.show(ref)), flags));
 
-  addDataOptions(jobs.command('cancel').description('cancel a queued or running job (its instance stops it within JOB_HEARTBEAT_MS)').argument('<job>', 'job id or a unique prefix of it'))
-    .action(async (ref: string, flags: DataCommandFlags) => {
-      const job = await withControl(flags, (api) => api.jobs.cancel(ref));
-      writeOut(flags.json ? formatJson(buildWireView(job)) : formatJobCancel(job));
-    });
+  addDataOptions(
+    jobs
+      .command('cancel')
+      .description('cancel a queued or running job (its instance stops it within JOB_HEARTBEAT_MS)')
+      .argument('<job>', 'job id or a unique prefix of it'),
+  ).action(async (ref: string, flags: DataCommandFlags) => {
+    const job = await withControl(flags, (api) => api.jobs.cancel(ref));
+    writeOut(flags.json ? formatJson(buildWireView(job)) : formatJobCancel(job));
+  });
 }

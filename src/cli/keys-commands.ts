@@ -69,11 +69,12 @@ export function registerKeysCommands(program: Command): void {
     writeOut(flags.json ? formatJson(list.map(buildWireView)) : formatKeyTable(list));
   });
 
-  addDataOptions(keys.command('show').description('show one key (its prefix, never its secret)').argument('<key>', 'key id or name'))
-    .action(async (ref: string, flags: DataCommandFlags) => {
+  addDataOptions(keys.command('show').description('show one key (its prefix, never its secret)').argument('<key>', 'key id or name')).action(
+    async (ref: string, flags: DataCommandFlags) => {
       const key = await withControl(flags, (api) => api.keys.get(ref));
       writeOut(flags.json ? formatJson(buildWireView(key)) : formatKeyDetails(key));
-    });
+    },
+  );
 
   addKeyOptions(keys.command('update').description('change a key; only the flags given change').argument('<key>', 'key id or name'))
     .option('--name <name>', 'rename the key')
@@ -84,9 +85,10 @@ export function registerKeysCommands(program: Command): void {
       writeOut(flags.json ? formatJson(buildWireView(key)) : formatKeyDetails(key));
     });
 
-  addDataOptions(keys.command('delete').description('delete a key (it stops working at once)').argument('<key>', 'key id or name'))
-    .action(async (ref: string, flags: DataCommandFlags) => {
+  addDataOptions(keys.command('delete').description('delete a key (it stops working at once)').argument('<key>', 'key id or name')).action(
+    async (ref: string, flags: DataCommandFlags) => {
       await withControl(flags, (api) => api.keys.delete(ref));
       writeOut(flags.json ? formatJson({ deleted: ref }) : `deleted key ${ref}`);
-    });
+    },
+  );
 }

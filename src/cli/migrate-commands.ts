@@ -40,18 +40,18 @@ async function withDatabase<T>(flags: DataCommandFlags, fn: (ctx: OpenedDatabase
 export function registerMigrateCommands(program: Command): void {
   const migrateCmd = program.command('migrate').description('apply (default) or list database migrations');
 
-  addDataOptions(migrateCmd.command('apply', { isDefault: true }).description('apply pending migrations (Postgres or the embedded database)'))
-    .action(async (flags: DataCommandFlags) => {
+  addDataOptions(migrateCmd.command('apply', { isDefault: true }).description('apply pending migrations (Postgres or the embedded database)')).action(
+    async (flags: DataCommandFlags) => {
       const applied = await withDatabase(flags, (ctx) => migrate(ctx.db));
       if (flags.json) writeOut(formatJson({ applied }));
       else writeOut(applied.length === 0 ? 'database schema is up to date' : applied.map((name) => `applied ${name}`).join('\n'));
-    });
+    },
+  );
 
-  addDataOptions(migrateCmd.command('status').description('list migrations and whether each is applied'))
-    .action(async (flags: DataCommandFlags) => {
-      const states = await withDatabase(flags, (ctx) => migrationStatus(ctx.db));
-      if (flags.json) return writeOut(formatJson(states.map(buildWireView)));
-      const rows = states.map((s) => [String(s.version), s.name, s.applied ? 'yes' : 'no', s.appliedAt === null ? '-' : new Date(s.appliedAt).toISOString()]);
-      writeOut(formatTable(['VERSION', 'NAME', 'APPLIED', 'APPLIED_AT'], rows));
-    });
+  addDataOptions(migrateCmd.command('status').description('list migrations and whether each is applied')).action(async (flags: DataCommandFlags) => {
+    const states = await withDatabase(flags, (ctx) => migrationStatus(ctx.db));
+    if (flags.json) return writeOut(formatJson(states.map(buildWireView)));
+    const rows = states.map((s) => [String(s.version), s.name, s.applied ? 'yes' : 'no', s.appliedAt === null ? '-' : new Date(s.appliedAt).toISOString()]);
+    writeOut(formatTable(['VERSION', 'NAME', 'APPLIED', 'APPLIED_AT'], rows));
+  });
 }

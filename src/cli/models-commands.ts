@@ -18,7 +18,9 @@ export function registerModelsCommands(program: Command): void {
   });
 
   addDataOptions(
-    models.command('set').description('map a model name (or a prefix pattern like gpt-image-*) to an upstream model')
+    models
+      .command('set')
+      .description('map a model name (or a prefix pattern like gpt-image-*) to an upstream model')
       .argument('<alias>', 'model name clients send, or a prefix pattern ending in *')
       .argument('<upstream>', 'upstream model that serves it'),
   ).action(async (alias: string, upstream: string, flags: DataCommandFlags) => {
@@ -26,11 +28,12 @@ export function registerModelsCommands(program: Command): void {
     writeOut(flags.json ? formatJson(buildWireView(row)) : `model alias ${row.alias} → ${row.upstreamModel}`);
   });
 
-  addDataOptions(models.command('remove').description('remove one model alias').argument('<alias>', 'the alias, exactly as listed'))
-    .action(async (alias: string, flags: DataCommandFlags) => {
+  addDataOptions(models.command('remove').description('remove one model alias').argument('<alias>', 'the alias, exactly as listed')).action(
+    async (alias: string, flags: DataCommandFlags) => {
       await withControl(flags, (api) => api.modelAliases.remove(alias));
       writeOut(flags.json ? formatJson({ removed: alias }) : `removed model alias ${alias}`);
-    });
+    },
+  );
 
   addDataOptions(models.command('reset').description('replace every model alias with the defaults')).action(async (flags: DataCommandFlags) => {
     const list = await withControl(flags, (api) => api.modelAliases.reset());

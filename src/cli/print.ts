@@ -12,7 +12,10 @@ export function formatTable(headers: readonly string[], rows: readonly (readonly
   const all = [headers, ...rows];
   const widths = headers.map((_, i) => Math.max(...all.map((row) => (row[i] ?? '').length)));
   const line = (row: readonly string[]): string =>
-    row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
   return all.map(line).join('\n');
 }
 
@@ -53,9 +56,17 @@ export function formatRouting(routing: KeyRoutingInput): string {
 /** The `keys list` table. */
 export function formatKeyTable(keys: readonly KeyView[]): string {
   const rows = keys.map((k) => [
-    k.id, k.name, `${k.prefix}…`, k.status, formatSwitch(k.imageEnabled), formatLimit(k.quotaTokens),
-    formatLimit(k.maxConcurrency), formatLimit(k.minStartIntervalMs), String(k.usage.requests),
-    String(k.usage.totalTokens), formatRouting(k.routing),
+    k.id,
+    k.name,
+    `${k.prefix}…`,
+    k.status,
+    formatSwitch(k.imageEnabled),
+    formatLimit(k.quotaTokens),
+    formatLimit(k.maxConcurrency),
+    formatLimit(k.minStartIntervalMs),
+    String(k.usage.requests),
+    String(k.usage.totalTokens),
+    formatRouting(k.routing),
   ]);
   const headers = ['ID', 'NAME', 'PREFIX', 'STATUS', 'IMAGE', 'QUOTA', 'CONCURRENCY', 'INTERVAL_MS', 'REQUESTS', 'TOKENS', 'ROUTING'];
   return formatTable(headers, rows);
@@ -64,14 +75,23 @@ export function formatKeyTable(keys: readonly KeyView[]): string {
 /** `keys show`: every field of a key (its prefix only, never a secret). */
 export function formatKeyDetails(k: KeyView): string {
   return formatFields([
-    ['id', k.id], ['name', k.name], ['prefix', `${k.prefix}…`], ['status', k.status],
-    ['image', formatSwitch(k.imageEnabled)], ['quota tokens', formatLimit(k.quotaTokens)],
-    ['max concurrency', formatLimit(k.maxConcurrency)], ['min interval ms', formatLimit(k.minStartIntervalMs)],
-    ['routing', formatRouting(k.routing)], ['requests', String(k.usage.requests)],
-    ['successes', String(k.usage.successes)], ['images', String(k.usage.images)],
+    ['id', k.id],
+    ['name', k.name],
+    ['prefix', `${k.prefix}…`],
+    ['status', k.status],
+    ['image', formatSwitch(k.imageEnabled)],
+    ['quota tokens', formatLimit(k.quotaTokens)],
+    ['max concurrency', formatLimit(k.maxConcurrency)],
+    ['min interval ms', formatLimit(k.minStartIntervalMs)],
+    ['routing', formatRouting(k.routing)],
+    ['requests', String(k.usage.requests)],
+    ['successes', String(k.usage.successes)],
+    ['images', String(k.usage.images)],
     ['tokens', `${k.usage.totalTokens} (in ${k.usage.inputTokens}, out ${k.usage.outputTokens})`],
-    ['usage missing', String(k.usage.usageMissing)], ['last used', formatTime(k.usage.lastUsedAt)],
-    ['created', formatTime(k.createdAt)], ['updated', formatTime(k.updatedAt)],
+    ['usage missing', String(k.usage.usageMissing)],
+    ['last used', formatTime(k.usage.lastUsedAt)],
+    ['created', formatTime(k.createdAt)],
+    ['updated', formatTime(k.updatedAt)],
   ]);
 }
 
@@ -83,8 +103,15 @@ export function formatCreatedKey(k: KeyView, secret: string): string {
 /** The `accounts list` table. */
 export function formatAccountTable(accounts: readonly AccountView[]): string {
   const rows = accounts.map((a) => [
-    a.name, a.status, formatSwitch(a.imageEnabled), String(a.imageConcurrency), a.planType ?? '-',
-    a.email ?? '-', a.proxy ?? 'direct', formatTime(a.accessTokenExpiresAt), a.lastError ?? '-',
+    a.name,
+    a.status,
+    formatSwitch(a.imageEnabled),
+    String(a.imageConcurrency),
+    a.planType ?? '-',
+    a.email ?? '-',
+    a.proxy ?? 'direct',
+    formatTime(a.accessTokenExpiresAt),
+    a.lastError ?? '-',
   ]);
   const headers = ['NAME', 'STATUS', 'IMAGE', 'CONCURRENCY', 'PLAN', 'EMAIL', 'PROXY', 'TOKEN_EXPIRES', 'LAST_ERROR'];
   return formatTable(headers, rows);
@@ -93,12 +120,21 @@ export function formatAccountTable(accounts: readonly AccountView[]): string {
 /** `accounts show`: every field of an account (never a token; the proxy password is masked by the service). */
 export function formatAccountDetails(a: AccountView): string {
   return formatFields([
-    ['id', a.id], ['name', a.name], ['status', a.status], ['image', formatSwitch(a.imageEnabled)],
-    ['image concurrency', String(a.imageConcurrency)], ['proxy', a.proxy ?? 'direct'], ['plan', a.planType ?? '-'],
-    ['email', a.email ?? '-'], ['chatgpt account id', a.chatgptAccountId ?? '-'],
-    ['token expires', formatTime(a.accessTokenExpiresAt)], ['refresh token', a.hasRefreshToken ? 'yes' : 'no'],
-    ['last refresh', formatTime(a.lastRefreshAt)], ['last error', a.lastError ?? '-'],
-    ['created', formatTime(a.createdAt)], ['updated', formatTime(a.updatedAt)],
+    ['id', a.id],
+    ['name', a.name],
+    ['status', a.status],
+    ['image', formatSwitch(a.imageEnabled)],
+    ['image concurrency', String(a.imageConcurrency)],
+    ['proxy', a.proxy ?? 'direct'],
+    ['plan', a.planType ?? '-'],
+    ['email', a.email ?? '-'],
+    ['chatgpt account id', a.chatgptAccountId ?? '-'],
+    ['token expires', formatTime(a.accessTokenExpiresAt)],
+    ['refresh token', a.hasRefreshToken ? 'yes' : 'no'],
+    ['last refresh', formatTime(a.lastRefreshAt)],
+    ['last error', a.lastError ?? '-'],
+    ['created', formatTime(a.createdAt)],
+    ['updated', formatTime(a.updatedAt)],
   ]);
 }
 
@@ -111,34 +147,51 @@ export function formatImportedAccount(a: AccountImportResult): string {
 
 /** The `groups list` table. */
 export function formatGroupTable(groups: readonly GroupView[]): string {
-  return formatTable(['ID', 'NAME', 'ACCOUNTS'], groups.map((g) => [g.id, g.name, g.accounts.join(', ') || '-']));
+  return formatTable(
+    ['ID', 'NAME', 'ACCOUNTS'],
+    groups.map((g) => [g.id, g.name, g.accounts.join(', ') || '-']),
+  );
 }
 
 /** `groups show`. */
 export function formatGroupDetails(g: GroupView): string {
   return formatFields([
-    ['id', g.id], ['name', g.name], ['accounts', g.accounts.join(', ') || '-'],
-    ['created', formatTime(g.createdAt)], ['updated', formatTime(g.updatedAt)],
+    ['id', g.id],
+    ['name', g.name],
+    ['accounts', g.accounts.join(', ') || '-'],
+    ['created', formatTime(g.createdAt)],
+    ['updated', formatTime(g.updatedAt)],
   ]);
 }
 
 /** The `models list` table. */
 export function formatModelAliasTable(rows: readonly ModelAliasView[]): string {
-  return formatTable(['ALIAS', 'UPSTREAM_MODEL', 'KIND'], rows.map((r) => [r.alias, r.upstreamModel, r.pattern ? 'prefix' : 'exact']));
+  return formatTable(
+    ['ALIAS', 'UPSTREAM_MODEL', 'KIND'],
+    rows.map((r) => [r.alias, r.upstreamModel, r.pattern ? 'prefix' : 'exact']),
+  );
 }
 
 /** A job's short id (its first JOB_REF_MIN_CHARS hex characters: enough for `jobs show`). */
 export const formatJobShortId = (job: JobView): string => job.id.slice(0, JOB_REF_MIN_CHARS);
 
 const formatKeyRef = (job: JobView): string => job.keyName ?? job.keyId;
-const formatStatus = (job: JobView): string => (job.cancelRequested && (job.status === 'queued' || job.status === 'running') ? `${job.status} (cancel requested)` : job.status);
+const formatStatus = (job: JobView): string =>
+  job.cancelRequested && (job.status === 'queued' || job.status === 'running') ? `${job.status} (cancel requested)` : job.status;
 const formatDuration = (from: number | null, to: number | null): string => (from === null || to === null ? '-' : `${((to - from) / 1000).toFixed(1)}s`);
 
 /** The `jobs list` table: short id, key, endpoint, status, code, times (never a result). */
 export function formatJobTable(jobs: readonly JobView[]): string {
   const rows = jobs.map((j) => [
-    formatJobShortId(j), formatKeyRef(j), j.endpoint, formatStatus(j), j.errorCode ?? '-', j.httpStatus === null ? '-' : String(j.httpStatus),
-    formatTime(j.createdAt), formatDuration(j.createdAt, j.startedAt), formatDuration(j.startedAt, j.finishedAt),
+    formatJobShortId(j),
+    formatKeyRef(j),
+    j.endpoint,
+    formatStatus(j),
+    j.errorCode ?? '-',
+    j.httpStatus === null ? '-' : String(j.httpStatus),
+    formatTime(j.createdAt),
+    formatDuration(j.createdAt, j.startedAt),
+    formatDuration(j.startedAt, j.finishedAt),
   ]);
   return formatTable(['ID', 'KEY', 'ENDPOINT', 'STATUS', 'ERROR', 'HTTP', 'CREATED', 'QUEUED', 'RAN'], rows);
 }
@@ -146,10 +199,17 @@ export function formatJobTable(jobs: readonly JobView[]): string {
 /** `jobs show`: every field of a job (its id hash, never the client's job id or the result). */
 export function formatJobDetails(j: JobView): string {
   return formatFields([
-    ['id', j.id], ['key', `${j.keyName ?? '(deleted)'} (${j.keyId})`], ['endpoint', j.endpoint], ['status', j.status],
-    ['cancel requested', j.cancelRequested ? 'yes' : 'no'], ['error code', j.errorCode ?? '-'],
-    ['http status', j.httpStatus === null ? '-' : String(j.httpStatus)], ['instance', j.instanceId],
-    ['created', formatTime(j.createdAt)], ['started', formatTime(j.startedAt)], ['finished', formatTime(j.finishedAt)],
+    ['id', j.id],
+    ['key', `${j.keyName ?? '(deleted)'} (${j.keyId})`],
+    ['endpoint', j.endpoint],
+    ['status', j.status],
+    ['cancel requested', j.cancelRequested ? 'yes' : 'no'],
+    ['error code', j.errorCode ?? '-'],
+    ['http status', j.httpStatus === null ? '-' : String(j.httpStatus)],
+    ['instance', j.instanceId],
+    ['created', formatTime(j.createdAt)],
+    ['started', formatTime(j.startedAt)],
+    ['finished', formatTime(j.finishedAt)],
     ['expires', formatTime(j.expiresAt)],
   ]);
 }

@@ -48,13 +48,15 @@ function holdUntilSignal(startup: Promise<RunningProcess>, logger: Logger): void
     }
     stopping = true;
     logger.info({ signal }, 'shutting down: draining in-flight requests');
-    startup.then((running) => running.stop()).then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err: String(err) }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    startup
+      .then((running) => running.stop())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ err: String(err) }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
@@ -62,22 +64,26 @@ function holdUntilSignal(startup: Promise<RunningProcess>, logger: Logger): void
 
 /** Registers `start`, `serve` and `control`. */
 export function registerProcessCommands(program: Command): void {
-  addConfigFlags(program.command('start').description('run the gateway and the admin API in one process (embedded database unless DATABASE_URL is set)'), PROCESS_FLAGS.start)
-    .action(async (flags: Partial<Record<ConfigKey, string>>) => {
-      const config = loadConfig(process.env, flags);
-      const { runStart, createAppLogger } = await loadRuntime();
-      const startup = runStart(config);
-      holdUntilSignal(startup, createAppLogger(config.logLevel));
-      await startup;
-    });
-  addConfigFlags(program.command('serve').description('run the public image API only (data plane; needs Postgres, never migrates)'), PROCESS_FLAGS.serve)
-    .action(async (flags: Partial<Record<ConfigKey, string>>) => {
-      const config = loadConfig(process.env, flags);
-      const { runServe, createAppLogger } = await loadRuntime();
-      const startup = runServe(config);
-      holdUntilSignal(startup, createAppLogger(config.logLevel));
-      await startup;
-    });
+  addConfigFlags(
+    program.command('start').description('run the gateway and the admin API in one process (embedded database unless DATABASE_URL is set)'),
+    PROCESS_FLAGS.start,
+  ).action(async (flags: Partial<Record<ConfigKey, string>>) => {
+    const config = loadConfig(process.env, flags);
+    const { runStart, createAppLogger } = await loadRuntime();
+    const startup = runStart(config);
+    holdUntilSignal(startup, createAppLogger(config.logLevel));
+    await startup;
+  });
+  addConfigFlags(
+    program.command('serve').description('run the public image API only (data plane; needs Postgres, never migrates)'),
+    PROCESS_FLAGS.serve,
+  ).action(async (flags: Partial<Record<ConfigKey, string>>) => {
+    const config = loadConfig(process.env, flags);
+    const { runServe, createAppLogger } = await loadRuntime();
+    const startup = runServe(config);
+    holdUntilSignal(startup, createAppLogger(config.logLevel));
+    await startup;
+  });
   addConfigFlags(program.command('control').description('run the admin API only (control plane)'), PROCESS_FLAGS.control)
     .option('--migrate', 'apply database migrations before starting')
     .action(async (flags: Partial<Record<ConfigKey, string>> & { migrate?: boolean }) => {

@@ -3,14 +3,14 @@ import { CONFIG_FIELDS, type ConfigField, type ConfigKey } from './fields.js';
 type ValueOf<F extends ConfigField> = F extends { values: readonly (infer V)[] }
   ? V
   : F['kind'] extends 'int'
-  ? number
-  : F['kind'] extends 'bool'
-    ? boolean
-    : F['kind'] extends 'list'
-      ? string[]
-      : F['default'] extends null
-        ? string | null
-        : string;
+    ? number
+    : F['kind'] extends 'bool'
+      ? boolean
+      : F['kind'] extends 'list'
+        ? string[]
+        : F['default'] extends null
+          ? string | null
+          : string;
 
 /** The typed configuration of one process, derived from CONFIG_FIELDS. */
 export type Config = { [K in ConfigKey]: ValueOf<(typeof CONFIG_FIELDS)[K]> };
@@ -26,10 +26,14 @@ const FALSE_WORDS = new Set(['0', 'false', 'no', 'off']);
 function parseValue(name: string, field: ConfigField, raw: string): unknown {
   switch (field.kind) {
     case 'string':
-      if (field.values && !field.values.includes(raw.trim())) throw new ConfigError(`${name} must be one of ${field.values.join(', ')}, got ${JSON.stringify(raw)}`);
+      if (field.values && !field.values.includes(raw.trim()))
+        throw new ConfigError(`${name} must be one of ${field.values.join(', ')}, got ${JSON.stringify(raw)}`);
       return field.values ? raw.trim() : raw;
     case 'list':
-      return raw.split(',').map((s) => s.trim()).filter(Boolean);
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     case 'bool': {
       const word = raw.trim().toLowerCase();
       if (TRUE_WORDS.has(word)) return true;

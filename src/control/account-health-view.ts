@@ -47,7 +47,15 @@ export function buildAccountHealthViews(accounts: readonly AccountView[], report
       if (!entry) continue;
       inFlight += entry.inFlight;
       const c = entry.cooldown;
-      if (c) cooldowns.push({ gateway: report.gateway, cause: c.cause, until: new Date(c.untilMs).toISOString(), untilMs: c.untilMs, failures: c.failures, capped: c.capped });
+      if (c)
+        cooldowns.push({
+          gateway: report.gateway,
+          cause: c.cause,
+          until: new Date(c.untilMs).toISOString(),
+          untilMs: c.untilMs,
+          failures: c.failures,
+          capped: c.capped,
+        });
     }
     return {
       id: account.id,

@@ -97,7 +97,8 @@ function parseAccountChanges(raw: Record<string, unknown>, cipher: CredentialCip
   if (raw.name !== undefined) changes.name = parseName(raw.name);
   if (raw.status !== undefined) changes.status = parseChoice(raw.status, ACCOUNT_STATUSES, p.status);
   if (raw.imageEnabled !== undefined) changes.imageEnabled = parseBoolean(raw.imageEnabled, p.imageEnabled);
-  if (raw.imageConcurrency !== undefined) changes.imageConcurrency = parseIntegerInRange(raw.imageConcurrency, FIELD_LIMITS.accountImageConcurrency, p.imageConcurrency);
+  if (raw.imageConcurrency !== undefined)
+    changes.imageConcurrency = parseIntegerInRange(raw.imageConcurrency, FIELD_LIMITS.accountImageConcurrency, p.imageConcurrency);
   if (raw.proxyUrl !== undefined) {
     const proxy = parseAccountProxy(raw.proxyUrl, p.proxyUrl);
     changes.proxyUrlEnc = proxy === null ? null : cipher.encrypt(proxy, 'account-proxy');
@@ -126,8 +127,7 @@ async function upsertImportedAccount(tx: DbTx, plan: ImportPlan): Promise<Import
   const { auth, changes, at } = plan;
   const id = createRecordId('account');
   const name = changes.name ?? buildDefaultName(auth, id);
-  const existing =
-    (await findAccount(tx, name)) ?? (auth.chatgptAccountId ? await findAccountByIdentity(tx, auth.chatgptAccountId, auth.email) : null);
+  const existing = (await findAccount(tx, name)) ?? (auth.chatgptAccountId ? await findAccountByIdentity(tx, auth.chatgptAccountId, auth.email) : null);
   const credentials = buildCredentialUpdate(plan);
   if (!existing) {
     await insertAccount(tx, {

@@ -65,8 +65,7 @@ export function isRefreshDue(row: RefreshFacts, nowMs: number, marginMs: number)
 }
 
 /** The wording stored as `last_error` after a permanent failure (operators read it in the console). */
-export const describePermanentFailure = (reason: string): string =>
-  `token refresh refused for good (${reason}); import this account's auth.json again`;
+export const describePermanentFailure = (reason: string): string => `token refresh refused for good (${reason}); import this account's auth.json again`;
 
 /**
  * Refreshes one account's tokens, at most one refresh per account at a time across every process:
@@ -120,7 +119,11 @@ export async function refreshAccountToken(
       const current = kept ? parseCodexAuth(kept.document) : null;
       // With a kept document, a 401 needs no new refresh: storing it delivers a new access token.
       const due = current
-        ? isRefreshDue({ ...row, accessTokenExpiresAt: current.accessTokenExpiresAt, lastRefreshAt: current.lastRefreshAt ?? now, needsReimport: false }, now, deps.marginMs)
+        ? isRefreshDue(
+            { ...row, accessTokenExpiresAt: current.accessTokenExpiresAt, lastRefreshAt: current.lastRefreshAt ?? now, needsReimport: false },
+            now,
+            deps.marginMs,
+          )
         : shouldRefreshNow(row, now, deps.marginMs, opts);
       const refreshToken = current ? current.refreshToken : stored.refreshToken;
       if (refreshToken === null || !due) {

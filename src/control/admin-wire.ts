@@ -19,26 +19,19 @@ import type { Settings } from '../store/types.js';
 type GroupInput = { name: string; accounts?: string[] };
 
 /** `imageEnabled` → `image_enabled`, at the type level. */
-export type SnakeCase<S extends string> = S extends `${infer H}${infer T}`
-  ? `${H extends Lowercase<H> ? H : `_${Lowercase<H>}`}${SnakeCase<T>}`
-  : S;
+export type SnakeCase<S extends string> = S extends `${infer H}${infer T}` ? `${H extends Lowercase<H> ? H : `_${Lowercase<H>}`}${SnakeCase<T>}` : S;
 
 /** `image_enabled` → `imageEnabled`, at the type level. */
 export type CamelCase<S extends string> = S extends `${infer H}_${infer T}` ? `${H}${Capitalize<CamelCase<T>>}` : S;
 
 /** A ControlApi value as it travels on the wire: every object key in snake_case, recursively. */
-export type Wire<T> = T extends readonly (infer U)[]
-  ? Wire<U>[]
-  : T extends object
-    ? { [K in keyof T as K extends string ? SnakeCase<K> : K]: Wire<T[K]> }
-    : T;
+export type Wire<T> = T extends readonly (infer U)[] ? Wire<U>[] : T extends object ? { [K in keyof T as K extends string ? SnakeCase<K> : K]: Wire<T[K]> } : T;
 
 /** Converts one camelCase name (or a dotted path of them) to snake_case. */
 export const toSnakeName = (name: string): string => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 /** Converts one snake_case name (or a dotted path of them) to camelCase. */
 export const toCamelName = (name: string): string => name.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
-
 
 function convertKeys(value: unknown, rename: (k: string) => string): unknown {
   if (Array.isArray(value)) return value.map((v) => convertKeys(v, rename));
@@ -114,7 +107,9 @@ export function parseWireBody<I>(fields: FieldParams<NoInfer<I>>, body: unknown)
 export function buildWireBody<I extends object>(fields: FieldParams<NoInfer<I>>, input: I): Record<string, unknown> {
   const names = fields as Readonly<Record<string, string>>;
   return Object.fromEntries(
-    Object.entries(input).filter(([, v]) => v !== undefined).map(([k, v]) => [names[k] ?? k, v]),
+    Object.entries(input)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [names[k] ?? k, v]),
   );
 }
 

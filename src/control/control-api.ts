@@ -107,10 +107,7 @@ export interface JobView {
 }
 
 /** Routing as an operator writes it: accounts and groups by name (or id). */
-export type KeyRoutingInput =
-  | { mode: 'all' }
-  | { mode: 'accounts'; accounts: string[] }
-  | { mode: 'group'; group: string };
+export type KeyRoutingInput = { mode: 'all' } | { mode: 'accounts'; accounts: string[] } | { mode: 'group'; group: string };
 
 export interface KeyCreateInput {
   name: string;
@@ -167,16 +164,7 @@ export interface AccountImportInput {
  * What a re-import changed, by name only (never a value): the credentials' facts, then the
  * settings given (named by their wire field).
  */
-export type AccountImportChange =
-  | 'tokens'
-  | 'account_id'
-  | 'email'
-  | 'plan'
-  | 'expiry'
-  | 'name'
-  | 'image_enabled'
-  | 'image_concurrency'
-  | 'proxy_url';
+export type AccountImportChange = 'tokens' | 'account_id' | 'email' | 'plan' | 'expiry' | 'name' | 'image_enabled' | 'image_concurrency' | 'proxy_url';
 
 /** What `accounts.import` answers: the account as it is now, and whether it was created or updated. */
 export interface AccountImportResult extends AccountView {

@@ -34,7 +34,12 @@ export function fingerprintMasterKey(masterKey: Buffer): string {
 export const MASTER_KEY_SOURCES = `CODEX_IMAGE_GATEWAY_MASTER_KEY, CODEX_IMAGE_GATEWAY_MASTER_KEY_FILE / --master-key-file, or <data-dir>/${MASTER_KEY_FILE}`;
 
 /** Names where this process's key came from (the variable or the file), by the same rule as resolveConfiguredMasterKey. */
-export function describeMasterKeySource(config: { masterKey: string | null; masterKeyFile: string | null; dataDir: string; databaseUrl: string | null }): string {
+export function describeMasterKeySource(config: {
+  masterKey: string | null;
+  masterKeyFile: string | null;
+  dataDir: string;
+  databaseUrl: string | null;
+}): string {
   if (config.masterKey) return 'CODEX_IMAGE_GATEWAY_MASTER_KEY';
   if (config.masterKeyFile) return config.masterKeyFile;
   return join(config.dataDir, MASTER_KEY_FILE);
@@ -116,7 +121,9 @@ export async function resolveMasterKey(source: MasterKeySource): Promise<Buffer>
     return key;
   }
   if (source.mustExist) {
-    throw new ConfigError(`master key file ${file} does not exist: point --master-key-file at the key the control plane uses (a new key could not open stored credentials)`);
+    throw new ConfigError(
+      `master key file ${file} does not exist: point --master-key-file at the key the control plane uses (a new key could not open stored credentials)`,
+    );
   }
   return createMasterKeyFile(file);
 }

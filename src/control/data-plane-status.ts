@@ -53,7 +53,13 @@ export function parseStatusWire(wire: DataPlaneStatusWire): DataPlaneStatus {
     accounts: wire.accounts.map((a) => ({
       accountId: a.account_id,
       inFlight: a.in_flight,
-      cooldown: a.cooldown && { accountId: a.account_id, cause: a.cooldown.cause, untilMs: a.cooldown.until_ms, failures: a.cooldown.failures, capped: a.cooldown.capped },
+      cooldown: a.cooldown && {
+        accountId: a.account_id,
+        cause: a.cooldown.cause,
+        untilMs: a.cooldown.until_ms,
+        failures: a.cooldown.failures,
+        capped: a.cooldown.capped,
+      },
     })),
   };
 }

@@ -2,9 +2,7 @@ import type { ImageLogEvent } from '../observe/image-log-event.js';
 import { parseStatusWire, type DataPlaneStatus, type DataPlaneStatusSource, type DataPlaneStatusWire } from './data-plane-status.js';
 
 /** One gateway's answer: its status, or why it could not be read (never a token or a URL password). */
-export type GatewayStatusReport =
-  | { gateway: string; ok: true; status: DataPlaneStatus }
-  | { gateway: string; ok: false; error: string };
+export type GatewayStatusReport = { gateway: string; ok: true; status: DataPlaneStatus } | { gateway: string; ok: false; error: string };
 
 /** What the admin API reads account runtime state from: this process's data plane and/or remote ones. */
 export interface GatewayStatusReader {

@@ -16,7 +16,7 @@ export const ADMIN_TOKEN_FILE = 'admin-token';
 /** Writes instance.json atomically (temp file + rename). */
 export async function writeInstanceFile(dataDir: string, info: InstanceInfo): Promise<void> {
   const path = join(dataDir, INSTANCE_FILE);
-  await writeFile(`${path}.tmp`, JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
+  await writeFile(`${path}.tmp`, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
   await rename(`${path}.tmp`, path);
 }
 

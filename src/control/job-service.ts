@@ -13,7 +13,10 @@ export const JOB_FILTER_PARAMS = { key: 'key', status: 'status', limit: 'limit' 
 export const JOB_REF_MIN_CHARS = 12;
 
 /** Every job status, each once (a new status breaks the build here until it is listed). */
-const JOB_STATUS_TABLE = { queued: true, running: true, succeeded: true, failed: true, cancelled: true, expired: true } as const satisfies Record<JobStatus, true>;
+const JOB_STATUS_TABLE = { queued: true, running: true, succeeded: true, failed: true, cancelled: true, expired: true } as const satisfies Record<
+  JobStatus,
+  true
+>;
 /** The statuses in their life order. */
 export const JOB_STATUSES = Object.keys(JOB_STATUS_TABLE) as JobStatus[];
 
@@ -36,7 +39,8 @@ export function createJobService({ db }: { db: Db }): ControlApi['jobs'] {
       const raw = parseInputObject(filter, JOB_FILTER_PARAMS);
       const keyId = raw.key === undefined ? undefined : await resolveKeyId(db, raw.key);
       const status = raw.status === undefined ? undefined : parseChoice(raw.status, JOB_STATUSES, JOB_FILTER_PARAMS.status);
-      const limit = raw.limit === undefined ? FIELD_LIMITS.jobListLimit.default : parseIntegerInRange(raw.limit, FIELD_LIMITS.jobListLimit, JOB_FILTER_PARAMS.limit);
+      const limit =
+        raw.limit === undefined ? FIELD_LIMITS.jobListLimit.default : parseIntegerInRange(raw.limit, FIELD_LIMITS.jobListLimit, JOB_FILTER_PARAMS.limit);
       return (await listJobs(db, { keyId, status, limit })).map(buildJobView);
     },
     show: async (ref) => buildJobView(await mustFind(ref)),
@@ -56,7 +60,11 @@ export function createJobService({ db }: { db: Db }): ControlApi['jobs'] {
 export function parseJobRef(ref: unknown): string {
   const text = typeof ref === 'string' ? ref.trim().toLowerCase() : '';
   if (!JOB_REF.test(text)) {
-    throw new GatewayError('invalid_request', `job must be a job id as \`jobs list\` shows it (at least ${JOB_REF_MIN_CHARS} of its hex characters)`, JOB_PARAM);
+    throw new GatewayError(
+      'invalid_request',
+      `job must be a job id as \`jobs list\` shows it (at least ${JOB_REF_MIN_CHARS} of its hex characters)`,
+      JOB_PARAM,
+    );
   }
   return text;
 }

@@ -10,14 +10,7 @@ import { resolveAccountIds } from './account-refs.js';
 import { buildKeyDisplayPrefix, generateApiKeySecret, hashApiKey } from './api-key.js';
 import type { ControlApi, KeyCreateInput, KeyRoutingInput, KeyView } from './control-api.js';
 import { runControlWrite } from './control-write.js';
-import {
-  parseBoolean,
-  parseChoice,
-  parseInputObject,
-  parseName,
-  parseNullableIntegerInRange,
-  parseRefList,
-} from './field-parsers.js';
+import { parseBoolean, parseChoice, parseInputObject, parseName, parseNullableIntegerInRange, parseRefList } from './field-parsers.js';
 import { createRecordId } from './record-id.js';
 
 /** Wire names of the key fields (error `param`s). */

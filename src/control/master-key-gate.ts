@@ -2,13 +2,7 @@ import { ConfigError } from '../config/config.js';
 import type { CredentialCipher } from '../store/cipher-port.js';
 import type { Db } from '../store/db.js';
 import { insertMasterKeyCheck, readMasterKeyVerdict, sealMasterKeyCheck, type MasterKeyVerdict } from '../store/master-key-check.js';
-import {
-  createCredentialCipher,
-  describeMasterKeySource,
-  fingerprintMasterKey,
-  MASTER_KEY_SOURCES,
-  resolveConfiguredMasterKey,
-} from './credential-cipher.js';
+import { createCredentialCipher, describeMasterKeySource, fingerprintMasterKey, MASTER_KEY_SOURCES, resolveConfiguredMasterKey } from './credential-cipher.js';
 
 /** The key a process runs with, as the check needs it: the cipher, its fingerprint and where it came from. */
 export interface MasterKeyInUse {

@@ -1,11 +1,6 @@
 import { FIELD_LIMITS } from '../config/field-limits.js';
 import { GatewayError } from '../errors/codes.js';
-import {
-  DEFAULT_MODEL_ALIASES,
-  isModelAliasPattern,
-  isValidModelAlias,
-  isValidUpstreamModel,
-} from '../images/model-aliases.js';
+import { DEFAULT_MODEL_ALIASES, isModelAliasPattern, isValidModelAlias, isValidUpstreamModel } from '../images/model-aliases.js';
 import type { Db, DbTx } from '../store/db.js';
 import { deleteModelAlias, listModelAliases, replaceModelAliases, upsertModelAlias } from '../store/model-alias-repo.js';
 import type { ModelAliasRecord } from '../store/types.js';

@@ -99,15 +99,21 @@ export function createTokenRefresher(opts: TokenRefresherOptions): TokenRefreshe
     if (attempts <= store.attempts) {
       log.warn({ accountId: id, reason, attempts }, 'refreshed account tokens could not be stored; kept in memory, retrying');
       if (closed) return;
-      entry.timer = setTimeout(() => {
-        entry.timer = null;
-        void runOne(id, false);
-      }, computeBackoffMs(attempts, { backoffBaseMs: store.baseMs, backoffMaxMs: store.maxMs }));
+      entry.timer = setTimeout(
+        () => {
+          entry.timer = null;
+          void runOne(id, false);
+        },
+        computeBackoffMs(attempts, { backoffBaseMs: store.baseMs, backoffMaxMs: store.maxMs }),
+      );
       entry.timer.unref();
       return;
     }
     if (attempts === store.attempts + 1) {
-      log.error({ accountId: id, reason, attempts }, 'refreshed account tokens still cannot be stored; kept in memory only, retried at every scan; a restart now loses them');
+      log.error(
+        { accountId: id, reason, attempts },
+        'refreshed account tokens still cannot be stored; kept in memory only, retried at every scan; a restart now loses them',
+      );
       void saveAccountError(opts.db, id, UNSAVED_TOKENS_ERROR, opts.now()).catch(() => undefined);
     }
   };
@@ -128,7 +134,8 @@ export function createTokenRefresher(opts: TokenRefresherOptions): TokenRefreshe
       return;
     }
     if (outcome.kind !== 'locked') backoff.delete(id);
-    if (outcome.kind === 'permanent') log.warn({ accountId: id, reason: outcome.reason }, 'account token refresh refused for good; the account needs a new import');
+    if (outcome.kind === 'permanent')
+      log.warn({ accountId: id, reason: outcome.reason }, 'account token refresh refused for good; the account needs a new import');
     if (outcome.kind === 'refreshed') {
       refreshedAt.set(id, opts.now());
       log.info({ accountId: id }, 'account token refreshed');

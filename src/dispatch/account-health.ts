@@ -132,7 +132,10 @@ export class AccountHealth {
   /** Every cooldown still running, soonest end first. */
   list(): AccountCooldown[] {
     const at = this.now();
-    return [...this.entries.values()].filter((e) => e.untilMs > at).map(toPublic).sort((a, b) => a.untilMs - b.untilMs);
+    return [...this.entries.values()]
+      .filter((e) => e.untilMs > at)
+      .map(toPublic)
+      .sort((a, b) => a.untilMs - b.untilMs);
   }
 
   /** Whether the entry still holds the account off at `now` (a changed token ends an auth cooldown). */

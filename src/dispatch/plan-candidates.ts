@@ -64,7 +64,7 @@ export function exclusionOf(
   opts: Pick<PlanOptions, 'now' | 'allowFreePlans'>,
 ): ExclusionReason | null {
   if (account.needsReimport) return 'needs_reimport';
-  if (!credentials || !credentials.accessToken) return 'credentials_unreadable';
+  if (!credentials?.accessToken) return 'credentials_unreadable';
   // An undecodable token has no known expiry: treated as usable, as the original did.
   if (account.accessTokenExpiresAt !== null && opts.now >= account.accessTokenExpiresAt) return 'token_expired';
   if (!opts.allowFreePlans && account.planType?.toLowerCase() === 'free') return 'free_plan';
@@ -93,10 +93,7 @@ export function planCandidates(key: KeyRecord, snapshot: Snapshot, opts: PlanOpt
   }
   const load = (c: Candidate) => opts.inFlight(c.account.id) / Math.max(1, c.account.imageConcurrency);
   const ordered = [...candidates].sort(
-    (a, b) =>
-      load(a) - load(b) ||
-      opts.lastStartMs(a.account.id) - opts.lastStartMs(b.account.id) ||
-      a.account.name.localeCompare(b.account.name),
+    (a, b) => load(a) - load(b) || opts.lastStartMs(a.account.id) - opts.lastStartMs(b.account.id) || a.account.name.localeCompare(b.account.name),
   );
   return { imageEnabledCount, candidates: ordered, excluded, cooldownUntilMs };
 }

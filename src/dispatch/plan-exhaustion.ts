@@ -53,5 +53,9 @@ export function explainEmptyPlan(plan: Pick<CandidatePlan, 'imageEnabledCount' |
   if (plan.excluded.length > 0 && plan.excluded.every((r) => r === 'needs_reimport')) {
     return { code: 'accounts_need_reimport', message: `every codex image account needs a new auth.json import (${detail})`, retryAfterMs: null };
   }
-  return { code: 'no_usable_accounts', message: `no codex image account can be used right now (${[...new Set(plan.excluded)].join(', ')})`, retryAfterMs: null };
+  return {
+    code: 'no_usable_accounts',
+    message: `no codex image account can be used right now (${[...new Set(plan.excluded)].join(', ')})`,
+    retryAfterMs: null,
+  };
 }

@@ -104,9 +104,19 @@ export function buildImageLogEvents(outcome: RequestOutcome, now: number): Image
   return buildTrackEvents(base, outcome.attempts, ending, outcome.startedAt);
 }
 
-type TrackBase = Omit<ImageLogEvent, 'event' | 'account_name' | 'upstream_status' | 'duration_ms' | 'upstream_ttfb_ms' | 'failover_count' | 'error_class' | keyof ReturnType<typeof metricsFields>>;
+type TrackBase = Omit<
+  ImageLogEvent,
+  'event' | 'account_name' | 'upstream_status' | 'duration_ms' | 'upstream_ttfb_ms' | 'failover_count' | 'error_class' | keyof ReturnType<typeof metricsFields>
+>;
 
-const EMPTY_METRICS = { response_image_count: null, response_image_bytes: null, usage_tokens: null, input_tokens: null, output_tokens: null, usage_missing: true };
+const EMPTY_METRICS = {
+  response_image_count: null,
+  response_image_bytes: null,
+  usage_tokens: null,
+  input_tokens: null,
+  output_tokens: null,
+  usage_missing: true,
+};
 
 function buildTrackEvents(base: TrackBase, attempts: readonly AttemptRecord[], ending: RequestEnding | null, startedAt: number): ImageLogEvent[] {
   const events: ImageLogEvent[] = [];

@@ -34,10 +34,7 @@ export type FailoverResult =
   | { kind: 'exhausted'; attempts: AttemptRecord[]; skips: SkipClass[] }
   | { kind: 'aborted'; attempts: AttemptRecord[]; skips: SkipClass[] };
 
-type AttemptOutcome =
-  | { kind: 'final'; response: UpstreamResponse; permit: Permit }
-  | { kind: 'skip'; skip: SkipClass }
-  | { kind: 'aborted' };
+type AttemptOutcome = { kind: 'final'; response: UpstreamResponse; permit: Permit } | { kind: 'skip'; skip: SkipClass } | { kind: 'aborted' };
 
 /**
  * Tries the candidates in order, each at most once, until one gives a final answer: any status that
@@ -97,7 +94,12 @@ async function attemptOne(candidate: Candidate, input: FailoverInput, attempts: 
     return { kind: 'skip', skip };
   }
   if (!shouldFailover(response.status)) {
-    record({ status: response.status, ttfbMs: response.ttfbMs, errorClass: response.status < 300 ? null : statusClass(response.status), retryAfterSeconds: null });
+    record({
+      status: response.status,
+      ttfbMs: response.ttfbMs,
+      errorClass: response.status < 300 ? null : statusClass(response.status),
+      retryAfterSeconds: null,
+    });
     return { kind: 'final', response, permit };
   }
   const info = await readUpstreamError(response.body, response.status, { nowMs: input.now() });

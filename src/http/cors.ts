@@ -80,7 +80,10 @@ export const isCorsAllowedRequestHeader = (name: string): boolean =>
  * out, so the browser blocks the request.
  */
 export function buildCorsAllowHeaders(requested: string | undefined): string {
-  const names = (requested ?? '').split(',').map((n) => n.trim().toLowerCase()).filter(isCorsAllowedRequestHeader);
+  const names = (requested ?? '')
+    .split(',')
+    .map((n) => n.trim().toLowerCase())
+    .filter(isCorsAllowedRequestHeader);
   return [...new Set(names)].join(', ');
 }
 

@@ -45,7 +45,11 @@ export async function runParts(ctx: DispatchCore, hooks: { onPermit?: () => void
     parts: request.n,
     signal: ctx.clientSignal,
     // Planned afresh for each try, so the parts spread over the accounts by load.
-    failover: () => runFailover({ ...buildFailoverInput(ctx, planFor(outcome.key, ctx.snapshot, deps).candidates, body), ...(hooks.onPermit ? { onPermit: hooks.onPermit } : {}) }),
+    failover: () =>
+      runFailover({
+        ...buildFailoverInput(ctx, planFor(outcome.key, ctx.snapshot, deps).candidates, body),
+        ...(hooks.onPermit ? { onPermit: hooks.onPermit } : {}),
+      }),
     consume: async (result, part) => {
       const read = await readPartBody(result, partRequest, readOptions);
       hooks.onPartRead?.(part, read);
@@ -71,7 +75,14 @@ export function explainNoImage(ctx: DispatchCore, parts: FanOutRun['parts']): No
   if (ctx.clientSignal.aborted) return { kind: 'aborted' };
   const upstreamError = parts.map((p) => (p.kind === 'done' ? p.value.body : null)).find((b) => b?.kind === 'upstream_error');
   if (upstreamError?.kind === 'upstream_error') return { kind: 'upstream_error', part: upstreamError };
-  return { kind: 'exhausted', error: buildExhaustionError(parts.flatMap((p) => p.attempts), parts.flatMap((p) => p.skips), ctx.deps.now()) };
+  return {
+    kind: 'exhausted',
+    error: buildExhaustionError(
+      parts.flatMap((p) => p.attempts),
+      parts.flatMap((p) => p.skips),
+      ctx.deps.now(),
+    ),
+  };
 }
 
 /**
@@ -124,15 +135,23 @@ export async function dispatchStreamFanOut(ctx: DispatchContext): Promise<void> 
     for (; next < ready.length && ready[next] !== undefined; next += 1) {
       const body = ready[next];
       if (body?.kind !== 'image') continue;
-      const text = buildPartEvents(body, `${STREAM_EVENT_PREFIX[outcome.request.endpoint]}.completed`, eventDefaultsOf(outcome.request), Math.floor(deps.now() / 1000));
+      const text = buildPartEvents(
+        body,
+        `${STREAM_EVENT_PREFIX[outcome.request.endpoint]}.completed`,
+        eventDefaultsOf(outcome.request),
+        Math.floor(deps.now() / 1000),
+      );
       events += text.count;
       sse.writeEvents(text.events);
     }
   };
-  const run = await runParts(ctx, { onPermit: () => sse.start(), onPartRead: (part, body) => {
-    ready[part] = body;
-    flush();
-  } });
+  const run = await runParts(ctx, {
+    onPermit: () => sse.start(),
+    onPartRead: (part, body) => {
+      ready[part] = body;
+      flush();
+    },
+  });
   for (let part = 0; part < outcome.request.n; part += 1) ready[part] ??= null;
   flush();
   outcome.stream = { completedEvents: events, partialEvents: 0, path: 'images' };

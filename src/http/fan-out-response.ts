@@ -81,7 +81,10 @@ export async function sendFanOutResponse(reply: FastifyReply, images: readonly I
 /** Answers with the first part's upstream error, as a plain request would have. */
 export async function sendPartError(reply: FastifyReply, part: Extract<PartBody, { kind: 'upstream_error' }>): Promise<number> {
   const built = buildUpstreamErrorResponse(part.status, part.info);
-  await reply.code(built.status).headers({ ...built.headers, 'x-should-retry': 'false' }).send(built.body);
+  await reply
+    .code(built.status)
+    .headers({ ...built.headers, 'x-should-retry': 'false' })
+    .send(built.body);
   return built.status;
 }
 
@@ -126,7 +129,12 @@ export function combinePartMetrics(metrics: readonly ResponseMetrics[]): Respons
  * The `*.completed` events of one part's body already in memory: one per `data[]` entry with a
  * `b64_json`, each with the part's echoes and usage (within the stream enums), and how many.
  */
-export function buildPartEvents(part: Extract<PartBody, { kind: 'image' }>, type: string, defaults: ImageEventDefaults, createdAt: number): { events: string; count: number } {
+export function buildPartEvents(
+  part: Extract<PartBody, { kind: 'image' }>,
+  type: string,
+  defaults: ImageEventDefaults,
+  createdAt: number,
+): { events: string; count: number } {
   const images = (Array.isArray(part.json.data) ? part.json.data : []).flatMap((item) => {
     const b64 = typeof item === 'object' && item !== null ? (item as { b64_json?: unknown }).b64_json : undefined;
     return typeof b64 === 'string' ? [b64] : [];

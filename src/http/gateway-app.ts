@@ -71,7 +71,10 @@ export async function buildGatewayApp(deps: GatewayDeps, opts: GatewayAppOptions
   // literals, which the images room needs to reject `n: 2.0`.
   app.addContentTypeParser('application/json', (req, payload, done) => {
     if (resolveEndpoint(req.routeOptions.url ?? '') !== undefined) return done(null, payload);
-    readRequestText(req, payload, deps.config.maxJsonBodyBytes).then((text) => done(null, text), (err: Error) => done(err));
+    readRequestText(req, payload, deps.config.maxJsonBodyBytes).then(
+      (text) => done(null, text),
+      (err: Error) => done(err),
+    );
   });
   await app.register(multipart, {
     limits: {
@@ -113,7 +116,10 @@ export async function buildGatewayApp(deps: GatewayDeps, opts: GatewayAppOptions
   app.get('/healthz', async (_req, reply) => reply.type('text/plain; charset=utf-8').send('ok'));
   app.get('/readyz', async (_req, reply) => {
     const ready = deps.snapshots.isReady();
-    return reply.code(ready ? 200 : 503).type('text/plain; charset=utf-8').send(ready ? 'ready' : 'not ready');
+    return reply
+      .code(ready ? 200 : 503)
+      .type('text/plain; charset=utf-8')
+      .send(ready ? 'ready' : 'not ready');
   });
   app.get('/metrics', async (_req, reply) => {
     const { contentType, body } = await deps.metrics.render();

@@ -6,9 +6,7 @@ import { combineImagesResponses } from './fan-out-response.js';
 import { hostImagesResponse, resolveHostedImages } from './hosted-images.js';
 
 /** What an async job ended with: the answer the plain request would have given, or a cancellation. */
-export type JobAnswer =
-  | { kind: 'answer'; status: number; body: unknown; errorCode: string | null }
-  | { kind: 'cancelled' };
+export type JobAnswer = { kind: 'answer'; status: number; body: unknown; errorCode: string | null } | { kind: 'cancelled' };
 
 /**
  * Runs an admitted request to its final answer without an HTTP exchange (an async job): the same

@@ -84,7 +84,8 @@ export function buildJobView(row: JobRow, capability: Capability) {
     finished_at: seconds(row.finishedAt),
     expires_at: seconds(row.expiresAt),
   };
-  if (row.status === 'cancelled') return { ...view, error: { message: 'the job was cancelled', type: 'invalid_request_error', param: null, code: 'cancelled' } };
+  if (row.status === 'cancelled')
+    return { ...view, error: { message: 'the job was cancelled', type: 'invalid_request_error', param: null, code: 'cancelled' } };
   if (row.resultSealed === null) {
     return row.status === 'failed' ? { ...view, status_code: row.httpStatus, error: unsealedError(row.errorCode) } : view;
   }
@@ -128,7 +129,8 @@ function waitSeconds(req: FastifyRequest): number {
   const raw = (req.query as { wait?: unknown }).wait;
   if (raw === undefined) return 0;
   const seconds = Number(raw);
-  if (!Number.isFinite(seconds) || seconds < 0) throw new GatewayError('invalid_request', `wait must be a number of seconds from 0 to ${MAX_JOB_WAIT_S}`, 'wait');
+  if (!Number.isFinite(seconds) || seconds < 0)
+    throw new GatewayError('invalid_request', `wait must be a number of seconds from 0 to ${MAX_JOB_WAIT_S}`, 'wait');
   return Math.min(seconds, MAX_JOB_WAIT_S);
 }
 

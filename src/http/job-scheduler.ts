@@ -106,7 +106,9 @@ export class JobScheduler implements JobQueue {
     if (this.timer) clearInterval(this.timer);
     const queued = [...this.queues.values()].flat();
     this.queues.clear();
-    await Promise.all(queued.map((job) => this.end(job, errorAnswer(new GatewayError('shutting_down', 'the gateway shut down before the job started; submit it again')))));
+    await Promise.all(
+      queued.map((job) => this.end(job, errorAnswer(new GatewayError('shutting_down', 'the gateway shut down before the job started; submit it again')))),
+    );
     const all = Promise.all([...this.finished]);
     const deadline = new Promise((resolve) => setTimeout(resolve, graceMs).unref());
     await Promise.race([all, deadline]);
@@ -162,7 +164,7 @@ export class JobScheduler implements JobQueue {
   /** Why a queued job can never start (key gone or switched off, no image account, waited too long), or null. */
   private refusalOf(job: LocalJob, snapshot: Snapshot): GatewayError | null {
     const key = findKey(snapshot, job.keyId);
-    if (!key || key.status !== 'active') return new GatewayError('key_disabled', 'this API key was disabled before the job started');
+    if (key?.status !== 'active') return new GatewayError('key_disabled', 'this API key was disabled before the job started');
     if (!key.imageEnabled) return new GatewayError('image_disabled', 'codex image generation is disabled for this key');
     const plan = planFor(key, snapshot, this.opts.deps);
     if (plan.candidates.length === 0) {
@@ -176,10 +178,12 @@ export class JobScheduler implements JobQueue {
   }
 
   private track(work: Promise<void>): void {
-    const tracked = work.catch((err: unknown) => this.opts.onError(err)).finally(() => {
-      this.finished.delete(tracked);
-      this.pump();
-    });
+    const tracked = work
+      .catch((err: unknown) => this.opts.onError(err))
+      .finally(() => {
+        this.finished.delete(tracked);
+        this.pump();
+      });
     this.finished.add(tracked);
   }
 
@@ -195,7 +199,10 @@ export class JobScheduler implements JobQueue {
       const core = { deps, snapshot, outcome: job.outcome, permits, clientSignal: job.controller.signal, clientHeaders: job.clientHeaders };
       const ran = await this.execute(job, core);
       // Aborted by a shutdown rather than by its client: a retryable failure, not a cancellation.
-      const answer = ran.kind === 'cancelled' && this.draining ? errorAnswer(new GatewayError('shutting_down', 'the gateway shut down while the job ran; submit it again')) : ran;
+      const answer =
+        ran.kind === 'cancelled' && this.draining
+          ? errorAnswer(new GatewayError('shutting_down', 'the gateway shut down while the job ran; submit it again'))
+          : ran;
       for (const permit of permits) permit.release();
       await this.end(job, answer);
       this.opts.record(job.outcome);
@@ -232,7 +239,14 @@ export class JobScheduler implements JobQueue {
     const now = deps.now();
     try {
       if (answer.kind === 'cancelled') {
-        await finishJob(db, job.capability.idHash, { status: 'cancelled', httpStatus: null, errorCode: 'cancelled', resultSealed: null, finishedAt: now, expiresAt: now + resultTtlMs });
+        await finishJob(db, job.capability.idHash, {
+          status: 'cancelled',
+          httpStatus: null,
+          errorCode: 'cancelled',
+          resultSealed: null,
+          finishedAt: now,
+          expiresAt: now + resultTtlMs,
+        });
       } else {
         const sealed = sealWithCapability(job.capability, Buffer.from(JSON.stringify({ status: answer.status, body: answer.body })));
         const errorCode = answer.errorCode === null ? null : STORABLE_CODE.test(answer.errorCode) ? answer.errorCode : 'upstream_error';

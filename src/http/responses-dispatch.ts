@@ -124,7 +124,9 @@ export async function dispatchResponsesStream(ctx: DispatchContext, candidates: 
       sent = true;
     },
     onImage: (image, usage) => {
-      sse.writeEvents(buildCompletedEvent(`${prefix}.completed`, image.b64, { facts: { ...image.echoes, usage }, details: usage, defaults, createdAt: createdAt() }));
+      sse.writeEvents(
+        buildCompletedEvent(`${prefix}.completed`, image.b64, { facts: { ...image.echoes, usage }, details: usage, defaults, createdAt: createdAt() }),
+      );
       sent = true;
     },
     committed: () => sent,
@@ -147,7 +149,12 @@ export async function dispatchResponsesStream(ctx: DispatchContext, candidates: 
  */
 export async function dispatchResponsesJson(ctx: DispatchContext, candidates: readonly Candidate[]): Promise<void> {
   const { deps, outcome } = ctx;
-  const run = await runResponsesAttempts(ctx, candidates, { onPermit: () => undefined, onPartial: () => undefined, onImage: () => undefined, committed: () => false });
+  const run = await runResponsesAttempts(ctx, candidates, {
+    onPermit: () => undefined,
+    onPartial: () => undefined,
+    onImage: () => undefined,
+    committed: () => false,
+  });
   if (run.kind === 'aborted') {
     outcome.ending = { kind: 'client_aborted' };
     ctx.reply.hijack();

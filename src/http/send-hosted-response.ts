@@ -33,7 +33,12 @@ const headerText = (v: string | string[] | undefined): string | undefined => (Ar
  * 500 `result_store_failed` before any byte went out; a broken upstream body cuts the connection,
  * as on the streamed path.
  */
-export async function sendHostedUpstreamResponse(reply: FastifyReply, response: UpstreamResponse, request: ImageRequest, opts: HostedSendOptions): Promise<HostedSent> {
+export async function sendHostedUpstreamResponse(
+  reply: FastifyReply,
+  response: UpstreamResponse,
+  request: ImageRequest,
+  opts: HostedSendOptions,
+): Promise<HostedSent> {
   const tap = createResponseTap({
     responseFormat: request.responseFormat,
     urlFallbackMime: opts.hosted.fallbackType,

@@ -71,7 +71,10 @@ export async function sendUpstreamErrorInfo(reply: FastifyReply, upstreamStatus:
   // A 1xx/3xx at this point is not something an Images API client can use.
   const status = upstreamStatus >= 400 ? upstreamStatus : 502;
   const built = buildUpstreamErrorResponse(status, info);
-  await reply.code(built.status).headers({ ...built.headers, 'x-should-retry': 'false' }).send(built.body);
+  await reply
+    .code(built.status)
+    .headers({ ...built.headers, 'x-should-retry': 'false' })
+    .send(built.body);
   return { status: built.status, metrics: null, streamError: null };
 }
 
@@ -95,7 +98,8 @@ function pipeThrough(source: Readable, tap: Transform, res: ServerResponse, idle
   return new Promise((resolve, reject) => {
     let settled = false;
     // Who stalled: a full client buffer means the client stopped reading; otherwise the upstream went quiet.
-    const onIdle = () => fail(Object.assign(new Error('no progress toward the client'), { code: res.writableNeedDrain ? 'CLIENT_STALLED' : 'UPSTREAM_STALLED' }));
+    const onIdle = () =>
+      fail(Object.assign(new Error('no progress toward the client'), { code: res.writableNeedDrain ? 'CLIENT_STALLED' : 'UPSTREAM_STALLED' }));
     const idle = setTimeout(onIdle, idleTimeoutMs);
     const fail = (err: unknown) => {
       if (settled) return;

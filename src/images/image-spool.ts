@@ -43,7 +43,14 @@ export async function sweepStaleSpoolFiles(dir?: string, now: number = Date.now(
     if (!own && !LEGACY_SPOOL_FILE.test(name)) continue;
     const path = join(root, name);
     const writerGone = own !== null && !isProcessAlive(Number(own[1]));
-    const stale = writerGone || now - (await stat(path).then((s) => s.mtimeMs, () => now)) > SPOOL_STALE_MS;
+    const stale =
+      writerGone ||
+      now -
+        (await stat(path).then(
+          (s) => s.mtimeMs,
+          () => now,
+        )) >
+        SPOOL_STALE_MS;
     if (!stale) continue;
     await rm(path, { force: true });
     removed += 1;

@@ -15,8 +15,7 @@ const DECLARED_MIME = {
 } as const satisfies Record<string, ImageMime>;
 
 /** The type a DATA_URL_PREFIX match declares (jpg normalised to image/jpeg). */
-export const declaredMime = (prefix: RegExpExecArray): ImageMime =>
-  DECLARED_MIME[(prefix[1] ?? '').toLowerCase() as keyof typeof DECLARED_MIME];
+export const declaredMime = (prefix: RegExpExecArray): ImageMime => DECLARED_MIME[(prefix[1] ?? '').toLowerCase() as keyof typeof DECLARED_MIME];
 
 /** Base64 characters needed to decode SNIFF_HEAD_BYTES (4 characters per 3 bytes). */
 const SNIFF_HEAD_CHARS = Math.ceil(SNIFF_HEAD_BYTES / 3) * 4;
@@ -66,5 +65,4 @@ function countBase64Chars(text: string, start: number): number {
  * The length rule of strict base64: padded to a multiple of 4, or unpadded with a length that is
  * not 1 more than a multiple of 4 (a lone trailing character encodes no whole byte).
  */
-export const isBase64LengthValid = (dataChars: number, padding: number): boolean =>
-  padding === 0 ? dataChars % 4 !== 1 : (dataChars + padding) % 4 === 0;
+export const isBase64LengthValid = (dataChars: number, padding: number): boolean => (padding === 0 ? dataChars % 4 !== 1 : (dataChars + padding) % 4 === 0);

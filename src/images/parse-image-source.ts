@@ -10,7 +10,6 @@ export type ResolveStreamedString = (value: string) => StreamedImageString | und
 
 const HTTP_PREFIX = /^https?:\/\//i;
 
-
 /**
  * Turns one JSON image reference (an `images[i]` element or `mask`) into an ImageInput. Accepted
  * forms: a string, or `{"image_url": string}` (the OpenAI JSON edit shape and what Codex sends),

@@ -46,8 +46,7 @@ function endOfValue(text: string, start: number): number {
   return SCALAR_END.exec(text)?.index ?? text.length;
 }
 
-const decodeKey = (literal: string): string =>
-  literal.includes('\\') ? String(JSON.parse(literal)) : literal.slice(1, -1);
+const decodeKey = (literal: string): string => (literal.includes('\\') ? String(JSON.parse(literal)) : literal.slice(1, -1));
 
 /**
  * Finds the raw JSON text of the named top-level members of an object, e.g. `2.0` for `{"n": 2.0}`,

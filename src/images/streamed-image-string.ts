@@ -144,7 +144,8 @@ class DataUrlSpooler {
     if (this.verdict === 'ok') this.pass.end();
     const settled = await this.spooled.then(
       (image): StreamedImageString => ({ kind: 'spooled', image }),
-      (error: unknown): StreamedImageString => (isGatewayError(error) && error.code === 'invalid_image' ? { kind: 'invalid_image' } : { kind: 'failed', error }),
+      (error: unknown): StreamedImageString =>
+        isGatewayError(error) && error.code === 'invalid_image' ? { kind: 'invalid_image' } : { kind: 'failed', error },
     );
     return this.verdict === 'ok' ? settled : { kind: this.verdict };
   }

@@ -7,10 +7,7 @@ import type { ImageInput, ImageOptions, ImageRequest, SpooledFile, UpstreamBody 
  * ASCII (a validated data URL, sent in slices so it is never copied whole), or a spooled file
  * sent as base64.
  */
-type Segment =
-  | { kind: 'text'; text: string }
-  | { kind: 'ascii'; text: string }
-  | { kind: 'base64'; file: SpooledFile };
+type Segment = { kind: 'text'; text: string } | { kind: 'ascii'; text: string } | { kind: 'base64'; file: SpooledFile };
 
 /** Characters per slice of a large ASCII string, and a multiple of 3 for base64 output chunks. */
 const SLICE_CHARS = 64 * 1024;
@@ -55,7 +52,9 @@ function buildResponsesSegments(req: ImageRequest, hostModel: string): Segment[]
   const images = req.images.flatMap((input) => [text(',{"type":"input_image","image_url":'), ...buildStringSegments(input), text('}')]);
   const mask = req.mask === null ? [text(tool)] : [text(`${tool.slice(0, -1)},"input_image_mask":{"image_url":`), ...buildStringSegments(req.mask), text('}}')];
   return [
-    text(`{"model":${JSON.stringify(hostModel)},"instructions":"","input":[{"type":"message","role":"user","content":[{"type":"input_text","text":${JSON.stringify(req.prompt)}}`),
+    text(
+      `{"model":${JSON.stringify(hostModel)},"instructions":"","input":[{"type":"message","role":"user","content":[{"type":"input_text","text":${JSON.stringify(req.prompt)}}`,
+    ),
     ...images,
     text(']}],"tools":['),
     ...mask,
@@ -65,7 +64,13 @@ function buildResponsesSegments(req: ImageRequest, hostModel: string): Segment[]
 
 /** The options forwarded upstream, in body order; anything else in `options` is never sent. */
 const UPSTREAM_OPTIONS = [
-  'size', 'quality', 'background', 'output_format', 'output_compression', 'moderation', 'input_fidelity',
+  'size',
+  'quality',
+  'background',
+  'output_format',
+  'output_compression',
+  'moderation',
+  'input_fidelity',
 ] as const satisfies readonly (keyof ImageOptions)[];
 
 const text = (value: string): Segment => ({ kind: 'text', text: value });
@@ -90,9 +95,7 @@ function buildStringSegments(input: ImageInput): Segment[] {
     case 'url':
       return [text(JSON.stringify(input.url))];
     case 'inline':
-      return JSON_UNSAFE.test(input.dataUrl)
-        ? [text(JSON.stringify(input.dataUrl))]
-        : [text('"'), { kind: 'ascii', text: input.dataUrl }, text('"')];
+      return JSON_UNSAFE.test(input.dataUrl) ? [text(JSON.stringify(input.dataUrl))] : [text('"'), { kind: 'ascii', text: input.dataUrl }, text('"')];
     case 'spooled':
       return [text(`"data:${input.mime};base64,`), { kind: 'base64', file: input.file }, text('"')];
     default:

@@ -49,7 +49,13 @@ const IMAGE_KINDS: ReadonlySet<FieldValue['kind']> = new Set(['imageList', 'imag
 
 /** The options sent upstream when their rule forwards or maps them. */
 const UPSTREAM_OPTIONS = [
-  'size', 'quality', 'background', 'output_format', 'output_compression', 'moderation', 'input_fidelity',
+  'size',
+  'quality',
+  'background',
+  'output_format',
+  'output_compression',
+  'moderation',
+  'input_fidelity',
 ] as const satisfies readonly (keyof ImageOptions & PolicyField)[];
 
 const invalid = (param: string, message: string) => new GatewayError('invalid_request', message, param);
@@ -114,7 +120,9 @@ export function validateImageFields(input: FieldValidationInput): ValidatedField
 }
 
 function rejectUnknownFields(fields: Readonly<Record<string, unknown>>, form: RequestForm): void {
-  const unknown = Object.keys(fields).filter((key) => ruleFor(key, form).action === 'absent').sort()[0];
+  const unknown = Object.keys(fields)
+    .filter((key) => ruleFor(key, form).action === 'absent')
+    .sort()[0];
   if (unknown !== undefined) throw buildUnknownFieldError(unknown);
 }
 
@@ -181,8 +189,7 @@ function parsePrompt(value: unknown, maxChars: number): string {
  * `2.0` and `1e0` into integers, but the original gateway (a u64 field) rejects them.
  */
 function parseInteger(name: string, value: unknown, range: { min: number; max: number }, literal: string | undefined): number {
-  const isInteger =
-    typeof value === 'number' && Number.isInteger(value) && value >= 0 && (literal === undefined || INTEGER_LITERAL.test(literal));
+  const isInteger = typeof value === 'number' && Number.isInteger(value) && value >= 0 && (literal === undefined || INTEGER_LITERAL.test(literal));
   if (!isInteger) throw invalid(name, `${name} must be an integer`);
   if (value < range.min || value > range.max) throw invalid(name, `${name} must be between ${range.min} and ${range.max}`);
   return value;

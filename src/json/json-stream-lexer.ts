@@ -19,7 +19,18 @@ const LEX = { between: 0, string: 1, escape: 2, unicode: 3, word: 4, failed: 5 }
 type Lex = (typeof LEX)[keyof typeof LEX];
 const EXPECT = { value: 0, valueOrEnd: 1, keyOrEnd: 2, key: 3, colon: 4, commaOrEnd: 5 } as const;
 type Expect = (typeof EXPECT)[keyof typeof EXPECT];
-const C = { quote: 0x22, backslash: 0x5c, lbrace: 0x7b, rbrace: 0x7d, lbracket: 0x5b, rbracket: 0x5d, colon: 0x3a, comma: 0x2c, equals: 0x3d, u: 0x75 } as const;
+const C = {
+  quote: 0x22,
+  backslash: 0x5c,
+  lbrace: 0x7b,
+  rbrace: 0x7d,
+  lbracket: 0x5b,
+  rbracket: 0x5d,
+  colon: 0x3a,
+  comma: 0x2c,
+  equals: 0x3d,
+  u: 0x75,
+} as const;
 const SIMPLE_ESCAPES = new Set([0x22, 0x5c, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74]);
 const NUMBER_TEXT = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
@@ -33,10 +44,8 @@ interface Frame {
 
 const isWhitespace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 /** Bytes that can continue a number or literal token. */
-const isWordByte = (c: number): boolean =>
-  (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x7a) || c === 0x2d || c === 0x2b || c === 0x2e || c === 0x45;
-const hexValue = (c: number): number =>
-  c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1;
+const isWordByte = (c: number): boolean => (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x7a) || c === 0x2d || c === 0x2b || c === 0x2e || c === 0x45;
+const hexValue = (c: number): number => (c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1);
 
 /** See the file comment. One instance per body; feed it with `write` and finish with `end`. */
 export class JsonStreamLexer {

@@ -44,5 +44,8 @@ export function filterActivity(events: readonly ImageLogEvent[], filter: Activit
  * first, as the buffer lists them; lines of one request share a `ts`, so their written order is kept.
  */
 export function selectRequestLines(events: readonly ImageLogEvent[], requestId: string): ImageLogEvent[] {
-  return events.filter((e) => e.request_id === requestId).reverse().sort((a, b) => a.ts - b.ts);
+  return events
+    .filter((e) => e.request_id === requestId)
+    .reverse()
+    .sort((a, b) => a.ts - b.ts);
 }

@@ -24,9 +24,7 @@ export const METRIC_NAMES = {
 } as const satisfies Record<string, string>;
 
 /** Histogram buckets in seconds: image generation takes 40–120 s and can pass 4 minutes. */
-export const DURATION_BUCKETS_SECONDS = [
-  0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 45, 60, 90, 120, 180, 240, 300, 420, 600,
-] as const;
+export const DURATION_BUCKETS_SECONDS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 45, 60, 90, 120, 180, 240, 300, 420, 600] as const;
 
 /**
  * Typed recording handles. Every label value goes through a resolver from metric-labels.ts, so no
@@ -69,8 +67,7 @@ export function createGatewayMetrics(): GatewayMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
-  const counter = <T extends string>(name: string, help: string, labelNames: readonly T[]) =>
-    new Counter<T>({ name, help, labelNames, registers });
+  const counter = <T extends string>(name: string, help: string, labelNames: readonly T[]) => new Counter<T>({ name, help, labelNames, registers });
   const histogram = (name: string, help: string) =>
     new Histogram<'endpoint'>({ name, help, labelNames: ['endpoint'], buckets: [...DURATION_BUCKETS_SECONDS], registers });
 
@@ -79,7 +76,12 @@ export function createGatewayMetrics(): GatewayMetrics {
   const ttfb = histogram(METRIC_NAMES.upstreamTtfb, 'Upstream time to response headers in seconds');
   const failovers = counter(METRIC_NAMES.failovers, 'Moves to the next account, by failure class', ['reason']);
   const rejections = counter(METRIC_NAMES.limiterRejections, 'Requests refused by a limiter', ['limiter']);
-  const inflight = new Gauge<'account'>({ name: METRIC_NAMES.accountInflight, help: 'In-flight upstream requests per account', labelNames: ['account'], registers });
+  const inflight = new Gauge<'account'>({
+    name: METRIC_NAMES.accountInflight,
+    help: 'In-flight upstream requests per account',
+    labelNames: ['account'],
+    registers,
+  });
   const upstream = counter(METRIC_NAMES.upstreamResponses, 'Upstream responses by status class', ['status_class']);
   const images = counter(METRIC_NAMES.imagesReturned, 'Images returned to clients', []);
   const bytes = counter(METRIC_NAMES.responseBytes, 'Response body bytes returned to clients', []);

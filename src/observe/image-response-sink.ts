@@ -7,9 +7,23 @@ export const MAX_ECHO_CHARS = 64;
 
 /** Slots: what a value position means in an Images API response. */
 const SLOT = {
-  other: 0, root: 1, data: 2, usage: 3, size: 4, quality: 5, outputFormat: 6, background: 7,
-  dataItem: 8, b64: 9, inputTokens: 10, outputTokens: 11, totalTokens: 12, tokens: 13,
-  inputDetails: 14, textTokens: 15, imageTokens: 16,
+  other: 0,
+  root: 1,
+  data: 2,
+  usage: 3,
+  size: 4,
+  quality: 5,
+  outputFormat: 6,
+  background: 7,
+  dataItem: 8,
+  b64: 9,
+  inputTokens: 10,
+  outputTokens: 11,
+  totalTokens: 12,
+  tokens: 13,
+  inputDetails: 14,
+  textTokens: 15,
+  imageTokens: 16,
 } as const;
 /** Roles: what a container is. */
 const ROLE = { other: 0, top: 1, data: 2, item: 3, usage: 4, inputDetails: 5 } as const;
@@ -17,7 +31,13 @@ const ROLE = { other: 0, top: 1, data: 2, item: 3, usage: 4, inputDetails: 5 } a
 /** The paths the tap reads: top-level members, `usage.*`, `data[i].b64_json`. */
 export const COLLECTED_KEYS = {
   top: { data: SLOT.data, usage: SLOT.usage, size: SLOT.size, quality: SLOT.quality, output_format: SLOT.outputFormat, background: SLOT.background },
-  usage: { input_tokens: SLOT.inputTokens, output_tokens: SLOT.outputTokens, total_tokens: SLOT.totalTokens, tokens: SLOT.tokens, input_tokens_details: SLOT.inputDetails },
+  usage: {
+    input_tokens: SLOT.inputTokens,
+    output_tokens: SLOT.outputTokens,
+    total_tokens: SLOT.totalTokens,
+    tokens: SLOT.tokens,
+    input_tokens_details: SLOT.inputDetails,
+  },
   inputDetails: { text_tokens: SLOT.textTokens, image_tokens: SLOT.imageTokens },
   item: { b64_json: SLOT.b64 },
 } as const satisfies Record<string, Record<string, number>>;

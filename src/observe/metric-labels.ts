@@ -10,9 +10,7 @@ import { FAILURE_CLASSES, type FailureClass } from '../errors/failure-classes.js
 type ErrorCodeName = keyof typeof ERRORS;
 
 /** `error_class` values: `none` for success, the pipeline classes, every gateway error code, `other`. */
-export const ERROR_CLASSES: readonly string[] = [
-  ...new Set<string>(['none', ...FAILURE_CLASSES, ...(Object.keys(ERRORS) as ErrorCodeName[]), 'other']),
-];
+export const ERROR_CLASSES: readonly string[] = [...new Set<string>(['none', ...FAILURE_CLASSES, ...(Object.keys(ERRORS) as ErrorCodeName[]), 'other'])];
 
 export type ErrorClassLabel = FailureClass | ErrorCodeName | 'none' | 'other';
 
@@ -22,8 +20,7 @@ export type StatusClass = (typeof STATUS_CLASSES)[number];
 
 /** Statuses kept exact in the `status` label (the gateway's own plus the usual upstream ones); others become their class. */
 export const EXACT_STATUSES: readonly number[] = [
-  ...new Set<number>([200, 400, 401, 403, 404, 408, 409, 413, 415, 422, 429, 500, 502, 503, 504,
-    ...Object.values(ERRORS).map((e) => e.status)]),
+  ...new Set<number>([200, 400, 401, 403, 404, 408, 409, 413, 415, 422, 429, 500, 502, 503, 504, ...Object.values(ERRORS).map((e) => e.status)]),
 ].sort((a, b) => a - b);
 
 /** `endpoint` values. */

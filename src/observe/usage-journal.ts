@@ -27,7 +27,9 @@ const SEGMENT_NAME = /^segment-(\d{16})\.jsonl$/;
 const buildSegmentName = (firstSeq: number): string => `segment-${String(firstSeq).padStart(16, '0')}.jsonl`;
 
 /** The counters a record carries, besides `seq`, `keyId` and `lastUsedAt`. */
-const RECORD_COUNTERS = ['requests', 'successes', 'images', 'inputTokens', 'outputTokens', 'totalTokens', 'usageMissing'] as const satisfies ReadonlyArray<keyof KeyUsageDelta>;
+const RECORD_COUNTERS = ['requests', 'successes', 'images', 'inputTokens', 'outputTokens', 'totalTokens', 'usageMissing'] as const satisfies ReadonlyArray<
+  keyof KeyUsageDelta
+>;
 
 /** One journal record: its sequence number (1, 2, … within a writer) and the increment. */
 export interface UsageJournalRecord {
@@ -213,7 +215,9 @@ export interface UsageJournalContents {
 
 /** The segment files of a writer directory, in sequence order. */
 export function listSegmentNames(dir: string): string[] {
-  return readdirSync(dir).filter((name) => SEGMENT_NAME.test(name)).sort();
+  return readdirSync(dir)
+    .filter((name) => SEGMENT_NAME.test(name))
+    .sort();
 }
 
 /**

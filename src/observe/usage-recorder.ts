@@ -125,9 +125,12 @@ export function createUsageRecorder(opts: UsageRecorderOptions): UsageRecorder {
     return flushing;
   }
 
-  const timer = setInterval(() => {
-    if (!flushing) flush().catch(() => undefined); // reported in applyPending; retried next tick
-  }, Math.max(1, opts.flushIntervalMs));
+  const timer = setInterval(
+    () => {
+      if (!flushing) flush().catch(() => undefined); // reported in applyPending; retried next tick
+    },
+    Math.max(1, opts.flushIntervalMs),
+  );
   timer.unref();
 
   return {
@@ -146,10 +149,17 @@ export function createUsageRecorder(opts: UsageRecorderOptions): UsageRecorder {
       clearInterval(timer);
       while (flushing) await flushing.catch(() => undefined);
       const [requestsBefore, keysBefore] = [appliedRequests, appliedKeys];
-      const closeReport = (): UsageCloseReport => ({ flushedRequests: appliedRequests - requestsBefore, flushedKeys: appliedKeys - keysBefore, unappliedKeys: pending.size });
+      const closeReport = (): UsageCloseReport => ({
+        flushedRequests: appliedRequests - requestsBefore,
+        flushedKeys: appliedKeys - keysBefore,
+        unappliedKeys: pending.size,
+      });
       const attempts = Math.max(1, opts.maxCloseAttempts ?? 5);
       for (let i = 0; i < attempts; i++) {
-        const ok = await flush().then(() => true, () => false);
+        const ok = await flush().then(
+          () => true,
+          () => false,
+        );
         if (ok && pending.size === 0) return closeReport();
         if (i + 1 < attempts) await delay(opts.closeRetryDelayMs ?? 200);
       }

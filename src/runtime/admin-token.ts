@@ -18,6 +18,6 @@ export async function resolveAdminToken(envToken: string | null, dataDir: string
   }
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const token = `cig_admin_${randomBytes(32).toString('base64url')}`;
-  await writeFile(file, token + '\n', { mode: 0o600, flag: 'w' });
+  await writeFile(file, `${token}\n`, { mode: 0o600, flag: 'w' });
   return { token, file, created: true };
 }

@@ -189,11 +189,11 @@ function createCredentialHealthReporter(metrics: GatewayMetrics, logger: Fastify
     if (snapshot.masterKeyMatches === last.masterKeyMatches && unreadable.length === last.unreadable) return;
     last = { masterKeyMatches: snapshot.masterKeyMatches, unreadable: unreadable.length };
     if (!snapshot.masterKeyMatches) {
-      logger.error({ unreadableAccounts: unreadable }, 'master key does not open this database\'s credentials; /readyz answers 503 until the key matches');
+      logger.error({ unreadableAccounts: unreadable }, "master key does not open this database's credentials; /readyz answers 503 until the key matches");
     } else if (unreadable.length > 0) {
-      logger.warn({ unreadableAccounts: unreadable }, 'some accounts\' stored credentials cannot be opened; they are left out of routing');
+      logger.warn({ unreadableAccounts: unreadable }, "some accounts' stored credentials cannot be opened; they are left out of routing");
     } else {
-      logger.info('every account\'s stored credentials open again');
+      logger.info("every account's stored credentials open again");
     }
   };
 }
@@ -229,7 +229,13 @@ const JOB_PUMP_INTERVAL_MS = 250;
 function logShutdown(logger: FastifyBaseLogger, flushed: UsageCloseReport | null, log: { writtenLines: number; droppedLines: number }): void {
   const usage = flushed ?? { flushedRequests: 0, flushedKeys: 0, unappliedKeys: 0 };
   logger.info(
-    { usageRequests: usage.flushedRequests, usageKeys: usage.flushedKeys, usageUnappliedKeys: usage.unappliedKeys, requestLogLines: log.writtenLines, requestLogDropped: log.droppedLines },
+    {
+      usageRequests: usage.flushedRequests,
+      usageKeys: usage.flushedKeys,
+      usageUnappliedKeys: usage.unappliedKeys,
+      requestLogLines: log.writtenLines,
+      requestLogDropped: log.droppedLines,
+    },
     `shutdown flushed usage of ${usage.flushedRequests} request(s) on ${usage.flushedKeys} key(s)` +
       (flushed === null ? ' (the usage flush failed)' : usage.unappliedKeys > 0 ? ` (${usage.unappliedKeys} key(s) NOT written)` : '') +
       ` and ${log.writtenLines} request-log line(s) in all` +

@@ -54,7 +54,10 @@ async function abandonStart(stops: ShutdownStack): Promise<void> {
 
 /** `start`: both planes in one process, on Postgres when configured, else embedded PGlite. Applies migrations. */
 export async function runStart(config: Config, logger: FastifyBaseLogger = createAppLogger(config.logLevel)): Promise<RunningProcess> {
-  await assertAddressesFree([['listen', config.listen], ['adminListen', config.adminListen]]);
+  await assertAddressesFree([
+    ['listen', config.listen],
+    ['adminListen', config.adminListen],
+  ]);
   const opened = await openDatabase(config, (err) => logger.warn({ err: errorSummary(err) }, 'database connection error'));
   // Undone in reverse: instance file, admin app, refresh worker, data plane, and the database last.
   const stops = createShutdownStack(logger, 'start');
@@ -72,13 +75,22 @@ export async function runStart(config: Config, logger: FastifyBaseLogger = creat
       createLocalStatusReader(dataPlane.status),
       createRemoteStatusReader({ urls: config.gatewayStatusUrls, adminToken: admin.token }),
     ]);
-    const adminApp = buildAdminApp({ control: createControlServices({ db: opened.db, cipher }), adminToken: admin.token, logger, gatewayStatus, extend: registerConsoleStatic });
+    const adminApp = buildAdminApp({
+      control: createControlServices({ db: opened.db, cipher }),
+      adminToken: admin.token,
+      logger,
+      gatewayStatus,
+      extend: registerConsoleStatic,
+    });
     stops.push(() => closeWithGrace(adminApp, config.shutdownGraceMs));
     const gatewayUrl = await listenOn(dataPlane.app, 'listen', config.listen);
     const adminUrl = await listenOn(adminApp, 'adminListen', config.adminListen);
     await writeInstanceFile(config.dataDir, { pid: process.pid, gatewayUrl, adminUrl, startedAt: Date.now(), version: PACKAGE_VERSION });
     stops.push(() => removeInstanceFile(config.dataDir));
-    logger.info({ gatewayUrl, adminUrl, consoleUrl: `${adminUrl}${CONSOLE_PATH}`, adminTokenFile: admin.file, database: opened.db.kind }, 'codex-image-gateway started');
+    logger.info(
+      { gatewayUrl, adminUrl, consoleUrl: `${adminUrl}${CONSOLE_PATH}`, adminTokenFile: admin.file, database: opened.db.kind },
+      'codex-image-gateway started',
+    );
     return { gatewayUrl, adminUrl, stop: stops.run };
   } catch (err) {
     await abandonStart(stops);
@@ -125,7 +137,13 @@ export async function runControl(
     const { cipher } = await resolveVerifiedMasterKey(opened.db, config, true);
     const admin = await resolveAdminToken(config.adminToken, config.dataDir);
     const gatewayStatus = createRemoteStatusReader({ urls: config.gatewayStatusUrls, adminToken: admin.token });
-    const adminApp = buildAdminApp({ control: createControlServices({ db: opened.db, cipher }), adminToken: admin.token, logger, gatewayStatus, extend: registerConsoleStatic });
+    const adminApp = buildAdminApp({
+      control: createControlServices({ db: opened.db, cipher }),
+      adminToken: admin.token,
+      logger,
+      gatewayStatus,
+      extend: registerConsoleStatic,
+    });
     stops.push(() => closeWithGrace(adminApp, config.shutdownGraceMs));
     const adminUrl = await listenOn(adminApp, 'adminListen', config.adminListen);
     const refreshWorker = await startRefreshWorker(config, opened.db, cipher, logger);

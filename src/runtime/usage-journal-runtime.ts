@@ -77,7 +77,11 @@ export async function openLocalUsageJournal(opts: { dataDir: string; db: Db; syn
     maxFileBytes: SEGMENT_MAX_BYTES,
     maxFileAgeMs: SEGMENT_MAX_AGE_MS,
     syncIntervalMs: opts.syncIntervalMs,
-    onError: (err) => logger.warn({ err: describeError(err), writerId }, 'usage journal write failed; the usage is still counted, but a kill before the next flush would lose it'),
+    onError: (err) =>
+      logger.warn(
+        { err: describeError(err), writerId },
+        'usage journal write failed; the usage is still counted, but a kill before the next flush would lose it',
+      ),
   });
   return {
     journal,
@@ -86,7 +90,10 @@ export async function openLocalUsageJournal(opts: { dataDir: string; db: Db; syn
     async close() {
       const empty = journal.close();
       // A mark row left behind (the database went away just now) is unused, never harmful.
-      if (empty) await deleteJournalMark(db, writerId).catch((err: unknown) => logger.warn({ err: describeError(err), writerId }, 'could not delete the usage journal mark'));
+      if (empty)
+        await deleteJournalMark(db, writerId).catch((err: unknown) =>
+          logger.warn({ err: describeError(err), writerId }, 'could not delete the usage journal mark'),
+        );
       await lock.release();
       if (empty) await removeWriterDir(dir);
       else logger.warn({ writerId }, 'usage journal kept: some usage is not in the database yet; the next start on this data directory adds it');
@@ -107,7 +114,10 @@ async function replayStoppedJournals(ctx: ReplayContext): Promise<void> {
   const writers = (await readdir(ctx.rootDir)).filter((name) => name !== ctx.ownWriterId && WRITER_DIR.test(name));
   for (const writerId of writers) {
     const dir = join(ctx.rootDir, writerId);
-    const owner = await readFile(join(dir, DATABASE_ID_FILE), 'utf8').then((text) => text.trim(), () => null);
+    const owner = await readFile(join(dir, DATABASE_ID_FILE), 'utf8').then(
+      (text) => text.trim(),
+      () => null,
+    );
     if (owner !== null && owner !== ctx.databaseId) {
       ctx.logger.warn({ writerId, journalDatabaseId: owner, databaseId: ctx.databaseId }, 'usage journal left alone: it belongs to another database');
       continue;
@@ -139,7 +149,11 @@ async function replayJournal(dir: string, writerId: string, { db, logger }: Repl
   }
   for (const segment of segments) await unlink(join(dir, segment));
   await deleteJournalMark(db, writerId);
-  if (segments.length > 0) logger.info({ writerId, segments: segments.length, addedRecords: added }, `replayed the usage journal of a stopped process: ${added} increment(s) were not in the database yet`);
+  if (segments.length > 0)
+    logger.info(
+      { writerId, segments: segments.length, addedRecords: added },
+      `replayed the usage journal of a stopped process: ${added} increment(s) were not in the database yet`,
+    );
 }
 
 /**

@@ -50,10 +50,10 @@ export async function findAccount(db: DbQuerier, ref: string): Promise<AccountRo
  * workspace shares one account id among its members, so the id alone would merge different people).
  */
 export async function findAccountByIdentity(db: DbQuerier, chatgptAccountId: string, email: string | null): Promise<AccountRow | null> {
-  const [row] = await db.query<AccountRow>(
-    `${ACCOUNT_SELECT} WHERE chatgpt_account_id = $1 AND email IS NOT DISTINCT FROM $2 ORDER BY created_at LIMIT 1`,
-    [chatgptAccountId, email],
-  );
+  const [row] = await db.query<AccountRow>(`${ACCOUNT_SELECT} WHERE chatgpt_account_id = $1 AND email IS NOT DISTINCT FROM $2 ORDER BY created_at LIMIT 1`, [
+    chatgptAccountId,
+    email,
+  ]);
   return row ?? null;
 }
 
@@ -123,11 +123,7 @@ export async function saveAccountCredentials(tx: DbTx, id: string, update: Accou
 
 /** Records (or clears, with null) the last credential problem of an account, e.g. a failed refresh. */
 export async function saveAccountError(tx: DbTx, id: string, lastError: string | null, updatedAt: number): Promise<boolean> {
-  const rows = await tx.query<{ id: string }>('UPDATE accounts SET last_error = $2, updated_at = $3 WHERE id = $1 RETURNING id', [
-    id,
-    lastError,
-    updatedAt,
-  ]);
+  const rows = await tx.query<{ id: string }>('UPDATE accounts SET last_error = $2, updated_at = $3 WHERE id = $1 RETURNING id', [id, lastError, updatedAt]);
   return rows.length > 0;
 }
 
@@ -136,10 +132,11 @@ export async function saveAccountError(tx: DbTx, id: string, lastError: string |
  * last error. The account leaves routing until an import clears the flag.
  */
 export async function markAccountNeedsReimport(tx: DbTx, id: string, lastError: string, updatedAt: number): Promise<boolean> {
-  const rows = await tx.query<{ id: string }>(
-    'UPDATE accounts SET needs_reimport = TRUE, last_error = $2, updated_at = $3 WHERE id = $1 RETURNING id',
-    [id, lastError, updatedAt],
-  );
+  const rows = await tx.query<{ id: string }>('UPDATE accounts SET needs_reimport = TRUE, last_error = $2, updated_at = $3 WHERE id = $1 RETURNING id', [
+    id,
+    lastError,
+    updatedAt,
+  ]);
   return rows.length > 0;
 }
 

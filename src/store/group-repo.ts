@@ -21,12 +21,7 @@ export async function findGroup(db: DbQuerier, ref: string): Promise<GroupRecord
 
 /** Inserts a new group and its account list. */
 export async function insertGroup(tx: DbTx, group: GroupRecord): Promise<void> {
-  await tx.query('INSERT INTO groups (id, name, created_at, updated_at) VALUES ($1, $2, $3, $4)', [
-    group.id,
-    group.name,
-    group.createdAt,
-    group.updatedAt,
-  ]);
+  await tx.query('INSERT INTO groups (id, name, created_at, updated_at) VALUES ($1, $2, $3, $4)', [group.id, group.name, group.createdAt, group.updatedAt]);
   await replaceGroupAccounts(tx, group);
 }
 

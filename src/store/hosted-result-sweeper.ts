@@ -28,10 +28,13 @@ export function startHostedResultSweeper(opts: HostedResultSweeperOptions): Host
   const schedule = () => {
     if (stopped) return;
     timer = setTimeout(() => {
-      running = opts.sweep().then(
-        () => undefined,
-        (err: unknown) => opts.onError(err),
-      ).finally(schedule);
+      running = opts
+        .sweep()
+        .then(
+          () => undefined,
+          (err: unknown) => opts.onError(err),
+        )
+        .finally(schedule);
     }, intervalMs);
     timer.unref();
   };

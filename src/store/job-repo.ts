@@ -43,7 +43,8 @@ interface RawJobRow {
   key_name?: string | null;
 }
 
-const COLUMNS = 'j.id_hash, j.key_id, j.instance_id, j.endpoint, j.status, j.cancel_requested, j.error_code, j.http_status, j.created_at, j.started_at, j.finished_at, j.expires_at';
+const COLUMNS =
+  'j.id_hash, j.key_id, j.instance_id, j.endpoint, j.status, j.cancel_requested, j.error_code, j.http_status, j.created_at, j.started_at, j.finished_at, j.expires_at';
 const num = (v: number | string | null): number | null => (v === null ? null : Number(v));
 
 function toRow(raw: RawJobRow): JobRow {
@@ -65,9 +66,17 @@ function toRow(raw: RawJobRow): JobRow {
 }
 
 /** Records a new queued job. */
-export async function insertJob(db: DbQuerier, job: { idHash: string; keyId: string; instanceId: string; endpoint: JobRow['endpoint']; createdAt: number }): Promise<void> {
+export async function insertJob(
+  db: DbQuerier,
+  job: { idHash: string; keyId: string; instanceId: string; endpoint: JobRow['endpoint']; createdAt: number },
+): Promise<void> {
   await db.query('INSERT INTO image_jobs (id_hash, key_id, instance_id, endpoint, status, created_at) VALUES ($1, $2, $3, $4, $5, $6)', [
-    job.idHash, job.keyId, job.instanceId, job.endpoint, 'queued', job.createdAt,
+    job.idHash,
+    job.keyId,
+    job.instanceId,
+    job.endpoint,
+    'queued',
+    job.createdAt,
   ]);
 }
 
@@ -79,7 +88,10 @@ export async function readJob(db: DbQuerier, idHash: string): Promise<JobRow | n
 
 /** queued → running; false when the job is no longer queued (cancelled meanwhile). */
 export async function markJobRunning(db: DbQuerier, idHash: string, startedAt: number): Promise<boolean> {
-  const rows = await db.query<{ id_hash: string }>("UPDATE image_jobs SET status = 'running', started_at = $2 WHERE id_hash = $1 AND status = 'queued' RETURNING id_hash", [idHash, startedAt]);
+  const rows = await db.query<{ id_hash: string }>(
+    "UPDATE image_jobs SET status = 'running', started_at = $2 WHERE id_hash = $1 AND status = 'queued' RETURNING id_hash",
+    [idHash, startedAt],
+  );
   return rows.length === 1;
 }
 
@@ -91,7 +103,14 @@ export async function markJobRunning(db: DbQuerier, idHash: string, startedAt: n
 export async function finishJob(
   db: DbQuerier,
   idHash: string,
-  end: { status: Exclude<JobStatus, 'queued' | 'running' | 'expired'>; httpStatus: number | null; errorCode: string | null; resultSealed: Buffer | null; finishedAt: number; expiresAt: number },
+  end: {
+    status: Exclude<JobStatus, 'queued' | 'running' | 'expired'>;
+    httpStatus: number | null;
+    errorCode: string | null;
+    resultSealed: Buffer | null;
+    finishedAt: number;
+    expiresAt: number;
+  },
 ): Promise<boolean> {
   const rows = await db.query<{ id_hash: string }>(
     `UPDATE image_jobs SET status = $2, http_status = $3, error_code = $4, result_sealed = $5, finished_at = $6, expires_at = $7
@@ -108,7 +127,10 @@ export async function requestJobCancel(db: DbQuerier, idHash: string): Promise<v
 
 /** Open jobs of `instanceId` that someone asked to cancel. */
 export async function listCancelRequested(db: DbQuerier, instanceId: string): Promise<string[]> {
-  const rows = await db.query<{ id_hash: string }>("SELECT id_hash FROM image_jobs WHERE instance_id = $1 AND cancel_requested AND status IN ('queued', 'running')", [instanceId]);
+  const rows = await db.query<{ id_hash: string }>(
+    "SELECT id_hash FROM image_jobs WHERE instance_id = $1 AND cancel_requested AND status IN ('queued', 'running')",
+    [instanceId],
+  );
   return rows.map((r) => r.id_hash);
 }
 
@@ -133,7 +155,10 @@ export async function removeInstance(db: DbQuerier, instanceId: string): Promise
  * - expired rows older than `deleteBefore` are deleted, and so are instances long dead.
  * Returns how many jobs each step touched.
  */
-export async function sweepJobs(db: DbQuerier, opts: { now: number; lostBefore: number; deleteBefore: number; resultTtlMs: number }): Promise<{ lost: number; expired: number; deleted: number }> {
+export async function sweepJobs(
+  db: DbQuerier,
+  opts: { now: number; lostBefore: number; deleteBefore: number; resultTtlMs: number },
+): Promise<{ lost: number; expired: number; deleted: number }> {
   const lost = await db.query<{ id_hash: string }>(
     `UPDATE image_jobs j SET status = 'failed', error_code = 'instance_lost', http_status = 500, finished_at = $1, expires_at = $1 + $3::bigint
       WHERE j.status IN ('queued', 'running')
@@ -145,7 +170,9 @@ export async function sweepJobs(db: DbQuerier, opts: { now: number; lostBefore: 
     "UPDATE image_jobs SET status = 'expired', result_sealed = NULL WHERE expires_at < $1 AND status IN ('succeeded', 'failed', 'cancelled') RETURNING id_hash",
     [opts.now],
   );
-  const deleted = await db.query<{ id_hash: string }>("DELETE FROM image_jobs WHERE status = 'expired' AND expires_at < $1 RETURNING id_hash", [opts.deleteBefore]);
+  const deleted = await db.query<{ id_hash: string }>("DELETE FROM image_jobs WHERE status = 'expired' AND expires_at < $1 RETURNING id_hash", [
+    opts.deleteBefore,
+  ]);
   await db.query('DELETE FROM gateway_instances WHERE heartbeat_at < $1', [opts.deleteBefore]);
   return { lost: lost.length, expired: expired.length, deleted: deleted.length };
 }

@@ -23,10 +23,7 @@ export interface MasterKeyCheck {
  * - `unchecked`: no check stored yet (a fresh database, or one created before 0006); `accountsUnopened`
  *   is true when accounts exist and not one of their credentials opens with this key (the key is wrong).
  */
-export type MasterKeyVerdict =
-  | { kind: 'match' }
-  | { kind: 'mismatch'; expected: string }
-  | { kind: 'unchecked'; accountsUnopened: boolean };
+export type MasterKeyVerdict = { kind: 'match' } | { kind: 'mismatch'; expected: string } | { kind: 'unchecked'; accountsUnopened: boolean };
 
 /** Reads the stored check, or null when none has been written yet. */
 export async function readMasterKeyCheck(db: DbQuerier): Promise<MasterKeyCheck | null> {
@@ -80,7 +77,11 @@ export async function readMasterKeyVerdict(db: DbQuerier, cipher: CredentialCiph
   const check = await readMasterKeyCheck(db);
   if (check) return judgeMasterKey(check, [], cipher);
   const rows = await db.query<{ credentialsEnc: Buffer }>('SELECT credentials_enc AS "credentialsEnc" FROM accounts');
-  return judgeMasterKey(null, rows.map((r) => r.credentialsEnc), cipher);
+  return judgeMasterKey(
+    null,
+    rows.map((r) => r.credentialsEnc),
+    cipher,
+  );
 }
 
 /** Whether a verdict means the key cannot open this database's credentials. */

@@ -65,42 +65,50 @@ export type SettingCheck<T> = { ok: true; value: T } | { ok: false; message: str
 export type SettingRule<T> = (value: unknown, param: string) => SettingCheck<T>;
 
 /** A string that matches `pattern` once trimmed; `describe` completes "<param> must be …". */
-export const textSetting = (pattern: RegExp, describe: string): SettingRule<string> => (value, param) => {
-  const text = typeof value === 'string' ? value.trim() : '';
-  return pattern.test(text) ? { ok: true, value: text } : { ok: false, message: `${param} must be ${describe}` };
-};
+export const textSetting =
+  (pattern: RegExp, describe: string): SettingRule<string> =>
+  (value, param) => {
+    const text = typeof value === 'string' ? value.trim() : '';
+    return pattern.test(text) ? { ok: true, value: text } : { ok: false, message: `${param} must be ${describe}` };
+  };
 
 /** A safe integer within a FIELD_LIMITS entry. */
-export const integerSetting = (limit: FieldLimit): SettingRule<number> => (value, param) =>
-  isWithinLimit(value, limit) ? { ok: true, value } : { ok: false, message: buildLimitMessage(param, limit) };
+export const integerSetting =
+  (limit: FieldLimit): SettingRule<number> =>
+  (value, param) =>
+    isWithinLimit(value, limit) ? { ok: true, value } : { ok: false, message: buildLimitMessage(param, limit) };
 
 /**
  * A JSON array of at most `maxItems` strings, each normalised by `parseItem` (null = refused;
  * `describeItem` completes "<param>[i] must be …"). Duplicates after normalisation are dropped,
  * first one kept.
  */
-export const listSetting = (opts: { maxItems: number; describeItem: string; parseItem: (item: string) => string | null }): SettingRule<readonly string[]> => (value, param) => {
-  if (!Array.isArray(value) || value.length > opts.maxItems) {
-    return { ok: false, message: `${param} must be a list of at most ${opts.maxItems} entries` };
-  }
-  const items: string[] = [];
-  for (const [i, item] of value.entries()) {
-    const parsed = typeof item === 'string' ? opts.parseItem(item) : null;
-    if (parsed === null) return { ok: false, message: `${param}[${i}] must be ${opts.describeItem}` };
-    if (!items.includes(parsed)) items.push(parsed);
-  }
-  return { ok: true, value: items };
-};
+export const listSetting =
+  (opts: { maxItems: number; describeItem: string; parseItem: (item: string) => string | null }): SettingRule<readonly string[]> =>
+  (value, param) => {
+    if (!Array.isArray(value) || value.length > opts.maxItems) {
+      return { ok: false, message: `${param} must be a list of at most ${opts.maxItems} entries` };
+    }
+    const items: string[] = [];
+    for (const [i, item] of value.entries()) {
+      const parsed = typeof item === 'string' ? opts.parseItem(item) : null;
+      if (parsed === null) return { ok: false, message: `${param}[${i}] must be ${opts.describeItem}` };
+      if (!items.includes(parsed)) items.push(parsed);
+    }
+    return { ok: true, value: items };
+  };
 
 /** `true` or `false`, as JSON booleans. */
 export const booleanSetting: SettingRule<boolean> = (value, param) =>
   typeof value === 'boolean' ? { ok: true, value } : { ok: false, message: `${param} must be true or false` };
 
 /** One of a fixed list of strings. */
-export const choiceSetting = <T extends string>(choices: readonly T[]): SettingRule<T> => (value, param) =>
-  typeof value === 'string' && (choices as readonly string[]).includes(value)
-    ? { ok: true, value: value as T }
-    : { ok: false, message: `${param} must be one of: ${choices.join(', ')}` };
+export const choiceSetting =
+  <T extends string>(choices: readonly T[]): SettingRule<T> =>
+  (value, param) =>
+    typeof value === 'string' && (choices as readonly string[]).includes(value)
+      ? { ok: true, value: value as T }
+      : { ok: false, message: `${param} must be one of: ${choices.join(', ')}` };
 
 const originList = listSetting({
   maxItems: FIELD_LIMITS.corsAllowedOrigins.max,

@@ -45,7 +45,13 @@ export async function loadSnapshot(db: Db, cipher: CredentialCipher, now: () => 
     settings: parts.settings,
     modelAliases: parts.modelAliases,
     loadedAt,
-    masterKeyMatches: !isMasterKeyWrong(judgeMasterKey(parts.keyCheck, parts.accounts.map((a) => a.credentialsEnc), cipher)),
+    masterKeyMatches: !isMasterKeyWrong(
+      judgeMasterKey(
+        parts.keyCheck,
+        parts.accounts.map((a) => a.credentialsEnc),
+        cipher,
+      ),
+    ),
   };
 }
 

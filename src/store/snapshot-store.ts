@@ -48,7 +48,7 @@ export class SnapshotStore {
    * opens the database's credentials (`Snapshot.masterKeyMatches`; rechecked on every reload).
    */
   isReady(): boolean {
-    return this.snapshot !== null && this.snapshot.masterKeyMatches && this.now() - this.lastContactMs <= this.opts.pollMs * 3;
+    return this.snapshot?.masterKeyMatches === true && this.now() - this.lastContactMs <= this.opts.pollMs * 3;
   }
 
   /** Reloads now; concurrent calls share the load in flight plus at most one follow-up. */

@@ -6,10 +6,7 @@ export type KeyStatus = 'active' | 'disabled';
 export type AccountStatus = 'active' | 'disabled';
 
 /** How a key picks accounts: every account, a fixed ordered list, or a named group. */
-export type KeyRouting =
-  | { mode: 'all' }
-  | { mode: 'accounts'; accountIds: string[] }
-  | { mode: 'group'; groupId: string };
+export type KeyRouting = { mode: 'all' } | { mode: 'accounts'; accountIds: string[] } | { mode: 'group'; groupId: string };
 
 export interface KeyRecord {
   id: string;

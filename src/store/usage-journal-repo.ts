@@ -43,11 +43,19 @@ export function applyJournaledBatch(db: Db, writerId: string, throughSeq: number
 export function replayJournaledUsage(db: Db, writerId: string, records: readonly JournaledDelta[]): Promise<number> {
   return retryUsageWrite(() =>
     db.transaction(async (tx) => {
-      await tx.query('INSERT INTO usage_journal_marks (writer_id, applied_seq, updated_at) VALUES ($1, 0, $2) ON CONFLICT (writer_id) DO NOTHING', [writerId, Date.now()]);
-      const [row] = await tx.query<{ appliedSeq: number }>('SELECT applied_seq AS "appliedSeq" FROM usage_journal_marks WHERE writer_id = $1 FOR UPDATE', [writerId]);
+      await tx.query('INSERT INTO usage_journal_marks (writer_id, applied_seq, updated_at) VALUES ($1, 0, $2) ON CONFLICT (writer_id) DO NOTHING', [
+        writerId,
+        Date.now(),
+      ]);
+      const [row] = await tx.query<{ appliedSeq: number }>('SELECT applied_seq AS "appliedSeq" FROM usage_journal_marks WHERE writer_id = $1 FOR UPDATE', [
+        writerId,
+      ]);
       const fresh = records.filter((r) => r.seq > Number(row?.appliedSeq ?? 0));
       if (fresh.length === 0) return 0;
-      await upsertUsageDeltas(tx, fresh.map((r) => r.delta));
+      await upsertUsageDeltas(
+        tx,
+        fresh.map((r) => r.delta),
+      );
       await tx.query(MARK_UPSERT_SQL, [writerId, fresh.reduce((max, r) => Math.max(max, r.seq), 0), Date.now()]);
       return fresh.length;
     }),

@@ -40,7 +40,15 @@ const FIELD_PATHS = {
   accessToken: [['tokens', 'access_token'], ['tokens', 'accessToken'], ['access_token'], ['accessToken']],
   refreshToken: [['tokens', 'refresh_token'], ['tokens', 'refreshToken'], ['refresh_token'], ['refreshToken']],
   idToken: [['tokens', 'id_token'], ['tokens', 'idToken'], ['id_token'], ['idToken']],
-  accountId: [['tokens', 'account_id'], ['tokens', 'accountId'], ['account_id'], ['accountId'], ['account', 'id'], ['account', 'account_id'], ['account', 'accountId']],
+  accountId: [
+    ['tokens', 'account_id'],
+    ['tokens', 'accountId'],
+    ['account_id'],
+    ['accountId'],
+    ['account', 'id'],
+    ['account', 'account_id'],
+    ['account', 'accountId'],
+  ],
   fedramp: [['is_fedramp_account'], ['isFedrampAccount'], ['tokens', 'is_fedramp_account'], ['tokens', 'isFedrampAccount']],
 } as const satisfies Record<string, ReadonlyArray<readonly string[]>>;
 

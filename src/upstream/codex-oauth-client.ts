@@ -23,10 +23,7 @@ export interface RefreshedTokens {
  * How a refresh ended. `reason` is safe to show and store (a code or a status, never token text):
  * `permanent` = the refresh token is dead (re-import needed); `transient` = try again later.
  */
-export type RefreshResult =
-  | { kind: 'ok'; tokens: RefreshedTokens }
-  | { kind: 'permanent'; reason: string }
-  | { kind: 'transient'; reason: string };
+export type RefreshResult = { kind: 'ok'; tokens: RefreshedTokens } | { kind: 'permanent'; reason: string } | { kind: 'transient'; reason: string };
 
 /** Runs the Codex OAuth refresh grant. Never retries: the refresher owns backoff and locking. */
 export interface CodexOAuthClient {

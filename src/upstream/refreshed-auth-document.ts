@@ -1,7 +1,6 @@
 import { isJsonObject } from '../guards/is-json-object.js';
 import type { RefreshedTokens } from './codex-oauth-client.js';
 
-
 /** Where each token lives in an auth JSON: Codex CLI's `tokens.*`, else flat snake_case, else flat camelCase. */
 const TOKEN_KEYS = {
   accessToken: ['access_token', 'accessToken'],

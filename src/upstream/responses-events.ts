@@ -89,7 +89,12 @@ export function toImageEvent(event: Json): ResponsesImageEvent | null {
       return isJsonObject(event.item) ? imageOfItem(event.item) : null;
     case 'response.completed': {
       const response = isJsonObject(event.response) ? event.response : {};
-      const output = Array.isArray(response.output) ? response.output.filter(isJsonObject).map(imageOfItem).find((i) => i !== null) : null;
+      const output = Array.isArray(response.output)
+        ? response.output
+            .filter(isJsonObject)
+            .map(imageOfItem)
+            .find((i) => i !== null)
+        : null;
       return { kind: 'completed', usage: toolUsageOf(response), outputImage: output ? { b64: output.b64, echoes: output.echoes } : null };
     }
     case 'response.failed': {

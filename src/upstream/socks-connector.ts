@@ -42,11 +42,7 @@ function toSocksFailure(err: unknown): Error {
   return new UpstreamFailureError(code, `socks proxy: ${message}`);
 }
 
-async function openTunnel(
-  proxy: SocksProxy,
-  target: buildConnector.Options,
-  opts: SocksConnectorOptions,
-): Promise<Socket> {
+async function openTunnel(proxy: SocksProxy, target: buildConnector.Options, opts: SocksConnectorOptions): Promise<Socket> {
   const host = stripBrackets(target.hostname);
   const port = Number(target.port) || (target.protocol === 'https:' ? 443 : 80);
   const destinationHost = opts.remoteDns ? host : (await lookup(host)).address;

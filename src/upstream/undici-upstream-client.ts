@@ -34,10 +34,7 @@ function mapAttemptError(err: unknown, signals: AttemptSignals): unknown {
     return new UpstreamFailureError(UPSTREAM_ERROR_CODES.clientAborted, 'the upstream attempt was aborted by the caller');
   }
   if (signals.timeout.aborted) {
-    return new UpstreamFailureError(
-      UPSTREAM_ERROR_CODES.attemptTimeout,
-      `the upstream attempt took longer than ${signals.attemptTimeoutMs} ms`,
-    );
+    return new UpstreamFailureError(UPSTREAM_ERROR_CODES.attemptTimeout, `the upstream attempt took longer than ${signals.attemptTimeoutMs} ms`);
   }
   return err;
 }

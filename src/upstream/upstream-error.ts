@@ -75,13 +75,7 @@ function findErrorObject(json: JsonObject): JsonObject {
 /** The message from any known shape; FastAPI validation lists give their first `msg`. */
 function findMessage(json: JsonObject, errorObject: JsonObject): string | null {
   const first = Array.isArray(json.detail) && isJsonObject(json.detail[0]) ? json.detail[0] : null;
-  return (
-    stringOrNull(errorObject.message) ??
-    stringOrNull(json.error) ??
-    stringOrNull(json.detail) ??
-    stringOrNull(first?.msg) ??
-    stringOrNull(json.message)
-  );
+  return stringOrNull(errorObject.message) ?? stringOrNull(json.error) ?? stringOrNull(json.detail) ?? stringOrNull(first?.msg) ?? stringOrNull(json.message);
 }
 
 function findResetsInSeconds(errorObject: JsonObject, nowMs: number): number | null {
@@ -149,17 +143,12 @@ function readBounded(body: Readable, maxBytes: number): Promise<Buffer> {
  * Reads an upstream error body (at most `maxBytes`, default 64 KiB; the stream is destroyed past that)
  * and normalises it with parseUpstreamError. Never throws: a broken body gives the generic message.
  */
-export async function readUpstreamError(
-  body: Readable,
-  status: number,
-  opts: { maxBytes?: number; nowMs?: number } = {},
-): Promise<UpstreamErrorInfo> {
+export async function readUpstreamError(body: Readable, status: number, opts: { maxBytes?: number; nowMs?: number } = {}): Promise<UpstreamErrorInfo> {
   const bytes = await readBounded(body, opts.maxBytes ?? MAX_UPSTREAM_ERROR_BYTES);
   return parseUpstreamError(status, bytes.toString('utf8'), opts.nowMs ?? Date.now());
 }
 
-const isKnownOpenAIType = (type: string | null): type is OpenAIErrorType =>
-  type !== null && Object.hasOwn(KNOWN_OPENAI_TYPES, type);
+const isKnownOpenAIType = (type: string | null): type is OpenAIErrorType => type !== null && Object.hasOwn(KNOWN_OPENAI_TYPES, type);
 
 /**
  * Builds the OpenAI-shaped answer for an upstream error the client should see:

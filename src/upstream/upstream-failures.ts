@@ -81,11 +81,9 @@ const TIMEOUT_CODES: ReadonlySet<string> = new Set([
   UPSTREAM_ERROR_CODES.socksTimeout,
 ]);
 
-const codeOf = (err: unknown): string =>
-  typeof err === 'object' && err !== null ? String((err as { code?: unknown }).code ?? '') : '';
+const codeOf = (err: unknown): string => (typeof err === 'object' && err !== null ? String((err as { code?: unknown }).code ?? '') : '');
 
-const nameOf = (err: unknown): string =>
-  typeof err === 'object' && err !== null ? String((err as { name?: unknown }).name ?? '') : '';
+const nameOf = (err: unknown): string => (typeof err === 'object' && err !== null ? String((err as { name?: unknown }).name ?? '') : '');
 
 /**
  * True for connection-level failures that justify trying the next account (connect refused/reset/

@@ -14,8 +14,14 @@ import { waitFor } from '../support/wait-for.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
-  '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-quic',
+  '--disable-sync',
 ];
 const SCREENSHOT_DIR = join(process.cwd(), 'test-output', 'screenshots');
 const WIDTHS = [375, 1280] as const;
@@ -137,7 +143,10 @@ describe('web console in Chromium', () => {
     const again = makeCodexAuthJson({ accountId: 'acct-browser' });
     await form.locator('textarea[name=auth]').fill(JSON.stringify(again));
     await form.getByRole('button', { name: 'Import account' }).click();
-    await form.getByRole('status').filter({ hasText: /^Updated account browser-acct \(changed: tokens(, expiry)?\)$/ }).waitFor();
+    await form
+      .getByRole('status')
+      .filter({ hasText: /^Updated account browser-acct \(changed: tokens(, expiry)?\)$/ })
+      .waitFor();
     expect((await h.admin.accounts.get('browser-acct')).imageConcurrency).toBe(7);
     await card.getByTestId('account-concurrency').filter({ hasText: /^7$/ }).waitFor();
     const html = await page.content();
@@ -206,7 +215,10 @@ describe('web console in Chromium', () => {
     const row = page.locator('tbody tr', { hasText: 'browser-acct' }).first();
     await row.waitFor();
     await screenshotBoth('activity');
-    await page.getByRole('link', { name: state.requestId.slice(0, 12) }).first().click();
+    await page
+      .getByRole('link', { name: state.requestId.slice(0, 12) })
+      .first()
+      .click();
     await page.getByRole('heading', { level: 1, name: `Request ${state.requestId}` }).waitFor();
     await page.locator('tbody tr', { hasText: 'browser-acct' }).waitFor();
     await screenshotBoth('activity-detail');

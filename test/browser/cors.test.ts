@@ -9,8 +9,14 @@ import { waitFor } from '../support/wait-for.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
-  '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-quic',
+  '--disable-sync',
 ];
 
 /** What the page's own fetch saw: an answer it could read, or the error the browser raised. */
@@ -29,18 +35,21 @@ const consoleErrors = new WeakMap<Page, string[]>();
 
 /** Calls the gateway's public API from inside the page, as a browser app would (the SDK's headers included). */
 function generateFromPage(page: Page, key: string): Promise<PageFetch> {
-  return page.evaluate(async ({ url, key }) => {
-    try {
-      const res = await fetch(`${url}/v1/images/generations`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-stainless-os': 'Linux', 'x-stainless-retry-count': '0' },
-        body: JSON.stringify({ prompt: 'a lighthouse at dusk', model: 'gpt-image-2' }),
-      });
-      return { ok: true, status: res.status, requestId: res.headers.get('x-request-id'), body: await res.json() };
-    } catch (err) {
-      return { ok: false, name: (err as Error).name, message: (err as Error).message };
-    }
-  }, { url: h.gatewayUrl, key }) as Promise<PageFetch>;
+  return page.evaluate(
+    async ({ url, key }) => {
+      try {
+        const res = await fetch(`${url}/v1/images/generations`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-stainless-os': 'Linux', 'x-stainless-retry-count': '0' },
+          body: JSON.stringify({ prompt: 'a lighthouse at dusk', model: 'gpt-image-2' }),
+        });
+        return { ok: true, status: res.status, requestId: res.headers.get('x-request-id'), body: await res.json() };
+      } catch (err) {
+        return { ok: false, name: (err as Error).name, message: (err as Error).message };
+      }
+    },
+    { url: h.gatewayUrl, key },
+  ) as Promise<PageFetch>;
 }
 
 /** Polls the gateway (from Node, no browser cache) until a preflight from the page's origin is answered as `allowed` says. */
@@ -146,7 +155,10 @@ describe('a browser app on another origin calling the public API', () => {
 
     await h.admin.settings.update({ corsAllowedOrigins: ['*'] });
     await waitFor('the snapshot to allow any origin', async () => {
-      const res = await fetch(`${h.gatewayUrl}/v1/images/generations`, { method: 'OPTIONS', headers: { origin: pageOrigin, 'access-control-request-method': 'POST' } });
+      const res = await fetch(`${h.gatewayUrl}/v1/images/generations`, {
+        method: 'OPTIONS',
+        headers: { origin: pageOrigin, 'access-control-request-method': 'POST' },
+      });
       return res.headers.get('access-control-allow-origin') === '*';
     });
     const open = await openAppPage();

@@ -15,7 +15,9 @@ import { SHIPPED_CADDYFILE, SHIPPED_UPSTREAM, startCaddy, type RunningCaddy } fr
 const CADDYFILE_PATH = join(REPO_ROOT, 'deploy', 'Caddyfile');
 const CADDYFILE = SHIPPED_CADDYFILE;
 /** The Caddyfile without comment lines (the commented admin site must not count). */
-const ACTIVE = CADDYFILE.split('\n').filter((l) => !l.trim().startsWith('#')).join('\n');
+const ACTIVE = CADDYFILE.split('\n')
+  .filter((l) => !l.trim().startsWith('#'))
+  .join('\n');
 const FIFTEEN_MIN_MS = 15 * 60_000;
 
 /** Caddy durations: 30s, 15m, 1h, 1h30m, 500ms. */
@@ -77,7 +79,6 @@ describe('deploy/Caddyfile, as written', () => {
 const caddy = findSystemTool('caddy', 'apt-get install caddy');
 const scratch = mkdtempSync(join(tmpdir(), 'cig-caddy-'));
 const caddyEnv = { ...process.env, HOME: scratch, XDG_DATA_HOME: join(scratch, 'data'), XDG_CONFIG_HOME: join(scratch, 'config') };
-
 
 describe.skipIf(!caddy)('caddy validate', () => {
   it('accepts the shipped Caddyfile', () => {
@@ -142,12 +143,15 @@ describe.skipIf(!caddy)('through a real Caddy with the shipped Caddyfile', () =>
     expect(((await res.body.json()) as { error: { type: string } }).error.type).toBe('authentication_error');
   });
 
-  it.each([...MODELS_PATHS, '/v1/models/dall-e-3', '/api/llm-gateway/v1/models/ft:x:y'])('GET %s reaches the gateway (its OpenAI-shaped 401 without a key)', async (path) => {
-    const res = await request(`${caddyUrl}${path}`);
-    expect(res.statusCode).toBe(401);
-    expect(res.headers['x-request-id']).toMatch(/^req_/);
-    expect(((await res.body.json()) as { error: { type: string } }).error.type).toBe('authentication_error');
-  });
+  it.each([...MODELS_PATHS, '/v1/models/dall-e-3', '/api/llm-gateway/v1/models/ft:x:y'])(
+    'GET %s reaches the gateway (its OpenAI-shaped 401 without a key)',
+    async (path) => {
+      const res = await request(`${caddyUrl}${path}`);
+      expect(res.statusCode).toBe(401);
+      expect(res.headers['x-request-id']).toMatch(/^req_/);
+      expect(((await res.body.json()) as { error: { type: string } }).error.type).toBe('authentication_error');
+    },
+  );
 
   it.each(RESULTS_PATHS.map((p) => `${p}/imgres_unknown`))('GET %s reaches the gateway (its OpenAI-shaped 404 result_not_found)', async (path) => {
     const res = await request(`${caddyUrl}${path}`);
@@ -199,7 +203,10 @@ describe.skipIf(!caddy)('through a real Caddy with the shipped Caddyfile', () =>
   });
 
   it('the request log records the address Caddy saw, not the one the client claimed', async () => {
-    const res = await post(caddyUrl, '/v1/images/generations', { headers: { 'x-forwarded-for': '203.0.113.66', 'x-real-ip': '203.0.113.66' }, dispatcher: fromOtherAddress });
+    const res = await post(caddyUrl, '/v1/images/generations', {
+      headers: { 'x-forwarded-for': '203.0.113.66', 'x-real-ip': '203.0.113.66' },
+      dispatcher: fromOtherAddress,
+    });
     await res.body.dump();
     expect(res.statusCode).toBe(200);
     const events = await h.waitForLogEvents(String(res.headers['x-request-id']));

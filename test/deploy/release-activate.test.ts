@@ -47,7 +47,6 @@ let manifest: Manifest;
 let port: number;
 const variants: Record<'broken' | 'corrupt' | 'newerSchema' | 'second', string> = { broken: '', corrupt: '', newerSchema: '', second: '' };
 
-
 /**
  * Copies the unpacked good bundle and lets `edit` change it. A well-formed variant (`resum`) gets its
  * own release id and a fresh SHA256SUMS; a tampered one (`resum: false`) keeps both, so the edit is
@@ -104,7 +103,11 @@ function activate(bundlePath: string, target = 'image', extraEnv: Record<string,
 const current = () => (existsSync(join(prefix, 'current')) ? readlinkSync(join(prefix, 'current')) : null);
 const releases = () => readdirSync(join(prefix, 'releases')).sort();
 const runningRelease = () => readFileSync(join(supervisorDir, `${IMAGE_UNIT}.release`), 'utf8').trim();
-const readyz = () => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status, () => 0);
+const readyz = () =>
+  fetch(`http://127.0.0.1:${port}/readyz`).then(
+    (r) => r.status,
+    () => 0,
+  );
 const releaseOf = (m: Manifest, variant?: string) => (variant ? `${m.release_id}-${variant}` : m.release_id);
 
 beforeAll(async () => {
@@ -171,9 +174,19 @@ describe.skipIf(!pg)('deploy/release.sh', () => {
   });
 
   it('ships the compiled app with its migrations, production dependencies only, the units and the scripts', () => {
-    for (const path of ['bin/codex-image-gateway.js', 'dist/main.js', 'dist/store/migrations/0001_init.sql', 'package.json', 'package-lock.json',
-      'node_modules/fastify/package.json', 'deploy/codex-image-gateway.service', 'deploy/codex-image-gateway-control.service',
-      'deploy/Caddyfile', 'deploy/gateway.env.example', 'deploy/activate.sh']) {
+    for (const path of [
+      'bin/codex-image-gateway.js',
+      'dist/main.js',
+      'dist/store/migrations/0001_init.sql',
+      'package.json',
+      'package-lock.json',
+      'node_modules/fastify/package.json',
+      'deploy/codex-image-gateway.service',
+      'deploy/codex-image-gateway-control.service',
+      'deploy/Caddyfile',
+      'deploy/gateway.env.example',
+      'deploy/activate.sh',
+    ]) {
       expect(existsSync(join(tree, path)), path).toBe(true);
     }
     expect(readdirSync(join(tree, 'dist', 'store', 'migrations')).filter((f) => f.endsWith('.sql'))).toHaveLength(REQUIRED_SCHEMA_VERSION);
@@ -204,7 +217,9 @@ describe.skipIf(!pg)('deploy/activate.sh', () => {
   it('a bundle whose app fails readiness is rolled back automatically; the previous release keeps serving', async () => {
     const res = await activate(variants.broken, 'image', { READY_TIMEOUT_S: '6' });
     expect(res.code).toBe(1);
-    expect(res.stderr).toContain(`activation of ${releaseOf(manifest, 'broken')} failed readiness and was rolled back; ${manifest.release_id} is current and ready`);
+    expect(res.stderr).toContain(
+      `activation of ${releaseOf(manifest, 'broken')} failed readiness and was rolled back; ${manifest.release_id} is current and ready`,
+    );
     expect(res.stderr).toContain('deliberately broken release'); // the supervisor's status output of the failed start
     expect(current()).toBe(`releases/${manifest.release_id}`);
     expect(runningRelease()).toBe(join(prefix, 'releases', manifest.release_id));
@@ -272,9 +287,23 @@ describe.skipIf(!pg)('deploy/activate.sh', () => {
     await client.end();
     const hostEnv = join(host, 'gateway.env');
     mkdirSync(host, { recursive: true });
-    writeFileSync(hostEnv, [`DATABASE_URL=${pg!.urlFor('fresh')}`, `CODEX_IMAGE_GATEWAY_MASTER_KEY=${randomBytes(32).toString('hex')}`,
-      `CODEX_IMAGE_GATEWAY_DATA_DIR=${join(host, 'state')}`, `ADMIN_LISTEN=127.0.0.1:${adminPort}`, 'LOG_LEVEL=warn', ''].join('\n'));
-    const hostSettings = { PREFIX: join(host, 'opt'), ENV_FILE: hostEnv, FAKE_SYSTEMCTL_DIR: join(host, 'supervisor'), CONTROL_READY_URL: `http://127.0.0.1:${adminPort}/admin/api/health` };
+    writeFileSync(
+      hostEnv,
+      [
+        `DATABASE_URL=${pg!.urlFor('fresh')}`,
+        `CODEX_IMAGE_GATEWAY_MASTER_KEY=${randomBytes(32).toString('hex')}`,
+        `CODEX_IMAGE_GATEWAY_DATA_DIR=${join(host, 'state')}`,
+        `ADMIN_LISTEN=127.0.0.1:${adminPort}`,
+        'LOG_LEVEL=warn',
+        '',
+      ].join('\n'),
+    );
+    const hostSettings = {
+      PREFIX: join(host, 'opt'),
+      ENV_FILE: hostEnv,
+      FAKE_SYSTEMCTL_DIR: join(host, 'supervisor'),
+      CONTROL_READY_URL: `http://127.0.0.1:${adminPort}/admin/api/health`,
+    };
     hosts.push(hostSettings);
 
     const refused = await activate(bundle, 'control', hostSettings);
@@ -295,7 +324,11 @@ describe.skipIf(!pg)('deploy/activate.sh', () => {
     const host = join(scratch, 'host3');
     const hostSettings = { PREFIX: join(host, 'opt'), ENV_FILE: envFile, FAKE_SYSTEMCTL_DIR: join(host, 'supervisor') };
     hosts.push(hostSettings);
-    const res = await activate(variants.broken, 'image', { ...hostSettings, READY_URL: `http://127.0.0.1:${await findFreePort()}/readyz`, READY_TIMEOUT_S: '2' });
+    const res = await activate(variants.broken, 'image', {
+      ...hostSettings,
+      READY_URL: `http://127.0.0.1:${await findFreePort()}/readyz`,
+      READY_TIMEOUT_S: '2',
+    });
     expect(res.code).toBe(1);
     expect(res.stderr).toContain('no previous release to roll back to');
     expect(res.stderr).toContain(`activation of ${releaseOf(manifest, 'broken')} failed (first install); nothing is running`);

@@ -9,7 +9,9 @@ const shellcheck = findSystemTool('shellcheck', 'apt-get install shellcheck');
 
 /** Every shell script the project ships or runs: deploy/*.sh, .ci/run and the test supervisor stand-in. */
 const SCRIPTS = [
-  ...readdirSync(join(REPO_ROOT, 'deploy')).filter((f) => f.endsWith('.sh')).map((f) => `deploy/${f}`),
+  ...readdirSync(join(REPO_ROOT, 'deploy'))
+    .filter((f) => f.endsWith('.sh'))
+    .map((f) => `deploy/${f}`),
   '.ci/run',
   'test/support/fake-systemctl.sh',
 ];

@@ -26,8 +26,7 @@ function parseUnit(text: string): Map<string, Map<string, string[]>> {
     if (section) {
       current = new Map();
       sections.set(section[1]!, current);
-    }
-    else {
+    } else {
       const [key, ...rest] = line.split('=');
       current.set(key!, [...(current.get(key!) ?? []), rest.join('=')]);
     }

@@ -37,8 +37,7 @@ async function setup(accountIds: string[]) {
 }
 
 type ErrorBody = { error: { code: string; message: string } };
-const adminCall = (method: string, path: string) =>
-  fetch(`${h.adminUrl}/admin/api${path}`, { method, headers: { authorization: `Bearer ${adminToken}` } });
+const adminCall = (method: string, path: string) => fetch(`${h.adminUrl}/admin/api${path}`, { method, headers: { authorization: `Bearer ${adminToken}` } });
 
 describe('429 with a reset hint', () => {
   it('skips the account for the next requests, says until when (retry-after), and an operator can clear it', async () => {
@@ -63,7 +62,11 @@ describe('429 with a reset hint', () => {
 
     const health = (await (await adminCall('GET', '/accounts/health')).json()) as { data: Array<Record<string, unknown>>; gateways: unknown[] };
     const entry = health.data.find((a) => a.name === 'limited')!;
-    expect(entry).toMatchObject({ needs_reimport: false, in_flight: 0, cooldowns: [{ gateway: 'local', cause: 'rate_limited', until: until, failures: 0, capped: false }] });
+    expect(entry).toMatchObject({
+      needs_reimport: false,
+      in_flight: 0,
+      cooldowns: [{ gateway: 'local', cause: 'rate_limited', until: until, failures: 0, capped: false }],
+    });
     expect(health.gateways).toEqual([{ gateway: 'local', ok: true, error: null }]);
 
     const cleared = await adminCall('DELETE', '/accounts/limited/cooldown');

@@ -46,10 +46,11 @@ const getJob = async (id: string, query = '', key = secret) => {
   return { res, job: (await res.json()) as JobView };
 };
 
-const settled = (id: string) => waitFor(`job ${id.slice(0, 12)}… to end`, async () => {
-  const { job } = await getJob(id);
-  return ['succeeded', 'failed', 'cancelled', 'expired'].includes(job.status) ? job : null;
-});
+const settled = (id: string) =>
+  waitFor(`job ${id.slice(0, 12)}… to end`, async () => {
+    const { job } = await getJob(id);
+    return ['succeeded', 'failed', 'cancelled', 'expired'].includes(job.status) ? job : null;
+  });
 
 describe('async jobs (Prefer: respond-async)', () => {
   it('202 with Location at once; poll and ?wait deliver the same Images API answer', async () => {
@@ -130,10 +131,14 @@ describe('async jobs (Prefer: respond-async)', () => {
   it('a finished job expires after JOB_RESULT_TTL_MS: no result any more', async () => {
     const { job } = await submit();
     expect((await settled(job.id)).status).toBe('succeeded');
-    const expired = await waitFor('the result to expire', async () => {
-      const { job: view } = await getJob(job.id);
-      return view.status === 'expired' ? view : null;
-    }, 15_000);
+    const expired = await waitFor(
+      'the result to expire',
+      async () => {
+        const { job: view } = await getJob(job.id);
+        return view.status === 'expired' ? view : null;
+      },
+      15_000,
+    );
     expect(expired.result).toBeUndefined();
   });
 

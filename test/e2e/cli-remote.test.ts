@@ -57,7 +57,10 @@ describe('CLI while a running instance holds the data directory', () => {
     const imported = await cli(['accounts', 'import', file, '--json']);
     expect(imported.code, imported.stderr).toBe(0);
     expect(JSON.parse(imported.stdout)).toMatchObject({ name: 'remote@example.com', account_id: 'acct-remote' });
-    const fromStdin = await cli(['accounts', 'import', '-', '--name', 'piped', '--image', 'off'], JSON.stringify(makeCodexAuthJson({ accountId: 'acct-piped' })));
+    const fromStdin = await cli(
+      ['accounts', 'import', '-', '--name', 'piped', '--image', 'off'],
+      JSON.stringify(makeCodexAuthJson({ accountId: 'acct-piped' })),
+    );
     expect(fromStdin.code, fromStdin.stderr).toBe(0);
     const show = await cli(['accounts', 'show', 'piped']);
     expect(show.stdout).toMatch(/^image +off$/m);

@@ -26,7 +26,14 @@ export function defineControlScenario(target: ScenarioTarget): void {
   const flatAuth = { access_token: flatTokens.access_token, refresh_token: flatTokens.refresh_token, account_id: 'acct-flat' };
   // The same identity signed in again: new refresh token, so a re-import reports `tokens` changed.
   const flatAgain = { ...flatAuth, refresh_token: `${flatAuth.refresh_token}-rotated` };
-  const tokens = [auth.tokens.access_token, auth.tokens.refresh_token, auth.tokens.id_token, flatAuth.access_token, flatAuth.refresh_token, flatAgain.refresh_token];
+  const tokens = [
+    auth.tokens.access_token,
+    auth.tokens.refresh_token,
+    auth.tokens.id_token,
+    flatAuth.access_token,
+    flatAuth.refresh_token,
+    flatAgain.refresh_token,
+  ];
 
   async function cli(args: string[], input?: string): Promise<CliResult> {
     const result = await runCli([...args, ...target.flags()], { input });
@@ -63,7 +70,10 @@ export function defineControlScenario(target: ScenarioTarget): void {
     expect(Object.keys(imported).sort()).toEqual(['access_token_expires_at', 'account_id', 'changed', 'name', 'outcome', 'plan_type']);
     expect(imported).toMatchObject({ name: 'alpha@example.com', account_id: 'acct-e2e', plan_type: 'plus', outcome: 'created', changed: [] });
     expect(imported.access_token_expires_at).toBeGreaterThan(Date.now());
-    const second = await json<Record<string, unknown>>(['accounts', 'import', '-', '--name', 'second', '--image', 'off', '--image-concurrency', '2'], JSON.stringify(flatAuth));
+    const second = await json<Record<string, unknown>>(
+      ['accounts', 'import', '-', '--name', 'second', '--image', 'off', '--image-concurrency', '2'],
+      JSON.stringify(flatAuth),
+    );
     expect(second).toMatchObject({ name: 'second', account_id: 'acct-flat', outcome: 'created' });
   });
 
@@ -86,7 +96,17 @@ export function defineControlScenario(target: ScenarioTarget): void {
   });
 
   it('keys update changes only the flags given; unlimited clears a limit', { timeout: STEP_TIMEOUT_MS }, async () => {
-    const key = await json<Record<string, unknown>>(['keys', 'update', 'alpha', '--status', 'disabled', '--max-concurrency', 'unlimited', '--accounts', 'second']);
+    const key = await json<Record<string, unknown>>([
+      'keys',
+      'update',
+      'alpha',
+      '--status',
+      'disabled',
+      '--max-concurrency',
+      'unlimited',
+      '--accounts',
+      'second',
+    ]);
     expect(key).toMatchObject({ status: 'disabled', max_concurrency: null, min_start_interval_ms: 250, routing: { mode: 'accounts', accounts: ['second'] } });
   });
 
@@ -97,7 +117,12 @@ export function defineControlScenario(target: ScenarioTarget): void {
     expect(table).toHaveLength(3);
     const nameColumn = table[0]?.indexOf('NAME') ?? -1;
     expect(nameColumn).toBeGreaterThan(0);
-    expect(table.slice(1).map((row: string) => row.slice(nameColumn).split(/\s+/)[0]).sort()).toEqual(['alpha', 'beta']);
+    expect(
+      table
+        .slice(1)
+        .map((row: string) => row.slice(nameColumn).split(/\s+/)[0])
+        .sort(),
+    ).toEqual(['alpha', 'beta']);
     const show = (await ok(['keys', 'show', 'beta'])).stdout;
     expect(show).toMatch(/^routing +group: team$/m);
     expect(show).toMatch(/^quota tokens +1000$/m);
@@ -108,7 +133,17 @@ export function defineControlScenario(target: ScenarioTarget): void {
     const table = (await ok(['accounts', 'list'])).stdout;
     expect(table).toMatch(/^NAME +STATUS +IMAGE/);
     expect(table).toMatch(/^second +active +off +2 /m);
-    const updated = await json<Record<string, unknown>>(['accounts', 'update', 'second', '--image', 'on', '--image-concurrency', '8', '--proxy', 'http://u:pw-secret@127.0.0.1:3128']);
+    const updated = await json<Record<string, unknown>>([
+      'accounts',
+      'update',
+      'second',
+      '--image',
+      'on',
+      '--image-concurrency',
+      '8',
+      '--proxy',
+      'http://u:pw-secret@127.0.0.1:3128',
+    ]);
     expect(updated).toMatchObject({ image_enabled: true, image_concurrency: 8 });
     expect(JSON.stringify(updated)).not.toContain('pw-secret');
     const direct = await json<Record<string, unknown>>(['accounts', 'update', 'second', '--proxy', 'none']);
@@ -150,7 +185,10 @@ export function defineControlScenario(target: ScenarioTarget): void {
     expect(listed.map((r) => r.alias)).toEqual(expect.arrayContaining(['team-*', 'ft:my-model']));
     expect(await json(['models', 'remove', 'team-*'])).toEqual({ removed: 'team-*' });
     await fails(['models', 'remove', 'team-*'], 'model alias not found');
-    await fails(['models', 'set', 'bad name', 'gpt-image-2'], "alias must be 1 to 128 characters: a letter or digit, then letters, digits, '.', '_', ':', '/' or '-', optionally ending in '*' (a prefix pattern)");
+    await fails(
+      ['models', 'set', 'bad name', 'gpt-image-2'],
+      "alias must be 1 to 128 characters: a letter or digit, then letters, digits, '.', '_', ':', '/' or '-', optionally ending in '*' (a prefix pattern)",
+    );
     expect((await ok(['models', 'reset'])).stdout.trim()).toBe('model aliases reset to the 9 defaults');
     expect((await json<Array<{ alias: string }>>(['models', 'list'])).map((r) => r.alias)).not.toContain('ft:my-model');
   });

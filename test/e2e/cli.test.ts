@@ -80,9 +80,7 @@ describe('start on a port already in use', () => {
     const result = await runCli(['start', '--data-dir', dataDir, ...Object.entries(ports).flat()]);
     expect(result.code).toBe(1);
     expect(result.stderr.trimEnd().split('\n'), result.stderr).toHaveLength(1);
-    expect(result.stderr.trim()).toBe(
-      `error: 127.0.0.1:${port} is already in use: stop what listens there or pick another address with ${flag} (env ${env})`,
-    );
+    expect(result.stderr.trim()).toBe(`error: 127.0.0.1:${port} is already in use: stop what listens there or pick another address with ${flag} (env ${env})`);
     expect(existsSync(dataDir)).toBe(false);
   });
 });

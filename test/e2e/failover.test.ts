@@ -11,7 +11,13 @@ let secret: string;
 beforeAll(async () => {
   // Account cooldowns off: these tests check failover itself, one request at a time (test/e2e/account-health.test.ts checks cooldowns).
   h = await startGatewayHarness({
-    env: { UPSTREAM_HEADERS_TIMEOUT_MS: '800', UPSTREAM_BODY_TIMEOUT_MS: '400', UPSTREAM_ATTEMPT_TIMEOUT_MS: '1500', RATE_LIMIT_COOLDOWN_CAP_MS: '0', FAILURE_BACKOFF_BASE_MS: '0' },
+    env: {
+      UPSTREAM_HEADERS_TIMEOUT_MS: '800',
+      UPSTREAM_BODY_TIMEOUT_MS: '400',
+      UPSTREAM_ATTEMPT_TIMEOUT_MS: '1500',
+      RATE_LIMIT_COOLDOWN_CAP_MS: '0',
+      FAILURE_BACKOFF_BASE_MS: '0',
+    },
   });
   await h.importAccount('a-first');
   await h.importAccount('b-second');
@@ -115,7 +121,9 @@ describe('a client that stops reading', () => {
       const { hostname: host, port } = new URL(g.gatewayUrl);
       const socket = connect({ host, port: Number(port) });
       const body = JSON.stringify({ prompt: 'never read' });
-      socket.write(`POST /v1/images/generations HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${key.secret}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+      socket.write(
+        `POST /v1/images/generations HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${key.secret}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      );
       await new Promise<void>((resolve) => socket.once('data', () => resolve()));
       socket.pause(); // headers arrived; now stop reading for good
       const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
@@ -123,7 +131,10 @@ describe('a client that stops reading', () => {
       socket.destroy();
       await closed;
       // The request log is written off the request path: wait for the line rather than read too early.
-      const line = await waitFor('the stalled request\'s log line', async () => (await g.readLogEvents()).find((e) => e.account_name === 'stall-reader') ?? null);
+      const line = await waitFor(
+        "the stalled request's log line",
+        async () => (await g.readLogEvents()).find((e) => e.account_name === 'stall-reader') ?? null,
+      );
       expect(line).toMatchObject({ upstream_status: 200, error_class: 'client_aborted' });
       const next = await fetch(`${g.gatewayUrl}/v1/images/generations`, {
         method: 'POST',

@@ -66,7 +66,11 @@ async function send(form: RequestForm, field: PolicyField, value: unknown): Prom
     const body: Record<string, unknown> = { prompt: PROMPT, ...(form === 'editsJson' ? { images: [{ image_url: PNG_URL }] } : {}) };
     body[field] = jsonValue(field, value);
     const path = form === 'generations' ? 'generations' : 'edits';
-    return fetch(`${h.gatewayUrl}/v1/images/${path}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return fetch(`${h.gatewayUrl}/v1/images/${path}`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
   }
   const form_ = new FormData();
   if (field !== 'prompt') form_.append('prompt', PROMPT);

@@ -152,7 +152,11 @@ describe('RESULT_URL_MODE=hosted', () => {
       expect(url.startsWith(`${base}/v1/images/results/imgres_`)).toBe(true);
       const image = await fetch(url);
       expect(image.headers.get('content-type')).toBe('image/png');
-      expect(Buffer.from(await image.arrayBuffer()).subarray(1, 4).toString()).toBe('PNG');
+      expect(
+        Buffer.from(await image.arrayBuffer())
+          .subarray(1, 4)
+          .toString(),
+      ).toBe('PNG');
     } finally {
       await h.admin.settings.update({ responsesFallback: false });
     }
@@ -177,7 +181,10 @@ describe('RESULT_URL_MODE=hosted', () => {
     const files = await readTree(h.dataDir);
     expect(files.some((f) => f.path.includes('pgdata'))).toBe(true);
     // Positive control: the row's key is in the database files, so the search does reach the rows.
-    expect(files.some((f) => f.bytes.includes(Buffer.from(idHash))), 'id_hash found in the data directory').toBe(true);
+    expect(
+      files.some((f) => f.bytes.includes(Buffer.from(idHash))),
+      'id_hash found in the data directory',
+    ).toBe(true);
     const canaries = {
       base64Head: Buffer.from(b64.slice(4_000, 4_060)),
       base64Tail: Buffer.from(b64.slice(-200, -140)),
@@ -250,7 +257,9 @@ describe('start refuses RESULT_URL_MODE=hosted without PUBLIC_BASE_URL', () => {
   it('exits 1 with one line naming both settings', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'cig-hosted-'));
     try {
-      const result = await runCli(['start'], { env: { CODEX_IMAGE_GATEWAY_DATA_DIR: dataDir, RESULT_URL_MODE: 'hosted', GATEWAY_LISTEN: '127.0.0.1:0', ADMIN_LISTEN: '127.0.0.1:0' } });
+      const result = await runCli(['start'], {
+        env: { CODEX_IMAGE_GATEWAY_DATA_DIR: dataDir, RESULT_URL_MODE: 'hosted', GATEWAY_LISTEN: '127.0.0.1:0', ADMIN_LISTEN: '127.0.0.1:0' },
+      });
       expect(result.code).toBe(1);
       const lines = result.stderr.trim().split('\n');
       expect(lines).toHaveLength(1);

@@ -71,17 +71,21 @@ describe.skipIf(!deployment)('async jobs on two serve instances sharing Postgres
     expect((await get(b.url, submitted.job.id)).status).toBe('succeeded');
   });
 
-  it('a killed instance\'s running job ends failed with instance_lost', async () => {
+  it("a killed instance's running job ends failed with instance_lost", async () => {
     d().fake.setBehavior('*', fakeBehaviors.success({ delayMs: 60_000 }));
     const submitted = await submit(a.url);
     expect(submitted.status).toBe(202);
     await waitFor('the job to run', async () => ((await get(b.url, submitted.job.id)).status === 'running' ? true : null));
     a.daemon.child.kill('SIGKILL');
     await a.daemon.exited;
-    const lost = await waitFor('the job to be declared lost', async () => {
-      const view = await get(b.url, submitted.job.id);
-      return view.status === 'failed' ? view : null;
-    }, 15_000);
+    const lost = await waitFor(
+      'the job to be declared lost',
+      async () => {
+        const view = await get(b.url, submitted.job.id);
+        return view.status === 'failed' ? view : null;
+      },
+      15_000,
+    );
     expect(lost.error).toMatchObject({ code: 'instance_lost' });
   });
 });

@@ -37,11 +37,19 @@ describe('JSON edits with multi-MB data URLs (parsed as they arrive, images spoo
     const image = toDataUrl('png', padImage(makePng(4, 4), 5 * MiB + 1));
     const mask = toDataUrl('webp', padImage(makeWebpHeader(), 2 * MiB));
     const before = h.fake.requests.length;
-    const res = await postEdit(JSON.stringify({ prompt: 'p', images: [image, { image_url: 'https://example.com/a.png' }], mask: { image_url: mask } }), chunked);
+    const res = await postEdit(
+      JSON.stringify({ prompt: 'p', images: [image, { image_url: 'https://example.com/a.png' }], mask: { image_url: mask } }),
+      chunked,
+    );
     expect(res.status).toBe(200);
     await res.arrayBuffer();
     // What the gateway sends for these fields, in its own order: the data URLs exactly as the client sent them.
-    const expected = JSON.stringify({ model: 'gpt-image-2', prompt: 'p', images: [{ image_url: image }, { image_url: 'https://example.com/a.png' }], mask: { image_url: mask } });
+    const expected = JSON.stringify({
+      model: 'gpt-image-2',
+      prompt: 'p',
+      images: [{ image_url: image }, { image_url: 'https://example.com/a.png' }],
+      mask: { image_url: mask },
+    });
     const sent = h.fake.requests[before]!;
     expect(sent.bodyBytes).toBe(Buffer.byteLength(expected));
     expect(sent.bodySha256).toBe(sha256(expected));
@@ -51,7 +59,9 @@ describe('JSON edits with multi-MB data URLs (parsed as they arrive, images spoo
     const before = h.fake.requests.length;
     const res = await postEdit(JSON.stringify({ prompt: 'p', images: [toDataUrl('webp', padImage(makePng(2, 2), 3 * MiB))] }), true);
     expect(res.status).toBe(400);
-    expect(await res.json()).toEqual({ error: { message: 'images[0] is not a valid PNG, JPEG or WebP image', type: 'invalid_request_error', param: 'images[0]', code: 'invalid_image' } });
+    expect(await res.json()).toEqual({
+      error: { message: 'images[0] is not a valid PNG, JPEG or WebP image', type: 'invalid_request_error', param: 'images[0]', code: 'invalid_image' },
+    });
     expect(h.fake.requests.length).toBe(before);
   });
 

@@ -25,7 +25,15 @@ describe('per-account image concurrency', () => {
   it('is never exceeded at the upstream under 30 parallel requests', async () => {
     const key = await h.createKey({ routing: { mode: 'accounts', accounts: ['cap-a', 'cap-b'] } });
     h.fake.setBehavior('*', fakeBehaviors.success({ delayMs: 150 }));
-    const results = await Promise.all(Array.from({ length: 30 }, () => post(key.secret).then(async (r) => ({ status: r.statusCode, body: await r.body.json(), retryAfter: [r.headers['retry-after'], r.headers['retry-after-ms']] }))));
+    const results = await Promise.all(
+      Array.from({ length: 30 }, () =>
+        post(key.secret).then(async (r) => ({
+          status: r.statusCode,
+          body: await r.body.json(),
+          retryAfter: [r.headers['retry-after'], r.headers['retry-after-ms']],
+        })),
+      ),
+    );
     const statuses = results.map((r) => r.status);
     expect(h.fake.concurrency.max('cap-a')).toBeLessThanOrEqual(2);
     expect(h.fake.concurrency.max('cap-b')).toBeLessThanOrEqual(3);
@@ -51,7 +59,9 @@ describe('per-key limits', () => {
     expect(second.statusCode).toBe(429);
     const body = (await second.body.json()) as { error: { code: string; message: string; type: string } };
     expect(body.error).toMatchObject({ code: 'key_rate_limited', type: 'rate_limit_error' });
-    expect(body.error.message).toBe('key image request limit reached: key_max_concurrency in_flight=1 request_max_concurrency=1 request_min_start_interval_ms=unlimited');
+    expect(body.error.message).toBe(
+      'key image request limit reached: key_max_concurrency in_flight=1 request_max_concurrency=1 request_min_start_interval_ms=unlimited',
+    );
     expect([second.headers['retry-after'], second.headers['retry-after-ms']]).toEqual(['1', '1000']);
     expect((await first).statusCode).toBe(200);
     expect((await post(key.secret)).statusCode).toBe(200);

@@ -83,7 +83,9 @@ const deployment = await setUpPostgresDeployment('master-key-check');
 describe.skipIf(!deployment)('serve on Postgres', () => {
   const d = () => deployment!;
 
-  it('control with key A, then serve with key B: refused naming both; serve with A is ready, and turns unready when the check stops matching', { timeout: SLOW_MS }, async () => {
+  it('control with key A, then serve with key B: refused naming both; serve with A is ready, and turns unready when the check stops matching', {
+    timeout: SLOW_MS,
+  }, async () => {
     const envA = () => d().env({ CODEX_IMAGE_GATEWAY_MASTER_KEY: hexA, SNAPSHOT_POLL_MS: '200' });
     const migrated = await runCli(['migrate'], { env: envA() });
     expect(migrated.code, migrated.stderr).toBe(0);

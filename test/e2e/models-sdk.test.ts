@@ -41,7 +41,10 @@ describe('the official openai SDK lists and retrieves models', () => {
 
   it('an unknown id, or a pattern, is NotFoundError (404 model_not_found)', async () => {
     for (const id of ['stable-diffusion-xl', 'gpt-image-*']) {
-      const err = await h.sdk(secret).models.retrieve(id).catch((e: unknown) => e);
+      const err = await h
+        .sdk(secret)
+        .models.retrieve(id)
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(OpenAI.NotFoundError);
       expect((err as InstanceType<typeof OpenAI.NotFoundError>).code).toBe('model_not_found');
     }
@@ -58,7 +61,15 @@ describe('the official openai SDK lists and retrieves models', () => {
     const client = h.sdk(key.secret);
     expect((await client.models.list()).data.length).toBeGreaterThan(0);
     await h.admin.keys.update(key.id, { status: 'disabled' });
-    const err = await waitFor('403 on models.list', () => client.models.list().then(() => null, (e: unknown) => (e instanceof OpenAI.PermissionDeniedError ? e : null)), 1_000);
+    const err = await waitFor(
+      '403 on models.list',
+      () =>
+        client.models.list().then(
+          () => null,
+          (e: unknown) => (e instanceof OpenAI.PermissionDeniedError ? e : null),
+        ),
+      1_000,
+    );
     expect(err.message).toContain('this API key is disabled');
   });
 

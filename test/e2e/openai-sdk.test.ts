@@ -63,7 +63,10 @@ describe('the official openai SDK against the gateway', () => {
 
   it('maps 403 (image switch off) to PermissionDeniedError with the original message', async () => {
     const off = await h.createKey({ imageEnabled: false });
-    const err = await h.sdk(off.secret).images.generate({ prompt: 'x' }).catch((e: unknown) => e);
+    const err = await h
+      .sdk(off.secret)
+      .images.generate({ prompt: 'x' })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.PermissionDeniedError);
     expect((err as InstanceType<typeof OpenAI.PermissionDeniedError>).message).toContain('codex image generation is disabled for this key');
   });

@@ -42,8 +42,16 @@ describe('privacy', () => {
     const generated = ((await gen.json()) as { data: Array<{ b64_json: string }> }).data[0]!.b64_json;
     // An upstream failure and a bad request are logged too; they must not leak either.
     h.fake.setBehavior('priv-1', [fakeBehaviors.unauthorized()]);
-    await fetch(`${h.gatewayUrl}/v1/images/generations`, { method: 'POST', headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' }, body: JSON.stringify({ prompt }) });
-    await fetch(`${h.gatewayUrl}/v1/images/generations`, { method: 'POST', headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' }, body: JSON.stringify({ prompt, bogus: 1 }) });
+    await fetch(`${h.gatewayUrl}/v1/images/generations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt }),
+    });
+    await fetch(`${h.gatewayUrl}/v1/images/generations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt, bogus: 1 }),
+    });
     await h.waitForLogEvents(gen.headers.get('x-request-id')!);
 
     const written = await readEverythingWritten();
@@ -86,7 +94,15 @@ describe('usage per key', () => {
       const key = await h.admin.keys.get(id);
       return key.usage.requests === 50 ? key.usage : null;
     });
-    expect(usage).toMatchObject({ requests: 50, successes: 50, images: 100, inputTokens: 50 * 20, outputTokens: 50 * 180, totalTokens: 50 * 200, usageMissing: 0 });
+    expect(usage).toMatchObject({
+      requests: 50,
+      successes: 50,
+      images: 100,
+      inputTokens: 50 * 20,
+      outputTokens: 50 * 180,
+      totalTokens: 50 * 200,
+      usageMissing: 0,
+    });
     expect(usage.lastUsedAt).toBeGreaterThan(0);
   });
 
@@ -95,7 +111,11 @@ describe('usage per key', () => {
     const { secret } = await h.createKey({ quotaTokens: 150, routing: { mode: 'accounts', accounts: ['q-1'] } });
     h.fake.setBehavior('q-1', fakeBehaviors.success({ usage: { input_tokens: 100, output_tokens: 100 } }));
     const call = () =>
-      fetch(`${h.gatewayUrl}/v1/images/generations`, { method: 'POST', headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'q' }) });
+      fetch(`${h.gatewayUrl}/v1/images/generations`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt: 'q' }),
+      });
     expect((await call()).status).toBe(200);
     const refused = await waitFor('quota to bite', async () => {
       const r = await call();

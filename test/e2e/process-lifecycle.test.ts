@@ -61,7 +61,10 @@ describe('process lifecycle of start', () => {
     await waitFor('the request to reach the upstream', () => fake.concurrency.current('drain-1') === 1 || null);
     daemon.child.kill('SIGTERM');
     await waitFor('the gateway to stop accepting', async () => {
-      const late = await fetch(`${instance.gatewayUrl}/healthz`).then((r) => r.status, () => 'refused');
+      const late = await fetch(`${instance.gatewayUrl}/healthz`).then(
+        (r) => r.status,
+        () => 'refused',
+      );
       return late !== 200 || null;
     });
     const res = await inFlight;

@@ -50,7 +50,7 @@ async function generateThroughProxy(): Promise<void> {
 const tunnelClosed = () => waitFor('the proxy to see its tunnel close', () => proxy.openConnections() === 0);
 
 describe('a proxy no account uses any more gives back its connections at once', () => {
-  it('when the account\'s proxy is removed; its next request goes direct', async () => {
+  it("when the account's proxy is removed; its next request goes direct", async () => {
     await generateThroughProxy();
     await h.admin.accounts.update(ACCOUNT, { proxyUrl: null });
     await tunnelClosed();

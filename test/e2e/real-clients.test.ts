@@ -234,7 +234,15 @@ describe("LangChain's DallEAPIWrapper (not installed: its body, as the Python SD
         'user-agent': 'OpenAI/Python 1.82.0',
         'x-stainless-lang': 'python',
       },
-      body: JSON.stringify({ model: 'dall-e-3', prompt: 'a fox in the snow', style: 'vivid', quality: 'standard', response_format: 'url', n: 1, size: '1024x1024' }),
+      body: JSON.stringify({
+        model: 'dall-e-3',
+        prompt: 'a fox in the snow',
+        style: 'vivid',
+        quality: 'standard',
+        response_format: 'url',
+        n: 1,
+        size: '1024x1024',
+      }),
     });
     const json = (await res.json()) as ImagesAnswer;
     expect(res.status).toBe(200);

@@ -11,7 +11,12 @@ const MAX_TOTAL = 100 * 1024;
 
 beforeAll(async () => {
   h = await startGatewayHarness({
-    env: { MAX_UPLOAD_FILE_BYTES: String(MAX_FILE), MAX_UPLOAD_TOTAL_BYTES: String(MAX_TOTAL), MAX_JSON_BODY_BYTES: String(256 * 1024), BODY_READ_TIMEOUT_MS: '1500' },
+    env: {
+      MAX_UPLOAD_FILE_BYTES: String(MAX_FILE),
+      MAX_UPLOAD_TOTAL_BYTES: String(MAX_TOTAL),
+      MAX_JSON_BODY_BYTES: String(256 * 1024),
+      BODY_READ_TIMEOUT_MS: '1500',
+    },
   });
   await h.importAccount('in-1');
   secret = (await h.createKey()).secret;
@@ -21,13 +26,18 @@ afterAll(async () => h?.stop());
 type ErrorBody = { error: { message: string; type: string; param: string | null; code: string | null } };
 const auth = () => ({ authorization: `Bearer ${secret}` });
 const postJson = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(`${h.gatewayUrl}${path}`, { method: 'POST', headers: { ...auth(), 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  fetch(`${h.gatewayUrl}${path}`, {
+    method: 'POST',
+    headers: { ...auth(), 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
 const postForm = (form: FormData) => fetch(`${h.gatewayUrl}/v1/images/edits`, { method: 'POST', headers: auth(), body: form });
 const blob = (bytes: Buffer, type = 'image/png') => new Blob([new Uint8Array(bytes)], { type });
 
 describe('paths, methods and content types', () => {
   it.each(Object.keys(ENDPOINT_ALIASES))('serves alias %s', async (path) => {
-    const body = ENDPOINT_ALIASES[path as keyof typeof ENDPOINT_ALIASES] === 'edits' ? { prompt: 'p', images: [toDataUrl('png', makePng(2, 2))] } : { prompt: 'p' };
+    const body =
+      ENDPOINT_ALIASES[path as keyof typeof ENDPOINT_ALIASES] === 'edits' ? { prompt: 'p', images: [toDataUrl('png', makePng(2, 2))] } : { prompt: 'p' };
     expect((await postJson(path, body)).status).toBe(200);
   });
 
@@ -37,7 +47,12 @@ describe('paths, methods and content types', () => {
       const res = await postJson(path, { prompt: 'p' });
       expect(res.status).toBe(404);
       expect(res.headers.get('x-request-id')).toMatch(/^req_/);
-      expect(((await res.json()) as ErrorBody).error).toEqual({ message: 'unsupported image gateway path', type: 'not_found_error', param: null, code: 'unsupported_path' });
+      expect(((await res.json()) as ErrorBody).error).toEqual({
+        message: 'unsupported image gateway path',
+        type: 'not_found_error',
+        param: null,
+        code: 'unsupported_path',
+      });
     },
   );
 
@@ -102,7 +117,11 @@ describe('JSON edits', () => {
     });
     expect(res.status).toBe(200);
     const sent = h.fake.requests[before]!.body!;
-    expect(sent.images!.map((i) => [i.kind, i.mime])).toEqual([['data_url', 'image/png'], ['data_url', 'image/webp'], ['url', null]]);
+    expect(sent.images!.map((i) => [i.kind, i.mime])).toEqual([
+      ['data_url', 'image/png'],
+      ['data_url', 'image/webp'],
+      ['url', null],
+    ]);
     expect(sent.mask).toMatchObject({ kind: 'data_url', mime: 'image/png' });
   });
 
@@ -141,8 +160,16 @@ describe('multipart edits', () => {
 
   it.each([
     ['no boundary', 'multipart/form-data', '--x\r\nContent-Disposition: form-data; name="prompt"\r\n\r\np\r\n--x--\r\n'],
-    ['a truncated body', 'multipart/form-data; boundary=x', '--x\r\nContent-Disposition: form-data; name="prompt"\r\n\r\np\r\n--x\r\nContent-Disposition: form-da'],
-    ['a JSON part that does not parse', 'multipart/form-data; boundary=x', '--x\r\nContent-Disposition: form-data; name="prompt"\r\nContent-Type: application/json\r\n\r\n{bad\r\n--x--\r\n'],
+    [
+      'a truncated body',
+      'multipart/form-data; boundary=x',
+      '--x\r\nContent-Disposition: form-data; name="prompt"\r\n\r\np\r\n--x\r\nContent-Disposition: form-da',
+    ],
+    [
+      'a JSON part that does not parse',
+      'multipart/form-data; boundary=x',
+      '--x\r\nContent-Disposition: form-data; name="prompt"\r\nContent-Type: application/json\r\n\r\n{bad\r\n--x--\r\n',
+    ],
     ['a __proto__ part', 'multipart/form-data; boundary=x', '--x\r\nContent-Disposition: form-data; name="__proto__"\r\n\r\np\r\n--x--\r\n'],
   ])('a malformed multipart body (%s) is a 400, never a 500', async (_name, contentType, body) => {
     const res = await fetch(`${h.gatewayUrl}/v1/images/edits`, { method: 'POST', headers: { ...auth(), 'content-type': contentType }, body });
@@ -173,7 +200,7 @@ describe('multipart edits', () => {
   });
 });
 
-describe('up to 16 input images by default (OpenAI\'s limit)', () => {
+describe("up to 16 input images by default (OpenAI's limit)", () => {
   const png = makePng(2, 2);
 
   it('JSON: 16 images go upstream in order; 17 are refused', async () => {
@@ -210,7 +237,9 @@ describe('slow uploads', () => {
     socket.on('error', () => undefined);
     socket.on('data', () => undefined);
     const started = Date.now();
-    socket.write(`POST /v1/images/edits HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${secret}\r\nContent-Type: ${contentType}\r\nContent-Length: 100000\r\n\r\n{"prompt":"slo`);
+    socket.write(
+      `POST /v1/images/edits HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${secret}\r\nContent-Type: ${contentType}\r\nContent-Length: 100000\r\n\r\n{"prompt":"slo`,
+    );
     const closedAt = await closed;
     expect(closedAt - started).toBeGreaterThanOrEqual(1_400);
     expect(closedAt - started).toBeLessThan(5_000);

@@ -30,7 +30,13 @@ function recordingSdk(secret: string): { sdk: OpenAI; exchanges: Exchange[] } {
   const recordingFetch: typeof fetch = async (input, init) => {
     const sentAt = Date.now();
     const res = await fetch(input, init);
-    exchanges.push({ sentAt, answeredAt: Date.now(), status: res.status, retryAfter: res.headers.get('retry-after'), retryAfterMs: res.headers.get('retry-after-ms') });
+    exchanges.push({
+      sentAt,
+      answeredAt: Date.now(),
+      status: res.status,
+      retryAfter: res.headers.get('retry-after'),
+      retryAfterMs: res.headers.get('retry-after-ms'),
+    });
     return res;
   };
   return { sdk: new OpenAI({ apiKey: secret, baseURL: `${h.gatewayUrl}/v1`, timeout: 60_000, fetch: recordingFetch }), exchanges };
@@ -111,7 +117,10 @@ describe('a configuration problem', () => {
     await h.admin.groups.create({ name: 'rh-empty', accounts: [] });
     const key = await h.createKey({ routing: { mode: 'group', group: 'rh-empty' } });
     const before = await requestCount('no_image_accounts');
-    const err = await h.sdk(key.secret, { maxRetries: 2 }).images.generate({ prompt: 'x' }).catch((e: unknown) => e);
+    const err = await h
+      .sdk(key.secret, { maxRetries: 2 })
+      .images.generate({ prompt: 'x' })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.InternalServerError);
     const refused = err as InstanceType<typeof OpenAI.InternalServerError>;
     expect(refused.status).toBe(503);

@@ -48,7 +48,14 @@ describe.skipIf(!deployment)('serve and control on Postgres', () => {
     const key = JSON.parse(created.stdout) as { id: string; secret: string };
 
     const sdk = new OpenAI({ apiKey: key.secret, baseURL: `${gatewayUrl}/v1`, maxRetries: 0 });
-    await waitFor('serve to see the new key', async () => (await sdk.images.generate({ prompt: 'pg' }).then(() => true, () => false)) || null);
+    await waitFor(
+      'serve to see the new key',
+      async () =>
+        (await sdk.images.generate({ prompt: 'pg' }).then(
+          () => true,
+          () => false,
+        )) || null,
+    );
 
     const adminList = await fetch(`${adminUrl}/admin/api/keys`, { headers: { authorization: 'Bearer admin-secret-for-test' } });
     expect(adminList.status).toBe(200);
@@ -56,10 +63,18 @@ describe.skipIf(!deployment)('serve and control on Postgres', () => {
     const disabled = await runCli(['keys', 'update', key.id, '--status', 'disabled'], { env: env() });
     expect(disabled.code, disabled.stderr).toBe(0);
     const changedAt = Date.now();
-    const err = await waitFor('serve to refuse the disabled key', async () => {
-      const e = await sdk.images.generate({ prompt: 'after disable' }).then(() => null, (x: unknown) => x);
-      return e instanceof OpenAI.PermissionDeniedError ? e : null;
-    }, 3_000, 25);
+    const err = await waitFor(
+      'serve to refuse the disabled key',
+      async () => {
+        const e = await sdk.images.generate({ prompt: 'after disable' }).then(
+          () => null,
+          (x: unknown) => x,
+        );
+        return e instanceof OpenAI.PermissionDeniedError ? e : null;
+      },
+      3_000,
+      25,
+    );
     expect(Date.now() - changedAt).toBeLessThan(1_000);
     expect(err.message).toContain('this API key is disabled');
 

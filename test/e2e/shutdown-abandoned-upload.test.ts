@@ -56,15 +56,19 @@ afterAll(async () => {
 function keptAliveGeneration(secret: string, agent: Agent): Promise<{ status: number; body: string }> {
   const body = JSON.stringify({ prompt: 'finish me' });
   return new Promise((resolve, reject) => {
-    const req = request(`${instance.gatewayUrl}/v1/images/generations`, {
-      method: 'POST',
-      agent,
-      headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-    }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
+    const req = request(
+      `${instance.gatewayUrl}/v1/images/generations`,
+      {
+        method: 'POST',
+        agent,
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -73,7 +77,8 @@ function keptAliveGeneration(secret: string, agent: Agent): Promise<{ status: nu
 function oversizedEdit(secret: string, port: number): Buffer {
   const boundary = `----cig${randomUUID().replaceAll('-', '')}`;
   const image = padImage(makePng(2, 2), 700_000);
-  const part = (headers: string, body: Buffer | string) => Buffer.concat([Buffer.from(`--${boundary}\r\n${headers}\r\n\r\n`), Buffer.from(body), Buffer.from('\r\n')]);
+  const part = (headers: string, body: Buffer | string) =>
+    Buffer.concat([Buffer.from(`--${boundary}\r\n${headers}\r\n\r\n`), Buffer.from(body), Buffer.from('\r\n')]);
   const body = Buffer.concat([
     part('Content-Disposition: form-data; name="prompt"', 'too much'),
     part('Content-Disposition: form-data; name="image[]"; filename="a.png"\r\nContent-Type: image/png', image),

@@ -109,13 +109,16 @@ describe.skipIf(!pgServer)('serve: a failing data-plane close', () => {
     await observer.connect();
     try {
       const others = async () =>
-        Number((await observer.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')).rows[0]?.n);
+        Number(
+          (await observer.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()'))
+            .rows[0]?.n,
+        );
       expect(await others()).toBeGreaterThan(0); // serve's pool and its LISTEN connection
 
       injected.failDataPlaneClose = true;
       await expect(running.stop()).rejects.toThrow('injected: data plane close failed');
 
-      await waitFor('serve\'s connections to end', async () => (await others()) === 0);
+      await waitFor("serve's connections to end", async () => (await others()) === 0);
       expect(existsSync(join(logDir, REQUEST_LOG_FILES.lock))).toBe(false);
       const log = await readFile(appLog, 'utf8');
       expect(log).toContain('"msg":"serve shutdown step failed"');

@@ -1,4 +1,5 @@
-import OpenAI, { toFile } from 'openai';
+import type OpenAI from 'openai';
+import { toFile } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fakeBehaviors } from '../support/fake-codex/behaviors.js';
 import { startGatewayHarness, type GatewayHarness } from '../support/gateway-harness.js';
@@ -47,7 +48,9 @@ describe('partial images through the Codex Responses API', () => {
 
   it('edit, partial_images: 2 → 2 image_edit.partial_image then image_edit.completed; the images go as input_image parts', async () => {
     const png = makePng(8, 8);
-    const stream = await h.sdk(secret).images.edit({ prompt: 'add a hat', image: await toFile(png, 'a.png', { type: 'image/png' }), stream: true, partial_images: 2 });
+    const stream = await h
+      .sdk(secret)
+      .images.edit({ prompt: 'add a hat', image: await toFile(png, 'a.png', { type: 'image/png' }), stream: true, partial_images: 2 });
     const events = [];
     for await (const event of stream) events.push(event);
     expect(events.map((e) => e.type)).toEqual(['image_edit.partial_image', 'image_edit.partial_image', 'image_edit.completed']);

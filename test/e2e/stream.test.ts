@@ -20,7 +20,10 @@ beforeAll(async () => {
 afterAll(async () => h?.stop());
 beforeEach(() => h.fake.reset());
 
-const isPng = (b64: string) => Buffer.from(b64, 'base64').subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+const isPng = (b64: string) =>
+  Buffer.from(b64, 'base64')
+    .subarray(0, 8)
+    .equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
 
 interface SseEvent {
   event: string;
@@ -57,7 +60,12 @@ describe('stream: true through the official openai SDK', () => {
     expect(isPng(done.b64_json)).toBe(true);
     expect(done).toMatchObject({ size: '1024x1536', quality: 'high', background: 'opaque', output_format: 'png' });
     expect(done.created_at).toBeGreaterThan(1_700_000_000);
-    expect(done.usage).toMatchObject({ input_tokens: 17, output_tokens: 1372, total_tokens: 1389, input_tokens_details: { text_tokens: expect.any(Number), image_tokens: expect.any(Number) } });
+    expect(done.usage).toMatchObject({
+      input_tokens: 17,
+      output_tokens: 1372,
+      total_tokens: 1389,
+      input_tokens_details: { text_tokens: expect.any(Number), image_tokens: expect.any(Number) },
+    });
     expect(h.fake.requests.at(-1)!.body!.fields).not.toHaveProperty('stream');
   });
 
@@ -106,10 +114,13 @@ describe('keep-alive and failover inside a stream', () => {
     h.fake.setBehavior('s-first', fakeBehaviors.serverError(502));
     const { events } = await streamRaw({});
     expect(events.map((e) => e.event)).toEqual(['image_generation.completed']);
-    expect(h.fake.requests.map((r) => [r.accountId, r.status])).toEqual([['s-first', 502], ['s-second', 200]]);
+    expect(h.fake.requests.map((r) => [r.accountId, r.status])).toEqual([
+      ['s-first', 502],
+      ['s-second', 200],
+    ]);
   });
 
-  it('exhaustion after the headers went out is an error event with the plain request\'s code', async () => {
+  it("exhaustion after the headers went out is an error event with the plain request's code", async () => {
     h.fake.setBehavior('*', fakeBehaviors.rateLimited({ resetsInSeconds: 30 }));
     const { res, events } = await streamRaw({});
     expect(res.status).toBe(200);

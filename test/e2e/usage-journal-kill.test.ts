@@ -45,7 +45,9 @@ describe('usage survives kill -9 (start, embedded database)', () => {
     const counts = new Map<string, TrafficCounts>(keys.map((k) => [k.key.id, { successes: 0, sent: 0 }]));
     const stop = new AbortController();
     const traffic = keys.flatMap((k) =>
-      [0, 1, 2].map(() => sendUntilStopped({ url: `${first.gatewayUrl}/v1/images/generations`, secret: k.secret, counts: counts.get(k.key.id)!, signal: stop.signal })),
+      [0, 1, 2].map(() =>
+        sendUntilStopped({ url: `${first.gatewayUrl}/v1/images/generations`, secret: k.secret, counts: counts.get(k.key.id)!, signal: stop.signal }),
+      ),
     );
     const total = () => [...counts.values()].reduce((sum, c) => sum + c.successes, 0);
     await waitFor('traffic to be well under way', () => total() >= 60, 60_000, 5);
@@ -59,7 +61,11 @@ describe('usage survives kill -9 (start, embedded database)', () => {
     for (const key of keys) {
       const { usage } = await second.admin.keys.get(key.key.id);
       const seen = counts.get(key.key.id)!;
-      expect({ key: key.key.name, successes: usage.successes, images: usage.images }).toEqual({ key: key.key.name, successes: seen.successes, images: seen.successes });
+      expect({ key: key.key.name, successes: usage.successes, images: usage.images }).toEqual({
+        key: key.key.name,
+        successes: seen.successes,
+        images: seen.successes,
+      });
       // Requests cut by the kill before their answer was complete may or may not count, never more than were sent.
       expect(usage.requests).toBeGreaterThanOrEqual(seen.successes);
       expect(usage.requests).toBeLessThanOrEqual(seen.sent);

@@ -32,7 +32,7 @@ describe.skipIf(!deployment)('usage survives kill -9 (serve, Postgres)', () => {
     return (JSON.parse(shown.stdout) as { usage: { successes: number } }).usage.successes;
   }
 
-  it('the killed process\'s usage is replayed by the next start on the directory, the live one\'s journal is left to it', { timeout: SLOW_MS }, async () => {
+  it("the killed process's usage is replayed by the next start on the directory, the live one's journal is left to it", { timeout: SLOW_MS }, async () => {
     expect((await runCli(['migrate'], { env: env() })).code).toBe(0);
     const authFile = join(d().dir, 'auth.json');
     await writeFile(authFile, JSON.stringify(makeCodexAuthJson({ accountId: 'serve-journal' })));

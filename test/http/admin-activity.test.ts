@@ -26,10 +26,14 @@ let remoteUrl: string;
 beforeAll(async () => {
   // A `serve` data plane's status routes, reached over real HTTP on loopback.
   remoteGateway = Fastify();
-  registerStatusRoutes(remoteGateway, sourceOf([
-    makeLogEvent({ request_id: 'remote-1', ts: NOW - 30_000, account_name: 'acct-r', upstream_status: 429, error_class: 'rate_limited' }),
-    makeLogEvent({ request_id: 'remote-1', ts: NOW - 30_000, account_name: 'acct-s' }), // written second: the final line
-  ]), TOKEN);
+  registerStatusRoutes(
+    remoteGateway,
+    sourceOf([
+      makeLogEvent({ request_id: 'remote-1', ts: NOW - 30_000, account_name: 'acct-r', upstream_status: 429, error_class: 'rate_limited' }),
+      makeLogEvent({ request_id: 'remote-1', ts: NOW - 30_000, account_name: 'acct-s' }), // written second: the final line
+    ]),
+    TOKEN,
+  );
   remoteUrl = await remoteGateway.listen({ host: '127.0.0.1', port: 0 });
   const local = sourceOf([
     makeLogEvent({ request_id: 'local-1', ts: NOW - 90_000, key_name: 'beta' }),
@@ -77,7 +81,10 @@ describe('GET /admin/api/activity', () => {
   it.each(['limit=0', 'limit=2001', 'limit=1.5', 'limit=abc'])('refuses %s, in the words every range check uses', async (q) => {
     const res = await get(`/admin/api/activity?${q}`);
     expect(res.statusCode).toBe(400);
-    expect((res.json() as { error: { param: string; message: string } }).error).toMatchObject({ param: 'limit', message: 'limit must be an integer between 1 and 2000' });
+    expect((res.json() as { error: { param: string; message: string } }).error).toMatchObject({
+      param: 'limit',
+      message: 'limit must be an integer between 1 and 2000',
+    });
   });
 
   it('the detail lists the lines of one request (its attempts) and 404s an unknown one', async () => {
@@ -94,7 +101,16 @@ describe('GET /admin/api/overview', () => {
     const body = res.json() as { minutes: number; series: Array<Record<string, unknown>>; totals: Record<string, number>; accounts: unknown[] };
     expect(body.minutes).toBe(5);
     expect(body.series).toHaveLength(5);
-    expect(Object.keys(body.series[0]!).sort()).toEqual(['failures', 'failures_by_class', 'images', 'latency_p50_ms', 'latency_p95_ms', 'minute', 'requests', 'successes']);
+    expect(Object.keys(body.series[0]!).sort()).toEqual([
+      'failures',
+      'failures_by_class',
+      'images',
+      'latency_p50_ms',
+      'latency_p95_ms',
+      'minute',
+      'requests',
+      'successes',
+    ]);
     expect(body.totals).toEqual({ requests: 3, images: 3, successes: 3, failures: 0 }); // remote-1 ended in success
     expect(body.accounts).toEqual([
       { account: 'acct-a', attempts: 2, failures: 0 },

@@ -255,7 +255,14 @@ describe('accounts', () => {
     const fresh = makeCodexAuthJson({ accountId: 'acct-flat', email: 'alpha@example.com', planType: 'pro', expSeconds: 1_900_000_000 });
     const res = await send('POST', '/admin/api/accounts/import', { auth: fresh, name: 'flat' });
     expect(res.statusCode, res.body).toBe(200);
-    expect(res.json()).toMatchObject({ name: 'flat', outcome: 'updated', changed: ['tokens', 'plan', 'expiry'], image_enabled: false, image_concurrency: 7, plan_type: 'pro' });
+    expect(res.json()).toMatchObject({
+      name: 'flat',
+      outcome: 'updated',
+      changed: ['tokens', 'plan', 'expiry'],
+      image_enabled: false,
+      image_concurrency: 7,
+      plan_type: 'pro',
+    });
     const freshTokens = [fresh.tokens.access_token, fresh.tokens.refresh_token, fresh.tokens.id_token];
     for (const token of freshTokens) expect(res.body).not.toContain(token);
     TOKENS.push(...freshTokens);
@@ -368,7 +375,19 @@ describe('groups', () => {
 describe('settings and usage', () => {
   it('reads settings in snake_case and changes one', async () => {
     const before = (await call({ method: 'GET', url: '/admin/api/settings' })).json() as Record<string, unknown>;
-    expect(Object.keys(before).sort()).toEqual(['codex_client_version', 'cors_allowed_origins', 'field_policy', 'job_max_queued_per_key', 'log_max_file_age_ms', 'log_max_file_bytes', 'log_max_files', 'model_aliases_strict', 'n_mode', 'responses_fallback', 'responses_host_model']);
+    expect(Object.keys(before).sort()).toEqual([
+      'codex_client_version',
+      'cors_allowed_origins',
+      'field_policy',
+      'job_max_queued_per_key',
+      'log_max_file_age_ms',
+      'log_max_file_bytes',
+      'log_max_files',
+      'model_aliases_strict',
+      'n_mode',
+      'responses_fallback',
+      'responses_host_model',
+    ]);
     const res = await send('PATCH', '/admin/api/settings', { log_max_files: 7 });
     expect(res.statusCode, res.body).toBe(200);
     expect(res.json()).toEqual({ ...before, log_max_files: 7 });
@@ -417,7 +436,12 @@ describe('no CORS on the admin API, whatever the public setting says', () => {
 
   it.each(['/admin/api/settings', '/admin/api/keys', '/admin/api/session', '/admin/'])('answers no preflight on %s', async (url) => {
     for (const auth of [true, false]) {
-      const res = await call({ method: 'OPTIONS', url, auth, headers: { origin: ORIGIN, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' } });
+      const res = await call({
+        method: 'OPTIONS',
+        url,
+        auth,
+        headers: { origin: ORIGIN, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' },
+      });
       expect(res.statusCode, `${url} ${res.body}`).toBeGreaterThanOrEqual(400);
       expect(accessControl(res), url).toEqual([]);
     }
@@ -436,7 +460,13 @@ describe('model aliases', () => {
 
   it('lists the seeded defaults in snake_case, patterns marked', async () => {
     const rows = await list();
-    expect(rows).toContainEqual({ alias: 'dall-e-3', upstream_model: 'gpt-image-2', pattern: false, created_at: expect.any(Number), updated_at: expect.any(Number) });
+    expect(rows).toContainEqual({
+      alias: 'dall-e-3',
+      upstream_model: 'gpt-image-2',
+      pattern: false,
+      created_at: expect.any(Number),
+      updated_at: expect.any(Number),
+    });
     expect(rows).toContainEqual(expect.objectContaining({ alias: 'gpt-image-*', pattern: true }));
   });
 
@@ -503,16 +533,47 @@ describe('jobs (ids, status, timings; never a result)', () => {
     await markJobRunning(db, ids.running, 2_100);
     await insertJob(db, { idHash: ids.queued, keyId: otherId, instanceId: INSTANCE, endpoint: 'generations', createdAt: 3_000 });
     await insertJob(db, { idHash: ids.failed, keyId: otherId, instanceId: INSTANCE, endpoint: 'generations', createdAt: 2_500 });
-    await finishJob(db, ids.failed, { status: 'failed', httpStatus: 502, errorCode: 'upstream_exhausted', resultSealed: SEALED, finishedAt: 2_900, expiresAt: 9_000 });
+    await finishJob(db, ids.failed, {
+      status: 'failed',
+      httpStatus: 502,
+      errorCode: 'upstream_exhausted',
+      resultSealed: SEALED,
+      finishedAt: 2_900,
+      expiresAt: 9_000,
+    });
   });
 
   it('lists jobs newest first with exactly the operator fields', async () => {
     const jobs = await list();
     expect(jobs.map((j) => j.id)).toEqual([ids.queued, ids.failed, ids.running, ids.done]);
     expect(Object.keys(jobs[0]!).sort()).toEqual([
-      'cancel_requested', 'created_at', 'endpoint', 'error_code', 'expires_at', 'finished_at', 'http_status', 'id', 'instance_id', 'key_id', 'key_name', 'started_at', 'status',
+      'cancel_requested',
+      'created_at',
+      'endpoint',
+      'error_code',
+      'expires_at',
+      'finished_at',
+      'http_status',
+      'id',
+      'instance_id',
+      'key_id',
+      'key_name',
+      'started_at',
+      'status',
     ]);
-    expect(jobs[3]).toMatchObject({ key_name: 'jobs-key', endpoint: 'generations', status: 'succeeded', http_status: 200, error_code: null, created_at: 1_000, started_at: 1_500, finished_at: 4_000, expires_at: 3_604_000, instance_id: INSTANCE, cancel_requested: false });
+    expect(jobs[3]).toMatchObject({
+      key_name: 'jobs-key',
+      endpoint: 'generations',
+      status: 'succeeded',
+      http_status: 200,
+      error_code: null,
+      created_at: 1_000,
+      started_at: 1_500,
+      finished_at: 4_000,
+      expires_at: 3_604_000,
+      instance_id: INSTANCE,
+      cancel_requested: false,
+    });
     expect(jobs[1]).toMatchObject({ status: 'failed', error_code: 'upstream_exhausted', http_status: 502, key_name: 'jobs-other' });
   });
 

@@ -12,9 +12,12 @@ import { openRawSocket, parseRawAnswer, PARSER_REFUSALS, readUntilClosed, sendRa
 const ADMIN_TOKEN = 'admin-token-for-client-error-tests-0123';
 const AUTH = `Authorization: Bearer ${ADMIN_TOKEN}\r\n`;
 /** Any use of the services fails loudly: none of these requests may get that far. */
-const unreachableControl = new Proxy({}, {
-  get: () => new Proxy({}, { get: () => () => Promise.reject(new Error('the control services were reached')) }),
-}) as ControlApi;
+const unreachableControl = new Proxy(
+  {},
+  {
+    get: () => new Proxy({}, { get: () => () => Promise.reject(new Error('the control services were reached')) }),
+  },
+) as ControlApi;
 
 let app: FastifyInstance;
 let baseUrl: string;
@@ -82,7 +85,7 @@ describe('admin listener: an answer that leaves the body unread closes the conne
     expect(both).toMatch(/^HTTP\/1\.1 400 [\s\S]*HTTP\/1\.1 200 [\s\S]*\{"ok":true\}$/);
   });
 
-  it('HEAD gets the JSON error\'s headers and no body', async () => {
+  it("HEAD gets the JSON error's headers and no body", async () => {
     const answer = await sendRaw(baseUrl, 'HEAD /admin/api/health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
     expect(answer.status).toBe(401);
     expect(answer.headers['content-type']).toMatch(/^application\/json/);

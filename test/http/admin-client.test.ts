@@ -65,7 +65,14 @@ describe('createAdminClient round trips', () => {
     const auth = makeCodexAuthJson({ accountId: 'acct-c', email: 'c@example.com' });
     const flat = { accessToken: auth.tokens.access_token, refreshToken: auth.tokens.refresh_token, accountId: 'acct-flat-c' };
     const account = await client.accounts.import({ auth: flat, name: 'flat-c', imageConcurrency: 5 });
-    expect(account).toMatchObject({ name: 'flat-c', chatgptAccountId: 'acct-flat-c', imageConcurrency: 5, imageEnabled: true, outcome: 'created', changed: [] });
+    expect(account).toMatchObject({
+      name: 'flat-c',
+      chatgptAccountId: 'acct-flat-c',
+      imageConcurrency: 5,
+      imageEnabled: true,
+      outcome: 'created',
+      changed: [],
+    });
     const fromText = await client.accounts.import({ auth: JSON.stringify(auth) });
     expect(fromText).toMatchObject({ name: 'c@example.com', outcome: 'created' });
     expect(await client.accounts.import({ auth: JSON.stringify(auth) })).toMatchObject({ name: 'c@example.com', outcome: 'updated', changed: [] });
@@ -105,7 +112,9 @@ describe('createAdminClient round trips', () => {
     const idHash = 'ab'.repeat(32);
     await insertJob(db, { idHash, keyId: key.key.id, instanceId: 'inst_0123abcd', endpoint: 'edits', createdAt: 5_000 });
     await markJobRunning(db, idHash, 5_100);
-    expect(await client.jobs.list({ key: 'job-owner', status: 'running', limit: 5 })).toEqual(await direct.jobs.list({ key: 'job-owner', status: 'running', limit: 5 }));
+    expect(await client.jobs.list({ key: 'job-owner', status: 'running', limit: 5 })).toEqual(
+      await direct.jobs.list({ key: 'job-owner', status: 'running', limit: 5 }),
+    );
     expect((await client.jobs.list()).map((j) => j.id)).toEqual([idHash]);
     expect(await client.jobs.show(idHash.slice(0, 12))).toEqual(await direct.jobs.show(idHash));
     expect(await client.jobs.cancel(idHash.slice(0, 14))).toMatchObject({ id: idHash, status: 'running', cancelRequested: true, keyName: 'job-owner' });

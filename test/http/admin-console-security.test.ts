@@ -74,7 +74,17 @@ const codeOf = (res: LightMyRequestResponse) => (res.json() as { error?: { code?
 describe('every admin API route refuses without a valid session or token', () => {
   it('the route list is collected automatically and holds the known routes', () => {
     const urls = apiRoutes().map((r) => `${r.method} ${r.url}`);
-    for (const known of ['GET /admin/api/keys', 'POST /admin/api/keys', 'DELETE /admin/api/accounts/:ref/cooldown', 'GET /admin/api/activity', 'GET /admin/api/activity/:requestId', 'GET /admin/api/overview', 'PATCH /admin/api/settings', 'PUT /admin/api/model-aliases/:alias', 'POST /admin/api/model-aliases/reset']) {
+    for (const known of [
+      'GET /admin/api/keys',
+      'POST /admin/api/keys',
+      'DELETE /admin/api/accounts/:ref/cooldown',
+      'GET /admin/api/activity',
+      'GET /admin/api/activity/:requestId',
+      'GET /admin/api/overview',
+      'PATCH /admin/api/settings',
+      'PUT /admin/api/model-aliases/:alias',
+      'POST /admin/api/model-aliases/reset',
+    ]) {
       expect(urls).toContain(known);
     }
     expect(urls.length).toBeGreaterThanOrEqual(24);
@@ -88,7 +98,12 @@ describe('every admin API route refuses without a valid session or token', () =>
     { name: 'a wrong bearer token beside a forged cookie', headers: { authorization: 'Bearer nope', cookie: 'cig_admin_session=forged' } },
   ])('$name → 401 on every route', async ({ headers }) => {
     for (const r of apiRoutes()) {
-      const res = await call({ method: r.method as InjectOptions['method'], url: concrete(r.url), headers, payload: r.method === 'GET' || r.method === 'DELETE' ? undefined : {} });
+      const res = await call({
+        method: r.method as InjectOptions['method'],
+        url: concrete(r.url),
+        headers,
+        payload: r.method === 'GET' || r.method === 'DELETE' ? undefined : {},
+      });
       expect(res.statusCode, `${r.method} ${r.url}`).toBe(401);
       expect(codeOf(res)).toBe('admin_unauthorized');
     }
@@ -166,12 +181,17 @@ describe('CSRF rule for cookie sessions', () => {
     { name: 'the right header, same Origin', headers: (csrf: string) => ({ 'x-csrf-token': csrf, origin: `http://${HOST}` }), status: 201 },
   ])('POST /admin/api/groups with $name → $status', async ({ headers, status }) => {
     const { cookie, csrf } = await signIn();
-    const res = await call({ method: 'POST', url: '/admin/api/groups', headers: { cookie, ...headers(csrf) }, payload: { name: `g-${Math.random().toString(36).slice(2, 8)}` } });
+    const res = await call({
+      method: 'POST',
+      url: '/admin/api/groups',
+      headers: { cookie, ...headers(csrf) },
+      payload: { name: `g-${Math.random().toString(36).slice(2, 8)}` },
+    });
     expect(res.statusCode, res.body).toBe(status);
     if (status === 403) expect(codeOf(res)).toBe('admin_forbidden');
   });
 
-  it('GET needs no CSRF header; another session\'s CSRF token does not count', async () => {
+  it("GET needs no CSRF header; another session's CSRF token does not count", async () => {
     const a = await signIn();
     const b = await signIn();
     expect((await call({ method: 'GET', url: '/admin/api/groups', headers: { cookie: a.cookie } })).statusCode).toBe(200);
@@ -195,7 +215,9 @@ describe('console pages', () => {
   });
 
   it('the CSP allows only this origin and no inline code', () => {
-    expect(CONSOLE_CSP).toBe("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+    expect(CONSOLE_CSP).toBe(
+      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    );
     expect(CONSOLE_CSP).not.toMatch(/unsafe-inline|unsafe-eval|\*/);
   });
 
@@ -219,11 +241,14 @@ describe('console pages', () => {
     await bare.close();
   });
 
-  it.each(['/admin/assets/../../outside.txt', '/admin/assets/%2e%2e/%2e%2e/outside.txt', '/admin/assets/nope.js', '/admin/index.html/../outside.txt'])('does not serve %s', async (url) => {
-    const res = await call({ method: 'GET', url });
-    expect(res.statusCode).toBeGreaterThanOrEqual(400);
-    expect(res.body).not.toContain('must never be served');
-  });
+  it.each(['/admin/assets/../../outside.txt', '/admin/assets/%2e%2e/%2e%2e/outside.txt', '/admin/assets/nope.js', '/admin/index.html/../outside.txt'])(
+    'does not serve %s',
+    async (url) => {
+      const res = await call({ method: 'GET', url });
+      expect(res.statusCode).toBeGreaterThanOrEqual(400);
+      expect(res.body).not.toContain('must never be served');
+    },
+  );
 });
 
 describe('no secret in any API response or page', () => {
@@ -234,9 +259,26 @@ describe('no secret in any API response or page', () => {
     expect(created.statusCode).toBe(201);
     const secret = (created.json() as { secret: string }).secret;
     const auth = makeCodexAuthJson({ accountId: 'acct-leak' });
-    const imported = await call({ method: 'POST', url: '/admin/api/accounts/import', headers, payload: { auth, name: 'leak-acct', proxy_url: 'http://user:proxy-pass-123@127.0.0.1:3128' } });
+    const imported = await call({
+      method: 'POST',
+      url: '/admin/api/accounts/import',
+      headers,
+      payload: { auth, name: 'leak-acct', proxy_url: 'http://user:proxy-pass-123@127.0.0.1:3128' },
+    });
     expect(imported.statusCode, imported.body).toBe(201);
-    for (const url of ['/admin/api/keys', '/admin/api/keys/leak-check', '/admin/api/accounts', '/admin/api/accounts/leak-acct', '/admin/api/accounts/health', '/admin/api/usage', '/admin/api/activity', '/admin/api/overview', '/admin/session', '/admin/', '/admin/assets/app.js']) {
+    for (const url of [
+      '/admin/api/keys',
+      '/admin/api/keys/leak-check',
+      '/admin/api/accounts',
+      '/admin/api/accounts/leak-acct',
+      '/admin/api/accounts/health',
+      '/admin/api/usage',
+      '/admin/api/activity',
+      '/admin/api/overview',
+      '/admin/session',
+      '/admin/',
+      '/admin/assets/app.js',
+    ]) {
       expect((await call({ method: 'GET', url, headers })).statusCode, url).toBeLessThan(400);
     }
     const secrets = [secret, auth.tokens.access_token, auth.tokens.refresh_token, auth.tokens.id_token, 'proxy-pass-123', ADMIN_TOKEN];

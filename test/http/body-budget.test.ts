@@ -25,7 +25,12 @@ async function listen(env: Record<string, string>): Promise<string> {
 }
 
 /** Starts an edit whose body is declared but not sent yet (so it is being read); returns what the socket receives. */
-async function startStalledBody(base: string, declared: number, headers = '', contentType = 'content-type: application/json'): Promise<{ socket: Socket; received: () => string }> {
+async function startStalledBody(
+  base: string,
+  declared: number,
+  headers = '',
+  contentType = 'content-type: application/json',
+): Promise<{ socket: Socket; received: () => string }> {
   const socket = connect(Number(new URL(base).port), '127.0.0.1');
   sockets.push(socket);
   let data = '';
@@ -100,7 +105,11 @@ describe('MAX_BODY_BYTES_IN_FLIGHT', () => {
 
   it.each([
     ['JSON', 'content-type: application/json', `{"prompt":"${'a'.repeat(MiB)}`],
-    ['multipart', 'content-type: multipart/form-data; boundary=b', `--b\r\ncontent-disposition: form-data; name="image"; filename="a.png"\r\ncontent-type: image/webp\r\n\r\nRIFFaaaaWEBP${'a'.repeat(MiB)}`],
+    [
+      'multipart',
+      'content-type: multipart/form-data; boundary=b',
+      `--b\r\ncontent-disposition: form-data; name="image"; filename="a.png"\r\ncontent-type: image/webp\r\n\r\nRIFFaaaaWEBP${'a'.repeat(MiB)}`,
+    ],
   ])('refuses a chunked %s body with a 503 and closes its connection once the budget cannot take more of it', async (_kind, type, firstMiB) => {
     const base = await listen({ MAX_BODY_BYTES_IN_FLIGHT: String(3 * MiB) });
     const held = await startStalledBody(base, 2 * MiB);

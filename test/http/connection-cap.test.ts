@@ -83,7 +83,10 @@ describe('MAX_CONNECTIONS', () => {
     // Once one closes, a new connection is admitted.
     a.socket.destroy();
     await a.closed;
-    await waitFor('a connection admitted after one closed', async () => (await fetch(`http://127.0.0.1:${port}/healthz`, { headers: { connection: 'close' } })).status === 200);
+    await waitFor(
+      'a connection admitted after one closed',
+      async () => (await fetch(`http://127.0.0.1:${port}/healthz`, { headers: { connection: 'close' } })).status === 200,
+    );
   });
 
   it('never lets a request sent on a refused connection reach a route', async () => {

@@ -17,7 +17,9 @@ describe('gateway app while closing', () => {
     if (!res) throw new Error('no response during close');
     const answered = res as Response;
     expect(answered.status).toBe(503);
-    expect(await answered.json()).toEqual({ error: { message: 'the gateway is shutting down; retry the request', type: 'server_error', param: null, code: 'shutting_down' } });
+    expect(await answered.json()).toEqual({
+      error: { message: 'the gateway is shutting down; retry the request', type: 'server_error', param: null, code: 'shutting_down' },
+    });
     expect(answered.headers.get('x-request-id')).toMatch(/^req_/);
     // A draining process cannot say when another will answer: the short default wait.
     expect(answered.headers.get('retry-after')).toBe('1');

@@ -62,7 +62,12 @@ describe('RESULT_URL_MODE=hosted when the image cannot be stored', () => {
     const res = await generate(app, body);
     expect(res.statusCode).toBe(500);
     expect(res.json()).toEqual({
-      error: { type: 'server_error', code: 'result_store_failed', param: null, message: 'the image was generated but could not be stored for its URL; retry the request' },
+      error: {
+        type: 'server_error',
+        code: 'result_store_failed',
+        param: null,
+        message: 'the image was generated but could not be stored for its URL; retry the request',
+      },
     });
     expect(res.body).not.toContain('images.example.com');
     expect(res.body).not.toContain(PNG_B64.slice(0, 20));

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { LightMyRequestResponse } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hashApiKey } from '../../src/control/api-key.js';
 import { AccountHealth } from '../../src/dispatch/account-health.js';
@@ -20,9 +20,14 @@ const POLICY = { rateLimitCapMs: 3_600_000, backoffBaseMs: 5_000, backoffMaxMs: 
  * The data-plane app around a scripted upstream, on a fixed clock, with the pieces a test looks
  * at afterwards: the limiters (slots held), account health, the request log and the 401 hook.
  */
-async function startApp(opts: { script?: UpstreamScript; accounts?: string[]; account?: Parameters<typeof makeAccount>[1]; key?: Parameters<typeof makeKey>[0] } = {}) {
+async function startApp(
+  opts: { script?: UpstreamScript; accounts?: string[]; account?: Parameters<typeof makeAccount>[1]; key?: Parameters<typeof makeKey>[0] } = {},
+) {
   const names = opts.accounts ?? ['a', 'b'];
-  const snapshot = makeSnapshot([makeKey({ hash: hashApiKey(SECRET), ...opts.key })], names.map((n) => makeAccount(n, opts.account)));
+  const snapshot = makeSnapshot(
+    [makeKey({ hash: hashApiKey(SECRET), ...opts.key })],
+    names.map((n) => makeAccount(n, opts.account)),
+  );
   const upstream = new ScriptedUpstream(opts.script ?? {});
   const keyLimiter = new KeyLimiter(() => T0);
   const accountLimiter = new AccountLimiter(() => T0);
@@ -124,7 +129,9 @@ describe('answered by an account', () => {
     expect(res.json()).toEqual(OK_BODY);
     expect(t.upstream.calls).toEqual(['a']);
     const lines = await t.logOf(res);
-    expect(lines).toEqual([expect.objectContaining({ event: 'attempt', account_name: 'a', upstream_status: 200, failover_count: 0, error_class: null, response_image_count: 1 })]);
+    expect(lines).toEqual([
+      expect.objectContaining({ event: 'attempt', account_name: 'a', upstream_status: 200, failover_count: 0, error_class: null, response_image_count: 1 }),
+    ]);
     expect(t.slotsHeld()).toBe(0);
   });
 
@@ -170,7 +177,9 @@ describe('answered by an account', () => {
   });
 
   it('a 2xx body that breaks mid-way is cut, not retried elsewhere, logged as upstream_body, and frees its slots', async () => {
-    const t = await start({ script: { a: { kind: 'answer', status: 200, body: OK_BODY, bodyError: Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }) } } });
+    const t = await start({
+      script: { a: { kind: 'answer', status: 200, body: OK_BODY, bodyError: Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }) } },
+    });
     const requestIds: string[] = [];
     t.app.addHook('onRequest', async (req) => void requestIds.push(req.id));
     await expect(generate(t)).rejects.toThrow(/destroyed before completion/);
@@ -210,7 +219,9 @@ describe('every account failed: the exhaustion error, with a wait when the upstr
     const t = await start({ script: { a: reply, b: reply } });
     const res = await generate(t);
     expect(res.statusCode).toBe(status);
-    expect(res.json()).toEqual({ error: { message: expect.stringMatching(/^all eligible codex image accounts failed/), type: 'server_error', param: null, code } });
+    expect(res.json()).toEqual({
+      error: { message: expect.stringMatching(/^all eligible codex image accounts failed/), type: 'server_error', param: null, code },
+    });
     expect(t.upstream.calls).toEqual(['a', 'b']);
     await t.logOf(res);
     expect(t.slotsHeld()).toBe(0);
@@ -279,7 +290,12 @@ describe('n > 1 fanned out into one-image calls', () => {
     expect(t.upstream.calls).toEqual(['a', 'a', 'a']);
     const lines = await t.logOf(res);
     // One line per upstream answer; the part that failed adds its exhaustion line.
-    expect(lines.map((l) => [l.event, l.upstream_status])).toEqual(expect.arrayContaining([['attempt', 502], ['exhausted', 502]]));
+    expect(lines.map((l) => [l.event, l.upstream_status])).toEqual(
+      expect.arrayContaining([
+        ['attempt', 502],
+        ['exhausted', 502],
+      ]),
+    );
     expect(lines.filter((l) => l.event === 'attempt' && l.upstream_status === 200)).toHaveLength(2);
     expect(new Set(lines.map((l) => l.part))).toEqual(new Set([0, 1, 2]));
     expect(t.slotsHeld()).toBe(0);
@@ -325,7 +341,9 @@ describe('stream: true', () => {
     const res = await generate(t, { stream: true });
     expect(res.statusCode).toBe(200); // the headers went out when a's slot was taken
     const { events } = parseSse(res.body);
-    expect(events).toEqual([{ event: 'error', data: { error: expect.objectContaining({ type: 'rate_limit_error', code: 'accounts_rate_limited', param: null }) } }]);
+    expect(events).toEqual([
+      { event: 'error', data: { error: expect.objectContaining({ type: 'rate_limit_error', code: 'accounts_rate_limited', param: null }) } },
+    ]);
     const lines = await t.logOf(res);
     expect(lines.at(-1)).toMatchObject({ event: 'exhausted', upstream_status: 429, stream: true });
     expect(t.slotsHeld()).toBe(0);

@@ -10,7 +10,12 @@ import { makeKey, makeSnapshot } from '../support/snapshot-fixtures.js';
 
 const SECRETS = { active: 'cig_active', imageOff: 'cig_image_off', disabled: 'cig_disabled', overQuota: 'cig_over_quota' };
 const ALIAS_CREATED_MS = 1_700_000_000_123;
-const row = (alias: string, upstreamModel = 'gpt-image-2'): ModelAliasRecord => ({ alias, upstreamModel, createdAt: ALIAS_CREATED_MS, updatedAt: ALIAS_CREATED_MS });
+const row = (alias: string, upstreamModel = 'gpt-image-2'): ModelAliasRecord => ({
+  alias,
+  upstreamModel,
+  createdAt: ALIAS_CREATED_MS,
+  updatedAt: ALIAS_CREATED_MS,
+});
 
 let snapshot: Snapshot;
 let app: FastifyInstance;
@@ -34,7 +39,18 @@ afterAll(async () => app?.close());
 const get = (url: string, secret: string | null = SECRETS.active, extra: Partial<InjectOptions> = {}) =>
   app.inject({ method: 'GET', url, headers: secret ? { authorization: `Bearer ${secret}` } : {}, ...extra });
 
-const EXPECTED_IDS = ['gpt-image-2', 'gpt-image-1.5', 'gpt-image-1', 'gpt-image-1-mini', 'chatgpt-image-latest', 'dall-e-2', 'dall-e-3', 'ft:gpt-4o:org:x', 'openai/dall-e-3', 'my.model_v1'];
+const EXPECTED_IDS = [
+  'gpt-image-2',
+  'gpt-image-1.5',
+  'gpt-image-1',
+  'gpt-image-1-mini',
+  'chatgpt-image-latest',
+  'dall-e-2',
+  'dall-e-3',
+  'ft:gpt-4o:org:x',
+  'openai/dall-e-3',
+  'my.model_v1',
+];
 
 describe('GET /v1/models (and its aliases)', () => {
   it.each(MODELS_PATHS)('%s lists served models, then exact aliases, in the OpenAI shape', async (path) => {
@@ -46,7 +62,12 @@ describe('GET /v1/models (and its aliases)', () => {
     expect(body.object).toBe('list');
     expect(body.data.map((m) => m.id)).toEqual(EXPECTED_IDS);
     expect(body.data[0]).toEqual({ id: 'gpt-image-2', object: 'model', created: 0, owned_by: MODEL_OWNER });
-    expect(body.data.find((m) => m.id === 'dall-e-3')).toEqual({ id: 'dall-e-3', object: 'model', created: Math.floor(ALIAS_CREATED_MS / 1000), owned_by: 'codex-image-gateway' });
+    expect(body.data.find((m) => m.id === 'dall-e-3')).toEqual({
+      id: 'dall-e-3',
+      object: 'model',
+      created: Math.floor(ALIAS_CREATED_MS / 1000),
+      owned_by: 'codex-image-gateway',
+    });
   });
 
   it('the paths are the four public API bases + /models', () => {
@@ -83,14 +104,17 @@ describe('GET /v1/models/{id}', () => {
     expect((await get('/v1/models/ft:gpt-4o:org:x')).json()).toMatchObject({ id: 'ft:gpt-4o:org:x' });
   });
 
-  it.each(['gpt-image-*', 'gpt-image-2-2026-04-21', 'GPT-IMAGE-1', 'dall-e-3 ', 'nope', 'x'.repeat(500)])('404 model_not_found for %j (patterns and unlisted names)', async (id) => {
-    const res = await get(`/v1/models/${encodeURIComponent(id)}`);
-    expect(res.statusCode).toBe(404);
-    const error = res.json().error as Record<string, unknown>;
-    expect(error).toMatchObject({ code: 'model_not_found', type: 'invalid_request_error', param: 'model' });
-    expect(String(error.message).length).toBeLessThan(140);
-    expect(res.headers['x-should-retry']).toBe('false');
-  });
+  it.each(['gpt-image-*', 'gpt-image-2-2026-04-21', 'GPT-IMAGE-1', 'dall-e-3 ', 'nope', 'x'.repeat(500)])(
+    '404 model_not_found for %j (patterns and unlisted names)',
+    async (id) => {
+      const res = await get(`/v1/models/${encodeURIComponent(id)}`);
+      expect(res.statusCode).toBe(404);
+      const error = res.json().error as Record<string, unknown>;
+      expect(error).toMatchObject({ code: 'model_not_found', type: 'invalid_request_error', param: 'model' });
+      expect(String(error.message).length).toBeLessThan(140);
+      expect(res.headers['x-should-retry']).toBe('false');
+    },
+  );
 });
 
 describe('authentication: a gateway key, checked like the image paths', () => {

@@ -1,11 +1,5 @@
 import { beforeAll, expect, it } from 'vitest';
-import {
-  CONTROL_CHANNEL,
-  notifyAccountAuthFailed,
-  notifyControlChanged,
-  watchAccountAuthFailures,
-  watchControlChanges,
-} from '../../src/store/change-feed.js';
+import { CONTROL_CHANNEL, notifyAccountAuthFailed, notifyControlChanged, watchAccountAuthFailures, watchControlChanges } from '../../src/store/change-feed.js';
 import { DB_RECONNECTED_PAYLOAD } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrator.js';
 import { LISTEN_APPLICATION_NAME } from '../../src/store/pg-db.js';
@@ -40,7 +34,7 @@ describeEachBackend('control change feed', ({ kind, database }) => {
     }
   });
 
-  it('carries a data plane\'s 401 report (the account id) on its own channel, apart from control changes', async () => {
+  it("carries a data plane's 401 report (the account id) on its own channel, apart from control changes", async () => {
     const { db } = database();
     const failures: string[] = [];
     const changes: string[] = [];

@@ -3,7 +3,15 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { acquireDataDirLock, acquireDirLock, DATA_DIR_LOCK_FILE, DataDirLockedError, DirLockedError, readDataDirLock, readDirLock } from '../../src/store/dir-lock.js';
+import {
+  acquireDataDirLock,
+  acquireDirLock,
+  DATA_DIR_LOCK_FILE,
+  DataDirLockedError,
+  DirLockedError,
+  readDataDirLock,
+  readDirLock,
+} from '../../src/store/dir-lock.js';
 
 let dir: string;
 const lockPath = () => join(dir, DATA_DIR_LOCK_FILE);

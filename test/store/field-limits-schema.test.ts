@@ -59,14 +59,16 @@ describeEachBackend('the schema holds the FIELD_LIMITS bounds', ({ database }) =
     return rows.map((r) => r.def);
   };
 
-  it.each(COLUMNS.map((c) => [`${c.table}.${c.column}`, c] as const))('%s: its CHECK bounds are the table\'s', async (_name, c) => {
+  it.each(COLUMNS.map((c) => [`${c.table}.${c.column}`, c] as const))("%s: its CHECK bounds are the table's", async (_name, c) => {
     const checks = await readChecks(c.table, c.column);
     const bounds = readCheckBounds(checks, c.measure === 'length' ? `length(${c.column})` : c.column);
     expect(bounds.min, checks.join(' | ')).toBe(c.limit.min);
     if (c.limit.max === Number.MAX_SAFE_INTEGER) {
       expect(bounds.max, 'an unbounded limit has no upper CHECK').toBeNull();
       const [type] = await database().db.query<{ data_type: string }>(
-        'SELECT data_type FROM information_schema.columns WHERE table_name = $1 AND column_name = $2', [c.table, c.column]);
+        'SELECT data_type FROM information_schema.columns WHERE table_name = $1 AND column_name = $2',
+        [c.table, c.column],
+      );
       expect(type?.data_type, 'the column holds every safe integer').toBe('bigint');
       expect(BigInt(c.limit.max) <= PG_BIGINT_MAX).toBe(true);
     } else {
@@ -75,19 +77,28 @@ describeEachBackend('the schema holds the FIELD_LIMITS bounds', ({ database }) =
   });
 
   it.each(COLUMNS.filter((c) => c.measure === 'value').map((c) => [`${c.table}.${c.column}`, c] as const))(
-    '%s: its column default is the table\'s (none for a limit without one)', async (_name, c) => {
+    "%s: its column default is the table's (none for a limit without one)",
+    async (_name, c) => {
       const [row] = await database().db.query<{ column_default: string | null }>(
-        'SELECT column_default FROM information_schema.columns WHERE table_name = $1 AND column_name = $2', [c.table, c.column]);
+        'SELECT column_default FROM information_schema.columns WHERE table_name = $1 AND column_name = $2',
+        [c.table, c.column],
+      );
       expect(row).toBeDefined();
       expect(row!.column_default === null ? null : Number(row!.column_default)).toBe(c.limit.default);
-    });
+    },
+  );
 });
 
 describe('readCheckBounds', () => {
   it.each<[string, string[], string, { min: number | null; max: number | null }]>([
     ['BETWEEN as Postgres prints it', ['CHECK (((max_concurrency >= 1) AND (max_concurrency <= 1024)))'], 'max_concurrency', { min: 1, max: 1024 }],
     ['a lower bound only', ['CHECK ((quota_tokens >= 0))'], 'quota_tokens', { min: 0, max: null }],
-    ['a length bound with a pattern', ["CHECK ((((length(alias) >= 1) AND (length(alias) <= 128)) AND (alias ~ '^x$'::text)))"], 'length(alias)', { min: 1, max: 128 }],
+    [
+      'a length bound with a pattern',
+      ["CHECK ((((length(alias) >= 1) AND (length(alias) <= 128)) AND (alias ~ '^x$'::text)))"],
+      'length(alias)',
+      { min: 1, max: 128 },
+    ],
     ['another column of the same constraint', ['CHECK (((max_concurrency >= 1) AND (max_concurrency <= 1024)))'], 'concurrency', { min: null, max: null }],
     ['two different lower bounds (ambiguous)', ['CHECK ((x >= 1))', 'CHECK ((x >= 2))'], 'x', { min: null, max: null }],
   ])('%s', (_name, defs, subject, expected) => expect(readCheckBounds(defs, subject)).toEqual(expected));

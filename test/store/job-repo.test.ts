@@ -1,6 +1,16 @@
 import { beforeAll, beforeEach, expect, it } from 'vitest';
 import { insertKey } from '../../src/store/key-repo.js';
-import { beatInstance, finishJob, insertJob, listJobs, markJobRunning, readJob, requestJobCancel, listCancelRequested, sweepJobs } from '../../src/store/job-repo.js';
+import {
+  beatInstance,
+  finishJob,
+  insertJob,
+  listJobs,
+  markJobRunning,
+  readJob,
+  requestJobCancel,
+  listCancelRequested,
+  sweepJobs,
+} from '../../src/store/job-repo.js';
 import { migrate } from '../../src/store/migrator.js';
 import { describeEachBackend } from '../support/databases.js';
 import { makeKey } from '../support/snapshot-fixtures.js';
@@ -30,7 +40,14 @@ describeEachBackend('job rows', ({ database }) => {
     const end = { status: 'succeeded' as const, httpStatus: 200, errorCode: null, resultSealed: Buffer.from([1, 2, 3]), finishedAt: 3_000, expiresAt: 9_000 };
     expect(await finishJob(db, hash('a'), end)).toBe(true);
     expect(await finishJob(db, hash('a'), { ...end, status: 'cancelled' })).toBe(false);
-    expect(await readJob(db, hash('a'))).toMatchObject({ status: 'succeeded', startedAt: 2_000, finishedAt: 3_000, expiresAt: 9_000, httpStatus: 200, resultSealed: Buffer.from([1, 2, 3]) });
+    expect(await readJob(db, hash('a'))).toMatchObject({
+      status: 'succeeded',
+      startedAt: 2_000,
+      finishedAt: 3_000,
+      expiresAt: 9_000,
+      httpStatus: 200,
+      resultSealed: Buffer.from([1, 2, 3]),
+    });
     const [listed] = await listJobs(db, { limit: 10 });
     expect(listed).toMatchObject({ idHash: hash('a'), keyName: 'jobs', status: 'succeeded' });
     expect(listed).not.toHaveProperty('resultSealed');
@@ -44,14 +61,21 @@ describeEachBackend('job rows', ({ database }) => {
     expect(await listCancelRequested(db, DEAD)).toEqual([]);
   });
 
-  it('the sweep: a silent instance\'s open jobs end instance_lost, old results expire, long-expired rows go', async () => {
+  it("the sweep: a silent instance's open jobs end instance_lost, old results expire, long-expired rows go", async () => {
     const { db } = database();
     await beatInstance(db, LIVE, 10_000);
     await beatInstance(db, DEAD, 1_000);
     await insertJob(db, { idHash: hash('c'), keyId: KEY, instanceId: LIVE, endpoint: 'generations', createdAt: 1 });
     await insertJob(db, { idHash: hash('d'), keyId: KEY, instanceId: DEAD, endpoint: 'generations', createdAt: 1 });
     await insertJob(db, { idHash: hash('f'), keyId: KEY, instanceId: LIVE, endpoint: 'generations', createdAt: 1 });
-    await finishJob(db, hash('f'), { status: 'succeeded', httpStatus: 200, errorCode: null, resultSealed: Buffer.from([9]), finishedAt: 2_000, expiresAt: 5_000 });
+    await finishJob(db, hash('f'), {
+      status: 'succeeded',
+      httpStatus: 200,
+      errorCode: null,
+      resultSealed: Buffer.from([9]),
+      finishedAt: 2_000,
+      expiresAt: 5_000,
+    });
     expect(await sweepJobs(db, { now: 10_000, lostBefore: 8_000, deleteBefore: 0, resultTtlMs: 1_000 })).toEqual({ lost: 1, expired: 1, deleted: 0 });
     expect(await readJob(db, hash('c'))).toMatchObject({ status: 'queued' });
     expect(await readJob(db, hash('d'))).toMatchObject({ status: 'failed', errorCode: 'instance_lost', resultSealed: null });

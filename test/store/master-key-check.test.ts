@@ -9,7 +9,11 @@ import { loadSnapshot } from '../../src/store/snapshot-loader.js';
 import { describeEachBackend } from '../support/databases.js';
 import { makeCodexAuthJson } from '../support/jwt.js';
 
-const keyInUse = (key: Buffer): MasterKeyInUse => ({ cipher: createCredentialCipher(key), fingerprint: fingerprintMasterKey(key), source: 'CODEX_IMAGE_GATEWAY_MASTER_KEY' });
+const keyInUse = (key: Buffer): MasterKeyInUse => ({
+  cipher: createCredentialCipher(key),
+  fingerprint: fingerprintMasterKey(key),
+  source: 'CODEX_IMAGE_GATEWAY_MASTER_KEY',
+});
 const keyA = randomBytes(32);
 const keyB = randomBytes(32);
 

@@ -17,7 +17,23 @@ import {
 } from '../../src/store/migrator.js';
 import { describeEachBackend } from '../support/databases.js';
 
-const TABLES = ['accounts', 'api_keys', 'database_identity', 'gateway_instances', 'group_accounts', 'groups', 'hosted_results', 'image_jobs', 'key_accounts', 'key_usage', 'master_key_check', 'model_aliases', 'schema_migrations', 'settings', 'usage_journal_marks'];
+const TABLES = [
+  'accounts',
+  'api_keys',
+  'database_identity',
+  'gateway_instances',
+  'group_accounts',
+  'groups',
+  'hosted_results',
+  'image_jobs',
+  'key_accounts',
+  'key_usage',
+  'master_key_check',
+  'model_aliases',
+  'schema_migrations',
+  'settings',
+  'usage_journal_marks',
+];
 
 describeEachBackend('migrator', ({ kind, database }) => {
   beforeEach(async () => {
@@ -31,9 +47,7 @@ describeEachBackend('migrator', ({ kind, database }) => {
       'SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version',
     );
     expect(rows).toEqual(MIGRATIONS.map((m) => ({ version: m.version, name: m.name, checksum: m.checksum, applied_at: 1_700_000_000_000 })));
-    const tables = await db.query<{ table_name: string }>(
-      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
-    );
+    const tables = await db.query<{ table_name: string }>("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name");
     expect(tables.map((t) => t.table_name)).toEqual(TABLES);
   });
 
@@ -101,7 +115,9 @@ describeEachBackend('migrator', ({ kind, database }) => {
       const results = await Promise.all([database().db, ...others].map((db) => migrate(db)));
       // Which process applied which migration is a race; that each ran exactly once, in order, is not.
       expect([...results.flat()].sort()).toEqual(MIGRATIONS.map((m) => m.name));
-      const rows = await database().db.query<{ version: number; applied_at: number }>('SELECT version, applied_at FROM schema_migrations ORDER BY applied_at, version');
+      const rows = await database().db.query<{ version: number; applied_at: number }>(
+        'SELECT version, applied_at FROM schema_migrations ORDER BY applied_at, version',
+      );
       expect(rows.map((r) => r.version)).toEqual(MIGRATIONS.map((m) => m.version));
     });
   }

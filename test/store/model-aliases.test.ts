@@ -16,8 +16,29 @@ const cipher = createCredentialCipher(randomBytes(32));
 
 /** Names on both sides of the shape rule, to hold the SQL CHECK and the code's check together. */
 const SHAPE_SAMPLES = [
-  'gpt-image-1', 'gpt-image-*', 'a', 'a*', 'ft:gpt-4o:org:x', 'openai/dall-e-3', 'x'.repeat(128), `${'x'.repeat(127)}*`,
-  '', '*', '**', 'a**', '*a', 'a*b', '-a', '.a', 'a b', 'a\n', 'é', 'x'.repeat(129), `${'x'.repeat(128)}*`, "a'b", 'a%',
+  'gpt-image-1',
+  'gpt-image-*',
+  'a',
+  'a*',
+  'ft:gpt-4o:org:x',
+  'openai/dall-e-3',
+  'x'.repeat(128),
+  `${'x'.repeat(127)}*`,
+  '',
+  '*',
+  '**',
+  'a**',
+  '*a',
+  'a*b',
+  '-a',
+  '.a',
+  'a b',
+  'a\n',
+  'é',
+  'x'.repeat(129),
+  `${'x'.repeat(128)}*`,
+  "a'b",
+  'a%',
 ];
 
 describeEachBackend('model_aliases', ({ database }) => {
@@ -30,7 +51,9 @@ describeEachBackend('model_aliases', ({ database }) => {
   });
 
   it('a fresh database holds exactly DEFAULT_MODEL_ALIASES (the migration seed is the code table)', async () => {
-    const rows = await database().db.query<{ alias: string; upstream_model: string; created_at: number }>('SELECT alias, upstream_model, created_at FROM model_aliases');
+    const rows = await database().db.query<{ alias: string; upstream_model: string; created_at: number }>(
+      'SELECT alias, upstream_model, created_at FROM model_aliases',
+    );
     const byAlias = (a: { alias: string }, b: { alias: string }) => (a.alias < b.alias ? -1 : 1);
     expect(rows.map((r) => ({ alias: r.alias, upstreamModel: r.upstream_model })).sort(byAlias)).toEqual([...DEFAULT_MODEL_ALIASES].sort(byAlias));
     for (const row of rows) expect(row.created_at).toBeGreaterThan(Date.UTC(2026, 0, 1));
@@ -40,15 +63,17 @@ describeEachBackend('model_aliases', ({ database }) => {
     const rollback = new Error('rollback');
     /** True when the row passes the CHECKs; the insert is always rolled back. */
     const accepts = (alias: string, upstream: string) =>
-      database().db.transaction(async (tx) => {
-        await tx.query('DELETE FROM model_aliases');
-        await tx.query('INSERT INTO model_aliases VALUES ($1, $2, 0, 0)', [alias, upstream]);
-        throw rollback;
-      }).catch((err: unknown) => {
-        if (err === rollback) return true;
-        if (isDbErrorCode(err, PG_ERROR_CODES.checkViolation)) return false;
-        throw err;
-      });
+      database()
+        .db.transaction(async (tx) => {
+          await tx.query('DELETE FROM model_aliases');
+          await tx.query('INSERT INTO model_aliases VALUES ($1, $2, 0, 0)', [alias, upstream]);
+          throw rollback;
+        })
+        .catch((err: unknown) => {
+          if (err === rollback) return true;
+          if (isDbErrorCode(err, PG_ERROR_CODES.checkViolation)) return false;
+          throw err;
+        });
     for (const name of SHAPE_SAMPLES) {
       expect(await accepts(name, 'gpt-image-2'), `alias ${JSON.stringify(name)}`).toBe(isValidModelAlias(name));
       expect(await accepts('probe', name), `upstream ${JSON.stringify(name)}`).toBe(isValidUpstreamModel(name));
@@ -92,8 +117,9 @@ describeEachBackend('model_aliases', ({ database }) => {
     await control.modelAliases.set('extra', { upstreamModel: 'gpt-image-2' });
     await control.modelAliases.remove('dall-e-3');
     const reset = await control.modelAliases.reset();
-    expect(reset.map((v) => ({ alias: v.alias, upstreamModel: v.upstreamModel })).sort((a, b) => (a.alias < b.alias ? -1 : 1)))
-      .toEqual([...DEFAULT_MODEL_ALIASES].sort((a, b) => (a.alias < b.alias ? -1 : 1)));
+    expect(reset.map((v) => ({ alias: v.alias, upstreamModel: v.upstreamModel })).sort((a, b) => (a.alias < b.alias ? -1 : 1))).toEqual(
+      [...DEFAULT_MODEL_ALIASES].sort((a, b) => (a.alias < b.alias ? -1 : 1)),
+    );
     expect(await control.modelAliases.list()).toEqual(reset);
   });
 

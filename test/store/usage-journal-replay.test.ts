@@ -110,9 +110,12 @@ describeEachBackend('usage journal replay', ({ database }) => {
     expect(await findJournalMark(db, DEAD_WRITER)).toBe(25);
   });
 
-  it('leaves a live writer\'s journal and another database\'s journal alone', async () => {
+  it("leaves a live writer's journal and another database's journal alone", async () => {
     const { db } = database();
-    const foreign = await leaveDeadWriter({ 'segment-0000000000000001.jsonl': recordLine(1) }, { databaseId: 'f'.repeat(32), writerId: 'w-abc123-4194001-00000001' });
+    const foreign = await leaveDeadWriter(
+      { 'segment-0000000000000001.jsonl': recordLine(1) },
+      { databaseId: 'f'.repeat(32), writerId: 'w-abc123-4194001-00000001' },
+    );
     const live = join(journalDir(), 'w-abc123-4194002-00000002');
     mkdirSync(live, { recursive: true });
     const liveLock = await acquireDataDirLock(live); // held by this (live) process

@@ -49,9 +49,7 @@ describeEachBackend('applyUsageDeltas', ({ database }) => {
 
   it('gives exact totals under 50 concurrent batches', async () => {
     const { db } = database();
-    await Promise.all(
-      Array.from({ length: 50 }, (_, i) => applyUsageDeltas(db, [delta(KEY_A, { lastUsedAt: 1_000 + i }), delta(KEY_B, { totalTokens: i })])),
-    );
+    await Promise.all(Array.from({ length: 50 }, (_, i) => applyUsageDeltas(db, [delta(KEY_A, { lastUsedAt: 1_000 + i }), delta(KEY_B, { totalTokens: i })])));
     const [a, b] = await listKeyUsage(db);
     expect(a).toMatchObject({ keyId: KEY_A, requests: 50, successes: 50, images: 100, totalTokens: 350, lastUsedAt: 1_049 });
     expect(b).toMatchObject({ keyId: KEY_B, requests: 50, totalTokens: (49 * 50) / 2 });

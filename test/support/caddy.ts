@@ -52,7 +52,12 @@ export async function startCaddy(caddy: string, upstream: string, edit: (caddyfi
       'caddy to answer',
       async () => {
         if (proxy.exitCode !== null) throw new Error(`caddy exited: ${output}`);
-        return (await fetch(`${url}/_caddy_health`).then((r) => r.status === 200, () => false)) || null;
+        return (
+          (await fetch(`${url}/_caddy_health`).then(
+            (r) => r.status === 200,
+            () => false,
+          )) || null
+        );
       },
       15_000,
       50,

@@ -8,7 +8,10 @@ import { expect } from 'vitest';
  */
 export async function expectRefusedWithin(client: OpenAI, changedAt: number, withinMs = 1_000): Promise<void> {
   for (;;) {
-    const err = await client.images.generate({ prompt: 'after the change' }).then(() => null, (e: unknown) => e);
+    const err = await client.images.generate({ prompt: 'after the change' }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     if (err instanceof OpenAI.PermissionDeniedError) break;
     expect(Date.now() - changedAt).toBeLessThan(withinMs);
     await new Promise((r) => setTimeout(r, 20));

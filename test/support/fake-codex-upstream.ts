@@ -220,18 +220,15 @@ function checkRequest(
 ): WireFailure | null {
   if (raw === null) return { status: 413, body: { detail: 'Request body too large' } };
   const checked =
-    record.endpoint === 'responses'
-      ? checkResponsesBody(req.headers['content-type'], raw)
-      : checkBody(record.endpoint, req.headers['content-type'], raw);
+    record.endpoint === 'responses' ? checkResponsesBody(req.headers['content-type'], raw) : checkBody(record.endpoint, req.headers['content-type'], raw);
   record.body = checked.body;
   if (token && rt.revoked.has(token.tokenHash)) {
-    return { status: 401, body: { error: { message: 'Your authentication token has been invalidated.', type: 'invalid_request_error', param: null, code: 'token_revoked' } } };
+    return {
+      status: 401,
+      body: { error: { message: 'Your authentication token has been invalidated.', type: 'invalid_request_error', param: null, code: 'token_revoked' } },
+    };
   }
-  return (
-    checkAuth(req.headers, token, rt.opts.now()) ??
-    (rt.opts.requireCodexIdentity ? checkIdentity(req.headers) : null) ??
-    checked.failure
-  );
+  return checkAuth(req.headers, token, rt.opts.now()) ?? (rt.opts.requireCodexIdentity ? checkIdentity(req.headers) : null) ?? checked.failure;
 }
 
 /** Routes, counts, records and checks one request, then plays its behaviour. */
@@ -257,7 +254,9 @@ async function handleRequest(rt: Runtime, req: IncomingMessage, res: ServerRespo
     tokenHash: token?.tokenHash ?? null,
     headers: recordHeaders(req, accountId),
     bodyBytes: raw?.length ?? 0,
-    bodySha256: createHash('sha256').update(raw ?? Buffer.alloc(0)).digest('hex'),
+    bodySha256: createHash('sha256')
+      .update(raw ?? Buffer.alloc(0))
+      .digest('hex'),
     body: null,
     status: null,
     receivedAtMs: rt.opts.now(),

@@ -10,11 +10,7 @@ import { findPostgresBinDir, startPostgresCluster } from './postgres.js';
  * the teardown.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const [bundle, postgres] = await Promise.all([
-    buildCliBundle(),
-    findPostgresBinDir() ? startPostgresCluster() : null,
-    ensurePgliteTemplate('migrated'),
-  ]);
+  const [bundle, postgres] = await Promise.all([buildCliBundle(), findPostgresBinDir() ? startPostgresCluster() : null, ensurePgliteTemplate('migrated')]);
   project.provide('cliEntry', bundle.entry);
   if (postgres) project.provide('sharedPostgresUrl', postgres.url);
   return async () => {

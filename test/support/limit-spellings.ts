@@ -6,6 +6,7 @@ import type { FieldLimit } from '../../src/config/field-limits.js';
  * to find places that repeat a FIELD_LIMITS range instead of deriving it.
  */
 export function buildRangeSpellings(limit: Pick<FieldLimit, 'min' | 'max'>): RegExp[] {
-  return [`${limit.min}\\.\\.${limit.max}`, `${limit.min}–${limit.max}`, `${limit.min} to ${limit.max}\\b`, `between ${limit.min} and ${limit.max}\\b`]
-    .map((text) => new RegExp(`(?<![\\d.])${text}(?![\\d])`));
+  return [`${limit.min}\\.\\.${limit.max}`, `${limit.min}–${limit.max}`, `${limit.min} to ${limit.max}\\b`, `between ${limit.min} and ${limit.max}\\b`].map(
+    (text) => new RegExp(`(?<![\\d.])${text}(?![\\d])`),
+  );
 }

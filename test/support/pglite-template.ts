@@ -26,7 +26,6 @@ const TEMPLATE_FORMAT = 1;
 /** Templates older than this, under other keys, are left-overs of earlier migrations or PGlite versions. */
 const STALE_TEMPLATE_MS = 24 * 60 * 60 * 1000;
 
-
 /** Where templates live: the usual cache folder, kept across runs, removed with node_modules. */
 export const PGLITE_TEMPLATE_ROOT = join(REPO_ROOT, 'node_modules', '.cache', 'codex-image-gateway', 'pglite-templates');
 

@@ -43,6 +43,12 @@ export async function setUpPostgresDeployment(label: string): Promise<PostgresDe
     fake,
     dir,
     daemons,
-    env: (extra = {}) => ({ DATABASE_URL: pg.url, CODEX_IMAGE_GATEWAY_MASTER_KEY: masterKey, CODEX_UPSTREAM_BASE_URL: fake.baseUrl, CODEX_IMAGE_GATEWAY_DATA_DIR: dir, ...extra }),
+    env: (extra = {}) => ({
+      DATABASE_URL: pg.url,
+      CODEX_IMAGE_GATEWAY_MASTER_KEY: masterKey,
+      CODEX_UPSTREAM_BASE_URL: fake.baseUrl,
+      CODEX_IMAGE_GATEWAY_DATA_DIR: dir,
+      ...extra,
+    }),
   };
 }

@@ -146,4 +146,3 @@ async function runAsPostgres(asRoot: boolean, command: string, args: string[]): 
     await run('su', [OS_USER, '-c', quoted], options);
   }
 }
-

@@ -45,7 +45,13 @@ export async function sendRaw(baseUrl: string, raw: string): Promise<RawAnswer> 
 
 /** Requests Node's HTTP parser refuses (or answers itself), with what each must get, on any listener. */
 export const PARSER_REFUSALS = [
-  { name: 'headers too large', raw: `GET /healthz HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, status: 431, code: 'request_headers_too_large', param: null },
+  {
+    name: 'headers too large',
+    raw: `GET /healthz HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    status: 431,
+    code: 'request_headers_too_large',
+    param: null,
+  },
   {
     name: 'Transfer-Encoding and Content-Length together',
     raw: 'POST /v1/images/generations HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n',
@@ -54,5 +60,11 @@ export const PARSER_REFUSALS = [
     param: null,
   },
   { name: 'bare LF line endings', raw: 'GET /healthz HTTP/1.1\nHost: a\n\n', status: 400, code: 'invalid_request', param: null },
-  { name: 'an Expect other than 100-continue', raw: 'GET /healthz HTTP/1.1\r\nHost: a\r\nExpect: something-else\r\n\r\n', status: 417, code: 'expectation_failed', param: 'expect' },
+  {
+    name: 'an Expect other than 100-continue',
+    raw: 'GET /healthz HTTP/1.1\r\nHost: a\r\nExpect: something-else\r\n\r\n',
+    status: 417,
+    code: 'expectation_failed',
+    param: 'expect',
+  },
 ] as const;

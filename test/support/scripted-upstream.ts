@@ -28,7 +28,11 @@ const codeError = (code: string, message: string): Error => Object.assign(new Er
 /** The upstream's answers and failures, in the shapes the ChatGPT backend and the undici client produce. */
 export const replies = {
   ok: (): ScriptedReply => ({ kind: 'answer', status: 200, body: OK_BODY }),
-  status: (status: number, body: unknown = { error: { message: `status ${status}`, type: 'server_error', code: null } }): ScriptedReply => ({ kind: 'answer', status, body }),
+  status: (status: number, body: unknown = { error: { message: `status ${status}`, type: 'server_error', code: null } }): ScriptedReply => ({
+    kind: 'answer',
+    status,
+    body,
+  }),
   /** 429 usage limit; `resetsInSeconds` null leaves the reset hint out. */
   rateLimited: (resetsInSeconds: number | null): ScriptedReply =>
     replies.status(429, {
@@ -44,12 +48,25 @@ export const replies = {
   forbidden: (): ScriptedReply => replies.status(403, { detail: 'You do not have access to this feature.' }),
   /** The content-policy refusal: a final answer, never a reason to try another account. */
   moderationBlocked: (): ScriptedReply =>
-    replies.status(400, { error: { message: 'Your request was rejected as a result of our safety system.', type: 'invalid_request_error', code: 'moderation_blocked', param: null } }),
+    replies.status(400, {
+      error: { message: 'Your request was rejected as a result of our safety system.', type: 'invalid_request_error', code: 'moderation_blocked', param: null },
+    }),
   /** An answer whose body breaks after its first bytes. */
-  brokenBody: (status: number): ScriptedReply => ({ kind: 'answer', status, body: { error: { message: 'cut' } }, bodyError: codeError('ECONNRESET', 'socket hang up') }),
-  attemptTimeout: (): ScriptedReply => ({ kind: 'throw', error: new UpstreamFailureError(UPSTREAM_ERROR_CODES.attemptTimeout, 'the upstream attempt took too long') }),
+  brokenBody: (status: number): ScriptedReply => ({
+    kind: 'answer',
+    status,
+    body: { error: { message: 'cut' } },
+    bodyError: codeError('ECONNRESET', 'socket hang up'),
+  }),
+  attemptTimeout: (): ScriptedReply => ({
+    kind: 'throw',
+    error: new UpstreamFailureError(UPSTREAM_ERROR_CODES.attemptTimeout, 'the upstream attempt took too long'),
+  }),
   undiciError: (code: string): ScriptedReply => ({ kind: 'throw', error: codeError(code, `undici ${code}`) }),
-  tooLarge: (): ScriptedReply => ({ kind: 'throw', error: new UpstreamFailureError(UPSTREAM_ERROR_CODES.responseTooLarge, 'the upstream response was too large') }),
+  tooLarge: (): ScriptedReply => ({
+    kind: 'throw',
+    error: new UpstreamFailureError(UPSTREAM_ERROR_CODES.responseTooLarge, 'the upstream response was too large'),
+  }),
   badProxy: (): ScriptedReply => ({ kind: 'throw', error: codeError('INVALID_PROXY_URL', 'proxyUrl must be http(s) or socks') }),
   /** A bug in the client: an error with no code at all. */
   crash: (): ScriptedReply => ({ kind: 'throw', error: new TypeError('cannot read properties of undefined') }),

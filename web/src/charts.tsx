@@ -36,7 +36,19 @@ function buildPath(values: Array<number | null>, x: (i: number) => number, y: (v
 const isIsolated = (values: Array<number | null>, i: number): boolean => (values[i - 1] ?? null) === null && (values[i + 1] ?? null) === null;
 
 /** A line chart over `labels` (x axis) with a legend; `unit` is appended to the y-axis maximum. */
-export function LineChart({ title, labels, series, unit = '', fixedMax }: { title: string; labels: string[]; series: Series[]; unit?: string; fixedMax?: number }) {
+export function LineChart({
+  title,
+  labels,
+  series,
+  unit = '',
+  fixedMax,
+}: {
+  title: string;
+  labels: string[];
+  series: Series[];
+  unit?: string;
+  fixedMax?: number;
+}) {
   const all = series.flatMap((s) => s.values.filter((v): v is number => v !== null));
   const max = fixedMax ?? niceMax(Math.max(0, ...all));
   const n = Math.max(labels.length - 1, 1);
@@ -50,13 +62,30 @@ export function LineChart({ title, labels, series, unit = '', fixedMax }: { titl
         <line class="axis" x1={PAD.left} y1={H - PAD.bottom} x2={W - PAD.right} y2={H - PAD.bottom} />
         <line class="grid" x1={PAD.left} y1={PAD.top} x2={W - PAD.right} y2={PAD.top} />
         <text class="tick" x={PAD.left - 4} y={PAD.top + 8} text-anchor="end">{`${max}${unit}`}</text>
-        <text class="tick" x={PAD.left - 4} y={H - PAD.bottom} text-anchor="end">0</text>
-        <text class="tick" x={PAD.left} y={H - 6}>{labels[0] ?? ''}</text>
-        <text class="tick" x={W - PAD.right} y={H - 6} text-anchor="end">{labels.at(-1) ?? ''}</text>
-        {series.map((s) => <path class={`line ${s.className}`} d={buildPath(s.values, x, y)} />)}
-        {series.flatMap((s) => s.values.map((v, i) => (v !== null && isIsolated(s.values, i) ? <circle class={`dot ${s.className}`} cx={x(i)} cy={y(v)} r={3} /> : null)))}
+        <text class="tick" x={PAD.left - 4} y={H - PAD.bottom} text-anchor="end">
+          0
+        </text>
+        <text class="tick" x={PAD.left} y={H - 6}>
+          {labels[0] ?? ''}
+        </text>
+        <text class="tick" x={W - PAD.right} y={H - 6} text-anchor="end">
+          {labels.at(-1) ?? ''}
+        </text>
+        {series.map((s) => (
+          <path class={`line ${s.className}`} d={buildPath(s.values, x, y)} />
+        ))}
+        {series.flatMap((s) =>
+          s.values.map((v, i) => (v !== null && isIsolated(s.values, i) ? <circle class={`dot ${s.className}`} cx={x(i)} cy={y(v)} r={3} /> : null)),
+        )}
       </svg>
-      <ul class="legend">{series.map((s) => <li><span class={`swatch ${s.className}`} aria-hidden="true" />{s.label}</li>)}</ul>
+      <ul class="legend">
+        {series.map((s) => (
+          <li>
+            <span class={`swatch ${s.className}`} aria-hidden="true" />
+            {s.label}
+          </li>
+        ))}
+      </ul>
     </figure>
   );
 }
@@ -68,11 +97,15 @@ export function BarList({ title, rows, empty }: { title: string; rows: Array<{ l
   return (
     <figure class="chart">
       <figcaption>{title}</figcaption>
-      {rows.length === 0 ? <p class="muted">{empty}</p> : (
+      {rows.length === 0 ? (
+        <p class="muted">{empty}</p>
+      ) : (
         <svg viewBox={`0 0 ${W} ${rows.length * rowH}`} role="img" aria-label={`${title}. ${rows.map((r) => `${r.label}: ${r.value}`).join('; ')}`}>
           {rows.map((r, i) => (
             <g>
-              <text class="tick" x={0} y={i * rowH + 15}>{r.label.length > 18 ? `${r.label.slice(0, 17)}…` : r.label}</text>
+              <text class="tick" x={0} y={i * rowH + 15}>
+                {r.label.length > 18 ? `${r.label.slice(0, 17)}…` : r.label}
+              </text>
               <rect class="bar" x={150} y={i * rowH + 4} height={14} width={Math.max(1, (r.value / max) * (W - 260))} />
               <text class="tick" x={150 + (r.value / max) * (W - 260) + 6} y={i * rowH + 15}>{`${r.value}${r.note ?? ''}`}</text>
             </g>

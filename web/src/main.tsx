@@ -48,12 +48,16 @@ function SignIn({ onDone }: { onDone: () => void }) {
     <main class="signin">
       <form class="card" onSubmit={submit}>
         <h1>Codex Image Gateway</h1>
-        <p>Sign in with the admin token (the <code>admin-token</code> file in the data directory, or ADMIN_TOKEN).</p>
+        <p>
+          Sign in with the admin token (the <code>admin-token</code> file in the data directory, or ADMIN_TOKEN).
+        </p>
         <Field label="Admin token">
           <input type="password" name="token" autocomplete="current-password" required value={token} onInput={(e) => setToken(e.currentTarget.value)} />
         </Field>
         <ErrorNote message={error} />
-        <button type="submit" class="primary" disabled={busy}>Sign in</button>
+        <button type="submit" class="primary" disabled={busy}>
+          Sign in
+        </button>
       </form>
     </main>
   );
@@ -61,13 +65,20 @@ function SignIn({ onDone }: { onDone: () => void }) {
 
 function Page({ page, arg }: { page: string; arg: string | null }) {
   switch (page) {
-    case 'keys': return <KeysPage />;
-    case 'accounts': return <AccountsPage />;
-    case 'groups': return <GroupsPage />;
-    case 'models': return <ModelsPage />;
-    case 'activity': return <ActivityPage requestId={arg} />;
-    case 'settings': return <SettingsPage />;
-    default: return <OverviewPage />;
+    case 'keys':
+      return <KeysPage />;
+    case 'accounts':
+      return <AccountsPage />;
+    case 'groups':
+      return <GroupsPage />;
+    case 'models':
+      return <ModelsPage />;
+    case 'activity':
+      return <ActivityPage requestId={arg} />;
+    case 'settings':
+      return <SettingsPage />;
+    default:
+      return <OverviewPage />;
   }
 }
 
@@ -94,13 +105,19 @@ function App() {
   return (
     <div class="shell">
       <header class="top">
-        <a class="brand" href="#/overview">Image Gateway</a>
+        <a class="brand" href="#/overview">
+          Image Gateway
+        </a>
         <nav aria-label="Pages">
           {PAGES.map((p) => (
-            <a href={`#/${p.path}`} aria-current={route.page === p.path ? 'page' : undefined}>{p.title}</a>
+            <a href={`#/${p.path}`} aria-current={route.page === p.path ? 'page' : undefined}>
+              {p.title}
+            </a>
           ))}
         </nav>
-        <button type="button" class="signout" onClick={doSignOut}>Sign out</button>
+        <button type="button" class="signout" onClick={doSignOut}>
+          Sign out
+        </button>
       </header>
       <main id="main">
         <Page page={route.page} arg={route.arg} />

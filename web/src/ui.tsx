@@ -44,7 +44,11 @@ export function useNow(everyMs = 1_000): number {
 
 /** An error (role=alert, read out by screen readers) or nothing. */
 export function ErrorNote({ message }: { message: string | null }) {
-  return message ? <p class="error" role="alert">{message}</p> : null;
+  return message ? (
+    <p class="error" role="alert">
+      {message}
+    </p>
+  ) : null;
 }
 
 /**
@@ -55,27 +59,47 @@ export function NoDataPlaneNote({ sources }: { sources: number | undefined }) {
   if (sources !== 0) return null;
   return (
     <p class="notice" role="status">
-      No data plane to read from: this control plane shows the recent requests of the <code>serve</code> processes listed in{' '}
-      <code>GATEWAY_STATUS_URLS</code> (comma-separated base URLs; each shares this <code>ADMIN_TOKEN</code>), and none is set.
+      No data plane to read from: this control plane shows the recent requests of the <code>serve</code> processes listed in <code>GATEWAY_STATUS_URLS</code>{' '}
+      (comma-separated base URLs; each shares this <code>ADMIN_TOKEN</code>), and none is set.
     </p>
   );
 }
 
 /** A success note or nothing. */
 export function Notice({ message }: { message: string | null }) {
-  return message ? <p class="notice" role="status">{message}</p> : null;
+  return message ? (
+    <p class="notice" role="status">
+      {message}
+    </p>
+  ) : null;
 }
 
 /** A button that asks for a second click before it acts (deletes). */
 export function ConfirmButton({ label, question, onConfirm }: { label: string; question: string; onConfirm: () => void }) {
   const [asking, setAsking] = useState(false);
-  if (!asking) return <button type="button" class="danger" onClick={() => setAsking(true)}>{label}</button>;
+  if (!asking)
+    return (
+      <button type="button" class="danger" onClick={() => setAsking(true)}>
+        {label}
+      </button>
+    );
   return (
     // biome-ignore lint/a11y/useSemanticElements: a fieldset's default box would break this inline row inside table cells
     <span class="confirm" role="group" aria-label={question}>
       <span>{question}</span>
-      <button type="button" class="danger" onClick={() => { setAsking(false); onConfirm(); }}>Yes, {label.toLowerCase()}</button>
-      <button type="button" onClick={() => setAsking(false)}>Cancel</button>
+      <button
+        type="button"
+        class="danger"
+        onClick={() => {
+          setAsking(false);
+          onConfirm();
+        }}
+      >
+        Yes, {label.toLowerCase()}
+      </button>
+      <button type="button" onClick={() => setAsking(false)}>
+        Cancel
+      </button>
     </span>
   );
 }
@@ -85,7 +109,10 @@ export function Field({ label, hint, children }: { label: string; hint?: string;
   return (
     // biome-ignore lint/a11y/noLabelWithoutControl: the control arrives as `children`, which the rule cannot see
     <label class="field">
-      <span class="field-label">{label}{hint ? <small> {hint}</small> : null}</span>
+      <span class="field-label">
+        {label}
+        {hint ? <small> {hint}</small> : null}
+      </span>
       {children}
     </label>
   );
@@ -95,7 +122,10 @@ export function Field({ label, hint, children }: { label: string; hint?: string;
 export function Section({ title, children, actions }: { title: string; children: ComponentChildren; actions?: ComponentChildren }) {
   return (
     <section class="card">
-      <div class="card-head"><h2>{title}</h2>{actions}</div>
+      <div class="card-head">
+        <h2>{title}</h2>
+        {actions}
+      </div>
       {children}
     </section>
   );

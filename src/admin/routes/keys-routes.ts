@@ -18,9 +18,7 @@ export function registerKeyRoutes(app: FastifyInstance, control: ControlApi): vo
 
   app.get<RefParams>('/keys/:ref', async (req) => buildWireView(await control.keys.get(req.params.ref)));
 
-  app.patch<RefParams>('/keys/:ref', async (req) =>
-    buildWireView(await control.keys.update(req.params.ref, parseWireBody(WIRE_FIELDS.keyUpdate, req.body))),
-  );
+  app.patch<RefParams>('/keys/:ref', async (req) => buildWireView(await control.keys.update(req.params.ref, parseWireBody(WIRE_FIELDS.keyUpdate, req.body))));
 
   app.delete<RefParams>('/keys/:ref', async (req, reply) => {
     await control.keys.delete(req.params.ref);

@@ -6,7 +6,5 @@ import { WIRE_FIELDS, buildWireView, parseWireBody } from '../../control/admin-w
 export function registerSettingsRoutes(app: FastifyInstance, control: ControlApi): void {
   app.get('/settings', async () => buildWireView(await control.settings.get()));
 
-  app.patch('/settings', async (req) =>
-    buildWireView(await control.settings.update(parseWireBody(WIRE_FIELDS.settingsUpdate, req.body))),
-  );
+  app.patch('/settings', async (req) => buildWireView(await control.settings.update(parseWireBody(WIRE_FIELDS.settingsUpdate, req.body))));
 }

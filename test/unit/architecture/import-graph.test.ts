@@ -72,7 +72,10 @@ describe('findCycles', () => {
   });
 
   it('finds a file that imports itself and two separate cycles, and none in a diamond', () => {
-    expect(findCycles([edge('a', 'a'), edge('x', 'y'), edge('y', 'x')])).toEqual([['a', 'a'], ['x', 'y', 'x']]);
+    expect(findCycles([edge('a', 'a'), edge('x', 'y'), edge('y', 'x')])).toEqual([
+      ['a', 'a'],
+      ['x', 'y', 'x'],
+    ]);
     expect(findCycles([edge('a', 'b'), edge('a', 'c'), edge('b', 'd'), edge('c', 'd')])).toEqual([]);
   });
 });

@@ -103,9 +103,7 @@ export function findCycles(edges: readonly ImportEdge[]): string[][] {
   const next = new Map<string, string[]>();
   for (const { from, to } of edges) next.set(from, [...(next.get(from) ?? []), to]);
   const components = findStronglyConnected(next);
-  return components
-    .filter((c) => c.length > 1 || (next.get(c[0] as string) ?? []).includes(c[0] as string))
-    .map((c) => traceCycle(c, next));
+  return components.filter((c) => c.length > 1 || (next.get(c[0] as string) ?? []).includes(c[0] as string)).map((c) => traceCycle(c, next));
 }
 
 function findStronglyConnected(next: ReadonlyMap<string, readonly string[]>): string[][] {

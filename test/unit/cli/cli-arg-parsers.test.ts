@@ -1,24 +1,28 @@
 import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
-import {
-  CLEARED,
-  parseLimitArg,
-  parseNameListArg,
-  parseNumberArg,
-  parseProxyArg,
-  parseSwitchArg,
-  resolveClearable,
-} from '../../../src/cli/cli-arg-parsers.js';
+import { CLEARED, parseLimitArg, parseNameListArg, parseNumberArg, parseProxyArg, parseSwitchArg, resolveClearable } from '../../../src/cli/cli-arg-parsers.js';
 
 describe('parseNumberArg', () => {
-  it.each([['5', 5], ['0', 0], ['-1', -1], ['1024', 1024], ['2.5', 2.5], [' 7 ', 7]])('%j -> %d', (raw, n) => expect(parseNumberArg(raw)).toBe(n));
+  it.each([
+    ['5', 5],
+    ['0', 0],
+    ['-1', -1],
+    ['1024', 1024],
+    ['2.5', 2.5],
+    [' 7 ', 7],
+  ])('%j -> %d', (raw, n) => expect(parseNumberArg(raw)).toBe(n));
   it.each(['', 'abc', '5x', '1e3', '0x10', 'unlimited', 'NaN', 'Infinity'])('refuses %j', (raw) => {
     expect(() => parseNumberArg(raw)).toThrow(InvalidArgumentError);
   });
 });
 
 describe('parseLimitArg', () => {
-  it.each([['unlimited', CLEARED], ['UNLIMITED', CLEARED], ['3', 3], ['0', 0]])('%j -> %j', (raw, v) => expect(parseLimitArg(raw)).toBe(v));
+  it.each([
+    ['unlimited', CLEARED],
+    ['UNLIMITED', CLEARED],
+    ['3', 3],
+    ['0', 0],
+  ])('%j -> %j', (raw, v) => expect(parseLimitArg(raw)).toBe(v));
   it.each(['', 'none', 'unlimit', 'ten'])('refuses %j', (raw) => expect(() => parseLimitArg(raw)).toThrow(InvalidArgumentError));
 });
 
@@ -36,8 +40,12 @@ describe('parseNameListArg', () => {
 });
 
 describe('parseProxyArg', () => {
-  it.each([['none', CLEARED], ['NONE', CLEARED], ['http://p:8080', 'http://p:8080'], [' socks5://h:1 ', 'socks5://h:1']])('%j -> %j', (raw, v) =>
-    expect(parseProxyArg(raw)).toBe(v));
+  it.each([
+    ['none', CLEARED],
+    ['NONE', CLEARED],
+    ['http://p:8080', 'http://p:8080'],
+    [' socks5://h:1 ', 'socks5://h:1'],
+  ])('%j -> %j', (raw, v) => expect(parseProxyArg(raw)).toBe(v));
 });
 
 describe('resolveClearable', () => {

@@ -1,17 +1,41 @@
 import { describe, expect, it } from 'vitest';
-import { formatErrorLine, formatFields, formatImportedAccount, formatJobCancel, formatJobDetails, formatJobTable, formatKeyDetails, formatRouting, formatTable } from '../../../src/cli/print.js';
+import {
+  formatErrorLine,
+  formatFields,
+  formatImportedAccount,
+  formatJobCancel,
+  formatJobDetails,
+  formatJobTable,
+  formatKeyDetails,
+  formatRouting,
+  formatTable,
+} from '../../../src/cli/print.js';
 import { GatewayError } from '../../../src/errors/codes.js';
 import type { AccountImportResult, JobView, KeyRoutingInput, KeyView } from '../../../src/control/control-api.js';
 
 describe('formatTable', () => {
   it('aligns columns two spaces apart and does not pad the last one', () => {
-    expect(formatTable(['ID', 'NAME'], [['1', 'alpha'], ['22', 'b']])).toBe('ID  NAME\n1   alpha\n22  b');
+    expect(
+      formatTable(
+        ['ID', 'NAME'],
+        [
+          ['1', 'alpha'],
+          ['22', 'b'],
+        ],
+      ),
+    ).toBe('ID  NAME\n1   alpha\n22  b');
   });
   it('prints only headers for no rows', () => expect(formatTable(['A', 'B'], [])).toBe('A  B'));
 });
 
 describe('formatFields', () => {
-  it('aligns labels', () => expect(formatFields([['id', '1'], ['status', 'on']])).toBe('id      1\nstatus  on'));
+  it('aligns labels', () =>
+    expect(
+      formatFields([
+        ['id', '1'],
+        ['status', 'on'],
+      ]),
+    ).toBe('id      1\nstatus  on'));
 });
 
 describe('formatRouting', () => {
@@ -33,10 +57,18 @@ describe('formatErrorLine', () => {
 describe('formatKeyDetails', () => {
   it('shows the prefix and limits, with null limits as unlimited', () => {
     const key: KeyView = {
-      id: 'key_1', name: 'k', prefix: 'cig_ab12', status: 'active', imageEnabled: false, quotaTokens: null,
-      maxConcurrency: 2, minStartIntervalMs: null, routing: { mode: 'all' },
+      id: 'key_1',
+      name: 'k',
+      prefix: 'cig_ab12',
+      status: 'active',
+      imageEnabled: false,
+      quotaTokens: null,
+      maxConcurrency: 2,
+      minStartIntervalMs: null,
+      routing: { mode: 'all' },
       usage: { requests: 0, successes: 0, images: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0, usageMissing: 0, lastUsedAt: null },
-      createdAt: 0, updatedAt: 0,
+      createdAt: 0,
+      updatedAt: 0,
     };
     const text = formatKeyDetails(key);
     expect(text).toMatch(/^prefix +cig_ab12…$/m);
@@ -48,9 +80,19 @@ describe('formatKeyDetails', () => {
 
 describe('job output', () => {
   const JOB: JobView = {
-    id: '0123456789abcdef'.repeat(4), keyId: 'key_1', keyName: 'team', endpoint: 'generations', status: 'running',
-    cancelRequested: false, errorCode: null, httpStatus: null, instanceId: 'inst_0123abcd',
-    createdAt: Date.UTC(2026, 0, 1), startedAt: Date.UTC(2026, 0, 1) + 2_500, finishedAt: null, expiresAt: null,
+    id: '0123456789abcdef'.repeat(4),
+    keyId: 'key_1',
+    keyName: 'team',
+    endpoint: 'generations',
+    status: 'running',
+    cancelRequested: false,
+    errorCode: null,
+    httpStatus: null,
+    instanceId: 'inst_0123abcd',
+    createdAt: Date.UTC(2026, 0, 1),
+    startedAt: Date.UTC(2026, 0, 1) + 2_500,
+    finishedAt: null,
+    expiresAt: null,
   };
 
   it('the table shows the 12-character short id, queue and run times', () => {
@@ -72,10 +114,25 @@ describe('job output', () => {
 
 describe('formatImportedAccount', () => {
   const result = (over: Partial<AccountImportResult>): AccountImportResult => ({
-    id: 'acct_1', name: 'ann@example.com', status: 'active', imageEnabled: false, imageConcurrency: 3, proxy: null,
-    planType: 'plus', email: 'ann@example.com', chatgptAccountId: 'c', accessTokenExpiresAt: Date.UTC(2030, 0, 1),
-    hasRefreshToken: true, lastRefreshAt: null, lastError: null, needsReimport: false, createdAt: 1, updatedAt: 1,
-    outcome: 'created', changed: [], ...over,
+    id: 'acct_1',
+    name: 'ann@example.com',
+    status: 'active',
+    imageEnabled: false,
+    imageConcurrency: 3,
+    proxy: null,
+    planType: 'plus',
+    email: 'ann@example.com',
+    chatgptAccountId: 'c',
+    accessTokenExpiresAt: Date.UTC(2030, 0, 1),
+    hasRefreshToken: true,
+    lastRefreshAt: null,
+    lastError: null,
+    needsReimport: false,
+    createdAt: 1,
+    updatedAt: 1,
+    outcome: 'created',
+    changed: [],
+    ...over,
   });
 
   it('says imported for a new account and updated, with what changed, for an existing one', () => {

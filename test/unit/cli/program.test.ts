@@ -25,12 +25,30 @@ function quiet(program: Command): { out: string[]; err: string[] } {
 }
 
 const DATA_LEAVES = [
-  'migrate apply', 'migrate status',
-  'keys create', 'keys list', 'keys show', 'keys update', 'keys delete',
-  'accounts import', 'accounts list', 'accounts show', 'accounts update', 'accounts delete',
-  'groups create', 'groups list', 'groups show', 'groups update', 'groups delete',
-  'models list', 'models set', 'models remove', 'models reset',
-  'jobs list', 'jobs show', 'jobs cancel',
+  'migrate apply',
+  'migrate status',
+  'keys create',
+  'keys list',
+  'keys show',
+  'keys update',
+  'keys delete',
+  'accounts import',
+  'accounts list',
+  'accounts show',
+  'accounts update',
+  'accounts delete',
+  'groups create',
+  'groups list',
+  'groups show',
+  'groups update',
+  'groups delete',
+  'models list',
+  'models set',
+  'models remove',
+  'models reset',
+  'jobs list',
+  'jobs show',
+  'jobs cancel',
 ];
 
 describe('buildProgram', () => {
@@ -48,7 +66,9 @@ describe('buildProgram', () => {
     expect(out.join('')).toContain(`Usage: codex-image-gateway ${path}`);
   });
 
-  const LEAVES = listCommands(buildProgram()).filter((c) => c.cmd.commands.length === 0).map((c) => c.path.join(' '));
+  const LEAVES = listCommands(buildProgram())
+    .filter((c) => c.cmd.commands.length === 0)
+    .map((c) => c.path.join(' '));
 
   async function helpOf(path: string): Promise<string> {
     const program = buildProgram();
@@ -132,7 +152,18 @@ describe('flags reach the service as the service expects them', () => {
   }
 
   it('keys update: unlimited clears limits (null, not ""), numbers stay numbers, routing from --accounts', () => {
-    const flags = parseFlags('keys update', ['--max-concurrency', 'unlimited', '--quota-tokens', 'unlimited', '--min-interval-ms', '250', '--accounts', 'a,b', '--image', 'off']);
+    const flags = parseFlags('keys update', [
+      '--max-concurrency',
+      'unlimited',
+      '--quota-tokens',
+      'unlimited',
+      '--min-interval-ms',
+      '250',
+      '--accounts',
+      'a,b',
+      '--image',
+      'off',
+    ]);
     expect(buildKeyInput(flags)).toEqual({
       maxConcurrency: null,
       quotaTokens: null,
@@ -155,7 +186,7 @@ describe('flags reach the service as the service expects them', () => {
     });
   });
 
-  it('accounts import: a flag not given is not sent, so a re-import keeps the account\'s setting', () => {
+  it("accounts import: a flag not given is not sent, so a re-import keeps the account's setting", () => {
     expect(buildAccountImport('{}', parseFlags('accounts import', []))).toEqual({ auth: '{}' });
     expect(buildAccountImport('{}', parseFlags('accounts import', ['--image', 'off', '--image-concurrency', '2', '--proxy', 'none', '--name', 'n']))).toEqual({
       auth: '{}',
@@ -175,7 +206,11 @@ describe('readAuthFile: one line naming the path and the reason, never the conte
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
   });
-  const failure = async (path: string) => readAuthFile(path).then(() => null, (err: unknown) => err);
+  const failure = async (path: string) =>
+    readAuthFile(path).then(
+      () => null,
+      (err: unknown) => err,
+    );
 
   it('reads a file', async () => {
     await writeFile(join(dir, 'auth.json'), '{"a":1}');

@@ -48,7 +48,15 @@ describe('formatLimitRange, isWithinLimit and buildLimitMessage', () => {
   });
 
   it.each<[unknown, boolean]>([
-    [1, true], [1024, true], [0, false], [1025, false], [2.5, false], ['2', false], [null, false], [Number.NaN, false], [2 ** 53, false],
+    [1, true],
+    [1024, true],
+    [0, false],
+    [1025, false],
+    [2.5, false],
+    ['2', false],
+    [null, false],
+    [Number.NaN, false],
+    [2 ** 53, false],
   ])('isWithinLimit(%j) on 1..1024 is %s', (value, expected) => expect(isWithinLimit(value, range)).toBe(expected));
 
   it('say the same sentence for every bounded integer, and "non-negative" without an upper bound', () => {
@@ -59,13 +67,17 @@ describe('formatLimitRange, isWithinLimit and buildLimitMessage', () => {
 });
 
 describe('no other source file spells out a limit', () => {
-  const files = [...listSourceFiles(join(ROOT, 'src')), ...listSourceFiles(join(ROOT, 'web/src'))]
-    .filter((path) => !path.endsWith(join('config', 'field-limits.ts')));
+  const files = [...listSourceFiles(join(ROOT, 'src')), ...listSourceFiles(join(ROOT, 'web/src'))].filter(
+    (path) => !path.endsWith(join('config', 'field-limits.ts')),
+  );
 
   it.each(BOUNDED)('%s: its range appears only in FIELD_LIMITS', (_name, limit) => {
     const spellings = buildRangeSpellings(limit);
     const hits = files.flatMap((path) =>
-      readFileSync(path, 'utf8').split('\n').flatMap((line, i) => (spellings.some((re) => re.test(line)) ? [`${relative(ROOT, path)}:${i + 1}: ${line.trim()}`] : [])));
+      readFileSync(path, 'utf8')
+        .split('\n')
+        .flatMap((line, i) => (spellings.some((re) => re.test(line)) ? [`${relative(ROOT, path)}:${i + 1}: ${line.trim()}`] : [])),
+    );
     expect(hits).toEqual([]);
   });
 

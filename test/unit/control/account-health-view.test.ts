@@ -30,11 +30,25 @@ const cooling = (accountId: string, untilMs: number) => ({ accountId, cause: 'ra
 describe('buildAccountHealthViews', () => {
   it('adds in-flight over the gateways that answered and lists each cooldown with its gateway', () => {
     const reports: GatewayStatusReport[] = [
-      { gateway: 'local', ok: true, status: status([{ accountId: 'acct_a', inFlight: 2, cooldown: null }, { accountId: 'acct_b', inFlight: 0, cooldown: cooling('acct_b', T + 5_000) }]) },
+      {
+        gateway: 'local',
+        ok: true,
+        status: status([
+          { accountId: 'acct_a', inFlight: 2, cooldown: null },
+          { accountId: 'acct_b', inFlight: 0, cooldown: cooling('acct_b', T + 5_000) },
+        ]),
+      },
       { gateway: 'http://10.0.0.2:19082', ok: true, status: status([{ accountId: 'acct_a', inFlight: 1, cooldown: cooling('acct_a', T + 9_000) }]) },
       { gateway: 'http://10.0.0.3:19082', ok: false, error: 'status endpoint answered 401' },
     ];
-    const views = buildAccountHealthViews([view('acct_a'), view('acct_b', { needsReimport: true, lastError: 'token refresh refused for good (refresh_token_reused); import this account\'s auth.json again' }), view('acct_c')], reports);
+    const views = buildAccountHealthViews(
+      [
+        view('acct_a'),
+        view('acct_b', { needsReimport: true, lastError: "token refresh refused for good (refresh_token_reused); import this account's auth.json again" }),
+        view('acct_c'),
+      ],
+      reports,
+    );
     expect(views.map((v) => [v.name, v.inFlight, v.cooldowns.map((c) => `${c.gateway}:${c.until}`), v.needsReimport])).toEqual([
       ['a', 3, ['http://10.0.0.2:19082:2026-11-26T12:00:09.000Z'], false],
       ['b', 0, ['local:2026-11-26T12:00:05.000Z'], true],
@@ -51,7 +65,10 @@ describe('buildAccountHealthViews', () => {
 
 describe('status wire', () => {
   it('round-trips through snake_case JSON', () => {
-    const original = status([{ accountId: 'acct_a', inFlight: 1, cooldown: cooling('acct_a', T + 1) }, { accountId: 'acct_b', inFlight: 0, cooldown: null }]);
+    const original = status([
+      { accountId: 'acct_a', inFlight: 1, cooldown: cooling('acct_a', T + 1) },
+      { accountId: 'acct_b', inFlight: 0, cooldown: null },
+    ]);
     const wire = JSON.parse(JSON.stringify(buildStatusWire(original)));
     expect(wire.accounts[0]).toEqual({ account_id: 'acct_a', in_flight: 1, cooldown: { cause: 'rate_limited', until_ms: T + 1, failures: 0, capped: true } });
     expect(parseStatusWire(wire)).toEqual(original);
@@ -61,10 +78,13 @@ describe('status wire', () => {
 describe('status readers', () => {
   it('the local reader reports this process as `local`; combined readers add up clears', async () => {
     const cleared: string[] = [];
-    const source = { read: () => status([]), clearCooldown: (id: string) => {
+    const source = {
+      read: () => status([]),
+      clearCooldown: (id: string) => {
         cleared.push(id);
         return id === 'acct_a';
-      } };
+      },
+    };
     const both = combineStatusReaders([createLocalStatusReader(source), createLocalStatusReader(source)]);
     expect(await both.read()).toEqual([
       { gateway: 'local', ok: true, status: status([]) },

@@ -58,7 +58,13 @@ describeEachBackend('account service', ({ database }) => {
   });
 
   it('imports an auth.json: name from the email, facts from the tokens, no token in the view', async () => {
-    const auth = makeCodexAuthJson({ accountId: 'chat-1', email: 'ann@example.com', planType: 'plus', expSeconds: EXP, lastRefresh: '2026-01-02T03:04:05.000Z' });
+    const auth = makeCodexAuthJson({
+      accountId: 'chat-1',
+      email: 'ann@example.com',
+      planType: 'plus',
+      expSeconds: EXP,
+      lastRefresh: '2026-01-02T03:04:05.000Z',
+    });
     const view = await control.accounts.import({ auth: JSON.stringify(auth) });
     expect(view).toEqual({
       id: expect.stringMatching(/^acct_[0-9a-f]{24}$/),
@@ -97,7 +103,11 @@ describeEachBackend('account service', ({ database }) => {
   it.each<[string, unknown, string]>([
     ['an opaque access token', { tokens: { access_token: 'not-a-jwt', refresh_token: 'rt_1' } }, AUTH_IMPORT_REFUSALS.notJwt],
     ['a JWT whose payload is not JSON', { access_token: 'aaa.bm90LWpzb24.ccc', refresh_token: 'rt_1' }, AUTH_IMPORT_REFUSALS.notJwt],
-    ['a JWT without the ChatGPT account claim', { tokens: { access_token: makeCodexJwt({ accountId: null }), refresh_token: 'rt_1', account_id: 'chat-x' } }, AUTH_IMPORT_REFUSALS.noAccountClaim],
+    [
+      'a JWT without the ChatGPT account claim',
+      { tokens: { access_token: makeCodexJwt({ accountId: null }), refresh_token: 'rt_1', account_id: 'chat-x' } },
+      AUTH_IMPORT_REFUSALS.noAccountClaim,
+    ],
     ['no refresh token', { tokens: { access_token: makeCodexJwt({ accountId: 'chat-x' }) } }, AUTH_IMPORT_REFUSALS.noRefreshToken],
     ['a blank refresh token', { tokens: { access_token: makeCodexJwt({ accountId: 'chat-x' }), refresh_token: '  ' } }, AUTH_IMPORT_REFUSALS.noRefreshToken],
   ])('import refuses %s, naming the reason and never the token', async (_label, auth, message) => {
@@ -108,7 +118,7 @@ describeEachBackend('account service', ({ database }) => {
     expect(await control.accounts.list()).toEqual([]);
   });
 
-  it('the issue\'s example document is refused in words an operator can act on', async () => {
+  it("the issue's example document is refused in words an operator can act on", async () => {
     expect(await failure(() => control.accounts.import({ auth: '{"tokens":{"access_token":"not-a-jwt"}}' }))).toEqual({
       code: 'invalid_request',
       message: 'auth JSON access token is not a JWT: import the auth.json that `codex login` writes (~/.codex/auth.json)',
@@ -117,12 +127,26 @@ describeEachBackend('account service', ({ database }) => {
   });
 
   it('re-importing the same name replaces credentials and keeps settings', async () => {
-    const first = await control.accounts.import({ auth: makeCodexAuthJson({ accountId: 'c1', expSeconds: EXP }), name: 'acc', imageConcurrency: 9, proxyUrl: 'http://u:p@127.0.0.1:3128' });
+    const first = await control.accounts.import({
+      auth: makeCodexAuthJson({ accountId: 'c1', expSeconds: EXP }),
+      name: 'acc',
+      imageConcurrency: 9,
+      proxyUrl: 'http://u:p@127.0.0.1:3128',
+    });
     await control.accounts.update('acc', { status: 'disabled', imageEnabled: false });
     clock = 2_000;
     const fresh = makeCodexAuthJson({ accountId: 'c1', expSeconds: EXP + 100 });
     const again = await control.accounts.import({ auth: fresh, name: 'acc' });
-    expect(again).toMatchObject({ id: first.id, status: 'disabled', imageEnabled: false, imageConcurrency: 9, proxy: 'http://u:***@127.0.0.1:3128', accessTokenExpiresAt: (EXP + 100) * 1000, updatedAt: 2_000, createdAt: 1_000 });
+    expect(again).toMatchObject({
+      id: first.id,
+      status: 'disabled',
+      imageEnabled: false,
+      imageConcurrency: 9,
+      proxy: 'http://u:***@127.0.0.1:3128',
+      accessTokenExpiresAt: (EXP + 100) * 1000,
+      updatedAt: 2_000,
+      createdAt: 1_000,
+    });
     expect(again).toMatchObject({ outcome: 'updated', changed: ['tokens', 'expiry'] });
     const snapshot = await loadSnapshot(database().db, cipher);
     expect(snapshot.accounts.get(first.id)?.credentials?.accessToken).toBe(fresh.tokens.access_token);
@@ -134,7 +158,10 @@ describeEachBackend('account service', ({ database }) => {
     const auth = makeCodexAuthJson({ accountId: 'c2', email: 'bo@example.com', expSeconds: EXP });
     const first = await control.accounts.import({ auth });
     await control.accounts.update(first.id, { name: 'bo' });
-    const again = await control.accounts.import({ auth: makeCodexAuthJson({ accountId: 'c2', email: 'bo@example.com', expSeconds: EXP + 60 }), imageConcurrency: 5 });
+    const again = await control.accounts.import({
+      auth: makeCodexAuthJson({ accountId: 'c2', email: 'bo@example.com', expSeconds: EXP + 60 }),
+      imageConcurrency: 5,
+    });
     expect(again).toMatchObject({ id: first.id, name: 'bo', imageConcurrency: 5, outcome: 'updated', changed: ['tokens', 'expiry', 'image_concurrency'] });
     expect(await control.accounts.list()).toHaveLength(1);
   });
@@ -146,7 +173,10 @@ describeEachBackend('account service', ({ database }) => {
   });
 
   it('a re-import names each changed fact and given setting, never a value', async () => {
-    const first = await control.accounts.import({ auth: makeCodexAuthJson({ accountId: 'old-ws', email: 'old@example.com', planType: 'plus', expSeconds: EXP }), name: 'n' });
+    const first = await control.accounts.import({
+      auth: makeCodexAuthJson({ accountId: 'old-ws', email: 'old@example.com', planType: 'plus', expSeconds: EXP }),
+      name: 'n',
+    });
     const next = makeCodexAuthJson({ accountId: 'new-ws', email: 'new@example.com', planType: 'pro', expSeconds: EXP + 1 });
     const again = await control.accounts.import({ auth: next, name: 'n', imageEnabled: false, imageConcurrency: 3, proxyUrl: 'socks5://127.0.0.1:1080' });
     expect(again).toMatchObject({ id: first.id, outcome: 'updated', chatgptAccountId: 'new-ws', planType: 'pro' });
@@ -159,7 +189,14 @@ describeEachBackend('account service', ({ database }) => {
     const first = await control.accounts.import({ auth: validAuth('keep'), imageConcurrency: 11, proxyUrl: 'http://127.0.0.1:3128' });
     await control.accounts.update(first.id, { imageEnabled: false, status: 'disabled' });
     const again = await control.accounts.import({ auth: validAuth('keep') });
-    expect(again).toMatchObject({ id: first.id, outcome: 'updated', imageEnabled: false, imageConcurrency: 11, proxy: 'http://127.0.0.1:3128', status: 'disabled' });
+    expect(again).toMatchObject({
+      id: first.id,
+      outcome: 'updated',
+      imageEnabled: false,
+      imageConcurrency: 11,
+      proxy: 'http://127.0.0.1:3128',
+      status: 'disabled',
+    });
     expect(again.changed).toEqual(['tokens']);
   });
 
@@ -202,9 +239,17 @@ describeEachBackend('account service', ({ database }) => {
       updatedAt: 4_000,
     });
     expect((await control.accounts.update('a', { proxyUrl: null })).proxy).toBeNull();
-    expect(await failure(() => control.accounts.update('a', { status: 'paused' as never }))).toEqual({ code: 'invalid_request', message: 'status must be active or disabled', param: 'status' });
+    expect(await failure(() => control.accounts.update('a', { status: 'paused' as never }))).toEqual({
+      code: 'invalid_request',
+      message: 'status must be active or disabled',
+      param: 'status',
+    });
     expect(await failure(() => control.accounts.update('a', { auth: {} } as never))).toMatchObject({ message: 'unknown field `auth`' });
-    expect(await failure(() => control.accounts.update('a', { name: 'b' }))).toEqual({ code: 'conflict', message: 'an account named `b` already exists', param: 'name' });
+    expect(await failure(() => control.accounts.update('a', { name: 'b' }))).toEqual({
+      code: 'conflict',
+      message: 'an account named `b` already exists',
+      param: 'name',
+    });
     expect(await failure(() => control.accounts.get('c'))).toEqual({ code: 'not_found', message: 'account not found', param: 'account' });
   });
 

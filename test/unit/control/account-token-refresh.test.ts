@@ -32,7 +32,5 @@ describe('isRefreshDue', () => {
 });
 
 it('the stored error names the reason and what to do', () => {
-  expect(describePermanentFailure('refresh_token_reused')).toBe(
-    "token refresh refused for good (refresh_token_reused); import this account's auth.json again",
-  );
+  expect(describePermanentFailure('refresh_token_reused')).toBe("token refresh refused for good (refresh_token_reused); import this account's auth.json again");
 });

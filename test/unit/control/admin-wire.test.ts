@@ -91,7 +91,12 @@ describe('buildWireBody', () => {
 
   it('is the inverse of parseWireBody for every key field', () => {
     const input = {
-      name: 'k', status: 'disabled', imageEnabled: false, quotaTokens: 10, maxConcurrency: null, minStartIntervalMs: 0,
+      name: 'k',
+      status: 'disabled',
+      imageEnabled: false,
+      quotaTokens: 10,
+      maxConcurrency: null,
+      minStartIntervalMs: 0,
       routing: { mode: 'group', group: 'g' },
     } as const;
     const body = buildWireBody(WIRE_FIELDS.keyUpdate, input);

@@ -53,7 +53,12 @@ const KEY_REJECTIONS: Array<[string, unknown, string, string]> = [
   ['routing as text', { name: 'k', routing: 'all' }, 'routing must be an object with a mode', 'routing'],
   ['unknown routing mode', { name: 'k', routing: { mode: 'some' } }, 'routing.mode must be all, accounts or group', 'routing.mode'],
   ['empty account list', { name: 'k', routing: { mode: 'accounts', accounts: [] } }, 'routing.accounts must list at least 1 account', 'routing.accounts'],
-  ['account list not a list', { name: 'k', routing: { mode: 'accounts', accounts: 'one' } }, 'routing.accounts must be a list of account names or ids', 'routing.accounts'],
+  [
+    'account list not a list',
+    { name: 'k', routing: { mode: 'accounts', accounts: 'one' } },
+    'routing.accounts must be a list of account names or ids',
+    'routing.accounts',
+  ],
   ['unknown account', { name: 'k', routing: { mode: 'accounts', accounts: ['nobody'] } }, 'unknown account `nobody`', 'routing.accounts'],
   ['repeated account', { name: 'k', routing: { mode: 'accounts', accounts: ['one', 'one'] } }, 'routing.accounts lists `one` twice', 'routing.accounts'],
   ['group missing', { name: 'k', routing: { mode: 'group' } }, 'routing.group is required', 'routing.group'],
@@ -84,7 +89,12 @@ const SETTINGS_REJECTIONS: Array<[string, unknown, string, string]> = [
   ['log files 0', { logMaxFiles: 0 }, 'log_max_files must be an integer between 1 and 100000', 'log_max_files'],
   ['log files as text', { logMaxFiles: '3' }, 'log_max_files must be an integer between 1 and 100000', 'log_max_files'],
   ['log age fractional', { logMaxFileAgeMs: 1500.5 }, 'log_max_file_age_ms must be an integer between 1000 and 604800000', 'log_max_file_age_ms'],
-  ['CORS origin with a path', { corsAllowedOrigins: ['https://app.example.com/app'] }, "cors_allowed_origins[0] must be an origin: http(s)://host[:port], no path (for example https://app.example.com), or '*' alone", 'cors_allowed_origins'],
+  [
+    'CORS origin with a path',
+    { corsAllowedOrigins: ['https://app.example.com/app'] },
+    "cors_allowed_origins[0] must be an origin: http(s)://host[:port], no path (for example https://app.example.com), or '*' alone",
+    'cors_allowed_origins',
+  ],
   ['unknown setting', { colour: 'red' }, 'unknown field `colour`', 'colour'],
 ];
 
@@ -115,7 +125,11 @@ describeEachBackend('control services', ({ database }) => {
 
   it('keys.update validates the same way and changes nothing on failure', async () => {
     const { key } = await control.keys.create({ name: 'k', maxConcurrency: 4 });
-    expect(await failure(() => control.keys.update('k', { maxConcurrency: 0 }))).toEqual({ code: 'invalid_request', message: MAX_CONCURRENCY, param: 'max_concurrency' });
+    expect(await failure(() => control.keys.update('k', { maxConcurrency: 0 }))).toEqual({
+      code: 'invalid_request',
+      message: MAX_CONCURRENCY,
+      param: 'max_concurrency',
+    });
     expect(await failure(() => control.keys.update('k', { name: '' }))).toMatchObject({ message: 'name is required' });
     expect(await control.keys.get(key.id)).toEqual(key);
   });
@@ -181,7 +195,9 @@ describeEachBackend('control services', ({ database }) => {
 
   it('deletes a key with its usage', async () => {
     const { key } = await control.keys.create({ name: 'k' });
-    await applyUsageDeltas(database().db, [{ keyId: key.id, requests: 1, successes: 1, images: 1, inputTokens: 1, outputTokens: 1, totalTokens: 2, usageMissing: 0, lastUsedAt: 7 }]);
+    await applyUsageDeltas(database().db, [
+      { keyId: key.id, requests: 1, successes: 1, images: 1, inputTokens: 1, outputTokens: 1, totalTokens: 2, usageMissing: 0, lastUsedAt: 7 },
+    ]);
     await control.keys.delete('k');
     expect(await control.keys.list()).toEqual([]);
     expect(await database().db.query('SELECT * FROM key_usage')).toEqual([]);
@@ -208,7 +224,11 @@ describeEachBackend('control services', ({ database }) => {
     const group = await control.groups.create({ name: 'g', accounts: ['two', 'one'] });
     expect(group).toEqual({ id: expect.stringMatching(/^grp_[0-9a-f]{24}$/), name: 'g', accounts: ['two', 'one'], createdAt: 3_000, updatedAt: 3_000 });
     expect((await control.groups.create({ name: 'empty' })).accounts).toEqual([]);
-    expect(await failure(() => control.groups.create({ name: 'h', accounts: ['nobody'] }))).toEqual({ code: 'invalid_request', message: 'unknown account `nobody`', param: 'accounts' });
+    expect(await failure(() => control.groups.create({ name: 'h', accounts: ['nobody'] }))).toEqual({
+      code: 'invalid_request',
+      message: 'unknown account `nobody`',
+      param: 'accounts',
+    });
     expect(await failure(() => control.groups.create({ name: 'g' }))).toEqual({ code: 'conflict', message: 'a group named `g` already exists', param: 'name' });
     expect(await failure(() => control.groups.create({ accounts: [] } as never))).toMatchObject({ message: 'name is required' });
     expect(await control.groups.update('g', { accounts: ['one'] })).toMatchObject({ accounts: ['one'] });
@@ -237,7 +257,10 @@ describeEachBackend('control services', ({ database }) => {
     expect(updated).toEqual({ ...SETTINGS_DEFAULTS, codexClientVersion: '0.150.0-beta_1', logMaxFiles: 7 });
     expect(await control.settings.get()).toEqual(updated);
     expect(await control.settings.update({ logMaxFileBytes: 1024 })).toMatchObject({ logMaxFileBytes: 1024, logMaxFiles: 7 });
-    expect(await control.settings.update({ corsAllowedOrigins: ['https://App.example.com/'] })).toMatchObject({ corsAllowedOrigins: ['https://app.example.com'], logMaxFiles: 7 });
+    expect(await control.settings.update({ corsAllowedOrigins: ['https://App.example.com/'] })).toMatchObject({
+      corsAllowedOrigins: ['https://app.example.com'],
+      logMaxFiles: 7,
+    });
   });
 
   it.each(SETTINGS_REJECTIONS)('settings.update rejects %s', async (_label, input, message, param) => {
@@ -246,7 +269,9 @@ describeEachBackend('control services', ({ database }) => {
   });
 
   it('falls back to the default for a stored setting that no longer passes the checks', async () => {
-    await database().db.query(`INSERT INTO settings (name, value, updated_at) VALUES ('logMaxFiles', '"many"', 1), ('codexClientVersion', '"bad value"', 1), ('corsAllowedOrigins', '["*", "https://a.example"]', 1)`);
+    await database().db.query(
+      `INSERT INTO settings (name, value, updated_at) VALUES ('logMaxFiles', '"many"', 1), ('codexClientVersion', '"bad value"', 1), ('corsAllowedOrigins', '["*", "https://a.example"]', 1)`,
+    );
     expect(await control.settings.get()).toEqual(SETTINGS_DEFAULTS);
   });
 
@@ -257,12 +282,19 @@ describeEachBackend('control services', ({ database }) => {
     await insertJob(db, { idHash: a, keyId: key.id, instanceId: 'inst_0123abcd', endpoint: 'generations', createdAt: 10 });
     await insertJob(db, { idHash: b, keyId: key.id, instanceId: 'inst_0123abcd', endpoint: 'edits', createdAt: 20 });
     await markJobRunning(db, b, 25);
-    expect((await control.jobs.list()).map((j) => [j.id, j.status, j.keyName])).toEqual([[b, 'running', 'jobs'], [a, 'queued', 'jobs']]);
+    expect((await control.jobs.list()).map((j) => [j.id, j.status, j.keyName])).toEqual([
+      [b, 'running', 'jobs'],
+      [a, 'queued', 'jobs'],
+    ]);
     expect((await control.jobs.list({ key: key.id, status: 'queued', limit: 1 })).map((j) => j.id)).toEqual([a]);
     expect(await control.jobs.show(a.slice(0, 12).toUpperCase())).toMatchObject({ id: a, endpoint: 'generations', startedAt: null });
     expect(await control.jobs.cancel(b)).toMatchObject({ id: b, status: 'running', cancelRequested: true });
     expect(await failure(() => control.jobs.show('c3'.repeat(6)))).toEqual({ code: 'not_found', message: 'job not found', param: 'job' });
-    expect(await failure(() => control.jobs.list({ limit: 0 }))).toEqual({ code: 'invalid_request', message: 'limit must be an integer between 1 and 500', param: 'limit' });
+    expect(await failure(() => control.jobs.list({ limit: 0 }))).toEqual({
+      code: 'invalid_request',
+      message: 'limit must be an integer between 1 and 500',
+      param: 'limit',
+    });
   });
 
   it('announces every committed write, and nothing for a rejected one', async () => {

@@ -180,7 +180,9 @@ describe('resolveConfiguredMasterKey (which key a process may use, and who may c
   it('a reader given a key file that does not exist refuses instead of creating one', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cig-mk-'));
     const file = join(dir, 'nope.key');
-    await expect(resolveConfiguredMasterKey({ ...base, dataDir: dir, databaseUrl: 'postgres://db/x', masterKeyFile: file }, false)).rejects.toThrow(/does not exist/);
+    await expect(resolveConfiguredMasterKey({ ...base, dataDir: dir, databaseUrl: 'postgres://db/x', masterKeyFile: file }, false)).rejects.toThrow(
+      /does not exist/,
+    );
     expect(existsSync(file)).toBe(false);
     await resolveConfiguredMasterKey({ ...base, dataDir: dir, databaseUrl: 'postgres://db/x', masterKeyFile: file }, true);
     expect(existsSync(file)).toBe(true);
@@ -191,7 +193,10 @@ describe('fingerprintMasterKey', () => {
   it('is the first 16 hex of SHA-256("cig-key-fingerprint:" + key): stable, distinct per key, never the key', async () => {
     const { createHash } = await import('node:crypto');
     const fixed = Buffer.alloc(32, 7);
-    const expected = createHash('sha256').update(Buffer.concat([Buffer.from('cig-key-fingerprint:'), fixed])).digest('hex').slice(0, 16);
+    const expected = createHash('sha256')
+      .update(Buffer.concat([Buffer.from('cig-key-fingerprint:'), fixed]))
+      .digest('hex')
+      .slice(0, 16);
     expect(fingerprintMasterKey(fixed)).toBe(expected);
     expect(fingerprintMasterKey(Buffer.from(fixed))).toBe(expected);
     expect(fingerprintMasterKey(key)).toMatch(/^[0-9a-f]{16}$/);

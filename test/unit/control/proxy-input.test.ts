@@ -20,7 +20,9 @@ describe('parseAccountProxy', () => {
   });
 
   it('never echoes a rejected URL (it may carry a password)', () => {
-    expect(() => parseAccountProxy('gopher://user:hunter2@host', 'proxy_url')).toThrow(expect.not.objectContaining({ message: expect.stringContaining('hunter2') }));
+    expect(() => parseAccountProxy('gopher://user:hunter2@host', 'proxy_url')).toThrow(
+      expect.not.objectContaining({ message: expect.stringContaining('hunter2') }),
+    );
   });
 });
 

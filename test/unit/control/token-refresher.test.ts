@@ -2,7 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { createControlServices } from '../../../src/control/control-services.js';
 import { createCredentialCipher } from '../../../src/control/credential-cipher.js';
-import { createTokenRefresher, UNSAVED_TOKENS_ERROR, type RefreshLog, type TokenRefresher, type TokenRefresherOptions } from '../../../src/control/token-refresher.js';
+import {
+  createTokenRefresher,
+  UNSAVED_TOKENS_ERROR,
+  type RefreshLog,
+  type TokenRefresher,
+  type TokenRefresherOptions,
+} from '../../../src/control/token-refresher.js';
 import { planCandidates } from '../../../src/dispatch/plan-candidates.js';
 import { findAccount } from '../../../src/store/account-repo.js';
 import { notifyAccountAuthFailed, watchControlChanges } from '../../../src/store/change-feed.js';
@@ -88,7 +94,9 @@ describeEachBackend('token refresher', ({ kind, database }) => {
   const control = () => createControlServices({ db: database().db, cipher, now: () => clock });
   const importAccount = (accountId: string, opts: Partial<CodexAuthJsonOptions> = {}) => {
     const auth = makeCodexAuthJson({ accountId, lastRefresh: new Date(clock - 60_000).toISOString(), ...opts });
-    return control().accounts.import({ auth, name: accountId }).then((view) => ({ view, auth }));
+    return control()
+      .accounts.import({ auth, name: accountId })
+      .then((view) => ({ view, auth }));
   };
   const row = async (id: string) => (await findAccount(database().db, id))!;
   const snapshotAccount = async (id: string) => (await loadSnapshot(database().db, cipher)).accounts.get(id)!;
@@ -174,7 +182,12 @@ describeEachBackend('token refresher', ({ kind, database }) => {
     await importAccount('stolen', { expSeconds: Math.floor(clock / 1000) + 7200 });
     const healed = await row(acct.view.id);
     expect(healed).toMatchObject({ needsReimport: false, lastError: null });
-    const replanned = planCandidates(makeKey(), await loadSnapshot(database().db, cipher), { now: clock, allowFreePlans: false, inFlight: () => 0, lastStartMs: () => 0 });
+    const replanned = planCandidates(makeKey(), await loadSnapshot(database().db, cipher), {
+      now: clock,
+      allowFreePlans: false,
+      inFlight: () => 0,
+      lastStartMs: () => 0,
+    });
     expect(replanned.candidates.map((c) => c.account.name)).toEqual(['stolen']);
   });
 

@@ -11,7 +11,13 @@ function setup(policy = POLICY) {
   return { health, advance: (ms: number) => (now += ms), at: () => now };
 }
 
-const attempt = (overrides: Partial<AttemptReport>): AttemptReport => ({ accountId: 'a', status: 200, errorClass: null, retryAfterSeconds: null, ...overrides });
+const attempt = (overrides: Partial<AttemptReport>): AttemptReport => ({
+  accountId: 'a',
+  status: 200,
+  errorClass: null,
+  retryAfterSeconds: null,
+  ...overrides,
+});
 const rateLimited = (seconds: number | null) => attempt({ status: 429, errorClass: 'rate_limited', retryAfterSeconds: seconds });
 const serverError = attempt({ status: 502, errorClass: 'upstream_server' });
 const unauthorized = attempt({ status: 401, errorClass: 'auth' });

@@ -33,9 +33,7 @@ describe('exhaustionError', () => {
   });
 
   it('describes what happened with counts, starting with the original sentence', () => {
-    expect(describeExhaustion(['auth', 'auth', 'rate_limited'])).toBe(
-      'all eligible codex image accounts failed for this request (2 auth, 1 rate_limited)',
-    );
+    expect(describeExhaustion(['auth', 'auth', 'rate_limited'])).toBe('all eligible codex image accounts failed for this request (2 auth, 1 rate_limited)');
   });
 });
 
@@ -43,13 +41,47 @@ describe('exhaustionRetryAfterMs', () => {
   const NOW = 100_000;
   it.each<[string, Array<[number, number | null]>, number | null]>([
     ['no attempts', [], null],
-    ['no attempt said', [[NOW, null], [NOW, null]], null],
-    ['the soonest reset wins', [[NOW, 30], [NOW, null], [NOW, 12.2]], 12_200],
-    ['each reset counts from the end of its own attempt', [[NOW - 5_000, 10], [NOW, 8]], 5_000],
+    [
+      'no attempt said',
+      [
+        [NOW, null],
+        [NOW, null],
+      ],
+      null,
+    ],
+    [
+      'the soonest reset wins',
+      [
+        [NOW, 30],
+        [NOW, null],
+        [NOW, 12.2],
+      ],
+      12_200,
+    ],
+    [
+      'each reset counts from the end of its own attempt',
+      [
+        [NOW - 5_000, 10],
+        [NOW, 8],
+      ],
+      5_000,
+    ],
     ['a reset already past gives 0', [[NOW - 3_000, 1]], 0],
-    ['a long reset is kept as is', [[NOW, 3600], [NOW, 59]], 59_000],
+    [
+      'a long reset is kept as is',
+      [
+        [NOW, 3600],
+        [NOW, 59],
+      ],
+      59_000,
+    ],
   ])('%s', (_name, attempts, expected) => {
-    expect(exhaustionRetryAfterMs(attempts.map(([endedAt, retryAfterSeconds]) => ({ endedAt, retryAfterSeconds })), NOW)).toBe(expected);
+    expect(
+      exhaustionRetryAfterMs(
+        attempts.map(([endedAt, retryAfterSeconds]) => ({ endedAt, retryAfterSeconds })),
+        NOW,
+      ),
+    ).toBe(expected);
   });
 });
 

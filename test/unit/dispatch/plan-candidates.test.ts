@@ -8,24 +8,23 @@ const names = (plan: ReturnType<typeof planCandidates>) => plan.candidates.map((
 
 describe('planCandidates', () => {
   it('keeps only active, image-enabled accounts of the key routing', () => {
-    const snapshot = makeSnapshot([], [
-      makeAccount('a'),
-      makeAccount('b', { imageEnabled: false }),
-      makeAccount('c', { status: 'disabled' }),
-    ]);
+    const snapshot = makeSnapshot([], [makeAccount('a'), makeAccount('b', { imageEnabled: false }), makeAccount('c', { status: 'disabled' })]);
     const plan = planCandidates(makeKey(), snapshot, idle);
     expect(names(plan)).toEqual(['a']);
     expect(plan.imageEnabledCount).toBe(1);
   });
 
   it('excludes expired tokens, free plans and unreadable credentials, and says why', () => {
-    const snapshot = makeSnapshot([], [
-      makeAccount('expired', { accessTokenExpiresAt: NOW }),
-      makeAccount('fresh', { accessTokenExpiresAt: NOW + 1 }),
-      makeAccount('unknown-exp', { accessTokenExpiresAt: null }),
-      makeAccount('free', { planType: 'free' }),
-      makeAccount('broken', {}, null),
-    ]);
+    const snapshot = makeSnapshot(
+      [],
+      [
+        makeAccount('expired', { accessTokenExpiresAt: NOW }),
+        makeAccount('fresh', { accessTokenExpiresAt: NOW + 1 }),
+        makeAccount('unknown-exp', { accessTokenExpiresAt: null }),
+        makeAccount('free', { planType: 'free' }),
+        makeAccount('broken', {}, null),
+      ],
+    );
     const plan = planCandidates(makeKey(), snapshot, idle);
     expect(names(plan)).toEqual(['fresh', 'unknown-exp']);
     expect(plan.excluded.sort()).toEqual(['credentials_unreadable', 'free_plan', 'token_expired']);
@@ -68,12 +67,15 @@ describe('planCandidates', () => {
   });
 
   it('orders by load relative to cap, then least recently started, then name', () => {
-    const snapshot = makeSnapshot([], [
-      makeAccount('a', { imageConcurrency: 2 }),
-      makeAccount('b', { imageConcurrency: 4 }),
-      makeAccount('c', { imageConcurrency: 4 }),
-      makeAccount('d', { imageConcurrency: 4 }),
-    ]);
+    const snapshot = makeSnapshot(
+      [],
+      [
+        makeAccount('a', { imageConcurrency: 2 }),
+        makeAccount('b', { imageConcurrency: 4 }),
+        makeAccount('c', { imageConcurrency: 4 }),
+        makeAccount('d', { imageConcurrency: 4 }),
+      ],
+    );
     const inFlight: Record<string, number> = { acct_a: 1, acct_b: 1, acct_c: 0, acct_d: 0 };
     const lastStart: Record<string, number> = { acct_c: 50, acct_d: 20 };
     const plan = planCandidates(makeKey(), snapshot, {
@@ -85,15 +87,20 @@ describe('planCandidates', () => {
   });
 
   it('is deterministic for equal cases', () => {
-    const snapshot = makeSnapshot([], ['z', 'm', 'a'].map((n) => makeAccount(n)));
+    const snapshot = makeSnapshot(
+      [],
+      ['z', 'm', 'a'].map((n) => makeAccount(n)),
+    );
     expect(names(planCandidates(makeKey(), snapshot, idle))).toEqual(['a', 'm', 'z']);
   });
 });
 
 describe('resolveRoutedAccountIds', () => {
-  const snapshot = makeSnapshot([], [makeAccount('a'), makeAccount('b'), makeAccount('c')], new Map([
-    ['grp_1', { id: 'grp_1', name: 'g', accountIds: ['acct_c', 'acct_gone', 'acct_a'], createdAt: 0, updatedAt: 0 }],
-  ]));
+  const snapshot = makeSnapshot(
+    [],
+    [makeAccount('a'), makeAccount('b'), makeAccount('c')],
+    new Map([['grp_1', { id: 'grp_1', name: 'g', accountIds: ['acct_c', 'acct_gone', 'acct_a'], createdAt: 0, updatedAt: 0 }]]),
+  );
   it.each([
     [{ mode: 'all' as const }, ['acct_a', 'acct_b', 'acct_c']],
     [{ mode: 'accounts' as const, accountIds: ['acct_b', 'acct_missing'] }, ['acct_b']],

@@ -42,7 +42,8 @@ describe('explainEmptyPlan', () => {
   it('a rate-limited pool says so, with the soonest end', () => {
     expect(explainEmptyPlan(plan(['rate_limited', 'free_plan'], NOW + 42_000), NOW)).toEqual({
       code: 'accounts_rate_limited',
-      message: 'every usable codex image account is rate-limited upstream until 2026-11-26T12:00:42.000Z (1 rate-limited upstream, 1 free plan (no image tool))',
+      message:
+        'every usable codex image account is rate-limited upstream until 2026-11-26T12:00:42.000Z (1 rate-limited upstream, 1 free plan (no image tool))',
       retryAfterMs: 42_000,
     });
   });

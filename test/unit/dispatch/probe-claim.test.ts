@@ -15,7 +15,11 @@ import { buildTestGatewayApp } from '../../support/test-gateway-app.js';
 const POLICY = { rateLimitCapMs: 3_600_000, backoffBaseMs: 5_000, backoffMaxMs: 300_000 };
 const T0 = 1_800_000_000_000;
 const SECRET = 'cig_probe-claim-secret';
-const OK_BODY = JSON.stringify({ created: 1, data: [{ b64_json: makePng(4, 4).toString('base64') }], usage: { input_tokens: 1, output_tokens: 2, total_tokens: 3 } });
+const OK_BODY = JSON.stringify({
+  created: 1,
+  data: [{ b64_json: makePng(4, 4).toString('base64') }],
+  usage: { input_tokens: 1, output_tokens: 2, total_tokens: 3 },
+});
 
 const answer = (status: number): UpstreamResponse => ({
   status,

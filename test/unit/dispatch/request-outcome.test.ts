@@ -59,7 +59,16 @@ describe('buildImageLogEvents', () => {
           status: 200,
           accountName: 'c',
           streamError: null,
-          metrics: { bodyBytes: 10, imageCount: 2, imageBytes: 6, usage: { inputTokens: 1, outputTokens: 41, totalTokens: 42 }, size: '1024x1024', quality: 'high', outputFormat: 'png', background: 'opaque' },
+          metrics: {
+            bodyBytes: 10,
+            imageCount: 2,
+            imageBytes: 6,
+            usage: { inputTokens: 1, outputTokens: 41, totalTokens: 42 },
+            size: '1024x1024',
+            quality: 'high',
+            outputFormat: 'png',
+            background: 'opaque',
+          },
         },
       }),
       2_000,
@@ -86,7 +95,14 @@ describe('buildImageLogEvents', () => {
       outcome({ attempts: [attempt('a', 401, 'auth', 1_050)], ending: { kind: 'exhausted', status: 503, skips: ['auth', 'concurrency_blocked'] } }),
       1_500,
     );
-    expect(events.at(-1)).toMatchObject({ event: 'exhausted', account_name: null, upstream_status: 503, failover_count: 1, error_class: 'concurrency_blocked', usage_missing: true });
+    expect(events.at(-1)).toMatchObject({
+      event: 'exhausted',
+      account_name: null,
+      upstream_status: 503,
+      failover_count: 1,
+      error_class: 'concurrency_blocked',
+      usage_missing: true,
+    });
   });
 
   it('writes a single key-limit line', () => {
@@ -97,7 +113,10 @@ describe('buildImageLogEvents', () => {
 
   it('never contains the prompt, image data, image URLs or tokens', () => {
     const line = JSON.stringify(
-      buildImageLogEvents(outcome({ attempts: [attempt('a', 200, null, 1_100)], ending: { kind: 'upstream', status: 200, accountName: 'a', metrics: null, streamError: null } }), 1_200),
+      buildImageLogEvents(
+        outcome({ attempts: [attempt('a', 200, null, 1_100)], ending: { kind: 'upstream', status: 200, accountName: 'a', metrics: null, streamError: null } }),
+        1_200,
+      ),
     );
     for (const leak of [PROMPT, 'red fox', 'data:image', 'iVBOR', 'images.example.com', 'cat.png', 'sig=abc', 'tok-']) {
       expect(line).not.toContain(leak);

@@ -86,7 +86,13 @@ const capped = (retryAfterSeconds: number) => ({ cause: 'rate_limited' as const,
 
 /** Every way an attempt is passed over after the upstream was called (upstream-failures.ts, run-failover.ts). */
 const SKIP_CASES: Record<string, SkipCase> = {
-  '401 token refused': { reply: replies.unauthorized(), skip: 'auth', status: 401, cooldown: { cause: 'auth', untilMs: T0 + POLICY.rateLimitCapMs }, exhaustion: 'no_usable_accounts' },
+  '401 token refused': {
+    reply: replies.unauthorized(),
+    skip: 'auth',
+    status: 401,
+    cooldown: { cause: 'auth', untilMs: T0 + POLICY.rateLimitCapMs },
+    exhaustion: 'no_usable_accounts',
+  },
   '403 forbidden': { reply: replies.forbidden(), skip: 'auth', status: 403, cooldown: FAILED, exhaustion: 'no_usable_accounts' },
   '429 with resets_in_seconds': {
     reply: replies.rateLimited(120),
@@ -112,8 +118,20 @@ const SKIP_CASES: Record<string, SkipCase> = {
   '599 (no body at all)': { reply: replies.status(599, ''), skip: 'upstream_server', status: 599, cooldown: FAILED, exhaustion: POOL },
   '502 whose error body breaks mid-read': { reply: replies.brokenBody(502), skip: 'upstream_server', status: 502, cooldown: FAILED, exhaustion: POOL },
   'whole-attempt timeout': { reply: replies.attemptTimeout(), skip: 'upstream_timeout', status: null, cooldown: FAILED, exhaustion: 'upstream_timeout' },
-  'headers timeout (undici)': { reply: replies.undiciError('UND_ERR_HEADERS_TIMEOUT'), skip: 'upstream_timeout', status: null, cooldown: FAILED, exhaustion: 'upstream_timeout' },
-  'connect timeout (undici)': { reply: replies.undiciError('UND_ERR_CONNECT_TIMEOUT'), skip: 'upstream_timeout', status: null, cooldown: FAILED, exhaustion: 'upstream_timeout' },
+  'headers timeout (undici)': {
+    reply: replies.undiciError('UND_ERR_HEADERS_TIMEOUT'),
+    skip: 'upstream_timeout',
+    status: null,
+    cooldown: FAILED,
+    exhaustion: 'upstream_timeout',
+  },
+  'connect timeout (undici)': {
+    reply: replies.undiciError('UND_ERR_CONNECT_TIMEOUT'),
+    skip: 'upstream_timeout',
+    status: null,
+    cooldown: FAILED,
+    exhaustion: 'upstream_timeout',
+  },
   'connection reset': { reply: replies.undiciError('ECONNRESET'), skip: 'upstream_request', status: null, cooldown: FAILED, exhaustion: POOL },
   'connection refused': { reply: replies.undiciError('ECONNREFUSED'), skip: 'upstream_request', status: null, cooldown: FAILED, exhaustion: POOL },
   'DNS failure': { reply: replies.undiciError('ENOTFOUND'), skip: 'upstream_request', status: null, cooldown: FAILED, exhaustion: POOL },
@@ -328,7 +346,9 @@ describe('runFailover: the client going away', () => {
     const result = await running;
 
     expect(result).toMatchObject({ kind: 'aborted', skips: [] });
-    expect(result.attempts).toEqual([{ accountId: 'acct_a', accountName: 'a', status: null, ttfbMs: null, errorClass: 'client_aborted', retryAfterSeconds: null, endedAt: T0 }]);
+    expect(result.attempts).toEqual([
+      { accountId: 'acct_a', accountName: 'a', status: null, ttfbMs: null, errorClass: 'client_aborted', retryAfterSeconds: null, endedAt: T0 },
+    ]);
     expect(upstream.calls).toEqual(['a']);
     expect(held()).toEqual(idle);
     expect(health.list()).toEqual([]); // a client that left says nothing about the account

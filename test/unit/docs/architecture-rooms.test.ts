@@ -23,7 +23,10 @@ function readRoomEntries(): Map<string, string> {
 }
 
 const SRC = join(REPO_ROOT, 'src');
-const ROOMS = readdirSync(SRC, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+const ROOMS = readdirSync(SRC, { withFileTypes: true })
+  .filter((e) => e.isDirectory())
+  .map((e) => e.name)
+  .sort();
 const ENTRIES = readRoomEntries();
 
 /** Source files anywhere under `dir` (a room's subfolders such as admin/routes included), by base name. */

@@ -27,7 +27,7 @@ describe('docs/errors.md documents every error code', () => {
   });
 });
 
-describe('docs/errors.md retry table matches each code\'s retry policy', () => {
+describe("docs/errors.md retry table matches each code's retry policy", () => {
   it.each(CODES)('%s has a retry row that says what its policy sends', (code) => {
     const cells = RETRY_ROWS.get(code);
     expect(cells, `no retry row for ${code} in docs/errors.md`).toBeDefined();

@@ -21,7 +21,11 @@ export function parseTableRows(text: string): Map<string, string[]> {
   const rows = new Map<string, string[]>();
   for (const line of text.split('\n')) {
     const match = /^\|\s*`([^`|]+)`\s*\|(.*)\|\s*$/.exec(line);
-    if (match?.[1] !== undefined && match[2] !== undefined) rows.set(match[1], match[2].split('|').map((cell) => cell.trim()));
+    if (match?.[1] !== undefined && match[2] !== undefined)
+      rows.set(
+        match[1],
+        match[2].split('|').map((cell) => cell.trim()),
+      );
   }
   return rows;
 }

@@ -23,7 +23,10 @@ const renderLimitRow = (limit: FieldLimit): string =>
 function readTableAfter(text: string, marker: string): string[] {
   const start = text.indexOf(marker);
   if (start < 0) return [];
-  const lines = text.slice(start + marker.length).split('\n').map((l) => l.trim());
+  const lines = text
+    .slice(start + marker.length)
+    .split('\n')
+    .map((l) => l.trim());
   const first = lines.findIndex((l) => l.startsWith('|'));
   const end = lines.findIndex((l, i) => i > first && !l.startsWith('|'));
   return lines.slice(first + 2, end < 0 ? undefined : end);
@@ -57,15 +60,16 @@ describe('no other line of the docs spells out a limit', () => {
   const tableLines = new Set([...limitRows, ...readTableAfter(configuration, '<!-- runtime-settings-table -->')]);
   const isCoincidence = (line: string) => COINCIDENCES.some((cell) => line.startsWith(`| ${cell} |`));
   /** An example message in docs/errors.md may quote a limit, as long as it is the code's message. */
-  const quotesCodeMessage = (line: string) =>
-    ENTRIES.some(([, limit]) => limit.fields.some((field) => line.includes(buildLimitMessage(field, limit))));
+  const quotesCodeMessage = (line: string) => ENTRIES.some(([, limit]) => limit.fields.some((field) => line.includes(buildLimitMessage(field, limit))));
 
   it.each(DOCS)('%s', (path) => {
-    const hits = readRepoFile(path).split('\n').flatMap((line, i) => {
-      if (tableLines.has(line.trim()) || quotesCodeMessage(line) || isCoincidence(line)) return [];
-      const spelled = ENTRIES.filter(([, limit]) => limit.max !== Number.MAX_SAFE_INTEGER && buildRangeSpellings(limit).some((re) => re.test(line)));
-      return spelled.map(([name]) => `${path}:${i + 1} (${name}): ${line.trim()}`);
-    });
+    const hits = readRepoFile(path)
+      .split('\n')
+      .flatMap((line, i) => {
+        if (tableLines.has(line.trim()) || quotesCodeMessage(line) || isCoincidence(line)) return [];
+        const spelled = ENTRIES.filter(([, limit]) => limit.max !== Number.MAX_SAFE_INTEGER && buildRangeSpellings(limit).some((re) => re.test(line)));
+        return spelled.map(([name]) => `${path}:${i + 1} (${name}): ${line.trim()}`);
+      });
     expect(hits).toEqual([]);
   });
 

@@ -25,21 +25,32 @@ describe('the retry policy of the ERRORS table', () => {
     expect(['after', 'never']).toContain(ERRORS[code].retry);
   });
 
-  it.each(CODES.filter((c) => ERRORS[c].status >= 400 && ERRORS[c].status < 500 && ERRORS[c].status !== 429))('%s (a 4xx other than 429) is never retried', (code) => {
-    expect(ERRORS[code].retry).toBe('never');
-  });
-
-  it.each<ErrorCode>(['no_image_accounts', 'image_disabled', 'accounts_need_reimport', 'quota_exceeded'])('%s is a configuration or quota problem no retry fixes', (code) => {
-    expect(buildRetryPolicyHeaders(code, null)).toEqual({ 'x-should-retry': 'false' });
-  });
-
-  it.each<ErrorCode>(['key_rate_limited', 'accounts_busy', 'accounts_rate_limited', 'accounts_cooling_down', 'no_usable_accounts', 'not_ready', 'shutting_down'])(
-    '%s always carries a wait: the computed one, else the default',
+  it.each(CODES.filter((c) => ERRORS[c].status >= 400 && ERRORS[c].status < 500 && ERRORS[c].status !== 429))(
+    '%s (a 4xx other than 429) is never retried',
     (code) => {
-      expect(buildRetryPolicyHeaders(code, 2_345)).toEqual({ 'retry-after': '3', 'retry-after-ms': '2345' });
-      expect(buildRetryPolicyHeaders(code, null)).toEqual(buildRetryHeaders(DEFAULT_RETRY_AFTER_MS));
+      expect(ERRORS[code].retry).toBe('never');
     },
   );
+
+  it.each<ErrorCode>(['no_image_accounts', 'image_disabled', 'accounts_need_reimport', 'quota_exceeded'])(
+    '%s is a configuration or quota problem no retry fixes',
+    (code) => {
+      expect(buildRetryPolicyHeaders(code, null)).toEqual({ 'x-should-retry': 'false' });
+    },
+  );
+
+  it.each<ErrorCode>([
+    'key_rate_limited',
+    'accounts_busy',
+    'accounts_rate_limited',
+    'accounts_cooling_down',
+    'no_usable_accounts',
+    'not_ready',
+    'shutting_down',
+  ])('%s always carries a wait: the computed one, else the default', (code) => {
+    expect(buildRetryPolicyHeaders(code, 2_345)).toEqual({ 'retry-after': '3', 'retry-after-ms': '2345' });
+    expect(buildRetryPolicyHeaders(code, null)).toEqual(buildRetryHeaders(DEFAULT_RETRY_AFTER_MS));
+  });
 
   it.each<ErrorCode>(['account_pool_exhausted', 'upstream_timeout', 'internal_error'])('%s leaves the wait to the SDK unless one was computed', (code) => {
     expect(buildRetryPolicyHeaders(code, null)).toEqual({});

@@ -1,12 +1,6 @@
 import { FIELD_POLICY, LEGACY_SIZE_MAP, POLICY_FIELDS, REQUEST_FORMS, ruleFor, type FieldRule } from '../../../src/images/field-policy.js';
 import { describe, expect, it } from 'vitest';
-import {
-  MAX_SIZE_PIXELS,
-  MAX_SIZE_SIDE_PX,
-  MIN_SIZE_PIXELS,
-  SIZE_MULTIPLE_PX,
-  isValidImageSize,
-} from '../../../src/images/image-options.js';
+import { MAX_SIZE_PIXELS, MAX_SIZE_SIDE_PX, MIN_SIZE_PIXELS, SIZE_MULTIPLE_PX, isValidImageSize } from '../../../src/images/image-options.js';
 
 describe('isValidImageSize', () => {
   it.each([

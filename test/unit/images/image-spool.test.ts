@@ -73,7 +73,9 @@ describe('createImageSpool', () => {
     const spool = newSpool();
     const { source } = lazySource(Buffer.from('GIF89a not allowed'), 1_000_000);
     await expect(spool.spoolFile(source, 'image[]')).rejects.toMatchObject({
-      code: 'invalid_image', message: 'image[] is not a valid PNG, JPEG or WebP image', param: 'image[]',
+      code: 'invalid_image',
+      message: 'image[] is not a valid PNG, JPEG or WebP image',
+      param: 'image[]',
     });
     expect(source.destroyed).toBe(true);
     expect(await readdir(dir)).toEqual([]);
@@ -83,7 +85,9 @@ describe('createImageSpool', () => {
     const spool = newSpool(1_000_000);
     const state = lazySource(makePng(4, 4), 50_000_000);
     await expect(spool.spoolFile(state.source, 'image')).rejects.toMatchObject({
-      code: 'body_too_large', message: 'image is larger than 1000000 bytes', param: 'image',
+      code: 'body_too_large',
+      message: 'image is larger than 1000000 bytes',
+      param: 'image',
     });
     expect(state.source.destroyed).toBe(true);
     expect(state.pulled).toBeLessThan(3_000_000);
@@ -100,7 +104,9 @@ describe('createImageSpool', () => {
     const first = await spool.spoolFile(lazySource(makePng(2, 2), 600_000).source, 'image[]');
     const second = lazySource(makePng(2, 2), 600_000);
     await expect(spool.spoolFile(second.source, 'image[]')).rejects.toMatchObject({
-      code: 'body_too_large', message: 'uploads are larger than 1000000 bytes in total', param: 'image[]',
+      code: 'body_too_large',
+      message: 'uploads are larger than 1000000 bytes in total',
+      param: 'image[]',
     });
     expect(second.source.destroyed).toBe(true);
     expect(await readdir(dir)).toEqual([first.path.slice(dir.length + 1)]);
@@ -152,13 +158,12 @@ describe('createImageSpool', () => {
     await expect(stat(file.path)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
-  it.each([
-    [{ maxFileBytes: 0, maxTotalBytes: 10 }],
-    [{ maxFileBytes: 10, maxTotalBytes: -1 }],
-    [{ maxFileBytes: 1.5, maxTotalBytes: 10 }],
-  ])('checks its options at creation: %j', (options) => {
-    expect(() => createImageSpool(options)).toThrow(RangeError);
-  });
+  it.each([[{ maxFileBytes: 0, maxTotalBytes: 10 }], [{ maxFileBytes: 10, maxTotalBytes: -1 }], [{ maxFileBytes: 1.5, maxTotalBytes: 10 }]])(
+    'checks its options at creation: %j',
+    (options) => {
+      expect(() => createImageSpool(options)).toThrow(RangeError);
+    },
+  );
 });
 
 describe('sweepStaleSpoolFiles', () => {

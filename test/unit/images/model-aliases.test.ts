@@ -41,8 +41,15 @@ const errorOf = (fn: () => unknown): GatewayError => {
 describe('DEFAULT_MODEL_ALIASES', () => {
   it('maps every OpenAI image model name and the three families to gpt-image-2', () => {
     expect(DEFAULT_MODEL_ALIASES.map((r) => r.alias)).toEqual([
-      'gpt-image-1', 'gpt-image-1.5', 'gpt-image-1-mini', 'chatgpt-image-latest', 'dall-e-2', 'dall-e-3',
-      'gpt-image-*', 'chatgpt-image-*', 'dall-e-*',
+      'gpt-image-1',
+      'gpt-image-1.5',
+      'gpt-image-1-mini',
+      'chatgpt-image-latest',
+      'dall-e-2',
+      'dall-e-3',
+      'gpt-image-*',
+      'chatgpt-image-*',
+      'dall-e-*',
     ]);
     for (const row of DEFAULT_MODEL_ALIASES) expect(row.upstreamModel).toBe('gpt-image-2');
   });
@@ -159,17 +166,28 @@ describe('requested is clipped for the log line', () => {
 
 describe('listModelNames', () => {
   it('lists served models, then exact aliases, once each, never patterns', () => {
-    expect(listModelNames(DEFAULTS)).toEqual(['gpt-image-2', 'gpt-image-1', 'gpt-image-1.5', 'gpt-image-1-mini', 'chatgpt-image-latest', 'dall-e-2', 'dall-e-3']);
+    expect(listModelNames(DEFAULTS)).toEqual([
+      'gpt-image-2',
+      'gpt-image-1',
+      'gpt-image-1.5',
+      'gpt-image-1-mini',
+      'chatgpt-image-latest',
+      'dall-e-2',
+      'dall-e-3',
+    ]);
     expect(listModelNames(CUSTOM)).toEqual(['gpt-image-2', 'served-x', 'served-y', 'ft:gpt-4o:org:x', 'openai/dall-e-3']);
   });
 });
 
 describe('alias and upstream model shapes', () => {
-  it.each(['gpt-image-1', 'gpt-image-*', 'a', 'a*', 'ft:gpt-4o:org:x', 'openai/dall-e-3', 'x'.repeat(127) + '*', 'x'.repeat(128)])('accepts alias %j', (alias) => {
-    expect(isValidModelAlias(alias)).toBe(true);
-  });
+  it.each(['gpt-image-1', 'gpt-image-*', 'a', 'a*', 'ft:gpt-4o:org:x', 'openai/dall-e-3', `${'x'.repeat(127)}*`, 'x'.repeat(128)])(
+    'accepts alias %j',
+    (alias) => {
+      expect(isValidModelAlias(alias)).toBe(true);
+    },
+  );
 
-  it.each(['', '*', '**', 'a**', '*a', 'a*b', '-a', '.a', 'a b', 'a\n', 'é', 'x'.repeat(129), 'x'.repeat(128) + '*'])('refuses alias %j', (alias) => {
+  it.each(['', '*', '**', 'a**', '*a', 'a*b', '-a', '.a', 'a b', 'a\n', 'é', 'x'.repeat(129), `${'x'.repeat(128)}*`])('refuses alias %j', (alias) => {
     expect(isValidModelAlias(alias)).toBe(false);
   });
 

@@ -69,7 +69,11 @@ const WEBP_URL = toDataUrl('webp', makeWebpHeader());
 /** Bodies whose outcome must be the same streamed or whole: every accepted form and every error. */
 const CORPUS: readonly [string, ImageEndpoint, string][] = [
   ['a plain edit', 'edits', edit()],
-  ['every image form and a mask', 'edits', edit({ images: [PNG_URL, { image_url: HTTPS }, JPEG_URL, { image_url: WEBP_URL }, HTTPS], mask: { image_url: PNG_URL } })],
+  [
+    'every image form and a mask',
+    'edits',
+    edit({ images: [PNG_URL, { image_url: HTTPS }, JPEG_URL, { image_url: WEBP_URL }, HTTPS], mask: { image_url: PNG_URL } }),
+  ],
   ['a string mask', 'edits', edit({ mask: WEBP_URL })],
   ['unpadded base64', 'edits', edit({ images: [PNG_URL.replace(/=+$/, '')] })],
   ['upper-case prefix', 'edits', edit({ images: [PNG_URL.replace('data:image/png', 'DATA:IMAGE/PNG')] })],
@@ -123,15 +127,28 @@ describe('parseImageJsonStream: the same outcome as parseImageJson on the whole 
   });
 
   it('gives the same outcome for every split of the body into two chunks, and into single bytes', async () => {
-    for (const body of [edit({ images: [PNG_URL, { image_url: JPEG_URL }], mask: WEBP_URL, n: 2 }), edit().replaceAll('/', '\\/').replace('data:', '\\u0064ata:')]) {
+    for (const body of [
+      edit({ images: [PNG_URL, { image_url: JPEG_URL }], mask: WEBP_URL, n: 2 }),
+      edit().replaceAll('/', '\\/').replace('data:', '\\u0064ata:'),
+    ]) {
       const expected = await whole('edits', body);
       for (let cut = 1; cut < body.length; cut += 1) expect(await streamed('edits', body, [cut]), `cut at ${cut}`).toEqual(expected);
-      expect(await streamed('edits', body, Array.from({ length: body.length - 1 }, (_, i) => i + 1))).toEqual(expected);
+      expect(
+        await streamed(
+          'edits',
+          body,
+          Array.from({ length: body.length - 1 }, (_, i) => i + 1),
+        ),
+      ).toEqual(expected);
     }
   });
 
   it('gives the same error for every split of a body with a bad image', async () => {
-    for (const body of [edit({ images: [toDataUrl('webp', PNG)] }), edit().replace('base64,iVBOR', 'base64,iV\nBOR'), edit().replace('base64,iVBOR', 'base64,iV\\xBOR')]) {
+    for (const body of [
+      edit({ images: [toDataUrl('webp', PNG)] }),
+      edit().replace('base64,iVBOR', 'base64,iV\nBOR'),
+      edit().replace('base64,iVBOR', 'base64,iV\\xBOR'),
+    ]) {
       const expected = await whole('edits', body);
       for (let cut = 1; cut < body.length; cut += 1) expect(await streamed('edits', body, [cut]), `cut at ${cut}`).toEqual(expected);
     }
@@ -177,7 +194,11 @@ describe('parseImageJsonStream: images are spooled, not held', () => {
 
   it('stops spooling an image at its first bad byte', async () => {
     const body = edit({ images: [toDataUrl('webp', padImage(PNG, 2_000_000))] });
-    expect(await streamed('edits', body, [], 1024)).toEqual({ code: 'invalid_image', message: 'images[0] is not a valid PNG, JPEG or WebP image', param: 'images[0]' });
+    expect(await streamed('edits', body, [], 1024)).toEqual({
+      code: 'invalid_image',
+      message: 'images[0] is not a valid PNG, JPEG or WebP image',
+      param: 'images[0]',
+    });
     expect(await readdir(dir)).toEqual([]);
   });
 });

@@ -51,14 +51,29 @@ describe('parseImageJson: the canonical request', () => {
 
   it('keeps every option, response_format, and accepts user, stream:false and partial_images without forwarding them', () => {
     const text = edit({
-      model: 'gpt-image-2', n: 4, size: 'auto', quality: 'low', background: 'transparent', output_format: 'webp',
-      output_compression: 0, moderation: 'low', input_fidelity: 'high', response_format: 'url', user: 'u-1',
-      stream: false, partial_images: 3,
+      model: 'gpt-image-2',
+      n: 4,
+      size: 'auto',
+      quality: 'low',
+      background: 'transparent',
+      output_format: 'webp',
+      output_compression: 0,
+      moderation: 'low',
+      input_fidelity: 'high',
+      response_format: 'url',
+      user: 'u-1',
+      stream: false,
+      partial_images: 3,
     });
     const req = parseImageJson('edits', text, LIMITS);
     expect(req.options).toEqual({
-      size: 'auto', quality: 'low', background: 'transparent', output_format: 'webp', output_compression: 0,
-      moderation: 'low', input_fidelity: 'high',
+      size: 'auto',
+      quality: 'low',
+      background: 'transparent',
+      output_format: 'webp',
+      output_compression: 0,
+      moderation: 'low',
+      input_fidelity: 'high',
     });
     expect(req).toMatchObject({ n: 4, responseFormat: 'url' });
     expect(JSON.stringify(req)).not.toContain('u-1');
@@ -155,7 +170,13 @@ describe('parseImageJson: rejections (first failure wins, param = field)', () =>
     ['n 11', gen({ n: 11 }), 'invalid_request', 'n must be between 1 and 10', 'n'],
     ['quality ultra', gen({ quality: 'ultra' }), 'unsupported_value', 'quality has unsupported value', 'quality'],
     ['output_format bmp', gen({ output_format: 'bmp' }), 'unsupported_value', 'output_format has unsupported value', 'output_format'],
-    ['size 256X256 (a legacy size, but not its spelling)', gen({ size: '256X256' }), 'unsupported_value', `size has unsupported value: ${SIZE_RULE_TEXT}`, 'size'],
+    [
+      'size 256X256 (a legacy size, but not its spelling)',
+      gen({ size: '256X256' }),
+      'unsupported_value',
+      `size has unsupported value: ${SIZE_RULE_TEXT}`,
+      'size',
+    ],
     ['style number (dropped fields are still type-checked)', gen({ style: 3 }), 'invalid_request', 'style must be a string', 'style'],
     ['svg string', gen({ svg: 'x' }), 'invalid_request', 'svg must be an object', 'svg'],
     ['frame_count 2.5', gen({ frame_count: 2.5 }), 'invalid_request', 'frame_count must be an integer', 'frame_count'],
@@ -220,12 +241,36 @@ describe('parseImageJson: rejections (first failure wins, param = field)', () =>
     ['six', edit({ images: Array(6).fill(HTTPS) }), 'invalid_request', 'images must contain between 1 and 5 entries', 'images'],
     ['file://', edit({ images: [HTTPS, 'file:///a.png'] }), 'invalid_image', 'image source must be an http(s) URL or supported image data URL', 'images[1]'],
     ['./a.png', edit({ images: ['./a.png'] }), 'invalid_image', 'image source must be an http(s) URL or supported image data URL', 'images[0]'],
-    ['text data URL', edit({ images: ['data:text/plain;base64,aGk='] }), 'invalid_image', 'image source must be an http(s) URL or supported image data URL', 'images[0]'],
+    [
+      'text data URL',
+      edit({ images: ['data:text/plain;base64,aGk='] }),
+      'invalid_image',
+      'image source must be an http(s) URL or supported image data URL',
+      'images[0]',
+    ],
     ['PNG declared webp', edit({ images: [HTTPS, toDataUrl('webp', PNG)] }), 'invalid_image', 'images[1] is not a valid PNG, JPEG or WebP image', 'images[1]'],
-    ['bad base64', edit({ images: [`${PNG_URL.slice(0, 40)}*${PNG_URL.slice(41)}`] }), 'invalid_image', 'images[0] is not a valid PNG, JPEG or WebP image', 'images[0]'],
-    ['file_id', edit({ images: [{ file_id: 'file-1' }] }), 'file_id_not_supported', 'file_id image references are not supported; send the image as a data URL or upload it as multipart', 'images[0]'],
+    [
+      'bad base64',
+      edit({ images: [`${PNG_URL.slice(0, 40)}*${PNG_URL.slice(41)}`] }),
+      'invalid_image',
+      'images[0] is not a valid PNG, JPEG or WebP image',
+      'images[0]',
+    ],
+    [
+      'file_id',
+      edit({ images: [{ file_id: 'file-1' }] }),
+      'file_id_not_supported',
+      'file_id image references are not supported; send the image as a data URL or upload it as multipart',
+      'images[0]',
+    ],
     ['an object without image_url', edit({ images: [{ url: HTTPS }] }), 'invalid_request', 'image source must be a string or {"image_url": ...}', 'images[0]'],
-    ['mask file_id', edit({ mask: { file_id: 'file-m' } }), 'file_id_not_supported', 'file_id image references are not supported; send the image as a data URL or upload it as multipart', 'mask'],
+    [
+      'mask file_id',
+      edit({ mask: { file_id: 'file-m' } }),
+      'file_id_not_supported',
+      'file_id image references are not supported; send the image as a data URL or upload it as multipart',
+      'mask',
+    ],
     ['mask JPEG declared png', edit({ mask: toDataUrl('png', makeJpegHeader()) }), 'invalid_image', 'mask is not a valid PNG, JPEG or WebP image', 'mask'],
   ])('edits images: %s', (_label, text, code, message, param) => {
     expect(errorOf('edits', text)).toEqual({ code, message, param });

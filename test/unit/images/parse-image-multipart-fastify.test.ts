@@ -45,12 +45,14 @@ beforeAll(async () => {
     const limits = { ...testImageLimits({ maxInputImages: 5 }), spool };
     const request = await parseImageMultipart(req.parts(), limits);
     try {
-      const images = await Promise.all(request.images.map(async (input) => {
-        if (input.kind !== 'spooled') throw new Error('expected spooled');
-        const chunks: Buffer[] = [];
-        for await (const chunk of input.file.openRaw()) chunks.push(chunk as Buffer);
-        return { mime: input.mime, bytes: input.bytes, sha: sha(Buffer.concat(chunks)) };
-      }));
+      const images = await Promise.all(
+        request.images.map(async (input) => {
+          if (input.kind !== 'spooled') throw new Error('expected spooled');
+          const chunks: Buffer[] = [];
+          for await (const chunk of input.file.openRaw()) chunks.push(chunk as Buffer);
+          return { mime: input.mime, bytes: input.bytes, sha: sha(Buffer.concat(chunks)) };
+        }),
+      );
       return { n: request.n, prompt: request.prompt, images };
     } finally {
       await spool.cleanup();
@@ -102,7 +104,15 @@ describe('parseImageMultipart with @fastify/multipart', () => {
     ['an unknown file field', [{ name: 'photo', filename: 'a.png', type: 'image/png', bytes: makePng(2, 2) }], 400, 'unknown_field'],
     ['a fake PNG', [{ name: 'image', filename: 'a.png', type: 'image/png', bytes: Buffer.from('not really a png') }], 400, 'invalid_image'],
     ['no image', [], 400, 'invalid_request'],
-    ['n 2.0', [{ name: 'image', filename: 'a.png', type: 'image/png', bytes: makePng(2, 2) }, { name: 'n', value: '2.0' }], 400, 'invalid_request'],
+    [
+      'n 2.0',
+      [
+        { name: 'image', filename: 'a.png', type: 'image/png', bytes: makePng(2, 2) },
+        { name: 'n', value: '2.0' },
+      ],
+      400,
+      'invalid_request',
+    ],
   ] as const)('answers %s with an OpenAI error and leaves no temporary file', async (_label, parts, status, code) => {
     const { payload, headers } = buildMultipart([{ name: 'prompt', value: 'p' }, ...parts, { name: 'size', value: 'auto' }]);
     const res = await app.inject({ method: 'POST', url: '/v1/images/edits', payload, headers });

@@ -23,7 +23,13 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const file = (fieldname: string, bytes: Buffer): MultipartPart => ({ type: 'file', fieldname, filename: 'x.png', mimetype: 'image/png', file: Readable.from([bytes]) });
+const file = (fieldname: string, bytes: Buffer): MultipartPart => ({
+  type: 'file',
+  fieldname,
+  filename: 'x.png',
+  mimetype: 'image/png',
+  file: Readable.from([bytes]),
+});
 const field = (fieldname: string, value: unknown): MultipartPart => ({ type: 'field', fieldname, value });
 const PROMPT = field('prompt', 'add a hat');
 const PNG = makePng(4, 4);
@@ -56,9 +62,21 @@ async function readRaw(input: ImageInput | null | undefined): Promise<Buffer> {
 
 describe('parseImageMultipart: accepted forms', () => {
   it('parses one image, coerces text fields and spools the file', async () => {
-    const req = await parse([file('image', PNG), PROMPT, field('n', '2'), field('size', '1024x1536'), field('stream', 'false'), field('output_compression', '0')]);
+    const req = await parse([
+      file('image', PNG),
+      PROMPT,
+      field('n', '2'),
+      field('size', '1024x1536'),
+      field('stream', 'false'),
+      field('output_compression', '0'),
+    ]);
     expect(req).toMatchObject({
-      endpoint: 'edits', model: 'gpt-image-2', prompt: 'add a hat', n: 2, nGiven: true, mask: null,
+      endpoint: 'edits',
+      model: 'gpt-image-2',
+      prompt: 'add a hat',
+      n: 2,
+      nGiven: true,
+      mask: null,
       options: { size: '1024x1536', output_compression: 0 },
     });
     expect(req.images).toHaveLength(1);
@@ -87,15 +105,30 @@ describe('parseImageMultipart: accepted forms', () => {
 
   it('accepts moderation and the other multipart options', async () => {
     const req = await parse([
-      file('image', PNG), PROMPT, field('moderation', 'low'), field('input_fidelity', 'high'), field('quality', 'medium'),
-      field('background', 'auto'), field('output_format', 'webp'), field('response_format', 'b64_json'), field('user', 'u'), field('partial_images', '3'),
+      file('image', PNG),
+      PROMPT,
+      field('moderation', 'low'),
+      field('input_fidelity', 'high'),
+      field('quality', 'medium'),
+      field('background', 'auto'),
+      field('output_format', 'webp'),
+      field('response_format', 'b64_json'),
+      field('user', 'u'),
+      field('partial_images', '3'),
     ]);
     expect(req.options).toEqual({ moderation: 'low', input_fidelity: 'high', quality: 'medium', background: 'auto', output_format: 'webp' });
     expect(req.ignoredParams).toEqual(['partial_images', 'user']);
   });
 
   it('reads and discards a markup file, takes svg[...] parts as the svg object, and names both as ignored', async () => {
-    const req = await parse([file('image', PNG), PROMPT, file('markup', PNG), field('svg[model]', 'x'), field('svg[reasoning][effort]', 'low'), field('quality', 'hd')]);
+    const req = await parse([
+      file('image', PNG),
+      PROMPT,
+      file('markup', PNG),
+      field('svg[model]', 'x'),
+      field('svg[reasoning][effort]', 'low'),
+      field('quality', 'hd'),
+    ]);
     expect(req.images).toHaveLength(1);
     expect(req.options).toEqual({ quality: 'high' });
     expect(req.ignoredParams).toEqual(['markup', 'svg']);
@@ -120,7 +153,13 @@ describe('parseImageMultipart: rejections', () => {
     ['n 0', withImage(field('n', '0')), 'invalid_request', 'n must be between 1 and 10', 'n'],
     ['n 11', withImage(field('n', '11')), 'invalid_request', 'n must be between 1 and 10', 'n'],
     ['svg as plain text (not an object)', withImage(field('svg', 'x')), 'invalid_request', 'svg must be an object', 'svg'],
-    ['output_compression 100.0', withImage(field('output_compression', '100.0')), 'invalid_request', 'output_compression must be an integer', 'output_compression'],
+    [
+      'output_compression 100.0',
+      withImage(field('output_compression', '100.0')),
+      'invalid_request',
+      'output_compression must be an integer',
+      'output_compression',
+    ],
     ['stream TRUE', withImage(field('stream', 'TRUE')), 'invalid_request', 'stream must be a boolean', 'stream'],
     ['stream 1', withImage(field('stream', '1')), 'invalid_request', 'stream must be a boolean', 'stream'],
     ['prompt twice', withImage(field('prompt', 'again')), 'invalid_request', 'prompt must be given once', 'prompt'],
@@ -132,9 +171,21 @@ describe('parseImageMultipart: rejections', () => {
     ['mask twice', [PROMPT, file('mask', PNG), file('mask', PNG)], 'invalid_request', 'mask must be given once', 'mask'],
     ['an unknown file field', [PROMPT, file('image', PNG), file('photo', PNG)], 'unknown_field', 'unknown field `photo`', 'photo'],
     ['image[N] twice', [PROMPT, file('image[1]', PNG), file('image[1]', PNG)], 'invalid_request', 'image[1] must be given once', 'image[1]'],
-    ['image[] mixed with image[N]', [PROMPT, file('image[0]', PNG), file('image[]', PNG)], 'invalid_request', 'image files must all be named image/image[] or all image[N]', 'image'],
+    [
+      'image[] mixed with image[N]',
+      [PROMPT, file('image[0]', PNG), file('image[]', PNG)],
+      'invalid_request',
+      'image files must all be named image/image[] or all image[N]',
+      'image',
+    ],
     ['image[01] (leading zero)', [PROMPT, file('image[01]', PNG)], 'unknown_field', 'unknown field `image[01]`', 'image[01]'],
-    ['a non-image file', [PROMPT, file('image[]', Buffer.from('plain text, not an image'))], 'invalid_image', 'image[] is not a valid PNG, JPEG or WebP image', 'image[]'],
+    [
+      'a non-image file',
+      [PROMPT, file('image[]', Buffer.from('plain text, not an image'))],
+      'invalid_image',
+      'image[] is not a valid PNG, JPEG or WebP image',
+      'image[]',
+    ],
   ] as const)('%s (and leaves no spooled file)', async (_label, parts, code, message, param) => {
     expect(await errorOf([...parts])).toEqual({ code, message, param });
     expect(await readdir(dir)).toEqual([]);
@@ -162,12 +213,16 @@ describe('parseImageMultipart: rejections', () => {
 
   it('returns 413 on a file over the per-file limit and on uploads over the total, leaving no files', async () => {
     expect(await errorOf([PROMPT, file('image', padImage(PNG, 1_000_001))])).toEqual({
-      code: 'body_too_large', message: 'image is larger than 1000000 bytes', param: 'image',
+      code: 'body_too_large',
+      message: 'image is larger than 1000000 bytes',
+      param: 'image',
     });
     expect(await readdir(dir)).toEqual([]);
     const big = padImage(PNG, 900_000);
     expect(await errorOf([PROMPT, file('image[]', big), file('image[]', big), file('image[]', big)])).toEqual({
-      code: 'body_too_large', message: 'uploads are larger than 2500000 bytes in total', param: 'image[]',
+      code: 'body_too_large',
+      message: 'uploads are larger than 2500000 bytes in total',
+      param: 'image[]',
     });
     expect(await readdir(dir)).toEqual([]);
   });

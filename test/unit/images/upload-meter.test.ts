@@ -38,7 +38,9 @@ describe('UploadMeter', () => {
     const png = makePng(4, 4);
     expect((await meter([png], png.length)).bytes).toBe(png.length);
     await expect(meter([png], png.length - 1)).rejects.toMatchObject({
-      code: 'body_too_large', message: `image[] is larger than ${png.length - 1} bytes`, param: 'image[]',
+      code: 'body_too_large',
+      message: `image[] is larger than ${png.length - 1} bytes`,
+      param: 'image[]',
     });
   });
 

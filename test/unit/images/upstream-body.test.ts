@@ -38,8 +38,21 @@ async function expectBody(body: UpstreamBody, expected: unknown): Promise<void> 
 }
 
 const base = (overrides: Partial<ImageRequest>): ImageRequest => ({
-  endpoint: 'generations', model: 'gpt-image-2', prompt: 'p', n: 1, nGiven: false, options: {},
-  responseFormat: 'b64_json', images: [], mask: null, requestedModel: null, stream: false, partialImages: 0, ignoredParams: [], mappedParams: [], ...overrides,
+  endpoint: 'generations',
+  model: 'gpt-image-2',
+  prompt: 'p',
+  n: 1,
+  nGiven: false,
+  options: {},
+  responseFormat: 'b64_json',
+  images: [],
+  mask: null,
+  requestedModel: null,
+  stream: false,
+  partialImages: 0,
+  ignoredParams: [],
+  mappedParams: [],
+  ...overrides,
 });
 
 const spoolInput = async (bytes: Buffer): Promise<ImageInput> => {
@@ -50,13 +63,30 @@ const spoolInput = async (bytes: Buffer): Promise<ImageInput> => {
 describe('buildUpstreamBody: generations', () => {
   it('sends model, prompt, the given options and n, and nothing the upstream does not take', async () => {
     const text = JSON.stringify({
-      prompt: 'a fox', n: 2, size: '1536x1024', quality: 'high', background: 'opaque', output_format: 'jpeg',
-      output_compression: 80, moderation: 'low', response_format: 'b64_json', user: 'u-9', stream: false, partial_images: 2,
+      prompt: 'a fox',
+      n: 2,
+      size: '1536x1024',
+      quality: 'high',
+      background: 'opaque',
+      output_format: 'jpeg',
+      output_compression: 80,
+      moderation: 'low',
+      response_format: 'b64_json',
+      user: 'u-9',
+      stream: false,
+      partial_images: 2,
     });
     const body = buildUpstreamBody(parseImageJson('generations', text, LIMITS));
     await expectBody(body, {
-      model: 'gpt-image-2', prompt: 'a fox', n: 2, size: '1536x1024', quality: 'high', background: 'opaque',
-      output_format: 'jpeg', output_compression: 80, moderation: 'low',
+      model: 'gpt-image-2',
+      prompt: 'a fox',
+      n: 2,
+      size: '1536x1024',
+      quality: 'high',
+      background: 'opaque',
+      output_format: 'jpeg',
+      output_compression: 80,
+      moderation: 'low',
     });
     const raw = (await drain(body)).bytes.toString();
     for (const absent of ['response_format', 'user', 'stream', 'partial_images', 'u-9']) expect(raw).not.toContain(absent);
@@ -84,7 +114,12 @@ describe('buildUpstreamBody: edits', () => {
   it('sends images and mask as image_url objects: URLs and data URLs as given', async () => {
     const png = toDataUrl('png', makePng(4, 4));
     const jpg = `DATA:IMAGE/JPG;BASE64,${makeJpegHeader().toString('base64')}`;
-    const text = JSON.stringify({ prompt: 'add a hat', images: ['https://example.com/a.png?x="1"', { image_url: png }, jpg], mask: png, input_fidelity: 'high' });
+    const text = JSON.stringify({
+      prompt: 'add a hat',
+      images: ['https://example.com/a.png?x="1"', { image_url: png }, jpg],
+      mask: png,
+      input_fidelity: 'high',
+    });
     await expectBody(buildUpstreamBody(parseImageJson('edits', text, LIMITS)), {
       model: 'gpt-image-2',
       prompt: 'add a hat',
@@ -111,10 +146,20 @@ describe('buildUpstreamBody: edits', () => {
     const a = padImage(makeWebpHeader(), 1_500_001);
     const b = padImage(makeJpegHeader(), 2_000_000);
     const m = makePng(16, 16);
-    const req = base({ endpoint: 'edits', n: 3, nGiven: true, options: { size: 'auto' }, images: [await spoolInput(a), await spoolInput(b)], mask: await spoolInput(m) });
+    const req = base({
+      endpoint: 'edits',
+      n: 3,
+      nGiven: true,
+      options: { size: 'auto' },
+      images: [await spoolInput(a), await spoolInput(b)],
+      mask: await spoolInput(m),
+    });
     const body = buildUpstreamBody(req);
     const expected = {
-      model: 'gpt-image-2', prompt: 'p', n: 3, size: 'auto',
+      model: 'gpt-image-2',
+      prompt: 'p',
+      n: 3,
+      size: 'auto',
       images: [{ image_url: `data:image/webp;base64,${a.toString('base64')}` }, { image_url: `data:image/jpeg;base64,${b.toString('base64')}` }],
       mask: { image_url: `data:image/png;base64,${m.toString('base64')}` },
     };
@@ -130,9 +175,11 @@ describe('buildUpstreamBody: edits', () => {
   });
 
   it('closes the spooled file stream when the consumer stops early', async () => {
-    const source = Readable.from((function* () {
-      for (let i = 0; i < 1000; i += 1) yield Buffer.alloc(3000, i);
-    })());
+    const source = Readable.from(
+      (function* () {
+        for (let i = 0; i < 1000; i += 1) yield Buffer.alloc(3000, i);
+      })(),
+    );
     const file: SpooledFile = { path: '/nonexistent', bytes: 3_000_000, openRaw: () => source };
     const stream = buildUpstreamBody(base({ endpoint: 'edits', images: [{ kind: 'spooled', mime: 'image/png', bytes: file.bytes, file }] })).open();
     let seen = 0;
@@ -162,17 +209,37 @@ describe('buildResponsesUpstreamBody', () => {
   it('an edit: spooled images as input_image parts, the mask on the tool, re-openable', async () => {
     const a = padImage(makeWebpHeader(), 300_001);
     const m = makePng(16, 16);
-    const req = base({ endpoint: 'edits', images: [await spoolInput(a), { kind: 'url', url: 'https://example.com/b.png' }], mask: await spoolInput(m), stream: true, partialImages: 1 });
+    const req = base({
+      endpoint: 'edits',
+      images: [await spoolInput(a), { kind: 'url', url: 'https://example.com/b.png' }],
+      mask: await spoolInput(m),
+      stream: true,
+      partialImages: 1,
+    });
     const body = buildResponsesUpstreamBody(req, 'host');
     const expected = {
       model: 'host',
       instructions: '',
-      input: [{ type: 'message', role: 'user', content: [
-        { type: 'input_text', text: 'p' },
-        { type: 'input_image', image_url: `data:image/webp;base64,${a.toString('base64')}` },
-        { type: 'input_image', image_url: 'https://example.com/b.png' },
-      ] }],
-      tools: [{ type: 'image_generation', action: 'edit', model: 'gpt-image-2', partial_images: 1, input_image_mask: { image_url: `data:image/png;base64,${m.toString('base64')}` } }],
+      input: [
+        {
+          type: 'message',
+          role: 'user',
+          content: [
+            { type: 'input_text', text: 'p' },
+            { type: 'input_image', image_url: `data:image/webp;base64,${a.toString('base64')}` },
+            { type: 'input_image', image_url: 'https://example.com/b.png' },
+          ],
+        },
+      ],
+      tools: [
+        {
+          type: 'image_generation',
+          action: 'edit',
+          model: 'gpt-image-2',
+          partial_images: 1,
+          input_image_mask: { image_url: `data:image/png;base64,${m.toString('base64')}` },
+        },
+      ],
       tool_choice: { type: 'image_generation' },
       store: false,
       stream: true,

@@ -16,9 +16,17 @@ describe('validateImageFields', () => {
   it('returns only the options that were given, names what it dropped, and does not touch its input', () => {
     const fields = Object.freeze({ prompt: 'p', quality: 'low', output_compression: 5, user: 'u', partial_images: 1 });
     expect(validate(fields)).toEqual({
-      model: 'gpt-image-2', requestedModel: null, prompt: 'p', n: 1, nGiven: false,
-      options: { quality: 'low', output_compression: 5 }, responseFormat: 'b64_json', stream: false, partialImages: 0,
-      ignoredParams: ['partial_images', 'user'], mappedParams: [],
+      model: 'gpt-image-2',
+      requestedModel: null,
+      prompt: 'p',
+      n: 1,
+      nGiven: false,
+      options: { quality: 'low', output_compression: 5 },
+      responseFormat: 'b64_json',
+      stream: false,
+      partialImages: 0,
+      ignoredParams: ['partial_images', 'user'],
+      mappedParams: [],
     });
     expect(fields).toEqual({ prompt: 'p', quality: 'low', output_compression: 5, user: 'u', partial_images: 1 });
   });
@@ -44,13 +52,21 @@ describe('validateImageFields', () => {
   });
 
   it('treats null as absent, except for the prompt', () => {
-    expect(validate({ prompt: 'p', n: null, size: null, model: null, style: null }, { form: 'generations' })).toMatchObject({ n: 1, nGiven: false, options: {}, ignoredParams: [] });
+    expect(validate({ prompt: 'p', n: null, size: null, model: null, style: null }, { form: 'generations' })).toMatchObject({
+      n: 1,
+      nGiven: false,
+      options: {},
+      ignoredParams: [],
+    });
     expect(() => validate({ prompt: null })).toThrow('prompt is required');
   });
 
   it('stream: partial images only with a stream; a stream answers b64_json only', () => {
     expect(validate({ prompt: 'p', stream: true, partial_images: 2, response_format: 'url' })).toMatchObject({
-      stream: true, partialImages: 2, responseFormat: 'b64_json', ignoredParams: ['response_format'],
+      stream: true,
+      partialImages: 2,
+      responseFormat: 'b64_json',
+      ignoredParams: ['response_format'],
     });
     expect(validate({ prompt: 'p', partial_images: 2 })).toMatchObject({ stream: false, partialImages: 0, ignoredParams: ['partial_images'] });
     expect(validate({ prompt: 'p', stream: false, partial_images: 0 })).toMatchObject({ stream: false, partialImages: 0, ignoredParams: [] });
@@ -65,7 +81,9 @@ describe('validateImageFields', () => {
 
   it('strict: a dropped field or a mapped value is a 400 instead', () => {
     expect(() => validate({ prompt: 'p', style: 'vivid' }, { strict: true })).toThrow(expect.objectContaining({ code: 'unsupported_field', param: 'style' }));
-    expect(() => validate({ prompt: 'p', quality: 'standard' }, { strict: true })).toThrow(expect.objectContaining({ code: 'unsupported_value', param: 'quality' }));
+    expect(() => validate({ prompt: 'p', quality: 'standard' }, { strict: true })).toThrow(
+      expect.objectContaining({ code: 'unsupported_value', param: 'quality' }),
+    );
     expect(validate({ prompt: 'p', quality: 'high', size: null }, { strict: true }).options).toEqual({ quality: 'high' });
   });
 

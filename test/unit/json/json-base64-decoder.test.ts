@@ -25,7 +25,12 @@ describe('JsonBase64Decoder', () => {
   it('decodes every one-byte split, with 1 and 2 padding characters', () => {
     for (const bytes of [BYTES.subarray(0, 298), BYTES.subarray(0, 299), BYTES]) {
       const b64 = bytes.toString('base64');
-      expect(decodeInPieces(b64, Array.from({ length: b64.length - 1 }, (_, i) => i + 1))).toEqual(bytes);
+      expect(
+        decodeInPieces(
+          b64,
+          Array.from({ length: b64.length - 1 }, (_, i) => i + 1),
+        ),
+      ).toEqual(bytes);
     }
   });
 
@@ -33,7 +38,12 @@ describe('JsonBase64Decoder', () => {
     const escaped = B64.replaceAll('/', '\\/').replace('A', '\\u0041').replaceAll('+', '\\u002B');
     expect(escaped).toContain('\\/');
     for (let cut = 1; cut < 60; cut++) expect(decodeInPieces(escaped, [cut, cut + 1, cut + 3])).toEqual(BYTES);
-    expect(decodeInPieces(escaped, Array.from({ length: escaped.length - 1 }, (_, i) => i + 1))).toEqual(BYTES);
+    expect(
+      decodeInPieces(
+        escaped,
+        Array.from({ length: escaped.length - 1 }, (_, i) => i + 1),
+      ),
+    ).toEqual(BYTES);
   });
 
   it('skips what is not base64 (escaped newlines, stray characters), as Buffer.from does', () => {

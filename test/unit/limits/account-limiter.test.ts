@@ -30,14 +30,21 @@ describe('AccountLimiter', () => {
   it('records the last start and reports in-flight changes', () => {
     let t = 10;
     const seen: Array<[string, number]> = [];
-    const limiter = new AccountLimiter(() => t, (id, n) => seen.push([id, n]));
+    const limiter = new AccountLimiter(
+      () => t,
+      (id, n) => seen.push([id, n]),
+    );
     const p = limiter.tryAcquire('a', 2)!;
     t = 20;
     limiter.tryAcquire('a', 2);
     expect(limiter.lastStartMs('a')).toBe(20);
     p.release();
     p.release();
-    expect(seen).toEqual([['a', 1], ['a', 2], ['a', 1]]);
+    expect(seen).toEqual([
+      ['a', 1],
+      ['a', 2],
+      ['a', 1],
+    ]);
     expect(limiter.lastStartMs('never')).toBe(0);
   });
 });

@@ -106,8 +106,6 @@ describe('describeKeyLimitRejection', () => {
     [{ maxConcurrency: null, minStartIntervalMs: 500 }, 'request_max_concurrency=unlimited request_min_start_interval_ms=500'],
     [{ maxConcurrency: 0, minStartIntervalMs: 0 }, 'request_max_concurrency=unlimited request_min_start_interval_ms=0'],
   ])('formats %j like the original', (limits, tail) => {
-    expect(describeKeyLimitRejection('key_max_concurrency', 3, limits)).toBe(
-      `key image request limit reached: key_max_concurrency in_flight=3 ${tail}`,
-    );
+    expect(describeKeyLimitRejection('key_max_concurrency', 3, limits)).toBe(`key image request limit reached: key_max_concurrency in_flight=3 ${tail}`);
   });
 });

@@ -24,7 +24,15 @@ describe('buildActivityOverview', () => {
     makeLogEvent({ request_id: 'a', ts: 1_000 * MIN + 1_000, account_name: 'y', duration_ms: 300, response_image_count: 1 }),
     makeLogEvent({ request_id: 'b', ts: 1_000 * MIN + 2_000, account_name: 'y', duration_ms: 100, response_image_count: 2 }),
     // minute 998: an exhausted request (no account line) and a stream error on a 200
-    makeLogEvent({ request_id: 'c', ts: 998 * MIN, event: 'exhausted', account_name: null, upstream_status: 503, error_class: 'no_usable_accounts', duration_ms: 5 }),
+    makeLogEvent({
+      request_id: 'c',
+      ts: 998 * MIN,
+      event: 'exhausted',
+      account_name: null,
+      upstream_status: 503,
+      error_class: 'no_usable_accounts',
+      duration_ms: 5,
+    }),
     makeLogEvent({ request_id: 'd', ts: 998 * MIN + 59_999, error_class: 'stream_error', account_name: 'x', duration_ms: 900 }),
     // outside the 3-minute window: before it, and in the future
     makeLogEvent({ request_id: 'old', ts: 997 * MIN + 59_999 }),

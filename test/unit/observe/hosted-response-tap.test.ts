@@ -20,7 +20,13 @@ function memoryStore(opts: { gate?: Promise<void>; fail?: Error } = {}): { store
   const stored: Stored[] = [];
   const store: HostedImageStore = {
     begin() {
-      const entry: Stored = { url: `https://img.example/v1/images/results/imgres_${stored.length}`, bytes: Buffer.alloc(0), contentType: null, writes: 0, commitCalled: false };
+      const entry: Stored = {
+        url: `https://img.example/v1/images/results/imgres_${stored.length}`,
+        bytes: Buffer.alloc(0),
+        contentType: null,
+        writes: 0,
+        commitCalled: false,
+      };
       stored.push(entry);
       return {
         url: entry.url,
@@ -63,7 +69,12 @@ function splitBody(body: Buffer, split: 'whole' | 'bytes' | number): Buffer[] {
 async function runHostedTap(body: string, store: HostedImageStore, split: 'whole' | 'bytes' | number = 'whole') {
   const tap = createResponseTap({ responseFormat: 'url', urlFallbackMime: 'image/webp', maxBytes: 1 << 30, hosted: { store, fallbackType: 'image/webp' } });
   const out: Buffer[] = [];
-  const sink = new Writable({ write(chunk: Buffer, _e, cb) { out.push(chunk); cb(); } });
+  const sink = new Writable({
+    write(chunk: Buffer, _e, cb) {
+      out.push(chunk);
+      cb();
+    },
+  });
   await pipeline(Readable.from(splitBody(Buffer.from(body), split)), tap.stream, sink);
   return { output: Buffer.concat(out).toString('utf8'), metrics: tap.metrics() };
 }
@@ -74,16 +85,23 @@ const OTHER = Buffer.from('not an image at all, but bytes all the same');
 const BODY = JSON.stringify({
   created: 1778832973,
   background: 'opaque',
-  data: [{ b64_json: PNG.toString('base64') }, { b64_json: JPEG.toString('base64').replaceAll('/', '\\/'), revised_prompt: 'a "fox"' }, { b64_json: OTHER.toString('base64') }],
+  data: [
+    { b64_json: PNG.toString('base64') },
+    { b64_json: JPEG.toString('base64').replaceAll('/', '\\/'), revised_prompt: 'a "fox"' },
+    { b64_json: OTHER.toString('base64') },
+  ],
   output_format: 'png',
   usage: { input_tokens: 10, output_tokens: 20, total_tokens: 30 },
 }).replaceAll('\\\\/', '\\/'); // JSON.stringify escaped our backslashes: keep the `\/` escapes a real encoder may write
 
 /** What the client should get: the same body with each b64_json turned into `url` with the store's URL, in place. */
-const EXPECTED = BODY.replace(/"b64_json":"[^"]*"/g, (() => {
-  let n = 0;
-  return () => `"url":"https://img.example/v1/images/results/imgres_${n++}"`;
-})());
+const EXPECTED = BODY.replace(
+  /"b64_json":"[^"]*"/g,
+  (() => {
+    let n = 0;
+    return () => `"url":"https://img.example/v1/images/results/imgres_${n++}"`;
+  })(),
+);
 
 describe('response tap, hosted result URLs', () => {
   it('the fixture holds `\\/` escapes inside a base64 value', () => {

@@ -36,16 +36,34 @@ describe('label tables', () => {
 
 describe('resolvers', () => {
   it.each([
-    [null, 'none'], [undefined, 'none'], ['auth', 'auth'], ['invalid_api_key', 'invalid_api_key'],
-    ['', 'other'], ['AUTH', 'other'], ['auth ', 'other'], ['__proto__', 'other'], ['toString', 'other'],
+    [null, 'none'],
+    [undefined, 'none'],
+    ['auth', 'auth'],
+    ['invalid_api_key', 'invalid_api_key'],
+    ['', 'other'],
+    ['AUTH', 'other'],
+    ['auth ', 'other'],
+    ['__proto__', 'other'],
+    ['toString', 'other'],
   ])('resolveErrorClassLabel(%j) → %s', (input, label) => expect(resolveErrorClassLabel(input)).toBe(label));
 
   it.each([
-    [100, '1xx'], [204, '2xx'], [302, '3xx'], [499, '4xx'], [500, '5xx'], [599, '5xx'], [600, 'other'], [99, 'other'], [-200, 'other'],
+    [100, '1xx'],
+    [204, '2xx'],
+    [302, '3xx'],
+    [499, '4xx'],
+    [500, '5xx'],
+    [599, '5xx'],
+    [600, 'other'],
+    [99, 'other'],
+    [-200, 'other'],
   ])('resolveStatusClass(%s) → %s', (status, cls) => expect(resolveStatusClass(status)).toBe(cls));
 
   it.each([
-    ['generations', 'generations'], ['edits', 'edits'], ['Edits', 'other'], ['/v1/images/edits', 'other'],
+    ['generations', 'generations'],
+    ['edits', 'edits'],
+    ['Edits', 'other'],
+    ['/v1/images/edits', 'other'],
   ])('resolveEndpointLabel(%s) → %s', (endpoint, label) => expect(resolveEndpointLabel(endpoint)).toBe(label));
 });
 

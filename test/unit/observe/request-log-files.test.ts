@@ -2,13 +2,7 @@ import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  REQUEST_LOG_FILES,
-  buildSealedLogName,
-  isSealedLogName,
-  pruneSealedLogs,
-  sealActiveLog,
-} from '../../../src/observe/request-log-files.js';
+import { REQUEST_LOG_FILES, buildSealedLogName, isSealedLogName, pruneSealedLogs, sealActiveLog } from '../../../src/observe/request-log-files.js';
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -37,7 +37,12 @@ function splitBody(body: Buffer, split: 'whole' | 'bytes' | number): Buffer[] {
 async function runTap(body: string | Buffer, opts: ResponseTapOptions = B64_OPTS, split: 'whole' | 'bytes' | number = 'whole') {
   const tap = createResponseTap(opts);
   const out: Buffer[] = [];
-  const sink = new Writable({ write(chunk: Buffer, _e, cb) { out.push(chunk); cb(); } });
+  const sink = new Writable({
+    write(chunk: Buffer, _e, cb) {
+      out.push(chunk);
+      cb();
+    },
+  });
   await pipeline(Readable.from(splitBody(Buffer.from(body), split)), tap.stream, sink);
   return { output: Buffer.concat(out).toString('utf8'), metrics: tap.metrics(), maxHeld: tap.maxHeldChars() };
 }
@@ -46,13 +51,25 @@ const NULL_FACTS = { imageCount: null, imageBytes: 0, usage: null, size: null, q
 
 /** Reference figures computed the slow way, from the parsed body (what the original did with serde). */
 function referenceMetrics(body: string): Omit<ResponseMetrics, 'bodyBytes'> {
-  const v = JSON.parse(body) as { data?: { b64_json?: string }[]; usage?: Record<string, number>; size?: string; quality?: string; output_format?: string; background?: string };
+  const v = JSON.parse(body) as {
+    data?: { b64_json?: string }[];
+    usage?: Record<string, number>;
+    size?: string;
+    quality?: string;
+    output_format?: string;
+    background?: string;
+  };
   const bytes = (s: string) => Math.floor((s.length * 3) / 4) - (s.length - s.replace(/=+$/, '').length);
   return {
     imageCount: v.data?.length ?? null,
     imageBytes: (v.data ?? []).reduce((sum, d) => sum + (typeof d.b64_json === 'string' ? bytes(d.b64_json) : 0), 0),
-    usage: v.usage ? { inputTokens: v.usage.input_tokens ?? null, outputTokens: v.usage.output_tokens ?? null, totalTokens: v.usage.total_tokens ?? v.usage.tokens ?? null } : null,
-    size: v.size ?? null, quality: v.quality ?? null, outputFormat: v.output_format ?? null, background: v.background ?? null,
+    usage: v.usage
+      ? { inputTokens: v.usage.input_tokens ?? null, outputTokens: v.usage.output_tokens ?? null, totalTokens: v.usage.total_tokens ?? v.usage.tokens ?? null }
+      : null,
+    size: v.size ?? null,
+    quality: v.quality ?? null,
+    outputFormat: v.output_format ?? null,
+    background: v.background ?? null,
   };
 }
 
@@ -60,10 +77,19 @@ const imageB64 = (n: number, salt: number) => Buffer.from(Array.from({ length: n
 
 /** Shaped like the captured Codex response, with real base64 of 1/2/0 padding. */
 const REALISTIC = JSON.stringify({
-  created: 1778832973, background: 'opaque',
+  created: 1778832973,
+  background: 'opaque',
   data: [{ b64_json: imageB64(3001, 1) }, { b64_json: imageB64(3002, 2), revised_prompt: 'a "fox" \\ in a field é 😀' }, { b64_json: imageB64(3000, 3) }],
-  output_format: 'png', quality: 'medium', size: '1024x1536',
-  usage: { input_tokens: 1474, input_tokens_details: { image_tokens: 1457, text_tokens: 17 }, output_tokens: 1372, output_tokens_details: { image_tokens: 1372, text_tokens: 0 }, total_tokens: 2846 },
+  output_format: 'png',
+  quality: 'medium',
+  size: '1024x1536',
+  usage: {
+    input_tokens: 1474,
+    input_tokens_details: { image_tokens: 1457, text_tokens: 17 },
+    output_tokens: 1372,
+    output_tokens_details: { image_tokens: 1372, text_tokens: 0 },
+    total_tokens: 2846,
+  },
 });
 const REALISTIC_PRETTY = JSON.stringify(JSON.parse(REALISTIC), null, 2);
 
@@ -72,7 +98,13 @@ describe('response tap metrics', () => {
     const body = '{"data":[{"b64_json":"QUJDRA=="},{"b64_json":"QUI="}],"usage":{"total_tokens":42}}';
     const { output, metrics } = await runTap(body);
     expect(output).toBe(body);
-    expect(metrics).toEqual({ ...NULL_FACTS, bodyBytes: body.length, imageCount: 2, imageBytes: 6, usage: { inputTokens: null, outputTokens: null, totalTokens: 42 } });
+    expect(metrics).toEqual({
+      ...NULL_FACTS,
+      bodyBytes: body.length,
+      imageCount: 2,
+      imageBytes: 6,
+      usage: { inputTokens: null, outputTokens: null, totalTokens: 42 },
+    });
   });
 
   it.each([REALISTIC, REALISTIC_PRETTY])('matches the parsed reference and passes bytes unchanged (%#)', async (body) => {
@@ -103,14 +135,19 @@ describe('response tap metrics', () => {
   });
 
   it('ignores data, usage and options nested deeper than the top level', async () => {
-    const body = '{"meta":{"data":[1,2,3],"usage":{"total_tokens":5},"size":"big"},"data":[{"b64_json":"QUI=","extra":{"data":[{"b64_json":"QUJDRA=="}],"b64_json":"QUJDRA=="}}],"x":[{"size":"s"}],"size":"1024x1024"}';
+    const body =
+      '{"meta":{"data":[1,2,3],"usage":{"total_tokens":5},"size":"big"},"data":[{"b64_json":"QUI=","extra":{"data":[{"b64_json":"QUJDRA=="}],"b64_json":"QUJDRA=="}}],"x":[{"size":"s"}],"size":"1024x1024"}';
     const { metrics } = await runTap(body);
     expect(metrics).toMatchObject({ imageCount: 1, imageBytes: 2, usage: null, size: '1024x1024' });
   });
 
   it.each([
     { name: 'usage.tokens fallback', body: '{"usage":{"tokens":7}}', usage: { inputTokens: null, outputTokens: null, totalTokens: 7 } },
-    { name: 'total_tokens wins over tokens', body: '{"usage":{"tokens":7,"total_tokens":9}}', usage: { inputTokens: null, outputTokens: null, totalTokens: 9 } },
+    {
+      name: 'total_tokens wins over tokens',
+      body: '{"usage":{"tokens":7,"total_tokens":9}}',
+      usage: { inputTokens: null, outputTokens: null, totalTokens: 9 },
+    },
     { name: 'exponent integer', body: '{"usage":{"total_tokens":1e3,"input_tokens":4.0}}', usage: { inputTokens: 4, outputTokens: null, totalTokens: 1000 } },
     { name: 'negative is unknown', body: '{"usage":{"total_tokens":-1}}', usage: { inputTokens: null, outputTokens: null, totalTokens: null } },
     { name: 'fraction is unknown', body: '{"usage":{"total_tokens":1.5}}', usage: { inputTokens: null, outputTokens: null, totalTokens: null } },
@@ -202,7 +239,10 @@ describe('response tap url rewrite', () => {
     const jpeg = makeJpegHeader().toString('base64');
     const webp = makeWebpHeader().toString('base64');
     // A slash-escaping encoder writes '/' as '\/' (JPEG base64 starts with '/9j/').
-    const body = JSON.stringify({ data: [{ b64_json: png }, { b64_json: jpeg }, { b64_json: webp }, { b64_json: 'QUJD' }] }).replace(jpeg, jpeg.replaceAll('/', '\\/'));
+    const body = JSON.stringify({ data: [{ b64_json: png }, { b64_json: jpeg }, { b64_json: webp }, { b64_json: 'QUJD' }] }).replace(
+      jpeg,
+      jpeg.replaceAll('/', '\\/'),
+    );
     for (const split of ['whole', 'bytes', 3, 17] as const) {
       const { output } = await runTap(body, { ...URL_OPTS, urlFallbackMime: 'image/webp' }, split);
       const urls = (JSON.parse(output) as { data: { url: string }[] }).data.map((d) => d.url.slice(0, d.url.indexOf(',')));
@@ -241,7 +281,12 @@ describe('response tap limits', () => {
     const before = used();
     const tap = createResponseTap(URL_OPTS);
     let outBytes = 0;
-    const sink = new Writable({ write(c: Buffer, _e, cb) { outBytes += c.length; cb(); } });
+    const sink = new Writable({
+      write(c: Buffer, _e, cb) {
+        outBytes += c.length;
+        cb();
+      },
+    });
     await pipeline(Readable.from(body()), tap.stream, sink);
     gc?.();
     const b64Chars = chunks * chunk.length + 4;

@@ -113,7 +113,8 @@ describe('UsageJournal', () => {
 
 describe('readUsageJournalSegment', () => {
   const SEGMENT = 'segment-0000000000000001.jsonl';
-  const line = (seq: number, keyId = 'a') => `${JSON.stringify({ seq, keyId, requests: 1, successes: 1, images: 1, inputTokens: 0, outputTokens: 0, totalTokens: 5, usageMissing: 0, lastUsedAt: 9 })}\n`;
+  const line = (seq: number, keyId = 'a') =>
+    `${JSON.stringify({ seq, keyId, requests: 1, successes: 1, images: 1, inputTokens: 0, outputTokens: 0, totalTokens: 5, usageMissing: 0, lastUsedAt: 9 })}\n`;
 
   it('skips a torn last record (no newline: the writer died mid-line) and keeps the rest', () => {
     appendFileSync(join(dir, SEGMENT), `${line(1)}${line(2)}${line(3).slice(0, 25)}`);
@@ -135,15 +136,30 @@ describe('readUsageJournalSegment', () => {
   });
 
   it('lists only segment files, in sequence order', () => {
-    for (const name of ['segment-0000000000000010.jsonl', 'segment-0000000000000002.jsonl', 'gateway.lock', 'database-id', 'segment-1.jsonl']) appendFileSync(join(dir, name), '');
+    for (const name of ['segment-0000000000000010.jsonl', 'segment-0000000000000002.jsonl', 'gateway.lock', 'database-id', 'segment-1.jsonl'])
+      appendFileSync(join(dir, name), '');
     expect(listSegmentNames(dir)).toEqual(['segment-0000000000000002.jsonl', 'segment-0000000000000010.jsonl']);
   });
 });
 
 describe('parseRecordLine', () => {
-  const valid = { seq: 4, keyId: 'key_1', requests: 1, successes: 0, images: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0, usageMissing: 0, lastUsedAt: 5 };
+  const valid = {
+    seq: 4,
+    keyId: 'key_1',
+    requests: 1,
+    successes: 0,
+    images: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    totalTokens: 0,
+    usageMissing: 0,
+    lastUsedAt: 5,
+  };
   it('reads a valid record', () => {
-    expect(parseRecordLine(JSON.stringify(valid))).toEqual({ seq: 4, delta: { keyId: 'key_1', requests: 1, successes: 0, images: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0, usageMissing: 0, lastUsedAt: 5 } });
+    expect(parseRecordLine(JSON.stringify(valid))).toEqual({
+      seq: 4,
+      delta: { keyId: 'key_1', requests: 1, successes: 0, images: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0, usageMissing: 0, lastUsedAt: 5 },
+    });
   });
   it.each<[string, unknown]>([
     ['seq 0', { ...valid, seq: 0 }],

@@ -32,14 +32,23 @@ function createFakeStore(opts: { failWhen?: (call: number) => boolean; microtask
 
 const withoutKey = ({ keyId: _k, ...rest }: KeyUsageDelta): Totals => rest;
 const sumTotals = (a: Totals, b: Totals): Totals => ({
-  requests: a.requests + b.requests, successes: a.successes + b.successes, images: a.images + b.images,
-  inputTokens: a.inputTokens + b.inputTokens, outputTokens: a.outputTokens + b.outputTokens,
-  totalTokens: a.totalTokens + b.totalTokens, usageMissing: a.usageMissing + b.usageMissing,
+  requests: a.requests + b.requests,
+  successes: a.successes + b.successes,
+  images: a.images + b.images,
+  inputTokens: a.inputTokens + b.inputTokens,
+  outputTokens: a.outputTokens + b.outputTokens,
+  totalTokens: a.totalTokens + b.totalTokens,
+  usageMissing: a.usageMissing + b.usageMissing,
   lastUsedAt: Math.max(a.lastUsedAt, b.lastUsedAt),
 });
 
-const ok = (totalTokens: number | null, images = 1): UsageOutcome =>
-  ({ success: true, images, inputTokens: totalTokens === null ? null : 1, outputTokens: totalTokens === null ? null : totalTokens - 1, totalTokens });
+const ok = (totalTokens: number | null, images = 1): UsageOutcome => ({
+  success: true,
+  images,
+  inputTokens: totalTokens === null ? null : 1,
+  outputTokens: totalTokens === null ? null : totalTokens - 1,
+  totalTokens,
+});
 
 const recorders: UsageRecorder[] = [];
 function makeRecorder(opts: Parameters<typeof createUsageRecorder>[0]): UsageRecorder {
@@ -59,7 +68,11 @@ describe('buildDelta', () => {
     { name: 'success without usage', outcome: ok(null), expected: { successes: 1, images: 1, totalTokens: 0, usageMissing: 1 } },
     { name: 'failure without usage', outcome: { ...ok(null, 0), success: false }, expected: { successes: 0, images: 0, totalTokens: 0, usageMissing: 0 } },
     { name: 'success with zero tokens', outcome: ok(0), expected: { successes: 1, totalTokens: 0, usageMissing: 0 } },
-    { name: 'bad numbers', outcome: { success: true, images: -3, inputTokens: Number.NaN, outputTokens: 2.7, totalTokens: -1 }, expected: { images: 0, inputTokens: 0, outputTokens: 2, totalTokens: 0, usageMissing: 0 } },
+    {
+      name: 'bad numbers',
+      outcome: { success: true, images: -3, inputTokens: Number.NaN, outputTokens: 2.7, totalTokens: -1 },
+      expected: { images: 0, inputTokens: 0, outputTokens: 2, totalTokens: 0, usageMissing: 0 },
+    },
   ])('$name', ({ outcome, expected }) => {
     expect(buildDelta('k', outcome, 5)).toMatchObject({ keyId: 'k', requests: 1, lastUsedAt: 5, ...expected });
   });
@@ -77,10 +90,12 @@ describe('createUsageRecorder', () => {
     recorder.record('b', { success: false, images: 0, inputTokens: null, outputTokens: null, totalTokens: null });
     expect(recorder.pendingTokens('a')).toBe(10);
     await recorder.flush();
-    expect(store.applied).toEqual([[
-      { keyId: 'a', requests: 2, successes: 2, images: 2, inputTokens: 1, outputTokens: 9, totalTokens: 10, usageMissing: 1, lastUsedAt: 300 },
-      { keyId: 'b', requests: 1, successes: 0, images: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0, usageMissing: 0, lastUsedAt: 200 },
-    ]]);
+    expect(store.applied).toEqual([
+      [
+        { keyId: 'a', requests: 2, successes: 2, images: 2, inputTokens: 1, outputTokens: 9, totalTokens: 10, usageMissing: 1, lastUsedAt: 300 },
+        { keyId: 'b', requests: 1, successes: 0, images: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0, usageMissing: 0, lastUsedAt: 200 },
+      ],
+    ]);
     expect(recorder.pendingTokens('a')).toBe(0);
     await recorder.flush();
     expect(store.calls()).toBe(1);
@@ -102,7 +117,13 @@ describe('createUsageRecorder', () => {
 
   it('counts in-flight tokens in pendingTokens until apply resolves', async () => {
     let release!: () => void;
-    const apply = vi.fn(() => (apply.mock.calls.length > 1 ? Promise.resolve() : new Promise<void>((r) => { release = r; })));
+    const apply = vi.fn(() =>
+      apply.mock.calls.length > 1
+        ? Promise.resolve()
+        : new Promise<void>((r) => {
+            release = r;
+          }),
+    );
     const recorder = makeRecorder({ apply, flushIntervalMs: 60_000 });
     recorder.record('a', ok(10));
     const flushed = recorder.flush();
@@ -119,17 +140,21 @@ describe('createUsageRecorder', () => {
     const store = createFakeStore({ failWhen: (call) => call % 3 === 0 });
     const recorder = makeRecorder({ apply: store.apply, flushIntervalMs: 60_000, now: () => 1_000 });
     const keys = ['a', 'b', 'c'];
-    await Promise.all(Array.from({ length: 50 }, async (_, i) => {
-      for (let y = 0; y < i % 5; y++) await new Promise((r) => setImmediate(r));
-      recorder.record(keys[i % 3]!, i % 7 === 0 ? ok(null) : ok(i + 1));
-      await recorder.flush().catch(() => undefined);
-    }));
+    await Promise.all(
+      Array.from({ length: 50 }, async (_, i) => {
+        for (let y = 0; y < i % 5; y++) await new Promise((r) => setImmediate(r));
+        recorder.record(keys[i % 3]!, i % 7 === 0 ? ok(null) : ok(i + 1));
+        await recorder.flush().catch(() => undefined);
+      }),
+    );
     await recorder.close();
     expect(store.maxActive()).toBe(1);
     for (const [k, key] of keys.entries()) {
       const mine = Array.from({ length: 50 }, (_, i) => i).filter((i) => i % 3 === k);
       expect(store.totals.get(key), key).toEqual({
-        requests: mine.length, successes: mine.length, images: mine.length,
+        requests: mine.length,
+        successes: mine.length,
+        images: mine.length,
         inputTokens: mine.filter((i) => i % 7 !== 0).length,
         outputTokens: mine.filter((i) => i % 7 !== 0).reduce((s, i) => s + i, 0),
         totalTokens: mine.filter((i) => i % 7 !== 0).reduce((s, i) => s + i + 1, 0),

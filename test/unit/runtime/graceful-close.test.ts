@@ -53,7 +53,7 @@ describe('closeWithGrace on a watched server', () => {
     const halfSent = await rawConnection(server.url, 'GET /fast HTTP/1.1\r\nHost: a\r\nX-Slow: ');
     const working = await rawConnection(server.url, 'GET /slow HTTP/1.1\r\nHost: a\r\n\r\n');
     await waitFor('the slow request to reach its route', () => server.started() === 1);
-    await waitFor('the idle connection\'s answer', () => idle.received().endsWith('{"done":true}'));
+    await waitFor("the idle connection's answer", () => idle.received().endsWith('{"done":true}'));
 
     let closed = false;
     const closing = closeWithGrace(app!, GRACE_MS).then(() => {

@@ -33,10 +33,23 @@ describe('parseCorsOrigin', () => {
   ])('normalises %j to %j (what a browser sends)', (entry, origin) => expect(parseCorsOrigin(entry)).toBe(origin));
 
   it.each([
-    '', '*', 'app.example.com', '//app.example.com', 'ftp://app.example.com', 'file:///tmp/page.html', 'null',
-    'https://app.example.com/path', 'https://app.example.com//', 'https://app.example.com?x=1', 'https://app.example.com#top',
-    'https://user:pw@app.example.com', 'https://*.example.com', 'https://app .example.com', 'https://app.example.com:99999',
-    'https:\\\\app.example.com', 'https://',
+    '',
+    '*',
+    'app.example.com',
+    '//app.example.com',
+    'ftp://app.example.com',
+    'file:///tmp/page.html',
+    'null',
+    'https://app.example.com/path',
+    'https://app.example.com//',
+    'https://app.example.com?x=1',
+    'https://app.example.com#top',
+    'https://user:pw@app.example.com',
+    'https://*.example.com',
+    'https://app .example.com',
+    'https://app.example.com:99999',
+    'https:\\\\app.example.com',
+    'https://',
   ])('refuses %j', (entry) => expect(parseCorsOrigin(entry)).toBeNull());
 });
 
@@ -55,7 +68,11 @@ describe('cors_allowed_origins rule', () => {
   it.each([
     ['a string, not a list', 'https://app.example.com', `cors_allowed_origins must be a list of at most ${MAX_CORS_ORIGINS} entries`],
     ['null', null, `cors_allowed_origins must be a list of at most ${MAX_CORS_ORIGINS} entries`],
-    ['too many entries', Array.from({ length: MAX_CORS_ORIGINS + 1 }, (_, i) => `https://h${i}.example.com`), `cors_allowed_origins must be a list of at most ${MAX_CORS_ORIGINS} entries`],
+    [
+      'too many entries',
+      Array.from({ length: MAX_CORS_ORIGINS + 1 }, (_, i) => `https://h${i}.example.com`),
+      `cors_allowed_origins must be a list of at most ${MAX_CORS_ORIGINS} entries`,
+    ],
     ['a path', ['https://ok.example.com', 'https://app.example.com/app'], `cors_allowed_origins[1] must be ${ORIGIN_ITEM}`],
     ['a number entry', [443], `cors_allowed_origins[0] must be ${ORIGIN_ITEM}`],
     ["'*' with others", ['*', 'https://app.example.com'], "cors_allowed_origins: '*' must be the only entry when given"],

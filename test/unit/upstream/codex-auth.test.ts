@@ -135,7 +135,11 @@ describe('parseImportableCodexAuth: what a new import must prove', () => {
     ['an opaque access token', { tokens: { access_token: 'opaque-secret', refresh_token: 'rt_secret' } }, AUTH_IMPORT_REFUSALS.notJwt],
     ['a two-part token', { access_token: 'aGVhZA.eyJhIjoxfQ', refresh_token: 'rt_secret' }, AUTH_IMPORT_REFUSALS.notJwt],
     // The claim in the id token alone does not make the access token a ChatGPT one.
-    ['the claim only in the id token', { tokens: { access_token: makeCodexJwt({ accountId: null }), id_token: makeCodexJwt({ accountId: 'acc' }), refresh_token: 'rt_secret' } }, AUTH_IMPORT_REFUSALS.noAccountClaim],
+    [
+      'the claim only in the id token',
+      { tokens: { access_token: makeCodexJwt({ accountId: null }), id_token: makeCodexJwt({ accountId: 'acc' }), refresh_token: 'rt_secret' } },
+      AUTH_IMPORT_REFUSALS.noAccountClaim,
+    ],
     ['no refresh token', { tokens: { access_token: makeCodexJwt({ accountId: 'acc' }) } }, AUTH_IMPORT_REFUSALS.noRefreshToken],
   ])('refuses %s with the reason, param auth, and no token text', (_label, input, message) => {
     let caught: unknown;

@@ -6,8 +6,18 @@ import { decodeJwtPayload } from '../../../src/upstream/jwt.js';
 
 describe('classifyRefreshResponse', () => {
   it.each<[string, number, string, RefreshResult]>([
-    ['200 with every token', 200, '{"access_token":"a","refresh_token":"r","id_token":"i"}', { kind: 'ok', tokens: { accessToken: 'a', refreshToken: 'r', idToken: 'i' } }],
-    ['200 with only an access token (keep the others)', 200, '{"access_token":"a"}', { kind: 'ok', tokens: { accessToken: 'a', refreshToken: null, idToken: null } }],
+    [
+      '200 with every token',
+      200,
+      '{"access_token":"a","refresh_token":"r","id_token":"i"}',
+      { kind: 'ok', tokens: { accessToken: 'a', refreshToken: 'r', idToken: 'i' } },
+    ],
+    [
+      '200 with only an access token (keep the others)',
+      200,
+      '{"access_token":"a"}',
+      { kind: 'ok', tokens: { accessToken: 'a', refreshToken: null, idToken: null } },
+    ],
     ['200 with blank fields', 200, '{"access_token":" ","refresh_token":7}', { kind: 'ok', tokens: { accessToken: null, refreshToken: null, idToken: null } }],
     ['200 that is not JSON', 200, '<html>', { kind: 'transient', reason: 'token endpoint answered without a JSON object' }],
     ['reused, in error.code', 400, '{"error":{"code":"refresh_token_reused"}}', { kind: 'permanent', reason: 'refresh_token_reused' }],
@@ -15,10 +25,20 @@ describe('classifyRefreshResponse', () => {
     ['invalidated, top-level code', 400, '{"code":"refresh_token_invalidated"}', { kind: 'permanent', reason: 'refresh_token_invalidated' }],
     ['401 without a code', 401, '', { kind: 'permanent', reason: 'token endpoint answered 401' }],
     ['401 with another code', 401, '{"error":{"code":"invalid_grant"}}', { kind: 'permanent', reason: 'token endpoint answered 401 (invalid_grant)' }],
-    ['near miss: a similar code is not permanent', 400, '{"error":{"code":"refresh_token_reused_maybe"}}', { kind: 'transient', reason: 'token endpoint answered 400 (refresh_token_reused_maybe)' }],
+    [
+      'near miss: a similar code is not permanent',
+      400,
+      '{"error":{"code":"refresh_token_reused_maybe"}}',
+      { kind: 'transient', reason: 'token endpoint answered 400 (refresh_token_reused_maybe)' },
+    ],
     ['503', 503, 'busy', { kind: 'transient', reason: 'token endpoint answered 503' }],
     ['429', 429, '{}', { kind: 'transient', reason: 'token endpoint answered 429' }],
-    ['a code that looks like a token is not echoed', 500, '{"error":{"code":"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlIHdpdGggc3BhY2Vz c"}}', { kind: 'transient', reason: 'token endpoint answered 500 (unrecognised code)' }],
+    [
+      'a code that looks like a token is not echoed',
+      500,
+      '{"error":{"code":"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlIHdpdGggc3BhY2Vz c"}}',
+      { kind: 'transient', reason: 'token endpoint answered 500 (unrecognised code)' },
+    ],
   ])('%s', (_name, status, text, expected) => {
     expect(classifyRefreshResponse(status, text)).toEqual(expected);
   });

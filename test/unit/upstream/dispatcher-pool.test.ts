@@ -68,12 +68,7 @@ describe('createDispatcherPool: reuse and validation', () => {
     },
   );
 
-  it.each([
-    { connectTimeoutMs: 0 },
-    { headersTimeoutMs: -1 },
-    { bodyTimeoutMs: 1.5 },
-    { idleTtlMs: 0 },
-  ])('checks its options at construction (%j)', (bad) => {
+  it.each([{ connectTimeoutMs: 0 }, { headersTimeoutMs: -1 }, { bodyTimeoutMs: 1.5 }, { idleTtlMs: 0 }])('checks its options at construction (%j)', (bad) => {
     expect(() => createDispatcherPool({ ...OPTIONS, ...bad })).toThrow(RangeError);
   });
 
@@ -99,9 +94,7 @@ describe('createDispatcherPool: http proxy', () => {
     cleanups.push(proxy.close);
     const proxyUrl = `http://user:p%40ss@127.0.0.1:${proxy.port}`;
     expect(await sendThrough(proxyUrl)).toBe(200);
-    expect(proxy.seen).toEqual([
-      { target: new URL(fake.url).host, proxyAuthorization: `Basic ${Buffer.from('user:p@ss').toString('base64')}` },
-    ]);
+    expect(proxy.seen).toEqual([{ target: new URL(fake.url).host, proxyAuthorization: `Basic ${Buffer.from('user:p@ss').toString('base64')}` }]);
     expect(fake.requests[0]?.accountId).toBe(ACCOUNT);
   });
 
@@ -123,9 +116,7 @@ describe('createDispatcherPool: socks proxies', () => {
     cleanups.push(proxy.close);
     const url = `socks5h://${credentials.user}:${credentials.password}@127.0.0.1:${proxy.port}`;
     expect(await sendThrough(url, 'localhost')).toBe(200);
-    expect(proxy.seen).toEqual([
-      { addressType: 'domain', host: 'localhost', port: Number(new URL(fake.url).port), ...credentials },
-    ]);
+    expect(proxy.seen).toEqual([{ addressType: 'domain', host: 'localhost', port: Number(new URL(fake.url).port), ...credentials }]);
   });
 
   it('socks5 resolves the name locally and sends an address', async () => {
@@ -244,10 +235,9 @@ describe('createDispatcherPool: idle proxy dispatchers are closed and evicted', 
 
 describe('createDispatcherPool: retainOnly evicts the proxies no account uses any more', () => {
   const isClosed = (d: Dispatcher) => (d as Dispatcher & { closed: boolean }).closed;
-  const clientOf = (pool: DispatcherPool) =>
-    createUndiciUpstreamClient({ baseUrl: fake.baseUrl, pool, attemptTimeoutMs: 10_000, maxResponseBytes: 1 << 20 });
+  const clientOf = (pool: DispatcherPool) => createUndiciUpstreamClient({ baseUrl: fake.baseUrl, pool, attemptTimeoutMs: 10_000, maxResponseBytes: 1 << 20 });
 
-  it('closes an unlisted proxy\'s dispatcher at once (the proxy sees its kept-alive tunnel close); listed ones and direct stay', async () => {
+  it("closes an unlisted proxy's dispatcher at once (the proxy sees its kept-alive tunnel close); listed ones and direct stay", async () => {
     const gone = await startSocks5Proxy();
     const kept = await startConnectProxy();
     cleanups.push(gone.close, kept.close);

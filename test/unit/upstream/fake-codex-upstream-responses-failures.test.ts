@@ -57,7 +57,9 @@ describe('fake Codex upstream /responses: stream failures', () => {
     fake.setBehavior('acct-a', fakeBehaviors.streamError({ at: 'start', code: 'rate_limit_exceeded', message: 'slow down' }));
     const res = await post();
     expect(res.status).toBe(200);
-    expect(res.events).toEqual([{ event: 'error', data: { type: 'error', sequence_number: 0, code: 'rate_limit_exceeded', message: 'slow down', param: null } }]);
+    expect(res.events).toEqual([
+      { event: 'error', data: { type: 'error', sequence_number: 0, code: 'rate_limit_exceeded', message: 'slow down', param: null } },
+    ]);
     expect(res.error).toBeNull();
   });
 
@@ -83,7 +85,9 @@ describe('fake Codex upstream /responses: stream failures', () => {
     expect(types[0]).toBe('response.created');
     expect(types.at(-1)).toBe('response.completed');
     expect(types.some((t) => t?.includes('image_generation_call'))).toBe(false);
-    expect(eventData(res, 'response.output_item.done')).toMatchObject({ item: { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'I cannot draw that.' }] } });
+    expect(eventData(res, 'response.output_item.done')).toMatchObject({
+      item: { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'I cannot draw that.' }] },
+    });
     const completed = eventData(res, 'response.completed') as { response: Record<string, unknown> };
     expect(completed.response).toMatchObject({ status: 'completed', output: [] });
     expect(completed.response).not.toHaveProperty('tool_usage');

@@ -88,7 +88,13 @@ describe('fake Codex upstream /responses: the success stream', () => {
     expect(events.map((e) => e.type)).toEqual(res.events.map((e) => e.event));
     expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
     const [created, inProgress, added, callInProgress, generating, callCompleted, done, completed] = events;
-    expect(created?.response).toMatchObject({ object: 'response', status: 'in_progress', model: 'gpt-5.4-mini', output: [], tool_choice: { type: 'image_generation' } });
+    expect(created?.response).toMatchObject({
+      object: 'response',
+      status: 'in_progress',
+      model: 'gpt-5.4-mini',
+      output: [],
+      tool_choice: { type: 'image_generation' },
+    });
     expect(created?.response?.tools).toEqual([expect.objectContaining({ type: 'image_generation', model: 'gpt-image-2', size: '1024x1024' })]);
     expect(created?.response?.created_at).toBeCloseTo(Date.now() / 1000, -1);
     expect(inProgress?.response?.id).toBe(created?.response?.id);
@@ -98,7 +104,16 @@ describe('fake Codex upstream /responses: the success stream', () => {
     for (const e of [callInProgress, generating, callCompleted]) expect(e).toMatchObject({ output_index: 0, item_id: itemId });
     expect(done).toMatchObject({
       output_index: 0,
-      item: { id: itemId, type: 'image_generation_call', status: 'completed', size: '1024x1024', quality: 'high', background: 'opaque', output_format: 'png', revised_prompt: expect.any(String) },
+      item: {
+        id: itemId,
+        type: 'image_generation_call',
+        status: 'completed',
+        size: '1024x1024',
+        quality: 'high',
+        background: 'opaque',
+        output_format: 'png',
+        revised_prompt: expect.any(String),
+      },
     });
     expect(pngSize(done?.item?.result ?? '')).toEqual({ width: 1, height: 1 });
     expect(completed?.response).toMatchObject({ id: created?.response?.id, status: 'completed', output: [], usage: { total_tokens: expect.any(Number) } });
@@ -261,7 +276,17 @@ describe('fake Codex upstream /responses: recording', () => {
         store: false,
         stream: true,
       },
-      tool: { type: 'image_generation', action: 'edit', model: 'gpt-image-2', size: '1024x1024', quality: 'high', background: 'auto', output_format: 'png', partial_images: 2, input_fidelity: 'high' },
+      tool: {
+        type: 'image_generation',
+        action: 'edit',
+        model: 'gpt-image-2',
+        size: '1024x1024',
+        quality: 'high',
+        background: 'auto',
+        output_format: 'png',
+        partial_images: 2,
+        input_fidelity: 'high',
+      },
       toolTypes: ['image_generation'],
       promptSha256: createHash('sha256').update(prompt).digest('hex'),
       images: [

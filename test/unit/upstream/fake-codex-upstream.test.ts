@@ -46,13 +46,10 @@ describe('fake Codex upstream: routes and wire checks', () => {
     expect(fake.baseUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/backend-api\/codex$/);
   });
 
-  it.each(['/backend-api/codex/responses/', '/v1/responses', '/v1/images/generations', '/backend-api/codex/images/generations/'])(
-    '404s %s',
-    async (path) => {
-      const res = await post({ path });
-      expect([res.status, res.json()]).toEqual([404, { detail: 'Not Found' }]);
-    },
-  );
+  it.each(['/backend-api/codex/responses/', '/v1/responses', '/v1/images/generations', '/backend-api/codex/images/generations/'])('404s %s', async (path) => {
+    const res = await post({ path });
+    expect([res.status, res.json()]).toEqual([404, { detail: 'Not Found' }]);
+  });
 
   it.each<[string, PostOptions, number, unknown]>([
     ['no bearer', { token: null }, 401, { error: { message: 'Missing bearer or basic authentication in header' } }],
@@ -194,7 +191,11 @@ describe('fake Codex upstream: success bodies', () => {
     expect(body).toMatchObject({ background: 'opaque', output_format: 'png', quality: 'medium', size: '1024x1024' });
     expect(body.created).toBeCloseTo(Date.now() / 1000, -1);
     expect(body.data).toHaveLength(2);
-    expect(Buffer.from(body.data[0]?.b64_json ?? '', 'base64').subarray(1, 4).toString()).toBe('PNG');
+    expect(
+      Buffer.from(body.data[0]?.b64_json ?? '', 'base64')
+        .subarray(1, 4)
+        .toString(),
+    ).toBe('PNG');
     expect(body.usage).toMatchObject({ input_tokens: 34, output_tokens: 2744, total_tokens: 2778 });
   });
 
@@ -211,13 +212,23 @@ describe('fake Codex upstream: success bodies', () => {
 
 describe('fake Codex upstream: behaviours', () => {
   it.each<[string, Behavior, number, unknown]>([
-    ['rateLimited', fakeBehaviors.rateLimited({ resetsInSeconds: 77 }), 429, { error: { type: 'usage_limit_reached', message: 'The usage limit has been reached', plan_type: 'plus', resets_in_seconds: 77 } }],
+    [
+      'rateLimited',
+      fakeBehaviors.rateLimited({ resetsInSeconds: 77 }),
+      429,
+      { error: { type: 'usage_limit_reached', message: 'The usage limit has been reached', plan_type: 'plus', resets_in_seconds: 77 } },
+    ],
     ['unauthorized', fakeBehaviors.unauthorized(), 401, { error: { type: 'invalid_request_error' } }],
     ['forbidden', fakeBehaviors.forbidden(), 403, { error: { type: 'permission_error' } }],
     ['forbidden (detail)', fakeBehaviors.forbidden({ detail: true }), 403, { detail: expect.any(String) }],
     ['serverError 503', fakeBehaviors.serverError(503), 503, { error: { type: 'server_error' } }],
     ['detailError', fakeBehaviors.detailError(422, 'bad size'), 422, { detail: 'bad size' }],
-    ['badRequest', fakeBehaviors.badRequest(), 400, { error: { code: 'moderation_blocked', message: 'Your request was rejected as a result of our safety system.' } }],
+    [
+      'badRequest',
+      fakeBehaviors.badRequest(),
+      400,
+      { error: { code: 'moderation_blocked', message: 'Your request was rejected as a result of our safety system.' } },
+    ],
     ['raw', fakeBehaviors.raw(418, { teapot: true }), 418, { teapot: true }],
   ])('%s', async (_name, behavior, status, body) => {
     fake.setBehavior('acct-a', behavior);

@@ -6,7 +6,12 @@ const all = { accessToken: 'new-a', refreshToken: 'new-r', idToken: 'new-i' };
 
 describe('buildRefreshedAuthDocument', () => {
   it('replaces the Codex CLI tokens, keeps everything else, and stamps last_refresh', () => {
-    const doc = { auth_mode: 'chatgpt', OPENAI_API_KEY: null, tokens: { access_token: 'a', refresh_token: 'r', id_token: 'i', account_id: 'acc' }, last_refresh: 'old' };
+    const doc = {
+      auth_mode: 'chatgpt',
+      OPENAI_API_KEY: null,
+      tokens: { access_token: 'a', refresh_token: 'r', id_token: 'i', account_id: 'acc' },
+      last_refresh: 'old',
+    };
     const before = structuredClone(doc);
     expect(buildRefreshedAuthDocument(doc, all, NOW)).toEqual({
       auth_mode: 'chatgpt',

@@ -11,7 +11,17 @@ async function collect(text: string, chunk = 7) {
   return out;
 }
 
-const ITEM = { type: 'image_generation_call', id: 'ig_1', status: 'completed', result: 'iVBORw0KGgo=', size: '1024x1024', quality: 'high', background: 'opaque', output_format: 'png', revised_prompt: 'words' };
+const ITEM = {
+  type: 'image_generation_call',
+  id: 'ig_1',
+  status: 'completed',
+  result: 'iVBORw0KGgo=',
+  size: '1024x1024',
+  quality: 'high',
+  background: 'opaque',
+  output_format: 'png',
+  revised_prompt: 'words',
+};
 const USAGE = { input_tokens: 17, output_tokens: 1372, total_tokens: 1389, input_tokens_details: { text_tokens: 17, image_tokens: 0 } };
 
 describe('readResponsesImageEvents', () => {
@@ -40,9 +50,15 @@ describe('readResponsesImageEvents', () => {
 
   it('maps failures, redacting what they say', () => {
     expect(toImageEvent({ type: 'response.failed', response: { error: { code: 'server_error', message: 'bad Bearer abc.def' } } })).toEqual({
-      kind: 'failed', code: 'server_error', message: 'bad Bearer [redacted]',
+      kind: 'failed',
+      code: 'server_error',
+      message: 'bad Bearer [redacted]',
     });
-    expect(toImageEvent({ type: 'error', code: 'rate_limit_exceeded', message: 'slow down' })).toEqual({ kind: 'failed', code: 'rate_limit_exceeded', message: 'slow down' });
+    expect(toImageEvent({ type: 'error', code: 'rate_limit_exceeded', message: 'slow down' })).toEqual({
+      kind: 'failed',
+      code: 'rate_limit_exceeded',
+      message: 'slow down',
+    });
     expect(toImageEvent({ type: 'response.failed' })).toMatchObject({ kind: 'failed', code: null });
   });
 

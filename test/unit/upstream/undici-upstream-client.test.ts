@@ -3,12 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createDispatcherPool, type DispatcherPoolOptions } from '../../../src/upstream/dispatcher-pool.js';
 import { createUndiciUpstreamClient } from '../../../src/upstream/undici-upstream-client.js';
 import { readUpstreamError } from '../../../src/upstream/upstream-error.js';
-import {
-  UPSTREAM_ERROR_CODES,
-  isResponseTooLargeError,
-  isTimeoutError,
-  isTransportError,
-} from '../../../src/upstream/upstream-failures.js';
+import { UPSTREAM_ERROR_CODES, isResponseTooLargeError, isTimeoutError, isTransportError } from '../../../src/upstream/upstream-failures.js';
 import type { UpstreamClient } from '../../../src/upstream/types.js';
 import { fakeBehaviors, startFakeCodexUpstream, type FakeCodexUpstream } from '../../support/fake-codex-upstream.js';
 import { drain, jsonBody, rejectionOf, sampleUpstreamRequest, waitFor } from './upstream-test-kit.js';
@@ -23,9 +18,7 @@ const never = new AbortController().signal;
 let fake: FakeCodexUpstream;
 const clients: UpstreamClient[] = [];
 
-function makeClient(
-  over: Partial<DispatcherPoolOptions & { attemptTimeoutMs: number; maxResponseBytes: number; baseUrl: string }> = {},
-): UpstreamClient {
+function makeClient(over: Partial<DispatcherPoolOptions & { attemptTimeoutMs: number; maxResponseBytes: number; baseUrl: string }> = {}): UpstreamClient {
   const pool = createDispatcherPool({
     connectTimeoutMs: over.connectTimeoutMs ?? 2000,
     headersTimeoutMs: over.headersTimeoutMs ?? 10_000,

@@ -17,9 +17,7 @@ const withCode = (code: string): Error => Object.assign(new Error('x'), { code }
 
 describe('shouldFailover', () => {
   it.each([401, 403, 429, 500, 502, 503, 504, 599])('fails over on %i', (status) => expect(shouldFailover(status)).toBe(true));
-  it.each([200, 201, 400, 402, 404, 408, 409, 413, 422, 499, 600])('does not fail over on %i', (status) =>
-    expect(shouldFailover(status)).toBe(false),
-  );
+  it.each([200, 201, 400, 402, 404, 408, 409, 413, 422, 499, 600])('does not fail over on %i', (status) => expect(shouldFailover(status)).toBe(false));
 });
 
 describe('statusClass', () => {
@@ -70,15 +68,12 @@ describe('isTransportError', () => {
     '',
   ])('%j is not transport', (code) => expect(isTransportError(withCode(code))).toBe(false));
 
-  it.each([null, undefined, 'ECONNRESET', 42, {}])('non-errors (%j) are not transport', (value) =>
-    expect(isTransportError(value)).toBe(false),
-  );
+  it.each([null, undefined, 'ECONNRESET', 42, {}])('non-errors (%j) are not transport', (value) => expect(isTransportError(value)).toBe(false));
 });
 
 describe('isTimeoutError', () => {
-  it.each(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', UPSTREAM_ERROR_CODES.attemptTimeout])(
-    '%s is a timeout',
-    (code) => expect(isTimeoutError(withCode(code))).toBe(true),
+  it.each(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', UPSTREAM_ERROR_CODES.attemptTimeout])('%s is a timeout', (code) =>
+    expect(isTimeoutError(withCode(code))).toBe(true),
   );
 
   it('a DOM TimeoutError (AbortSignal.timeout) is a timeout; a DOM AbortError is not', () => {

@@ -27,9 +27,8 @@ describe('normalizeCodexClientVersion', () => {
     ['a'.repeat(64), 'a'.repeat(64)],
   ])('keeps %j as %j', (raw, expected) => expect(normalizeCodexClientVersion(raw)).toBe(expected));
 
-  it.each(['', '   ', 'a'.repeat(65), '1.0 beta', '1.0\r\nx-evil: 1', '1.0/2', 'é1.0', null, undefined, 142])(
-    'replaces %j with the default',
-    (raw) => expect(normalizeCodexClientVersion(raw)).toBe(DEFAULT_CODEX_CLIENT_VERSION),
+  it.each(['', '   ', 'a'.repeat(65), '1.0 beta', '1.0\r\nx-evil: 1', '1.0/2', 'é1.0', null, undefined, 142])('replaces %j with the default', (raw) =>
+    expect(normalizeCodexClientVersion(raw)).toBe(DEFAULT_CODEX_CLIENT_VERSION),
   );
 
   it('defaults to the version the Codex CLI reference used', () => {
@@ -74,20 +73,14 @@ describe('buildUpstreamHeaders', () => {
   });
 
   it('joins repeated client values and skips empty ones', () => {
-    const headers = buildUpstreamHeaders(
-      sampleRequest({ clientHeaders: { baggage: ['a=1', 'b=2'], tracestate: '', 'openai-beta': undefined } }),
-      2,
-    );
+    const headers = buildUpstreamHeaders(sampleRequest({ clientHeaders: { baggage: ['a=1', 'b=2'], tracestate: '', 'openai-beta': undefined } }), 2);
     expect(headers.baggage).toBe('a=1, b=2');
     expect(headers).not.toHaveProperty('tracestate');
     expect(headers).not.toHaveProperty('openai-beta');
   });
 
   it('client headers can never override the identity or auth headers', () => {
-    const headers = buildUpstreamHeaders(
-      sampleRequest({ clientHeaders: { 'User-Agent': 'python-requests', Authorization: 'Bearer x', version: '9' } }),
-      2,
-    );
+    const headers = buildUpstreamHeaders(sampleRequest({ clientHeaders: { 'User-Agent': 'python-requests', Authorization: 'Bearer x', version: '9' } }), 2);
     expect(headers['user-agent']).toBe('codex_cli_rs/0.150.1');
     expect(headers.authorization).toBe('Bearer eyJ.account-token.sig');
     expect(headers.version).toBe('0.150.1');
@@ -106,8 +99,14 @@ describe('buildUpstreamHeaders', () => {
   });
 
   it('the allowlist is exactly the Codex feature flags and the trace context headers', () => {
-    expect([...UPSTREAM_PASSTHROUGH_HEADERS].sort()).toEqual(
-      ['baggage', 'openai-beta', 'traceparent', 'tracestate', 'x-codex-beta-features', 'x-codex-installation-id', 'x-openai-subagent'],
-    );
+    expect([...UPSTREAM_PASSTHROUGH_HEADERS].sort()).toEqual([
+      'baggage',
+      'openai-beta',
+      'traceparent',
+      'tracestate',
+      'x-codex-beta-features',
+      'x-codex-installation-id',
+      'x-openai-subagent',
+    ]);
   });
 });

@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CONFIG_FIELDS } from '../../../src/config/fields.js';
-import {
-  UPSTREAM_PATHS,
-  joinUpstreamUrl,
-  normalizeUpstreamBaseUrl,
-  upstreamPathFor,
-} from '../../../src/upstream/upstream-url.js';
+import { UPSTREAM_PATHS, joinUpstreamUrl, normalizeUpstreamBaseUrl, upstreamPathFor } from '../../../src/upstream/upstream-url.js';
 
 describe('normalizeUpstreamBaseUrl', () => {
   it.each([

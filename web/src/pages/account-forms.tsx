@@ -34,8 +34,8 @@ export function ImportAccountForm({ onDone }: { onDone: () => Promise<void> }) {
     setBusy(true);
     try {
       const body: Record<string, unknown> = { auth };
-      if (name.trim()) body['name'] = name.trim();
-      if (concurrency.trim()) body['image_concurrency'] = parseConcurrency(concurrency.trim());
+      if (name.trim()) body.name = name.trim();
+      if (concurrency.trim()) body.image_concurrency = parseConcurrency(concurrency.trim());
       const result = await api.post<ImportResult>('/accounts/import', body);
       setAuth('');
       setName('');
@@ -55,12 +55,25 @@ export function ImportAccountForm({ onDone }: { onDone: () => Promise<void> }) {
       <Field label="auth.json" hint="paste it, or choose the file below">
         <textarea name="auth" rows={5} required spellcheck={false} autocomplete="off" value={auth} onInput={(e) => setAuth(e.currentTarget.value)} />
       </Field>
-      <Field label="auth.json file"><input type="file" name="auth_file" accept=".json,application/json" onChange={readFile} /></Field>
-      <Field label="Name" hint="optional: defaults to the account's email or id"><input name="name" value={name} onInput={(e) => setName(e.currentTarget.value)} /></Field>
-      <Field label="Image concurrency" hint={`optional, ${describeLimitHint(CONCURRENCY)}: blank keeps an existing account's, or ${CONCURRENCY.default} for a new one`}><input name="image_concurrency" inputMode="numeric" value={concurrency} onInput={(e) => setConcurrency(e.currentTarget.value)} /></Field>
+      <Field label="auth.json file">
+        <input type="file" name="auth_file" accept=".json,application/json" onChange={readFile} />
+      </Field>
+      <Field label="Name" hint="optional: defaults to the account's email or id">
+        <input name="name" value={name} onInput={(e) => setName(e.currentTarget.value)} />
+      </Field>
+      <Field
+        label="Image concurrency"
+        hint={`optional, ${describeLimitHint(CONCURRENCY)}: blank keeps an existing account's, or ${CONCURRENCY.default} for a new one`}
+      >
+        <input name="image_concurrency" inputMode="numeric" value={concurrency} onInput={(e) => setConcurrency(e.currentTarget.value)} />
+      </Field>
       <ErrorNote message={error} />
       <Notice message={notice} />
-      <div class="actions"><button type="submit" class="primary" disabled={busy}>Import account</button></div>
+      <div class="actions">
+        <button type="submit" class="primary" disabled={busy}>
+          Import account
+        </button>
+      </div>
     </form>
   );
 }
@@ -77,7 +90,7 @@ export function EditAccountForm({ account, onDone, onCancel }: { account: Accoun
     try {
       const body: Record<string, unknown> = { image_enabled: imageEnabled, image_concurrency: parseConcurrency(concurrency), status };
       // The API shows the proxy with its password masked: send it only when the operator changed it.
-      if (proxy !== (account.proxy ?? '')) body['proxy_url'] = proxy.trim() === '' ? null : proxy.trim();
+      if (proxy !== (account.proxy ?? '')) body.proxy_url = proxy.trim() === '' ? null : proxy.trim();
       await api.patch(`/accounts/${encodeURIComponent(account.id)}`, body);
       setError(null);
       await onDone();
@@ -87,19 +100,29 @@ export function EditAccountForm({ account, onDone, onCancel }: { account: Accoun
   };
   return (
     <form class="form-grid" onSubmit={submit} aria-label={`Edit account ${account.name}`}>
-      <label class="check"><input type="checkbox" name="image_enabled" checked={imageEnabled} onChange={(e) => setImageEnabled(e.currentTarget.checked)} /> Image access</label>
-      <Field label="Image concurrency" hint={describeLimitHint(CONCURRENCY)}><input name="image_concurrency" inputMode="numeric" value={concurrency} onInput={(e) => setConcurrency(e.currentTarget.value)} /></Field>
+      <label class="check">
+        <input type="checkbox" name="image_enabled" checked={imageEnabled} onChange={(e) => setImageEnabled(e.currentTarget.checked)} /> Image access
+      </label>
+      <Field label="Image concurrency" hint={describeLimitHint(CONCURRENCY)}>
+        <input name="image_concurrency" inputMode="numeric" value={concurrency} onInput={(e) => setConcurrency(e.currentTarget.value)} />
+      </Field>
       <Field label="Status">
         <select name="status" value={status} onChange={(e) => setStatus(e.currentTarget.value as Account['status'])}>
           <option value="active">active</option>
           <option value="disabled">disabled</option>
         </select>
       </Field>
-      <Field label="Proxy" hint="http(s)/socks5 URL, empty = direct"><input name="proxy_url" value={proxy} onInput={(e) => setProxy(e.currentTarget.value)} /></Field>
+      <Field label="Proxy" hint="http(s)/socks5 URL, empty = direct">
+        <input name="proxy_url" value={proxy} onInput={(e) => setProxy(e.currentTarget.value)} />
+      </Field>
       <ErrorNote message={error} />
       <div class="actions">
-        <button type="submit" class="primary">Save account</button>
-        <button type="button" onClick={onCancel}>Cancel</button>
+        <button type="submit" class="primary">
+          Save account
+        </button>
+        <button type="button" onClick={onCancel}>
+          Cancel
+        </button>
       </div>
     </form>
   );

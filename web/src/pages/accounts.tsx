@@ -42,29 +42,59 @@ function AccountRow({ row, now, onChanged }: { row: Row; now: number; onChanged:
         {a.needs_reimport ? <span class="badge bad">needs re-import</span> : null}
       </div>
       <dl class="facts">
-        <dt>Plan</dt><dd>{a.plan_type ?? '—'}</dd>
-        <dt>Image access</dt><dd>{a.image_enabled ? 'on' : 'off'}</dd>
-        <dt>Concurrency</dt><dd data-testid="account-concurrency">{a.image_concurrency}</dd>
-        <dt>In flight</dt><dd>{row.health?.in_flight ?? '—'}</dd>
+        <dt>Plan</dt>
+        <dd>{a.plan_type ?? '—'}</dd>
+        <dt>Image access</dt>
+        <dd>{a.image_enabled ? 'on' : 'off'}</dd>
+        <dt>Concurrency</dt>
+        <dd data-testid="account-concurrency">{a.image_concurrency}</dd>
+        <dt>In flight</dt>
+        <dd>{row.health?.in_flight ?? '—'}</dd>
         <dt>Token expires</dt>
-        <dd>{a.access_token_expires_at === null ? 'unknown' : <time dateTime={new Date(a.access_token_expires_at).toISOString()}>{formatCountdown(a.access_token_expires_at - now)}</time>}</dd>
-        <dt>Last refresh</dt><dd>{formatTime(a.last_refresh_at)}</dd>
-        <dt>Proxy</dt><dd>{a.proxy ?? 'direct'}</dd>
-        <dt>Last error</dt><dd class={a.last_error ? 'bad-text' : ''}>{a.last_error ?? '—'}</dd>
+        <dd>
+          {a.access_token_expires_at === null ? (
+            'unknown'
+          ) : (
+            <time dateTime={new Date(a.access_token_expires_at).toISOString()}>{formatCountdown(a.access_token_expires_at - now)}</time>
+          )}
+        </dd>
+        <dt>Last refresh</dt>
+        <dd>{formatTime(a.last_refresh_at)}</dd>
+        <dt>Proxy</dt>
+        <dd>{a.proxy ?? 'direct'}</dd>
+        <dt>Last error</dt>
+        <dd class={a.last_error ? 'bad-text' : ''}>{a.last_error ?? '—'}</dd>
         <dt>Cooldown</dt>
         <dd>
-          {cooldowns.length === 0 ? 'none' : cooldowns.map((c) => (
-            <span class="cooldown">{c.cause} on {c.gateway}, {formatCountdown(c.until_ms - now)} left{c.failures > 0 ? ` (${c.failures} failures)` : ''}</span>
-          ))}
+          {cooldowns.length === 0
+            ? 'none'
+            : cooldowns.map((c) => (
+                <span class="cooldown">
+                  {c.cause} on {c.gateway}, {formatCountdown(c.until_ms - now)} left{c.failures > 0 ? ` (${c.failures} failures)` : ''}
+                </span>
+              ))}
         </dd>
       </dl>
       <ErrorNote message={error} />
       {editing ? (
-        <EditAccountForm account={a} onCancel={() => setEditing(false)} onDone={async () => { setEditing(false); await onChanged(); }} />
+        <EditAccountForm
+          account={a}
+          onCancel={() => setEditing(false)}
+          onDone={async () => {
+            setEditing(false);
+            await onChanged();
+          }}
+        />
       ) : (
         <div class="actions">
-          <button type="button" onClick={() => setEditing(true)}>Edit</button>
-          {cooldowns.length > 0 ? <button type="button" onClick={act(() => api.delete(`${path}/cooldown`))}>Clear cooldown</button> : null}
+          <button type="button" onClick={() => setEditing(true)}>
+            Edit
+          </button>
+          {cooldowns.length > 0 ? (
+            <button type="button" onClick={act(() => api.delete(`${path}/cooldown`))}>
+              Clear cooldown
+            </button>
+          ) : null}
           <ConfirmButton label="Delete" question={`Delete account ${a.name}?`} onConfirm={act(() => api.delete(path))} />
         </div>
       )}
@@ -80,14 +110,20 @@ export function AccountsPage() {
   return (
     <>
       <h1>Accounts</h1>
-      <Section title="Import account"><ImportAccountForm onDone={accounts.reload} /></Section>
+      <Section title="Import account">
+        <ImportAccountForm onDone={accounts.reload} />
+      </Section>
       <ErrorNote message={accounts.error} />
       {accounts.data && accounts.data.gatewaysDown.length > 0 ? (
-        <p class="error" role="alert">No answer from: {accounts.data.gatewaysDown.join(', ')} (their in-flight counts and cooldowns are missing).</p>
+        <p class="error" role="alert">
+          No answer from: {accounts.data.gatewaysDown.join(', ')} (their in-flight counts and cooldowns are missing).
+        </p>
       ) : null}
       <div class="list">
         {accounts.data?.rows.length === 0 ? <p>No accounts yet.</p> : null}
-        {accounts.data?.rows.map((row) => <AccountRow key={row.account.id} row={row} now={now} onChanged={accounts.reload} />)}
+        {accounts.data?.rows.map((row) => (
+          <AccountRow key={row.account.id} row={row} now={now} onChanged={accounts.reload} />
+        ))}
       </div>
     </>
   );

@@ -5,7 +5,10 @@ import type { Job } from '../types.js';
 import { ErrorNote, Field, Section, formatClock, useLoad, TableWrap } from '../ui.js';
 
 /** Every status, each once (the type makes a new server status break this build). */
-const STATUS_CHOICES = { queued: true, running: true, succeeded: true, failed: true, cancelled: true, expired: true } as const satisfies Record<Job['status'], true>;
+const STATUS_CHOICES = { queued: true, running: true, succeeded: true, failed: true, cancelled: true, expired: true } as const satisfies Record<
+  Job['status'],
+  true
+>;
 /** Characters of the id hash shown (the CLI's `jobs show` takes this many). */
 const SHORT_ID_CHARS = 12;
 const LIST_LIMIT = 100;
@@ -25,18 +28,26 @@ function JobRow({ job, onCancel }: { job: Job; onCancel: (job: Job) => void }) {
   return (
     <tr class={isBad(job) ? 'row-bad' : ''}>
       <td>{formatClock(job.created_at)}</td>
-      <td><code title={job.id}>{short}</code></td>
+      <td>
+        <code title={job.id}>{short}</code>
+      </td>
       <td>
         <span class="actions">
-          {job.status}{isOpen(job) && job.cancel_requested ? ' (cancelling…)' : ''}
+          {job.status}
+          {isOpen(job) && job.cancel_requested ? ' (cancelling…)' : ''}
           {isOpen(job) && !job.cancel_requested ? (
-            <button type="button" class="danger" aria-label={`Cancel job ${short}`} onClick={() => onCancel(job)}>Cancel</button>
+            <button type="button" class="danger" aria-label={`Cancel job ${short}`} onClick={() => onCancel(job)}>
+              Cancel
+            </button>
           ) : null}
         </span>
       </td>
       <td>{job.key_name ?? job.key_id}</td>
       <td>{job.endpoint}</td>
-      <td>{job.error_code ?? '—'}{job.http_status === null ? '' : ` (${job.http_status})`}</td>
+      <td>
+        {job.error_code ?? '—'}
+        {job.http_status === null ? '' : ` (${job.http_status})`}
+      </td>
       <td>{formatSpan(job.created_at, job.started_at, job.status === 'queued')}</td>
       <td>{formatSpan(job.started_at, job.finished_at, job.status === 'running')}</td>
     </tr>
@@ -66,11 +77,15 @@ export function JobsSection({ pollMs }: { pollMs: number | null }) {
   return (
     <Section title="Async jobs">
       <form class="form-grid filters" onSubmit={(e) => e.preventDefault()} aria-label="Job filters">
-        <Field label="Key" hint="name or id"><input name="job_key" value={filters.key} onChange={set('key')} /></Field>
+        <Field label="Key" hint="name or id">
+          <input name="job_key" value={filters.key} onChange={set('key')} />
+        </Field>
         <Field label="Job status">
           <select name="job_status" value={filters.status} onChange={set('status')}>
             <option value="">any</option>
-            {Object.keys(STATUS_CHOICES).map((s) => <option value={s}>{s}</option>)}
+            {Object.keys(STATUS_CHOICES).map((s) => (
+              <option value={s}>{s}</option>
+            ))}
           </select>
         </Field>
       </form>
@@ -80,10 +95,21 @@ export function JobsSection({ pollMs }: { pollMs: number | null }) {
         <TableWrap label="Async jobs table">
           <table aria-label="Async jobs">
             <thead>
-              <tr><th>Created</th><th>Job</th><th>Status</th><th>Key</th><th>Endpoint</th><th>Error</th><th>Waited</th><th>Ran</th></tr>
+              <tr>
+                <th>Created</th>
+                <th>Job</th>
+                <th>Status</th>
+                <th>Key</th>
+                <th>Endpoint</th>
+                <th>Error</th>
+                <th>Waited</th>
+                <th>Ran</th>
+              </tr>
             </thead>
             <tbody>
-              {jobs.data.map((job) => <JobRow key={job.id} job={job} onCancel={(j) => void cancel(j)} />)}
+              {jobs.data.map((job) => (
+                <JobRow key={job.id} job={job} onCancel={(j) => void cancel(j)} />
+              ))}
             </tbody>
           </table>
         </TableWrap>

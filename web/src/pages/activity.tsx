@@ -17,7 +17,18 @@ function EventTable({ events, withLinks }: { events: LogEvent[]; withLinks: bool
     <TableWrap label="Request-log lines">
       <table>
         <thead>
-          <tr><th>Time</th><th>Request</th><th>Key</th><th>Account</th><th>Event</th><th>Status</th><th>Error class</th><th>Duration</th><th>Images</th><th>Tokens</th></tr>
+          <tr>
+            <th>Time</th>
+            <th>Request</th>
+            <th>Key</th>
+            <th>Account</th>
+            <th>Event</th>
+            <th>Status</th>
+            <th>Error class</th>
+            <th>Duration</th>
+            <th>Images</th>
+            <th>Tokens</th>
+          </tr>
         </thead>
         <tbody>
           {events.map((e) => (
@@ -46,16 +57,26 @@ function RequestDetail({ requestId }: { requestId: string }) {
   const first = lines.data?.[0];
   return (
     <>
-      <h1>Request <code>{requestId}</code></h1>
-      <p><a href="#/activity">← Back to Activity</a></p>
+      <h1>
+        Request <code>{requestId}</code>
+      </h1>
+      <p>
+        <a href="#/activity">← Back to Activity</a>
+      </p>
       <ErrorNote message={lines.error} />
       {first ? (
         <Section title={`${lines.data!.length} line(s): attempts in order`}>
           <dl class="facts">
-            <dt>Endpoint</dt><dd>{first.endpoint}</dd>
-            <dt>Model</dt><dd>{first.model}</dd>
-            <dt>Size / quality</dt><dd>{first.size ?? 'auto'} / {first.quality ?? 'auto'}</dd>
-            <dt>Images asked</dt><dd>{first.n}</dd>
+            <dt>Endpoint</dt>
+            <dd>{first.endpoint}</dd>
+            <dt>Model</dt>
+            <dd>{first.model}</dd>
+            <dt>Size / quality</dt>
+            <dd>
+              {first.size ?? 'auto'} / {first.quality ?? 'auto'}
+            </dd>
+            <dt>Images asked</dt>
+            <dd>{first.n}</dd>
           </dl>
           <EventTable events={lines.data!} withLinks={false} />
         </Section>
@@ -82,8 +103,12 @@ export function ActivityPage({ requestId }: { requestId: string | null }) {
       <JobsSection pollMs={live ? REFRESH_MS : null} />
       <Section title="Request filters">
         <form class="form-grid filters" onSubmit={(e) => e.preventDefault()} aria-label="Activity filters">
-          <Field label="Key" hint="name or id"><input name="key" value={filters.key} onChange={set('key')} /></Field>
-          <Field label="Account"><input name="account" value={filters.account} onChange={set('account')} /></Field>
+          <Field label="Key" hint="name or id">
+            <input name="key" value={filters.key} onChange={set('key')} />
+          </Field>
+          <Field label="Account">
+            <input name="account" value={filters.account} onChange={set('account')} />
+          </Field>
           <Field label="Status">
             <select name="status" value={filters.status} onChange={set('status')}>
               <option value="">any</option>
@@ -95,8 +120,12 @@ export function ActivityPage({ requestId }: { requestId: string | null }) {
               <option value="503">503</option>
             </select>
           </Field>
-          <Field label="Error class"><input name="error_class" value={filters.error_class} onChange={set('error_class')} /></Field>
-          <label class="check"><input type="checkbox" checked={live} onChange={(e) => setLive(e.currentTarget.checked)} /> Live (every {REFRESH_MS / 1000} s)</label>
+          <Field label="Error class">
+            <input name="error_class" value={filters.error_class} onChange={set('error_class')} />
+          </Field>
+          <label class="check">
+            <input type="checkbox" checked={live} onChange={(e) => setLive(e.currentTarget.checked)} /> Live (every {REFRESH_MS / 1000} s)
+          </label>
         </form>
       </Section>
       <ErrorNote message={events.error} />

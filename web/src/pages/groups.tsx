@@ -4,9 +4,18 @@ import { api, describeError } from '../api.js';
 import type { Group } from '../types.js';
 import { ConfirmButton, ErrorNote, Field, Section, useLoad } from '../ui.js';
 
-const splitNames = (raw: string): string[] => raw.split(',').map((s) => s.trim()).filter(Boolean);
+const splitNames = (raw: string): string[] =>
+  raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
-function GroupForm({ initial, submitLabel, onSubmit, onCancel }: {
+function GroupForm({
+  initial,
+  submitLabel,
+  onSubmit,
+  onCancel,
+}: {
   initial?: Group;
   submitLabel: string;
   onSubmit: (body: { name: string; accounts: string[] }) => Promise<void>;
@@ -30,12 +39,22 @@ function GroupForm({ initial, submitLabel, onSubmit, onCancel }: {
   };
   return (
     <form class="form-grid" onSubmit={submit} aria-label={initial ? `Edit group ${initial.name}` : 'Create group'}>
-      <Field label="Name"><input name="name" required value={name} onInput={(e) => setName(e.currentTarget.value)} /></Field>
-      <Field label="Accounts" hint="names, comma-separated, in order"><input name="accounts" value={accounts} onInput={(e) => setAccounts(e.currentTarget.value)} /></Field>
+      <Field label="Name">
+        <input name="name" required value={name} onInput={(e) => setName(e.currentTarget.value)} />
+      </Field>
+      <Field label="Accounts" hint="names, comma-separated, in order">
+        <input name="accounts" value={accounts} onInput={(e) => setAccounts(e.currentTarget.value)} />
+      </Field>
       <ErrorNote message={error} />
       <div class="actions">
-        <button type="submit" class="primary">{submitLabel}</button>
-        {onCancel ? <button type="button" onClick={onCancel}>Cancel</button> : null}
+        <button type="submit" class="primary">
+          {submitLabel}
+        </button>
+        {onCancel ? (
+          <button type="button" onClick={onCancel}>
+            Cancel
+          </button>
+        ) : null}
       </div>
     </form>
   );
@@ -55,18 +74,27 @@ function GroupRow({ group, onChanged }: { group: Group; onChanged: () => Promise
   };
   return (
     <article class="item" aria-label={`Group ${group.name}`}>
-      <div class="item-head"><h3>{group.name}</h3></div>
+      <div class="item-head">
+        <h3>{group.name}</h3>
+      </div>
       <p>{group.accounts.length === 0 ? 'No accounts.' : group.accounts.join(' → ')}</p>
       <ErrorNote message={error} />
       {editing ? (
-        <GroupForm initial={group} submitLabel="Save group" onCancel={() => setEditing(false)} onSubmit={async (body) => {
-          await api.patch(path, body);
-          setEditing(false);
-          await onChanged();
-        }} />
+        <GroupForm
+          initial={group}
+          submitLabel="Save group"
+          onCancel={() => setEditing(false)}
+          onSubmit={async (body) => {
+            await api.patch(path, body);
+            setEditing(false);
+            await onChanged();
+          }}
+        />
       ) : (
         <div class="actions">
-          <button type="button" onClick={() => setEditing(true)}>Edit</button>
+          <button type="button" onClick={() => setEditing(true)}>
+            Edit
+          </button>
           <ConfirmButton label="Delete" question={`Delete group ${group.name}?`} onConfirm={remove} />
         </div>
       )}
@@ -85,11 +113,15 @@ export function GroupsPage() {
   return (
     <>
       <h1>Groups</h1>
-      <Section title="New group"><GroupForm submitLabel="Create group" onSubmit={create} /></Section>
+      <Section title="New group">
+        <GroupForm submitLabel="Create group" onSubmit={create} />
+      </Section>
       <ErrorNote message={groups.error} />
       <div class="list">
         {groups.data?.length === 0 ? <p>No groups yet.</p> : null}
-        {groups.data?.map((g) => <GroupRow key={g.id} group={g} onChanged={groups.reload} />)}
+        {groups.data?.map((g) => (
+          <GroupRow key={g.id} group={g} onChanged={groups.reload} />
+        ))}
       </div>
     </>
   );

@@ -19,13 +19,25 @@ export type KeyBody = {
 const text = (n: number | null | undefined): string => (n === null || n === undefined ? '' : String(n));
 
 function buildRouting(mode: string, accounts: string, group: string): Routing {
-  if (mode === 'accounts') return { mode: 'accounts', accounts: accounts.split(',').map((s) => s.trim()).filter(Boolean) };
+  if (mode === 'accounts')
+    return {
+      mode: 'accounts',
+      accounts: accounts
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    };
   if (mode === 'group') return { mode: 'group', group: group.trim() };
   return { mode: 'all' };
 }
 
 /** Create (no `initial`) or edit a key; `onSubmit` sends it and throws the API's error. */
-export function KeyForm({ initial, submitLabel, onSubmit, onCancel }: {
+export function KeyForm({
+  initial,
+  submitLabel,
+  onSubmit,
+  onCancel,
+}: {
   initial?: Key;
   submitLabel: string;
   onSubmit: (body: KeyBody) => Promise<void>;
@@ -66,14 +78,18 @@ export function KeyForm({ initial, submitLabel, onSubmit, onCancel }: {
   };
   return (
     <form class="form-grid" onSubmit={submit} aria-label={initial ? `Edit key ${initial.name}` : 'Create key'}>
-      <Field label="Name"><input name="name" required value={name} onInput={(e) => setName(e.currentTarget.value)} /></Field>
+      <Field label="Name">
+        <input name="name" required value={name} onInput={(e) => setName(e.currentTarget.value)} />
+      </Field>
       <Field label="Status">
         <select name="status" value={status} onChange={(e) => setStatus(e.currentTarget.value as 'active' | 'disabled')}>
           <option value="active">active</option>
           <option value="disabled">disabled</option>
         </select>
       </Field>
-      <label class="check"><input type="checkbox" name="image_enabled" checked={imageEnabled} onChange={(e) => setImageEnabled(e.currentTarget.checked)} /> Image access</label>
+      <label class="check">
+        <input type="checkbox" name="image_enabled" checked={imageEnabled} onChange={(e) => setImageEnabled(e.currentTarget.checked)} /> Image access
+      </label>
       <Field label="Max concurrency" hint={describeLimitHint(FIELD_LIMITS.keyMaxConcurrency)}>
         <input name="max_concurrency" inputMode="numeric" value={maxConc} onInput={(e) => setMaxConc(e.currentTarget.value)} />
       </Field>
@@ -96,12 +112,20 @@ export function KeyForm({ initial, submitLabel, onSubmit, onCancel }: {
         </Field>
       ) : null}
       {mode === 'group' ? (
-        <Field label="Group"><input name="routing_group" value={group} onInput={(e) => setGroup(e.currentTarget.value)} /></Field>
+        <Field label="Group">
+          <input name="routing_group" value={group} onInput={(e) => setGroup(e.currentTarget.value)} />
+        </Field>
       ) : null}
       <ErrorNote message={error} />
       <div class="actions">
-        <button type="submit" class="primary" disabled={busy}>{submitLabel}</button>
-        {onCancel ? <button type="button" onClick={onCancel}>Cancel</button> : null}
+        <button type="submit" class="primary" disabled={busy}>
+          {submitLabel}
+        </button>
+        {onCancel ? (
+          <button type="button" onClick={onCancel}>
+            Cancel
+          </button>
+        ) : null}
       </div>
     </form>
   );

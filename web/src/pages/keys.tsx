@@ -15,7 +15,9 @@ function QuotaBar({ used, limit }: { used: number; limit: number | null }) {
   return (
     <span class="quota">
       <meter min={0} max={Math.max(limit, 1)} value={Math.min(used, limit)} high={limit * 0.9} aria-label="quota used" />
-      <span>{formatCount(used)} / {formatCount(limit)}</span>
+      <span>
+        {formatCount(used)} / {formatCount(limit)}
+      </span>
     </span>
   );
 }
@@ -32,11 +34,19 @@ function SecretOnce({ name, secret, onDone }: { name: string; secret: string; on
   };
   return (
     <section class="secret" aria-label="New key secret">
-      <p><strong>Key “{name}” created.</strong> Copy its secret now: it is shown only this once.</p>
-      <output class="secret-value" data-testid="new-secret">{secret}</output>
+      <p>
+        <strong>Key “{name}” created.</strong> Copy its secret now: it is shown only this once.
+      </p>
+      <output class="secret-value" data-testid="new-secret">
+        {secret}
+      </output>
       <div class="actions">
-        <button type="button" class="primary" onClick={copy}>Copy secret</button>
-        <button type="button" onClick={onDone}>Done</button>
+        <button type="button" class="primary" onClick={copy}>
+          Copy secret
+        </button>
+        <button type="button" onClick={onDone}>
+          Done
+        </button>
       </div>
       <Notice message={copied} />
     </section>
@@ -73,32 +83,55 @@ function KeyRow({ keyView, onChanged }: { keyView: Key; onChanged: () => Promise
   return (
     <article class="item" aria-label={`Key ${k.name}`}>
       <div class="item-head">
-        <h3>{k.name} <code>{k.prefix}…</code></h3>
+        <h3>
+          {k.name} <code>{k.prefix}…</code>
+        </h3>
         <span class={`badge ${k.status}`}>{k.status}</span>
       </div>
       <dl class="facts">
         <dt>Image access</dt>
         <dd>
           <label class="switch">
-            <input type="checkbox" role="switch" checked={k.image_enabled} aria-checked={k.image_enabled} onChange={toggleImage} aria-label={`Image access for ${k.name}`} />
+            <input
+              type="checkbox"
+              role="switch"
+              checked={k.image_enabled}
+              aria-checked={k.image_enabled}
+              onChange={toggleImage}
+              aria-label={`Image access for ${k.name}`}
+            />
             {k.image_enabled ? 'on' : 'off'}
           </label>
         </dd>
-        <dt>Max concurrency</dt><dd>{limitText(k.max_concurrency)}</dd>
-        <dt>Min interval</dt><dd>{limitText(k.min_start_interval_ms, ' ms')}</dd>
-        <dt>Quota</dt><dd><QuotaBar used={k.usage.total_tokens} limit={k.quota_tokens} /></dd>
-        <dt>Routing</dt><dd>{describeRouting(k.routing)}</dd>
-        <dt>Images</dt><dd>{formatCount(k.usage.images)}</dd>
-        <dt>Requests</dt><dd>{formatCount(k.usage.requests)} ({formatCount(k.usage.successes)} ok)</dd>
-        <dt>Usage tokens</dt><dd>{formatCount(k.usage.total_tokens)}</dd>
-        <dt>Last used</dt><dd>{formatTime(k.usage.last_used_at)}</dd>
+        <dt>Max concurrency</dt>
+        <dd>{limitText(k.max_concurrency)}</dd>
+        <dt>Min interval</dt>
+        <dd>{limitText(k.min_start_interval_ms, ' ms')}</dd>
+        <dt>Quota</dt>
+        <dd>
+          <QuotaBar used={k.usage.total_tokens} limit={k.quota_tokens} />
+        </dd>
+        <dt>Routing</dt>
+        <dd>{describeRouting(k.routing)}</dd>
+        <dt>Images</dt>
+        <dd>{formatCount(k.usage.images)}</dd>
+        <dt>Requests</dt>
+        <dd>
+          {formatCount(k.usage.requests)} ({formatCount(k.usage.successes)} ok)
+        </dd>
+        <dt>Usage tokens</dt>
+        <dd>{formatCount(k.usage.total_tokens)}</dd>
+        <dt>Last used</dt>
+        <dd>{formatTime(k.usage.last_used_at)}</dd>
       </dl>
       <ErrorNote message={error} />
       {editing ? (
         <KeyForm initial={k} submitLabel="Save key" onSubmit={save} onCancel={() => setEditing(false)} />
       ) : (
         <div class="actions">
-          <button type="button" onClick={() => setEditing(true)}>Edit</button>
+          <button type="button" onClick={() => setEditing(true)}>
+            Edit
+          </button>
           <ConfirmButton label="Delete" question={`Delete key ${k.name}? Clients using it stop working.`} onConfirm={remove} />
         </div>
       )}
@@ -122,13 +155,24 @@ export function KeysPage() {
     <>
       <h1>Keys</h1>
       {created ? <SecretOnce name={created.name} secret={created.secret} onDone={() => setCreated(null)} /> : null}
-      <Section title="New key" actions={creating ? null : <button type="button" class="primary" onClick={() => setCreating(true)}>Create key</button>}>
+      <Section
+        title="New key"
+        actions={
+          creating ? null : (
+            <button type="button" class="primary" onClick={() => setCreating(true)}>
+              Create key
+            </button>
+          )
+        }
+      >
         {creating ? <KeyForm submitLabel="Create" onSubmit={create} onCancel={() => setCreating(false)} /> : null}
       </Section>
       <ErrorNote message={keys.error} />
       <div class="list">
         {keys.data?.length === 0 ? <p>No keys yet.</p> : null}
-        {keys.data?.map((k) => <KeyRow key={k.id} keyView={k} onChanged={keys.reload} />)}
+        {keys.data?.map((k) => (
+          <KeyRow key={k.id} keyView={k} onChanged={keys.reload} />
+        ))}
       </div>
     </>
   );

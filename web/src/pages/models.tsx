@@ -28,7 +28,11 @@ function AliasForm({ onSaved }: { onSaved: () => Promise<void> }) {
         <input name="upstream_model" required value={upstream} onInput={(e) => setUpstream(e.currentTarget.value)} />
       </Field>
       <ErrorNote message={error} />
-      <div class="actions"><button type="submit" class="primary">Save alias</button></div>
+      <div class="actions">
+        <button type="submit" class="primary">
+          Save alias
+        </button>
+      </div>
     </form>
   );
 }
@@ -47,8 +51,18 @@ function StrictSwitch({ settings, onChanged }: { settings: Settings; onChanged: 
   return (
     <>
       <label class="switch">
-        <input type="checkbox" role="switch" name="model_aliases_strict" checked={settings.model_aliases_strict} aria-checked={settings.model_aliases_strict} onChange={toggle} aria-label="Strict model names" />
-        {settings.model_aliases_strict ? 'Strict: an unknown model name is refused (400, naming the allowed names)' : 'Lenient: an unknown model name gets the default model'}
+        <input
+          type="checkbox"
+          role="switch"
+          name="model_aliases_strict"
+          checked={settings.model_aliases_strict}
+          aria-checked={settings.model_aliases_strict}
+          onChange={toggle}
+          aria-label="Strict model names"
+        />
+        {settings.model_aliases_strict
+          ? 'Strict: an unknown model name is refused (400, naming the allowed names)'
+          : 'Lenient: an unknown model name gets the default model'}
       </label>
       <ErrorNote message={error} />
     </>
@@ -69,17 +83,32 @@ function AliasTable({ rows, onChanged }: { rows: ModelAlias[]; onChanged: () => 
   return (
     <>
       <ErrorNote message={error} />
-      {rows.length === 0 ? <p>No aliases: only the served models (ALLOWED_MODELS) are known by name.</p> : (
+      {rows.length === 0 ? (
+        <p>No aliases: only the served models (ALLOWED_MODELS) are known by name.</p>
+      ) : (
         <TableWrap label="Model aliases table">
           <table aria-label="Model aliases">
-            <thead><tr><th scope="col">Model name</th><th scope="col">Kind</th><th scope="col">Upstream model</th><th scope="col">Actions</th></tr></thead>
+            <thead>
+              <tr>
+                <th scope="col">Model name</th>
+                <th scope="col">Kind</th>
+                <th scope="col">Upstream model</th>
+                <th scope="col">Actions</th>
+              </tr>
+            </thead>
             <tbody>
               {rows.map((r) => (
                 <tr key={r.alias}>
-                  <td><code>{r.alias}</code></td>
+                  <td>
+                    <code>{r.alias}</code>
+                  </td>
                   <td>{r.pattern ? 'prefix' : 'exact'}</td>
-                  <td><code>{r.upstream_model}</code></td>
-                  <td><ConfirmButton label="Remove" question={`Remove alias ${r.alias}?`} onConfirm={() => void remove(r.alias)} /></td>
+                  <td>
+                    <code>{r.upstream_model}</code>
+                  </td>
+                  <td>
+                    <ConfirmButton label="Remove" question={`Remove alias ${r.alias}?`} onConfirm={() => void remove(r.alias)} />
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -110,14 +139,18 @@ export function ModelsPage() {
     <>
       <h1>Models</h1>
       <p>
-        Which upstream model serves each model name a client asks for. An exact name wins, then a served model
-        (ALLOWED_MODELS, the first is the default), then the longest matching prefix pattern. Running gateways pick
-        changes up within a second.
+        Which upstream model serves each model name a client asks for. An exact name wins, then a served model (ALLOWED_MODELS, the first is the default), then
+        the longest matching prefix pattern. Running gateways pick changes up within a second.
       </p>
       <ErrorNote message={settings.error} />
       <Section title="Unknown model names">{settings.data ? <StrictSwitch settings={settings.data} onChanged={settings.reload} /> : null}</Section>
-      <Section title="Set an alias"><AliasForm onSaved={aliases.reload} /></Section>
-      <Section title="Aliases" actions={<ConfirmButton label="Reset to defaults" question="Replace every alias with the defaults?" onConfirm={() => void reset()} />}>
+      <Section title="Set an alias">
+        <AliasForm onSaved={aliases.reload} />
+      </Section>
+      <Section
+        title="Aliases"
+        actions={<ConfirmButton label="Reset to defaults" question="Replace every alias with the defaults?" onConfirm={() => void reset()} />}
+      >
         <ErrorNote message={aliases.error} />
         <Notice message={notice} />
         {aliases.data ? <AliasTable rows={aliases.data} onChanged={aliases.reload} /> : null}

@@ -21,24 +21,48 @@ function Charts({ o }: { o: Overview }) {
   return (
     <>
       <div class="stats">
-        <div class="stat"><span class="stat-value">{formatCount(o.totals.requests)}</span><span>requests</span></div>
-        <div class="stat"><span class="stat-value">{formatCount(o.totals.images)}</span><span>images</span></div>
-        <div class="stat"><span class="stat-value">{successRate}</span><span>success rate</span></div>
-        <div class="stat"><span class="stat-value">{formatCount(o.totals.failures)}</span><span>failures</span></div>
+        <div class="stat">
+          <span class="stat-value">{formatCount(o.totals.requests)}</span>
+          <span>requests</span>
+        </div>
+        <div class="stat">
+          <span class="stat-value">{formatCount(o.totals.images)}</span>
+          <span>images</span>
+        </div>
+        <div class="stat">
+          <span class="stat-value">{successRate}</span>
+          <span>success rate</span>
+        </div>
+        <div class="stat">
+          <span class="stat-value">{formatCount(o.totals.failures)}</span>
+          <span>failures</span>
+        </div>
       </div>
       <div class="charts">
-        <LineChart title="Requests and images per minute" labels={labels} series={[
-          { label: 'requests', className: 's1', values: o.series.map((m) => m.requests) },
-          { label: 'images', className: 's2', values: o.series.map((m) => m.images) },
-        ]} />
+        <LineChart
+          title="Requests and images per minute"
+          labels={labels}
+          series={[
+            { label: 'requests', className: 's1', values: o.series.map((m) => m.requests) },
+            { label: 'images', className: 's2', values: o.series.map((m) => m.images) },
+          ]}
+        />
         <LineChart title="Success rate (%)" labels={labels} fixedMax={100} unit="%" series={[{ label: 'success rate', className: 's3', values: rate }]} />
-        <LineChart title="Latency (ms)" labels={labels} unit=" ms" series={[
-          { label: 'p50', className: 's1', values: o.series.map((m) => m.latency_p50_ms) },
-          { label: 'p95', className: 's4', values: o.series.map((m) => m.latency_p95_ms) },
-        ]} />
+        <LineChart
+          title="Latency (ms)"
+          labels={labels}
+          unit=" ms"
+          series={[
+            { label: 'p50', className: 's1', values: o.series.map((m) => m.latency_p50_ms) },
+            { label: 'p95', className: 's4', values: o.series.map((m) => m.latency_p95_ms) },
+          ]}
+        />
         <BarList title="Failures by class" rows={sumFailuresByClass(o)} empty="No failures in this window." />
-        <BarList title="Per-account load (upstream attempts)" empty="No upstream attempts in this window."
-          rows={o.accounts.map((a) => ({ label: a.account, value: a.attempts, note: a.failures > 0 ? ` (${a.failures} failed)` : '' }))} />
+        <BarList
+          title="Per-account load (upstream attempts)"
+          empty="No upstream attempts in this window."
+          rows={o.accounts.map((a) => ({ label: a.account, value: a.attempts, note: a.failures > 0 ? ` (${a.failures} failed)` : '' }))}
+        />
       </div>
     </>
   );
@@ -55,7 +79,9 @@ export function OverviewPage() {
       <form class="inline-form" onSubmit={(e) => e.preventDefault()} aria-label="Overview window">
         <Field label="Window">
           <select name="minutes" value={String(minutes)} onChange={(e) => setMinutes(Number(e.currentTarget.value))}>
-            {WINDOWS.map((w) => <option value={String(w)}>last {w >= 60 ? `${w / 60} h` : `${w} min`}</option>)}
+            {WINDOWS.map((w) => (
+              <option value={String(w)}>last {w >= 60 ? `${w / 60} h` : `${w} min`}</option>
+            ))}
           </select>
         </Field>
       </form>

@@ -19,8 +19,20 @@ const KINDS = {
 
 const FIELDS = [
   { name: 'codex_client_version', label: 'Codex client version', hint: 'sent to the upstream as the client version', kind: 'text' },
-  { name: 'log_max_file_bytes', label: 'Log file size limit (bytes)', hint: 'rotate the request log beyond this', kind: 'integer', limit: FIELD_LIMITS.logMaxFileBytes },
-  { name: 'log_max_file_age_ms', label: 'Log file age limit (ms)', hint: 'rotate the request log after this', kind: 'integer', limit: FIELD_LIMITS.logMaxFileAgeMs },
+  {
+    name: 'log_max_file_bytes',
+    label: 'Log file size limit (bytes)',
+    hint: 'rotate the request log beyond this',
+    kind: 'integer',
+    limit: FIELD_LIMITS.logMaxFileBytes,
+  },
+  {
+    name: 'log_max_file_age_ms',
+    label: 'Log file age limit (ms)',
+    hint: 'rotate the request log after this',
+    kind: 'integer',
+    limit: FIELD_LIMITS.logMaxFileAgeMs,
+  },
   { name: 'log_max_files', label: 'Log files kept', hint: 'older rotated files are deleted', kind: 'integer', limit: FIELD_LIMITS.logMaxFiles },
   {
     name: 'cors_allowed_origins',
@@ -55,7 +67,14 @@ const FIELDS = [
     kind: 'choice',
     choices: ['fanout', 'passthrough'],
   },
-] as const satisfies ReadonlyArray<{ name: keyof Settings; label: string; hint: string; kind: keyof typeof KINDS; choices?: readonly string[]; limit?: FieldLimit }>;
+] as const satisfies ReadonlyArray<{
+  name: keyof Settings;
+  label: string;
+  hint: string;
+  kind: keyof typeof KINDS;
+  choices?: readonly string[];
+  limit?: FieldLimit;
+}>;
 
 /** A field's hint, with the range of an integer setting (from the server's FIELD_LIMITS). */
 const describeHint = (f: (typeof FIELDS)[number]): string => ('limit' in f ? `${f.hint} (${formatLimitRange(f.limit)})` : f.hint);
@@ -93,18 +112,36 @@ export function SettingsPage() {
             <Field label={f.label} hint={describeHint(f)}>
               {'choices' in f ? (
                 <select name={f.name} value={values[f.name] ?? ''} onChange={(e) => setValues({ ...values, [f.name]: e.currentTarget.value })}>
-                  {f.choices.map((choice) => <option value={choice}>{choice}</option>)}
+                  {f.choices.map((choice) => (
+                    <option value={choice}>{choice}</option>
+                  ))}
                 </select>
               ) : f.kind === 'list' ? (
-                <textarea name={f.name} rows={3} spellcheck={false} autocomplete="off" value={values[f.name] ?? ''} onInput={(e) => setValues({ ...values, [f.name]: e.currentTarget.value })} />
+                <textarea
+                  name={f.name}
+                  rows={3}
+                  spellcheck={false}
+                  autocomplete="off"
+                  value={values[f.name] ?? ''}
+                  onInput={(e) => setValues({ ...values, [f.name]: e.currentTarget.value })}
+                />
               ) : (
-                <input name={f.name} inputMode={f.kind === 'integer' ? 'numeric' : 'text'} value={values[f.name] ?? ''} onInput={(e) => setValues({ ...values, [f.name]: e.currentTarget.value })} />
+                <input
+                  name={f.name}
+                  inputMode={f.kind === 'integer' ? 'numeric' : 'text'}
+                  value={values[f.name] ?? ''}
+                  onInput={(e) => setValues({ ...values, [f.name]: e.currentTarget.value })}
+                />
               )}
             </Field>
           ))}
           <ErrorNote message={error} />
           <Notice message={saved} />
-          <div class="actions"><button type="submit" class="primary">Save settings</button></div>
+          <div class="actions">
+            <button type="submit" class="primary">
+              Save settings
+            </button>
+          </div>
         </form>
       </Section>
     </>
