@@ -64,6 +64,7 @@ const ABANDONED_SOCKET_LINGER_MS = 1_000;
 export function closeIfBodyAbandoned(req: FastifyRequest, reply: FastifyReply): void {
   if (req.raw.complete) return;
   reply.header('connection', 'close');
-  const socket = req.raw.socket;
-  reply.raw.once('finish', () => setTimeout(() => socket.destroy(), ABANDONED_SOCKET_LINGER_MS).unref());
+  // Destroying the request destroys the socket it arrived on (and nothing else: the connection
+  // carries no later request after `connection: close`).
+  reply.raw.once('finish', () => setTimeout(() => req.raw.destroy(), ABANDONED_SOCKET_LINGER_MS).unref());
 }

@@ -31,11 +31,5 @@ export async function buildTestGatewayApp(
     hashPrompt: createPromptHasher(Buffer.alloc(32, 7)),
     ...opts.overrides,
   });
-  // inject's stand-in socket has no destroy(), and its requests never become `complete`: every error
-  // answer arms the error handler's linger timer, which would throw a second later. Give it one.
-  app.addHook('onSend', async (req) => {
-    const socket = req.raw.socket as { destroy?: unknown };
-    if (typeof socket.destroy !== 'function') socket.destroy = () => undefined;
-  });
   return app;
 }
