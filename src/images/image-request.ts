@@ -35,6 +35,20 @@ export interface ImageOptions {
   input_fidelity?: 'low' | 'high';
 }
 
+/**
+ * Every ImageOptions name, in the order the upstream body carries them: the validator fills these
+ * and the body builders send only these, so anything else in `options` is never sent.
+ */
+export const UPSTREAM_OPTIONS = [
+  'size',
+  'quality',
+  'background',
+  'output_format',
+  'output_compression',
+  'moderation',
+  'input_fidelity',
+] as const satisfies readonly (keyof ImageOptions)[];
+
 /** The canonical, validated request: everything downstream works from this, never from the raw body. */
 export interface ImageRequest {
   endpoint: ImageEndpoint;

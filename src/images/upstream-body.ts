@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { assertNever } from '../guards/assert-never.js';
-import type { ImageInput, ImageOptions, ImageRequest, SpooledFile, UpstreamBody } from './image-request.js';
+import { type ImageInput, type ImageRequest, type SpooledFile, UPSTREAM_OPTIONS, type UpstreamBody } from './image-request.js';
 
 /**
  * A piece of the upstream JSON: small text (UTF-8), a large string already known to be JSON-safe
@@ -61,17 +61,6 @@ function buildResponsesSegments(req: ImageRequest, hostModel: string): Segment[]
     text('],"tool_choice":{"type":"image_generation"},"store":false,"stream":true}'),
   ];
 }
-
-/** The options forwarded upstream, in body order; anything else in `options` is never sent. */
-const UPSTREAM_OPTIONS = [
-  'size',
-  'quality',
-  'background',
-  'output_format',
-  'output_compression',
-  'moderation',
-  'input_fidelity',
-] as const satisfies readonly (keyof ImageOptions)[];
 
 const text = (value: string): Segment => ({ kind: 'text', text: value });
 

@@ -1,5 +1,5 @@
 import { GatewayError } from '../errors/codes.js';
-import type { ImageOptions, ImageRequest } from './image-request.js';
+import { type ImageOptions, type ImageRequest, UPSTREAM_OPTIONS } from './image-request.js';
 import { SIZE_RULE_TEXT, isValidImageSize } from './image-options.js';
 import {
   FIELD_POLICY,
@@ -47,16 +47,8 @@ const INTEGER_LITERAL = /^\d+$/;
 /** Value kinds the callers check themselves (they differ by form: JSON references or uploaded files). */
 const IMAGE_KINDS: ReadonlySet<FieldValue['kind']> = new Set(['imageList', 'imageRef', 'file']);
 
-/** The options sent upstream when their rule forwards or maps them. */
-const UPSTREAM_OPTIONS = [
-  'size',
-  'quality',
-  'background',
-  'output_format',
-  'output_compression',
-  'moderation',
-  'input_fidelity',
-] as const satisfies readonly (keyof ImageOptions & PolicyField)[];
+// Every option sent upstream is a field the policy table has a rule for.
+UPSTREAM_OPTIONS satisfies readonly PolicyField[];
 
 const invalid = (param: string, message: string) => new GatewayError('invalid_request', message, param);
 const unsupported = (param: string) => new GatewayError('unsupported_value', `${param} has unsupported value`, param);
