@@ -2,7 +2,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildAdminApp } from '../admin/admin-app.js';
 import { CONSOLE_PATH, registerConsoleStatic } from '../admin/console-static.js';
 import { ConfigError, parseListenAddress, type Config } from '../config/config.js';
-import { createControlServices } from '../control/control-services.js';
+import { type ControlServicesDeps, createControlServices } from '../control/control-services.js';
 import { removeInstanceFile, writeInstanceFile } from '../control/instance-file.js';
 import { resolveMasterKeyInUse, verifyMasterKey, type MasterKeyInUse } from '../control/master-key-gate.js';
 import { CONFIG_FIELDS } from '../config/fields.js';
@@ -17,7 +17,7 @@ import { openDatabase } from './open-database.js';
 import { PACKAGE_VERSION } from './package-version.js';
 import { startRefreshWorker } from './refresh-worker.js';
 import { createShutdownStack, type ShutdownStack } from './shutdown-steps.js';
-import { combineStatusReaders, createLocalStatusReader, createRemoteStatusReader } from '../control/gateway-status.js';
+import { combineStatusReaders, createLocalStatusReader, createRemoteStatusReader, type GatewayStatusReader } from '../control/gateway-status.js';
 
 /** A running process: its public addresses and how to stop it gracefully. */
 export interface RunningProcess {
@@ -52,6 +52,19 @@ async function abandonStart(stops: ShutdownStack): Promise<void> {
   await stops.run().catch(() => undefined);
 }
 
+/** The admin API with the console, as `start` and `control` serve it. */
+function buildControlPlaneApp(
+  opts: { adminToken: string; logger: FastifyBaseLogger; gatewayStatus: GatewayStatusReader } & ControlServicesDeps,
+): FastifyInstance {
+  return buildAdminApp({
+    control: createControlServices({ db: opts.db, cipher: opts.cipher }),
+    adminToken: opts.adminToken,
+    logger: opts.logger,
+    gatewayStatus: opts.gatewayStatus,
+    extend: registerConsoleStatic,
+  });
+}
+
 /** `start`: both planes in one process, on Postgres when configured, else embedded PGlite. Applies migrations. */
 export async function runStart(config: Config, logger: FastifyBaseLogger = createAppLogger(config.logLevel)): Promise<RunningProcess> {
   await assertAddressesFree([
@@ -75,13 +88,7 @@ export async function runStart(config: Config, logger: FastifyBaseLogger = creat
       createLocalStatusReader(dataPlane.status),
       createRemoteStatusReader({ urls: config.gatewayStatusUrls, adminToken: admin.token }),
     ]);
-    const adminApp = buildAdminApp({
-      control: createControlServices({ db: opened.db, cipher }),
-      adminToken: admin.token,
-      logger,
-      gatewayStatus,
-      extend: registerConsoleStatic,
-    });
+    const adminApp = buildControlPlaneApp({ db: opened.db, cipher, adminToken: admin.token, logger, gatewayStatus });
     stops.push(() => closeWithGrace(adminApp, config.shutdownGraceMs));
     const gatewayUrl = await listenOn(dataPlane.app, 'listen', config.listen);
     const adminUrl = await listenOn(adminApp, 'adminListen', config.adminListen);
@@ -137,13 +144,7 @@ export async function runControl(
     const { cipher } = await resolveVerifiedMasterKey(opened.db, config, true);
     const admin = await resolveAdminToken(config.adminToken, config.dataDir);
     const gatewayStatus = createRemoteStatusReader({ urls: config.gatewayStatusUrls, adminToken: admin.token });
-    const adminApp = buildAdminApp({
-      control: createControlServices({ db: opened.db, cipher }),
-      adminToken: admin.token,
-      logger,
-      gatewayStatus,
-      extend: registerConsoleStatic,
-    });
+    const adminApp = buildControlPlaneApp({ db: opened.db, cipher, adminToken: admin.token, logger, gatewayStatus });
     stops.push(() => closeWithGrace(adminApp, config.shutdownGraceMs));
     const adminUrl = await listenOn(adminApp, 'adminListen', config.adminListen);
     const refreshWorker = await startRefreshWorker(config, opened.db, cipher, logger);
