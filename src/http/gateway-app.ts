@@ -19,7 +19,6 @@ import { registerStatusRoutes } from './status-routes.js';
 import { trackRoutePaths } from './path-suggestion.js';
 import { parseTrustedProxies } from './trust-proxy.js';
 import { readRequestText } from './request-body.js';
-import { BodyBudget } from '../limits/body-budget.js';
 
 /** Every method is routed on the image paths so that non-POST gets 405 (with Allow) rather than 404. */
 const ALL_METHODS = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT'] as const;
@@ -101,12 +100,11 @@ export async function buildGatewayApp(deps: GatewayDeps, opts: GatewayAppOptions
   });
   installErrorHandler(app, deps);
   const suggestPath = trackRoutePaths(app);
-  const bodyBudget = new BodyBudget(deps.config.maxBodyBytesInFlight);
   for (const [path, endpoint] of Object.entries(ENDPOINT_ALIASES) as [string, ImageEndpoint][]) {
     app.route({
       method: [...ALL_METHODS],
       url: path,
-      onRequest: createImageGate(endpoint, deps, bodyBudget),
+      onRequest: createImageGate(endpoint, deps, deps.bodyBudget),
       handler: createImageHandler(endpoint, deps),
     });
   }

@@ -2,6 +2,7 @@ import type { Config } from '../config/config.js';
 import type { DataPlaneStatusSource } from '../control/data-plane-status.js';
 import type { AccountHealth } from '../dispatch/account-health.js';
 import type { AccountLimiter } from '../limits/account-limiter.js';
+import type { BodyBudget } from '../limits/body-budget.js';
 import type { KeyLimiter } from '../limits/key-limiter.js';
 import type { GatewayMetrics } from '../observe/gateway-metrics.js';
 import type { ImageLogEvent } from '../observe/image-log-event.js';
@@ -33,6 +34,8 @@ export interface GatewayDeps {
   snapshots: SnapshotSource;
   keyLimiter: KeyLimiter;
   accountLimiter: AccountLimiter;
+  /** Request-body bytes being read at once, across every image route (MAX_BODY_BYTES_IN_FLIGHT). */
+  bodyBudget: BodyBudget;
   upstream: UpstreamClient;
   metrics: GatewayMetrics;
   usage: UsageRecorder;

@@ -11,6 +11,7 @@ import { createDataPlaneStatusSource } from '../http/status-routes.js';
 import type { DataPlaneStatusSource } from '../control/data-plane-status.js';
 import { sweepStaleSpoolFiles } from '../images/image-spool.js';
 import { AccountLimiter } from '../limits/account-limiter.js';
+import { BodyBudget } from '../limits/body-budget.js';
 import { KeyLimiter } from '../limits/key-limiter.js';
 import { createActivityBuffer, teeRequestLog } from '../observe/activity-buffer.js';
 import { errorSummary } from '../observe/app-logger.js';
@@ -124,6 +125,7 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken 
     snapshots,
     keyLimiter: new KeyLimiter(),
     accountLimiter,
+    bodyBudget: new BodyBudget(config.maxBodyBytesInFlight),
     upstream,
     metrics,
     usage,

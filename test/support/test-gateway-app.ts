@@ -3,6 +3,7 @@ import { loadConfig } from '../../src/config/config.js';
 import type { GatewayDeps } from '../../src/http/gateway-deps.js';
 import { buildGatewayApp } from '../../src/http/gateway-app.js';
 import { AccountLimiter } from '../../src/limits/account-limiter.js';
+import { BodyBudget } from '../../src/limits/body-budget.js';
 import { KeyLimiter } from '../../src/limits/key-limiter.js';
 import { createGatewayMetrics } from '../../src/observe/gateway-metrics.js';
 import { createPromptHasher } from '../../src/observe/prompt-hash.js';
@@ -18,11 +19,13 @@ export async function buildTestGatewayApp(
   snapshot: () => Snapshot,
   opts: { env?: Record<string, string>; overrides?: Partial<GatewayDeps> } = {},
 ): Promise<FastifyInstance> {
+  const config = loadConfig(opts.env ?? {});
   const app = await buildGatewayApp({
-    config: loadConfig(opts.env ?? {}),
+    config,
     snapshots: { current: snapshot, isReady: () => true },
     keyLimiter: new KeyLimiter(),
     accountLimiter: new AccountLimiter(),
+    bodyBudget: new BodyBudget(config.maxBodyBytesInFlight),
     upstream: { send: () => Promise.reject(new Error('not used')), close: async () => undefined },
     metrics: createGatewayMetrics(),
     usage: createUsageRecorder({ apply: async () => undefined, flushIntervalMs: 60_000 }),
