@@ -11,18 +11,8 @@ import { startGatewayHarness, type GatewayHarness } from '../support/gateway-har
 import { makeCodexAuthJson } from '../support/jwt.js';
 import { expectRefusedWithin } from '../support/expect-refused.js';
 import { waitFor } from '../support/wait-for.js';
+import { CHROMIUM, CHROMIUM_ARGS } from '../support/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-  '--disable-quic',
-  '--disable-sync',
-];
 const SCREENSHOT_DIR = join(process.cwd(), 'test-output', 'screenshots');
 const WIDTHS = [375, 1280] as const;
 
