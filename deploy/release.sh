@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds a versioned release bundle of Codex Image Gateway:
 #   <OUT_DIR>/codex-image-gateway-<release id>.tar.gz, holding one folder codex-image-gateway-<release id>/ with
-#   bin/, dist/ (compiled, with dist/store/migrations/*.sql), web/dist/ (the web console, bundled),
+#   bin/, dist/ (compiled, with dist/store/migrations/*.sql and the embedded database template), web/dist/ (the web console, bundled),
 #   node_modules/ (production only),
 #   package.json, package-lock.json, deploy/ (units, Caddyfile, env example, activate.sh),
 #   manifest.json (version, git revision, required schema version, build time) and SHA256SUMS.
@@ -55,6 +55,7 @@ cp -R "$repo/src" "$repo/bin" "$repo/package.json" "$repo/package-lock.json" "$r
 ln -s "$repo/node_modules" "$build/node_modules"
 (cd "$build" && "$NPM" run --silent build) >&2 || die "npm run build failed"
 [ -f "$build/dist/store/migrations/0001_init.sql" ] || die "the build did not copy the migrations to dist/store/migrations"
+[ -n "$(find "$build/dist/store/pglite-template" -name "pgdata-pglite-*.tar.gz" -print -quit 2>/dev/null)" ] || die "the build did not copy the embedded database template to dist/store/pglite-template"
 # The web console (served by the control plane at /admin/ from web/dist, next to dist/).
 mkdir -p "$build/web"
 cp -R "$repo/web/src" "$repo/web/build.ts" "$repo/web/build-console.ts" "$build/web/"

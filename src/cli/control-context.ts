@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ControlApi } from '../control/control-api.js';
@@ -11,6 +10,7 @@ import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { GatewayError } from '../errors/codes.js';
 import { openDatabase, PGLITE_SUBDIR, type OpenedDatabase } from '../runtime/open-database.js';
 import { readDataDirLock } from '../store/dir-lock.js';
+import { isPgliteDataDir } from '../store/pglite-template.js';
 import type { Db } from '../store/db.js';
 import { verifySchema } from '../store/migrator.js';
 
@@ -40,12 +40,9 @@ export function resolveCommandConfig(flags: ControlFlags, env: NodeJS.ProcessEnv
   return { ...config, pgMaxConnections: CLI_PG_CONNECTIONS };
 }
 
-/** A file every PostgreSQL data directory holds: its presence means the embedded database exists. */
-const PG_VERSION_FILE = 'PG_VERSION';
-
 /** True when the data directory holds an embedded database (`start` created it). Never creates anything. */
 export function hasEmbeddedDatabase(dataDir: string): boolean {
-  return existsSync(join(dataDir, PGLITE_SUBDIR, PG_VERSION_FILE));
+  return isPgliteDataDir(join(dataDir, PGLITE_SUBDIR));
 }
 
 /**

@@ -3,12 +3,18 @@ import { join } from 'node:path';
 import type { Config } from '../config/config.js';
 import { acquireDataDirLock } from '../store/dir-lock.js';
 import type { Db } from '../store/db.js';
+import type { PgliteSeed } from '../store/pglite-template.js';
 
 /** The embedded database's folder inside the data directory. */
 export const PGLITE_SUBDIR = 'pgdata';
 
 export interface OpenedDatabase {
   db: Db;
+  /**
+   * Set when this open created the embedded database: `template` when it unpacked the shipped
+   * template, `initdb` when no template matched the installed PGlite and PGlite ran initdb (seconds).
+   */
+  created?: PgliteSeed;
   /** Closes the database and, for the embedded one, releases the data-directory lock. */
   close(): Promise<void>;
 }
@@ -29,10 +35,11 @@ export async function openDatabase(config: Config, onBackgroundError?: (err: Err
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const lock = await acquireDataDirLock(config.dataDir);
   try {
-    const { createPgliteDb } = await import('../store/pglite-db.js');
-    const db = await createPgliteDb({ dataDir: join(config.dataDir, PGLITE_SUBDIR) });
+    const { openPgliteDb } = await import('../store/pglite-db.js');
+    const { db, created } = await openPgliteDb({ dataDir: join(config.dataDir, PGLITE_SUBDIR) });
     return {
       db,
+      ...(created ? { created } : {}),
       close: async () => {
         // The lock goes even when the close fails: this process is on its way out either way.
         try {

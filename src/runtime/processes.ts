@@ -76,6 +76,13 @@ export async function runStart(config: Config, logger: FastifyBaseLogger = creat
   const stops = createShutdownStack(logger, 'start');
   stops.push(() => opened.close());
   try {
+    if (opened.created === 'template') logger.info({ dataDir: config.dataDir }, 'created the embedded database from the shipped template');
+    if (opened.created === 'initdb') {
+      logger.warn(
+        { dataDir: config.dataDir },
+        'created the embedded database with initdb: no shipped template matches the installed PGlite (slower, and uses more memory until restart)',
+      );
+    }
     const applied = await migrate(opened.db);
     if (applied.length > 0) logger.info({ applied }, 'applied migrations');
     const { cipher } = await resolveVerifiedMasterKey(opened.db, config, true);

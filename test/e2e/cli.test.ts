@@ -15,11 +15,15 @@ const SLOW_MS = 120_000;
 
 const LOOPBACK_PORTS = ['--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'];
 
-/** Runs `start` until it says it started, then stops it: the one way a data directory comes to exist. */
-async function startAndStop(args: string[], env: Record<string, string> = {}): Promise<void> {
+/**
+ * Runs `start` until it says it started, then stops it: the one way a data directory comes to exist.
+ * @returns everything it printed.
+ */
+async function startAndStop(args: string[], env: Record<string, string> = {}): Promise<string> {
   const daemon = spawnCli(['start', ...args, ...LOOPBACK_PORTS], env);
   await daemon.waitFor(/codex-image-gateway started/, SLOW_MS);
   expect(await daemon.stop()).toBe(0);
+  return daemon.output();
 }
 
 /** The one line a data command fails with when it finds no data where it looked. */
@@ -89,7 +93,10 @@ describe('CLI on an embedded data directory (PGlite, no instance running)', () =
   let dir = '';
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'cig-cli-e2e-'));
-    await startAndStop(['--data-dir', join(dir, 'data')]);
+    const output = await startAndStop(['--data-dir', join(dir, 'data')]);
+    // The first start unpacks the shipped database template; PGlite's initdb (seconds) does not run.
+    expect(output).toContain('created the embedded database from the shipped template');
+    expect(output).not.toContain('created the embedded database with initdb');
   }, SLOW_MS);
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });

@@ -12,7 +12,6 @@ import { afterAll, beforeAll, describe } from 'vitest';
 import type { Db } from '../../src/store/db.js';
 import { createPgDb } from '../../src/store/pg-db.js';
 import { createPgliteDb } from '../../src/store/pglite-db.js';
-import { copyPgliteTemplate } from './pglite-template.js';
 import { findPostgresBinDir, POSTGRES_MISSING_MESSAGE, runSql, startPostgres, type PostgresServer } from './postgres.js';
 
 /** A backend the store runs on. */
@@ -52,10 +51,8 @@ export async function openTestDatabase(kind: BackendKind): Promise<TestDatabase>
 
 async function openPglite(): Promise<TestDatabase> {
   const dir = mkdtempSync(join(tmpdir(), 'cig-pglite-'));
-  // An initialised but empty cluster, like a fresh PGlite's: the tests still run the migrations.
-  const dataDir = join(dir, 'pgdata');
-  await copyPgliteTemplate('initialised', dataDir);
-  const db = await createPgliteDb({ dataDir });
+  // An initialised but empty cluster, made as a first start makes it: the tests run the migrations.
+  const db = await createPgliteDb({ dataDir: join(dir, 'pgdata') });
   return {
     kind: 'pglite',
     db,

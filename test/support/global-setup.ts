@@ -4,13 +4,13 @@ import { ensurePgliteTemplate } from './pglite-template.js';
 import { findPostgresBinDir, startPostgresCluster } from './postgres.js';
 
 /**
- * Runs once before any test file: builds (or finds cached) the PGlite templates, so the workers
- * copy them instead of racing to build the same one; bundles the CLI that tests spawn; and starts
+ * Runs once before any test file: builds (or finds cached) the migrated PGlite template, so the workers
+ * copy it instead of racing to build the same one; bundles the CLI that tests spawn; and starts
  * the Postgres cluster that every file's databases live on (when Postgres is installed). Returns
  * the teardown.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const [bundle, postgres] = await Promise.all([buildCliBundle(), findPostgresBinDir() ? startPostgresCluster() : null, ensurePgliteTemplate('migrated')]);
+  const [bundle, postgres] = await Promise.all([buildCliBundle(), findPostgresBinDir() ? startPostgresCluster() : null, ensurePgliteTemplate()]);
   project.provide('cliEntry', bundle.entry);
   if (postgres) project.provide('sharedPostgresUrl', postgres.url);
   return async () => {

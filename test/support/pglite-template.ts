@@ -1,27 +1,24 @@
 /**
- * PGlite data-directory templates: a new embedded database costs an initdb (PGlite runs it in WASM,
- * seconds on this machine) plus every migration, while copying an initialised directory costs a
- * fraction of that. Each template is built once per machine and reused across runs, keyed by
- * everything its contents depend on (the PGlite version, and for the migrated one the migrations'
- * checksums), so a new migration or a PGlite upgrade builds a fresh one by itself.
- *
- * Written without test-only dependencies so the product's first start could adopt the same idea.
+ * The migrated PGlite template: a new embedded database is made from the product's shipped template
+ * (src/store/pglite-template.ts, a fraction of a second) and then needs every migration (about a
+ * second more), while copying a migrated directory costs a fraction of that. The template is built
+ * once per machine and reused across runs, keyed by everything its contents depend on (the shipped
+ * template's bytes and the migrations' checksums), so a new migration or a PGlite upgrade builds a
+ * fresh one by itself. Tests that need an empty, unmigrated database open a new directory with
+ * `createPgliteDb`, which takes the product's own first-start path.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, utimesSync } from 'node:fs';
 import { copyFile, mkdir, readdir, rename, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { PGLITE_SUBDIR } from '../../src/runtime/open-database.js';
 import type { Db } from '../../src/store/db.js';
+import { installedPgliteVersion, pgliteTemplateName, resolvePgliteTemplateDir } from '../../src/store/pglite-template.js';
 import { REPO_ROOT } from './repo-root.js';
 import { MIGRATIONS, migrate, type Migration } from '../../src/store/migrator.js';
 
-/** `initialised`: initdb only, no schema (for tests that run the migrations themselves); `migrated`: every migration applied. */
-export type PgliteTemplateKind = 'initialised' | 'migrated';
-
 /** Bumped when what a template holds changes in a way the key below does not capture. */
-const TEMPLATE_FORMAT = 1;
+const TEMPLATE_FORMAT = 2;
 
 /** Templates older than this, under other keys, are left-overs of earlier migrations or PGlite versions. */
 const STALE_TEMPLATE_MS = 24 * 60 * 60 * 1000;
@@ -29,18 +26,15 @@ const STALE_TEMPLATE_MS = 24 * 60 * 60 * 1000;
 /** Where templates live: the usual cache folder, kept across runs, removed with node_modules. */
 export const PGLITE_TEMPLATE_ROOT = join(REPO_ROOT, 'node_modules', '.cache', 'codex-image-gateway', 'pglite-templates');
 
-/** The installed PGlite version (its package.json does not export itself, so read it beside the entry point). */
-function readPgliteVersion(): string {
-  let dir = dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite'));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version;
-}
-
-/** The cache key of a template: a digest of everything its files depend on. */
-export function resolveTemplateKey(kind: PgliteTemplateKind, migrations: readonly Migration[] = MIGRATIONS): string {
-  const hash = createHash('sha256').update(`format ${TEMPLATE_FORMAT}\npglite ${readPgliteVersion()}\n`);
-  if (kind === 'migrated') for (const m of migrations) hash.update(`${m.name} ${m.checksum}\n`);
-  return `${kind}-${hash.digest('hex').slice(0, 16)}`;
+/** The cache key of the migrated template: a digest of everything its files depend on. */
+export function resolveTemplateKey(migrations: readonly Migration[] = MIGRATIONS): string {
+  const version = installedPgliteVersion();
+  const shipped = join(resolvePgliteTemplateDir(), pgliteTemplateName(version));
+  const hash = createHash('sha256').update(`format ${TEMPLATE_FORMAT}\npglite ${version}\n`);
+  // Without a shipped template PGlite runs initdb, whose output depends on the version alone.
+  if (existsSync(shipped)) hash.update(readFileSync(shipped));
+  for (const m of migrations) hash.update(`${m.name} ${m.checksum}\n`);
+  return `migrated-${hash.digest('hex').slice(0, 16)}`;
 }
 
 const building = new Map<string, Promise<string>>();
@@ -50,18 +44,18 @@ const building = new Map<string, Promise<string>>();
  * at once: each builds into its own scratch directory and renames it into place, and a process that
  * loses the race throws its copy away.
  */
-export function ensurePgliteTemplate(kind: PgliteTemplateKind): Promise<string> {
-  const key = resolveTemplateKey(kind);
+export function ensurePgliteTemplate(): Promise<string> {
+  const key = resolveTemplateKey();
   let ready = building.get(key);
   if (!ready) {
-    ready = buildTemplate(kind, key);
+    ready = buildTemplate(key);
     building.set(key, ready);
     ready.catch(() => building.delete(key));
   }
   return ready;
 }
 
-async function buildTemplate(kind: PgliteTemplateKind, key: string): Promise<string> {
+async function buildTemplate(key: string): Promise<string> {
   const target = join(PGLITE_TEMPLATE_ROOT, key);
   if (existsSync(target)) {
     markUsed(target);
@@ -70,12 +64,11 @@ async function buildTemplate(kind: PgliteTemplateKind, key: string): Promise<str
   await mkdir(PGLITE_TEMPLATE_ROOT, { recursive: true });
   const scratch = join(PGLITE_TEMPLATE_ROOT, `.${key}.${randomBytes(4).toString('hex')}`);
   try {
-    if (kind === 'migrated') await copyTree(await ensurePgliteTemplate('initialised'), scratch);
     // Imported here: the module is large, and most callers only copy a template that exists.
     const { createPgliteDb } = await import('../../src/store/pglite-db.js');
     const db = await createPgliteDb({ dataDir: scratch });
     try {
-      if (kind === 'migrated') await migrate(db);
+      await migrate(db);
     } finally {
       await db.close();
     }
@@ -104,18 +97,15 @@ async function pruneStaleTemplates(): Promise<void> {
   }
 }
 
-/**
- * Makes `dataDir` a fresh PGlite data directory (it must not exist yet), as if PGlite had
- * initialised it, and migrated it when `kind` is `migrated`.
- */
-export async function copyPgliteTemplate(kind: PgliteTemplateKind, dataDir: string): Promise<void> {
+/** Makes `dataDir` (which must not exist yet) a PGlite data directory with every migration applied. */
+export async function copyPgliteTemplate(dataDir: string): Promise<void> {
   if (existsSync(dataDir)) throw new Error(`copyPgliteTemplate: ${dataDir} already exists`);
-  await copyTree(await ensurePgliteTemplate(kind), dataDir);
+  await copyTree(await ensurePgliteTemplate(), dataDir);
 }
 
 /** Opens a new PGlite database in `dataDir` (which must not exist) with every migration already applied. */
 export async function openMigratedPglite(dataDir: string): Promise<Db> {
-  await copyPgliteTemplate('migrated', dataDir);
+  await copyPgliteTemplate(dataDir);
   const { createPgliteDb } = await import('../../src/store/pglite-db.js');
   return createPgliteDb({ dataDir });
 }
@@ -126,7 +116,7 @@ export async function openMigratedPglite(dataDir: string): Promise<Db> {
  */
 export async function seedEmbeddedDatabase(gatewayDataDir: string): Promise<void> {
   await mkdir(gatewayDataDir, { recursive: true, mode: 0o700 });
-  await copyPgliteTemplate('migrated', join(gatewayDataDir, PGLITE_SUBDIR));
+  await copyPgliteTemplate(join(gatewayDataDir, PGLITE_SUBDIR));
 }
 
 /**
