@@ -144,8 +144,8 @@ class EncryptedImageSpool implements ImageSpool {
     };
     const meter = new UploadMeter({ field, maxFileBytes: this.maxFileBytes, reserveBytes });
     this.paths.add(path);
+    const sink = createWriteStream(path, { flags: 'wx', mode: 0o600 });
     try {
-      const sink = createWriteStream(path, { flags: 'wx', mode: 0o600 });
       await pipeline(source, meter, createCipheriv(CIPHER, this.key, iv), sink);
       const mime = requireComplete(source, meter, field, this.maxFileBytes);
       return buildSpooledImage({ path, bytes: meter.bytes, mime, key: this.key, iv });
@@ -153,6 +153,9 @@ class EncryptedImageSpool implements ImageSpool {
       this.totalBytes -= reservedBytes; // a failed upload gives its share of the budget back
       this.paths.delete(path);
       source.destroy();
+      // The file is opened in the background: a part refused at its first bytes can fail the
+      // pipeline before the open completes, and an rm then would run before the file exists.
+      if (!sink.closed) await new Promise((closed) => sink.once('close', closed));
       await rm(path, { force: true });
       throw err;
     }

@@ -81,6 +81,16 @@ describe('createImageSpool', () => {
     expect(await readdir(dir)).toEqual([]);
   });
 
+  it('a part refused at its first bytes leaves no file, even when that beats the file open (100 in a row)', async () => {
+    // The refusal can settle before the background open of the spool file completes; a removal
+    // that does not wait for the open would run first and the open would then leave the file.
+    const spool = newSpool();
+    const refusals = Array.from({ length: 100 }, () => spool.spoolFile(Readable.from([Buffer.from('plain text, not an image')]), 'image'));
+    const outcomes = await Promise.allSettled(refusals);
+    expect(outcomes.every((o) => o.status === 'rejected')).toBe(true);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
   it('stops at the per-file limit (413), destroys the source early and deletes the partial file', async () => {
     const spool = newSpool(1_000_000);
     const state = lazySource(makePng(4, 4), 50_000_000);
