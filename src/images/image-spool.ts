@@ -155,7 +155,7 @@ class EncryptedImageSpool implements ImageSpool {
       source.destroy();
       // The file is opened in the background: a part refused at its first bytes can fail the
       // pipeline before the open completes, and an rm then would run before the file exists.
-      if (!sink.closed) await new Promise((closed) => sink.once('close', closed));
+      if (!sink.closed) await new Promise<void>((closed) => sink.once('close', () => closed()));
       await rm(path, { force: true });
       throw err;
     }
