@@ -10,8 +10,10 @@
 #  3. renames the folder to <PREFIX>/releases/<release id> (never half-installed);
 #  4. points <PREFIX>/current at it atomically (temporary symlink + mv -T);
 #  5. restarts only the selected unit(s): image = the data plane, control = the control plane, all = both;
-#  6. polls readiness; on failure points current back at the previous release, restarts the same
-#     unit(s), checks again, and reports what happened (exit 1; exit 2 if the rollback fails too);
+#  6. polls readiness, and stops waiting as soon as a unit's process has exited (systemd shows it
+#     failed or waiting to auto-restart: a release that crashes at start is rolled back in seconds,
+#     not after READY_TIMEOUT_S); on failure points current back at the previous release, restarts
+#     the same unit(s), checks again, and reports what happened (exit 1; exit 2 if the rollback fails too);
 #  7. keeps the newest KEEP_RELEASES releases (never the current or the previous one).
 #
 # Settings (environment), all overridable so the flow runs without systemd:
@@ -160,9 +162,21 @@ switch_link() {
   mv -T "$tmp" "$PREFIX/$link"
 }
 
-# Polls a URL until it answers well (mode ok: 2xx; mode up: any status below 500) or time runs out.
+# True once the unit's process has exited since it was started: systemd shows it failed, stopped,
+# or waiting out RestartSec before an automatic restart. Such a unit cannot become ready.
+unit_exited() {
+  local state
+  state=$(run_systemctl show --property=ActiveState,SubState --value "$1" 2> /dev/null | tr '\n' ' ') || return 1
+  case " $state " in
+    *" failed "* | *" inactive "* | *" auto-restart "*) return 0 ;;
+    *) return 1 ;;
+  esac
+}
+
+# Polls a URL until it answers well (mode ok: 2xx; mode up: any status below 500), the unit's
+# process exits (return 2), or time runs out (return 1).
 wait_ready() {
-  local url=$1 mode=$2 deadline=$((SECONDS + READY_TIMEOUT_S))
+  local unit=$1 url=$2 mode=$3 deadline=$((SECONDS + READY_TIMEOUT_S))
   while :; do
     if "$NODE" -e '
       const [url, mode] = process.argv.slice(1);
@@ -171,6 +185,7 @@ wait_ready() {
         () => process.exit(1));' "$url" "$mode"; then
       return 0
     fi
+    if unit_exited "$unit"; then return 2; fi
     [ "$SECONDS" -lt "$deadline" ] || return 1
     sleep "$READY_INTERVAL_S"
   done
@@ -192,8 +207,14 @@ restart_and_check() {
   done
   for unit in "${units[@]}"; do
     read -r url mode <<< "$(ready_check_of "$unit")"
-    if ! wait_ready "$url" "$mode"; then
-      warn "$unit not ready after ${READY_TIMEOUT_S}s ($url)"
+    local outcome=0
+    wait_ready "$unit" "$url" "$mode" || outcome=$?
+    if [ "$outcome" -ne 0 ]; then
+      if [ "$outcome" -eq 2 ]; then
+        warn "$unit exited before it was ready ($url)"
+      else
+        warn "$unit not ready after ${READY_TIMEOUT_S}s ($url)"
+      fi
       run_systemctl status --no-pager --lines=20 "$unit" >&2 || true
       return 1
     fi

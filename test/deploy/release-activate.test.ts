@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -48,18 +48,35 @@ let port: number;
 const variants: Record<'broken' | 'corrupt' | 'newerSchema' | 'second', string> = { broken: '', corrupt: '', newerSchema: '', second: '' };
 
 /**
- * Copies the unpacked good bundle and lets `edit` change it. A well-formed variant (`resum`) gets its
- * own release id and a fresh SHA256SUMS; a tampered one (`resum: false`) keeps both, so the edit is
- * its only defect.
+ * Replaces a file of a derived tree with new content. The tree is a hard-linked copy of the good one
+ * (`cp -al`: links instead of copying its ~4,000 files), so a file is unlinked before it is written,
+ * never written in place, which would change the good tree too.
+ */
+function rewrite(file: string, content: string | Buffer): void {
+  rmSync(file);
+  writeFileSync(file, content);
+}
+
+/**
+ * Derives a bundle from the unpacked good one and lets `edit` change it (through `rewrite`). A
+ * well-formed variant (`resum`) gets its own release id and a fresh SHA256SUMS; a tampered one
+ * (`resum: false`) keeps both, so the edit is its only defect.
  */
 async function deriveBundle(name: string, edit: (dir: string, m: Manifest) => void, resum = true): Promise<string> {
   const dir = join(scratch, 'variants', name, `codex-image-gateway-${name}`);
-  cpSync(tree, dir, { recursive: true });
+  mkdirSync(join(dir, '..'), { recursive: true });
+  await run('cp', ['-al', tree, dir]);
   const m = resum ? { ...manifest, release_id: `${manifest.release_id}-${name}` } : manifest;
-  writeFileSync(join(dir, 'manifest.json'), `${JSON.stringify(m, null, 2)}\n`);
+  rewrite(join(dir, 'manifest.json'), `${JSON.stringify(m, null, 2)}\n`);
   edit(dir, m);
   if (resum) {
-    await run('bash', ['-c', 'find . -type f ! -path ./SHA256SUMS -print0 | LC_ALL=C sort -z | xargs -0 sha256sum > SHA256SUMS'], { cwd: dir });
+    await run(
+      'bash',
+      ['-c', 'rm SHA256SUMS && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum > ../SHA256SUMS.tmp && mv ../SHA256SUMS.tmp SHA256SUMS'],
+      {
+        cwd: dir,
+      },
+    );
   }
   const out = join(scratch, `${name}.tar.gz`);
   await run('tar', ['-C', join(dir, '..'), '-I', 'gzip -1', '-cf', out, `codex-image-gateway-${name}`]);
@@ -136,20 +153,27 @@ beforeAll(async () => {
       '',
     ].join('\n'),
   );
-  variants.second = await deriveBundle('second', () => undefined);
-  variants.broken = await deriveBundle('broken', (dir) => {
-    // The CLI still works (so the schema check passes); only `serve` dies at start.
-    const file = join(dir, 'dist', 'runtime', 'processes.js');
-    const source = readFileSync(file, 'utf8');
-    const at = source.indexOf('export async function runServe(');
-    const body = source.indexOf(') {', at) + 3;
-    expect(at).toBeGreaterThan(-1);
-    writeFileSync(file, `${source.slice(0, body)}\n    throw new Error('deliberately broken release');${source.slice(body)}`);
-  });
-  variants.corrupt = await deriveBundle('corrupt', (dir) => appendFileSync(join(dir, 'dist', 'main.js'), '\n// changed after SHA256SUMS\n'), false);
-  variants.newerSchema = await deriveBundle('newer', (dir, m) => {
-    writeFileSync(join(dir, 'manifest.json'), `${JSON.stringify({ ...m, required_schema_version: REQUIRED_SCHEMA_VERSION + 1 }, null, 2)}\n`);
-  });
+  // Each variant's checksums and tarball are made by child processes, so the four run side by side.
+  [variants.second, variants.broken, variants.corrupt, variants.newerSchema] = await Promise.all([
+    deriveBundle('second', () => undefined),
+    deriveBundle('broken', (dir) => {
+      // The CLI still works (so the schema check passes); only `serve` dies at start.
+      const file = join(dir, 'dist', 'runtime', 'processes.js');
+      const source = readFileSync(file, 'utf8');
+      const at = source.indexOf('export async function runServe(');
+      const body = source.indexOf(') {', at) + 3;
+      expect(at).toBeGreaterThan(-1);
+      rewrite(file, `${source.slice(0, body)}\n    throw new Error('deliberately broken release');${source.slice(body)}`);
+    }),
+    deriveBundle(
+      'corrupt',
+      (dir) => rewrite(join(dir, 'dist', 'main.js'), `${readFileSync(join(dir, 'dist', 'main.js'), 'utf8')}\n// changed after SHA256SUMS\n`),
+      false,
+    ),
+    deriveBundle('newer', (dir, m) => {
+      rewrite(join(dir, 'manifest.json'), `${JSON.stringify({ ...m, required_schema_version: REQUIRED_SCHEMA_VERSION + 1 }, null, 2)}\n`);
+    }),
+  ]);
 }, 180_000);
 
 afterAll(async () => {
@@ -214,9 +238,11 @@ describe.skipIf(!pg)('deploy/activate.sh', () => {
     expect(releases()).toEqual([manifest.release_id]);
   });
 
-  it('a bundle whose app fails readiness is rolled back automatically; the previous release keeps serving', async () => {
-    const res = await activate(variants.broken, 'image', { READY_TIMEOUT_S: '6' });
+  it('a bundle whose app dies at start is rolled back as soon as it exits (not after READY_TIMEOUT_S); the previous release keeps serving', async () => {
+    // 60 s is twice this test's timeout: only noticing the exit lets it finish.
+    const res = await activate(variants.broken, 'image', { READY_TIMEOUT_S: '60' });
     expect(res.code).toBe(1);
+    expect(res.stderr).toContain(`${IMAGE_UNIT} exited before it was ready`);
     expect(res.stderr).toContain(
       `activation of ${releaseOf(manifest, 'broken')} failed readiness and was rolled back; ${manifest.release_id} is current and ready`,
     );
@@ -320,18 +346,29 @@ describe.skipIf(!pg)('deploy/activate.sh', () => {
     expect((await fetch(`http://127.0.0.1:${adminPort}/admin/api/health`)).status).toBe(401);
   });
 
-  it('a first install that fails readiness leaves no current release and stops the unit', async () => {
+  it('a first install that never gets ready (its process alive) times out, leaves no current release and stops the unit', async () => {
     const host = join(scratch, 'host3');
-    const hostSettings = { PREFIX: join(host, 'opt'), ENV_FILE: envFile, FAKE_SYSTEMCTL_DIR: join(host, 'supervisor') };
+    mkdirSync(host);
+    // Its own listen address, so its good release starts and stays up; readiness is asked elsewhere.
+    const hostEnv = join(host, 'gateway.env');
+    const ownPort = await findFreePort();
+    writeFileSync(
+      hostEnv,
+      readFileSync(envFile, 'utf8')
+        .replace(`GATEWAY_LISTEN=127.0.0.1:${port}`, `GATEWAY_LISTEN=127.0.0.1:${ownPort}`)
+        .replace(`CODEX_IMAGE_LOG_DIR=${join(scratch, 'logs')}`, `CODEX_IMAGE_LOG_DIR=${join(host, 'logs')}`),
+    );
+    const hostSettings = { PREFIX: join(host, 'opt'), ENV_FILE: hostEnv, FAKE_SYSTEMCTL_DIR: join(host, 'supervisor') };
     hosts.push(hostSettings);
-    const res = await activate(variants.broken, 'image', {
+    const res = await activate(variants.second, 'image', {
       ...hostSettings,
       READY_URL: `http://127.0.0.1:${await findFreePort()}/readyz`,
-      READY_TIMEOUT_S: '2',
+      READY_TIMEOUT_S: '1',
     });
     expect(res.code).toBe(1);
+    expect(res.stderr).toContain(`${IMAGE_UNIT} not ready after 1s`);
     expect(res.stderr).toContain('no previous release to roll back to');
-    expect(res.stderr).toContain(`activation of ${releaseOf(manifest, 'broken')} failed (first install); nothing is running`);
+    expect(res.stderr).toContain(`activation of ${releaseOf(manifest, 'second')} failed (first install); nothing is running`);
     expect(existsSync(join(host, 'opt', 'current'))).toBe(false);
     expect(existsSync(join(host, 'supervisor', `${IMAGE_UNIT}.pid`))).toBe(false);
   });

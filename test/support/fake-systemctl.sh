@@ -3,6 +3,9 @@
 # starts and stops `<PREFIX>/current/bin/codex-image-gateway.js serve|control` as a background
 # process with a pid file, as systemd would run the units, so readiness checks are real.
 #   fake-systemctl.sh restart|start|stop|status|is-active UNIT...
+#   fake-systemctl.sh show --property=ActiveState,SubState --value UNIT...
+#     (active/running while the process lives; failed/failed once a started process has exited;
+#     inactive/dead when stopped or never started)
 # Environment: PREFIX, NODE, ENV_FILE (sourced into the started process, like EnvironmentFile=),
 # FAKE_SYSTEMCTL_DIR (pid files, logs, and <unit>.release = the release folder each start used).
 # A unit whose name contains "control" runs `control`; any other runs `serve`.
@@ -50,11 +53,24 @@ stop_unit() {
   rm -f "$FAKE_SYSTEMCTL_DIR/$unit.pid"
 }
 
+# ActiveState and SubState, one per line, as `systemctl show --property=ActiveState,SubState --value`.
+show_state() {
+  local unit=$1
+  if is_alive "$(pid_of "$unit")"; then
+    printf 'active\nrunning\n'
+  elif [ -n "$(pid_of "$unit")" ]; then
+    printf 'failed\nfailed\n'
+  else
+    printf 'inactive\ndead\n'
+  fi
+}
+
 action=${1:?action}
 shift
 for unit in "$@"; do
   [[ "$unit" == --* ]] && continue
   case $action in
+    show) show_state "$unit" ;;
     start) is_alive "$(pid_of "$unit")" || start_unit "$unit" ;;
     stop) stop_unit "$unit" ;;
     restart)
