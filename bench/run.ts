@@ -14,7 +14,9 @@
  *  (e) the same growth for 32 concurrent 40 MB JSON edit bodies under the default body budget
  *      (MAX_BODY_BYTES_IN_FLIGHT 256 MiB), sent with a Content-Length and sent chunked; the budget
  *      refuses what it cannot take with a 503, so the answers are counted too.
- * `npm run bench -- c e` runs only the named sections (a, b, c, d, e); by default all of them.
+ *  (g), (h), (i): the footprint sections of bench/footprint.ts (idle RSS and first start of `start`,
+ *      idle RSS of `serve` on Postgres, RSS per request held open by 10,000 concurrent generations).
+ * `npm run bench -- c e` runs only the named sections (a, b, c, d, e, g, h, i); by default all of them.
  * Every memory run uses a fresh gateway process: memory a previous load left committed would
  * otherwise raise the idle baseline and hide growth.
  */
@@ -29,6 +31,7 @@ import { Agent, request } from 'undici';
 import { createAdminClient } from '../src/control/admin-client.js';
 import { makeCodexAuthJson, makeCodexJwt } from '../test/support/jwt.js';
 import { makePng, padImage } from '../test/support/images.js';
+import { measureConcurrentGenerations, measureEmbeddedStart, measureServeIdle, withCompiledServer } from './footprint.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
@@ -370,6 +373,35 @@ async function main(): Promise<void> {
           `(e) RSS growth, 32 concurrent ${fmt(body.length / MiB, 0)} MiB JSON bodies ${chunked ? 'chunked' : 'with a Content-Length'}: ${fmt(median(growth), 1)} MB (target <= 256; runs: ${fmtRuns(growth, 1)}; answers over all runs: ${answers})`,
         );
       }
+    }
+    if (runs('g') || runs('h') || runs('i')) {
+      await withCompiledServer(async (entry) => {
+        if (runs('g')) {
+          const start = await measureEmbeddedStart(entry, RUNS);
+          lines.push(
+            `(g) \`start\` on an empty data directory: ready in ${fmt(median(start.firstMs) / 1000)} s (target <= 2), idle RSS ${fmt(median(start.firstRssMb), 0)} MB (target <= 200; runs: ${fmtRuns(start.firstRssMb, 0)})`,
+          );
+          lines.push(
+            `(g) \`start\` again on that directory: ready in ${fmt(median(start.restartMs) / 1000)} s, idle RSS ${fmt(median(start.restartRssMb), 0)} MB (target <= 200; runs: ${fmtRuns(start.restartRssMb, 0)})`,
+          );
+        }
+        if (runs('h')) {
+          const serve = await measureServeIdle(entry, RUNS);
+          lines.push(
+            serve
+              ? `(h) \`serve\` on Postgres, idle RSS: ${fmt(median(serve), 0)} MB (target <= 100; runs: ${fmtRuns(serve, 0)})`
+              : '(h) skipped: no Postgres server binaries (apt-get install postgresql)',
+          );
+        }
+        if (runs('i')) {
+          await fake.setBehavior({ imageBytes: 0, delayMs: 20_000 });
+          const held = await measureConcurrentGenerations(entry, fake.baseUrl);
+          const answers = [...held.statuses].map(([status, n]) => `${n}× ${status}`).join(', ');
+          lines.push(
+            `(i) ${held.count} concurrent 20 s generations${held.count < 10_000 ? ' (as many as the open-file limit allows)' : ''}: ${answers}; RSS growth ${fmt(held.plateauGrowthMb, 0)} MB while all were held = ${fmt(held.perRequestKb, 1)} KB per request (target <= 16; peak while answering ${fmt(held.peakGrowthMb, 0)} MB)`,
+          );
+        }
+      });
     }
     for (const line of lines) console.log(line);
   } finally {
