@@ -22,10 +22,11 @@
  * BENCH_CPU_PROF=<dir> runs each gateway under `node --cpu-prof`, writing one .cpuprofile per
  * gateway process into <dir> when it stops (see bench/README.md for reading them).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
@@ -78,6 +79,7 @@ async function startFakeProcess() {
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   return {
     baseUrl,
+    pid: child.pid!,
     async setBehavior(behavior: { imageBytes: number; delayMs?: number }) {
       child.stdin!.write(`${JSON.stringify(behavior)}\n`);
       await lines.next();
@@ -200,6 +202,35 @@ async function cannon(target: Target, connections: number) {
   return r;
 }
 
+/** wrk's path when it is installed (`apt-get install wrk`); null otherwise. */
+const WRK = await promisify(execFile)('sh', ['-c', 'command -v wrk']).then(
+  (r) => r.stdout.trim() || null,
+  () => null,
+);
+
+/**
+ * req/s of `target` at `connections` for DURATION_S, with wrk when it is installed, else autocannon.
+ * Large bodies need wrk: autocannon parses every response in JavaScript and, on 4 MB bodies, is
+ * itself the bottleneck of the direct run (about 100 req/s where wrk reaches 400), which would flatter
+ * the gateway's ratio.
+ */
+async function measureRps(target: Target, connections: number): Promise<number> {
+  if (!WRK) return (await cannon(target, connections)).requests.average;
+  const dir = await mkdtemp(join(tmpdir(), 'cig-wrk-'));
+  try {
+    const script = join(dir, 'post.lua');
+    const headers = Object.entries(target.headers).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`);
+    await writeFile(script, ['wrk.method = "POST"', `wrk.body = ${JSON.stringify(PROMPT_BODY)}`, ...headers].join('\n'));
+    const args = ['-t1', `-c${connections}`, `-d${DURATION_S}s`, '-s', script, target.url];
+    const { stdout } = await promisify(execFile)(WRK, args);
+    const failed = /Non-2xx or 3xx responses: (\d+)|Socket errors: .*?(\d+)/.exec(stdout);
+    if (failed) throw new Error(`wrk run had failures: ${failed[0]}`);
+    return Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? Number.NaN);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 /** The fake's generations endpoint, called the way the gateway calls it: the baseline of (a) and (f). */
 const directTarget = (fakeBaseUrl: string): Target => ({
   url: `${fakeBaseUrl}/images/generations`,
@@ -236,18 +267,26 @@ async function measureSmallResponses(fakeBaseUrl: string) {
 }
 
 /** (f): req/s of ~4 MB responses at 16 connections, gateway ÷ direct, side by side in each run. */
-async function measureLargeThroughput(fakeBaseUrl: string) {
-  const gw = await startGateway(fakeBaseUrl);
-  const direct = directTarget(fakeBaseUrl);
-  const result = { ratios: [] as number[], gatewayRps: [] as number[], directRps: [] as number[] };
+async function measureLargeThroughput(fake: { baseUrl: string; pid: number }) {
+  const gw = await startGateway(fake.baseUrl);
+  const direct = directTarget(fake.baseUrl);
+  const result = { ratios: [] as number[], gatewayRps: [] as number[], directRps: [] as number[], gatewayCpuMs: [] as number[], fakeCpuMs: [] as number[] };
+  /** req/s of one run, and the CPU time `pid` used per request in it. */
+  const run = async (target: Target, pid: number) => {
+    const cpuBefore = await readCpuMs(pid);
+    const rps = await measureRps(target, 16);
+    return { rps, cpuMs: ((await readCpuMs(pid)) - cpuBefore) / (rps * DURATION_S) };
+  };
   try {
-    await cannon(gw.generations, 16); // warm-up (JIT, connection pools)
+    await measureRps(gw.generations, 16); // warm-up (JIT, connection pools)
     for (let i = 0; i < RUNS; i += 1) {
-      const d = await cannon(direct, 16);
-      const g = await cannon(gw.generations, 16);
-      result.directRps.push(d.requests.average);
-      result.gatewayRps.push(g.requests.average);
-      result.ratios.push(g.requests.average / d.requests.average);
+      const d = await run(direct, fake.pid);
+      const g = await run(gw.generations, gw.pid);
+      result.directRps.push(d.rps);
+      result.gatewayRps.push(g.rps);
+      result.ratios.push(g.rps / d.rps);
+      result.fakeCpuMs.push(d.cpuMs);
+      result.gatewayCpuMs.push(g.cpuMs);
     }
   } finally {
     await gw.stop();
@@ -425,10 +464,11 @@ async function main(): Promise<void> {
     }
     if (runs('f')) {
       await fake.setBehavior({ imageBytes: 3 * MiB }); // base64 of 3 MiB ≈ 4 MiB per response
-      const large = await measureLargeThroughput(fake.baseUrl);
+      const large = await measureLargeThroughput(fake);
       lines.push(
-        `(f) ~4 MB responses, 16 connections: gateway ${fmt(median(large.gatewayRps), 0)} req/s, direct ${fmt(median(large.directRps), 0)} req/s, ratio ${fmt(median(large.ratios))} (target >= 0.6; runs: ${fmtRuns(large.ratios)})`,
+        `(f) ~4 MB responses, 16 connections: gateway ${fmt(median(large.gatewayRps), 0)} req/s, direct ${fmt(median(large.directRps), 0)} req/s, ratio ${fmt(median(large.ratios))} (target >= 0.6; runs: ${fmtRuns(large.ratios)}; load from ${WRK ? 'wrk' : 'autocannon: install wrk for a true figure'})`,
       );
+      lines.push(`(f) CPU per ~4 MB response: gateway ${fmt(median(large.gatewayCpuMs))} ms, the fake itself ${fmt(median(large.fakeCpuMs))} ms (direct runs)`);
     }
     for (const line of lines) console.log(line);
   } finally {
