@@ -46,10 +46,13 @@ export async function sendUpstreamResponse(
   const tap = createRequestTap(request, opts.maxResponseBytes);
   reply.hijack();
   const res = reply.raw;
+  // A Content-Length the body keeps spares the chunked framing (and, for a small body, a second write for its end).
+  const length = tap.keepsLength ? headerText(response.headers['content-length']) : undefined;
   res.writeHead(response.status, {
     ...(reply.getHeaders() as Record<string, string>),
     'content-type': headerText(response.headers['content-type']) ?? 'application/json',
     'cache-control': 'no-store',
+    ...(length !== undefined && /^\d+$/.test(length) ? { 'content-length': length } : {}),
   });
   try {
     await pipeThrough(response.body, tap.stream, res, opts.idleTimeoutMs);

@@ -43,6 +43,8 @@ export interface ResponseTap {
   metrics(): ResponseMetrics;
   /** Most bytes the scanner ever held at once; a debug figure that proves memory does not follow image size. */
   maxHeldChars(): number;
+  /** True when every byte passes unchanged (`b64_json`), so the body keeps the upstream's length. */
+  readonly keepsLength: boolean;
 }
 
 /** RFC 6838 restricted names: nothing that could break out of a JSON string. */
@@ -90,6 +92,7 @@ export function createResponseTap(opts: ResponseTapOptions): ResponseTap {
     stream,
     metrics: () => buildMetrics(bodyBytes, valid === false || lexer.hasFailed() ? null : sink),
     maxHeldChars: () => lexer.maxHeldBytes(),
+    keepsLength: opts.responseFormat === 'b64_json',
   };
 }
 

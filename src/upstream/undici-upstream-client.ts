@@ -77,7 +77,7 @@ function checkPositive(name: string, value: number): void {
 
 /**
  * Creates the real UpstreamClient: one POST per call, through the dispatcher for the account's proxy,
- * with the body streamed from `body.open()` and its exact length. The attempt ends on the caller's
+ * with the body given whole (`body.bytes`) or streamed from `body.open()`, and its exact length. The attempt ends on the caller's
  * signal or after `attemptTimeoutMs` (headers and body together). The response body is returned
  * unread, capped at `maxResponseBytes` (a larger Content-Length is refused up front). Never retries.
  * @throws UpstreamFailureError (client abort, attempt timeout, too large), undici errors (by `code`),
@@ -101,7 +101,7 @@ export function createUndiciUpstreamClient(opts: UndiciUpstreamClientOptions): U
       attemptTimeoutMs: opts.attemptTimeoutMs,
     };
     const url = urls[req.endpoint];
-    const body = req.body.open();
+    const body = req.body.bytes ?? req.body.open();
     const startedAt = performance.now();
     let res: Awaited<ReturnType<typeof dispatcher.request>>;
     try {
@@ -114,7 +114,7 @@ export function createUndiciUpstreamClient(opts: UndiciUpstreamClientOptions): U
         signal: AbortSignal.any([signals.caller, signals.timeout]),
       });
     } catch (err) {
-      body.destroy();
+      if (!Buffer.isBuffer(body)) body.destroy();
       throw mapAttemptError(err, signals);
     }
     const ttfbMs = Math.round(performance.now() - startedAt);
