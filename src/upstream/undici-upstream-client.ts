@@ -17,11 +17,44 @@ export interface UndiciUpstreamClientOptions {
   maxResponseBytes: number;
 }
 
-/** The two signals of one attempt, to tell which one ended it. */
+/** What can end one attempt: the caller's signal or the attempt timer, and which one did. */
 interface AttemptSignals {
   caller: AbortSignal;
-  timeout: AbortSignal;
+  /** Aborts on either; handed to undici. */
+  signal: AbortSignal;
+  timedOut(): boolean;
   attemptTimeoutMs: number;
+  /** Stops watching both (the attempt is over): the timer is cleared, the caller's listener removed. */
+  end(): void;
+}
+
+/**
+ * One attempt's abort signal: the caller's abort or the attempt timer, whichever comes first. Built
+ * by hand rather than with AbortSignal.any and AbortSignal.timeout: those cost a weak-reference
+ * registration per request and leave each timer pending for the whole timeout (minutes) after the
+ * attempt is over, where `end()` clears it.
+ */
+function watchAttempt(caller: AbortSignal, attemptTimeoutMs: number): AttemptSignals {
+  const controller = new AbortController();
+  let timedOut = false;
+  const onCallerAbort = () => controller.abort(caller.reason);
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new DOMException('the upstream attempt timed out', 'TimeoutError'));
+  }, attemptTimeoutMs);
+  timer.unref();
+  if (caller.aborted) onCallerAbort();
+  else caller.addEventListener('abort', onCallerAbort, { once: true });
+  return {
+    caller,
+    signal: controller.signal,
+    timedOut: () => timedOut,
+    attemptTimeoutMs,
+    end() {
+      clearTimeout(timer);
+      caller.removeEventListener('abort', onCallerAbort);
+    },
+  };
 }
 
 /**
@@ -33,7 +66,7 @@ function mapAttemptError(err: unknown, signals: AttemptSignals): unknown {
   if (signals.caller.aborted) {
     return new UpstreamFailureError(UPSTREAM_ERROR_CODES.clientAborted, 'the upstream attempt was aborted by the caller');
   }
-  if (signals.timeout.aborted) {
+  if (signals.timedOut()) {
     return new UpstreamFailureError(UPSTREAM_ERROR_CODES.attemptTimeout, `the upstream attempt took longer than ${signals.attemptTimeoutMs} ms`);
   }
   return err;
@@ -58,6 +91,7 @@ function capBody(source: Readable, maxBytes: number, signals: AttemptSignals): R
   });
   source.on('error', (err) => out.destroy(mapAttemptError(err, signals) as Error));
   out.on('close', () => {
+    signals.end();
     if (!source.destroyed) source.destroy();
   });
   source.pipe(out);
@@ -95,14 +129,10 @@ export function createUndiciUpstreamClient(opts: UndiciUpstreamClientOptions): U
 
   async function send(req: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse> {
     const dispatcher = opts.pool.get(req.proxyUrl);
-    const signals: AttemptSignals = {
-      caller: signal,
-      timeout: AbortSignal.timeout(opts.attemptTimeoutMs),
-      attemptTimeoutMs: opts.attemptTimeoutMs,
-    };
     const url = urls[req.endpoint];
     const body = req.body.bytes ?? req.body.open();
     const startedAt = performance.now();
+    const signals = watchAttempt(signal, opts.attemptTimeoutMs);
     let res: Awaited<ReturnType<typeof dispatcher.request>>;
     try {
       res = await dispatcher.request({
@@ -111,15 +141,17 @@ export function createUndiciUpstreamClient(opts: UndiciUpstreamClientOptions): U
         method: 'POST',
         headers: buildUpstreamHeaders(req, req.body.contentLength),
         body,
-        signal: AbortSignal.any([signals.caller, signals.timeout]),
+        signal: signals.signal,
       });
     } catch (err) {
+      signals.end();
       if (!Buffer.isBuffer(body)) body.destroy();
       throw mapAttemptError(err, signals);
     }
     const ttfbMs = Math.round(performance.now() - startedAt);
     const declared = declaredLength(res.headers);
     if (declared !== null && declared > opts.maxResponseBytes) {
+      signals.end();
       res.body.destroy();
       throw tooLarge(opts.maxResponseBytes);
     }
