@@ -127,8 +127,7 @@ function buildTrackEvents(base: TrackBase, attempts: readonly AttemptRecord[], e
       const metrics = isFinal && ending?.kind === 'upstream' ? ending.metrics : null;
       events.push({
         ...base,
-        ...EMPTY_METRICS,
-        ...(metrics ? metricsFields(metrics) : {}),
+        ...(metrics ? metricsFields(metrics) : EMPTY_METRICS),
         event: 'attempt',
         account_name: attempt.accountName,
         upstream_status: attempt.status,
