@@ -1,7 +1,7 @@
 /**
  * Benchmark (`npm run bench`): prints figures, passes or fails nothing. Everything runs on loopback:
- * the fake Codex upstream in one child process, the gateway (`start`, embedded database) in another,
- * load from this process. Each figure is the median of BENCH_RUNS runs (default 3).
+ * the fake Codex upstream in one child process, the gateway (`start`, embedded database, compiled
+ * as a release runs it: see gatewayEntry) in another, load from this process (or wrk, for (f)). Each figure is the median of BENCH_RUNS runs (default 3).
  *  (a) small responses at 50 connections: gateway req/s ÷ direct-to-fake req/s, the gateway process's
  *      CPU time per request in that run, and the p50 latency the gateway adds at 1 connection;
  *  (b) peak RSS growth of the gateway process above idle while serving 32 concurrent ~4 MB responses,
@@ -34,6 +34,7 @@ import { Agent, request } from 'undici';
 import { createAdminClient } from '../src/control/admin-client.js';
 import { makeCodexAuthJson, makeCodexJwt } from '../test/support/jwt.js';
 import { makePng, padImage } from '../test/support/images.js';
+import { buildCliBundle, type CliBundle } from '../test/support/cli-bundle.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const CPU_PROF_DIR = process.env.BENCH_CPU_PROF;
@@ -96,6 +97,18 @@ async function startFakeProcess() {
  */
 const BENCH_ENV = { LOG_LEVEL: 'warn', MAX_UPLOAD_FILE_BYTES: String(32 * MiB), MAX_UPLOAD_TOTAL_BYTES: String(40 * MiB), MAX_BODY_BYTES_IN_FLIGHT: '0' };
 
+/**
+ * The gateway runs as compiled JavaScript, as a release does (dist/, built by tsc), not through tsx:
+ * tsx compiles with esbuild's keepNames, which wraps every function made at run time in a `__name`
+ * call (Object.defineProperty), a few percent of a small request's CPU that no installed gateway
+ * pays. The test suite's esbuild bundle of src/ is that compiled form, built once per bench run.
+ */
+let bundle: CliBundle | null = null;
+const gatewayEntry = (): string => {
+  if (!bundle) throw new Error('the gateway bundle is not built');
+  return bundle.entry;
+};
+
 /** A fresh `start` process with one account and one key, warmed up with a few small requests. */
 async function startGateway(upstreamBaseUrl: string, env: Record<string, string> = {}): Promise<Gateway> {
   const dataDir = await mkdtemp(join(tmpdir(), 'cig-bench-'));
@@ -104,9 +117,7 @@ async function startGateway(upstreamBaseUrl: string, env: Record<string, string>
     [
       '--expose-gc',
       ...(CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF_DIR] : []),
-      '--import',
-      'tsx',
-      'src/main.ts',
+      gatewayEntry(),
       'start',
       '--data-dir',
       dataDir,
@@ -416,6 +427,7 @@ async function measureFanOut(fakeBaseUrl: string) {
 }
 
 async function main(): Promise<void> {
+  bundle = await buildCliBundle();
   const fake = await startFakeProcess();
   const lines: string[] = [`runs: ${RUNS} (load runs ${DURATION_S}s), medians`];
   try {
@@ -473,6 +485,7 @@ async function main(): Promise<void> {
     for (const line of lines) console.log(line);
   } finally {
     fake.stop();
+    await bundle.remove();
   }
 }
 
