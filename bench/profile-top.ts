@@ -1,8 +1,9 @@
 /**
  * Where a gateway's CPU went: reads a `.cpuprofile` (from `BENCH_CPU_PROF=<dir> npm run bench`) and
  * prints the functions with the most self time, and the same summed per source file, as shares of
- * the busy time (idle and GC are shown apart), and the gateway's own functions (src/) by total
- * time, their callees included. Only samples from the last `--last-s` seconds are
+ * the busy time (idle and GC are shown apart), and the gateway's own functions (src/, or the
+ * bench's compiled bundle of it, where line numbers are the bundle's) by total time, their callees
+ * included. Only samples from the last `--last-s` seconds are
  * counted (default: all), so the start (the embedded database's initdb, migrations) can be left out.
  *   npx tsx bench/profile-top.ts <file.cpuprofile> [--last-s 20] [--top 25]
  */
@@ -42,12 +43,16 @@ for (const delta of profile.timeDeltas) {
 }
 const from = lastS === null ? -Infinity : t - lastS * 1e6;
 
+/** The gateway's own code: its sources (under tsx) or the bench's compiled bundle of them. */
+const isGatewayCode = (url: string): boolean => url.includes('/src/') || url.includes('/test-output/cli-');
+
 /** Shortens a source URL to the part that says whose code it is. */
 const shortUrl = (url: string): string => {
   const nm = url.lastIndexOf('node_modules/');
   if (nm !== -1) return url.slice(nm + 'node_modules/'.length);
   const src = url.indexOf('/src/');
   if (src !== -1) return url.slice(src + 1);
+  if (isGatewayCode(url)) return `gateway bundle ${url.slice(url.lastIndexOf('/') + 1)}`;
   return url.replace(/^file:\/\//, '') || '(native)';
 };
 
@@ -74,7 +79,7 @@ profile.samples.forEach((id, i) => {
   const onStack = new Set<string>();
   for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) {
     const f = byId.get(at)!.callFrame;
-    if (f.url.includes('/src/')) onStack.add(nameOf(f));
+    if (isGatewayCode(f.url)) onStack.add(nameOf(f));
   }
   for (const n of onStack) totalUs.set(n, (totalUs.get(n) ?? 0) + delta);
 });
