@@ -1,7 +1,7 @@
 /**
  * Footprint sections of `npm run bench`: what the gateway costs at rest, and per request it holds
- * open. Each process runs the compiled server (one esbuild bundle of src/, as the tests spawn it),
- * not the TypeScript source through tsx, whose loader alone costs about 80 MB.
+ * open. Each process runs `entry`, the compiled server that run.ts builds (one esbuild bundle of src/,
+ * as the tests spawn it), not the TypeScript source through tsx, whose loader alone costs about 80 MB.
  *  (g) `start` on an empty data directory: time until ready and idle RSS; the same after a restart;
  *  (h) `serve` on Postgres: idle RSS (needs the Postgres server binaries, as the tests do);
  *  (i) N concurrent 20-second generations through one `start`: all must succeed; RSS growth per
@@ -16,7 +16,6 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Agent, request } from 'undici';
 import { createAdminClient } from '../src/control/admin-client.js';
-import { buildCliBundle } from '../test/support/cli-bundle.js';
 import { makeCodexAuthJson } from '../test/support/jwt.js';
 import { startPostgresCluster } from '../test/support/postgres.js';
 
@@ -213,15 +212,5 @@ export async function measureConcurrentGenerations(entry: string, upstreamBaseUr
     await clients.close();
     await gw.server.stop();
     await rm(dataDir, { recursive: true, force: true });
-  }
-}
-
-/** Builds the compiled server the footprint sections run, and removes it afterwards. */
-export async function withCompiledServer<T>(fn: (entry: string) => Promise<T>): Promise<T> {
-  const bundle = await buildCliBundle();
-  try {
-    return await fn(bundle.entry);
-  } finally {
-    await bundle.remove();
   }
 }

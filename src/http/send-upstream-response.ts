@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { Readable, Transform } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import type { ImageRequest } from '../images/image-request.js';
 import type { ResponseMetrics } from '../observe/image-log-event.js';
@@ -46,13 +46,16 @@ export async function sendUpstreamResponse(
   const tap = createRequestTap(request, opts.maxResponseBytes);
   reply.hijack();
   const res = reply.raw;
+  // A Content-Length the body keeps spares the chunked framing (and, for a small body, a second write for its end).
+  const length = tap.keepsLength ? headerText(response.headers['content-length']) : undefined;
   res.writeHead(response.status, {
     ...(reply.getHeaders() as Record<string, string>),
     'content-type': headerText(response.headers['content-type']) ?? 'application/json',
     'cache-control': 'no-store',
+    ...(length !== undefined && /^\d+$/.test(length) ? { 'content-length': length } : {}),
   });
   try {
-    await pipeThrough(response.body, tap.stream, res, opts.idleTimeoutMs);
+    await pumpThrough(response.body, tap, res, opts.idleTimeoutMs);
     return { status: response.status, metrics: tap.metrics(), streamError: null };
   } catch (err) {
     // Read before the response is cut: cutting it fires the client-abort watcher as well.
@@ -85,16 +88,18 @@ function classifyStreamError(err: unknown): SentResponse['streamError'] {
 }
 
 /**
- * Pipes upstream body → tap → client and settles when the client has the last byte, or on the first
- * error anywhere (then the upstream side is destroyed, so its connection is released; the caller cuts
- * the client's response once it has told why). Hand-rolled
- * rather than stream/promises' pipeline, which allocates an AbortController and two error objects per
- * call even on success: measurable at hundreds of requests per second.
+ * Moves the upstream body to the client through the tap's scan and settles when the client has the
+ * last byte, or on the first error anywhere (then the upstream side is destroyed, so its connection is
+ * released; the caller cuts the client's response once it has told why). Hand-rolled rather than
+ * piped through the tap's stream or stream/promises' pipeline: no Transform between the two sockets
+ * (one stream hop and its buffering less per chunk), and none of the pipeline's per-call
+ * AbortController and error objects, measurable at hundreds of requests per second. Backpressure is
+ * kept: the upstream is paused while the client's buffer is full.
  * `idleTimeoutMs`: no byte moving toward the client for that long ends it. Without this a client that
  * stops reading would hold its account and key slots for as long as it keeps the connection open
  * (undici's body timeout does not run while backpressure pauses the socket).
  */
-function pipeThrough(source: Readable, tap: Transform, res: ServerResponse, idleTimeoutMs: number): Promise<void> {
+function pumpThrough(source: Readable, tap: ResponseTap, res: ServerResponse, idleTimeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     let settled = false;
     // Who stalled: a full client buffer means the client stopped reading; otherwise the upstream went quiet.
@@ -106,12 +111,26 @@ function pipeThrough(source: Readable, tap: Transform, res: ServerResponse, idle
       settled = true;
       clearTimeout(idle);
       source.destroy();
-      tap.destroy();
       reject(err);
     };
-    tap.on('data', () => idle.refresh());
+    const emit = (bytes: Buffer) => {
+      idle.refresh();
+      if (!res.write(bytes)) source.pause();
+    };
+    source.on('data', (chunk: Buffer) => {
+      try {
+        tap.scan.write(chunk, emit);
+      } catch (err) {
+        fail(err);
+      }
+    });
+    source.once('end', () => {
+      tap.scan.end(emit).then(() => {
+        if (!settled) res.end();
+      }, fail);
+    });
+    res.on('drain', () => source.resume());
     source.once('error', fail);
-    tap.once('error', fail);
     res.once('error', fail);
     res.once('close', () => {
       if (!res.writableFinished) fail(Object.assign(new Error('client closed the connection'), { code: 'CLIENT_CLOSED' }));
@@ -122,6 +141,5 @@ function pipeThrough(source: Readable, tap: Transform, res: ServerResponse, idle
       clearTimeout(idle);
       resolve();
     });
-    source.pipe(tap).pipe(res);
   });
 }

@@ -81,4 +81,9 @@ export interface ImageRequest {
 export interface UpstreamBody {
   readonly contentLength: number;
   open(): Readable;
+  /**
+   * The whole body, when it is small and already in memory (a generation's JSON): sent with the
+   * request headers in one write, with none of a stream's machinery. Absent for bodies that stream.
+   */
+  readonly bytes?: Buffer;
 }

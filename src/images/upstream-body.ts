@@ -20,12 +20,22 @@ const JSON_UNSAFE = /[^\x20\x21\x23-\x5b\x5d-\x7e]/;
  * `images: [{"image_url": …}]` and `mask: {"image_url": …}` as the Codex CLI sends. Never
  * `response_format`, `user`, `stream` or `partial_images`. Spooled uploads become data URLs encoded
  * on the fly, so memory stays bounded; `contentLength` is computed, not measured; `open()` returns
- * a fresh stream each call (one per failover attempt).
+ * a fresh stream each call (one per failover attempt); a small body of text alone is also given
+ * whole as `bytes`.
  */
 export function buildUpstreamBody(req: ImageRequest): UpstreamBody {
-  const segments = buildSegments(req);
+  return assembleBody(buildSegments(req));
+}
+
+/** Bodies up to this size made of text segments only are held as one Buffer (`UpstreamBody.bytes`). */
+const MAX_HELD_BODY_BYTES = 64 * 1024;
+
+function assembleBody(segments: readonly Segment[]): UpstreamBody {
   const contentLength = segments.reduce((sum, segment) => sum + measureSegment(segment), 0);
-  return { contentLength, open: () => Readable.from(streamSegments(segments), { objectMode: false }) };
+  const open = () => Readable.from(streamSegments(segments), { objectMode: false });
+  const texts = segments.filter((s): s is Extract<Segment, { kind: 'text' }> => s.kind === 'text');
+  if (contentLength > MAX_HELD_BODY_BYTES || texts.length !== segments.length) return { contentLength, open };
+  return { contentLength, open, bytes: Buffer.from(texts.map((s) => s.text).join(''), 'utf8') };
 }
 
 /**
@@ -35,9 +45,7 @@ export function buildUpstreamBody(req: ImageRequest): UpstreamBody {
  * `stream: true`. `hostModel` is the chat model that calls the tool.
  */
 export function buildResponsesUpstreamBody(req: ImageRequest, hostModel: string): UpstreamBody {
-  const segments = buildResponsesSegments(req, hostModel);
-  const contentLength = segments.reduce((sum, segment) => sum + measureSegment(segment), 0);
-  return { contentLength, open: () => Readable.from(streamSegments(segments), { objectMode: false }) };
+  return assembleBody(buildResponsesSegments(req, hostModel));
 }
 
 function buildResponsesSegments(req: ImageRequest, hostModel: string): Segment[] {

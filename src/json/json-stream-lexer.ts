@@ -3,7 +3,10 @@
  * (strings and escapes split across chunks, numbers, literals, nesting, keys), asks a `JsonPathSink`
  * what each position means, and re-emits the bytes, optionally rewriting a key token or inserting
  * bytes after a string's opening quote. Long strings are skipped with `indexOf` (memchr), never
- * copied: memory is bounded by the capture caps below, whatever the body size.
+ * copied: memory is bounded by the capture caps below, whatever the body size. Within a chunk, the
+ * next quote and the next backslash are each searched for once and remembered, so a string full of
+ * escapes costs one pass over the chunk, not one pass per escape; a string with no backslash (base64
+ * image data) is crossed by those two native searches alone.
  * Leniency: raw control characters inside strings are not rejected (checking them would cost a
  * per-byte loop on multi-megabyte strings).
  */
@@ -45,6 +48,19 @@ interface Frame {
 const isWhitespace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 /** Bytes that can continue a number or literal token. */
 const isWordByte = (c: number): boolean => (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x7a) || c === 0x2d || c === 0x2b || c === 0x2e || c === 0x45;
+/** True when the first `length` bytes hold no backslash and no control character (< 0x20), so need no JSON decoding. */
+const isPlainText = (bytes: Buffer, length: number): boolean => {
+  for (let k = 0; k < length; k++) {
+    const c = bytes[k]!;
+    if (c < 0x20 || c === C.backslash) return false;
+  }
+  return true;
+};
+/** Position of the first `byte` in `buf` at or after `from` (memchr); `buf.length` when there is none. */
+const findByte = (buf: Buffer, byte: number, from: number): number => {
+  const at = buf.indexOf(byte, from);
+  return at === -1 ? buf.length : at;
+};
 const hexValue = (c: number): number => (c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1);
 
 /** See the file comment. One instance per body; feed it with `write` and finish with `end`. */
@@ -68,12 +84,17 @@ export class JsonStreamLexer {
   /** The start of a prefixed string value, while its prefix is not chosen yet (null otherwise). */
   private valueHead: string | null = null;
   private maxHeld = 0;
+  /** Position of the next `"` / `\\` in the current chunk at or after the last search (chunk length: none). */
+  private nextQuote = -1;
+  private nextSlash = -1;
 
   constructor(private readonly sink: JsonPathSink) {}
 
   /** Scans one chunk and passes its bytes (possibly rewritten) to `emit`, in order. */
   write(chunk: Buffer, emit: (bytes: Buffer) => void): void {
     this.out.begin(chunk, emit);
+    this.nextQuote = -1;
+    this.nextSlash = -1;
     let i = 0;
     while (i < chunk.length && this.lex !== LEX.failed) i = this.step(chunk, i);
     if (this.lex === LEX.failed) this.releaseAll(); // from here on, bytes pass through as they are
@@ -192,20 +213,21 @@ export class JsonStreamLexer {
     this.trailingEquals = 0;
   }
 
-  /** Inside a string: jump to the next quote or backslash with indexOf. */
+  /** Inside a string: jump to the next quote or backslash, whichever comes first (see the file comment). */
   private scanString(buf: Buffer, i: number): number {
-    const quote = buf.indexOf(C.quote, i);
-    const end = quote === -1 ? buf.length : quote;
-    const slash = end > i ? buf.subarray(i, end).indexOf(C.backslash) : -1;
-    const segmentEnd = slash === -1 ? end : i + slash;
-    this.observeSegment(buf, i, segmentEnd);
-    if (slash !== -1) {
-      this.captureRange(buf, segmentEnd, segmentEnd + 1);
-      this.passCounted(buf, segmentEnd, segmentEnd + 1);
+    if (this.nextQuote < i) this.nextQuote = findByte(buf, C.quote, i);
+    if (this.nextSlash < i) this.nextSlash = findByte(buf, C.backslash, i);
+    if (this.nextSlash < this.nextQuote) {
+      const slash = this.nextSlash;
+      this.observeSegment(buf, i, slash);
+      this.captureRange(buf, slash, slash + 1);
+      this.passCounted(buf, slash, slash + 1);
       this.lex = LEX.escape;
-      return segmentEnd + 1;
+      return slash + 1;
     }
-    if (quote === -1) return buf.length;
+    const quote = this.nextQuote;
+    this.observeSegment(buf, i, quote);
+    if (quote === buf.length) return quote;
     this.finishString(quote);
     return quote + 1;
   }
@@ -362,6 +384,8 @@ export class JsonStreamLexer {
   private capturedString(): string | null {
     if (this.overflow) return null;
     const raw = this.captured.toString('utf8', 0, this.capturedBytes);
+    // Most keys and values have no escape and no control character: their bytes are their text.
+    if (isPlainText(this.captured, this.capturedBytes)) return raw;
     try {
       return JSON.parse(`"${raw}"`) as string;
     } catch {

@@ -33,8 +33,13 @@ export interface ResponseTapOptions {
 }
 
 export interface ResponseTap {
-  /** Pipe the upstream 2xx body through this to the client. */
-  stream: Transform;
+  /** Pipe the upstream 2xx body through this to the client (made on first use). */
+  readonly stream: Transform;
+  /**
+   * The same work without a stream, for a caller that moves the bytes itself: each chunk's output goes
+   * to `emit`, in order. Use either this or `stream`, never both.
+   */
+  readonly scan: TapScan;
   /**
    * What the body said. Once the body proves not to be one valid JSON value (bad syntax, or
    * incomplete at its end), everything but `bodyBytes` is null/0. Before the end of a body that is
@@ -43,6 +48,16 @@ export interface ResponseTap {
   metrics(): ResponseMetrics;
   /** Most bytes the scanner ever held at once; a debug figure that proves memory does not follow image size. */
   maxHeldChars(): number;
+  /** True when every byte passes unchanged (`b64_json`), so the body keeps the upstream's length. */
+  readonly keepsLength: boolean;
+}
+
+/** The tap driven by hand. */
+export interface TapScan {
+  /** Scans one chunk of the body. @throws UpstreamResponseTooLargeError once the body passes `maxBytes`. */
+  write(chunk: Buffer, emit: (bytes: Buffer) => void): void;
+  /** Ends the body; resolves once everything is emitted (and, hosted, every image stored). */
+  end(emit: (bytes: Buffer) => void): Promise<void>;
 }
 
 /** RFC 6838 restricted names: nothing that could break out of a JSON string. */
@@ -67,30 +82,50 @@ export function createResponseTap(opts: ResponseTapOptions): ResponseTap {
   const lexer = new JsonStreamLexer(sink);
   let bodyBytes = 0;
   let valid: boolean | null = null;
+  const scan: TapScan = {
+    write(chunk, emit) {
+      bodyBytes += chunk.length;
+      if (bodyBytes > opts.maxBytes) throw new UpstreamResponseTooLargeError(opts.maxBytes);
+      lexer.write(chunk, emit);
+    },
+    async end(emit) {
+      valid = lexer.end(emit);
+      await replacer?.settled();
+    },
+  };
+  let stream: Transform | null = null;
 
-  const stream = new Transform({
+  return {
+    get stream() {
+      stream ??= buildTapStream(scan);
+      return stream;
+    },
+    scan,
+    metrics: () => buildMetrics(bodyBytes, valid === false || lexer.hasFailed() ? null : sink),
+    maxHeldChars: () => lexer.maxHeldBytes(),
+    keepsLength: opts.responseFormat === 'b64_json',
+  };
+}
+
+/** The tap as a Transform: what goes in is scanned, what the scan emits comes out. */
+function buildTapStream(scan: TapScan): Transform {
+  const stream: Transform = new Transform({
     transform(chunk: Buffer | string, _encoding: BufferEncoding, callback: TransformCallback) {
-      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      bodyBytes += bytes.length;
-      if (bodyBytes > opts.maxBytes) return callback(new UpstreamResponseTooLargeError(opts.maxBytes));
-      lexer.write(bytes, push);
+      try {
+        scan.write(typeof chunk === 'string' ? Buffer.from(chunk) : chunk, push);
+      } catch (err) {
+        return callback(err as Error);
+      }
       callback();
     },
     flush(callback: TransformCallback) {
-      valid = lexer.end(push);
-      if (!replacer) return callback();
-      replacer.settled().then(() => callback(), callback);
+      scan.end(push).then(() => callback(), callback);
     },
   });
   const push = (bytes: Buffer): void => {
     stream.push(bytes);
   };
-
-  return {
-    stream,
-    metrics: () => buildMetrics(bodyBytes, valid === false || lexer.hasFailed() ? null : sink),
-    maxHeldChars: () => lexer.maxHeldBytes(),
-  };
+  return stream;
 }
 
 function buildMetrics(bodyBytes: number, sink: ImageResponseSink | null): ResponseMetrics {

@@ -39,14 +39,23 @@ export function normalizeCodexClientVersion(version: unknown): string {
   return CODEX_CLIENT_VERSION_PATTERN.test(trimmed) ? trimmed : DEFAULT_CODEX_CLIENT_VERSION;
 }
 
-/** Finds a header in a client header map case-insensitively; joins repeated values with `, ` (RFC 9110). */
-function findClientHeader(headers: UpstreamRequest['clientHeaders'], name: string): string | undefined {
-  for (const [key, value] of Object.entries(headers)) {
-    if (key.toLowerCase() !== name || value === undefined) continue;
-    const joined = Array.isArray(value) ? value.join(', ') : value;
-    return joined === '' ? undefined : joined;
+const PASSTHROUGH: ReadonlySet<string> = new Set(UPSTREAM_PASSTHROUGH_HEADERS);
+
+/**
+ * The allowlisted headers of a client header map, matched case-insensitively in one pass over it (the
+ * first spelling of a name with a value wins); repeated values are joined with `, ` (RFC 9110); a
+ * header whose value is empty is not sent.
+ */
+function pickPassthroughHeaders(headers: UpstreamRequest['clientHeaders']): Record<string, string> {
+  const picked: Record<string, string> = {};
+  for (const key in headers) {
+    const name = key.toLowerCase();
+    const value = headers[key];
+    if (!PASSTHROUGH.has(name) || value === undefined || Object.hasOwn(picked, name)) continue;
+    picked[name] = Array.isArray(value) ? value.join(', ') : value;
   }
-  return undefined;
+  for (const name in picked) if (picked[name] === '') delete picked[name];
+  return picked;
 }
 
 /**
@@ -58,13 +67,8 @@ function findClientHeader(headers: UpstreamRequest['clientHeaders'], name: strin
  */
 export function buildUpstreamHeaders(req: UpstreamRequest, contentLength: number): Record<string, string> {
   const version = normalizeCodexClientVersion(req.codexClientVersion);
-  const headers: Record<string, string> = {};
-  for (const name of UPSTREAM_PASSTHROUGH_HEADERS) {
-    const value = findClientHeader(req.clientHeaders, name);
-    if (value !== undefined) headers[name] = value;
-  }
   return {
-    ...headers,
+    ...pickPassthroughHeaders(req.clientHeaders),
     authorization: `Bearer ${req.accessToken}`,
     // The Responses API answers as a stream of events.
     accept: req.endpoint === 'responses' ? 'text/event-stream' : 'application/json',

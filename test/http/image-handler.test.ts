@@ -135,6 +135,18 @@ describe('answered by an account', () => {
     expect(t.slotsHeld()).toBe(0);
   });
 
+  it('b64_json keeps the upstream Content-Length (no chunked framing); response_format url, which changes the length, is chunked', async () => {
+    const t = await start();
+    const b64 = await generate(t);
+    expect(b64.headers['content-length']).toBe(String(Buffer.byteLength(JSON.stringify(OK_BODY))));
+    expect(b64.headers['transfer-encoding']).toBeUndefined();
+    expect(b64.json()).toEqual(OK_BODY);
+    const url = await generate(t, { response_format: 'url' });
+    expect(url.headers['content-length']).toBeUndefined();
+    expect(url.headers['transfer-encoding']).toBe('chunked');
+    expect(url.json()).toMatchObject({ data: [{ url: `data:image/png;base64,${IMAGE_B64}` }] });
+  });
+
   it.each<[string, ScriptedReply, string, Record<string, unknown>]>([
     ['502', replies.status(502), 'upstream_server', { cause: 'upstream_failure', failures: 1 }],
     ['a connection reset', replies.undiciError('ECONNRESET'), 'upstream_request', { cause: 'upstream_failure', failures: 1 }],

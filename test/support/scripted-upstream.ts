@@ -144,9 +144,12 @@ export class ScriptedUpstream implements UpstreamClient {
   private async play(reply: ScriptedReply, signal: AbortSignal): Promise<UpstreamResponse> {
     switch (reply.kind) {
       case 'answer': {
-        const body = scriptedBody(JSON.stringify(reply.body), reply.bodyError);
+        const text = JSON.stringify(reply.body);
+        const body = scriptedBody(text, reply.bodyError);
         this.bodies.push(body);
-        return { status: reply.status, headers: { 'content-type': 'application/json' }, body, ttfbMs: 7 };
+        // A whole body declares its length, as the real upstream's do.
+        const length = reply.bodyError ? {} : { 'content-length': String(Buffer.byteLength(text)) };
+        return { status: reply.status, headers: { 'content-type': 'application/json', ...length }, body, ttfbMs: 7 };
       }
       case 'throw':
         throw reply.error;

@@ -33,6 +33,7 @@ async function drain(body: UpstreamBody): Promise<{ bytes: Buffer; largestChunk:
 async function expectBody(body: UpstreamBody, expected: unknown): Promise<void> {
   const { bytes, largestChunk } = await drain(body);
   expect(bytes.length).toBe(body.contentLength);
+  if (body.bytes) expect(body.bytes.equals(bytes)).toBe(true); // the body held whole is the streamed one
   expect(JSON.parse(bytes.toString('utf8'))).toEqual(expected);
   expect(largestChunk).toBeLessThanOrEqual(MAX_CHUNK_BYTES);
 }
@@ -107,6 +108,22 @@ describe('buildUpstreamBody: generations', () => {
     ['quotes, backslashes and control characters', 'say "hi"\\\n\t\u0001'],
   ])('computes an exact length for a prompt with %s', async (_label, prompt) => {
     await expectBody(buildUpstreamBody(base({ prompt })), { model: 'gpt-image-2', prompt });
+  });
+});
+
+describe('buildUpstreamBody: held whole or streamed', () => {
+  it('holds a small body of text alone whole, with its exact length', async () => {
+    const body = buildUpstreamBody(base({ prompt: 'a fox é 😀', options: { size: '1024x1024' } }));
+    expect(body.bytes?.length).toBe(body.contentLength);
+    await expectBody(body, { model: 'gpt-image-2', prompt: 'a fox é 😀', size: '1024x1024' });
+  });
+
+  it('streams a body with a large inline data URL or a spooled file, never holding it whole', async () => {
+    const dataUrl = toDataUrl('png', padImage(makePng(8, 8), 100_000));
+    const inline = buildUpstreamBody(parseImageJson('edits', JSON.stringify({ prompt: 'p', images: [dataUrl] }), LIMITS));
+    const spooled = buildUpstreamBody(base({ endpoint: 'edits', images: [await spoolInput(makePng(4, 4))] }));
+    expect(inline.bytes).toBeUndefined();
+    expect(spooled.bytes).toBeUndefined();
   });
 });
 
