@@ -37,6 +37,8 @@ export interface RequestOutcome {
   ending: RequestEnding | null;
   /** For `stream: true`: the events sent and which upstream endpoint served them; null otherwise. */
   stream?: StreamFacts | null;
+  /** Set by recordOutcome: a request's bookkeeping runs once, however many exits reach it. */
+  recorded?: boolean;
 }
 
 /** What a streamed answer carried. */

@@ -109,6 +109,12 @@ async function dispatchPlain(ctx: DispatchContext, candidates: readonly Candidat
     clientSignal: ctx.clientSignal,
     idleTimeoutMs: deps.config.upstreamBodyTimeoutMs,
     hosted: resolveHostedImages(deps, outcome.request),
+    // Usage is journaled before the client has the last byte: a kill at any moment after the client
+    // saw a success cannot lose its count.
+    beforeLastBytes: (done) => {
+      outcome.ending = { kind: 'upstream', status: done.status, accountName, metrics: done.metrics, streamError: null };
+      recordOutcome(outcome, deps, reply);
+    },
   });
   outcome.ending = { kind: 'upstream', status: sent.status, accountName, metrics: sent.metrics, streamError: sent.streamError };
 }

@@ -13,11 +13,14 @@ declare module 'fastify' {
 
 /**
  * The one exit for a dispatched request's bookkeeping: request-log lines, usage counters and metrics.
- * Runs once, after the response is complete (or abandoned); never throws into the request.
+ * Runs once per request, when the response is complete (or abandoned), or just before a successful
+ * body's last bytes go out (so usage is journaled before the client can see its success); never
+ * throws into the request.
  */
 export function recordOutcome(outcome: RequestOutcome, deps: GatewayDeps, reply?: FastifyReply): void {
   const ending = outcome.ending;
-  if (!ending) return;
+  if (!ending || outcome.recorded) return;
+  outcome.recorded = true;
   // An async job has no exchange of its own: its 202 is not counted, this is its one count.
   if (reply) reply.request.outcomeRecorded = true;
   const now = deps.now();

@@ -39,7 +39,17 @@ export async function sendUpstreamResponse(
   reply: FastifyReply,
   response: UpstreamResponse,
   request: ImageRequest,
-  opts: { maxResponseBytes: number; clientSignal: AbortSignal; idleTimeoutMs: number; hosted?: HostedImages | null },
+  opts: {
+    maxResponseBytes: number;
+    clientSignal: AbortSignal;
+    idleTimeoutMs: number;
+    hosted?: HostedImages | null;
+    /**
+     * Called with the complete body's figures just before its last bytes are written, for a plain
+     * 2xx body: whatever it records happens before the client can see the response end.
+     */
+    beforeLastBytes?: (sent: SentResponse) => void;
+  },
 ): Promise<SentResponse> {
   if (response.status < 200 || response.status >= 300) return sendUpstreamError(reply, response);
   if (opts.hosted) return sendHostedUpstreamResponse(reply, response, request, { ...opts, hosted: opts.hosted });
@@ -55,7 +65,9 @@ export async function sendUpstreamResponse(
     ...(length !== undefined && /^\d+$/.test(length) ? { 'content-length': length } : {}),
   });
   try {
-    await pumpThrough(response.body, tap, res, opts.idleTimeoutMs);
+    await pumpThrough(response.body, tap, res, opts.idleTimeoutMs, () =>
+      opts.beforeLastBytes?.({ status: response.status, metrics: tap.metrics(), streamError: null }),
+    );
     return { status: response.status, metrics: tap.metrics(), streamError: null };
   } catch (err) {
     // Read before the response is cut: cutting it fires the client-abort watcher as well.
@@ -89,7 +101,9 @@ function classifyStreamError(err: unknown): SentResponse['streamError'] {
 
 /**
  * Moves the upstream body to the client through the tap's scan and settles when the client has the
- * last byte, or on the first error anywhere (then the upstream side is destroyed, so its connection is
+ * last byte, or on the first error anywhere. The body's last byte is held back until the end:
+ * `beforeEnd` runs after the whole body has been scanned and before the client has that byte, which
+ * with a Content-Length is also the moment it can see the response complete (then the upstream side is destroyed, so its connection is
  * released; the caller cuts the client's response once it has told why). Hand-rolled rather than
  * piped through the tap's stream or stream/promises' pipeline: no Transform between the two sockets
  * (one stream hop and its buffering less per chunk), and none of the pipeline's per-call
@@ -99,7 +113,7 @@ function classifyStreamError(err: unknown): SentResponse['streamError'] {
  * stops reading would hold its account and key slots for as long as it keeps the connection open
  * (undici's body timeout does not run while backpressure pauses the socket).
  */
-function pumpThrough(source: Readable, tap: ResponseTap, res: ServerResponse, idleTimeoutMs: number): Promise<void> {
+function pumpThrough(source: Readable, tap: ResponseTap, res: ServerResponse, idleTimeoutMs: number, beforeEnd: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
     let settled = false;
     // Who stalled: a full client buffer means the client stopped reading; otherwise the upstream went quiet.
@@ -113,9 +127,16 @@ function pumpThrough(source: Readable, tap: ResponseTap, res: ServerResponse, id
       source.destroy();
       reject(err);
     };
+    // The body's latest byte, written with the next bytes or by the end: the client can neither
+    // have the whole body nor see its end before `beforeEnd` has run.
+    let held: Buffer | null = null;
     const emit = (bytes: Buffer) => {
+      if (bytes.length === 0) return;
       idle.refresh();
-      if (!res.write(bytes)) source.pause();
+      let flowing = held ? res.write(held) : true;
+      held = bytes.subarray(bytes.length - 1);
+      if (bytes.length > 1) flowing = res.write(bytes.subarray(0, bytes.length - 1)) && flowing;
+      if (!flowing) source.pause();
     };
     source.on('data', (chunk: Buffer) => {
       try {
@@ -126,7 +147,9 @@ function pumpThrough(source: Readable, tap: ResponseTap, res: ServerResponse, id
     });
     source.once('end', () => {
       tap.scan.end(emit).then(() => {
-        if (!settled) res.end();
+        if (settled) return;
+        beforeEnd();
+        res.end(held ?? undefined);
       }, fail);
     });
     res.on('drain', () => source.resume());

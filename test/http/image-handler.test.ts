@@ -135,6 +135,22 @@ describe('answered by an account', () => {
     expect(t.slotsHeld()).toBe(0);
   });
 
+  it("the outcome (usage and log lines) is recorded before the answer's last byte is written, so no kill can fall between a client's success and its count", async () => {
+    const t = await start();
+    // When the log lines are written (with the usage, in one call), the answer must still be open.
+    const openWhenLogged: boolean[] = [];
+    const write = t.log.push.bind(t.log);
+    t.log.push = (...events: ImageLogEvent[]) => {
+      openWhenLogged.push(t.responses.every((r) => !r.writableEnded));
+      return write(...events);
+    };
+    const res = await generate(t);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual(OK_BODY);
+    await t.logOf(res);
+    expect(openWhenLogged).toEqual([true]);
+  });
+
   it('b64_json keeps the upstream Content-Length (no chunked framing); response_format url, which changes the length, is chunked', async () => {
     const t = await start();
     const b64 = await generate(t);
