@@ -186,9 +186,11 @@ describeEachBackend('account service', ({ database }) => {
   });
 
   it('a re-import without settings keeps every operator setting (image off, concurrency, proxy, status)', async () => {
-    const first = await control.accounts.import({ auth: validAuth('keep'), imageConcurrency: 11, proxyUrl: 'http://127.0.0.1:3128' });
+    // A fixed expiry: two tokens minted a second apart would otherwise differ in it too.
+    const auth = () => makeCodexAuthJson({ accountId: 'keep', expSeconds: EXP });
+    const first = await control.accounts.import({ auth: auth(), imageConcurrency: 11, proxyUrl: 'http://127.0.0.1:3128' });
     await control.accounts.update(first.id, { imageEnabled: false, status: 'disabled' });
-    const again = await control.accounts.import({ auth: validAuth('keep') });
+    const again = await control.accounts.import({ auth: auth() });
     expect(again).toMatchObject({
       id: first.id,
       outcome: 'updated',
