@@ -68,7 +68,9 @@ mkdir -p "$stage/web"
 cp -R "$build/web/dist" "$stage/web/"
 cp "$repo/deploy/codex-image-gateway.service" "$repo/deploy/codex-image-gateway-control.service" \
   "$repo/deploy/Caddyfile" "$repo/deploy/gateway.env.example" "$repo/deploy/activate.sh" "$stage/deploy/"
-(cd "$stage" && "$NPM" ci --omit=dev --no-audit --no-fund --no-bin-links --loglevel=error) >&2 || die "npm ci --omit=dev failed"
+# --prefer-offline: the lockfile pins every version and its integrity hash, so packages already in
+# npm's cache (the build machine has just installed them) need no round trip to the registry.
+(cd "$stage" && "$NPM" ci --omit=dev --prefer-offline --no-audit --no-fund --no-bin-links --loglevel=error) >&2 || die "npm ci --omit=dev failed"
 if [ -n "$(find "$stage" -type l -print -quit)" ]; then
   die "the staged tree holds symbolic links, which SHA256SUMS cannot vouch for"
 fi
