@@ -7,6 +7,7 @@ import { DirLockedError } from '../../../src/store/dir-lock.js';
 import type { ImageLogEvent } from '../../../src/observe/image-log-event.js';
 import { REQUEST_LOG_FILES, isSealedLogName } from '../../../src/observe/request-log-files.js';
 import { createRequestLogWriter, type RequestLogWriter, type RequestLogWriterOptions } from '../../../src/observe/request-log-writer.js';
+import { makeLogEvent } from '../../support/log-events.js';
 
 const dirs: string[] = [];
 const writers: RequestLogWriter[] = [];
@@ -29,43 +30,21 @@ function makeWriter(opts: Partial<RequestLogWriterOptions> & { dir: string }): R
 }
 
 function sampleEvent(i: number): ImageLogEvent {
-  return {
-    schema_version: 1,
+  return makeLogEvent({
     ts: 1_700_000_000_000 + i,
-    event: 'attempt',
-    gateway_mode: 'standalone',
     request_id: `req-${i}`,
-    client_ip: '127.0.0.1',
     key_id: 'key-1',
     key_name: 'k',
-    account_name: 'acct-a',
-    endpoint: 'generations',
     model: 'gpt-image-2',
-    requested_model: null,
-    part: null,
-    ignored_params: null,
-    mapped_params: null,
-    stream: false,
-    partial_events: null,
-    upstream_path: 'images',
     prompt_hash: 'a'.repeat(64),
     size: '1024x1024',
-    quality: null,
-    n: 1,
-    input_image_count: 0,
-    input_data_image_count: 0,
-    upstream_status: 200,
     duration_ms: 10,
     upstream_ttfb_ms: 5,
-    failover_count: 0,
-    error_class: null,
-    response_image_count: 1,
     response_image_bytes: 6,
     usage_tokens: 42,
     input_tokens: 10,
     output_tokens: 32,
-    usage_missing: false,
-  };
+  });
 }
 
 function sealedNames(dir: string): string[] {
