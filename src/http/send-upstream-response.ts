@@ -57,15 +57,16 @@ export async function sendUpstreamResponse(
   reply.hijack();
   const res = reply.raw;
   // A Content-Length the body keeps spares the chunked framing (and, for a small body, a second write for its end).
-  const length = tap.keepsLength ? headerText(response.headers['content-length']) : undefined;
+  const upstreamLength = tap.keepsLength ? headerText(response.headers['content-length']) : undefined;
+  const length = upstreamLength !== undefined && /^\d+$/.test(upstreamLength) ? Number(upstreamLength) : null;
   res.writeHead(response.status, {
     ...(reply.getHeaders() as Record<string, string>),
     'content-type': headerText(response.headers['content-type']) ?? 'application/json',
     'cache-control': 'no-store',
-    ...(length !== undefined && /^\d+$/.test(length) ? { 'content-length': length } : {}),
+    ...(length !== null ? { 'content-length': String(length) } : {}),
   });
   try {
-    await pumpThrough(response.body, tap, res, opts.idleTimeoutMs, () =>
+    await pumpThrough(response.body, tap, res, { idleTimeoutMs: opts.idleTimeoutMs, length }, () =>
       opts.beforeLastBytes?.({ status: response.status, metrics: tap.metrics(), streamError: null }),
     );
     return { status: response.status, metrics: tap.metrics(), streamError: null };
@@ -101,10 +102,11 @@ function classifyStreamError(err: unknown): SentResponse['streamError'] {
 
 /**
  * Moves the upstream body to the client through the tap's scan and settles when the client has the
- * last byte, or on the first error anywhere. The body's last byte is held back until the end:
- * `beforeEnd` runs after the whole body has been scanned and before the client has that byte, which
- * with a Content-Length is also the moment it can see the response complete (then the upstream side is destroyed, so its connection is
- * released; the caller cuts the client's response once it has told why). Hand-rolled rather than
+ * last byte, or on the first error anywhere (then the upstream side is destroyed, so its connection is
+ * released; the caller cuts the client's response once it has told why). `beforeEnd` runs once the
+ * whole body has been scanned and before the client can see the answer complete: before the
+ * chunked framing's end, or, with a Content-Length (`length`), before the body's last byte, which
+ * alone is held back. Hand-rolled rather than
  * piped through the tap's stream or stream/promises' pipeline: no Transform between the two sockets
  * (one stream hop and its buffering less per chunk), and none of the pipeline's per-call
  * AbortController and error objects, measurable at hundreds of requests per second. Backpressure is
@@ -113,7 +115,13 @@ function classifyStreamError(err: unknown): SentResponse['streamError'] {
  * stops reading would hold its account and key slots for as long as it keeps the connection open
  * (undici's body timeout does not run while backpressure pauses the socket).
  */
-function pumpThrough(source: Readable, tap: ResponseTap, res: ServerResponse, idleTimeoutMs: number, beforeEnd: () => void): Promise<void> {
+function pumpThrough(
+  source: Readable,
+  tap: ResponseTap,
+  res: ServerResponse,
+  { idleTimeoutMs, length }: { idleTimeoutMs: number; length: number | null },
+  beforeEnd: () => void,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     let settled = false;
     // Who stalled: a full client buffer means the client stopped reading; otherwise the upstream went quiet.
@@ -127,16 +135,20 @@ function pumpThrough(source: Readable, tap: ResponseTap, res: ServerResponse, id
       source.destroy();
       reject(err);
     };
-    // The body's latest byte, written with the next bytes or by the end: the client can neither
-    // have the whole body nor see its end before `beforeEnd` has run.
+    let written = 0;
+    // With a Content-Length, the body's last byte (written by the end): the client sees the answer
+    // complete on that byte, so it must not have it before `beforeEnd` has run.
     let held: Buffer | null = null;
     const emit = (bytes: Buffer) => {
       if (bytes.length === 0) return;
       idle.refresh();
-      let flowing = held ? res.write(held) : true;
-      held = bytes.subarray(bytes.length - 1);
-      if (bytes.length > 1) flowing = res.write(bytes.subarray(0, bytes.length - 1)) && flowing;
-      if (!flowing) source.pause();
+      written += bytes.length;
+      let now = bytes;
+      if (length !== null && written >= length) {
+        held = bytes.subarray(bytes.length - 1);
+        now = bytes.subarray(0, bytes.length - 1);
+      }
+      if (now.length > 0 && !res.write(now)) source.pause();
     };
     source.on('data', (chunk: Buffer) => {
       try {

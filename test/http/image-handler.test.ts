@@ -137,18 +137,30 @@ describe('answered by an account', () => {
 
   it("the outcome (usage and log lines) is recorded before the answer's last byte is written, so no kill can fall between a client's success and its count", async () => {
     const t = await start();
-    // When the log lines are written (with the usage, in one call), the answer must still be open.
-    const openWhenLogged: boolean[] = [];
-    const write = t.log.push.bind(t.log);
+    // Body bytes written to the client so far (the answer keeps the upstream's Content-Length, so
+    // the client sees it complete on its last byte).
+    let bodyBytesWritten = 0;
+    t.app.addHook('onRequest', async (_req, reply) => {
+      const raw = reply.raw;
+      const write = raw.write.bind(raw) as (chunk: unknown, ...rest: unknown[]) => boolean;
+      raw.write = ((chunk: unknown, ...rest: unknown[]) => {
+        if (Buffer.isBuffer(chunk)) bodyBytesWritten += chunk.length;
+        return write(chunk, ...rest);
+      }) as typeof raw.write;
+    });
+    // When the log lines are written (with the usage, in one call): how much of the body was out.
+    const writtenWhenLogged: number[] = [];
+    const push = t.log.push.bind(t.log);
     t.log.push = (...events: ImageLogEvent[]) => {
-      openWhenLogged.push(t.responses.every((r) => !r.writableEnded));
-      return write(...events);
+      writtenWhenLogged.push(bodyBytesWritten);
+      return push(...events);
     };
     const res = await generate(t);
     expect(res.statusCode).toBe(200);
+    expect(res.headers['content-length']).toBe(String(Buffer.byteLength(JSON.stringify(OK_BODY))));
     expect(res.json()).toEqual(OK_BODY);
     await t.logOf(res);
-    expect(openWhenLogged).toEqual([true]);
+    expect(writtenWhenLogged).toEqual([Buffer.byteLength(JSON.stringify(OK_BODY)) - 1]);
   });
 
   it('b64_json keeps the upstream Content-Length (no chunked framing); response_format url, which changes the length, is chunked', async () => {
