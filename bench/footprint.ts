@@ -27,7 +27,10 @@ const FD_HEADROOM = 200;
 /** How many requests join the load every 100 ms. */
 const RAMP_PER_100MS = 500;
 
-export const readRssKb = async (pid: number): Promise<number> => Number(/VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+/** A figure of /proc/<pid>/status, in kB: the resident set now (VmRSS) or its high-water mark (VmHWM). */
+export const readStatusKb = async (pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> =>
+  Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+const readRssKb = (pid: number): Promise<number> => readStatusKb(pid, 'VmRSS');
 
 /** RSS once the process has been quiet for a moment (timers, the first snapshot poll and GC settle). */
 async function settledRssMb(pid: number): Promise<number> {

@@ -37,7 +37,7 @@ import { createAdminClient } from '../src/control/admin-client.js';
 import { makeCodexAuthJson, makeCodexJwt } from '../test/support/jwt.js';
 import { makePng, padImage } from '../test/support/images.js';
 import { buildCliBundle, type CliBundle } from '../test/support/cli-bundle.js';
-import { measureConcurrentGenerations, measureEmbeddedStart, measureServeIdle } from './footprint.js';
+import { measureConcurrentGenerations, measureEmbeddedStart, measureServeIdle, readStatusKb } from './footprint.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const CPU_PROF_DIR = process.env.BENCH_CPU_PROF;
@@ -161,11 +161,6 @@ async function startGateway(upstreamBaseUrl: string, env: Record<string, string>
     },
   };
 }
-
-const readStatusKb = async (pid: number, field: 'VmRSS' | 'VmHWM') => {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(await readFile(`/proc/${pid}/status`, 'utf8'));
-  return Number(m?.[1] ?? 0);
-};
 
 /** CPU time (user + system, ms) the process has used so far, from /proc/<pid>/stat. */
 async function readCpuMs(pid: number): Promise<number> {
