@@ -58,11 +58,11 @@ function rewrite(file: string, content: string | Buffer): void {
 }
 
 /**
- * Derives a bundle from the unpacked good one and lets `edit` change it (through `rewrite`). A
+ * Derives a tree from the unpacked good one and lets `edit` change it (through `rewrite`). A
  * well-formed variant (`resum`) gets its own release id and a fresh SHA256SUMS; a tampered one
  * (`resum: false`) keeps both, so the edit is its only defect.
  */
-async function deriveBundle(name: string, edit: (dir: string, m: Manifest) => void, resum = true): Promise<string> {
+async function deriveTree(name: string, edit: (dir: string, m: Manifest) => void, resum = true): Promise<string> {
   const dir = join(scratch, 'variants', name, `codex-image-gateway-${name}`);
   mkdirSync(join(dir, '..'), { recursive: true });
   await run('cp', ['-al', tree, dir]);
@@ -78,9 +78,22 @@ async function deriveBundle(name: string, edit: (dir: string, m: Manifest) => vo
       },
     );
   }
+  return dir;
+}
+
+/**
+ * Packs a derived tree as `<name>.tar.gz`. Only once no other tree is being derived: linking or
+ * unlinking a shared file changes its status time, which tar reports as "file changed as we read it".
+ */
+async function packTree(name: string, dir: string): Promise<string> {
   const out = join(scratch, `${name}.tar.gz`);
   await run('tar', ['-C', join(dir, '..'), '-I', 'gzip -1', '-cf', out, `codex-image-gateway-${name}`]);
   return out;
+}
+
+/** A derived bundle (deriveTree, then packTree), made while nothing else derives or packs. */
+async function deriveBundle(name: string, edit: (dir: string, m: Manifest) => void, resum = true): Promise<string> {
+  return packTree(name, await deriveTree(name, edit, resum));
 }
 
 interface RunResult {
@@ -153,10 +166,11 @@ beforeAll(async () => {
       '',
     ].join('\n'),
   );
-  // Each variant's checksums and tarball are made by child processes, so the four run side by side.
-  [variants.second, variants.broken, variants.corrupt, variants.newerSchema] = await Promise.all([
-    deriveBundle('second', () => undefined),
-    deriveBundle('broken', (dir) => {
+  // Each variant's checksums and tarball are made by child processes, so the four run side by side:
+  // first every tree is derived, then every tree is packed (packTree says why not both at once).
+  const trees = await Promise.all([
+    deriveTree('second', () => undefined),
+    deriveTree('broken', (dir) => {
       // The CLI still works (so the schema check passes); only `serve` dies at start.
       const file = join(dir, 'dist', 'runtime', 'processes.js');
       const source = readFileSync(file, 'utf8');
@@ -165,15 +179,18 @@ beforeAll(async () => {
       expect(at).toBeGreaterThan(-1);
       rewrite(file, `${source.slice(0, body)}\n    throw new Error('deliberately broken release');${source.slice(body)}`);
     }),
-    deriveBundle(
+    deriveTree(
       'corrupt',
       (dir) => rewrite(join(dir, 'dist', 'main.js'), `${readFileSync(join(dir, 'dist', 'main.js'), 'utf8')}\n// changed after SHA256SUMS\n`),
       false,
     ),
-    deriveBundle('newer', (dir, m) => {
+    deriveTree('newer', (dir, m) => {
       rewrite(join(dir, 'manifest.json'), `${JSON.stringify({ ...m, required_schema_version: REQUIRED_SCHEMA_VERSION + 1 }, null, 2)}\n`);
     }),
   ]);
+  [variants.second, variants.broken, variants.corrupt, variants.newerSchema] = await Promise.all(
+    (['second', 'broken', 'corrupt', 'newer'] as const).map((name, i) => packTree(name, trees[i]!)),
+  );
 }, 180_000);
 
 afterAll(async () => {
