@@ -2,10 +2,19 @@ import { Option, type Command } from 'commander';
 import { FIELD_LIMITS } from '../config/field-limits.js';
 import type { KeyCreateInput, KeyRoutingInput, KeyUpdateInput } from '../control/control-api.js';
 import { buildWireView } from '../control/admin-wire.js';
-import { buildLimitFlagHelp, parseLimitArg, parseNameListArg, parseSwitchArg, resolveClearable, type Cleared } from './cli-arg-parsers.js';
+import {
+  buildLimitFlagHelp,
+  parseDurationArg,
+  parseExpiresArg,
+  parseLimitArg,
+  parseNameListArg,
+  parseSwitchArg,
+  resolveClearable,
+  type Cleared,
+} from './cli-arg-parsers.js';
 import { withControl } from './control-context.js';
 import { addDataOptions, type DataCommandFlags } from './control-options.js';
-import { formatCreatedKey, formatJson, formatKeyDetails, formatKeyTable, writeOut } from './print.js';
+import { formatCreatedKey, formatJson, formatKeyDetails, formatKeyTable, formatRotatedKey, writeOut } from './print.js';
 
 /** What commander parses for `keys create` and `keys update`. */
 export interface KeyFlags extends DataCommandFlags {
@@ -18,6 +27,12 @@ export interface KeyFlags extends DataCommandFlags {
   group?: string;
   allAccounts?: boolean;
   status?: 'active' | 'disabled';
+  expires?: number | string | Cleared;
+}
+
+/** What commander parses for `keys rotate`. */
+interface RotateFlags extends DataCommandFlags {
+  grace?: number;
 }
 
 /** The limit, switch and routing flags `keys create` and `keys update` share. */
@@ -27,6 +42,9 @@ function addKeyOptions(cmd: Command): Command {
     .option('--max-concurrency <n|unlimited>', buildLimitFlagHelp(FIELD_LIMITS.keyMaxConcurrency), parseLimitArg)
     .option('--min-interval-ms <n|unlimited>', buildLimitFlagHelp(FIELD_LIMITS.keyMinStartIntervalMs), parseLimitArg)
     .option('--image <on|off>', 'whether this key may generate images', parseSwitchArg)
+    .option('--expires <when|never>', 'when the key stops working: a time from now (30d, 12h, 90m, 2w) or a date-time (2027-01-31T00:00:00Z)', (raw) =>
+      parseExpiresArg(raw),
+    )
     .addOption(new Option('--accounts <a,b>', 'route only to these accounts, in this order').argParser(parseNameListArg).conflicts(['group', 'allAccounts']))
     .addOption(new Option('--group <name>', 'route only to the accounts of this group').conflicts(['allAccounts']));
 }
@@ -47,11 +65,12 @@ export function buildKeyInput(flags: KeyFlags): KeyUpdateInput {
     maxConcurrency: resolveClearable(flags.maxConcurrency),
     minStartIntervalMs: resolveClearable(flags.minIntervalMs),
     routing: buildRouting(flags),
+    expiresAt: resolveClearable(flags.expires),
   };
   return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
 }
 
-/** Registers `keys create|list|show|update|delete`. */
+/** Registers `keys create|list|show|update|rotate|delete`. */
 export function registerKeysCommands(program: Command): void {
   const keys = program.command('keys').description('manage gateway API keys');
 
@@ -83,6 +102,15 @@ export function registerKeysCommands(program: Command): void {
     .action(async (ref: string, flags: KeyFlags) => {
       const key = await withControl(flags, (api) => api.keys.update(ref, buildKeyInput(flags)));
       writeOut(flags.json ? formatJson(buildWireView(key)) : formatKeyDetails(key));
+    });
+
+  addDataOptions(keys.command('rotate').description('give a key a new secret (shown only this once)').argument('<key>', 'key id or name'))
+    .option('--grace <duration>', `how long the old secret keeps working: 0 (refused at once, the default) up to 7d (90m, 12h, 7d)`, parseDurationArg)
+    .action(async (ref: string, flags: RotateFlags) => {
+      const { key, secret } = await withControl(flags, (api) => api.keys.rotate(ref, flags.grace === undefined ? {} : { graceMs: flags.grace }));
+      writeOut(
+        flags.json ? formatJson({ id: key.id, name: key.name, secret, old_secret_expires_at: key.previousSecretExpiresAt }) : formatRotatedKey(key, secret),
+      );
     });
 
   addDataOptions(keys.command('delete').description('delete a key (it stops working at once)').argument('<key>', 'key id or name')).action(

@@ -90,14 +90,23 @@ export function formatKeyDetails(k: KeyView): string {
     ['tokens', `${k.usage.totalTokens} (in ${k.usage.inputTokens}, out ${k.usage.outputTokens})`],
     ['usage missing', String(k.usage.usageMissing)],
     ['last used', formatTime(k.usage.lastUsedAt)],
+    ['expires', k.expiresAt === null ? 'never' : formatTime(k.expiresAt)],
+    ...(k.previousSecretExpiresAt === null ? [] : [['old secret until', formatTime(k.previousSecretExpiresAt)] as [string, string]]),
     ['created', formatTime(k.createdAt)],
     ['updated', formatTime(k.updatedAt)],
   ]);
 }
 
-/** `keys create`: the only output that ever holds a key secret. */
+/** `keys create`: one of the two outputs that ever hold a key secret. */
 export function formatCreatedKey(k: KeyView, secret: string): string {
   return `created key ${k.name} (${k.id}); its secret, shown only now:\n${secret}`;
+}
+
+/** `keys rotate`: the other output that holds a key secret, and what happens to the old one. */
+export function formatRotatedKey(k: KeyView, secret: string): string {
+  const old =
+    k.previousSecretExpiresAt === null ? 'the old secret is refused from now on' : `the old secret works until ${formatTime(k.previousSecretExpiresAt)}`;
+  return `rotated key ${k.name} (${k.id}); ${old}; its new secret, shown only now:\n${secret}`;
 }
 
 /** The `accounts list` table. */

@@ -78,6 +78,16 @@ export const FIELD_LIMITS = {
     nullable: true,
     description: 'least time between two request starts',
   },
+  keyRotationGraceMs: {
+    fields: ['grace_ms'],
+    scope: 'key rotation',
+    min: 0,
+    max: 7 * 24 * HOUR_MS,
+    default: 0,
+    unit: 'ms',
+    nullable: false,
+    description: 'how long the replaced secret keeps working',
+  },
   accountImageConcurrency: {
     fields: ['image_concurrency'],
     scope: 'account',

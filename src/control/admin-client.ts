@@ -69,6 +69,7 @@ export function createAdminClient(opts: AdminClientOptions): ControlApi {
       get: (r) => view<KeyView>(call('GET', `/keys${ref(r)}`)),
       create: (input) => view<CreatedKey>(call('POST', '/keys', buildWireBody(WIRE_FIELDS.keyCreate, input))),
       update: (r, input) => view<KeyView>(call('PATCH', `/keys${ref(r)}`, buildWireBody(WIRE_FIELDS.keyUpdate, input))),
+      rotate: (r, input) => view<CreatedKey>(call('POST', `/keys${ref(r)}/rotate`, buildWireBody(WIRE_FIELDS.keyRotate, input))),
       delete: (r) => done(call('DELETE', `/keys${ref(r)}`)),
     },
     accounts: {

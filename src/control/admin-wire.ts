@@ -7,10 +7,10 @@
  */
 import { isJsonObject } from '../guards/is-json-object.js';
 import { ACCOUNT_FIELD_PARAMS } from './account-service.js';
-import type { AccountImportInput, AccountUpdateInput, JobListFilter, KeyCreateInput, KeyUpdateInput } from './control-api.js';
+import type { AccountImportInput, AccountUpdateInput, JobListFilter, KeyCreateInput, KeyRotateInput, KeyUpdateInput } from './control-api.js';
 import { GROUP_FIELD_PARAMS } from './group-service.js';
 import { JOB_FILTER_PARAMS } from './job-service.js';
-import { KEY_FIELD_PARAMS } from './key-service.js';
+import { KEY_FIELD_PARAMS, KEY_ROTATE_PARAMS } from './key-service.js';
 import { MODEL_ALIAS_FIELD_PARAMS } from './model-alias-service.js';
 import { GatewayError } from '../errors/codes.js';
 import { SETTING_PARAMS } from '../store/settings-defaults.js';
@@ -61,6 +61,7 @@ const omitField = <T extends object, K extends keyof T>(table: T, field: K): Omi
 export const WIRE_FIELDS = {
   keyCreate: KEY_FIELD_PARAMS,
   keyUpdate: KEY_FIELD_PARAMS,
+  keyRotate: KEY_ROTATE_PARAMS,
   accountImport: omitField(ACCOUNT_FIELD_PARAMS, 'status'),
   accountUpdate: omitField(ACCOUNT_FIELD_PARAMS, 'auth'),
   groupCreate: GROUP_FIELD_PARAMS,
@@ -71,6 +72,7 @@ export const WIRE_FIELDS = {
 } as const satisfies {
   keyCreate: FieldParams<KeyCreateInput>;
   keyUpdate: FieldParams<KeyUpdateInput>;
+  keyRotate: FieldParams<KeyRotateInput>;
   accountImport: FieldParams<AccountImportInput>;
   accountUpdate: FieldParams<AccountUpdateInput>;
   groupCreate: FieldParams<GroupInput>;

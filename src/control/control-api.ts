@@ -15,6 +15,8 @@ export interface ControlApi {
     get(ref: string): Promise<KeyView>;
     create(input: KeyCreateInput): Promise<CreatedKey>;
     update(ref: string, input: KeyUpdateInput): Promise<KeyView>;
+    /** A new secret for the key, shown once; the old one is refused at once or after `graceMs`. */
+    rotate(ref: string, input: KeyRotateInput): Promise<CreatedKey>;
     delete(ref: string): Promise<void>;
   };
   accounts: {
@@ -120,6 +122,13 @@ export interface KeyCreateInput {
   /** Within FIELD_LIMITS.keyMinStartIntervalMs; null = no interval gate. */
   minStartIntervalMs?: number | null;
   routing?: KeyRoutingInput;
+  /** When the key stops working: ms since epoch or an ISO-8601 date-time with an offset, in the future; null = never. */
+  expiresAt?: number | string | null;
+}
+
+/** A rotation: how long the replaced secret keeps working (FIELD_LIMITS.keyRotationGraceMs; default 0 = refused at once). */
+export interface KeyRotateInput {
+  graceMs?: number;
 }
 
 export type KeyUpdateInput = Partial<KeyCreateInput>;
@@ -138,11 +147,15 @@ export interface KeyView {
   /** Accounts and groups by name. */
   routing: KeyRoutingInput;
   usage: Omit<KeyUsage, 'keyId'>;
+  /** When the key stops working (ms); null = never. */
+  expiresAt: number | null;
+  /** Until when the secret replaced by the last rotation still works (ms); null when it no longer does. */
+  previousSecretExpiresAt: number | null;
   createdAt: number;
   updatedAt: number;
 }
 
-/** The create response: the only time the secret exists outside the client's hands. */
+/** The create and rotate responses: the only times a secret exists outside the client's hands. */
 export interface CreatedKey {
   key: KeyView;
   secret: string;

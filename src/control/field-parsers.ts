@@ -56,6 +56,27 @@ export function parseNullableIntegerInRange(value: unknown, limit: FieldLimit, p
   return value === null ? null : parseIntegerInRange(value, limit, param);
 }
 
+/** The latest time a key may be set to expire: the year 9999, beyond which ISO-8601 needs extended years. */
+const MAX_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/**
+ * Null (= never) or a point in time after `now`: milliseconds since the epoch, or an ISO-8601 date-time
+ * with its offset (`2027-01-31T00:00:00Z`); a time already past is refused, since a typo there would
+ * end a key at once without anybody noticing.
+ */
+export function parseNullableFutureTime(value: unknown, now: number, param: string): number | null {
+  if (value === null) return null;
+  const ms = typeof value === 'number' ? value : typeof value === 'string' && ISO_DATE_TIME.test(value) ? Date.parse(value) : Number.NaN;
+  if (!Number.isSafeInteger(ms) || ms < 0 || ms > MAX_TIME_MS) {
+    throw invalid(`${param} must be null, milliseconds since the epoch or an ISO-8601 date-time with an offset (2027-01-31T00:00:00Z)`, param);
+  }
+  if (ms <= now) throw invalid(`${param} must be in the future (it is ${new Date(ms).toISOString()})`, param);
+  return ms;
+}
+
+/** A date-time with seconds (fractions optional) and an offset: `Date.parse` reads it the same everywhere. */
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
+
 /** A list of distinct non-blank strings (record references, trimmed) with at least `minItems` entries. */
 export function parseRefList(value: unknown, rule: { param: string; what: string; minItems: number }): string[] {
   const { param, what } = rule;

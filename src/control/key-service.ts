@@ -3,14 +3,23 @@ import { GatewayError } from '../errors/codes.js';
 import { listAccountNames } from '../store/account-repo.js';
 import type { Db, DbQuerier } from '../store/db.js';
 import { findGroup, listGroupNames } from '../store/group-repo.js';
-import { deleteKey, findKey, insertKey, listKeys, updateKey } from '../store/key-repo.js';
+import { deleteKey, findKey, insertKey, listKeys, replaceKeySecret, updateKey } from '../store/key-repo.js';
 import type { KeyRecord, KeyRouting, KeyStatus, KeyUsage } from '../store/types.js';
 import { buildEmptyUsage, findKeyUsage, listKeyUsage } from '../store/usage-repo.js';
 import { resolveAccountIds } from './account-refs.js';
 import { buildKeyDisplayPrefix, generateApiKeySecret, hashApiKey } from './api-key.js';
-import type { ControlApi, KeyCreateInput, KeyRoutingInput, KeyView } from './control-api.js';
+import type { ControlApi, KeyCreateInput, KeyRotateInput, KeyRoutingInput, KeyView } from './control-api.js';
 import { runControlWrite } from './control-write.js';
-import { parseBoolean, parseChoice, parseInputObject, parseName, parseNullableIntegerInRange, parseRefList } from './field-parsers.js';
+import {
+  parseBoolean,
+  parseChoice,
+  parseInputObject,
+  parseIntegerInRange,
+  parseName,
+  parseNullableFutureTime,
+  parseNullableIntegerInRange,
+  parseRefList,
+} from './field-parsers.js';
 import { createRecordId } from './record-id.js';
 
 /** Wire names of the key fields (error `param`s). */
@@ -22,7 +31,13 @@ export const KEY_FIELD_PARAMS = {
   maxConcurrency: 'max_concurrency',
   minStartIntervalMs: 'min_start_interval_ms',
   routing: 'routing',
+  expiresAt: 'expires_at',
 } as const satisfies Record<keyof KeyCreateInput, string>;
+
+/** Wire names of the rotation fields. */
+export const KEY_ROTATE_PARAMS = {
+  graceMs: 'grace_ms',
+} as const satisfies Record<keyof KeyRotateInput, string>;
 
 const KEY_STATUSES = ['active', 'disabled'] as const satisfies readonly KeyStatus[];
 const ROUTING_MODES = ['all', 'accounts', 'group'] as const satisfies ReadonlyArray<KeyRouting['mode']>;
@@ -33,7 +48,7 @@ export interface KeyServiceDeps {
   now: () => number;
 }
 
-/** Key operations: create (returns the secret once), read, update, delete; validation lives here. */
+/** Key operations: create and rotate (each returns the secret once), read, update, delete; validation lives here. */
 export function createKeyService({ db, now }: KeyServiceDeps): ControlApi['keys'] {
   const view = async (key: KeyRecord) => buildKeyView(key, await loadNames(db), await findKeyUsage(db, key.id));
   const mustFind = async (q: DbQuerier, ref: string) => {
@@ -49,7 +64,7 @@ export function createKeyService({ db, now }: KeyServiceDeps): ControlApi['keys'
     },
     get: async (ref) => view(await mustFind(db, ref)),
     async create(input) {
-      const { name, ...changes } = parseKeyChanges(input);
+      const { name, ...changes } = parseKeyChanges(input, now());
       if (name === undefined) throw new GatewayError('invalid_request', 'name is required', 'name');
       const secret = generateApiKeySecret();
       const at = now();
@@ -65,6 +80,8 @@ export function createKeyService({ db, now }: KeyServiceDeps): ControlApi['keys'
           maxConcurrency: changes.maxConcurrency ?? null,
           minStartIntervalMs: changes.minStartIntervalMs ?? null,
           routing: await resolveRouting(tx, changes.routing ?? { mode: 'all' }),
+          expiresAt: changes.expiresAt ?? null,
+          previousSecret: null,
           createdAt: at,
           updatedAt: at,
         };
@@ -74,7 +91,7 @@ export function createKeyService({ db, now }: KeyServiceDeps): ControlApi['keys'
       return { key: await view(key), secret };
     },
     async update(ref, input) {
-      const changes = parseKeyChanges(input);
+      const changes = parseKeyChanges(input, now());
       const key = await runControlWrite(db, { topic: 'keys', noun: 'key', ...(changes.name ? { name: changes.name } : {}) }, async (tx) => {
         const current = await mustFind(tx, ref);
         const { routing, ...plain } = changes;
@@ -85,6 +102,28 @@ export function createKeyService({ db, now }: KeyServiceDeps): ControlApi['keys'
       });
       return view(key);
     },
+    async rotate(ref, input) {
+      const raw = parseInputObject(input, KEY_ROTATE_PARAMS);
+      const graceMs =
+        raw.graceMs === undefined
+          ? FIELD_LIMITS.keyRotationGraceMs.default
+          : parseIntegerInRange(raw.graceMs, FIELD_LIMITS.keyRotationGraceMs, KEY_ROTATE_PARAMS.graceMs);
+      const secret = generateApiKeySecret();
+      const key = await runControlWrite(db, { topic: 'keys', noun: 'key' }, async (tx) => {
+        const current = await mustFind(tx, ref);
+        const at = now();
+        const next: KeyRecord = {
+          ...current,
+          hash: hashApiKey(secret),
+          prefix: buildKeyDisplayPrefix(secret),
+          previousSecret: graceMs > 0 ? { hash: current.hash, expiresAt: at + graceMs } : null,
+          updatedAt: at,
+        };
+        await replaceKeySecret(tx, next.id, next, next.previousSecret, at);
+        return next;
+      });
+      return { key: await view(key), secret };
+    },
     async delete(ref) {
       await runControlWrite(db, { topic: 'keys', noun: 'key' }, async (tx) => {
         await deleteKey(tx, (await mustFind(tx, ref)).id);
@@ -94,9 +133,9 @@ export function createKeyService({ db, now }: KeyServiceDeps): ControlApi['keys'
 }
 
 /** Validated key fields, routing references not yet resolved. */
-type KeyChanges = Partial<Omit<KeyCreateInput, 'routing'>> & { routing?: KeyRoutingInput };
+type KeyChanges = Partial<Omit<KeyCreateInput, 'routing' | 'expiresAt'>> & { routing?: KeyRoutingInput; expiresAt?: number | null };
 
-function parseKeyChanges(input: unknown): KeyChanges {
+function parseKeyChanges(input: unknown, now: number): KeyChanges {
   const raw = parseInputObject(input, KEY_FIELD_PARAMS);
   const p = KEY_FIELD_PARAMS;
   const changes: KeyChanges = {};
@@ -111,6 +150,7 @@ function parseKeyChanges(input: unknown): KeyChanges {
     changes.minStartIntervalMs = parseNullableIntegerInRange(raw.minStartIntervalMs, FIELD_LIMITS.keyMinStartIntervalMs, p.minStartIntervalMs);
   }
   if (raw.routing !== undefined) changes.routing = parseRoutingInput(raw.routing);
+  if (raw.expiresAt !== undefined) changes.expiresAt = parseNullableFutureTime(raw.expiresAt, now, p.expiresAt);
   return changes;
 }
 
@@ -169,6 +209,8 @@ function buildKeyView(key: KeyRecord, names: NameMaps, usage: KeyUsage | null): 
     minStartIntervalMs: key.minStartIntervalMs,
     routing: buildRoutingView(key.routing, names),
     usage: counters,
+    expiresAt: key.expiresAt,
+    previousSecretExpiresAt: key.previousSecret?.expiresAt ?? null,
     createdAt: key.createdAt,
     updatedAt: key.updatedAt,
   };

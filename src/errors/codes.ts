@@ -42,6 +42,7 @@ export const ERRORS = {
   missing_bearer: { status: 401, type: 'authentication_error', retry: 'never' },
   invalid_api_key: { status: 401, type: 'authentication_error', retry: 'never' },
   key_disabled: { status: 403, type: 'permission_error', retry: 'never' },
+  key_expired: { status: 401, type: 'authentication_error', retry: 'never' }, // the key's expires_at has passed
   image_disabled: { status: 403, type: 'permission_error', retry: 'never' },
   quota_exceeded: { status: 429, type: 'insufficient_quota', retry: 'never' },
   key_rate_limited: { status: 429, type: 'rate_limit_error', retry: 'after' },

@@ -39,7 +39,7 @@ export function createImageGate(endpoint: ImageEndpoint, deps: GatewayDeps, body
       const want = endpoint === 'edits' ? 'JSON or multipart/form-data' : 'JSON';
       throw new GatewayError('unsupported_media_type', `image endpoint requires ${want}`);
     }
-    const { key, snapshot } = resolveGatewayKey(req, deps.snapshots);
+    const { key, snapshot } = resolveGatewayKey(req, deps.snapshots, deps.now());
     if (!key.imageEnabled) throw new GatewayError('image_disabled', 'codex image generation is disabled for this key');
     if (key.quotaTokens !== null) {
       const used = (snapshot.usedTokens.get(key.id) ?? 0) + deps.usage.pendingTokens(key.id, snapshot.loadedAt);

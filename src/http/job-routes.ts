@@ -113,7 +113,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: GatewayDeps, jobs:
         if (!JOB_METHODS.includes(req.method)) {
           throw new GatewayError('method_not_allowed', 'job endpoint requires GET or DELETE', null, { headers: { allow: JOB_METHODS.join(', ') } });
         }
-        const { key } = resolveGatewayKey(req, deps.snapshots);
+        const { key } = resolveGatewayKey(req, deps.snapshots, deps.now());
         const capability = openCapability(JOB_ID_PREFIX, (req.params as { jobId: string }).jobId);
         const found = capability && (await readJob(jobs.db, capability.idHash));
         if (!capability || !found || found.keyId !== key.id) throw new GatewayError('job_not_found', 'no such job for this key', 'job_id');

@@ -47,7 +47,7 @@ export function registerModelRoutes(app: FastifyInstance, deps: GatewayDeps, met
     if (!MODEL_METHODS.includes(req.method)) {
       throw new GatewayError('method_not_allowed', 'models endpoint requires GET', null, { headers: { allow: MODEL_METHODS.join(', ') } });
     }
-    req.modelsSnapshot = resolveGatewayKey(req, deps.snapshots).snapshot;
+    req.modelsSnapshot = resolveGatewayKey(req, deps.snapshots, deps.now()).snapshot;
   };
   const models = (req: FastifyRequest) => buildModelList(req.modelsSnapshot!, deps.config.allowedModels);
   for (const path of MODELS_PATHS) {

@@ -1,11 +1,13 @@
 import type { DbQuerier, DbTx } from './db.js';
 import type { KeyRecord, KeyRouting } from './types.js';
 
-/** A key row with its column names already camelCased by the SELECT; routing still in columns. */
-interface KeyRow extends Omit<KeyRecord, 'routing'> {
+/** A key row with its column names already camelCased by the SELECT; routing and the previous secret still in columns. */
+interface KeyRow extends Omit<KeyRecord, 'routing' | 'previousSecret'> {
   routingMode: KeyRouting['mode'];
   groupId: string | null;
   accountIds: string[];
+  previousHash: string | null;
+  previousExpiresAt: number | null;
 }
 
 // One statement for any number of keys: the ordered account list comes from a correlated subquery.
@@ -15,6 +17,7 @@ const KEY_SELECT = `
          k.min_start_interval_ms AS "minStartIntervalMs", k.routing_mode AS "routingMode", k.group_id AS "groupId",
          COALESCE((SELECT array_agg(ka.account_id ORDER BY ka.position) FROM key_accounts ka WHERE ka.key_id = k.id),
                   ARRAY[]::text[]) AS "accountIds",
+         k.expires_at AS "expiresAt", k.previous_key_hash AS "previousHash", k.previous_key_expires_at AS "previousExpiresAt",
          k.created_at AS "createdAt", k.updated_at AS "updatedAt"
     FROM api_keys k`;
 
@@ -34,8 +37,8 @@ export async function findKey(db: DbQuerier, ref: string): Promise<KeyRecord | n
 export async function insertKey(tx: DbTx, key: KeyRecord): Promise<void> {
   await tx.query(
     `INSERT INTO api_keys (id, name, key_hash, key_prefix, status, image_enabled, quota_tokens, max_concurrency,
-                           min_start_interval_ms, routing_mode, group_id, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+                           min_start_interval_ms, routing_mode, group_id, expires_at, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
     [key.id, key.name, key.hash, key.prefix, ...mutableColumns(key), key.createdAt, key.updatedAt],
   );
   await replaceKeyAccounts(tx, key);
@@ -45,13 +48,33 @@ export async function insertKey(tx: DbTx, key: KeyRecord): Promise<void> {
 export async function updateKey(tx: DbTx, key: KeyRecord): Promise<boolean> {
   const rows = await tx.query<{ id: string }>(
     `UPDATE api_keys SET name = $2, status = $3, image_enabled = $4, quota_tokens = $5, max_concurrency = $6,
-                         min_start_interval_ms = $7, routing_mode = $8, group_id = $9, updated_at = $10
+                         min_start_interval_ms = $7, routing_mode = $8, group_id = $9, expires_at = $10, updated_at = $11
       WHERE id = $1 RETURNING id`,
     [key.id, key.name, ...mutableColumns(key), key.updatedAt],
   );
   if (rows.length === 0) return false;
   await replaceKeyAccounts(tx, key);
   return true;
+}
+
+/**
+ * Gives a key a new secret (hash and display prefix). The old secret's hash stays accepted until
+ * `previous.expiresAt` when a grace period is given, and is dropped at once when `previous` is null;
+ * a secret rotated out earlier is dropped either way (only the last one replaced can be in grace).
+ */
+export async function replaceKeySecret(
+  tx: DbTx,
+  id: string,
+  secret: { hash: string; prefix: string },
+  previous: KeyRecord['previousSecret'],
+  updatedAt: number,
+): Promise<boolean> {
+  const rows = await tx.query<{ id: string }>(
+    `UPDATE api_keys SET key_hash = $2, key_prefix = $3, previous_key_hash = $4, previous_key_expires_at = $5, updated_at = $6
+      WHERE id = $1 RETURNING id`,
+    [id, secret.hash, secret.prefix, previous?.hash ?? null, previous?.expiresAt ?? null, updatedAt],
+  );
+  return rows.length > 0;
 }
 
 /** Deletes a key (its account list and usage go with it); false when there was none. */
@@ -75,6 +98,7 @@ function mutableColumns(key: KeyRecord) {
     key.minStartIntervalMs,
     key.routing.mode,
     key.routing.mode === 'group' ? key.routing.groupId : null,
+    key.expiresAt,
   ] as const;
 }
 
@@ -89,8 +113,9 @@ async function replaceKeyAccounts(tx: DbTx, key: KeyRecord): Promise<void> {
 }
 
 function toKeyRecord(row: KeyRow): KeyRecord {
-  const { routingMode, groupId, accountIds, ...rest } = row;
-  return { ...rest, routing: buildRouting(routingMode, groupId, accountIds) };
+  const { routingMode, groupId, accountIds, previousHash, previousExpiresAt, ...rest } = row;
+  const previousSecret = previousHash !== null && previousExpiresAt !== null ? { hash: previousHash, expiresAt: previousExpiresAt } : null;
+  return { ...rest, routing: buildRouting(routingMode, groupId, accountIds), previousSecret };
 }
 
 function buildRouting(mode: KeyRouting['mode'], groupId: string | null, accountIds: string[]): KeyRouting {

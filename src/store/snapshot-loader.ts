@@ -7,7 +7,7 @@ import { listKeys } from './key-repo.js';
 import { isMasterKeyWrong, judgeMasterKey, readMasterKeyCheck } from './master-key-check.js';
 import { listModelAliases } from './model-alias-repo.js';
 import { readSettings } from './settings-repo.js';
-import type { AccountRecord, Snapshot } from './types.js';
+import type { AccountRecord, KeyRecord, Snapshot } from './types.js';
 import { listKeyUsage } from './usage-repo.js';
 
 /** An account as the snapshot holds it: proxy opened, credentials opened (null when they cannot be). */
@@ -38,7 +38,7 @@ export async function loadSnapshot(db: Db, cipher: CredentialCipher, now: () => 
     };
   });
   return {
-    keysByHash: new Map(parts.keys.map((key) => [key.hash, key])),
+    keysByHash: indexKeysByHash(parts.keys, loadedAt),
     accounts: new Map(parts.accounts.map((row) => [row.id, openAccount(row, cipher)])),
     groups: new Map(parts.groups.map((group) => [group.id, group])),
     usedTokens: new Map(parts.usage.map((usage) => [usage.keyId, usage.totalTokens])),
@@ -69,4 +69,14 @@ export function openAccount(row: AccountRow, cipher: CredentialCipher): Snapshot
     // Without its proxy an account must not be used at all (it would go out directly), so both go.
     return { ...record, lastError: record.lastError ?? UNREADABLE_CREDENTIALS, proxyUrl: null, credentials: null };
   }
+}
+
+/** Each key under its secret's hash, and under a rotated-out secret's hash while its grace period lasts. */
+export function indexKeysByHash(keys: readonly KeyRecord[], at: number): Map<string, KeyRecord> {
+  const byHash = new Map<string, KeyRecord>();
+  for (const key of keys) {
+    byHash.set(key.hash, key);
+    if (key.previousSecret && key.previousSecret.expiresAt > at) byHash.set(key.previousSecret.hash, key);
+  }
+  return byHash;
 }

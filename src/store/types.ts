@@ -24,6 +24,13 @@ export interface KeyRecord {
   /** Null = no interval gate. */
   minStartIntervalMs: number | null;
   routing: KeyRouting;
+  /** When the key stops working by itself (ms since epoch); null = never. */
+  expiresAt: number | null;
+  /**
+   * The secret a rotation replaced, still accepted during the grace period the operator granted:
+   * its SHA-256 and the end of that period (ms). Null without a grace period or once it is over.
+   */
+  previousSecret: { hash: string; expiresAt: number } | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -103,6 +110,7 @@ export interface KeyUsage {
 
 /** What the hot path reads: everything needed to authenticate and route without a database trip. */
 export interface Snapshot {
+  /** Keys by the SHA-256 of each secret they accept: the current one and a rotated-out one in its grace period. */
   keysByHash: ReadonlyMap<string, KeyRecord>;
   accounts: ReadonlyMap<string, AccountRecord & { credentials: AccountCredentials | null }>;
   groups: ReadonlyMap<string, GroupRecord>;

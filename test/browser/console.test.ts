@@ -50,6 +50,9 @@ beforeAll(async () => {
     args: CHROMIUM_ARGS,
     headless: true,
     viewport: { width: 1280, height: 900 },
+    // Times show in the browser's locale and zone; fixed here so a test can name the text it expects.
+    locale: 'en-US',
+    timezoneId: 'UTC',
   });
   const origin = new URL(h.adminUrl).origin;
   await context.route('**/*', (route) => {
@@ -150,6 +153,34 @@ describe('web console in Chromium', () => {
     expect(data.data).toHaveLength(1);
     state.requestId = response.headers.get('x-request-id')!;
     expect(state.requestId).toMatch(/^req_/);
+  });
+
+  it('rotates the secret with a grace period (both secrets work, the new one shown once) and sets an expiry', async () => {
+    await openPage('Keys');
+    const card = page.getByRole('article', { name: 'Key browser-key' });
+    await card.getByRole('button', { name: 'Rotate secret' }).click();
+    const rotate = card.getByRole('form', { name: 'Rotate key browser-key' });
+    await rotate.locator('select[name=grace_ms]').selectOption({ label: '1 hour' });
+    await rotate.getByRole('button', { name: 'Rotate secret' }).click();
+    await page.getByText('Key “browser-key” rotated.').waitFor();
+    const rotated = (await page.getByTestId('new-secret').textContent())!.trim();
+    expect(rotated).toMatch(/^cig_/);
+    expect(rotated).not.toBe(state.secret);
+    await card.getByText('Old secret until').waitFor();
+    const view = await h.admin.keys.get('browser-key');
+    expect(view.previousSecretExpiresAt! - Date.now()).toBeGreaterThan(3_500_000);
+    for (const secret of [state.secret, rotated]) expect((await h.sdk(secret).images.generate({ prompt: 'a rotated key' })).data).toHaveLength(1);
+    state.secret = rotated;
+    await page.getByRole('button', { name: 'Done' }).click();
+
+    await card.getByRole('button', { name: 'Edit' }).click();
+    const edit = card.getByRole('form', { name: 'Edit key browser-key' });
+    // The browser's zone is UTC (see launchPersistentContext), so the local time typed is UTC.
+    await edit.locator('input[name=expires_at]').fill('2099-06-30T12:00');
+    await edit.getByRole('button', { name: 'Save key' }).click();
+    await edit.waitFor({ state: 'detached' });
+    await card.getByText(new Date(Date.UTC(2099, 5, 30, 12)).toLocaleString('en-US', { timeZone: 'UTC' })).waitFor();
+    expect((await h.admin.keys.get('browser-key')).expiresAt).toBe(Date.UTC(2099, 5, 30, 12));
   });
 
   it('switching image access off in the console makes the next SDK call fail with 403 within a second', async () => {

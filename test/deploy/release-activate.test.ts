@@ -188,9 +188,13 @@ beforeAll(async () => {
       rewrite(join(dir, 'manifest.json'), `${JSON.stringify({ ...m, required_schema_version: REQUIRED_SCHEMA_VERSION + 1 }, null, 2)}\n`);
     }),
   ]);
-  [variants.second, variants.broken, variants.corrupt, variants.newerSchema] = await Promise.all(
-    (['second', 'broken', 'corrupt', 'newer'] as const).map((name, i) => packTree(name, trees[i]!)),
-  );
+  const [second, broken, corrupt, newer] = trees;
+  [variants.second, variants.broken, variants.corrupt, variants.newerSchema] = await Promise.all([
+    packTree('second', second),
+    packTree('broken', broken),
+    packTree('corrupt', corrupt),
+    packTree('newer', newer),
+  ]);
 }, 180_000);
 
 afterAll(async () => {

@@ -106,8 +106,25 @@ export function defineControlScenario(target: ScenarioTarget): void {
       'unlimited',
       '--accounts',
       'second',
+      '--expires',
+      '30d',
     ]);
     expect(key).toMatchObject({ status: 'disabled', max_concurrency: null, min_start_interval_ms: 250, routing: { mode: 'accounts', accounts: ['second'] } });
+    expect(Number(key.expires_at) - Date.now()).toBeGreaterThan(30 * 86_400_000 - 60_000);
+    expect(Number(key.expires_at) - Date.now()).toBeLessThanOrEqual(30 * 86_400_000);
+  });
+
+  it('keys rotate --grace 1h --json prints the new secret once and when the old one stops', { timeout: STEP_TIMEOUT_MS }, async () => {
+    const rotated = await json<Record<string, unknown>>(['keys', 'rotate', 'alpha', '--grace', '1h']);
+    expect(Object.keys(rotated).sort()).toEqual(['id', 'name', 'old_secret_expires_at', 'secret']);
+    expect(rotated.secret).toMatch(/^cig_/);
+    expect(Number(rotated.old_secret_expires_at) - Date.now()).toBeGreaterThan(3_600_000 - 60_000);
+    secrets.push(String(rotated.secret));
+    outputs.pop();
+    await fails(
+      ['keys', 'rotate', 'alpha', '--grace', '2y'],
+      "option '--grace <duration>' argument '2y' is invalid. must be 0 or a number with a unit: 90m, 12h, 7d, 1w",
+    );
   });
 
   it('keys list --json and the aligned table; keys show prints the prefix only', { timeout: STEP_TIMEOUT_MS * 3 }, async () => {
@@ -193,8 +210,8 @@ export function defineControlScenario(target: ScenarioTarget): void {
     expect((await json<Array<{ alias: string }>>(['models', 'list'])).map((r) => r.alias)).not.toContain('ft:my-model');
   });
 
-  it('no output but the two create lines ever held a secret, its hash or a token', () => {
-    expect(secrets).toHaveLength(2);
+  it('no output but the two create lines and the rotate line ever held a secret, its hash or a token', () => {
+    expect(secrets).toHaveLength(3);
     const hashes = secrets.map((s) => createHash('sha256').update(s).digest('hex'));
     for (const { label, text } of outputs) {
       for (const leak of [...secrets, ...hashes, ...tokens]) expect(text, label).not.toContain(leak);

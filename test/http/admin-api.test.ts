@@ -61,6 +61,7 @@ const ROUTES: Array<[InjectOptions['method'], string]> = [
   ['GET', '/admin/api/keys/k'],
   ['PATCH', '/admin/api/keys/k'],
   ['DELETE', '/admin/api/keys/k'],
+  ['POST', '/admin/api/keys/k/rotate'],
   ['GET', '/admin/api/accounts'],
   ['POST', '/admin/api/accounts/import'],
   ['GET', '/admin/api/accounts/a'],
@@ -209,6 +210,33 @@ describe('keys', () => {
 
   it('update validates like create', async () => {
     expectError(await send('PATCH', '/admin/api/keys/alpha', { max_concurrency: 1025 }), 400, 'invalid_request', 'max_concurrency');
+  });
+
+  it('expires_at: an ISO date-time or ms in, ms out; a past time is a 400', async () => {
+    const res = await send('PATCH', '/admin/api/keys/alpha', { expires_at: '2099-01-01T00:00:00Z' });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ expires_at: Date.UTC(2099, 0, 1), previous_secret_expires_at: null });
+    expectError(await send('PATCH', '/admin/api/keys/alpha', { expires_at: '2001-01-01T00:00:00Z' }), 400, 'invalid_request', 'expires_at');
+    expect((await send('PATCH', '/admin/api/keys/alpha', { expires_at: null })).json()).toMatchObject({ expires_at: null });
+  });
+
+  it('rotate answers the new secret once with when the old one stops; a bad grace is a 400', async () => {
+    const res = await send('POST', '/admin/api/keys/alpha/rotate', { grace_ms: 3_600_000 });
+    expect(res.statusCode, res.body).toBe(200);
+    const rotated = res.json() as { key: Record<string, unknown>; secret: string };
+    expect(rotated.secret).toMatch(/^cig_/);
+    expect(rotated.secret).not.toBe(secret);
+    expect(rotated.key).toMatchObject({ id: keyId, prefix: rotated.secret.slice(0, 12), previous_secret_expires_at: expect.any(Number) });
+    const shown = await call({ method: 'GET', url: '/admin/api/keys/alpha' });
+    expect(shown.body).not.toContain(rotated.secret);
+    expect(shown.body).not.toContain(createHash('sha256').update(secret).digest('hex'));
+    // No body at all means the defaults: no grace, the previous secret refused at once.
+    const plain = await call({ method: 'POST', url: '/admin/api/keys/alpha/rotate', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(plain.statusCode, plain.body).toBe(200);
+    expect(plain.json()).toMatchObject({ key: { previous_secret_expires_at: null } });
+    expectError(await send('POST', '/admin/api/keys/alpha/rotate', { grace_ms: -1 }), 400, 'invalid_request', 'grace_ms');
+    expectError(await send('POST', '/admin/api/keys/alpha/rotate', { graceMs: 1 }), 400, 'unknown_field', 'graceMs');
+    expectError(await send('POST', '/admin/api/keys/nope/rotate', {}), 404, 'not_found');
   });
 
   it('unknown keys are 404 on show, update and delete', async () => {

@@ -91,6 +91,36 @@ describe('refused before dispatch: the OpenAI error shape, no upstream call, no 
     expect(t.slotsHeld()).toBe(0);
   });
 
+  it('an expired key: 401 key_expired naming when; a key expiring later works', async () => {
+    const expired = await start({ key: { expiresAt: T0 } });
+    const res = await generate(expired);
+    expect(res.statusCode).toBe(401);
+    expect(res.json()).toEqual({
+      error: {
+        message: `this API key expired at ${new Date(T0).toISOString()}; ask the gateway's operator for a new one`,
+        type: 'authentication_error',
+        param: null,
+        code: 'key_expired',
+      },
+    });
+    expect(expired.upstream.calls).toEqual([]);
+    await expired.app.close();
+    expect((await generate(await start({ key: { expiresAt: T0 + 1 } }))).statusCode).toBe(200);
+  });
+
+  it('a rotated-out secret works until its grace period ends (by the clock, not the snapshot), then 401 invalid_api_key', async () => {
+    const rotated = { hash: hashApiKey('cig_the-new-secret'), previousSecret: { hash: hashApiKey(SECRET), expiresAt: T0 + 1 } };
+    const during = await start({ key: rotated });
+    expect((await generate(during)).statusCode).toBe(200);
+    expect((await generate(during, {}, { authorization: 'Bearer cig_the-new-secret' })).statusCode).toBe(200);
+    await during.app.close();
+    const after = await start({ key: { ...rotated, previousSecret: { hash: hashApiKey(SECRET), expiresAt: T0 } } });
+    const res = await generate(after);
+    expect(res.statusCode).toBe(401);
+    expect(res.json().error.code).toBe('invalid_api_key');
+    expect((await generate(after, {}, { authorization: 'Bearer cig_the-new-secret' })).statusCode).toBe(200);
+  });
+
   it.each<[string, Record<string, unknown>, string, string | null]>([
     ['no prompt', { prompt: undefined }, 'invalid_request', 'prompt'],
     ['n out of range', { n: 11 }, 'invalid_request', 'n'],

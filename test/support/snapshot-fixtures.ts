@@ -1,4 +1,5 @@
 import { SETTINGS_DEFAULTS } from '../../src/store/settings-defaults.js';
+import { indexKeysByHash } from '../../src/store/snapshot-loader.js';
 import type { AccountRecord, KeyRecord, Snapshot } from '../../src/store/types.js';
 import type { AccountCredentials } from '../../src/upstream/codex-auth.js';
 
@@ -15,6 +16,8 @@ export function makeKey(overrides: Partial<KeyRecord> = {}): KeyRecord {
     maxConcurrency: null,
     minStartIntervalMs: null,
     routing: { mode: 'all' },
+    expiresAt: null,
+    previousSecret: null,
     createdAt: 0,
     updatedAt: 0,
     ...overrides,
@@ -55,7 +58,7 @@ export function makeSnapshot(
   groups: Snapshot['groups'] = new Map(),
 ): Snapshot {
   return {
-    keysByHash: new Map(keys.map((k) => [k.hash, k])),
+    keysByHash: indexKeysByHash(keys, 0),
     accounts: new Map(accounts.map((a) => [a.id, a])),
     groups,
     usedTokens: new Map(),

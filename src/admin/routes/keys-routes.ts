@@ -5,8 +5,8 @@ import { WIRE_FIELDS, buildWireView, parseWireBody } from '../../control/admin-w
 type RefParams = { Params: { ref: string } };
 
 /**
- * Keys: GET/POST `/keys`, GET/PATCH/DELETE `/keys/:ref` (ref = id or name).
- * The create response `{key, secret}` (201) is the only answer that ever carries a secret.
+ * Keys: GET/POST `/keys`, GET/PATCH/DELETE `/keys/:ref` (ref = id or name), POST `/keys/:ref/rotate`.
+ * The create (201) and rotate (200) responses `{key, secret}` are the only answers that ever carry a secret.
  */
 export function registerKeyRoutes(app: FastifyInstance, control: ControlApi): void {
   app.get('/keys', async () => ({ data: (await control.keys.list()).map(buildWireView) }));
@@ -19,6 +19,10 @@ export function registerKeyRoutes(app: FastifyInstance, control: ControlApi): vo
   app.get<RefParams>('/keys/:ref', async (req) => buildWireView(await control.keys.get(req.params.ref)));
 
   app.patch<RefParams>('/keys/:ref', async (req) => buildWireView(await control.keys.update(req.params.ref, parseWireBody(WIRE_FIELDS.keyUpdate, req.body))));
+
+  app.post<RefParams>('/keys/:ref/rotate', async (req) =>
+    buildWireView(await control.keys.rotate(req.params.ref, parseWireBody(WIRE_FIELDS.keyRotate, req.body ?? {}))),
+  );
 
   app.delete<RefParams>('/keys/:ref', async (req, reply) => {
     await control.keys.delete(req.params.ref);

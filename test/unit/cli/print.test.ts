@@ -67,6 +67,8 @@ describe('formatKeyDetails', () => {
       minStartIntervalMs: null,
       routing: { mode: 'all' },
       usage: { requests: 0, successes: 0, images: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0, usageMissing: 0, lastUsedAt: null },
+      expiresAt: null,
+      previousSecretExpiresAt: null,
       createdAt: 0,
       updatedAt: 0,
     };

@@ -24,6 +24,8 @@ const KEY_VIEW: KeyView = {
   minStartIntervalMs: 250,
   routing: { mode: 'accounts', accounts: ['a', 'b'] },
   usage: { requests: 1, successes: 1, images: 1, inputTokens: 2, outputTokens: 3, totalTokens: 5, usageMissing: 0, lastUsedAt: 9 },
+  expiresAt: null,
+  previousSecretExpiresAt: null,
   createdAt: 1,
   updatedAt: 2,
 };

@@ -6,6 +6,7 @@ import { createControlServices } from '../../../src/control/control-services.js'
 import { createCredentialCipher } from '../../../src/control/credential-cipher.js';
 import { watchControlChanges } from '../../../src/store/change-feed.js';
 import { insertJob, markJobRunning } from '../../../src/store/job-repo.js';
+import { loadSnapshot } from '../../../src/store/snapshot-loader.js';
 import { migrate } from '../../../src/store/migrator.js';
 import { SETTINGS_DEFAULTS } from '../../../src/store/settings-defaults.js';
 import { applyUsageDeltas } from '../../../src/store/usage-repo.js';
@@ -30,6 +31,7 @@ async function failure(fn: () => Promise<unknown>): Promise<{ code: string; mess
 const MAX_CONCURRENCY = 'max_concurrency must be an integer between 1 and 1024';
 const MIN_INTERVAL = 'min_start_interval_ms must be an integer between 0 and 300000';
 const QUOTA = 'quota_tokens must be a non-negative integer';
+const EXPIRES = 'expires_at must be null, milliseconds since the epoch or an ISO-8601 date-time with an offset (2027-01-31T00:00:00Z)';
 
 /** Key create inputs that must fail: [label, input, message, param]. */
 const KEY_REJECTIONS: Array<[string, unknown, string, string]> = [
@@ -65,6 +67,17 @@ const KEY_REJECTIONS: Array<[string, unknown, string, string]> = [
   ['unknown group', { name: 'k', routing: { mode: 'group', group: 'nogroup' } }, 'unknown group `nogroup`', 'routing.group'],
   ['unknown field', { name: 'k', colour: 'red' }, 'unknown field `colour`', 'colour'],
   ['not an object', 'k', 'request body must be a JSON object', 'body'],
+  [
+    'expiry already past (the clock is at 1000 ms)',
+    { name: 'k', expiresAt: 1_000 },
+    'expires_at must be in the future (it is 1970-01-01T00:00:01.000Z)',
+    'expires_at',
+  ],
+  ['expiry as a date without a time', { name: 'k', expiresAt: '2027-01-31' }, EXPIRES, 'expires_at'],
+  ['expiry without an offset', { name: 'k', expiresAt: '2027-01-31T00:00:00' }, EXPIRES, 'expires_at'],
+  ['expiry as a fraction of a ms', { name: 'k', expiresAt: 5_000.5 }, EXPIRES, 'expires_at'],
+  ['expiry as a boolean', { name: 'k', expiresAt: true }, EXPIRES, 'expires_at'],
+  ['expiry past the year 9999', { name: 'k', expiresAt: 253_402_300_800_000 }, EXPIRES, 'expires_at'],
 ];
 
 /** Key create inputs just inside each bound: they must pass. */
@@ -76,6 +89,9 @@ const KEY_ACCEPTS: Array<[string, Record<string, unknown>]> = [
   ['every limit null', { quotaTokens: null, maxConcurrency: null, minStartIntervalMs: null }],
   ['undefined fields are absent', { status: undefined, colour: undefined }],
   ['name that merely starts like an id', { name: 'key_not-hex' }],
+  ['expiry in ms, 1 ms ahead', { expiresAt: 1_001 }],
+  ['expiry as an ISO-8601 date-time with an offset', { expiresAt: '2027-01-31T00:00:00+02:00' }],
+  ['no expiry', { expiresAt: null }],
 ];
 
 const SETTINGS_VERSION = "codex_client_version must be 1 to 64 characters of letters, digits, '.', '_' or '-'";
@@ -123,6 +139,48 @@ describeEachBackend('control services', ({ database }) => {
     expect(created.key.name).toBe((input.name as string | undefined) ?? 'k');
   });
 
+  it('keys.create and keys.update set, show and clear an expiry (an ISO date-time is stored as ms)', async () => {
+    const { key } = await control.keys.create({ name: 'k', expiresAt: '2027-01-31T00:00:00Z' });
+    expect(key.expiresAt).toBe(Date.UTC(2027, 0, 31));
+    expect((await control.keys.update('k', { expiresAt: 5_000 })).expiresAt).toBe(5_000);
+    expect((await control.keys.update('k', { maxConcurrency: 2 })).expiresAt).toBe(5_000);
+    expect((await control.keys.update('k', { expiresAt: null })).expiresAt).toBeNull();
+  });
+
+  it('keys.rotate: a new secret; the old one stays in the snapshot only for its grace period, and without one it is gone at once', async () => {
+    const { key, secret: first } = await control.keys.create({ name: 'k' });
+    clock = 10_000;
+    const rotated = await control.keys.rotate('k', { graceMs: 60_000 });
+    expect(rotated.secret).toMatch(/^cig_[0-9A-Za-z]{43}$/);
+    expect(rotated.secret).not.toBe(first);
+    expect(rotated.key).toMatchObject({ id: key.id, prefix: rotated.secret.slice(0, key.prefix.length), previousSecretExpiresAt: 70_000, updatedAt: 10_000 });
+    const during = await loadSnapshot(database().db, cipher, () => 69_999);
+    expect(during.keysByHash.get(hashApiKey(first))?.id).toBe(key.id);
+    expect(during.keysByHash.get(hashApiKey(rotated.secret))?.id).toBe(key.id);
+    const after = await loadSnapshot(database().db, cipher, () => 70_000);
+    expect(after.keysByHash.has(hashApiKey(first))).toBe(false);
+
+    // A second rotation without grace drops both older secrets.
+    const again = await control.keys.rotate(key.id, {});
+    expect(again.key.previousSecretExpiresAt).toBeNull();
+    const now = await loadSnapshot(database().db, cipher, () => 10_001);
+    expect([...now.keysByHash.keys()]).toEqual([hashApiKey(again.secret)]);
+    const [row] = await database().db.query<{ key_hash: string; previous_key_hash: string | null }>('SELECT key_hash, previous_key_hash FROM api_keys');
+    expect(row).toEqual({ key_hash: hashApiKey(again.secret), previous_key_hash: null });
+  });
+
+  it('keys.rotate refuses a grace period out of range, an unknown field and an unknown key, changing nothing', async () => {
+    const { key } = await control.keys.create({ name: 'k' });
+    expect(await failure(() => control.keys.rotate('k', { graceMs: 604_800_001 }))).toEqual({
+      code: 'invalid_request',
+      message: 'grace_ms must be an integer between 0 and 604800000',
+      param: 'grace_ms',
+    });
+    expect(await failure(() => control.keys.rotate('k', { grace: 1 } as never))).toMatchObject({ message: 'unknown field `grace`' });
+    expect(await failure(() => control.keys.rotate('nobody', {}))).toMatchObject({ code: 'not_found' });
+    expect(await control.keys.get('k')).toEqual(key);
+  });
+
   it('keys.update validates the same way and changes nothing on failure', async () => {
     const { key } = await control.keys.create({ name: 'k', maxConcurrency: 4 });
     expect(await failure(() => control.keys.update('k', { maxConcurrency: 0 }))).toEqual({
@@ -149,6 +207,8 @@ describeEachBackend('control services', ({ database }) => {
       minStartIntervalMs: null,
       routing: { mode: 'accounts', accounts: ['two', 'one'] },
       usage: { requests: 0, successes: 0, images: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0, usageMissing: 0, lastUsedAt: null },
+      expiresAt: null,
+      previousSecretExpiresAt: null,
       createdAt: 2_000,
       updatedAt: 2_000,
     });

@@ -14,9 +14,22 @@ export type KeyBody = {
   max_concurrency: number | null;
   min_start_interval_ms: number | null;
   routing: Routing;
+  /** Sent only when the form changed it: an unchanged expiry in the past would be refused. */
+  expires_at?: number | null;
 };
 
 const text = (n: number | null | undefined): string => (n === null || n === undefined ? '' : String(n));
+
+/** ms → the `datetime-local` input's value, in the browser's time zone (minutes). */
+function toLocalInput(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined) return '';
+  const d = new Date(ms);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** The `datetime-local` input's value (local time) → ms; empty = never. */
+const fromLocalInput = (value: string): number | null => (value === '' ? null : new Date(value).getTime());
 
 function buildRouting(mode: string, accounts: string, group: string): Routing {
   if (mode === 'accounts')
@@ -53,6 +66,7 @@ export function KeyForm({
   const [mode, setMode] = useState<string>(r?.mode ?? 'all');
   const [accounts, setAccounts] = useState(r?.mode === 'accounts' ? r.accounts.join(', ') : '');
   const [group, setGroup] = useState(r?.mode === 'group' ? r.group : '');
+  const [expires, setExpires] = useState(toLocalInput(initial?.expires_at));
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const id = initial?.id ?? 'new';
@@ -68,6 +82,7 @@ export function KeyForm({
         max_concurrency: parseOptionalInt(maxConc, FIELD_LIMITS.keyMaxConcurrency),
         min_start_interval_ms: parseOptionalInt(minInterval, FIELD_LIMITS.keyMinStartIntervalMs),
         routing: buildRouting(mode, accounts, group),
+        ...(expires === toLocalInput(initial?.expires_at) ? {} : { expires_at: fromLocalInput(expires) }),
       });
       setError(null);
     } catch (err) {
@@ -98,6 +113,9 @@ export function KeyForm({
       </Field>
       <Field label="Quota (usage tokens)" hint={describeLimitHint(FIELD_LIMITS.keyQuotaTokens)}>
         <input name="quota_tokens" inputMode="numeric" value={quota} onInput={(e) => setQuota(e.currentTarget.value)} />
+      </Field>
+      <Field label="Expires" hint="empty = never; your local time">
+        <input type="datetime-local" name="expires_at" value={expires} onInput={(e) => setExpires(e.currentTarget.value)} />
       </Field>
       <Field label="Routing">
         <select name="routing" value={mode} onChange={(e) => setMode(e.currentTarget.value)}>

@@ -1,8 +1,8 @@
-/** Keys: list, create (secret shown once), edit, delete. */
+/** Keys: list, create and rotate (each secret shown once), edit, delete. */
 import { useCallback, useState } from 'preact/hooks';
 import { api, describeError } from '../api.js';
 import type { Key, Routing } from '../types.js';
-import { ConfirmButton, ErrorNote, Notice, Section, formatCount, formatTime, useLoad } from '../ui.js';
+import { ConfirmButton, ErrorNote, Field, Notice, Section, formatCount, formatTime, useLoad } from '../ui.js';
 import { KeyForm, type KeyBody } from './key-form.js';
 
 const describeRouting = (r: Routing): string =>
@@ -22,7 +22,8 @@ function QuotaBar({ used, limit }: { used: number; limit: number | null }) {
   );
 }
 
-function SecretOnce({ name, secret, onDone }: { name: string; secret: string; onDone: () => void }) {
+/** A secret just made, shown once: `done` says what happened to the key ("created", "rotated: …"). */
+function SecretOnce({ name, done, secret, onDone }: { name: string; done: string; secret: string; onDone: () => void }) {
   const [copied, setCopied] = useState<string | null>(null);
   const copy = async () => {
     try {
@@ -35,7 +36,10 @@ function SecretOnce({ name, secret, onDone }: { name: string; secret: string; on
   return (
     <section class="secret" aria-label="New key secret">
       <p>
-        <strong>Key “{name}” created.</strong> Copy its secret now: it is shown only this once.
+        <strong>
+          Key “{name}” {done}.
+        </strong>{' '}
+        Copy its secret now: it is shown only this once.
       </p>
       <output class="secret-value" data-testid="new-secret">
         {secret}
@@ -53,8 +57,62 @@ function SecretOnce({ name, secret, onDone }: { name: string; secret: string; on
   );
 }
 
-function KeyRow({ keyView, onChanged }: { keyView: Key; onChanged: () => Promise<void> }) {
+/** Grace periods the console offers for a rotation (the API takes any within FIELD_LIMITS.keyRotationGraceMs). */
+const GRACE_CHOICES: ReadonlyArray<[label: string, ms: number]> = [
+  ['none: the old secret stops now', 0],
+  ['1 hour', 3_600_000],
+  ['1 day', 86_400_000],
+  ['7 days', 604_800_000],
+];
+
+/** Rotation: pick a grace period, confirm, and the new secret is shown once (`onRotated`). */
+function RotatePanel({ k, onRotated, onCancel }: { k: Key; onRotated: (secret: string) => Promise<void>; onCancel: () => void }) {
+  const [graceMs, setGraceMs] = useState(0);
+  const [error, setError] = useState<string | null>(null);
+  const rotate = async (e: Event) => {
+    e.preventDefault();
+    try {
+      const answer = await api.post<{ key: Key; secret: string }>(`/keys/${encodeURIComponent(k.id)}/rotate`, { grace_ms: graceMs });
+      await onRotated(answer.secret);
+    } catch (err) {
+      setError(describeError(err));
+    }
+  };
+  return (
+    <form class="form-grid" onSubmit={rotate} aria-label={`Rotate key ${k.name}`}>
+      <Field label="Old secret keeps working">
+        <select name="grace_ms" value={String(graceMs)} onChange={(e) => setGraceMs(Number(e.currentTarget.value))}>
+          {GRACE_CHOICES.map(([label, ms]) => (
+            <option key={ms} value={String(ms)}>
+              {label}
+            </option>
+          ))}
+        </select>
+      </Field>
+      <ErrorNote message={error} />
+      <div class="actions">
+        <button type="submit" class="primary">
+          Rotate secret
+        </button>
+        <button type="button" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function KeyRow({
+  keyView,
+  onChanged,
+  onRotated,
+}: {
+  keyView: Key;
+  onChanged: () => Promise<void>;
+  onRotated: (name: string, done: string, secret: string) => void;
+}) {
   const [editing, setEditing] = useState(false);
+  const [rotating, setRotating] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const k = keyView;
   const path = `/keys/${encodeURIComponent(k.id)}`;
@@ -123,14 +181,35 @@ function KeyRow({ keyView, onChanged }: { keyView: Key; onChanged: () => Promise
         <dd>{formatCount(k.usage.total_tokens)}</dd>
         <dt>Last used</dt>
         <dd>{formatTime(k.usage.last_used_at)}</dd>
+        <dt>Expires</dt>
+        <dd>{k.expires_at === null ? 'never' : formatTime(k.expires_at)}</dd>
+        {k.previous_secret_expires_at === null ? null : (
+          <>
+            <dt>Old secret until</dt>
+            <dd>{formatTime(k.previous_secret_expires_at)}</dd>
+          </>
+        )}
       </dl>
       <ErrorNote message={error} />
       {editing ? (
         <KeyForm initial={k} submitLabel="Save key" onSubmit={save} onCancel={() => setEditing(false)} />
+      ) : rotating ? (
+        <RotatePanel
+          k={k}
+          onCancel={() => setRotating(false)}
+          onRotated={async (secret) => {
+            setRotating(false);
+            onRotated(k.name, 'rotated', secret);
+            await onChanged();
+          }}
+        />
       ) : (
         <div class="actions">
           <button type="button" onClick={() => setEditing(true)}>
             Edit
+          </button>
+          <button type="button" onClick={() => setRotating(true)}>
+            Rotate secret
           </button>
           <ConfirmButton label="Delete" question={`Delete key ${k.name}? Clients using it stop working.`} onConfirm={remove} />
         </div>
@@ -144,17 +223,17 @@ export function KeysPage() {
   const load = useCallback(async () => (await api.get<{ data: Key[] }>('/keys')).data, []);
   const keys = useLoad(load);
   const [creating, setCreating] = useState(false);
-  const [created, setCreated] = useState<{ name: string; secret: string } | null>(null);
+  const [shown, setShown] = useState<{ name: string; done: string; secret: string } | null>(null);
   const create = async (body: KeyBody) => {
     const answer = await api.post<{ key: Key; secret: string }>('/keys', body);
     setCreating(false);
-    setCreated({ name: answer.key.name, secret: answer.secret });
+    setShown({ name: answer.key.name, done: 'created', secret: answer.secret });
     await keys.reload();
   };
   return (
     <>
       <h1>Keys</h1>
-      {created ? <SecretOnce name={created.name} secret={created.secret} onDone={() => setCreated(null)} /> : null}
+      {shown ? <SecretOnce name={shown.name} done={shown.done} secret={shown.secret} onDone={() => setShown(null)} /> : null}
       <Section
         title="New key"
         actions={
@@ -171,7 +250,7 @@ export function KeysPage() {
       <div class="list">
         {keys.data?.length === 0 ? <p>No keys yet.</p> : null}
         {keys.data?.map((k) => (
-          <KeyRow key={k.id} keyView={k} onChanged={keys.reload} />
+          <KeyRow key={k.id} keyView={k} onChanged={keys.reload} onRotated={(name, done, secret) => setShown({ name, done, secret })} />
         ))}
       </div>
     </>
