@@ -40,8 +40,8 @@ describe.skipIf(!bin)('leases', () => {
       const r = await other.admit({ keyGate: { keyId: 'k', maxConcurrency: 1, minStartIntervalMs: null }, candidates: only('a') });
       return r.kind === 'admitted' ? r : null;
     });
-    // The last renewal came at most a TTL before the stop; polling every 20 ms adds a little.
-    expect(freed.serverNowMs - stoppedAt).toBeLessThanOrEqual(TTL_MS + 200);
+    // The last renewal came at most a TTL before the stop; polling every 20 ms (slower on a busy machine) adds a little.
+    expect(freed.serverNowMs - stoppedAt).toBeLessThanOrEqual(TTL_MS + 400);
   });
 
   it('a live holder keeps its places well past the TTL by renewing them', async () => {

@@ -100,6 +100,7 @@ describe.skipIf(!bin)('losing Redis', () => {
   it('Redis frozen: a call gives up after the command timeout and the mode turns local; thawed: shared again', async () => {
     const keyPrefix = fx.nextPrefix();
     const { coord, changes } = await fx.create({ keyPrefix, commandTimeoutMs: 150 });
+    const finished = expectAdmitted(await coord.admit({ candidates: only('b') }));
     server.pause();
     const frozen = await timed(() => coord.admit({ candidates: only('a') }));
     expect((frozen.error as CoordinationError).code).toBe('coordination_unavailable');
@@ -108,6 +109,8 @@ describe.skipIf(!bin)('losing Redis', () => {
     const next = await timed(() => coord.admit({ candidates: only('a') }));
     expect(next.error).toBeInstanceOf(CoordinationError);
     expect(next.ms).toBeLessThan(50);
+    // A request that ends during the outage: its release is held back, not lost.
+    expect(await coord.release([finished.accountLease])).toBe(false);
     server.resume();
     await waitFor('shared mode again', () => coord.mode === 'shared', 5_000);
     expect(changes).toEqual([
@@ -117,6 +120,8 @@ describe.skipIf(!bin)('losing Redis', () => {
     ]);
     // Redis ran the timed-out admission when it thawed; the coordinator released its lease once back.
     await waitFor('the unanswered admission released', async () => (await coord.readLoad(['a'])).get('a')?.inFlight === 0);
+    // The lease TTL is 30 s: only the resent release can have freed b this soon.
+    await waitFor('the held-back release sent', async () => (await coord.readLoad(['b'])).get('b')?.inFlight === 0);
     expect(await coord.admit({ candidates: only('a') })).toMatchObject({ kind: 'admitted' });
   });
 });
