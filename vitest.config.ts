@@ -13,7 +13,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'in-process',
-          include: ['test/unit/**/*.test.ts', 'test/http/**/*.test.ts', 'test/store/**/*.test.ts'],
+          include: ['test/unit/**/*.test.ts', 'test/http/**/*.test.ts', 'test/store/**/*.test.ts', 'test/coord/**/*.test.ts'],
           // These files share one worker's module cache instead of a fresh process each (about
           // half their time went to starting processes and importing modules). They keep no state
           // across files: each builds its own apps, databases and temporary folders and removes them.

@@ -212,6 +212,32 @@ export const CONFIG_FIELDS = {
     doc: 'first pause of an account after a 5xx, timeout or network failure; doubles per consecutive failure (0 = no pause)',
   },
   failureBackoffMaxMs: { env: 'FAILURE_BACKOFF_MAX_MS', kind: 'int', default: 300_000, min: 0, doc: 'longest failure pause of an account' },
+  redisUrl: {
+    env: 'REDIS_URL',
+    kind: 'string',
+    default: null,
+    doc: 'Redis 7 or Valkey URL (`redis://[:password@]host:port[/db]`, `rediss://` for TLS) shared by every `serve`/`start` process for account and key limits, last starts and account health; unset = each process keeps its own (nothing changes)',
+  },
+  redisKeyPrefix: {
+    env: 'REDIS_KEY_PREFIX',
+    kind: 'string',
+    default: 'cig:',
+    doc: 'prefix of every Redis key and channel the gateway uses, so several gateways can share one Redis; put a hash tag in it (`{cig}:`) on Redis Cluster so every key lands in one slot',
+  },
+  leaseTtlMs: {
+    env: 'LEASE_TTL_MS',
+    kind: 'int',
+    default: 30_000,
+    min: 300,
+    doc: 'with `REDIS_URL`: a held account or key place lapses this long after its holder last renewed it (holders renew every third of it), so a killed process frees its places within it',
+  },
+  redisCommandTimeoutMs: {
+    env: 'REDIS_COMMAND_TIMEOUT_MS',
+    kind: 'int',
+    default: 250,
+    min: 10,
+    doc: 'with `REDIS_URL`: longest wait for a Redis answer; past it the process switches to its local limits until Redis answers again, so a request never hangs on Redis',
+  },
   resultUrlMode: {
     env: 'RESULT_URL_MODE',
     kind: 'string',

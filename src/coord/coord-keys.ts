@@ -1,0 +1,31 @@
+import type { LeaseScope } from './coord-types.js';
+
+/**
+ * The Redis key names, all under one prefix (REDIS_KEY_PREFIX), so one Redis can serve several
+ * gateways and nothing else collides. Every script receives its keys as KEYS, never builds one:
+ * with a hash tag in the prefix (`{cig}:`) every key lands in one Redis Cluster slot and the
+ * scripts stay valid there.
+ */
+export interface CoordKeys {
+  /** Sorted set: lease ids of an account or key, scored by expiry (ms, Redis clock). */
+  leases(scope: LeaseScope, ownerId: string): string;
+  /** String: ms of the last admitted start of an account (load spreading) or key (min_start_interval). */
+  lastStart(scope: LeaseScope, ownerId: string): string;
+  /** Hash: an account's cooldown (cause, until, capped, fp) and consecutive failure count (fails). */
+  health(accountId: string): string;
+  /** Sorted set: accounts with a cooldown, scored by its end, so listCooldowns needs no SCAN. */
+  readonly cooldownIndex: string;
+  /** Pub/sub channel: JSON arrays of account ids whose places were freed. */
+  readonly freedChannel: string;
+}
+
+/** Builds the key names under `prefix`. */
+export function buildCoordKeys(prefix: string): CoordKeys {
+  return {
+    leases: (scope, ownerId) => `${prefix}${scope}:${ownerId}:leases`,
+    lastStart: (scope, ownerId) => `${prefix}${scope}:${ownerId}:start`,
+    health: (accountId) => `${prefix}account:${accountId}:health`,
+    cooldownIndex: `${prefix}cooldowns`,
+    freedChannel: `${prefix}freed`,
+  };
+}
