@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildAdminApp } from '../admin/admin-app.js';
 import { CONSOLE_PATH, registerConsoleStatic } from '../admin/console-static.js';
@@ -20,7 +21,6 @@ import { createShutdownStack, type ShutdownStack } from './shutdown-steps.js';
 import { combineStatusReaders, createLocalStatusReader, createRemoteStatusReader, type GatewayStatusReader } from '../control/gateway-status.js';
 import { resolveStatusTargets } from '../control/status-targets.js';
 import type { InstanceRole } from '../store/instance-repo.js';
-import { hostname } from 'node:os';
 import { resolveAdvertisedUrl } from './advertised-url.js';
 import { startInstanceHeartbeat, type InstanceHeartbeat } from './instance-heartbeat.js';
 
@@ -62,7 +62,8 @@ async function abandonStart(stops: ShutdownStack): Promise<void> {
  * the database, so it stops after everything else: a data plane draining its async jobs still beats,
  * and no other instance takes those jobs for lost.
  */
-async function joinRegistry(db: Db, config: Config, role: InstanceRole, stops: ShutdownStack, logger: FastifyBaseLogger): Promise<InstanceHeartbeat> {
+async function joinRegistry(opts: { db: Db; config: Config; role: InstanceRole; stops: ShutdownStack; logger: FastifyBaseLogger }): Promise<InstanceHeartbeat> {
+  const { db, config, role, stops, logger } = opts;
   // A data plane beats at least as often as it sweeps jobs, so JOB_INSTANCE_TIMEOUT_MS never finds it silent.
   const heartbeatMs = role === 'control' ? config.instanceHeartbeatMs : Math.min(config.instanceHeartbeatMs, config.jobHeartbeatMs);
   const heartbeat = await startInstanceHeartbeat({
@@ -114,7 +115,7 @@ export async function runStart(config: Config, logger: FastifyBaseLogger = creat
     if (applied.length > 0) logger.info({ applied }, 'applied migrations');
     const { cipher } = await resolveVerifiedMasterKey(opened.db, config, true);
     const admin = await resolveAdminToken(config.adminToken, config.dataDir);
-    const heartbeat = await joinRegistry(opened.db, config, 'start', stops, logger);
+    const heartbeat = await joinRegistry({ db: opened.db, config, role: 'start', stops, logger });
     const dataPlane = await createDataPlane({ config, db: opened.db, cipher, logger, statusToken: admin.token, instanceId: heartbeat.id });
     stops.push(() => dataPlane.close());
     const refreshWorker = await startRefreshWorker(config, opened.db, cipher, logger);
@@ -156,7 +157,7 @@ export async function runServe(config: Config, logger: FastifyBaseLogger = creat
   try {
     await verifySchema(opened.db);
     const { cipher } = await resolveVerifiedMasterKey(opened.db, config, false);
-    const heartbeat = await joinRegistry(opened.db, config, 'serve', stops, logger);
+    const heartbeat = await joinRegistry({ db: opened.db, config, role: 'serve', stops, logger });
     const dataPlane = await createDataPlane({ config, db: opened.db, cipher, logger, statusToken: config.adminToken, instanceId: heartbeat.id });
     stops.push(() => dataPlane.close());
     const gatewayUrl = await listenOn(dataPlane.app, 'listen', config.listen);
@@ -184,7 +185,7 @@ export async function runControl(
     else await verifySchema(opened.db);
     const { cipher } = await resolveVerifiedMasterKey(opened.db, config, true);
     const admin = await resolveAdminToken(config.adminToken, config.dataDir);
-    const heartbeat = await joinRegistry(opened.db, config, 'control', stops, logger);
+    const heartbeat = await joinRegistry({ db: opened.db, config, role: 'control', stops, logger });
     const gatewayStatus = createRemoteStatusReader({
       targets: resolveStatusTargets({ configuredUrls: config.gatewayStatusUrls, db: opened.db, selfId: heartbeat.id }),
       adminToken: admin.token,
