@@ -36,7 +36,7 @@ describeEachBackend('instance registry rows', ({ database }) => {
     await database().db.query('DELETE FROM gateway_instances');
   });
 
-  it('migration 0008 gives gateway_instances the registry columns, with the role checked', async () => {
+  it('the instance-registry migration gives gateway_instances the registry columns, with the role checked', async () => {
     const { db } = database();
     const columns = await db.query<{ column_name: string }>(
       "SELECT column_name FROM information_schema.columns WHERE table_name = 'gateway_instances' ORDER BY column_name",
