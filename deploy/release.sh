@@ -3,7 +3,7 @@
 #   <OUT_DIR>/codex-image-gateway-<release id>.tar.gz, holding one folder codex-image-gateway-<release id>/ with
 #   bin/, dist/ (compiled, with dist/store/migrations/*.sql and the embedded database template), web/dist/ (the web console, bundled),
 #   node_modules/ (production only),
-#   package.json, package-lock.json, deploy/ (units, Caddyfile, env example, activate.sh),
+#   package.json, package-lock.json, deploy/ (units, Caddyfiles, env example, activate.sh),
 #   manifest.json (version, git revision, required schema version, build time) and SHA256SUMS.
 # The release id is <version>-<short git revision>; a build from a tree with uncommitted changes
 # gets -dirty.<UTC time> appended so two such builds never share an id.
@@ -66,8 +66,8 @@ mkdir -p "$stage/deploy"
 cp -R "$build/dist" "$build/bin" "$build/package.json" "$build/package-lock.json" "$stage/"
 mkdir -p "$stage/web"
 cp -R "$build/web/dist" "$stage/web/"
-cp "$repo/deploy/codex-image-gateway.service" "$repo/deploy/codex-image-gateway-control.service" \
-  "$repo/deploy/Caddyfile" "$repo/deploy/gateway.env.example" "$repo/deploy/activate.sh" "$stage/deploy/"
+cp "$repo/deploy/codex-image-gateway.service" "$repo/deploy/codex-image-gateway@.service" "$repo/deploy/codex-image-gateway-control.service" \
+  "$repo/deploy/Caddyfile" "$repo/deploy/Caddyfile.scale-out" "$repo/deploy/gateway.env.example" "$repo/deploy/activate.sh" "$stage/deploy/"
 # --prefer-offline: the lockfile pins every version and its integrity hash, so packages already in
 # npm's cache (the build machine has just installed them) need no round trip to the registry.
 (cd "$stage" && "$NPM" ci --omit=dev --prefer-offline --no-audit --no-fund --no-bin-links --loglevel=error) >&2 || die "npm ci --omit=dev failed"

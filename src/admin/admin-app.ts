@@ -12,6 +12,7 @@ import { registerActivityRoutes } from './routes/activity-routes.js';
 import { registerAccountHealthRoutes } from './routes/account-health-routes.js';
 import { registerAccountRoutes } from './routes/accounts-routes.js';
 import { registerGroupRoutes } from './routes/groups-routes.js';
+import { registerInstanceRoutes } from './routes/instances-routes.js';
 import { registerJobRoutes } from './routes/jobs-routes.js';
 import { registerKeyRoutes } from './routes/keys-routes.js';
 import { registerModelAliasRoutes } from './routes/model-aliases-routes.js';
@@ -79,6 +80,7 @@ export function buildAdminApp(opts: AdminAppOptions): FastifyInstance {
       registerUsageRoutes(api, opts.control);
       registerModelAliasRoutes(api, opts.control);
       registerJobRoutes(api, opts.control);
+      registerInstanceRoutes(api, opts.control);
     },
     { prefix: ADMIN_API_PREFIX },
   );

@@ -59,6 +59,7 @@ export const COMMAND_HELP: Readonly<Record<string, CommandHelp>> = {
   'jobs list': { env: DATA_COMMAND_ENV, example: 'codex-image-gateway jobs list --data-dir ./data' },
   'jobs show': { env: DATA_COMMAND_ENV, example: 'codex-image-gateway jobs show 0123456789ab --data-dir ./data' },
   'jobs cancel': { env: DATA_COMMAND_ENV, example: 'codex-image-gateway jobs cancel 0123456789ab --data-dir ./data' },
+  instances: { env: DATA_COMMAND_ENV, example: 'codex-image-gateway instances --database-url postgres://gw@db/gw' },
 };
 
 /** The path of a command under the program (`keys create`), its program name left out. */

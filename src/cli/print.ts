@@ -1,4 +1,4 @@
-import type { AccountImportResult, AccountView, GroupView, JobView, KeyRoutingInput, KeyView, ModelAliasView } from '../control/control-api.js';
+import type { AccountImportResult, AccountView, GroupView, InstanceView, JobView, KeyRoutingInput, KeyView, ModelAliasView } from '../control/control-api.js';
 import { JOB_REF_MIN_CHARS } from '../control/job-service.js';
 
 /**
@@ -228,4 +228,22 @@ export function formatJobCancel(j: JobView): string {
   const id = formatJobShortId(j);
   if (j.status === 'queued' || j.status === 'running') return `cancel requested for job ${id} (${j.status}); its instance stops it within a few seconds`;
   return `job ${id} already ended (${j.status}); nothing to cancel`;
+}
+
+/** How long ago `ms` was, in whole seconds (`4s ago`). */
+const formatAgo = (ms: number, now: number): string => `${Math.max(0, Math.round((now - ms) / 1000))}s ago`;
+
+/** The `instances` table: id, role, state, version, host and pid, addresses, start and last beat. */
+export function formatInstanceTable(instances: readonly InstanceView[], now: number): string {
+  const rows = instances.map((i) => [
+    i.id,
+    i.role,
+    i.state,
+    i.version || '-',
+    i.pid === null ? i.hostname || '-' : `${i.hostname}:${i.pid}`,
+    [i.listenUrl, i.adminUrl].filter((u) => u !== null).join(' ') || '-',
+    formatTime(i.startedAt),
+    formatAgo(i.lastSeenAt, now),
+  ]);
+  return formatTable(['ID', 'ROLE', 'STATE', 'VERSION', 'HOST:PID', 'LISTEN', 'STARTED', 'LAST SEEN'], rows);
 }

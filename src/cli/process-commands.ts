@@ -16,8 +16,8 @@ const loadRuntime = async () => {
 
 /** Flags each process command takes (the CONFIG_FIELDS rows that have one). */
 const PROCESS_FLAGS = {
-  start: ['databaseUrl', 'dataDir', 'listen', 'adminListen', 'masterKeyFile', 'logDir'],
-  serve: ['databaseUrl', 'dataDir', 'listen', 'masterKeyFile', 'logDir'],
+  start: ['databaseUrl', 'dataDir', 'listen', 'adminListen', 'advertiseUrl', 'masterKeyFile', 'logDir'],
+  serve: ['databaseUrl', 'dataDir', 'listen', 'advertiseUrl', 'masterKeyFile', 'logDir'],
   control: ['databaseUrl', 'dataDir', 'adminListen', 'masterKeyFile'],
 } as const satisfies Record<string, readonly ConfigKey[]>;
 

@@ -3,6 +3,7 @@ import { PACKAGE_VERSION } from '../runtime/package-version.js';
 import { registerAccountsCommands } from './accounts-commands.js';
 import { applyCommandHelp } from './command-help.js';
 import { registerGroupsCommands } from './groups-commands.js';
+import { registerInstancesCommands } from './instances-commands.js';
 import { registerJobsCommands } from './jobs-commands.js';
 import { registerKeysCommands } from './keys-commands.js';
 import { registerMigrateCommands } from './migrate-commands.js';
@@ -11,7 +12,7 @@ import { registerProcessCommands } from './process-commands.js';
 
 /**
  * Builds the whole command line: the process commands (start/serve/control) and the data commands
- * (migrate, keys, accounts, groups, models, jobs). Data commands take `--data-dir`/`--database-url`/`--json`
+ * (migrate, keys, accounts, groups, models, jobs, instances). Data commands take `--data-dir`/`--database-url`/`--json`
  * on themselves, so those flags never collide with the same flags of the process commands.
  */
 export function buildProgram(): Command {
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerGroupsCommands(program);
   registerModelsCommands(program);
   registerJobsCommands(program);
+  registerInstancesCommands(program);
   applyCommandHelp(program);
   return program;
 }

@@ -70,6 +70,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Partial<
   const config = out as Config;
   if (config.allowedModels.length === 0) throw new ConfigError('ALLOWED_MODELS must name at least one model');
   if (config.publicBaseUrl !== null) config.publicBaseUrl = parsePublicBaseUrl(config.publicBaseUrl);
+  if (config.advertiseUrl !== null) config.advertiseUrl = parseBaseUrl(CONFIG_FIELDS.advertiseUrl.env, config.advertiseUrl);
   if (config.resultUrlMode === 'hosted' && config.publicBaseUrl === null) {
     throw new ConfigError('RESULT_URL_MODE=hosted needs PUBLIC_BASE_URL (the public API as clients reach it, e.g. https://images.example.com)');
   }
@@ -81,15 +82,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Partial<
  * kept, for a gateway published under a prefix). Returned without a trailing slash, so result URLs
  * are `<base>/v1/images/results/<token>`.
  */
-export function parsePublicBaseUrl(value: string): string {
+export const parsePublicBaseUrl = (value: string): string => parseBaseUrl(CONFIG_FIELDS.publicBaseUrl.env, value);
+
+/**
+ * A base URL setting (`name` is its variable, for the message): absolute http(s), no credentials,
+ * query or fragment; a path is kept, without its trailing slash.
+ */
+function parseBaseUrl(name: string, value: string): string {
   let url: URL;
   try {
     url = new URL(value.trim());
   } catch {
-    throw new ConfigError(`PUBLIC_BASE_URL must be an absolute http(s) URL, got ${JSON.stringify(value)}`);
+    throw new ConfigError(`${name} must be an absolute http(s) URL, got ${JSON.stringify(value)}`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('PUBLIC_BASE_URL must be an http or https URL');
-  if (url.username || url.password || url.search || url.hash) throw new ConfigError('PUBLIC_BASE_URL must not hold credentials, a query or a fragment');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`${name} must be an http or https URL`);
+  if (url.username || url.password || url.search || url.hash) throw new ConfigError(`${name} must not hold credentials, a query or a fragment`);
   return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
 }
 

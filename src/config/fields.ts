@@ -151,7 +151,7 @@ export const CONFIG_FIELDS = {
     kind: 'int',
     default: 5_000,
     min: 100,
-    doc: 'how often a data plane records that it is alive, sweeps jobs and looks for cancels from other instances',
+    doc: 'how often a data plane sweeps async jobs (ending those of lost instances) and looks for cancels from other instances',
   },
   jobInstanceTimeoutMs: {
     env: 'JOB_INSTANCE_TIMEOUT_MS',
@@ -159,6 +159,13 @@ export const CONFIG_FIELDS = {
     default: 30_000,
     min: 500,
     doc: 'an instance silent this long has its open jobs ended `failed` (`instance_lost`)',
+  },
+  instanceHeartbeatMs: {
+    env: 'INSTANCE_HEARTBEAT_MS',
+    kind: 'int',
+    default: 5_000,
+    min: 100,
+    doc: 'how often every `start`, `serve` and `control` process records in the instance registry that it is alive (a data plane beats at least every `JOB_HEARTBEAT_MS`); one silent for 3 periods is listed dead',
   },
   bodyReadTimeoutMs: {
     env: 'BODY_READ_TIMEOUT_MS',
@@ -263,7 +270,14 @@ export const CONFIG_FIELDS = {
     env: 'GATEWAY_STATUS_URLS',
     kind: 'list',
     default: [],
-    doc: 'comma-separated base URLs of `serve` processes whose `/status` the control plane reads (admin token)',
+    doc: 'comma-separated base URLs of the data planes whose `/status` (account state, Activity) the control plane reads, with the admin token; set, it replaces discovery through the instance registry (empty = every live data plane the registry lists)',
+  },
+  advertiseUrl: {
+    env: 'ADVERTISE_URL',
+    flag: '--advertise-url',
+    kind: 'string',
+    default: null,
+    doc: "base URL at which control planes in other processes reach this data plane's `/status`, recorded in the instance registry (e.g. `http://10.0.0.5:19082`); unset = the listen address as bound, with a wildcard host (`0.0.0.0`, `::`) replaced by this machine's hostname",
   },
 } as const satisfies Record<string, ConfigField>;
 

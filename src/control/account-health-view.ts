@@ -1,6 +1,6 @@
 import type { CooldownCause } from '../dispatch/account-health.js';
 import type { AccountView } from './control-api.js';
-import type { GatewayStatusReport } from './gateway-status.js';
+import type { ActivityReport, GatewayStatusReport } from './gateway-status.js';
 
 /** One gateway's cooldown of an account, as operators see it. */
 export interface CooldownView {
@@ -32,6 +32,8 @@ export interface AccountHealthView {
 /** Which gateways answered (an unreachable one leaves its accounts' runtime state out, and says so). */
 export interface GatewayReachability {
   gateway: string;
+  /** The data plane's instance-registry id; null when GATEWAY_STATUS_URLS named it. */
+  instanceId: string | null;
   ok: boolean;
   error: string | null;
 }
@@ -73,6 +75,6 @@ export function buildAccountHealthViews(accounts: readonly AccountView[], report
   });
 }
 
-/** The reachability list of a set of reports. */
-export const buildGatewayReachability = (reports: readonly GatewayStatusReport[]): GatewayReachability[] =>
-  reports.map((r) => ({ gateway: r.gateway, ok: r.ok, error: r.ok ? null : r.error }));
+/** The reachability list of a set of reports (status or activity: which gateways answered). */
+export const buildGatewayReachability = (reports: readonly (GatewayStatusReport | ActivityReport)[]): GatewayReachability[] =>
+  reports.map((r) => ({ gateway: r.gateway, instanceId: r.instanceId ?? null, ok: r.ok, error: r.ok ? null : r.error }));

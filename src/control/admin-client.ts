@@ -1,6 +1,17 @@
 import { ERRORS, GatewayError, type ErrorCode } from '../errors/codes.js';
 import { WIRE_FIELDS, buildJobListQuery, buildWireBody, parseWireView } from './admin-wire.js';
-import type { AccountImportResult, AccountView, ControlApi, CreatedKey, GroupView, JobView, KeyView, ModelAliasView, UsageSummary } from './control-api.js';
+import type {
+  AccountImportResult,
+  AccountView,
+  ControlApi,
+  CreatedKey,
+  GroupView,
+  InstanceView,
+  JobView,
+  KeyView,
+  ModelAliasView,
+  UsageSummary,
+} from './control-api.js';
 import type { Settings } from '../store/types.js';
 
 /** Where the admin API is and how to authenticate to it. */
@@ -102,5 +113,6 @@ export function createAdminClient(opts: AdminClientOptions): ControlApi {
       show: (r) => view<JobView>(call('GET', `/jobs${ref(r)}`)),
       cancel: (r) => view<JobView>(call('POST', `/jobs${ref(r)}/cancel`)),
     },
+    instances: { list: () => list<InstanceView>(call('GET', '/instances')) },
   };
 }

@@ -1,3 +1,4 @@
+import type { InstanceRole } from '../store/instance-repo.js';
 import type { JobStatus } from '../store/job-repo.js';
 import type { AccountStatus, KeyStatus, KeyUsage, Settings } from '../store/types.js';
 
@@ -73,6 +74,40 @@ export interface ControlApi {
      */
     cancel(ref: string): Promise<JobView>;
   };
+  /** The instance registry: the processes that share this database, as their heartbeats say. */
+  instances: {
+    /** Every process seen in the last 24 h (live, dead or stopped), by role and then by start time. */
+    list(): Promise<InstanceView[]>;
+  };
+}
+
+/** One process of the deployment, from its heartbeat row; never a token. */
+export interface InstanceView {
+  /** `inst_` + 16 hex, fresh at every start (async jobs name their instance by it). */
+  id: string;
+  role: InstanceRole;
+  /**
+   * `live`: beating; `dead`: silent for more than INSTANCE_DEAD_AFTER_BEATS (3) of its heartbeat
+   * periods without a clean stop (killed, or its host or database link is down); `stopped`: stopped cleanly.
+   */
+  state: 'live' | 'dead' | 'stopped';
+  /** `state === 'live'`. */
+  live: boolean;
+  /** The package version it runs ('' for a row an older build wrote). */
+  version: string;
+  hostname: string;
+  pid: number | null;
+  /** The data-plane listener as bound; null for `control`. */
+  listenUrl: string | null;
+  /** The admin listener as bound; null for `serve`. */
+  adminUrl: string | null;
+  /** Where control planes read its GET /status; null without a status endpoint. */
+  statusUrl: string | null;
+  heartbeatMs: number;
+  startedAt: number;
+  /** Its last heartbeat. */
+  lastSeenAt: number;
+  stoppedAt: number | null;
 }
 
 /** Which jobs `jobs.list` answers. */

@@ -3,6 +3,7 @@ import type { Db } from '../store/db.js';
 import { createAccountService } from './account-service.js';
 import type { ControlApi } from './control-api.js';
 import { createGroupService } from './group-service.js';
+import { createInstanceService } from './instance-service.js';
 import { createJobService } from './job-service.js';
 import { createKeyService } from './key-service.js';
 import { createModelAliasService } from './model-alias-service.js';
@@ -29,5 +30,6 @@ export function createControlServices({ db, cipher, now = Date.now }: ControlSer
     usage: createUsageService({ db }),
     modelAliases: createModelAliasService({ db, now }),
     jobs: createJobService({ db }),
+    instances: createInstanceService({ db, now }),
   };
 }

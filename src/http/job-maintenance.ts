@@ -1,4 +1,4 @@
-import { beatInstance, listCancelRequested, removeInstance, sweepJobs } from '../store/job-repo.js';
+import { listCancelRequested, sweepJobs } from '../store/job-repo.js';
 import type { JobRuntime } from './gateway-deps.js';
 
 export interface JobMaintenanceOptions {
@@ -12,16 +12,16 @@ export interface JobMaintenanceOptions {
 }
 
 /**
- * Every `heartbeatMs`: records that this instance is alive, cancels its jobs that a cancel through
- * another instance asked for, and sweeps (jobs of lost instances end `failed`/`instance_lost`,
- * results past their TTL expire, long-expired rows are deleted). Every instance sweeps: the
- * statements are idempotent. The first beat happens before this returns.
+ * Every `heartbeatMs`: cancels this instance's jobs that a cancel through another instance asked
+ * for, and sweeps (jobs of lost instances end `failed`/`instance_lost`, results past their TTL
+ * expire, long-expired rows are deleted). Every instance sweeps: the statements are idempotent.
+ * That this instance is alive is the process heartbeat's business (runtime/instance-heartbeat.ts),
+ * which beats at least this often. The first tick happens before this returns.
  */
 export async function startJobMaintenance(opts: JobMaintenanceOptions): Promise<{ stop(): Promise<void> }> {
   const { jobs } = opts;
   const tick = async () => {
     const now = opts.now();
-    await beatInstance(jobs.db, jobs.instanceId, now);
     for (const idHash of await listCancelRequested(jobs.db, jobs.instanceId)) await jobs.scheduler.cancel(idHash);
     await sweepJobs(jobs.db, { now, lostBefore: now - opts.instanceTimeoutMs, deleteBefore: now - opts.resultTtlMs, resultTtlMs: opts.resultTtlMs });
   };
@@ -35,7 +35,6 @@ export async function startJobMaintenance(opts: JobMaintenanceOptions): Promise<
     async stop() {
       clearInterval(timer);
       await running;
-      await removeInstance(jobs.db, jobs.instanceId).catch(opts.onError);
     },
   };
 }

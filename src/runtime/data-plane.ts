@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Config } from '../config/config.js';
-import { randomBytes } from 'node:crypto';
 import { buildGatewayApp } from '../http/gateway-app.js';
 import type { GatewayDeps, JobRuntime } from '../http/gateway-deps.js';
 import { startJobMaintenance } from '../http/job-maintenance.js';
@@ -51,6 +50,8 @@ export interface DataPlaneOptions {
   logger: FastifyBaseLogger;
   /** Admin token guarding `GET /status`; null/absent = no status endpoint (a `serve` without ADMIN_TOKEN). */
   statusToken?: string | null;
+  /** This process's instance-registry id (runtime/instance-heartbeat.ts), under which its async jobs are filed. */
+  instanceId: string;
 }
 
 /** Request-log directory: the configured one, else `<data-dir>/logs`. */
@@ -61,7 +62,7 @@ export const resolveLogDir = (config: Config): string => config.logDir ?? join(c
  * the request log (teed into the activity buffer) and usage recorder, hosted results (and their
  * sweeper), async jobs (scheduler and maintenance), the status source and the Fastify app.
  */
-export async function createDataPlane({ config, db, cipher, logger, statusToken }: DataPlaneOptions): Promise<DataPlane> {
+export async function createDataPlane({ config, db, cipher, logger, statusToken, instanceId }: DataPlaneOptions): Promise<DataPlane> {
   const metrics = createGatewayMetrics();
   // Before the first snapshot: usage a killed process left in its journal counts toward quotas at once.
   const usageJournal = await openLocalUsageJournal({ dataDir: config.dataDir, db, syncIntervalMs: config.usageJournalSyncMs, logger });
@@ -139,7 +140,7 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken 
     },
     ...(statusToken ? { status: { source: status, adminToken: statusToken } } : {}),
   };
-  const jobs = createJobRuntime(db, deps, logger);
+  const jobs = createJobRuntime({ db, deps, logger, instanceId });
   deps.jobs = jobs;
   const app = await buildGatewayApp(deps, { logger });
   const maintenance = await startJobMaintenance({
@@ -200,8 +201,8 @@ function createCredentialHealthReporter(metrics: GatewayMetrics, logger: Fastify
   };
 }
 
-/** Async jobs of this process: a scheduler that runs them like plain requests, under a fresh instance id. */
-function createJobRuntime(db: Db, deps: GatewayDeps, logger: FastifyBaseLogger): JobRuntime {
+/** Async jobs of this process: a scheduler that runs them like plain requests, filed under the process's instance id. */
+function createJobRuntime({ db, deps, logger, instanceId }: { db: Db; deps: GatewayDeps; logger: FastifyBaseLogger; instanceId: string }): JobRuntime {
   const scheduler = new JobScheduler({
     db,
     deps,
@@ -211,7 +212,7 @@ function createJobRuntime(db: Db, deps: GatewayDeps, logger: FastifyBaseLogger):
     record: (outcome) => recordOutcome(outcome, deps),
     onError: (err) => logger.warn({ err: errorSummary(err) }, 'async job bookkeeping failed'),
   });
-  return { scheduler, db, instanceId: `inst_${randomBytes(8).toString('hex')}` };
+  return { scheduler, db, instanceId };
 }
 
 /** Deletes upload spool files that a killed process left behind; a failure only warns (the gateway serves without it). */

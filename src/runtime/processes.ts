@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildAdminApp } from '../admin/admin-app.js';
 import { CONSOLE_PATH, registerConsoleStatic } from '../admin/console-static.js';
@@ -18,6 +19,10 @@ import { PACKAGE_VERSION } from './package-version.js';
 import { startRefreshWorker } from './refresh-worker.js';
 import { createShutdownStack, type ShutdownStack } from './shutdown-steps.js';
 import { combineStatusReaders, createLocalStatusReader, createRemoteStatusReader, type GatewayStatusReader } from '../control/gateway-status.js';
+import { resolveStatusTargets } from '../control/status-targets.js';
+import type { InstanceRole } from '../store/instance-repo.js';
+import { resolveAdvertisedUrl } from './advertised-url.js';
+import { startInstanceHeartbeat, type InstanceHeartbeat } from './instance-heartbeat.js';
 
 /** A running process: its public addresses and how to stop it gracefully. */
 export interface RunningProcess {
@@ -51,6 +56,29 @@ async function resolveVerifiedMasterKey(db: Db, config: Config, writer: boolean)
 async function abandonStart(stops: ShutdownStack): Promise<void> {
   await stops.run().catch(() => undefined);
 }
+
+/**
+ * Starts this process's instance-registry heartbeat and schedules its stop mark. Pushed right after
+ * the database, so it stops after everything else: a data plane draining its async jobs still beats,
+ * and no other instance takes those jobs for lost.
+ */
+async function joinRegistry(opts: { db: Db; config: Config; role: InstanceRole; stops: ShutdownStack; logger: FastifyBaseLogger }): Promise<InstanceHeartbeat> {
+  const { db, config, role, stops, logger } = opts;
+  // A data plane beats at least as often as it sweeps jobs, so JOB_INSTANCE_TIMEOUT_MS never finds it silent.
+  const heartbeatMs = role === 'control' ? config.instanceHeartbeatMs : Math.min(config.instanceHeartbeatMs, config.jobHeartbeatMs);
+  const heartbeat = await startInstanceHeartbeat({
+    db,
+    role,
+    heartbeatMs,
+    onError: (err) => logger.warn({ err: errorSummary(err) }, 'instance heartbeat failed; will retry'),
+  });
+  stops.push(() => heartbeat.stop());
+  return heartbeat;
+}
+
+/** Where other processes reach this data plane's GET /status; null when it has none (no admin token). */
+const resolveStatusUrl = (config: Config, gatewayUrl: string, statusToken: string | null): string | null =>
+  statusToken ? resolveAdvertisedUrl(config.advertiseUrl, gatewayUrl, hostname()) : null;
 
 /** The admin API with the console, as `start` and `control` serve it. */
 function buildControlPlaneApp(
@@ -87,18 +115,23 @@ export async function runStart(config: Config, logger: FastifyBaseLogger = creat
     if (applied.length > 0) logger.info({ applied }, 'applied migrations');
     const { cipher } = await resolveVerifiedMasterKey(opened.db, config, true);
     const admin = await resolveAdminToken(config.adminToken, config.dataDir);
-    const dataPlane = await createDataPlane({ config, db: opened.db, cipher, logger, statusToken: admin.token });
+    const heartbeat = await joinRegistry({ db: opened.db, config, role: 'start', stops, logger });
+    const dataPlane = await createDataPlane({ config, db: opened.db, cipher, logger, statusToken: admin.token, instanceId: heartbeat.id });
     stops.push(() => dataPlane.close());
     const refreshWorker = await startRefreshWorker(config, opened.db, cipher, logger);
     stops.push(() => refreshWorker.close());
     const gatewayStatus = combineStatusReaders([
-      createLocalStatusReader(dataPlane.status),
-      createRemoteStatusReader({ urls: config.gatewayStatusUrls, adminToken: admin.token }),
+      createLocalStatusReader(dataPlane.status, heartbeat.id),
+      createRemoteStatusReader({
+        targets: resolveStatusTargets({ configuredUrls: config.gatewayStatusUrls, db: opened.db, selfId: heartbeat.id }),
+        adminToken: admin.token,
+      }),
     ]);
     const adminApp = buildControlPlaneApp({ db: opened.db, cipher, adminToken: admin.token, logger, gatewayStatus });
     stops.push(() => closeWithGrace(adminApp, config.shutdownGraceMs));
     const gatewayUrl = await listenOn(dataPlane.app, 'listen', config.listen);
     const adminUrl = await listenOn(adminApp, 'adminListen', config.adminListen);
+    await heartbeat.publish({ listenUrl: gatewayUrl, adminUrl, statusUrl: resolveStatusUrl(config, gatewayUrl, admin.token) });
     await writeInstanceFile(config.dataDir, { pid: process.pid, gatewayUrl, adminUrl, startedAt: Date.now(), version: PACKAGE_VERSION });
     stops.push(() => removeInstanceFile(config.dataDir));
     logger.info(
@@ -124,9 +157,11 @@ export async function runServe(config: Config, logger: FastifyBaseLogger = creat
   try {
     await verifySchema(opened.db);
     const { cipher } = await resolveVerifiedMasterKey(opened.db, config, false);
-    const dataPlane = await createDataPlane({ config, db: opened.db, cipher, logger, statusToken: config.adminToken });
+    const heartbeat = await joinRegistry({ db: opened.db, config, role: 'serve', stops, logger });
+    const dataPlane = await createDataPlane({ config, db: opened.db, cipher, logger, statusToken: config.adminToken, instanceId: heartbeat.id });
     stops.push(() => dataPlane.close());
     const gatewayUrl = await listenOn(dataPlane.app, 'listen', config.listen);
+    await heartbeat.publish({ listenUrl: gatewayUrl, adminUrl: null, statusUrl: resolveStatusUrl(config, gatewayUrl, config.adminToken) });
     logger.info({ gatewayUrl, statusEndpoint: config.adminToken !== null }, 'codex-image-gateway data plane started');
     return { gatewayUrl, adminUrl: null, stop: stops.run };
   } catch (err) {
@@ -150,10 +185,15 @@ export async function runControl(
     else await verifySchema(opened.db);
     const { cipher } = await resolveVerifiedMasterKey(opened.db, config, true);
     const admin = await resolveAdminToken(config.adminToken, config.dataDir);
-    const gatewayStatus = createRemoteStatusReader({ urls: config.gatewayStatusUrls, adminToken: admin.token });
+    const heartbeat = await joinRegistry({ db: opened.db, config, role: 'control', stops, logger });
+    const gatewayStatus = createRemoteStatusReader({
+      targets: resolveStatusTargets({ configuredUrls: config.gatewayStatusUrls, db: opened.db, selfId: heartbeat.id }),
+      adminToken: admin.token,
+    });
     const adminApp = buildControlPlaneApp({ db: opened.db, cipher, adminToken: admin.token, logger, gatewayStatus });
     stops.push(() => closeWithGrace(adminApp, config.shutdownGraceMs));
     const adminUrl = await listenOn(adminApp, 'adminListen', config.adminListen);
+    await heartbeat.publish({ listenUrl: null, adminUrl, statusUrl: null });
     const refreshWorker = await startRefreshWorker(config, opened.db, cipher, logger);
     stops.push(() => refreshWorker.close());
     logger.info({ adminUrl, consoleUrl: `${adminUrl}${CONSOLE_PATH}`, adminTokenFile: admin.file }, 'codex-image-gateway control plane started');

@@ -134,25 +134,13 @@ export async function listCancelRequested(db: DbQuerier, instanceId: string): Pr
   return rows.map((r) => r.id_hash);
 }
 
-/** Records that an instance is alive (inserted on first beat). */
-export async function beatInstance(db: DbQuerier, instanceId: string, now: number): Promise<void> {
-  await db.query(
-    'INSERT INTO gateway_instances (id, started_at, heartbeat_at) VALUES ($1, $2, $2) ON CONFLICT (id) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at',
-    [instanceId, now],
-  );
-}
-
-/** Removes an instance that stopped cleanly (its open jobs were already ended). */
-export async function removeInstance(db: DbQuerier, instanceId: string): Promise<void> {
-  await db.query('DELETE FROM gateway_instances WHERE id = $1', [instanceId]);
-}
-
 /**
  * The periodic sweep, in one round trip each:
- * - open jobs whose instance has not beaten since `lostBefore` (or is gone) end `failed` with
- *   `instance_lost` (never silently stuck);
+ * - open jobs whose instance has not beaten since `lostBefore`, stopped, or is gone from the
+ *   registry (`gateway_instances`, store/instance-repo.ts) end `failed` with `instance_lost` (never
+ *   silently stuck);
  * - final jobs past `expires_at` become `expired` and lose their sealed result;
- * - expired rows older than `deleteBefore` are deleted, and so are instances long dead.
+ * - expired rows older than `deleteBefore` are deleted.
  * Returns how many jobs each step touched.
  */
 export async function sweepJobs(
@@ -162,7 +150,7 @@ export async function sweepJobs(
   const lost = await db.query<{ id_hash: string }>(
     `UPDATE image_jobs j SET status = 'failed', error_code = 'instance_lost', http_status = 500, finished_at = $1, expires_at = $1 + $3::bigint
       WHERE j.status IN ('queued', 'running')
-        AND NOT EXISTS (SELECT 1 FROM gateway_instances i WHERE i.id = j.instance_id AND i.heartbeat_at >= $2)
+        AND NOT EXISTS (SELECT 1 FROM gateway_instances i WHERE i.id = j.instance_id AND i.heartbeat_at >= $2 AND i.stopped_at IS NULL)
       RETURNING j.id_hash`,
     [opts.now, opts.lostBefore, opts.resultTtlMs],
   );
@@ -173,7 +161,6 @@ export async function sweepJobs(
   const deleted = await db.query<{ id_hash: string }>("DELETE FROM image_jobs WHERE status = 'expired' AND expires_at < $1 RETURNING id_hash", [
     opts.deleteBefore,
   ]);
-  await db.query('DELETE FROM gateway_instances WHERE heartbeat_at < $1', [opts.deleteBefore]);
   return { lost: lost.length, expired: expired.length, deleted: deleted.length };
 }
 

@@ -1,6 +1,7 @@
 /**
- * The console of a `control` process that reads no data plane (no GATEWAY_STATUS_URLS): Activity and
- * Overview say why they are empty and name the setting, instead of showing a blank page.
+ * The console of a `control` process that reads no data plane (none in the instance registry, no
+ * GATEWAY_STATUS_URLS): Activity and Overview say why they are empty and name the setting, instead
+ * of showing a blank page; Instances lists the control process itself, live.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -31,7 +32,7 @@ afterAll(async () => {
 });
 
 describe('a control plane without data planes', () => {
-  it('Activity and Overview name GATEWAY_STATUS_URLS instead of staying blank', async () => {
+  it('Activity and Overview name GATEWAY_STATUS_URLS instead of staying blank; Instances lists this control, live', async () => {
     const page = await browser.newPage();
     page.setDefaultTimeout(10_000);
     await page.goto(`${adminUrl}/admin/`);
@@ -42,6 +43,8 @@ describe('a control plane without data planes', () => {
     await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Activity', exact: true }).click();
     await page.getByRole('heading', { level: 1, name: 'Activity' }).waitFor();
     await page.getByRole('status').filter({ hasText: 'No data plane to read from' }).waitFor();
+    await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Instances', exact: true }).click();
+    await page.getByRole('table', { name: 'Instances' }).getByRole('row').filter({ hasText: 'control' }).filter({ hasText: 'live' }).waitFor();
     await page.close();
   });
 });

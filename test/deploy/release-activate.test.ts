@@ -227,8 +227,10 @@ describe.skipIf(!pg)('deploy/release.sh', () => {
       'package-lock.json',
       'node_modules/fastify/package.json',
       'deploy/codex-image-gateway.service',
+      'deploy/codex-image-gateway@.service',
       'deploy/codex-image-gateway-control.service',
       'deploy/Caddyfile',
+      'deploy/Caddyfile.scale-out',
       'deploy/gateway.env.example',
       'deploy/activate.sh',
     ]) {

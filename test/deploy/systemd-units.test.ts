@@ -7,11 +7,22 @@ import { CONFIG_FIELDS } from '../../src/config/fields.js';
 import { REPO_ROOT } from '../support/cli-process.js';
 import { findSystemTool } from '../support/system-tool.js';
 
+/** Per-instance paths of the template: its port names its data and log directories. */
+const INSTANCE_ARGS = '--listen 127.0.0.1:%i --data-dir /var/lib/codex-image-gateway/serve-%i --log-dir /var/log/codex-image-gateway/serve-%i';
+
+/** Each unit: its command line, the state/log directories systemd makes, and the file name `systemd-analyze verify` reads it under. */
 const UNITS = {
-  'codex-image-gateway.service': { command: 'serve' },
-  'codex-image-gateway-control.service': { command: 'control' },
+  'codex-image-gateway.service': { command: 'serve', dirs: 'codex-image-gateway', verifyAs: 'codex-image-gateway.service' },
+  'codex-image-gateway@.service': {
+    command: `serve ${INSTANCE_ARGS}`,
+    dirs: 'codex-image-gateway codex-image-gateway/serve-%i',
+    // A template is verified as one of its instances, so %i is expanded and the command checked.
+    verifyAs: 'codex-image-gateway@19091.service',
+  },
+  'codex-image-gateway-control.service': { command: 'control', dirs: 'codex-image-gateway', verifyAs: 'codex-image-gateway-control.service' },
 } as const;
 type UnitName = keyof typeof UNITS;
+const DATA_PLANE_UNITS = ['codex-image-gateway.service', 'codex-image-gateway@.service'] as const satisfies readonly UnitName[];
 
 const readUnit = (name: UnitName) => readFileSync(join(REPO_ROOT, 'deploy', name), 'utf8');
 
@@ -67,8 +78,8 @@ describe.each(Object.entries(UNITS) as [UnitName, (typeof UNITS)[UnitName]][])('
 
   it('may write only the state and log directories', () => {
     expect(last(name, 'ReadWritePaths')?.split(' ')).toEqual(['/var/lib/codex-image-gateway', '/var/log/codex-image-gateway']);
-    expect(last(name, 'StateDirectory')).toBe('codex-image-gateway');
-    expect(last(name, 'LogsDirectory')).toBe('codex-image-gateway');
+    expect(last(name, 'StateDirectory')).toBe(unit.dirs);
+    expect(last(name, 'LogsDirectory')).toBe(unit.dirs);
   });
 
   it('does not forbid writable+executable memory (V8 JIT would crash)', () => {
@@ -80,9 +91,7 @@ describe.each(Object.entries(UNITS) as [UnitName, (typeof UNITS)[UnitName]][])('
   });
 });
 
-describe('the data plane unit', () => {
-  const name = 'codex-image-gateway.service';
-
+describe.each(DATA_PLANE_UNITS)('the data plane unit %s', (name) => {
   it('waits longer than SHUTDOWN_GRACE_MS for in-flight generations before SIGKILL', () => {
     const graceS = CONFIG_FIELDS.shutdownGraceMs.default / 1000;
     const stopS = Number(last(name, 'TimeoutStopSec'));
@@ -94,6 +103,24 @@ describe('the data plane unit', () => {
     const planned = 150 * 1024 ** 2 + 3 * CONFIG_FIELDS.maxBodyBytesInFlight.default;
     expect(bytesOf(last(name, 'MemoryMax'))).toBeGreaterThanOrEqual(planned);
     expect(readUnit(name)).toContain(`MAX_BODY_BYTES_IN_FLIGHT = ${CONFIG_FIELDS.maxBodyBytesInFlight.default / 1024 ** 2} MiB`);
+  });
+});
+
+describe('the data plane template, one instance per port', () => {
+  const name = 'codex-image-gateway@.service';
+
+  it('gives each instance its own listen port, data directory and log directory as flags (which win over gateway.env)', () => {
+    const args = last(name, 'ExecStart')!.split(' ');
+    expect(args.filter((a) => a.includes('%i'))).toEqual(['127.0.0.1:%i', '/var/lib/codex-image-gateway/serve-%i', '/var/log/codex-image-gateway/serve-%i']);
+    for (const flag of ['--listen', '--data-dir', '--log-dir']) expect(args).toContain(flag);
+  });
+
+  it('reads the shared settings, the data-plane ones, then its own instance file (later files win)', () => {
+    expect(service(name).get('EnvironmentFile')).toEqual([
+      '/etc/codex-image-gateway/gateway.env',
+      '-/etc/codex-image-gateway/serve.env',
+      '-/etc/codex-image-gateway/serve-%i.env',
+    ]);
   });
 });
 
@@ -117,7 +144,7 @@ function renderUnits(): string[] {
       .replaceAll('/usr/bin/node', process.execPath)
       .replaceAll('/opt/codex-image-gateway', prefix)
       .replaceAll('/etc/codex-image-gateway', etc);
-    const path = join(scratch, name);
+    const path = join(scratch, UNITS[name].verifyAs);
     writeFileSync(path, text);
     return path;
   });
@@ -125,10 +152,10 @@ function renderUnits(): string[] {
 }
 
 describe.skipIf(!analyze)('systemd-analyze verify', () => {
-  it('passes on both rendered units, without a single warning about them', () => {
+  it('passes on every rendered unit (the template as an instance), without a single warning about them', () => {
     const paths = renderUnits();
     const res = spawnSync(analyze!, ['verify', ...paths], { cwd: scratch, encoding: 'utf8' });
-    const aboutOurs = `${res.stdout}${res.stderr}`.split('\n').filter((l) => Object.keys(UNITS).some((u) => l.includes(u)));
+    const aboutOurs = `${res.stdout}${res.stderr}`.split('\n').filter((l) => Object.values(UNITS).some((u) => l.includes(u.verifyAs)));
     expect(aboutOurs).toEqual([]);
     expect(res.status, res.stderr).toBe(0);
   });
@@ -144,5 +171,14 @@ describe.skipIf(!analyze)('systemd-analyze verify', () => {
     writeFileSync(broken, breakIt(readFileSync(serve!, 'utf8')));
     const res = spawnSync(analyze!, ['verify', broken], { cwd: scratch, encoding: 'utf8' });
     expect(`${res.stdout}${res.stderr}`).toContain('codex-image-gateway.service');
+  });
+
+  it('catches a broken template as its instance, %i expanded (the check is not vacuous)', () => {
+    const template = renderUnits()[(Object.keys(UNITS) as UnitName[]).indexOf('codex-image-gateway@.service')]!;
+    const broken = join(scratch, 'broken', UNITS['codex-image-gateway@.service'].verifyAs);
+    mkdirSync(join(scratch, 'broken'), { recursive: true });
+    writeFileSync(broken, readFileSync(template, 'utf8').replace('StateDirectory=codex-image-gateway ', 'StateDirectory=/var/lib/'));
+    const res = spawnSync(analyze!, ['verify', broken], { cwd: scratch, encoding: 'utf8' });
+    expect(`${res.stdout}${res.stderr}`).toContain('StateDirectory= path is absolute, ignoring: /var/lib/codex-image-gateway/serve-19091');
   });
 });

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createRemoteStatusReader } from '../../src/control/gateway-status.js';
+import { listConfiguredTargets } from '../../src/control/status-targets.js';
 import { fakeBehaviors } from '../support/fake-codex/behaviors.js';
 import { startGatewayHarness, type GatewayHarness } from '../support/gateway-harness.js';
 import { makeCodexAuthJson } from '../support/jwt.js';
@@ -67,7 +68,7 @@ describe('429 with a reset hint', () => {
       in_flight: 0,
       cooldowns: [{ gateway: 'local', cause: 'rate_limited', until: until, failures: 0, capped: false }],
     });
-    expect(health.gateways).toEqual([{ gateway: 'local', ok: true, error: null }]);
+    expect(health.gateways).toEqual([{ gateway: 'local', instance_id: expect.stringMatching(/^inst_[0-9a-f]{16}$/), ok: true, error: null }]);
 
     const cleared = await adminCall('DELETE', '/accounts/limited/cooldown');
     expect(await cleared.json()).toMatchObject({ cleared: 1 });
@@ -148,7 +149,7 @@ describe('data-plane status endpoint', () => {
     const { generate } = await setup(['remote-view']);
     h.fake.setBehavior('remote-view', [fakeBehaviors.rateLimited({ resetsInSeconds: 300 })]);
     await generate();
-    const reader = createRemoteStatusReader({ urls: [h.gatewayUrl, 'http://127.0.0.1:9'], adminToken });
+    const reader = createRemoteStatusReader({ targets: listConfiguredTargets([h.gatewayUrl, 'http://127.0.0.1:9']), adminToken });
     const [local, down] = await reader.read();
     expect(down).toMatchObject({ ok: false, error: expect.stringMatching(/^status endpoint unreachable/) });
     expect(local!.ok).toBe(true);

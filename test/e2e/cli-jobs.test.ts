@@ -19,15 +19,26 @@ interface WireJob {
   cancel_requested: boolean;
   error_code: string | null;
   http_status: number | null;
+  instance_id: string;
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
 }
 
+interface WireInstance {
+  id: string;
+  role: string;
+  state: string;
+  live: boolean;
+  listen_url: string | null;
+  admin_url: string | null;
+  status_url: string | null;
+}
+
 /**
- * `jobs list|show|cancel`: first through a running `start` (the data directory is locked, so the
- * CLI uses its admin API) while a job runs at the fake upstream, then directly on the embedded
- * database once the instance has stopped.
+ * `jobs list|show|cancel` and `instances`: first through a running `start` (the data directory is
+ * locked, so the CLI uses its admin API) while a job runs at the fake upstream, then directly on the
+ * embedded database once the instance has stopped.
  */
 describe('CLI jobs list|show|cancel', () => {
   let dir = '';
@@ -108,6 +119,16 @@ describe('CLI jobs list|show|cancel', () => {
     expect(table[1]).toMatch(new RegExp(`^${jobs[0]!.id.slice(0, 12)} +job-key +generations +running `));
   });
 
+  it('instances lists the running start, live, with its listeners; its jobs are filed under its id', { timeout: SLOW_MS }, async () => {
+    const [self] = await json<WireInstance[]>(['instances']);
+    expect(self).toMatchObject({ role: 'start', state: 'live', live: true, listen_url: gatewayUrl, status_url: gatewayUrl });
+    expect(self!.admin_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect((await json<WireJob[]>(['jobs', 'list'])).map((j) => j.instance_id)).toEqual([self!.id, self!.id]);
+    const table = (await ok(['instances'])).trimEnd().split('\n');
+    expect(table[0]).toMatch(/^ID +ROLE +STATE +VERSION +HOST:PID +LISTEN +STARTED +LAST SEEN$/);
+    expect(table[1]).toMatch(new RegExp(`^${self!.id} +start +live `));
+  });
+
   it('shows a job by a 12-character prefix; errors are one line', { timeout: SLOW_MS }, async () => {
     const [running] = await json<WireJob[]>(['jobs', 'list', '--key', 'job-key', '--limit', '1']);
     const show = await ok(['jobs', 'show', running!.id.slice(0, 12)]);
@@ -139,6 +160,7 @@ describe('CLI jobs list|show|cancel', () => {
     expect(direct.map((j) => j.status)).toEqual(['cancelled', 'succeeded']);
     expect(await json<WireJob>(['jobs', 'show', direct[1]!.id.slice(0, 12)])).toEqual(direct[1]);
     expect(await json<WireJob[]>(['jobs', 'list', '--status', 'running'])).toEqual([]);
+    expect(await json<WireInstance[]>(['instances'])).toEqual([expect.objectContaining({ role: 'start', state: 'stopped', live: false })]);
   });
 
   it('no output ever held a client job id or an image', () => {

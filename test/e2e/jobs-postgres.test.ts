@@ -8,16 +8,27 @@ import { runCli, spawnCli, type CliDaemon } from '../support/cli-process.js';
 import { waitFor } from '../support/wait-for.js';
 
 /**
- * Async jobs across processes: two `serve` instances on one Postgres. Jobs live in the database, so
- * either instance answers for a job the other ran; an instance killed with a job running has that
- * job end `failed`/`instance_lost` once its heartbeat is stale, never stuck.
+ * Two `serve` instances on one Postgres. Async jobs live in the database, so either instance answers
+ * for a job the other ran; an instance killed with a job running has that job end
+ * `failed`/`instance_lost` once its heartbeat is stale, never stuck. The instance registry: a
+ * `control` lists every process and reads Activity from both data planes, found through it.
  */
 const deployment = await setUpPostgresDeployment('jobs-postgres');
+const ADMIN_TOKEN = 'jobs-postgres-admin-token';
+
+interface WireInstance {
+  id: string;
+  role: string;
+  state: string;
+  live: boolean;
+  listen_url: string | null;
+  status_url: string | null;
+}
 
 describe.skipIf(!deployment)('async jobs on two serve instances sharing Postgres', () => {
   // Read lazily: the describe body also runs (to collect skipped tests) when there is no deployment.
   const d = () => deployment!;
-  const env = () => d().env({ JOB_HEARTBEAT_MS: '200', JOB_INSTANCE_TIMEOUT_MS: '1500' });
+  const env = () => d().env({ JOB_HEARTBEAT_MS: '200', JOB_INSTANCE_TIMEOUT_MS: '1500', ADMIN_TOKEN });
   const serve = async (name: string) => {
     const daemon = spawnCli(['serve', '--listen', '127.0.0.1:0', '--log-dir', join(d().dir, `${name}-logs`)], env());
     d().daemons.push(daemon);
@@ -26,6 +37,20 @@ describe.skipIf(!deployment)('async jobs on two serve instances sharing Postgres
   let secret: string;
   let a: { daemon: CliDaemon; url: string };
   let b: { daemon: CliDaemon; url: string };
+  let c: { daemon: CliDaemon; url: string };
+  let adminUrl = '';
+  const admin = async <T>(path: string): Promise<T> =>
+    (await (await fetch(`${adminUrl}/admin/api${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as T;
+  const instances = async () => (await admin<{ data: WireInstance[] }>('/instances')).data;
+  const generate = async (base: string): Promise<string> => {
+    const res = await fetch(`${base}/v1/images/generations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: 'a plain request' }),
+    });
+    expect(res.status).toBe(200);
+    return res.headers.get('x-request-id')!;
+  };
 
   const submit = (base: string) =>
     fetch(`${base}/v1/images/generations`, {
@@ -59,8 +84,38 @@ describe.skipIf(!deployment)('async jobs on two serve instances sharing Postgres
     expect(done.result!.data).toHaveLength(1);
   });
 
+  it('a control lists both serves and itself, and its Activity holds the requests made through both', async () => {
+    const control = spawnCli(['control', '--admin-listen', '127.0.0.1:0'], env());
+    d().daemons.push(control);
+    adminUrl = (await control.waitFor(/"adminUrl":"(http:\/\/[^"]+)"/))[1]!;
+    d().fake.setBehavior('*', fakeBehaviors.success());
+    const requestIds = [await generate(a.url), await generate(b.url)];
+    const live = (await instances()).filter((i) => i.live);
+    expect(live.map((i) => [i.role, i.state, i.listen_url, i.status_url]).sort()).toEqual([
+      ['control', 'live', null, null],
+      ...[a.url, b.url].sort().map((url) => ['serve', 'live', url, url]),
+    ]);
+    const serveIds = [a.url, b.url].map((url) => live.find((i) => i.listen_url === url)!.id).sort();
+    const answered = (gateways: Array<{ instance_id: string | null; ok: boolean }>) =>
+      gateways
+        .filter((g) => g.ok)
+        .map((g) => g.instance_id)
+        .sort();
+    const activity = await admin<{ data: Array<{ request_id: string }>; sources: number; gateways: Array<{ instance_id: string | null; ok: boolean }> }>(
+      '/activity',
+    );
+    expect(activity.sources).toBe(2);
+    expect(answered(activity.gateways)).toEqual(serveIds);
+    expect(activity.data.map((e) => e.request_id)).toEqual(expect.arrayContaining(requestIds));
+    const overview = await admin<{ sources: number; gateways: Array<{ instance_id: string | null; ok: boolean }>; totals: { requests: number } }>(
+      '/overview?minutes=5',
+    );
+    expect(answered(overview.gateways)).toEqual(serveIds);
+    expect(overview.totals.requests).toBeGreaterThanOrEqual(2);
+  });
+
   it('SIGTERM lets a running job finish before the instance exits', async () => {
-    const c = await serve('c');
+    c = await serve('c');
     d().fake.setBehavior('*', fakeBehaviors.success({ delayMs: 1_500 }));
     const submitted = await waitFor('instance c to know the key', async () => {
       const s = await submit(c.url);
@@ -87,5 +142,9 @@ describe.skipIf(!deployment)('async jobs on two serve instances sharing Postgres
       15_000,
     );
     expect(lost.error).toMatchObject({ code: 'instance_lost' });
+    // The registry: the killed instance is dead (no stop mark), the one stopped with SIGTERM is stopped.
+    const rows = await instances();
+    const stateOf = (url: string) => rows.find((i) => i.listen_url === url)?.state;
+    expect([stateOf(a.url), stateOf(b.url), stateOf(c.url)]).toEqual(['dead', 'live', 'stopped']);
   });
 });

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAdminApp } from '../../src/admin/admin-app.js';
 import type { ControlApi } from '../../src/control/control-api.js';
 import { combineStatusReaders, createLocalStatusReader, createRemoteStatusReader } from '../../src/control/gateway-status.js';
+import { listConfiguredTargets } from '../../src/control/status-targets.js';
 import type { DataPlaneStatusSource } from '../../src/control/data-plane-status.js';
 import { registerStatusRoutes } from '../../src/http/status-routes.js';
 import { createActivityBuffer } from '../../src/observe/activity-buffer.js';
@@ -40,8 +41,8 @@ beforeAll(async () => {
     makeLogEvent({ request_id: 'local-2', ts: NOW - 10_000 }),
   ]);
   const status = combineStatusReaders([
-    createLocalStatusReader(local),
-    createRemoteStatusReader({ urls: [remoteUrl, 'http://127.0.0.1:9'], adminToken: TOKEN, timeoutMs: 1_000 }),
+    createLocalStatusReader(local, 'inst_00000000000000aa'),
+    createRemoteStatusReader({ targets: listConfiguredTargets([remoteUrl, 'http://127.0.0.1:9']), adminToken: TOKEN, timeoutMs: 1_000 }),
   ]);
   admin = buildAdminApp({ control: {} as ControlApi, adminToken: TOKEN, gatewayStatus: status });
   await admin.ready();
@@ -130,17 +131,26 @@ describe('GET /admin/api/overview', () => {
   });
 });
 
-describe('how many data planes were read (sources)', () => {
-  it('counts the local and the configured remote data planes, reachable or not', async () => {
-    expect((await get('/admin/api/activity')).json()).toMatchObject({ sources: 3 });
-    expect((await get('/admin/api/overview')).json()).toMatchObject({ sources: 3 });
+describe('how many data planes were read (sources) and which answered (gateways)', () => {
+  it('counts the local and the configured remote data planes, reachable or not, and names the one that did not answer', async () => {
+    const gateways = [
+      { gateway: 'local', instance_id: 'inst_00000000000000aa', ok: true, error: null },
+      { gateway: remoteUrl, instance_id: null, ok: true, error: null },
+      { gateway: 'http://127.0.0.1:9', instance_id: null, ok: false, error: expect.stringMatching(/^status endpoint unreachable/) },
+    ];
+    expect((await get('/admin/api/activity')).json()).toMatchObject({ sources: 3, gateways });
+    expect((await get('/admin/api/overview')).json()).toMatchObject({ sources: 3, gateways });
   });
 
   it('says 0 for a control plane with no GATEWAY_STATUS_URLS, so the console can say why it is empty', async () => {
-    const bare = buildAdminApp({ control: {} as ControlApi, adminToken: TOKEN, gatewayStatus: createRemoteStatusReader({ urls: [], adminToken: TOKEN }) });
+    const bare = buildAdminApp({
+      control: {} as ControlApi,
+      adminToken: TOKEN,
+      gatewayStatus: createRemoteStatusReader({ targets: listConfiguredTargets([]), adminToken: TOKEN }),
+    });
     try {
       const activity = await bare.inject({ method: 'GET', url: '/admin/api/activity', headers: AUTH });
-      expect(activity.json()).toEqual({ data: [], sources: 0 });
+      expect(activity.json()).toEqual({ data: [], sources: 0, gateways: [] });
       expect((await bare.inject({ method: 'GET', url: '/admin/api/overview', headers: AUTH })).json()).toMatchObject({ sources: 0 });
     } finally {
       await bare.close();

@@ -9,6 +9,7 @@ import { createControlServices } from '../../src/control/control-services.js';
 import { createCredentialCipher } from '../../src/control/credential-cipher.js';
 import { DEFAULT_MODEL_ALIASES } from '../../src/images/model-aliases.js';
 import type { Db } from '../../src/store/db.js';
+import { beatInstance, INSTANCE_DEAD_AFTER_BEATS, markInstanceStopped, type InstanceBeat } from '../../src/store/instance-repo.js';
 import { finishJob, insertJob, markJobRunning, readJob } from '../../src/store/job-repo.js';
 import { makeCodexAuthJson } from '../support/jwt.js';
 import { openMigratedPglite } from '../support/pglite-template.js';
@@ -84,6 +85,7 @@ const ROUTES: Array<[InjectOptions['method'], string]> = [
   ['GET', '/admin/api/jobs'],
   ['GET', '/admin/api/jobs/0123456789ab'],
   ['POST', '/admin/api/jobs/0123456789ab/cancel'],
+  ['GET', '/admin/api/instances'],
   ['GET', '/admin/api/no-such-route'],
 ];
 
@@ -670,5 +672,46 @@ describe('jobs (ids, status, timings; never a result)', () => {
     const all = bodies.join('\n');
     for (const leak of [SEALED.toString('hex'), SEALED.toString('base64'), SEALED.toString('utf8')]) expect(all).not.toContain(leak);
     expect(all).not.toContain('"result');
+  });
+});
+
+describe('instances (the registry of processes sharing the database)', () => {
+  const beat = (over: Partial<InstanceBeat> & Pick<InstanceBeat, 'id' | 'role' | 'now'>) =>
+    beatInstance(db, { version: '9.9.9', hostname: 'node-1', pid: 7, heartbeatMs: 1_000, listenUrl: null, adminUrl: null, statusUrl: null, ...over });
+
+  it('lists live, dead and stopped processes with a live flag, in snake_case, by role then start', async () => {
+    const now = Date.now();
+    await beat({ id: 'inst_00000000000000c1', role: 'control', now, adminUrl: 'http://127.0.0.1:19083' });
+    await beat({ id: 'inst_00000000000000a1', role: 'serve', now: now - 60_000, listenUrl: 'http://0.0.0.0:19082', statusUrl: 'http://node-1:19082' });
+    await beat({ id: 'inst_00000000000000a1', role: 'serve', now, listenUrl: 'http://0.0.0.0:19082', statusUrl: 'http://node-1:19082' });
+    // Silent one beat past the dead line: killed, never stopped.
+    await beat({ id: 'inst_00000000000000a2', role: 'serve', now: now - 30_000 - (INSTANCE_DEAD_AFTER_BEATS * 1_000 + 1_000) });
+    await beat({ id: 'inst_00000000000000a3', role: 'serve', now: now - 20_000 });
+    await markInstanceStopped(db, 'inst_00000000000000a3', now - 10_000);
+    const res = await call({ method: 'GET', url: '/admin/api/instances' });
+    expect(res.statusCode, res.body).toBe(200);
+    const data = (res.json() as { data: Array<Record<string, unknown>> }).data;
+    expect(data.map((i) => [i.id, i.role, i.state, i.live])).toEqual([
+      ['inst_00000000000000c1', 'control', 'live', true],
+      ['inst_00000000000000a1', 'serve', 'live', true],
+      ['inst_00000000000000a2', 'serve', 'dead', false],
+      ['inst_00000000000000a3', 'serve', 'stopped', false],
+    ]);
+    expect(data[1]).toEqual({
+      id: 'inst_00000000000000a1',
+      role: 'serve',
+      state: 'live',
+      live: true,
+      version: '9.9.9',
+      hostname: 'node-1',
+      pid: 7,
+      listen_url: 'http://0.0.0.0:19082',
+      admin_url: null,
+      status_url: 'http://node-1:19082',
+      heartbeat_ms: 1_000,
+      started_at: now - 60_000,
+      last_seen_at: now,
+      stopped_at: null,
+    });
   });
 });

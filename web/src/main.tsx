@@ -5,6 +5,7 @@ import { describeError, resumeSession, setSignedOutHandler, signIn, signOut } fr
 import { AccountsPage } from './pages/accounts.js';
 import { ActivityPage } from './pages/activity.js';
 import { GroupsPage } from './pages/groups.js';
+import { InstancesPage } from './pages/instances.js';
 import { KeysPage } from './pages/keys.js';
 import { ModelsPage } from './pages/models.js';
 import { OverviewPage } from './pages/overview.js';
@@ -18,6 +19,7 @@ const PAGES = [
   { path: 'groups', title: 'Groups' },
   { path: 'models', title: 'Models' },
   { path: 'activity', title: 'Activity' },
+  { path: 'instances', title: 'Instances' },
   { path: 'settings', title: 'Settings' },
 ] as const;
 
@@ -75,6 +77,8 @@ function Page({ page, arg }: { page: string; arg: string | null }) {
       return <ModelsPage />;
     case 'activity':
       return <ActivityPage requestId={arg} />;
+    case 'instances':
+      return <InstancesPage />;
     case 'settings':
       return <SettingsPage />;
     default:

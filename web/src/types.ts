@@ -3,9 +3,9 @@
  * own types through `Wire<T>`, so the console cannot drift from what the API sends. Type-only
  * imports: esbuild drops them, nothing of the server is bundled.
  */
-import type { AccountHealthView, CooldownView } from '../../src/control/account-health-view.js';
+import type { AccountHealthView, CooldownView, GatewayReachability } from '../../src/control/account-health-view.js';
 import type { Wire } from '../../src/control/admin-wire.js';
-import type { AccountView, GroupView, JobView, KeyRoutingInput, KeyView, ModelAliasView } from '../../src/control/control-api.js';
+import type { AccountView, GroupView, InstanceView, JobView, KeyRoutingInput, KeyView, ModelAliasView } from '../../src/control/control-api.js';
 import type { ActivityOverview, OverviewMinute as ServerOverviewMinute } from '../../src/observe/activity-overview.js';
 import type { ImageLogEvent } from '../../src/observe/image-log-event.js';
 import type { Settings as ServerSettings } from '../../src/store/types.js';
@@ -20,6 +20,11 @@ export type Group = Wire<GroupView>;
 export type Settings = Wire<ServerSettings>;
 export type ModelAlias = Wire<ModelAliasView>;
 export type Job = Wire<JobView>;
+export type Instance = Wire<InstanceView>;
+/** Which data plane answered a read (Activity, Overview, account health). */
+export type GatewayAnswer = Wire<GatewayReachability>;
+/** What Activity and Overview carry beside their data: how many data planes were asked, and which answered. */
+export type Sources = { sources: number; gateways: GatewayAnswer[] };
 export type LogEvent = ImageLogEvent;
 export type OverviewMinute = Wire<ServerOverviewMinute>;
 export type Overview = Wire<ActivityOverview>;

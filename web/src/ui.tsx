@@ -3,6 +3,7 @@ import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { buildLimitMessage, formatLimitRange, isWithinLimit, type FieldLimit } from '../../src/config/field-limits.js';
 import { describeError } from './api.js';
+import type { Sources } from './types.js';
 
 /** Loaded data, the last error, and a way to load again. */
 export interface Loaded<T> {
@@ -52,15 +53,24 @@ export function ErrorNote({ message }: { message: string | null }) {
 }
 
 /**
- * Why Activity/Overview are empty when no data plane is read (a `control` process started without
- * GATEWAY_STATUS_URLS), naming the setting that fixes it; nothing otherwise.
+ * Which data planes Activity/Overview were read from: why they are empty when there is none (no
+ * live data plane in the instance registry, and no GATEWAY_STATUS_URLS), and which did not answer.
  */
-export function NoDataPlaneNote({ sources }: { sources: number | undefined }) {
-  if (sources !== 0) return null;
+export function SourcesNote({ read }: { read: Sources | null }) {
+  if (read === null) return null;
+  if (read.sources === 0) {
+    return (
+      <p class="notice" role="status">
+        No data plane to read from: no live <code>serve</code> or <code>start</code> process that has a status endpoint (it needs this <code>ADMIN_TOKEN</code>)
+        is in the instance registry (see Instances), and <code>GATEWAY_STATUS_URLS</code> is not set.
+      </p>
+    );
+  }
+  const down = read.gateways.filter((g) => !g.ok);
   return (
-    <p class="notice" role="status">
-      No data plane to read from: this control plane shows the recent requests of the <code>serve</code> processes listed in <code>GATEWAY_STATUS_URLS</code>{' '}
-      (comma-separated base URLs; each shares this <code>ADMIN_TOKEN</code>), and none is set.
+    <p class={down.length > 0 ? 'bad-text' : 'muted'} role="status" data-testid="sources-note">
+      Read from {read.sources - down.length} of {read.sources} data plane{read.sources === 1 ? '' : 's'}
+      {down.length > 0 ? `; no answer from ${down.map((g) => g.instance_id ?? g.gateway).join(', ')}` : ''}.
     </p>
   );
 }

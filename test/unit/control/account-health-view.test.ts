@@ -56,9 +56,9 @@ describe('buildAccountHealthViews', () => {
     ]);
     expect(views[1]!.lastError).toContain('refresh_token_reused');
     expect(buildGatewayReachability(reports)).toEqual([
-      { gateway: 'local', ok: true, error: null },
-      { gateway: 'http://10.0.0.2:19082', ok: true, error: null },
-      { gateway: 'http://10.0.0.3:19082', ok: false, error: 'status endpoint answered 401' },
+      { gateway: 'local', instanceId: null, ok: true, error: null },
+      { gateway: 'http://10.0.0.2:19082', instanceId: null, ok: true, error: null },
+      { gateway: 'http://10.0.0.3:19082', instanceId: null, ok: false, error: 'status endpoint answered 401' },
     ]);
   });
 });

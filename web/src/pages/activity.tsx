@@ -2,8 +2,8 @@
 import { useCallback, useState } from 'preact/hooks';
 import { FIELD_LIMITS } from '../../../src/config/field-limits.js';
 import { api } from '../api.js';
-import type { LogEvent } from '../types.js';
-import { ErrorNote, Field, formatClock, NoDataPlaneNote, Section, useLoad, TableWrap } from '../ui.js';
+import type { LogEvent, Sources } from '../types.js';
+import { ErrorNote, Field, formatClock, SourcesNote, Section, useLoad, TableWrap } from '../ui.js';
 import { JobsSection } from './activity-jobs.js';
 
 const REFRESH_MS = 3_000;
@@ -92,7 +92,7 @@ export function ActivityPage({ requestId }: { requestId: string | null }) {
   const load = useCallback(async () => {
     const query = new URLSearchParams(Object.entries(filters).filter(([, v]) => v.trim() !== ''));
     query.set('limit', String(FIELD_LIMITS.activityLimit.default));
-    return api.get<{ data: LogEvent[]; sources: number }>(`/activity?${query.toString()}`);
+    return api.get<{ data: LogEvent[] } & Sources>(`/activity?${query.toString()}`);
   }, [filters]);
   const events = useLoad(load, live && requestId === null ? REFRESH_MS : null);
   if (requestId !== null) return <RequestDetail requestId={requestId} />;
@@ -129,7 +129,7 @@ export function ActivityPage({ requestId }: { requestId: string | null }) {
         </form>
       </Section>
       <ErrorNote message={events.error} />
-      <NoDataPlaneNote sources={events.data?.sources} />
+      <SourcesNote read={events.data} />
       {events.data?.data.length === 0 && events.data.sources > 0 ? <p>No recent requests match.</p> : null}
       {events.data && events.data.data.length > 0 ? <EventTable events={events.data.data} withLinks={true} /> : null}
     </>

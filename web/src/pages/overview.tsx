@@ -3,8 +3,8 @@ import { useCallback, useState } from 'preact/hooks';
 import { FIELD_LIMITS } from '../../../src/config/field-limits.js';
 import { api } from '../api.js';
 import { BarList, LineChart } from '../charts.js';
-import type { Overview } from '../types.js';
-import { ErrorNote, Field, NoDataPlaneNote, formatCount, useLoad } from '../ui.js';
+import type { Overview, Sources } from '../types.js';
+import { ErrorNote, Field, SourcesNote, formatCount, useLoad } from '../ui.js';
 
 const WINDOWS = [15, 60, 180, 720] as const;
 
@@ -71,7 +71,7 @@ function Charts({ o }: { o: Overview }) {
 /** The Overview page (refreshes every 10 s). */
 export function OverviewPage() {
   const [minutes, setMinutes] = useState<number>(FIELD_LIMITS.overviewMinutes.default);
-  const load = useCallback(() => api.get<Overview & { sources: number }>(`/overview?minutes=${minutes}`), [minutes]);
+  const load = useCallback(() => api.get<Overview & Sources>(`/overview?minutes=${minutes}`), [minutes]);
   const overview = useLoad(load, 10_000);
   return (
     <>
@@ -87,7 +87,7 @@ export function OverviewPage() {
       </form>
       <p class="muted">From the gateways' recent request-log lines kept in memory (the last 2,000 per gateway; a restart empties them).</p>
       <ErrorNote message={overview.error} />
-      <NoDataPlaneNote sources={overview.data?.sources} />
+      <SourcesNote read={overview.data} />
       {overview.data ? <Charts o={overview.data} /> : null}
     </>
   );
