@@ -145,7 +145,7 @@ export const CONFIG_FIELDS = {
     kind: 'int',
     default: 64,
     min: 1,
-    max: 100_000,
+    max: 4_096,
     doc: 'most requests of one key waiting for an account slot at once in one process (each holds its connection and its spooled uploads); past it 429 `admission_queue_full` at once',
   },
   jobMaxQueueMs: {

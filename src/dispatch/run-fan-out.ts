@@ -60,7 +60,11 @@ export async function runFanOut<T>(input: FanOutInput<T>): Promise<PartResult<T>
     const check = () => {
       if (expired && running === 0) giveUp.abort();
     };
-    const timer = expired ? null : setTimeout(() => ((expired = true), check()), input.waitMs);
+    const expire = () => {
+      expired = true;
+      check();
+    };
+    const timer = expired ? null : setTimeout(expire, input.waitMs);
     checks.add(check);
     check();
     try {

@@ -38,7 +38,11 @@ async function startApp(
   const upstream = new ScriptedUpstream(opts.script ?? {});
   const keyLimiter = new KeyLimiter(() => T0);
   const admission = new AdmissionQueue({ maxQueuedPerKey: 64 });
-  const accountLimiter = new AccountLimiter(() => T0, undefined, (id) => admission.notify([id]));
+  const accountLimiter = new AccountLimiter(
+    () => T0,
+    undefined,
+    (id) => admission.notify([id]),
+  );
   const health = new AccountHealth(POLICY, () => T0);
   const log: ImageLogEvent[] = [];
   const authFailures: string[] = [];
