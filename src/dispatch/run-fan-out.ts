@@ -50,46 +50,77 @@ export interface FanOutInput<T> {
  * were using. Results come back in part order.
  */
 export async function runFanOut<T>(input: FanOutInput<T>): Promise<PartResult<T>[]> {
-  let running = 0;
-  const checks = new Set<() => void>();
+  const parts = new RunningParts();
   const waitForSlot = async (blocked: readonly Candidate[], part: number): Promise<SlotWait> => {
-    running -= 1; // a waiting part holds nothing
-    let counted = false;
-    const giveUp = new AbortController();
-    let expired = input.waitMs <= 0;
-    const check = () => {
-      if (expired && running === 0) giveUp.abort();
-    };
-    const expire = () => {
-      expired = true;
-      check();
-    };
-    const timer = expired ? null : setTimeout(expire, input.waitMs);
-    checks.add(check);
-    check();
+    const wait = parts.startWaiting(input.waitMs);
     try {
-      const onTaken = () => {
-        counted = true;
-        running += 1;
-      };
-      return await input.waitForSlot(blocked, { part, signal: AbortSignal.any([input.signal, giveUp.signal]), onTaken });
+      // No time to wait and no sibling to wait for: the instant answer, without touching the queue.
+      if (wait.giveUp.aborted) return { kind: 'gave_up' };
+      return await input.waitForSlot(blocked, { part, signal: AbortSignal.any([input.signal, wait.giveUp]), onTaken: wait.taken });
     } finally {
-      if (timer) clearTimeout(timer);
-      checks.delete(check);
-      if (!counted) running += 1;
+      wait.end();
     }
   };
   const runPart = async (part: number): Promise<PartResult<T>> => {
-    running += 1;
+    parts.started();
     try {
       const result = await input.failover((blocked) => waitForSlot(blocked, part));
       if (result.kind !== 'final') return result;
       const value = await input.consume(result, part);
       return { kind: 'done', value, attempts: result.attempts, skips: result.skips };
     } finally {
-      running -= 1;
-      for (const check of [...checks]) check();
+      parts.ended();
     }
   };
   return Promise.all(Array.from({ length: input.parts }, (_, part) => runPart(part)));
+}
+
+/**
+ * Counts a request's parts that hold or try an account (a waiting part does not count), and ends a
+ * waiting part's wait once its time is up while no sibling is running: only a running sibling's
+ * end is sure to free a slot for it.
+ */
+class RunningParts {
+  private running = 0;
+  private readonly checks = new Set<() => void>();
+
+  started(): void {
+    this.running += 1;
+  }
+
+  ended(): void {
+    this.running -= 1;
+    for (const check of [...this.checks]) check();
+  }
+
+  /** One part starts waiting for `waitMs` (0 = only while a sibling runs); `taken` counts it running again at once. */
+  startWaiting(waitMs: number): { giveUp: AbortSignal; taken: () => void; end: () => void } {
+    this.running -= 1;
+    let counted = false;
+    let expired = waitMs <= 0;
+    const controller = new AbortController();
+    const check = () => {
+      if (expired && this.running === 0) controller.abort();
+    };
+    const timer = expired
+      ? null
+      : setTimeout(() => {
+          expired = true;
+          check();
+        }, waitMs);
+    this.checks.add(check);
+    check();
+    return {
+      giveUp: controller.signal,
+      taken: () => {
+        counted = true;
+        this.running += 1;
+      },
+      end: () => {
+        if (timer) clearTimeout(timer);
+        this.checks.delete(check);
+        if (!counted) this.running += 1;
+      },
+    };
+  }
 }
