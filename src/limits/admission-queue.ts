@@ -107,7 +107,13 @@ export class AdmissionQueue {
       queue.push(waiter);
       this.byKey.set(opts.keyId, queue);
       this.resize(1);
-      opts.onQueued?.();
+      try {
+        opts.onQueued?.();
+      } catch (err) {
+        // A caller whose own hook failed is not left waiting for nobody.
+        this.remove(waiter);
+        return waiter.fail(err);
+      }
       // Capacity may already be free (freed between the caller's own try and now): try it, in fair order.
       this.notify(opts.accountIds.length > 0 ? opts.accountIds : undefined);
     });

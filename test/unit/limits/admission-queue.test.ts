@@ -270,6 +270,23 @@ describe('AdmissionQueue', () => {
     expect(await fine).toMatchObject({ kind: 'taken' });
   });
 
+  it('an onQueued hook that throws fails the wait and leaves nothing queued', async () => {
+    const { queue } = setup({ a: 0 });
+    const wait = queue.wait({
+      keyId: 'k',
+      accountIds: ['a'],
+      tryTake: async () => null,
+      giveBack: () => undefined,
+      signal: new AbortController().signal,
+      timeoutMs: 60_000,
+      onQueued: () => {
+        throw new Error('socket gone');
+      },
+    });
+    await expect(wait).rejects.toThrow('socket gone');
+    expect(queue.queued()).toBe(0);
+  });
+
   it('reports the queue length on every change, and calls onQueued only for queued waiters', async () => {
     const { slots, sizes, queue } = setup({ a: 0 }, 1);
     const queuedCalls: string[] = [];
