@@ -132,6 +132,22 @@ export const CONFIG_FIELDS = {
     min: 100,
     doc: 'with `stream: true`, an SSE comment line is sent after this long without output, so idle timeouts on the way do not cut a long generation',
   },
+  admissionWaitMs: {
+    env: 'ADMISSION_WAIT_MS',
+    kind: 'int',
+    default: 30_000,
+    min: 0,
+    max: 600_000,
+    doc: "how long a request whose accounts are all at their `image_concurrency` cap waits in the key's fair queue for a slot before it gets 429 `accounts_busy` (0 = no wait: the 429 at once); a stream sends its keep-alive while it waits",
+  },
+  admissionQueueMaxPerKey: {
+    env: 'ADMISSION_QUEUE_MAX_PER_KEY',
+    kind: 'int',
+    default: 64,
+    min: 1,
+    max: 4_096,
+    doc: 'most requests of one key waiting for an account slot at once in one process (each holds its connection and its spooled uploads); past it 429 `admission_queue_full` at once',
+  },
   jobMaxQueueMs: {
     env: 'JOB_MAX_QUEUE_MS',
     kind: 'int',

@@ -4,8 +4,19 @@ import type { FailureClass } from '../errors/failure-classes.js';
 /** Why one account attempt did not produce the final answer. */
 export type SkipClass = Extract<
   FailureClass,
-  'concurrency_blocked' | 'proxy_client' | 'upstream_request' | 'upstream_timeout' | 'response_too_large' | 'auth' | 'rate_limited' | 'upstream_server'
+  | 'concurrency_blocked'
+  | 'admission_queue_full'
+  | 'proxy_client'
+  | 'upstream_request'
+  | 'upstream_timeout'
+  | 'response_too_large'
+  | 'auth'
+  | 'rate_limited'
+  | 'upstream_server'
 >;
+
+/** Skips that are not real failures: an account at its cap, and no place to wait for one. */
+const CAPACITY_SKIPS: ReadonlySet<SkipClass> = new Set(['concurrency_blocked', 'admission_queue_full']);
 
 /** One request that reached an upstream account (or failed on the way there). */
 export interface AttemptRecord {
@@ -24,6 +35,8 @@ const AUTH_CLASSES: ReadonlySet<SkipClass> = new Set(['auth']);
 
 /**
  * The error for a request on which every candidate failed (the original's rule, refined):
+ * `admission_queue_full` (429) when it would have waited for an account at its cap but its key's
+ * wait queue was full (whatever else failed: waiting was the way on);
  * `accounts_busy` (429) when every account was only at its concurrency cap; `accounts_rate_limited`
  * (429) when every real failure was an upstream 429 (busy skips aside), so the SDKs raise their
  * rate-limit error and honour its reset; otherwise judged by the last real failure (busy skips do
@@ -31,7 +44,8 @@ const AUTH_CLASSES: ReadonlySet<SkipClass> = new Set(['auth']);
  * failure `no_usable_accounts` (503), anything else `account_pool_exhausted` (502).
  */
 export function exhaustionError(skips: readonly SkipClass[]): ErrorCode {
-  const failures = skips.filter((s) => s !== 'concurrency_blocked');
+  if (skips.includes('admission_queue_full')) return 'admission_queue_full';
+  const failures = skips.filter((s) => !CAPACITY_SKIPS.has(s));
   const last = failures.at(-1);
   if (last === undefined) return 'accounts_busy';
   if (failures.every((s) => s === 'rate_limited')) return 'accounts_rate_limited';
@@ -79,11 +93,16 @@ export interface ExhaustionExplanation {
   retryAfterMs: number | null;
 }
 
+/** The refusal of a request that found no place in its key's wait queue. */
+export const QUEUE_FULL_MESSAGE =
+  'every eligible codex image account is at its image_concurrency cap and this key already has as many requests waiting as ADMISSION_QUEUE_MAX_PER_KEY allows; retry later';
+
 /** Explains an exhausted failover (pure): exhaustionError, describeExhaustion and exhaustionRetryAfterMs together. */
 export function explainExhaustion(result: { skips: readonly SkipClass[]; attempts: readonly ResetHint[] }, nowMs: number): ExhaustionExplanation {
+  const code = exhaustionError(result.skips);
   return {
-    code: exhaustionError(result.skips),
-    message: describeExhaustion(result.skips),
+    code,
+    message: code === 'admission_queue_full' ? QUEUE_FULL_MESSAGE : describeExhaustion(result.skips),
     retryAfterMs: exhaustionRetryAfterMs(result.attempts, nowMs),
   };
 }

@@ -14,6 +14,8 @@ export interface PartOutcome {
   attempts: AttemptRecord[];
   skips: SkipClass[];
   ending: TrackEnding;
+  /** ms this part spent waiting for an account slot (the admission queue), all its waits together. */
+  queueWaitMs: number;
 }
 
 /** How a dispatched request ended; pre-dispatch rejections (bad input, auth) are not outcomes. */
@@ -35,6 +37,8 @@ export interface RequestOutcome {
   /** Accounts passed over, in order (busy ones included, which never become attempts). */
   skips: SkipClass[];
   ending: RequestEnding | null;
+  /** ms spent waiting for an account slot (the admission queue), all waits together; a fan-out's parts keep their own. */
+  queueWaitMs: number;
   /** For `stream: true`: the events sent and which upstream endpoint served them; null otherwise. */
   stream?: StreamFacts | null;
   /** Set by recordOutcome: a request's bookkeeping runs once, however many exits reach it. */
@@ -99,9 +103,12 @@ export function buildImageLogEvents(outcome: RequestOutcome, now: number): Image
     upstream_path: outcome.stream?.path ?? 'images',
     input_image_count: request.images.length,
     input_data_image_count: countDataImages(request),
+    queue_wait_ms: outcome.queueWaitMs,
   };
   if (ending?.kind === 'fanout') {
-    return ending.parts.flatMap((part, index) => buildTrackEvents({ ...base, part: index }, part.attempts, part.ending, outcome.startedAt));
+    return ending.parts.flatMap((part, index) =>
+      buildTrackEvents({ ...base, part: index, queue_wait_ms: part.queueWaitMs }, part.attempts, part.ending, outcome.startedAt),
+    );
   }
   return buildTrackEvents(base, outcome.attempts, ending, outcome.startedAt);
 }
@@ -143,6 +150,7 @@ function assembleEvent(b: TrackBase, m: MetricsFields, t: TrackFields): ImageLog
     upstream_path: b.upstream_path,
     input_image_count: b.input_image_count,
     input_data_image_count: b.input_data_image_count,
+    queue_wait_ms: b.queue_wait_ms,
     response_image_count: m.response_image_count,
     response_image_bytes: m.response_image_bytes,
     usage_tokens: m.usage_tokens,

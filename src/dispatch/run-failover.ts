@@ -27,7 +27,28 @@ export interface FailoverInput {
   claimAttempt?: (candidate: Candidate) => SkipClass | null;
   /** Told each time an account permit is taken and claimed, before the upstream is called (a stream starts its answer then). */
   onPermit?: () => void;
+  /** A slot already taken on one candidate (after a wait): that candidate is tried first, without taking another. */
+  held?: HeldSlot;
+  /**
+   * Asked when a pass ends with some candidates passed over only because they were at their caps
+   * (the others failed for real, or there were none): waits for one of them to free a slot (the
+   * admission queue). With a slot, the still-blocked candidates are tried again, the freed one
+   * first; the real failures are not retried. Absent = never wait (today's instant `accounts_busy`).
+   */
+  waitForSlot?: WaitForSlot;
 }
+
+/** An account slot taken while waiting: its candidate and its permit (released by whoever ends up holding it). */
+export interface HeldSlot {
+  candidate: Candidate;
+  permit: Permit;
+}
+
+/** How a wait for a slot ended: a slot, nothing (time up, client gone), or no place in the key's queue. */
+export type SlotWait = { kind: 'taken'; slot: HeldSlot } | { kind: 'gave_up' } | { kind: 'queue_full' };
+
+/** Waits for a slot on one of `blocked`, every one of which was at its cap. */
+export type WaitForSlot = (blocked: readonly Candidate[]) => Promise<SlotWait>;
 
 export type FailoverResult =
   | { kind: 'final'; response: UpstreamResponse; candidate: Candidate; permit: Permit; attempts: AttemptRecord[]; skips: SkipClass[] }
@@ -36,27 +57,71 @@ export type FailoverResult =
 
 type AttemptOutcome = { kind: 'final'; response: UpstreamResponse; permit: Permit } | { kind: 'skip'; skip: SkipClass } | { kind: 'aborted' };
 
+/** One pass over candidates: how it ended, its skips in order, and the candidates passed over at their cap. */
+type PassResult =
+  | { kind: 'final'; response: UpstreamResponse; candidate: Candidate; permit: Permit; skips: SkipClass[]; blocked: Candidate[] }
+  | { kind: 'exhausted' | 'aborted'; skips: SkipClass[]; blocked: Candidate[] };
+
 /**
  * Tries the candidates in order, each at most once, until one gives a final answer: any status that
  * is not worth failing over for (2xx, and 4xx other than 401/403/429). The final attempt's account
- * permit is handed to the caller, which releases it once the body has been streamed.
+ * permit is handed to the caller, which releases it once the body has been streamed. With
+ * `waitForSlot`, candidates that were only at their cap are waited for and tried again. The skips
+ * of a request that never waited are exactly its one pass's; after waits, they are every real
+ * failure in order, then the last pass's skips.
  */
 export async function runFailover(input: FailoverInput): Promise<FailoverResult> {
   const attempts: AttemptRecord[] = [];
-  const skips: SkipClass[] = [];
-  for (const candidate of input.candidates) {
-    if (input.signal.aborted) return { kind: 'aborted', attempts, skips };
-    const outcome = await attemptOne(candidate, input, attempts);
-    if (outcome.kind === 'final') return { ...outcome, candidate, attempts, skips };
-    if (outcome.kind === 'aborted') return { kind: 'aborted', attempts, skips };
-    skips.push(outcome.skip);
+  const failures: SkipClass[] = [];
+  let pass = await runPass(input, input.candidates, input.held ?? null, attempts);
+  for (;;) {
+    const skips = [...failures, ...pass.skips];
+    if (pass.kind === 'final') return { kind: 'final', response: pass.response, candidate: pass.candidate, permit: pass.permit, attempts, skips };
+    if (pass.kind === 'aborted' || pass.blocked.length === 0 || !input.waitForSlot) return { kind: pass.kind, attempts, skips };
+    const waited = await input.waitForSlot(pass.blocked);
+    if (waited.kind !== 'taken') {
+      if (input.signal.aborted) return { kind: 'aborted', attempts, skips };
+      return { kind: 'exhausted', attempts, skips: waited.kind === 'queue_full' ? [...skips, 'admission_queue_full'] : skips };
+    }
+    failures.push(...pass.skips.filter((s) => s !== 'concurrency_blocked'));
+    pass = await runPass(input, pass.blocked, waited.slot, attempts);
   }
-  return { kind: input.signal.aborted ? 'aborted' : 'exhausted', attempts, skips };
 }
 
-async function attemptOne(candidate: Candidate, input: FailoverInput, attempts: AttemptRecord[]): Promise<AttemptOutcome> {
+/** Takes a slot on the first of `blocked`, in order, that is below its cap in this process; null while every one is full. */
+export function takeFreeSlot(blocked: readonly Candidate[], accountLimiter: AccountLimiter): HeldSlot | null {
+  for (const candidate of blocked) {
+    const permit = accountLimiter.tryAcquire(candidate.account.id, candidate.account.imageConcurrency);
+    if (permit) return { candidate, permit };
+  }
+  return null;
+}
+
+/** One pass over `candidates` (the held slot's first), each tried at most once. */
+async function runPass(input: FailoverInput, candidates: readonly Candidate[], held: HeldSlot | null, attempts: AttemptRecord[]): Promise<PassResult> {
+  const skips: SkipClass[] = [];
+  const blocked: Candidate[] = [];
+  const order = held ? [held.candidate, ...candidates.filter((c) => c.account.id !== held.candidate.account.id)] : candidates;
+  for (const candidate of order) {
+    const permit = candidate === held?.candidate ? held.permit : null;
+    if (input.signal.aborted) {
+      permit?.release();
+      return { kind: 'aborted', skips, blocked };
+    }
+    const outcome = await attemptOne({ candidate, permit }, input, attempts);
+    if (outcome.kind === 'final') return { ...outcome, candidate, skips, blocked };
+    if (outcome.kind === 'aborted') return { kind: 'aborted', skips, blocked };
+    skips.push(outcome.skip);
+    if (outcome.skip === 'concurrency_blocked') blocked.push(candidate);
+  }
+  return { kind: input.signal.aborted ? 'aborted' : 'exhausted', skips, blocked };
+}
+
+/** One attempt on `slot.candidate`, with its slot already held when `slot.permit` is set. */
+async function attemptOne(slot: { candidate: Candidate; permit: Permit | null }, input: FailoverInput, attempts: AttemptRecord[]): Promise<AttemptOutcome> {
+  const { candidate } = slot;
   const { account, credentials } = candidate;
-  const taken = takeAccount(candidate, input);
+  const taken = takeAccount(candidate, input, slot.permit);
   if ('skip' in taken) return { kind: 'skip', skip: taken.skip };
   const { permit } = taken;
   const record = (fields: Pick<AttemptRecord, 'status' | 'ttfbMs' | 'errorClass' | 'retryAfterSeconds'>) => {
@@ -110,12 +175,13 @@ async function attemptOne(candidate: Candidate, input: FailoverInput, attempts: 
 }
 
 /**
- * Takes the account's slot and claims the account for this attempt (claimAttempt, then onPermit).
+ * Takes the account's slot (unless one is held for it) and claims the account for this attempt
+ * (claimAttempt, then onPermit).
  * The slot goes back when the claim refuses, and when a hook throws (the error then reaches the
  * caller): a slot taken here is either handed on or released, never lost.
  */
-function takeAccount(candidate: Candidate, input: FailoverInput): { permit: Permit } | { skip: SkipClass } {
-  const permit = input.accountLimiter.tryAcquire(candidate.account.id, candidate.account.imageConcurrency);
+function takeAccount(candidate: Candidate, input: FailoverInput, held: Permit | null): { permit: Permit } | { skip: SkipClass } {
+  const permit = held ?? input.accountLimiter.tryAcquire(candidate.account.id, candidate.account.imageConcurrency);
   if (!permit) return { skip: 'concurrency_blocked' };
   try {
     const refused = input.claimAttempt?.(candidate) ?? null;

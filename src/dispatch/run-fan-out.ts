@@ -1,4 +1,5 @@
-import type { FailoverResult } from './run-failover.js';
+import type { Candidate } from './plan-candidates.js';
+import type { FailoverResult, SlotWait, WaitForSlot } from './run-failover.js';
 
 /** A final upstream answer of one part, as `runFailover` handed it over (its account permit still held). */
 export type FinalResult = Extract<FailoverResult, { kind: 'final' }>;
@@ -8,15 +9,30 @@ export type PartResult<T> =
   | { kind: 'done'; value: T; attempts: FailoverResult['attempts']; skips: FailoverResult['skips'] }
   | Exclude<FailoverResult, { kind: 'final' }>;
 
+/** What a part's wait for a slot is given by runFanOut. */
+export interface PartWaitHooks {
+  /** Which part waits (0-based). */
+  part: number;
+  /** Aborts when the client goes away, or when the part's time is up and no sibling holds a slot. */
+  signal: AbortSignal;
+  /** Must be called synchronously when the slot is taken, before the wait settles: the part counts as running again from then. */
+  onTaken: () => void;
+}
+
 export interface FanOutInput<T> {
   /** How many parts (images) to produce. */
   parts: number;
   signal: AbortSignal;
   /**
-   * Runs one failover for a part: plans candidates afresh each time (so load ordering spreads the
-   * parts over the accounts) and tries them in order.
+   * Runs one failover for a part: plans candidates afresh (so load ordering spreads the parts over
+   * the accounts), tries them in order, and waits for a capped account with `waitForSlot` (pass it
+   * to runFailover as its `waitForSlot`).
    */
-  failover: () => Promise<FailoverResult>;
+  failover: (waitForSlot: WaitForSlot) => Promise<FailoverResult>;
+  /** Waits for a slot on one of `blocked` (the admission queue) until `hooks.signal` aborts. */
+  waitForSlot: (blocked: readonly Candidate[], hooks: PartWaitHooks) => Promise<SlotWait>;
+  /** How long one wait of a part may last while no sibling holds a slot (ms; 0 = only while a sibling does). */
+  waitMs: number;
   /**
    * Reads a part's final answer (2xx body or upstream error) and releases its account permit. The
    * permit is released by the time the promise settles, so a waiting sibling can take the slot.
@@ -27,61 +43,84 @@ export interface FanOutInput<T> {
 /**
  * Serves a request for `n` images as `n` one-image upstream requests in parallel, each failed over
  * like a plain request and each holding its own account permit, so per-account caps hold at the
- * upstream. A part that ran out of accounts while some were at their cap (`concurrency_blocked`)
- * and a sibling part still runs waits for that sibling to finish and tries again, rather than
- * failing: the request's own parts queue for the accounts' slots, and a part whose account failed
- * can still fail over to an account its siblings were using. Each wait needs a sibling to finish,
- * so a part tries at most n times. Results come back in part order.
+ * upstream. A part that ran out of accounts while some were at their cap waits in the admission
+ * queue, as any request does, for up to `waitMs` per wait, and for as long as a sibling part
+ * still holds a slot (that sibling's end frees one): the request's own parts queue for the
+ * accounts' slots, and a part whose account failed can still fail over to an account its siblings
+ * were using. Results come back in part order.
  */
 export async function runFanOut<T>(input: FanOutInput<T>): Promise<PartResult<T>[]> {
-  const finished = new FinishNotifier();
-  let running = 0;
-  const runPart = async (part: number): Promise<PartResult<T>> => {
-    running += 1;
-    const attempts: FailoverResult['attempts'] = [];
-    const skips: FailoverResult['skips'] = [];
+  const parts = new RunningParts();
+  const waitForSlot = async (blocked: readonly Candidate[], part: number): Promise<SlotWait> => {
+    const wait = parts.startWaiting(input.waitMs);
     try {
-      for (;;) {
-        const result = await input.failover();
-        attempts.push(...result.attempts);
-        skips.push(...result.skips);
-        if (result.kind === 'final') {
-          const value = await input.consume(result, part);
-          return { kind: 'done', value, attempts, skips };
-        }
-        const blockedByBusy = result.kind === 'exhausted' && result.skips.includes('concurrency_blocked');
-        if (!blockedByBusy || running <= 1 || input.signal.aborted) return { ...result, attempts, skips };
-        // Every account is at its cap and a sibling holds a slot: wait for it, not counted as running.
-        running -= 1;
-        await finished.next(input.signal);
-        running += 1;
-      }
+      // No time to wait and no sibling to wait for: the instant answer, without touching the queue.
+      if (wait.giveUp.aborted) return { kind: 'gave_up' };
+      return await input.waitForSlot(blocked, { part, signal: AbortSignal.any([input.signal, wait.giveUp]), onTaken: wait.taken });
     } finally {
-      running -= 1;
-      finished.notify();
+      wait.end();
+    }
+  };
+  const runPart = async (part: number): Promise<PartResult<T>> => {
+    parts.started();
+    try {
+      const result = await input.failover((blocked) => waitForSlot(blocked, part));
+      if (result.kind !== 'final') return result;
+      const value = await input.consume(result, part);
+      return { kind: 'done', value, attempts: result.attempts, skips: result.skips };
+    } finally {
+      parts.ended();
     }
   };
   return Promise.all(Array.from({ length: input.parts }, (_, part) => runPart(part)));
 }
 
-/** Lets waiters sleep until the next part finishes (or the client goes away). */
-class FinishNotifier {
-  private waiters: Array<() => void> = [];
+/**
+ * Counts a request's parts that hold or try an account (a waiting part does not count), and ends a
+ * waiting part's wait once its time is up while no sibling is running: only a running sibling's
+ * end is sure to free a slot for it.
+ */
+class RunningParts {
+  private running = 0;
+  private readonly checks = new Set<() => void>();
 
-  next(signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        signal.removeEventListener('abort', wake);
-        resolve();
-      };
-      this.waiters.push(wake);
-      signal.addEventListener('abort', wake, { once: true });
-    });
+  started(): void {
+    this.running += 1;
   }
 
-  notify(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const wake of waiters) wake();
+  ended(): void {
+    this.running -= 1;
+    for (const check of [...this.checks]) check();
+  }
+
+  /** One part starts waiting for `waitMs` (0 = only while a sibling runs); `taken` counts it running again at once. */
+  startWaiting(waitMs: number): { giveUp: AbortSignal; taken: () => void; end: () => void } {
+    this.running -= 1;
+    let counted = false;
+    let expired = waitMs <= 0;
+    const controller = new AbortController();
+    const check = () => {
+      if (expired && this.running === 0) controller.abort();
+    };
+    const timer = expired
+      ? null
+      : setTimeout(() => {
+          expired = true;
+          check();
+        }, waitMs);
+    this.checks.add(check);
+    check();
+    return {
+      giveUp: controller.signal,
+      taken: () => {
+        counted = true;
+        this.running += 1;
+      },
+      end: () => {
+        if (timer) clearTimeout(timer);
+        this.checks.delete(check);
+        if (!counted) this.running += 1;
+      },
+    };
   }
 }

@@ -51,6 +51,7 @@ export const ERRORS = {
   no_image_accounts: { status: 503, type: 'server_error', retry: 'never' },
   no_usable_accounts: { status: 503, type: 'server_error', retry: 'after' },
   accounts_busy: { status: 429, type: 'rate_limit_error', retry: 'after' },
+  admission_queue_full: { status: 429, type: 'rate_limit_error', retry: 'after' }, // every account left at its cap, and the key already has ADMISSION_QUEUE_MAX_PER_KEY requests waiting for one
   account_pool_exhausted: { status: 502, type: 'server_error', retry: 'backoff' },
   upstream_timeout: { status: 504, type: 'server_error', retry: 'backoff' },
   accounts_cooling_down: { status: 503, type: 'server_error', retry: 'after' }, // every usable account is pausing after 429/5xx/401

@@ -20,6 +20,8 @@ export const FAILURE_CLASSES = [
   'upstream_body',
   'client_aborted',
   'no_eligible_account',
+  // Every account left was at its cap and the key's wait queue was full (ADMISSION_QUEUE_MAX_PER_KEY).
+  'admission_queue_full',
   // Key limiter reasons.
   'key_max_concurrency',
   'key_min_start_interval',

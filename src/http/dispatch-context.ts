@@ -4,7 +4,7 @@ import { explainExhaustion, type AttemptRecord, type SkipClass } from '../dispat
 import { explainEmptyPlan } from '../dispatch/plan-exhaustion.js';
 import { planCandidates, type Candidate, type CandidatePlan } from '../dispatch/plan-candidates.js';
 import type { RequestOutcome } from '../dispatch/request-outcome.js';
-import type { FailoverInput } from '../dispatch/run-failover.js';
+import { takeFreeSlot, type FailoverInput, type HeldSlot, type SlotWait, type WaitForSlot } from '../dispatch/run-failover.js';
 import { GatewayError } from '../errors/codes.js';
 import type { UpstreamBody } from '../images/image-request.js';
 import type { Permit } from '../limits/permit.js';
@@ -85,4 +85,69 @@ export function buildFailoverInput(ctx: DispatchCore, candidates: readonly Candi
 export function buildExhaustionError(attempts: readonly AttemptRecord[], skips: readonly SkipClass[], nowMs: number): GatewayError {
   const why = explainExhaustion({ attempts, skips }, nowMs);
   return new GatewayError(why.code, why.message, null, { retryAfterMs: why.retryAfterMs });
+}
+
+/** How one wait for a slot behaves; the defaults are a plain request's. */
+export interface SlotWaitOptions {
+  /** Ends the wait: the client went away (for a fan-out part, also: its time is up and no sibling holds a slot). */
+  signal: AbortSignal;
+  /** Longest wait (ms); Infinity = until `signal`. */
+  timeoutMs: number;
+  /** The request is in the queue (a stream starts its answer, so its keep-alive flows while it waits). */
+  onQueued?: () => void;
+  /** Called synchronously when the slot is taken, before the wait settles. */
+  onTaken?: () => void;
+  /** Told how long the wait lasted (ms), however it ended. */
+  onWaited: (waitedMs: number) => void;
+}
+
+/**
+ * Waits in the admission queue, in this key's turn, for a slot on one of `blocked` (every one at
+ * its cap in this process), taken through the local account limiter. Every wait is observed in
+ * the queue-wait histogram by how it ended.
+ */
+export async function waitForSlot(ctx: DispatchCore, blocked: readonly Candidate[], opts: SlotWaitOptions): Promise<SlotWait> {
+  const { deps } = ctx;
+  const result = await deps.admission.wait<HeldSlot>({
+    keyId: ctx.outcome.key.id,
+    accountIds: blocked.map((c) => c.account.id),
+    tryTake: async () => {
+      const slot = takeFreeSlot(blocked, deps.accountLimiter);
+      if (slot) opts.onTaken?.();
+      return slot;
+    },
+    giveBack: (slot) => slot.permit.release(),
+    signal: opts.signal,
+    timeoutMs: opts.timeoutMs,
+    ...(opts.onQueued ? { onQueued: opts.onQueued } : {}),
+  });
+  deps.metrics.queueWait.observe({ result: result.kind }, result.waitedMs / 1000);
+  opts.onWaited(result.waitedMs);
+  switch (result.kind) {
+    case 'taken':
+      return { kind: 'taken', slot: result.value };
+    case 'queue_full':
+      return { kind: 'queue_full' };
+    default:
+      return { kind: 'gave_up' };
+  }
+}
+
+/**
+ * How a one-track request (plain, stream, Responses) waits for a capped account: at most
+ * ADMISSION_WAIT_MS in all, counted into `outcome.queueWaitMs`; undefined when that is 0 (the
+ * instant `accounts_busy`, exactly as without a queue).
+ */
+export function buildRequestWait(ctx: DispatchCore, hooks: { onQueued?: () => void } = {}): WaitForSlot | undefined {
+  const budgetMs = ctx.deps.config.admissionWaitMs;
+  if (budgetMs <= 0) return undefined;
+  return (blocked) =>
+    waitForSlot(ctx, blocked, {
+      signal: ctx.clientSignal,
+      timeoutMs: Math.max(0, budgetMs - ctx.outcome.queueWaitMs),
+      ...hooks,
+      onWaited: (ms) => {
+        ctx.outcome.queueWaitMs += ms;
+      },
+    });
 }

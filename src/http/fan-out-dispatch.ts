@@ -1,5 +1,5 @@
 import type { PartOutcome, TrackEnding } from '../dispatch/request-outcome.js';
-import { runFailover } from '../dispatch/run-failover.js';
+import { runFailover, type HeldSlot } from '../dispatch/run-failover.js';
 import { runFanOut, type PartResult } from '../dispatch/run-fan-out.js';
 import type { GatewayError } from '../errors/codes.js';
 import { toOpenAIError } from '../errors/openai-shape.js';
@@ -7,7 +7,7 @@ import { buildErrorEvent } from '../images/image-stream-events.js';
 import { buildUpstreamBody } from '../images/upstream-body.js';
 import type { ResponseMetrics } from '../observe/image-log-event.js';
 import { buildUpstreamErrorResponse } from '../upstream/upstream-error.js';
-import { buildExhaustionError, buildFailoverInput, planFor, type DispatchContext, type DispatchCore } from './dispatch-context.js';
+import { buildExhaustionError, buildFailoverInput, planFor, waitForSlot, type DispatchContext, type DispatchCore } from './dispatch-context.js';
 import { buildPartEvents, combinePartMetrics, readPartBody, sendFanOutResponse, sendPartError, type PartBody } from './fan-out-response.js';
 import { hostImagesResponse, logResultStoreFailure, resolveHostedImages } from './hosted-images.js';
 import { createSseResponse } from './sse-response.js';
@@ -28,12 +28,24 @@ interface FanOutRun {
   end(status: number, produced: number): void;
 }
 
+/** What a fan-out's caller may add to its parts' run. */
+export interface PartsOptions {
+  /** Told when any part holds an account, or starts waiting for one (a stream starts its answer). */
+  onPermit?: () => void;
+  /** Gets each part's body as soon as it is in. */
+  onPartRead?: (part: number, body: PartBody) => void;
+  /** How long one wait of a part may last while no sibling holds a slot (ms); default ADMISSION_WAIT_MS. */
+  waitMs?: number;
+  /** A slot already taken for this request (an async job admitted by the queue): part 0 tries it first. */
+  held?: HeldSlot;
+}
+
 /**
  * Runs `n` one-image parts (setting `n_mode: fanout`): each is planned, admitted per account and
- * failed over like a plain request, under the request's one key permit. `onPermit` is told when any
- * part holds an account; `onPartRead` gets each part's body as soon as it is in.
+ * failed over like a plain request, under the request's one key permit, and waits in the admission
+ * queue for a capped account (see runFanOut). Each part's time in the queue is kept for its log line.
  */
-export async function runParts(ctx: DispatchCore, hooks: { onPermit?: () => void; onPartRead?: (part: number, body: PartBody) => void }): Promise<FanOutRun> {
+export async function runParts(ctx: DispatchCore, opts: PartsOptions): Promise<FanOutRun> {
   const { deps, outcome } = ctx;
   const request = outcome.request;
   // The Codex upstream makes one image per call and the Codex CLI never sends `n`.
@@ -41,23 +53,37 @@ export async function runParts(ctx: DispatchCore, hooks: { onPermit?: () => void
   const readOptions = { maxResponseBytes: deps.config.upstreamMaxResponseBytes, idleTimeoutMs: deps.config.upstreamBodyTimeoutMs, signal: ctx.clientSignal };
   // Hosted URLs are made once the answer is known (dispatchFanOut): read the parts as b64_json.
   const partRequest: typeof request = resolveHostedImages(deps, request) ? { ...request, responseFormat: 'b64_json' } : request;
+  const waited = new Array<number>(request.n).fill(0);
+  let held = opts.held;
   const parts = await runFanOut<NamedPartBody>({
     parts: request.n,
     signal: ctx.clientSignal,
     // Planned afresh for each try, so the parts spread over the accounts by load.
-    failover: () =>
-      runFailover({
-        ...buildFailoverInput(ctx, planFor(outcome.key, ctx.snapshot, deps).candidates, body),
-        ...(hooks.onPermit ? { onPermit: hooks.onPermit } : {}),
+    failover: (waitForSlot) => {
+      const input = { ...buildFailoverInput(ctx, planFor(outcome.key, ctx.snapshot, deps).candidates, body), waitForSlot };
+      const first = held;
+      held = undefined;
+      return runFailover({ ...input, ...(opts.onPermit ? { onPermit: opts.onPermit } : {}), ...(first ? { held: first } : {}) });
+    },
+    waitForSlot: (blocked, hooks) =>
+      waitForSlot(ctx, blocked, {
+        signal: hooks.signal,
+        timeoutMs: Number.POSITIVE_INFINITY,
+        onTaken: hooks.onTaken,
+        ...(opts.onPermit ? { onQueued: opts.onPermit } : {}),
+        onWaited: (ms) => {
+          waited[hooks.part] = (waited[hooks.part] ?? 0) + ms;
+        },
       }),
+    waitMs: opts.waitMs ?? deps.config.admissionWaitMs,
     consume: async (result, part) => {
       const read = await readPartBody(result, partRequest, readOptions);
-      hooks.onPartRead?.(part, read);
+      opts.onPartRead?.(part, read);
       return { accountName: result.candidate.account.name, body: read };
     },
   });
   const images = parts.flatMap((p) => (p.kind === 'done' && p.value.body.kind === 'image' ? [p.value.body] : []));
-  const partOutcomes = parts.map((part) => toPartOutcome(part, deps.now()));
+  const partOutcomes = parts.map((part, index) => toPartOutcome(part, waited[index] ?? 0, deps.now()));
   const end = (status: number, produced: number) => {
     const metrics: ResponseMetrics | null = combinePartMetrics(images.map((i) => i.metrics));
     outcome.ending = { kind: 'fanout', status, produced, metrics, parts: partOutcomes };
@@ -175,8 +201,8 @@ export async function dispatchStreamFanOut(ctx: DispatchContext): Promise<void> 
   throw why.error;
 }
 
-function toPartOutcome(part: PartResult<NamedPartBody>, nowMs: number): PartOutcome {
-  return { attempts: part.attempts, skips: part.skips, ending: partEnding(part, nowMs) };
+function toPartOutcome(part: PartResult<NamedPartBody>, queueWaitMs: number, nowMs: number): PartOutcome {
+  return { attempts: part.attempts, skips: part.skips, ending: partEnding(part, nowMs), queueWaitMs };
 }
 
 function partEnding(part: PartResult<NamedPartBody>, nowMs: number): TrackEnding {

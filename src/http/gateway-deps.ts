@@ -2,6 +2,7 @@ import type { Config } from '../config/config.js';
 import type { DataPlaneStatusSource } from '../control/data-plane-status.js';
 import type { AccountHealth } from '../dispatch/account-health.js';
 import type { AccountLimiter } from '../limits/account-limiter.js';
+import type { AdmissionQueue } from '../limits/admission-queue.js';
 import type { BodyBudget } from '../limits/body-budget.js';
 import type { KeyLimiter } from '../limits/key-limiter.js';
 import type { GatewayMetrics } from '../observe/gateway-metrics.js';
@@ -34,6 +35,11 @@ export interface GatewayDeps {
   snapshots: SnapshotSource;
   keyLimiter: KeyLimiter;
   accountLimiter: AccountLimiter;
+  /**
+   * Requests waiting for an account slot (ADMISSION_WAIT_MS), fairly across keys. It must be told
+   * every release of `accountLimiter` (`notify`), or waiters sleep until their time is up.
+   */
+  admission: AdmissionQueue;
   /** Request-body bytes being read at once, across every image route (MAX_BODY_BYTES_IN_FLIGHT). */
   bodyBudget: BodyBudget;
   upstream: UpstreamClient;

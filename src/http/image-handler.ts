@@ -12,7 +12,7 @@ import { readUpstreamError } from '../upstream/upstream-error.js';
 import { isImagesEndpointUnavailable } from '../upstream/upstream-failures.js';
 import type { KeyRecord, Snapshot } from '../store/types.js';
 import { watchClientAbort } from './client-abort.js';
-import { buildExhaustionError, buildFailoverInput, resolveCandidates, type DispatchContext } from './dispatch-context.js';
+import { buildExhaustionError, buildFailoverInput, buildRequestWait, resolveCandidates, type DispatchContext } from './dispatch-context.js';
 import { dispatchFanOut, dispatchStreamFanOut } from './fan-out-dispatch.js';
 import { prefersAsync, submitJob } from './job-routes.js';
 import type { GatewayDeps } from './gateway-deps.js';
@@ -53,6 +53,7 @@ const startOutcome = (req: FastifyRequest, key: KeyRecord, request: ImageRequest
   attempts: [],
   skips: [],
   ending: null,
+  queueWaitMs: 0,
 });
 
 /** Names what the gateway did not honour as sent, so leniency is never silent. */
@@ -77,7 +78,8 @@ async function dispatch(ctx: DispatchContext): Promise<void> {
 /** One upstream call (failed over), its body piped to the client as it arrives. */
 async function dispatchPlain(ctx: DispatchContext, candidates: readonly Candidate[]): Promise<void> {
   const { reply, deps, outcome } = ctx;
-  const result = await runFailover(buildFailoverInput(ctx, candidates, buildUpstreamBody(outcome.request)));
+  const waitForSlot = buildRequestWait(ctx);
+  const result = await runFailover({ ...buildFailoverInput(ctx, candidates, buildUpstreamBody(outcome.request)), ...(waitForSlot ? { waitForSlot } : {}) });
   outcome.attempts = result.attempts;
   outcome.skips = result.skips;
   if (result.kind === 'aborted') {

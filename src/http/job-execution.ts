@@ -1,3 +1,4 @@
+import type { HeldSlot } from '../dispatch/run-failover.js';
 import { toOpenAIError } from '../errors/openai-shape.js';
 import { buildUpstreamErrorResponse } from '../upstream/upstream-error.js';
 import type { DispatchCore } from './dispatch-context.js';
@@ -11,12 +12,14 @@ export type JobAnswer = { kind: 'answer'; status: number; body: unknown; errorCo
 /**
  * Runs an admitted request to its final answer without an HTTP exchange (an async job): the same
  * planning, per-account permits, failover and recording as a plain request, each of its `n` images
- * one upstream call (parts read whole, as the JSON fan-out does). Returns the exact Images API body
+ * one upstream call (parts read whole, as the JSON fan-out does). Part 0 starts on `held`, the slot
+ * the admission queue gave the job; a part that finds every account at its cap waits in the same
+ * queue for up to `waitMs` (what is left of JOB_MAX_QUEUE_MS). Returns the exact Images API body
  * the plain request would have answered, or the OpenAI error body with its status. The caller holds
  * the key permit. Leaves `outcome.ending` set.
  */
-export async function executeImageJob(core: DispatchCore): Promise<JobAnswer> {
-  const run = await runParts(core, {});
+export async function executeImageJob(core: DispatchCore, opts: { held: HeldSlot; waitMs: number }): Promise<JobAnswer> {
+  const run = await runParts(core, opts);
   if (run.images.length > 0) {
     const combined = combineImagesResponses(run.images.map((i) => i.json));
     // In RESULT_URL_MODE=hosted the parts were read as b64_json: store them and answer their URLs, as the plain request would.

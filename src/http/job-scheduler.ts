@@ -1,5 +1,7 @@
+import type { Candidate } from '../dispatch/plan-candidates.js';
 import { explainEmptyPlan } from '../dispatch/plan-exhaustion.js';
 import type { RequestOutcome } from '../dispatch/request-outcome.js';
+import { takeFreeSlot, type HeldSlot } from '../dispatch/run-failover.js';
 import { GatewayError } from '../errors/codes.js';
 import { toOpenAIError } from '../errors/openai-shape.js';
 import type { Permit } from '../limits/permit.js';
@@ -19,7 +21,7 @@ export interface JobSchedulerOptions {
   maxQueueMs: number;
   /** How long a result is kept after the job ends (JOB_RESULT_TTL_MS). */
   resultTtlMs: number;
-  /** How often queued jobs look again for capacity freed by other requests. */
+  /** How often queued jobs look again at their key's limits and their deadline (account slots wake them through the admission queue). */
   pumpIntervalMs: number;
   /** Log line, usage and metrics of a finished job (the one bookkeeping exit, as for requests). */
   record: (outcome: RequestOutcome) => void;
@@ -31,17 +33,18 @@ const STORABLE_CODE = /^[a-z_]{1,64}$/;
 
 /**
  * Runs async jobs in this process: FIFO per key, round-robin across keys, each started when the
- * key's limiter admits it and some routed account has a free slot, for up to `maxQueueMs`. A job
- * runs exactly as a plain request (executeImageJob); its answer is sealed under the job's capability
- * and stored. Waiters (long polls) are woken when a job of theirs changes.
+ * key's limiter admits it and an account slot is free, for up to `maxQueueMs`. A key's oldest job
+ * waits for that slot in the admission queue, fairly with plain requests (it stays `queued`), and
+ * starts holding it. A job runs exactly as a plain request (executeImageJob); its answer is sealed
+ * under the job's capability and stored. Waiters (long polls) are woken when a job of theirs changes.
  */
 export class JobScheduler implements JobQueue {
   private readonly queues = new Map<string, LocalJob[]>();
   private readonly running = new Map<string, LocalJob>();
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly finished = new Set<Promise<void>>();
-  /** Running jobs waiting for an account slot: woken at the next pump (a job ended, or the timer). */
-  private capacityWaiters = new Set<() => void>();
+  /** Keys whose oldest job waits in the admission queue for an account slot. */
+  private readonly admitting = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private rotation = 0;
   private draining = false;
@@ -73,6 +76,7 @@ export class JobScheduler implements JobQueue {
       const at = queue.findIndex((j) => j.capability.idHash === idHash);
       if (at < 0) continue;
       const [job] = queue.splice(at, 1);
+      job!.controller.abort(new Error('job cancelled')); // out of the admission queue, if it waits there
       await this.end(job!, { kind: 'cancelled' });
       return true;
     }
@@ -106,6 +110,7 @@ export class JobScheduler implements JobQueue {
     if (this.timer) clearInterval(this.timer);
     const queued = [...this.queues.values()].flat();
     this.queues.clear();
+    for (const job of queued) job.controller.abort(new Error('gateway shutting down'));
     await Promise.all(
       queued.map((job) => this.end(job, errorAnswer(new GatewayError('shutting_down', 'the gateway shut down before the job started; submit it again')))),
     );
@@ -118,9 +123,6 @@ export class JobScheduler implements JobQueue {
 
   /** Starts every queued job that can start now; keeps a timer running while any wait. */
   private pump(): void {
-    const woken = this.capacityWaiters;
-    this.capacityWaiters = new Set();
-    for (const wake of woken) wake();
     const keys = [...this.queues.keys()];
     for (let i = 0; i < keys.length; i += 1) {
       const keyId = keys[(this.rotation + i) % keys.length]!;
@@ -137,11 +139,12 @@ export class JobScheduler implements JobQueue {
     }
   }
 
-  /** Starts the key's oldest job if its limits and an account allow; ends it if it can never start. */
+  /** Sends the key's oldest job to wait for an account slot once its key's limits allow; ends it if it can never start. */
   private startHead(keyId: string): void {
     const queue = this.queues.get(keyId);
     const job = queue?.[0];
     if (!queue || !job) return void this.queues.delete(keyId);
+    if (this.admitting.has(keyId)) return;
     const { deps } = this.opts;
     const snapshot = deps.snapshots.current();
     if (!snapshot) return;
@@ -151,14 +154,50 @@ export class JobScheduler implements JobQueue {
       return void this.track(this.end(job, errorAnswer(refusal)));
     }
     const key = findKey(snapshot, keyId)!;
+    const candidates = planFor(key, snapshot, deps).candidates;
+    if (candidates.length === 0) return; // every account cools down: the timer looks again
     const admission = deps.keyLimiter.admit(key.id, key);
     if (!admission.admitted) return;
-    if (!hasFreeAccount(key, snapshot, deps)) {
-      admission.permit.release();
-      return;
+    this.admitting.add(keyId);
+    void this.admitHead({ job, key, snapshot, candidates }, admission.permit);
+  }
+
+  /**
+   * Waits in the admission queue, in the key's turn beside plain requests, for a slot on one of the
+   * job's accounts, then starts the job holding it. A job that ran out of time is ended by the pump
+   * that follows (refusalOf); a cancelled one was ended by `cancel`.
+   */
+  private async admitHead(head: { job: LocalJob; key: KeyRecord; snapshot: Snapshot; candidates: Candidate[] }, keyPermit: Permit): Promise<void> {
+    const { deps } = this.opts;
+    const { job, key, candidates } = head;
+    // A full queue (this key's plain requests fill it) is looked at again by the timer, not at once: no busy loop.
+    let repump = true;
+    try {
+      const result = await deps.admission.wait<HeldSlot>({
+        keyId: key.id,
+        accountIds: candidates.map((c) => c.account.id),
+        tryTake: async () => takeFreeSlot(candidates, deps.accountLimiter),
+        giveBack: (slot) => slot.permit.release(),
+        signal: job.controller.signal,
+        timeoutMs: job.enqueuedAt + this.opts.maxQueueMs - deps.now(),
+      });
+      deps.metrics.queueWait.observe({ result: result.kind }, result.waitedMs / 1000);
+      repump = result.kind !== 'queue_full';
+      const queue = this.queues.get(key.id);
+      if (result.kind !== 'taken' || queue?.[0] !== job || this.draining) {
+        if (result.kind === 'taken') result.value.permit.release();
+        keyPermit.release();
+        return;
+      }
+      queue.shift();
+      this.track(this.run(job, head, keyPermit, result.value));
+    } catch (err) {
+      keyPermit.release();
+      this.opts.onError(err);
+    } finally {
+      this.admitting.delete(key.id);
+      if (repump && !this.draining) this.pump();
     }
-    queue.shift();
-    this.track(this.run(job, key, snapshot, admission.permit));
   }
 
   /** Why a queued job can never start (key gone or switched off, no image account, waited too long), or null. */
@@ -171,7 +210,7 @@ export class JobScheduler implements JobQueue {
       const why = explainEmptyPlan(plan, this.opts.deps.now());
       if (why.code === 'no_image_accounts' || why.code === 'accounts_need_reimport') return new GatewayError(why.code, why.message);
     }
-    if (this.opts.deps.now() - job.enqueuedAt > this.opts.maxQueueMs) {
+    if (this.opts.deps.now() - job.enqueuedAt >= this.opts.maxQueueMs) {
       return new GatewayError('accounts_busy', `the job waited ${Math.round(this.opts.maxQueueMs / 1000)} s for a free account and was given up`);
     }
     return null;
@@ -187,9 +226,10 @@ export class JobScheduler implements JobQueue {
     this.finished.add(tracked);
   }
 
-  private async run(job: LocalJob, key: KeyRecord, snapshot: Snapshot, keyPermit: Permit): Promise<void> {
+  private async run(job: LocalJob, head: { key: KeyRecord; snapshot: Snapshot }, keyPermit: Permit, slot: HeldSlot): Promise<void> {
     const { db, deps } = this.opts;
-    const permits: Permit[] = [keyPermit];
+    const { key, snapshot } = head;
+    const permits: Permit[] = [keyPermit, slot.permit];
     this.running.set(job.capability.idHash, job);
     try {
       if (!(await markJobRunning(db, job.capability.idHash, deps.now()))) return; // cancelled meanwhile
@@ -197,7 +237,8 @@ export class JobScheduler implements JobQueue {
       job.outcome.startedAt = deps.now();
       job.outcome.key = key;
       const core = { deps, snapshot, outcome: job.outcome, permits, clientSignal: job.controller.signal, clientHeaders: job.clientHeaders };
-      const ran = await this.execute(job, core);
+      const waitMs = Math.max(0, job.enqueuedAt + this.opts.maxQueueMs - deps.now());
+      const ran = await executeImageJob(core, { held: slot, waitMs }).catch((err: unknown): JobAnswer => errorAnswer(err));
       // Aborted by a shutdown rather than by its client: a retryable failure, not a cancellation.
       const answer =
         ran.kind === 'cancelled' && this.draining
@@ -209,27 +250,6 @@ export class JobScheduler implements JobQueue {
     } finally {
       for (const permit of permits) permit.release();
       this.running.delete(job.capability.idHash);
-    }
-  }
-
-  /**
-   * Runs the job; when every account turned out to be at its cap (another request took the slot
-   * between the check and the call), it waits for capacity and tries again, as long as the job may
-   * still wait: a job waits for capacity, it is not refused for it.
-   */
-  private async execute(job: LocalJob, core: Parameters<typeof executeImageJob>[0]): Promise<JobAnswer> {
-    for (;;) {
-      const answer = await executeImageJob(core).catch((err: unknown): JobAnswer => errorAnswer(err));
-      const busy = answer.kind === 'answer' && answer.errorCode === 'accounts_busy';
-      const mayWait = this.opts.deps.now() - job.enqueuedAt <= this.opts.maxQueueMs && !job.controller.signal.aborted && !this.draining;
-      if (!busy || !mayWait) return answer;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.opts.pumpIntervalMs);
-        this.capacityWaiters.add(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
     }
   }
 
@@ -277,8 +297,3 @@ function errorAnswer(err: unknown): JobAnswer {
 }
 
 const findKey = (snapshot: Snapshot, keyId: string): KeyRecord | undefined => [...snapshot.keysByHash.values()].find((k) => k.id === keyId);
-
-/** True when some account the key routes to is usable and below its image cap in this process. */
-function hasFreeAccount(key: KeyRecord, snapshot: Snapshot, deps: GatewayDeps): boolean {
-  return planFor(key, snapshot, deps).candidates.some((c) => deps.accountLimiter.inFlight(c.account.id) < c.account.imageConcurrency);
-}

@@ -6,7 +6,7 @@ import { buildResponsesUpstreamBody } from '../images/upstream-body.js';
 import { sniffImageType } from '../images/sniff-image-type.js';
 import type { ResponseMetrics } from '../observe/image-log-event.js';
 import { readResponsesImageEvents, type ImageEchoes, type ImageToolUsage, type ResponsesImageEvent } from '../upstream/responses-events.js';
-import { buildExhaustionError, buildFailoverInput, type DispatchContext } from './dispatch-context.js';
+import { buildExhaustionError, buildFailoverInput, buildRequestWait, type DispatchContext } from './dispatch-context.js';
 import { readUpstreamError } from '../upstream/upstream-error.js';
 import { hostImagesResponse, logResultStoreFailure, resolveHostedImages } from './hosted-images.js';
 import { sendUpstreamErrorInfo } from './send-upstream-response.js';
@@ -17,7 +17,7 @@ type FinalImage = { b64: string; echoes: ImageEchoes };
 
 /** Where a Responses stream's image goes: to the client as events, or into one JSON answer. */
 interface ResponsesTarget {
-  /** An account permit is held (a stream starts its answer here). */
+  /** An account permit is held, or the request waits for one (a stream starts its answer here). */
   onPermit(): void;
   onPartial(event: Extract<ResponsesImageEvent, { kind: 'partial' }>): void;
   onImage(image: FinalImage, usage: ImageToolUsage | null): void;
@@ -53,8 +53,14 @@ async function runResponsesAttempts(ctx: DispatchContext, candidates: readonly C
   const { outcome } = ctx;
   const body = buildResponsesUpstreamBody(outcome.request, ctx.snapshot.settings.responsesHostModel);
   let remaining = candidates;
+  const waitForSlot = buildRequestWait(ctx, { onQueued: () => target.onPermit() });
   for (;;) {
-    const result = await runFailover({ ...buildFailoverInput(ctx, remaining, body), endpoint: 'responses', onPermit: () => target.onPermit() });
+    const result = await runFailover({
+      ...buildFailoverInput(ctx, remaining, body),
+      endpoint: 'responses',
+      onPermit: () => target.onPermit(),
+      ...(waitForSlot ? { waitForSlot } : {}),
+    });
     outcome.attempts.push(...result.attempts);
     outcome.skips.push(...result.skips);
     outcome.stream = { completedEvents: 0, partialEvents: 0, path: 'responses' };

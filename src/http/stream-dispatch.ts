@@ -10,7 +10,7 @@ import { buildUpstreamBody } from '../images/upstream-body.js';
 import { createImageEventTap } from '../observe/image-event-tap.js';
 import { buildUpstreamErrorResponse, readUpstreamError } from '../upstream/upstream-error.js';
 import { isResponseTooLargeError } from '../upstream/upstream-failures.js';
-import { buildExhaustionError, buildFailoverInput, type DispatchContext } from './dispatch-context.js';
+import { buildExhaustionError, buildFailoverInput, buildRequestWait, type DispatchContext } from './dispatch-context.js';
 import { createSseResponse, type SseResponse } from './sse-response.js';
 
 /** The event type prefix of each endpoint. */
@@ -26,15 +26,21 @@ export const eventDefaultsOf = (request: ImageRequest): ImageEventDefaults => ({
 
 /**
  * Serves `stream: true` for one image: the SSE headers go out when an account permit is first held,
- * keep-alive comments follow until the first event, failover works as for a plain request until an
+ * or as soon as the request starts waiting for one (so proxies that cut idle connections do not
+ * cut a queued stream), keep-alive comments follow until the first event, failover works as for a plain request until an
  * image byte has been sent, and the upstream's JSON becomes `*.completed` events as it arrives.
- * Refusals before any account is held are plain JSON errors (thrown); later failures are
+ * Refusals before any account is held or waited for are plain JSON errors (thrown); later failures are
  * `event: error` with the error the plain request would have had. Leaves `outcome.ending` set.
  */
 export async function dispatchStream(ctx: DispatchContext, candidates: readonly Candidate[]): Promise<void> {
   const { deps, outcome, reply } = ctx;
   const sse = createSseResponse(reply, deps.config.streamKeepaliveMs);
-  const result = await runFailover({ ...buildFailoverInput(ctx, candidates, buildUpstreamBody(outcome.request)), onPermit: () => sse.start() });
+  const waitForSlot = buildRequestWait(ctx, { onQueued: () => sse.start() });
+  const result = await runFailover({
+    ...buildFailoverInput(ctx, candidates, buildUpstreamBody(outcome.request)),
+    onPermit: () => sse.start(),
+    ...(waitForSlot ? { waitForSlot } : {}),
+  });
   outcome.attempts = result.attempts;
   outcome.skips = result.skips;
   if (result.kind !== 'final') return endWithoutAnswer(ctx, sse, result.kind);

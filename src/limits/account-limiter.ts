@@ -7,8 +7,9 @@ interface AccountState {
 
 /**
  * Per-account image concurrency, in process memory. The cap is read at acquire time, so
- * lowering it applies to new requests at once while existing permits drain. Never waits.
- * Also remembers each account's last start, which candidate ordering uses to spread load.
+ * lowering it applies to new requests at once while existing permits drain. Never waits (waiting
+ * is the admission queue's job: `onRelease` tells it a slot freed). Also remembers each account's
+ * last start, which candidate ordering uses to spread load.
  */
 export class AccountLimiter {
   private readonly states = new Map<string, AccountState>();
@@ -16,6 +17,7 @@ export class AccountLimiter {
   constructor(
     private readonly now: () => number = Date.now,
     private readonly onChange: (accountId: string, inFlight: number) => void = () => {},
+    private readonly onRelease: (accountId: string) => void = () => {},
   ) {}
 
   /** Takes a slot if fewer than `cap` (at least 1) are in flight; null when the account is full. */
@@ -42,5 +44,6 @@ export class AccountLimiter {
     const inFlight = Math.max(0, state.inFlight - 1);
     this.states.set(accountId, { inFlight, lastStartMs: state.lastStartMs });
     this.onChange(accountId, inFlight);
+    this.onRelease(accountId);
   }
 }

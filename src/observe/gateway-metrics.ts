@@ -5,8 +5,10 @@ import {
   resolveEndpointLabel,
   resolveErrorClassLabel,
   resolveStatusClass,
+  resolveQueueWaitResult,
   resolveStatusLabel,
   type LimiterLabel,
+  type QueueWaitResult,
 } from './metric-labels.js';
 
 /** Metric names, one place (dashboards and tests import them). */
@@ -21,10 +23,15 @@ export const METRIC_NAMES = {
   imagesReturned: 'codex_image_images_returned_total',
   responseBytes: 'codex_image_response_bytes_total',
   accountsUnreadable: 'codex_image_accounts_unreadable',
+  queueWait: 'codex_image_queue_wait_seconds',
+  queuedRequests: 'codex_image_queued_requests',
 } as const satisfies Record<string, string>;
 
 /** Histogram buckets in seconds: image generation takes 40–120 s and can pass 4 minutes. */
 export const DURATION_BUCKETS_SECONDS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 45, 60, 90, 120, 180, 240, 300, 420, 600] as const;
+
+/** Queue-wait buckets in seconds: most waits end within a generation (40–120 s); ADMISSION_WAIT_MS is 30 s by default. */
+export const QUEUE_WAIT_BUCKETS_SECONDS = [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 45, 60, 120, 300, 600] as const;
 
 /**
  * Typed recording handles. Every label value goes through a resolver from metric-labels.ts, so no
@@ -53,6 +60,10 @@ export interface GatewayMetrics {
   responseBytes: { inc(bytes: number): void };
   /** Accounts in the current snapshot whose sealed credentials or proxy cannot be opened. */
   accountsUnreadable: { set(count: number): void };
+  /** One wait for an account slot (the admission queue) and how it ended. */
+  queueWait: { observe(labels: { result: QueueWaitResult }, seconds: number): void };
+  /** Requests (and job parts) waiting for an account slot now. */
+  queuedRequests: { set(count: number): void };
   /** The Prometheus text exposition of this registry. */
   render(): Promise<{ contentType: string; body: string }>;
   /** The registry itself, for tests and for adding process-level collectors. */
@@ -86,6 +97,14 @@ export function createGatewayMetrics(): GatewayMetrics {
   const images = counter(METRIC_NAMES.imagesReturned, 'Images returned to clients', []);
   const bytes = counter(METRIC_NAMES.responseBytes, 'Response body bytes returned to clients', []);
   const unreadable = new Gauge({ name: METRIC_NAMES.accountsUnreadable, help: 'Accounts whose stored credentials cannot be opened', registers });
+  const queueWait = new Histogram<'result'>({
+    name: METRIC_NAMES.queueWait,
+    help: 'Time waited for an account slot with every eligible account at its cap, by how the wait ended',
+    labelNames: ['result'],
+    buckets: [...QUEUE_WAIT_BUCKETS_SECONDS],
+    registers,
+  });
+  const queued = new Gauge({ name: METRIC_NAMES.queuedRequests, help: 'Requests waiting for an account slot now', registers });
   const accountLabel = createAccountLabeler();
 
   return {
@@ -112,6 +131,12 @@ export function createGatewayMetrics(): GatewayMetrics {
     imagesReturned: { inc: (count) => incIfPositive(images, count) },
     responseBytes: { inc: (n) => incIfPositive(bytes, n) },
     accountsUnreadable: { set: (count) => unreadable.set(count) },
+    queueWait: {
+      observe: ({ result }, seconds) => {
+        if (Number.isFinite(seconds) && seconds >= 0) queueWait.observe({ result: resolveQueueWaitResult(result) }, seconds);
+      },
+    },
+    queuedRequests: { set: (count) => queued.set(count) },
     render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
   };
 }

@@ -57,6 +57,8 @@ export interface ImageLogEvent {
   input_data_image_count: number;
   upstream_status: number;
   duration_ms: number;
+  /** ms this request (or this part of a fanned-out one) waited for an account slot with every eligible account at its cap; 0 when it did not wait. */
+  queue_wait_ms: number;
   upstream_ttfb_ms: number | null;
   failover_count: number;
   error_class: string | null;

@@ -31,6 +31,10 @@ export type EndpointLabel = (typeof ENDPOINT_LABELS)[number];
 export const LIMITER_LABELS = ['key', 'account'] as const;
 export type LimiterLabel = (typeof LIMITER_LABELS)[number];
 
+/** `result` values of the queue-wait histogram: how a wait for an account slot ended. */
+export const QUEUE_WAIT_RESULTS = ['taken', 'timeout', 'aborted', 'queue_full'] as const;
+export type QueueWaitResult = (typeof QUEUE_WAIT_RESULTS)[number];
+
 /** Distinct account names labelled before further names collapse into `other` (a second net; names are operator-chosen). */
 export const MAX_ACCOUNT_LABELS = 1024;
 
@@ -57,4 +61,9 @@ export function resolveStatusLabel(status: number): string {
 /** The `endpoint` label; anything but the two public endpoints → `other`. */
 export function resolveEndpointLabel(endpoint: string): EndpointLabel {
   return endpoint === 'generations' || endpoint === 'edits' ? endpoint : 'other';
+}
+
+/** The queue-wait `result` label; anything outside QUEUE_WAIT_RESULTS → `aborted` (a wait that ended without a slot). */
+export function resolveQueueWaitResult(result: string): QueueWaitResult {
+  return (QUEUE_WAIT_RESULTS as readonly string[]).includes(result) ? (result as QueueWaitResult) : 'aborted';
 }

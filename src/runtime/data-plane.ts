@@ -10,6 +10,7 @@ import { createDataPlaneStatusSource } from '../http/status-routes.js';
 import type { DataPlaneStatusSource } from '../control/data-plane-status.js';
 import { sweepStaleSpoolFiles } from '../images/image-spool.js';
 import { AccountLimiter } from '../limits/account-limiter.js';
+import { AdmissionQueue } from '../limits/admission-queue.js';
 import { BodyBudget } from '../limits/body-budget.js';
 import { KeyLimiter } from '../limits/key-limiter.js';
 import { createActivityBuffer, teeRequestLog } from '../observe/activity-buffer.js';
@@ -112,7 +113,9 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken,
     backoffBaseMs: config.failureBackoffBaseMs,
     backoffMaxMs: config.failureBackoffMaxMs,
   });
-  const accountLimiter = new AccountLimiter(Date.now, createAccountInflightReporter(metrics, snapshots));
+  const admission = new AdmissionQueue({ maxQueuedPerKey: config.admissionQueueMaxPerKey, onQueuedChange: (n) => metrics.queuedRequests.set(n) });
+  // Every release wakes the requests waiting for that account (no polling).
+  const accountLimiter = new AccountLimiter(Date.now, createAccountInflightReporter(metrics, snapshots), (accountId) => admission.notify([accountId]));
   // Served whatever RESULT_URL_MODE says, so URLs already handed out keep working after a switch to `data`.
   const hostedResults = new HostedResults({ db, ttlMs: config.resultUrlTtlMs, now: Date.now });
   const sweeper = startHostedResultSweeper({
@@ -126,6 +129,7 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken,
     snapshots,
     keyLimiter: new KeyLimiter(),
     accountLimiter,
+    admission,
     bodyBudget: new BodyBudget(config.maxBodyBytesInFlight),
     upstream,
     metrics,

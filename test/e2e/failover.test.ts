@@ -17,6 +17,8 @@ beforeAll(async () => {
       UPSTREAM_ATTEMPT_TIMEOUT_MS: '1500',
       RATE_LIMIT_COOLDOWN_CAP_MS: '0',
       FAILURE_BACKOFF_BASE_MS: '0',
+      // The busy refusal below is the instant one (test/e2e/admission-queue.test.ts checks the wait).
+      ADMISSION_WAIT_MS: '0',
     },
   });
   await h.importAccount('a-first');

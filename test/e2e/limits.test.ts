@@ -7,7 +7,8 @@ import { waitFor } from '../support/wait-for.js';
 let h: GatewayHarness;
 
 beforeAll(async () => {
-  h = await startGatewayHarness();
+  // No waiting for a slot: these tests check the instant refusals (test/e2e/admission-queue.test.ts checks the wait).
+  h = await startGatewayHarness({ env: { ADMISSION_WAIT_MS: '0' } });
   await h.importAccount('cap-a', { imageConcurrency: 2 });
   await h.importAccount('cap-b', { imageConcurrency: 3 });
 });

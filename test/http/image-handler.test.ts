@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { hashApiKey } from '../../src/control/api-key.js';
 import { AccountHealth } from '../../src/dispatch/account-health.js';
 import { AccountLimiter } from '../../src/limits/account-limiter.js';
+import { AdmissionQueue } from '../../src/limits/admission-queue.js';
 import { KeyLimiter } from '../../src/limits/key-limiter.js';
 import type { ImageLogEvent } from '../../src/observe/image-log-event.js';
 import { IMAGE_B64, OK_BODY, replies, ScriptedUpstream, type ScriptedReply, type UpstreamScript } from '../support/scripted-upstream.js';
@@ -21,7 +22,13 @@ const POLICY = { rateLimitCapMs: 3_600_000, backoffBaseMs: 5_000, backoffMaxMs: 
  * at afterwards: the limiters (slots held), account health, the request log and the 401 hook.
  */
 async function startApp(
-  opts: { script?: UpstreamScript; accounts?: string[]; account?: Parameters<typeof makeAccount>[1]; key?: Parameters<typeof makeKey>[0] } = {},
+  opts: {
+    script?: UpstreamScript;
+    accounts?: string[];
+    account?: Parameters<typeof makeAccount>[1];
+    key?: Parameters<typeof makeKey>[0];
+    env?: Record<string, string>;
+  } = {},
 ) {
   const names = opts.accounts ?? ['a', 'b'];
   const snapshot = makeSnapshot(
@@ -30,15 +37,22 @@ async function startApp(
   );
   const upstream = new ScriptedUpstream(opts.script ?? {});
   const keyLimiter = new KeyLimiter(() => T0);
-  const accountLimiter = new AccountLimiter(() => T0);
+  const admission = new AdmissionQueue({ maxQueuedPerKey: 64 });
+  const accountLimiter = new AccountLimiter(
+    () => T0,
+    undefined,
+    (id) => admission.notify([id]),
+  );
   const health = new AccountHealth(POLICY, () => T0);
   const log: ImageLogEvent[] = [];
   const authFailures: string[] = [];
   const app = await buildTestGatewayApp(() => snapshot, {
+    ...(opts.env ? { env: opts.env } : {}),
     overrides: {
       upstream,
       keyLimiter,
       accountLimiter,
+      admission,
       health,
       now: () => T0,
       requestLog: { write: (event) => void log.push(event) },
@@ -330,10 +344,15 @@ describe('slots on the way out', () => {
     expect(next.statusCode).toBe(200);
   });
 
-  it('every account at its cap: 429 accounts_busy with retry-after, and the request held no slot', async () => {
+  it('every account at its cap, no wait: 429 accounts_busy with retry-after, and the request held no slot', async () => {
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
-    const t = await start({ accounts: ['a'], account: { imageConcurrency: 1 }, script: { a: [replies.held(held), replies.ok()] } });
+    const t = await start({
+      accounts: ['a'],
+      account: { imageConcurrency: 1 },
+      script: { a: [replies.held(held), replies.ok()] },
+      env: { ADMISSION_WAIT_MS: '0' },
+    });
     const first = generate(t);
     await waitFor('the first call', () => t.upstream.calls.length === 1);
     const busy = await generate(t);
@@ -419,8 +438,8 @@ describe('stream: true', () => {
     expect(t.slotsHeld()).toBe(0);
   });
 
-  it('every account busy before any slot was held: a plain JSON 429, not a stream', async () => {
-    const t = await start({ accounts: ['a'], account: { imageConcurrency: 1 }, script: { a: replies.hang() } });
+  it('every account busy before any slot was held, no wait: a plain JSON 429, not a stream', async () => {
+    const t = await start({ accounts: ['a'], account: { imageConcurrency: 1 }, script: { a: replies.hang() }, env: { ADMISSION_WAIT_MS: '0' } });
     const first = generate(t);
     await waitFor('the first call', () => t.upstream.calls.length === 1);
     const busy = await generate(t, { stream: true });

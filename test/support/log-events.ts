@@ -29,6 +29,7 @@ export function makeLogEvent(fields: Partial<ImageLogEvent> = {}): ImageLogEvent
     input_data_image_count: 0,
     upstream_status: 200,
     duration_ms: 100,
+    queue_wait_ms: 0,
     upstream_ttfb_ms: 50,
     failover_count: 0,
     error_class: null,

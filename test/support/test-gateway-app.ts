@@ -3,6 +3,7 @@ import { loadConfig } from '../../src/config/config.js';
 import type { GatewayDeps } from '../../src/http/gateway-deps.js';
 import { buildGatewayApp } from '../../src/http/gateway-app.js';
 import { AccountLimiter } from '../../src/limits/account-limiter.js';
+import { AdmissionQueue } from '../../src/limits/admission-queue.js';
 import { BodyBudget } from '../../src/limits/body-budget.js';
 import { KeyLimiter } from '../../src/limits/key-limiter.js';
 import { createGatewayMetrics } from '../../src/observe/gateway-metrics.js';
@@ -11,8 +12,8 @@ import { createUsageRecorder } from '../../src/observe/usage-recorder.js';
 import type { Snapshot } from '../../src/store/types.js';
 
 /**
- * The data-plane app for `inject` tests, around a snapshot the test controls: real limiters,
- * metrics and usage recorder (writing nowhere), an upstream that must not be called unless
+ * The data-plane app for `inject` tests, around a snapshot the test controls: real limiters and
+ * admission queue, metrics and usage recorder (writing nowhere), an upstream that must not be called unless
  * `overrides.upstream` says otherwise. `env` feeds loadConfig.
  */
 export async function buildTestGatewayApp(
@@ -20,11 +21,14 @@ export async function buildTestGatewayApp(
   opts: { env?: Record<string, string>; overrides?: Partial<GatewayDeps> } = {},
 ): Promise<FastifyInstance> {
   const config = loadConfig(opts.env ?? {});
+  const admission = opts.overrides?.admission ?? new AdmissionQueue({ maxQueuedPerKey: config.admissionQueueMaxPerKey });
   const app = await buildGatewayApp({
     config,
     snapshots: { current: snapshot, isReady: () => true },
     keyLimiter: new KeyLimiter(),
-    accountLimiter: new AccountLimiter(),
+    // A test that brings its own limiter wires its releases to its own queue.
+    accountLimiter: new AccountLimiter(Date.now, undefined, (accountId) => admission.notify([accountId])),
+    admission,
     bodyBudget: new BodyBudget(config.maxBodyBytesInFlight),
     upstream: { send: () => Promise.reject(new Error('not used')), close: async () => undefined },
     metrics: createGatewayMetrics(),

@@ -36,6 +36,7 @@ const outcome = (over: Partial<RequestOutcome>): RequestOutcome => ({
   attempts: [],
   skips: [],
   ending: null,
+  queueWaitMs: 0,
   ...over,
 });
 

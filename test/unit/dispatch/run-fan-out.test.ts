@@ -1,9 +1,10 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { Candidate } from '../../../src/dispatch/plan-candidates.js';
-import { runFailover } from '../../../src/dispatch/run-failover.js';
-import { runFanOut, type FinalResult } from '../../../src/dispatch/run-fan-out.js';
+import { runFailover, takeFreeSlot, type HeldSlot, type SlotWait } from '../../../src/dispatch/run-failover.js';
+import { runFanOut, type FinalResult, type PartWaitHooks } from '../../../src/dispatch/run-fan-out.js';
 import { AccountLimiter } from '../../../src/limits/account-limiter.js';
+import { AdmissionQueue } from '../../../src/limits/admission-queue.js';
 import { replies, ScriptedUpstream, type UpstreamScript } from '../../support/scripted-upstream.js';
 import { makeAccount } from '../../support/snapshot-fixtures.js';
 import { waitFor } from '../../support/wait-for.js';
@@ -17,24 +18,40 @@ function gate(): { promise: Promise<void>; open: () => void } {
 
 /**
  * Fan-out over accounts `names` (each capped at `cap`), every part failed over with the real
- * runFailover; `consume` reads nothing and releases the part's permit, as readPartBody does.
+ * runFailover and waiting in a real AdmissionQueue (woken by the limiter's releases, as in the data
+ * plane); `consume` reads nothing and releases the part's permit, as readPartBody does.
  */
 function setup(names: string[], script: UpstreamScript, cap = 1) {
   const upstream = new ScriptedUpstream(script);
-  const limiter = new AccountLimiter();
+  const queue = new AdmissionQueue({ maxQueuedPerKey: 100 });
+  const limiter = new AccountLimiter(Date.now, undefined, (id) => queue.notify([id]));
   const controller = new AbortController();
   const candidates: Candidate[] = names.map((name) => {
     const { credentials, ...account } = makeAccount(name, { imageConcurrency: cap });
     return { account, credentials: credentials! };
   });
-  let failovers = 0;
-  const run = (parts: number) =>
+  const waitForSlot = async (blocked: readonly Candidate[], hooks: PartWaitHooks): Promise<SlotWait> => {
+    const result = await queue.wait<HeldSlot>({
+      keyId: 'key_1',
+      accountIds: blocked.map((c) => c.account.id),
+      tryTake: async () => {
+        const slot = takeFreeSlot(blocked, limiter);
+        if (slot) hooks.onTaken();
+        return slot;
+      },
+      giveBack: (slot) => slot.permit.release(),
+      signal: hooks.signal,
+      timeoutMs: Number.POSITIVE_INFINITY,
+    });
+    return result.kind === 'taken' ? { kind: 'taken', slot: result.value } : { kind: 'gave_up' };
+  };
+  const run = (parts: number, waitMs = 0) =>
     runFanOut<string>({
       parts,
       signal: controller.signal,
-      failover: () => {
-        failovers += 1;
-        return runFailover({
+      waitMs,
+      failover: (wait) =>
+        runFailover({
           endpoint: 'generations',
           body: { contentLength: 2, open: () => Readable.from([Buffer.from('{}')]) },
           candidates,
@@ -44,15 +61,16 @@ function setup(names: string[], script: UpstreamScript, cap = 1) {
           upstream,
           accountLimiter: limiter,
           now: Date.now,
-        });
-      },
+          waitForSlot: wait,
+        }),
+      waitForSlot,
       consume: async (result: FinalResult, part: number) => {
         result.permit.release();
         return `${part}:${result.candidate.account.name}:${result.response.status}`;
       },
     });
   const held = () => names.reduce((sum, n) => sum + limiter.inFlight(`acct_${n}`), 0);
-  return { upstream, limiter, controller, run, held, failovers: () => failovers };
+  return { upstream, limiter, queue, controller, run, held };
 }
 
 describe('runFanOut', () => {
@@ -82,7 +100,8 @@ describe('runFanOut', () => {
     const parts = await running;
 
     expect(parts.map((p) => (p.kind === 'done' ? p.value : p.kind))).toEqual(['0:b:200', '1:b:200']);
-    expect(parts[1]!.skips).toEqual(['concurrency_blocked', 'upstream_server']);
+    // The busy skip that made it wait is gone once b served it: only the real failure stays.
+    expect(parts[1]!.skips).toEqual(['upstream_server']);
     expect(upstream.calls).toEqual(['b', 'a', 'b']);
     expect(held()).toBe(0);
   });
@@ -96,19 +115,30 @@ describe('runFanOut', () => {
     other.release();
   });
 
-  it('the client going away wakes a waiting part at once: it ends aborted without another call', async () => {
+  it('the client going away takes a waiting part out of the queue at once: it ends aborted without another call', async () => {
     const slow = gate();
     // a ignores the abort and answers when the test says: part 0 keeps running while part 1 waits.
-    const { upstream, controller, run, held, failovers } = setup(['a'], { a: replies.held(slow.promise) });
+    const { upstream, queue, controller, run, held } = setup(['a'], { a: replies.held(slow.promise) });
     const running = run(2);
-    await waitFor('part 1 waiting', () => upstream.calls.length === 1 && failovers() === 2);
+    await waitFor('part 1 waiting', () => upstream.calls.length === 1 && queue.queued() === 1);
     controller.abort();
-    await waitFor('part 1 woken', () => failovers() === 3);
+    expect(queue.queued()).toBe(0);
     slow.open();
     const parts = await running;
     expect(parts.map((p) => p.kind)).toEqual(['done', 'aborted']);
     expect(upstream.calls).toEqual(['a']);
     expect(held()).toBe(0);
+  });
+
+  it('with a wait budget, a part waits for a slot another request holds, and gets it when that request ends', async () => {
+    const { upstream, limiter, queue, run } = setup(['a'], {});
+    const other = limiter.tryAcquire('acct_a', 1)!;
+    const running = run(2, 60_000);
+    await waitFor('both parts queued', () => queue.queued() === 2);
+    other.release();
+    const parts = await running;
+    expect(parts.map((p) => (p.kind === 'done' ? p.value : p.kind))).toEqual(['0:a:200', '1:a:200']);
+    expect(upstream.maxInFlight).toBe(1);
   });
 
   it('the client going away ends every part aborted and releases every slot', async () => {

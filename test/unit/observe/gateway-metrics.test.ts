@@ -52,6 +52,8 @@ describe('createGatewayMetrics', () => {
     metrics.upstreamResponses.inc({ status: 503 });
     metrics.imagesReturned.inc(2);
     metrics.responseBytes.inc(1234);
+    metrics.queueWait.observe({ result: 'taken' }, 1.5);
+    metrics.queuedRequests.set(3);
     const { contentType, body } = await metrics.render();
     expect(contentType).toMatch(/^text\/plain; version=0\.0\.4/);
     const samples = parsePrometheusText(body);
@@ -65,6 +67,20 @@ describe('createGatewayMetrics', () => {
     expect(find(samples, METRIC_NAMES.upstreamResponses, { status_class: '5xx' })[0]?.value).toBe(1);
     expect(find(samples, METRIC_NAMES.accountInflight, { account: 'acct-a' })[0]?.value).toBe(1);
     expect(find(samples, METRIC_NAMES.imagesReturned)[0]?.value).toBe(2);
+    expect(find(samples, METRIC_NAMES.queuedRequests)[0]?.value).toBe(3);
+    expect(find(samples, `${METRIC_NAMES.queueWait}_sum`, { result: 'taken' })[0]?.value).toBe(1.5);
+  });
+
+  it('labels queue waits by a closed set of results only', async () => {
+    const metrics = createGatewayMetrics();
+    metrics.queueWait.observe({ result: 'timeout' }, 30);
+    metrics.queueWait.observe({ result: 'made-up' as never }, 1);
+    metrics.queueWait.observe({ result: 'taken' }, Number.NaN);
+    const samples = find(await render(metrics), `${METRIC_NAMES.queueWait}_count`);
+    expect(samples.map((s) => [s.labels.result, s.value])).toEqual([
+      ['timeout', 1],
+      ['aborted', 1],
+    ]);
   });
 
   it('buckets request durations up to 600 s', async () => {
