@@ -27,6 +27,11 @@ export interface FailoverInput {
   claimAttempt?: (candidate: Candidate) => SkipClass | null;
   /** Told each time an account permit is taken and claimed, before the upstream is called (a stream starts its answer then). */
   onPermit?: () => void;
+  /**
+   * Where slots come from instead of `accountLimiter` and `claimAttempt` (a coordinator shared by
+   * every instance). Absent = the first free candidate, in order, in this process (takeLocalSlot).
+   */
+  takeSlot?: TakeSlot;
   /** A slot already taken on one candidate (after a wait): that candidate is tried first, without taking another. */
   held?: HeldSlot;
   /**
@@ -42,7 +47,18 @@ export interface FailoverInput {
 export interface HeldSlot {
   candidate: Candidate;
   permit: Permit;
+  /** True when the account was already claimed for the attempt (its re-probe taken, if due); else the attempt claims it. */
+  claimed?: boolean;
 }
+
+/** One take: the candidates passed over on the way (and why), and the slot taken, if any. */
+export interface SlotTake {
+  passed: Array<{ candidate: Candidate; skip: SkipClass }>;
+  slot: HeldSlot | null;
+}
+
+/** Takes a slot, claimed for one attempt, on the best of `candidates` (those a pass has not tried yet). */
+export type TakeSlot = (candidates: readonly Candidate[]) => Promise<SlotTake>;
 
 /** How a wait for a slot ended: a slot, nothing (time up, client gone), or no place in the key's queue. */
 export type SlotWait = { kind: 'taken'; slot: HeldSlot } | { kind: 'gave_up' } | { kind: 'queue_full' };
@@ -97,31 +113,85 @@ export function takeFreeSlot(blocked: readonly Candidate[], accountLimiter: Acco
   return null;
 }
 
-/** One pass over `candidates` (the held slot's first), each tried at most once. */
+/**
+ * The first of `candidates`, in order, whose slot is free in this process (`capOf`, by default
+ * the account's cap) and which `claim` lets through (account health); the candidates before it
+ * are passed over, at their cap or cooling down. A slot whose claim refuses goes back at once.
+ */
+export function takeLocalSlot(
+  candidates: readonly Candidate[],
+  accountLimiter: AccountLimiter,
+  claim: ((candidate: Candidate) => SkipClass | null) | undefined,
+  capOf: (candidate: Candidate) => number = (c) => c.account.imageConcurrency,
+): SlotTake {
+  const passed: SlotTake['passed'] = [];
+  for (const candidate of candidates) {
+    const permit = accountLimiter.tryAcquire(candidate.account.id, capOf(candidate));
+    if (!permit) {
+      passed.push({ candidate, skip: 'concurrency_blocked' });
+      continue;
+    }
+    const refused = claimOrRelease(candidate, permit, claim);
+    if (refused === null) return { passed, slot: { candidate, permit, claimed: true } };
+    passed.push({ candidate, skip: refused });
+  }
+  return { passed, slot: null };
+}
+
+/** Claims the account for the held `permit`: null to go ahead; the skip after giving the permit back; a throw gives it back too. */
+function claimOrRelease(candidate: Candidate, permit: Permit, claim: ((candidate: Candidate) => SkipClass | null) | undefined): SkipClass | null {
+  try {
+    const refused = claim?.(candidate) ?? null;
+    if (refused !== null) permit.release();
+    return refused;
+  } catch (err) {
+    permit.release();
+    throw err;
+  }
+}
+
+/**
+ * One pass over `candidates` (the held slot's first), each tried at most once: a slot is taken
+ * right before each attempt, from the candidates not tried yet (so a shared coordinator can pick
+ * the least loaded of them by the whole deployment's load).
+ */
 async function runPass(input: FailoverInput, candidates: readonly Candidate[], held: HeldSlot | null, attempts: AttemptRecord[]): Promise<PassResult> {
   const skips: SkipClass[] = [];
   const blocked: Candidate[] = [];
-  const order = held ? [held.candidate, ...candidates.filter((c) => c.account.id !== held.candidate.account.id)] : candidates;
-  for (const candidate of order) {
-    const permit = candidate === held?.candidate ? held.permit : null;
+  const take: TakeSlot = input.takeSlot ?? (async (untried) => takeLocalSlot(untried, input.accountLimiter, input.claimAttempt));
+  let untried = held ? candidates.filter((c) => c.account.id !== held.candidate.account.id) : [...candidates];
+  let slot = held;
+  for (;;) {
+    if (!slot) {
+      if (untried.length === 0 || input.signal.aborted) break;
+      const took = await take(untried);
+      for (const { candidate, skip } of took.passed) {
+        skips.push(skip);
+        if (skip === 'concurrency_blocked') blocked.push(candidate);
+      }
+      const done = new Set([...took.passed.map((p) => p.candidate), ...(took.slot ? [took.slot.candidate] : [])]);
+      untried = untried.filter((c) => !done.has(c));
+      if (!took.slot) break;
+      slot = took.slot;
+    }
     if (input.signal.aborted) {
-      permit?.release();
+      slot.permit.release();
       return { kind: 'aborted', skips, blocked };
     }
-    const outcome = await attemptOne({ candidate, permit }, input, attempts);
-    if (outcome.kind === 'final') return { ...outcome, candidate, skips, blocked };
+    const outcome = await attemptOne(slot, input, attempts);
+    if (outcome.kind === 'final') return { ...outcome, candidate: slot.candidate, skips, blocked };
     if (outcome.kind === 'aborted') return { kind: 'aborted', skips, blocked };
     skips.push(outcome.skip);
-    if (outcome.skip === 'concurrency_blocked') blocked.push(candidate);
+    slot = null;
   }
   return { kind: input.signal.aborted ? 'aborted' : 'exhausted', skips, blocked };
 }
 
-/** One attempt on `slot.candidate`, with its slot already held when `slot.permit` is set. */
-async function attemptOne(slot: { candidate: Candidate; permit: Permit | null }, input: FailoverInput, attempts: AttemptRecord[]): Promise<AttemptOutcome> {
+/** One attempt on `slot.candidate`, its slot held (and claimed, unless a wait took it unclaimed). */
+async function attemptOne(slot: HeldSlot, input: FailoverInput, attempts: AttemptRecord[]): Promise<AttemptOutcome> {
   const { candidate } = slot;
   const { account, credentials } = candidate;
-  const taken = takeAccount(candidate, input, slot.permit);
+  const taken = startAttempt(slot, input);
   if ('skip' in taken) return { kind: 'skip', skip: taken.skip };
   const { permit } = taken;
   const record = (fields: Pick<AttemptRecord, 'status' | 'ttfbMs' | 'errorClass' | 'retryAfterSeconds'>) => {
@@ -175,20 +245,17 @@ async function attemptOne(slot: { candidate: Candidate; permit: Permit | null },
 }
 
 /**
- * Takes the account's slot (unless one is held for it) and claims the account for this attempt
- * (claimAttempt, then onPermit).
- * The slot goes back when the claim refuses, and when a hook throws (the error then reaches the
- * caller): a slot taken here is either handed on or released, never lost.
+ * Claims the slot's account for this attempt when its take did not (claimAttempt), then tells
+ * onPermit. The slot goes back when the claim refuses, and when a hook throws (the error then
+ * reaches the caller): a slot is either handed on or released, never lost.
  */
-function takeAccount(candidate: Candidate, input: FailoverInput, held: Permit | null): { permit: Permit } | { skip: SkipClass } {
-  const permit = held ?? input.accountLimiter.tryAcquire(candidate.account.id, candidate.account.imageConcurrency);
-  if (!permit) return { skip: 'concurrency_blocked' };
+function startAttempt(slot: HeldSlot, input: FailoverInput): { permit: Permit } | { skip: SkipClass } {
+  const { permit } = slot;
+  if (!slot.claimed) {
+    const refused = claimOrRelease(slot.candidate, permit, input.claimAttempt);
+    if (refused !== null) return { skip: refused };
+  }
   try {
-    const refused = input.claimAttempt?.(candidate) ?? null;
-    if (refused !== null) {
-      permit.release();
-      return { skip: refused };
-    }
     input.onPermit?.();
     return { permit };
   } catch (err) {
