@@ -4,7 +4,10 @@ import { explainExhaustion, type AttemptRecord, type SkipClass } from '../dispat
 import { explainEmptyPlan } from '../dispatch/plan-exhaustion.js';
 import { planCandidates, type Candidate, type CandidatePlan } from '../dispatch/plan-candidates.js';
 import type { RequestOutcome } from '../dispatch/request-outcome.js';
-import { takeFreeSlot, type FailoverInput, type HeldSlot, type SlotWait, type WaitForSlot } from '../dispatch/run-failover.js';
+import type { CoordinatedSlots } from '../dispatch/coordinated-slots.js';
+import { takeFreeSlot, type FailoverInput, type HeldSlot, type SlotWait, type TakeSlot, type WaitForSlot } from '../dispatch/run-failover.js';
+import type { KeyGate } from '../coord/coord-types.js';
+import { describeKeyLimitRejection, type KeyLimitReason } from '../limits/key-limiter.js';
 import { GatewayError } from '../errors/codes.js';
 import type { UpstreamBody } from '../images/image-request.js';
 import type { Permit } from '../limits/permit.js';
@@ -22,6 +25,11 @@ export interface DispatchCore {
   clientSignal: AbortSignal;
   /** The client's headers, for the few that may pass upstream (trace context). */
   clientHeaders: Record<string, string | string[] | undefined>;
+  /**
+   * With REDIS_URL: the key's gates, still to be applied by the request's first account take (one
+   * script call admits the key and takes the account; see admitRequestKey). Cleared by that take.
+   */
+  pendingKeyGate?: KeyGate;
 }
 
 /** A dispatch that answers over HTTP. */
@@ -50,11 +58,60 @@ export function resolveCandidates(key: KeyRecord, snapshot: Snapshot, deps: Gate
   throw new GatewayError(why.code, why.message, null, { retryAfterMs: why.retryAfterMs });
 }
 
-/** Tells account health how an attempt ended, and the control plane about a 401 (refresh now). */
+/** Tells account health how an attempt ended (shared too, with Redis), and the control plane about a 401 (refresh now). */
 function reportAttempt(attempt: AttemptRecord, candidates: readonly Candidate[], deps: GatewayDeps): void {
   const candidate = candidates.find((c) => c.account.id === attempt.accountId);
-  if (candidate) deps.health?.report(attempt, candidate.credentials.accessToken);
+  if (candidate && deps.coordination) deps.coordination.report(attempt, candidate);
+  else if (candidate) deps.health?.report(attempt, candidate.credentials.accessToken);
   if (attempt.status === 401) deps.onAuthFailure?.(attempt.accountId);
+}
+
+/**
+ * Takes the request's key place, or throws the original's 429 (recording why on the outcome).
+ * With REDIS_URL and `foldIntoFirstTake` (a request with one failover track), nothing is sent yet:
+ * the gates ride on the first account take, so admission costs one script call.
+ */
+export async function admitRequestKey(ctx: DispatchCore, foldIntoFirstTake: boolean): Promise<void> {
+  const { deps, outcome } = ctx;
+  const key = outcome.key;
+  const coordination = deps.coordination;
+  if (coordination && foldIntoFirstTake) {
+    ctx.pendingKeyGate = { keyId: key.id, maxConcurrency: key.maxConcurrency, minStartIntervalMs: key.minStartIntervalMs };
+    return;
+  }
+  const admission = coordination ? await coordination.admitKey(key.id, key) : deps.keyLimiter.admit(key.id, key);
+  if (!admission.admitted) throw refuseKey(ctx, admission);
+  ctx.permits.push(admission.permit);
+}
+
+/** The key's refusal as the original's 429, its reason on the outcome and in the limiter metric. */
+function refuseKey(ctx: DispatchCore, refusal: { reason: KeyLimitReason; inFlight: number; retryAfterMs: number }): GatewayError {
+  const key = ctx.outcome.key;
+  ctx.outcome.ending = { kind: 'key_limited', reason: refusal.reason };
+  ctx.deps.metrics.limiterRejections.inc({ limiter: 'key' });
+  return new GatewayError('key_rate_limited', describeKeyLimitRejection(refusal.reason, refusal.inFlight, key), null, { retryAfterMs: refusal.retryAfterMs });
+}
+
+/**
+ * A failover's takes through the coordinator (REDIS_URL): the first one also applies the key's
+ * pending gates, and the key's place it returns joins the request's permits.
+ */
+function buildCoordinatedTake(ctx: DispatchCore, coordination: CoordinatedSlots): TakeSlot {
+  const claim = (c: Candidate) => claimAttempt(c, ctx.deps);
+  return async (untried) => {
+    const gate = ctx.pendingKeyGate ?? null;
+    ctx.pendingKeyGate = undefined;
+    const gated = await coordination.takeGated(untried, claim, gate);
+    if (gated.kind === 'key_refused') throw refuseKey(ctx, gated);
+    if (gated.keyPermit) ctx.permits.push(gated.keyPermit);
+    return gated.take;
+  };
+}
+
+/** Takes a free slot on one of `blocked` for a waiter: through the coordinator with REDIS_URL, else this process's limiter. */
+export async function takeWaitingSlot(deps: GatewayDeps, blocked: readonly Candidate[]): Promise<HeldSlot | null> {
+  if (!deps.coordination) return takeFreeSlot(blocked, deps.accountLimiter);
+  return (await deps.coordination.take(blocked, (c) => claimAttempt(c, deps))).slot;
 }
 
 /** Takes the account from account health as it is really tried (its re-probe, if due); why not when it cools down. */
@@ -78,6 +135,7 @@ export function buildFailoverInput(ctx: DispatchCore, candidates: readonly Candi
     now: deps.now,
     onAttempt: (attempt) => reportAttempt(attempt, candidates, deps),
     claimAttempt: (c) => claimAttempt(c, deps),
+    ...(deps.coordination ? { takeSlot: buildCoordinatedTake(ctx, deps.coordination) } : {}),
   };
 }
 
@@ -103,8 +161,8 @@ export interface SlotWaitOptions {
 
 /**
  * Waits in the admission queue, in this key's turn, for a slot on one of `blocked` (every one at
- * its cap in this process), taken through the local account limiter. Every wait is observed in
- * the queue-wait histogram by how it ended.
+ * its cap), taken through the coordinator with REDIS_URL or else the local account limiter. Every
+ * wait is observed in the queue-wait histogram by how it ended.
  */
 export async function waitForSlot(ctx: DispatchCore, blocked: readonly Candidate[], opts: SlotWaitOptions): Promise<SlotWait> {
   const { deps } = ctx;
@@ -112,7 +170,7 @@ export async function waitForSlot(ctx: DispatchCore, blocked: readonly Candidate
     keyId: ctx.outcome.key.id,
     accountIds: blocked.map((c) => c.account.id),
     tryTake: async () => {
-      const slot = takeFreeSlot(blocked, deps.accountLimiter);
+      const slot = await takeWaitingSlot(deps, blocked);
       if (slot) opts.onTaken?.();
       return slot;
     },

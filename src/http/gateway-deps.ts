@@ -1,6 +1,7 @@
 import type { Config } from '../config/config.js';
 import type { DataPlaneStatusSource } from '../control/data-plane-status.js';
 import type { AccountHealth } from '../dispatch/account-health.js';
+import type { CoordinatedSlots } from '../dispatch/coordinated-slots.js';
 import type { AccountLimiter } from '../limits/account-limiter.js';
 import type { AdmissionQueue } from '../limits/admission-queue.js';
 import type { BodyBudget } from '../limits/body-budget.js';
@@ -40,6 +41,12 @@ export interface GatewayDeps {
    * every release of `accountLimiter` (`notify`), or waiters sleep until their time is up.
    */
   admission: AdmissionQueue;
+  /**
+   * With REDIS_URL: key places, account slots and account health shared by every instance (one
+   * script call per take), falling back to `keyLimiter`, `accountLimiter` and `health` with split
+   * caps while Redis is out of reach. Absent = those three alone, as without Redis.
+   */
+  coordination?: CoordinatedSlots;
   /** Request-body bytes being read at once, across every image route (MAX_BODY_BYTES_IN_FLIGHT). */
   bodyBudget: BodyBudget;
   upstream: UpstreamClient;

@@ -2,17 +2,15 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Candidate } from '../dispatch/plan-candidates.js';
 import type { RequestOutcome } from '../dispatch/request-outcome.js';
 import { runFailover } from '../dispatch/run-failover.js';
-import { GatewayError } from '../errors/codes.js';
 import { createImageSpool } from '../images/image-spool.js';
 import type { ImageEndpoint, ImageRequest } from '../images/image-request.js';
 import { buildUpstreamBody } from '../images/upstream-body.js';
-import { describeKeyLimitRejection } from '../limits/key-limiter.js';
 import type { Permit } from '../limits/permit.js';
 import { readUpstreamError } from '../upstream/upstream-error.js';
 import { isImagesEndpointUnavailable } from '../upstream/upstream-failures.js';
 import type { KeyRecord, Snapshot } from '../store/types.js';
 import { watchClientAbort } from './client-abort.js';
-import { buildExhaustionError, buildFailoverInput, buildRequestWait, resolveCandidates, type DispatchContext } from './dispatch-context.js';
+import { admitRequestKey, buildExhaustionError, buildFailoverInput, buildRequestWait, resolveCandidates, type DispatchContext } from './dispatch-context.js';
 import { dispatchFanOut, dispatchStreamFanOut } from './fan-out-dispatch.js';
 import { prefersAsync, submitJob } from './job-routes.js';
 import type { GatewayDeps } from './gateway-deps.js';
@@ -31,17 +29,6 @@ export const FIELD_POLICY_HEADERS = {
 } as const;
 
 const isSuccess = (status: number) => status >= 200 && status < 300;
-
-/** Takes the key's permit or throws the original's 429 (recording why on the outcome). */
-function admitKey(key: KeyRecord, outcome: RequestOutcome, deps: GatewayDeps): Permit {
-  const admission = deps.keyLimiter.admit(key.id, key);
-  if (admission.admitted) return admission.permit;
-  outcome.ending = { kind: 'key_limited', reason: admission.reason };
-  deps.metrics.limiterRejections.inc({ limiter: 'key' });
-  throw new GatewayError('key_rate_limited', describeKeyLimitRejection(admission.reason, admission.inFlight, key), null, {
-    retryAfterMs: admission.retryAfterMs,
-  });
-}
 
 const startOutcome = (req: FastifyRequest, key: KeyRecord, request: ImageRequest, deps: GatewayDeps): RequestOutcome => ({
   requestId: req.id,
@@ -67,8 +54,8 @@ function announceFieldPolicy(reply: FastifyReply, request: ImageRequest): void {
 async function dispatch(ctx: DispatchContext): Promise<void> {
   const { deps, outcome } = ctx;
   const candidates = resolveCandidates(outcome.key, ctx.snapshot, deps);
-  ctx.permits.push(admitKey(outcome.key, outcome, deps));
   const fanOut = outcome.request.n > 1 && ctx.snapshot.settings.nMode === 'fanout';
+  await admitRequestKey(ctx, !fanOut);
   if (outcome.request.stream && outcome.request.partialImages > 0) return dispatchResponsesStream(ctx, candidates);
   if (outcome.request.stream) return fanOut ? dispatchStreamFanOut(ctx) : dispatchStream(ctx, candidates);
   if (fanOut) return dispatchFanOut(ctx);

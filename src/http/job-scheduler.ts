@@ -1,7 +1,7 @@
 import type { Candidate } from '../dispatch/plan-candidates.js';
 import { explainEmptyPlan } from '../dispatch/plan-exhaustion.js';
 import type { RequestOutcome } from '../dispatch/request-outcome.js';
-import { takeFreeSlot, type HeldSlot } from '../dispatch/run-failover.js';
+import type { HeldSlot } from '../dispatch/run-failover.js';
 import { GatewayError } from '../errors/codes.js';
 import { toOpenAIError } from '../errors/openai-shape.js';
 import type { Permit } from '../limits/permit.js';
@@ -9,7 +9,7 @@ import { sealWithCapability } from '../store/capability-seal.js';
 import type { Db } from '../store/db.js';
 import { finishJob, markJobRunning } from '../store/job-repo.js';
 import type { KeyRecord, Snapshot } from '../store/types.js';
-import { planFor } from './dispatch-context.js';
+import { planFor, takeWaitingSlot } from './dispatch-context.js';
 import type { GatewayDeps } from './gateway-deps.js';
 import { executeImageJob, type JobAnswer } from './job-execution.js';
 import type { JobQueue, LocalJob } from './job-queue.js';
@@ -156,10 +156,17 @@ export class JobScheduler implements JobQueue {
     const key = findKey(snapshot, keyId)!;
     const candidates = planFor(key, snapshot, deps).candidates;
     if (candidates.length === 0) return; // every account cools down: the timer looks again
-    const admission = deps.keyLimiter.admit(key.id, key);
-    if (!admission.admitted) return;
     this.admitting.add(keyId);
-    void this.admitHead({ job, key, snapshot, candidates }, admission.permit);
+    void this.admitKeyThenHead({ job, key, snapshot, candidates });
+  }
+
+  /** Takes the key's place (one script call with REDIS_URL), then waits for an account; a refusal leaves the job to the timer's next look. */
+  private async admitKeyThenHead(head: { job: LocalJob; key: KeyRecord; snapshot: Snapshot; candidates: Candidate[] }): Promise<void> {
+    const { deps } = this.opts;
+    const { key } = head;
+    const admission = deps.coordination ? await deps.coordination.admitKey(key.id, key) : deps.keyLimiter.admit(key.id, key);
+    if (!admission.admitted) return void this.admitting.delete(key.id);
+    await this.admitHead(head, admission.permit);
   }
 
   /**
@@ -176,7 +183,7 @@ export class JobScheduler implements JobQueue {
       const result = await deps.admission.wait<HeldSlot>({
         keyId: key.id,
         accountIds: candidates.map((c) => c.account.id),
-        tryTake: async () => takeFreeSlot(candidates, deps.accountLimiter),
+        tryTake: () => takeWaitingSlot(deps, candidates),
         giveBack: (slot) => slot.permit.release(),
         signal: job.controller.signal,
         timeoutMs: job.enqueuedAt + this.opts.maxQueueMs - deps.now(),

@@ -25,6 +25,7 @@ export const METRIC_NAMES = {
   accountsUnreadable: 'codex_image_accounts_unreadable',
   queueWait: 'codex_image_queue_wait_seconds',
   queuedRequests: 'codex_image_queued_requests',
+  coordinationMode: 'codex_image_coordination_mode',
 } as const satisfies Record<string, string>;
 
 /** Histogram buckets in seconds: image generation takes 40–120 s and can pass 4 minutes. */
@@ -64,6 +65,11 @@ export interface GatewayMetrics {
   queueWait: { observe(labels: { result: QueueWaitResult }, seconds: number): void };
   /** Requests (and job parts) waiting for an account slot now. */
   queuedRequests: { set(count: number): void };
+  /**
+   * With REDIS_URL: 1 on the mode this process limits in (`shared` through Redis, `local` with split
+   * caps while Redis is out of reach), 0 on the other. Without it the series stay absent.
+   */
+  coordinationMode: { set(mode: 'shared' | 'local'): void };
   /** The Prometheus text exposition of this registry. */
   render(): Promise<{ contentType: string; body: string }>;
   /** The registry itself, for tests and for adding process-level collectors. */
@@ -105,6 +111,12 @@ export function createGatewayMetrics(): GatewayMetrics {
     registers,
   });
   const queued = new Gauge({ name: METRIC_NAMES.queuedRequests, help: 'Requests waiting for an account slot now', registers });
+  const coordination = new Gauge<'mode'>({
+    name: METRIC_NAMES.coordinationMode,
+    help: 'With REDIS_URL: 1 on the mode limits are kept in (shared = through Redis, local = split caps while Redis is out of reach)',
+    labelNames: ['mode'],
+    registers,
+  });
   const accountLabel = createAccountLabeler();
 
   return {
@@ -137,6 +149,12 @@ export function createGatewayMetrics(): GatewayMetrics {
       },
     },
     queuedRequests: { set: (count) => queued.set(count) },
+    coordinationMode: {
+      set: (mode) => {
+        coordination.set({ mode: 'shared' }, mode === 'shared' ? 1 : 0);
+        coordination.set({ mode: 'local' }, mode === 'local' ? 1 : 0);
+      },
+    },
     render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
   };
 }

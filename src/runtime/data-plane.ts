@@ -32,6 +32,7 @@ import type { Snapshot } from '../store/types.js';
 import { createDispatcherPool } from '../upstream/dispatcher-pool.js';
 import { createUndiciUpstreamClient } from '../upstream/undici-upstream-client.js';
 import { createAccountInflightReporter } from './account-inflight-gauge.js';
+import { startCoordination } from './coordination-runtime.js';
 import { closeWithGrace } from './graceful-close.js';
 import { runShutdownSteps } from './shutdown-steps.js';
 import { openLocalUsageJournal } from './usage-journal-runtime.js';
@@ -124,11 +125,14 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken,
   });
   const activity = createActivityBuffer();
   const status = createDataPlaneStatusSource({ health, accountLimiter, snapshots, now: Date.now, activity });
+  const keyLimiter = new KeyLimiter();
+  const coordination = await startCoordination({ config, instanceId, db, logger, metrics, health, keyLimiter, accountLimiter, admission });
   const deps: GatewayDeps = {
     config,
     snapshots,
-    keyLimiter: new KeyLimiter(),
+    keyLimiter,
     accountLimiter,
+    ...(coordination ? { coordination: coordination.slots } : {}),
     admission,
     bodyBudget: new BodyBudget(config.maxBodyBytesInFlight),
     upstream,
@@ -160,6 +164,8 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken,
   const close = () =>
     runShutdownSteps(logger, 'data plane', [
       () => Promise.all([closeWithGrace(app, config.shutdownGraceMs), jobs.scheduler.drain(config.shutdownGraceMs)]),
+      // After the last request ended, so every lease it held was released.
+      async () => coordination?.close(),
       () => maintenance.stop(),
       () => sweeper.stop(),
       () => snapshots.close(),

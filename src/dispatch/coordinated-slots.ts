@@ -1,0 +1,187 @@
+import type { AdmitResult, KeyGate, Lease } from '../coord/coord-types.js';
+import { splitCapAcrossInstances } from '../coord/local-cap.js';
+import type { RedisCoordinator } from '../coord/redis-coordinator.js';
+import type { AccountLimiter } from '../limits/account-limiter.js';
+import type { KeyAdmission, KeyLimiter, KeyLimits, KeyLimitReason } from '../limits/key-limiter.js';
+import { createPermit, type Permit } from '../limits/permit.js';
+import { type AccountHealth, COOLDOWN_SKIP_CLASS, fingerprintToken } from './account-health.js';
+import type { AttemptRecord, SkipClass } from './exhaustion.js';
+import type { Candidate } from './plan-candidates.js';
+import { takeLocalSlot, type SlotTake } from './run-failover.js';
+
+/** Admits without a cap: how this process counts its own share while Redis holds the real limits. */
+const UNCAPPED = Number.MAX_SAFE_INTEGER;
+const NO_KEY_GATES: KeyLimits = { maxConcurrency: null, minStartIntervalMs: null };
+
+export interface CoordinatedSlotsOptions {
+  keyLimiter: KeyLimiter;
+  accountLimiter: AccountLimiter;
+  health: AccountHealth | undefined;
+  coordinator: RedisCoordinator;
+  /** Data planes alive now (the instance registry), at least 1: local mode splits each cap among them. */
+  liveInstances: () => number;
+  now: () => number;
+  /** A report to Redis that failed (it never fails a request). */
+  onReportError?: (err: unknown) => void;
+}
+
+/** A take with the key's gate on it: refused by the key, or the take plus the key's place (when a gate was given). */
+export type GatedTake =
+  | { kind: 'key_refused'; reason: KeyLimitReason; inFlight: number; retryAfterMs: number }
+  | { kind: 'take'; take: SlotTake; keyPermit: Permit | null };
+
+/**
+ * A request's key place and account slots with REDIS_URL (without it, dispatch uses this process's
+ * limiters and account health directly, as it always did). In shared mode, one script call
+ * plans and takes (the key's gates on a request's first take, the least-loaded free account not
+ * cooling down, its re-probe), on the whole deployment's load; the places are leases the
+ * coordinator renews, each mirrored by an uncapped local permit so this process's own views (the
+ * in-flight gauge, planning order) and a later fall-back count them. Whenever Redis cannot answer
+ * (local mode, or a call that fails), the same call is served by the local limiters with every cap
+ * split among the live data planes, so a request never fails because Redis is down.
+ */
+export class CoordinatedSlots {
+  private readonly pending: Lease[] = [];
+  private flushScheduled = false;
+  /** Release calls on their way to Redis (shutdown waits for them). */
+  private readonly sending = new Set<Promise<unknown>>();
+
+  constructor(private readonly opts: CoordinatedSlotsOptions) {}
+
+  /** A key place on its own (async jobs, fan-out): one script call in shared mode. */
+  async admitKey(keyId: string, limits: KeyLimits): Promise<KeyAdmission> {
+    const { coordinator } = this.opts;
+    if (coordinator.mode === 'shared') {
+      const gate: KeyGate = { keyId, maxConcurrency: limits.maxConcurrency, minStartIntervalMs: limits.minStartIntervalMs };
+      const result = await coordinator.admit({ keyGate: gate, candidates: [] }).catch(() => null);
+      if (result?.kind === 'key_refused') return { admitted: false, reason: result.reason, inFlight: result.inFlight, retryAfterMs: result.retryAfterMs };
+      if (result) return { admitted: true, permit: this.keyPermit(keyId, result.keyLease) };
+    }
+    return this.opts.keyLimiter.admit(keyId, this.localKeyLimits(limits));
+  }
+
+  /**
+   * One take over `candidates` (those a pass has not tried), with the key's gate when given (a
+   * request's first take folds its key admission into the same call). `claim` is account health's
+   * claim, used by the local path; the shared script claims by itself.
+   */
+  async takeGated(candidates: readonly Candidate[], claim: (c: Candidate) => SkipClass | null, gate: KeyGate | null): Promise<GatedTake> {
+    const { coordinator } = this.opts;
+    if (coordinator.mode === 'shared') {
+      const input = { candidates: candidates.map(toAdmitCandidate), ...(gate ? { keyGate: gate } : {}) };
+      const result = await coordinator.admit(input).catch(() => null);
+      if (result) return this.fromShared(result, candidates, gate);
+    }
+    let keyPermit: Permit | null = null;
+    if (gate) {
+      const key = this.opts.keyLimiter.admit(gate.keyId, this.localKeyLimits(gate));
+      if (!key.admitted) return { kind: 'key_refused', reason: key.reason, inFlight: key.inFlight, retryAfterMs: key.retryAfterMs };
+      keyPermit = key.permit;
+    }
+    return { kind: 'take', take: this.takeLocal(candidates, claim), keyPermit };
+  }
+
+  /** A take without a key gate (failover attempts after the first, waiters in the queue). */
+  async take(candidates: readonly Candidate[], claim: (c: Candidate) => SkipClass | null): Promise<SlotTake> {
+    const gated = await this.takeGated(candidates, claim, null);
+    // Without a gate the key cannot refuse.
+    return gated.kind === 'take' ? gated.take : { passed: [], slot: null };
+  }
+
+  /** Tells account health how an attempt ended: this process's (kept as the fall-back's memory) and, in shared mode, every instance's. */
+  report(attempt: AttemptRecord, candidate: Candidate): void {
+    const token = candidate.credentials.accessToken;
+    this.opts.health?.report(attempt, token);
+    const { coordinator } = this.opts;
+    if (coordinator.mode !== 'shared') return;
+    coordinator
+      .report(
+        attempt.accountId,
+        { status: attempt.status, errorClass: attempt.errorClass, retryAfterSeconds: attempt.retryAfterSeconds },
+        fingerprintToken(token),
+      )
+      .catch((err: unknown) => this.opts.onReportError?.(err));
+  }
+
+  /** The local path (Redis out of reach): each cap split among the live instances. */
+  private takeLocal(candidates: readonly Candidate[], claim: (c: Candidate) => SkipClass | null): SlotTake {
+    const n = this.opts.liveInstances();
+    return takeLocalSlot(candidates, this.opts.accountLimiter, claim, (c) => splitCapAcrossInstances(c.account.imageConcurrency, n));
+  }
+
+  private fromShared(result: AdmitResult, candidates: readonly Candidate[], gate: KeyGate | null): GatedTake {
+    if (result.kind === 'key_refused') return { kind: 'key_refused', reason: result.reason, inFlight: result.inFlight, retryAfterMs: result.retryAfterMs };
+    const keyPermit = gate ? this.keyPermit(gate.keyId, result.keyLease) : null;
+    const byId = new Map(candidates.map((c) => [c.account.id, c]));
+    if (result.kind === 'admitted') {
+      const candidate = byId.get(result.accountId);
+      if (!candidate) throw new Error(`the coordinator admitted an account it was not offered: ${result.accountId}`);
+      // The local permit is uncapped: it always succeeds, and only counts.
+      const local = this.opts.accountLimiter.tryAcquire(candidate.account.id, UNCAPPED);
+      const lease = result.accountLease;
+      const permit = createPermit(() => {
+        local?.release();
+        this.releaseLease(lease);
+      });
+      return { kind: 'take', take: { passed: [], slot: { candidate, permit, claimed: true } }, keyPermit };
+    }
+    const passed: SlotTake['passed'] = [];
+    for (const id of result.blockedAccountIds) {
+      const candidate = byId.get(id);
+      if (candidate) passed.push({ candidate, skip: 'concurrency_blocked' });
+    }
+    for (const cooling of result.cooling) {
+      const candidate = byId.get(cooling.accountId);
+      if (!candidate) continue;
+      passed.push({ candidate, skip: COOLDOWN_SKIP_CLASS[cooling.cause] });
+      // Remembered here too, on this process's clock, so planning skips it and explains the wait.
+      const untilMs = this.opts.now() + Math.max(0, cooling.untilMs - result.serverNowMs);
+      this.opts.health?.adopt(cooling.accountId, cooling.cause, untilMs, candidate.credentials.accessToken);
+    }
+    return { kind: 'take', take: { passed, slot: null }, keyPermit };
+  }
+
+  /** A key place held in Redis (or none: a key without gates), mirrored by an ungated local one. */
+  private keyPermit(keyId: string, lease: Lease | null): Permit {
+    const local = this.opts.keyLimiter.admit(keyId, NO_KEY_GATES);
+    return createPermit(() => {
+      if (local.admitted) local.permit.release();
+      if (lease) this.releaseLease(lease);
+    });
+  }
+
+  /** A key's gates in local mode: its concurrency split among the live instances, its interval stretched by their number. */
+  private localKeyLimits(limits: KeyLimits): KeyLimits {
+    const n = Math.max(1, Math.floor(this.opts.liveInstances()) || 1);
+    if (n === 1) return limits;
+    return {
+      maxConcurrency: limits.maxConcurrency ? splitCapAcrossInstances(limits.maxConcurrency, n) : limits.maxConcurrency,
+      minStartIntervalMs: limits.minStartIntervalMs ? limits.minStartIntervalMs * n : limits.minStartIntervalMs,
+    };
+  }
+
+  /** Releases leases freed in the same turn together: a request's account and key places cost one call. */
+  private releaseLease(lease: Lease): void {
+    this.pending.push(lease);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    queueMicrotask(() => {
+      this.flushScheduled = false;
+      const batch = this.pending.splice(0);
+      const sent = this.opts.coordinator.release(batch).finally(() => this.sending.delete(sent));
+      this.sending.add(sent);
+    });
+  }
+
+  /** Resolves once every release already asked for has been answered (or held back for Redis's return). */
+  async settle(): Promise<void> {
+    await new Promise<void>((resolve) => queueMicrotask(resolve));
+    await Promise.all([...this.sending]);
+  }
+}
+
+const toAdmitCandidate = (c: Candidate) => ({
+  accountId: c.account.id,
+  cap: c.account.imageConcurrency,
+  tokenFingerprint: c.credentials.accessToken ? fingerprintToken(c.credentials.accessToken) : null,
+});
