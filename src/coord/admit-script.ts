@@ -13,7 +13,7 @@ import { NOW_LUA } from './coord-scripts.js';
  * per candidate: account id, cap, token fingerprint ('' = none).
  *
  * Replies: {'key_refused', reason, inFlight, retryAfterMs}
- *        | {'none', keyTaken 0|1, {blocked ids}, {{id, cause, untilMs}...}, nowMs}
+ *        | {'none', keyTaken 0|1, {blocked ids}, {{id, cause, untilMs}...}, nowMs, nextLapseMs (0 = none)}
  *        | {'admitted', accountId, keyTaken 0|1, nowMs}
  */
 export const ADMIT_LUA = `${NOW_LUA}local ttl = tonumber(ARGV[1])
@@ -60,6 +60,9 @@ end
 -- The candidate with the lowest in-flight/cap, then the least recently started, then the first given.
 local best, bestLoad, bestLast = 0, 0, 0
 local blocked, cooling = {}, {}
+-- The soonest a blocked account's place lapses if its holder stops renewing it (a killed process):
+-- a lapse publishes nothing, so a waiting caller looks again then instead of polling.
+local nextLapse = 0
 for i = 1, (#ARGV - FIXED) / 3 do
   local a = FIXED + (i - 1) * 3
   local k = 3 + (i - 1) * 3
@@ -74,6 +77,9 @@ for i = 1, (#ARGV - FIXED) / 3 do
     local inFlight = redis.call('ZCARD', KEYS[k + 1])
     if inFlight >= cap then
       blocked[#blocked + 1] = id
+      local first = redis.call('ZRANGE', KEYS[k + 1], 0, 0, 'WITHSCORES')
+      local lapse = tonumber(first[2])
+      if lapse and (nextLapse == 0 or lapse < nextLapse) then nextLapse = lapse end
     else
       local load = inFlight / cap
       local last = num(redis.call('GET', KEYS[k + 2])) or 0
@@ -83,7 +89,7 @@ for i = 1, (#ARGV - FIXED) / 3 do
     end
   end
 end
-if best == 0 then return {'none', keyTaken, blocked, cooling, now} end
+if best == 0 then return {'none', keyTaken, blocked, cooling, now, nextLapse} end
 
 local k = 3 + (best - 1) * 3
 local id = ARGV[FIXED + (best - 1) * 3 + 1]

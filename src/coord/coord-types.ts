@@ -85,6 +85,11 @@ export type AdmitResult =
       blockedAccountIds: string[];
       cooling: CoolingAccount[];
       serverNowMs: number;
+      /**
+       * When the soonest place on a blocked account lapses unless its holder renews it (Redis's
+       * clock; null: none blocked). A lapse announces nothing: a waiter looks again at this time.
+       */
+      nextLapseMs: number | null;
     };
 
 /** How an attempt on an account ended: the fields account health reads (the dispatch attempt record's). */

@@ -8,7 +8,7 @@ import type { AccountLoad, CooldownCause, CoolingAccount, KeyRefusalReason, Shar
 export type AdmitReply =
   | { kind: 'admitted'; accountId: string; keyTaken: boolean; serverNowMs: number }
   | { kind: 'key_refused'; reason: KeyRefusalReason; inFlight: number; retryAfterMs: number }
-  | { kind: 'none'; keyTaken: boolean; blockedAccountIds: string[]; cooling: CoolingAccount[]; serverNowMs: number };
+  | { kind: 'none'; keyTaken: boolean; blockedAccountIds: string[]; cooling: CoolingAccount[]; serverNowMs: number; nextLapseMs: number | null };
 
 const KEY_REASONS: readonly KeyRefusalReason[] = ['key_max_concurrency', 'key_min_start_interval'];
 const CAUSES: readonly CooldownCause[] = ['rate_limited', 'upstream_failure', 'auth'];
@@ -56,6 +56,7 @@ export function parseAdmitReply(reply: unknown): AdmitReply {
         blockedAccountIds: asArray(rest[1], 'admit').map((id) => asString(id, 'admit')),
         cooling: asArray(rest[2], 'admit').map(parseCooling),
         serverNowMs: asNumber(rest[3], 'admit'),
+        nextLapseMs: asNumber(rest[4], 'admit') || null,
       };
     default:
       throw malformed('admit');

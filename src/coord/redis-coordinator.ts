@@ -204,7 +204,14 @@ export class RedisCoordinator {
     const keyLease: Lease | null = gate && reply.keyTaken ? { scope: 'key', ownerId: gate.keyId, id: ids.key } : null;
     if (keyLease) this.keeper.add([keyLease]);
     if (reply.kind === 'none') {
-      return { kind: 'none', keyLease, blockedAccountIds: reply.blockedAccountIds, cooling: reply.cooling, serverNowMs: reply.serverNowMs };
+      return {
+        kind: 'none',
+        keyLease,
+        blockedAccountIds: reply.blockedAccountIds,
+        cooling: reply.cooling,
+        serverNowMs: reply.serverNowMs,
+        nextLapseMs: reply.nextLapseMs,
+      };
     }
     const accountLease: Lease = { scope: 'account', ownerId: reply.accountId, id: ids.account };
     this.keeper.add([accountLease]);

@@ -23,7 +23,12 @@ export interface CoordinatedSlotsOptions {
   now: () => number;
   /** A report to Redis that failed (it never fails a request). */
   onReportError?: (err: unknown) => void;
+  /** Wakes requests waiting for these accounts (the admission queue's `notify`): told when a blocking place may have lapsed. */
+  wake?: (accountIds: string[]) => void;
 }
+
+/** Looked again this long after a place's lapse time, so the lapse is surely past on Redis's clock. */
+const LAPSE_MARGIN_MS = 10;
 
 /** A take with the key's gate on it: refused by the key, or the take plus the key's place (when a gate was given). */
 export type GatedTake =
@@ -45,6 +50,8 @@ export class CoordinatedSlots {
   private flushScheduled = false;
   /** Release calls on their way to Redis (shutdown waits for them). */
   private readonly sending = new Set<Promise<unknown>>();
+  /** One timer for the soonest lapse a take saw, and the accounts to wake then. */
+  private lapse: { timer: NodeJS.Timeout; atMs: number; accountIds: Set<string> } | null = null;
 
   constructor(private readonly opts: CoordinatedSlotsOptions) {}
 
@@ -125,6 +132,7 @@ export class CoordinatedSlots {
       });
       return { kind: 'take', take: { passed: [], slot: { candidate, permit, claimed: true } }, keyPermit };
     }
+    if (result.nextLapseMs !== null) this.wakeAtLapse(result.blockedAccountIds, this.opts.now() + (result.nextLapseMs - result.serverNowMs));
     const passed: SlotTake['passed'] = [];
     for (const id of result.blockedAccountIds) {
       const candidate = byId.get(id);
@@ -171,6 +179,37 @@ export class CoordinatedSlots {
       const sent = this.opts.coordinator.release(batch).finally(() => this.sending.delete(sent));
       this.sending.add(sent);
     });
+  }
+
+  /**
+   * Wakes the waiters of `accountIds` when the soonest blocking place lapses (if its holder died, it
+   * is not renewed, and a lapse announces nothing on the freed channel). Only the soonest time is
+   * kept: if the place was renewed, the take then finds the next one and sets the timer again.
+   */
+  private wakeAtLapse(accountIds: readonly string[], atMs: number): void {
+    const wake = this.opts.wake;
+    if (!wake || accountIds.length === 0) return;
+    if (this.lapse && this.lapse.atMs <= atMs) {
+      for (const id of accountIds) this.lapse.accountIds.add(id);
+      return;
+    }
+    const ids = new Set([...(this.lapse?.accountIds ?? []), ...accountIds]);
+    if (this.lapse) clearTimeout(this.lapse.timer);
+    const timer = setTimeout(
+      () => {
+        this.lapse = null;
+        wake([...ids]);
+      },
+      Math.max(0, atMs - this.opts.now()) + LAPSE_MARGIN_MS,
+    );
+    timer.unref();
+    this.lapse = { timer, atMs, accountIds: ids };
+  }
+
+  /** Stops the lapse timer (shutdown). */
+  stop(): void {
+    if (this.lapse) clearTimeout(this.lapse.timer);
+    this.lapse = null;
   }
 
   /** Resolves once every release already asked for has been answered (or held back for Redis's return). */

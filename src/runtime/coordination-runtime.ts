@@ -83,11 +83,13 @@ export async function startCoordination(opts: CoordinationOptions): Promise<Coor
     liveInstances: live.count,
     now: Date.now,
     onReportError: (err) => logger.debug({ err: errorSummary(err) }, 'an account-health report did not reach Redis'),
+    wake: (accountIds) => opts.admission.notify(accountIds),
   });
   return {
     slots,
     async close() {
       await slots.settle();
+      slots.stop();
       live.stop();
       freed.unsubscribe();
       stopModeLog();

@@ -1,0 +1,187 @@
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SHIPPED_UPSTREAM, startCaddy, type RunningCaddy } from '../support/caddy.js';
+import { REPO_ROOT, runCli, spawnCli, type CliDaemon } from '../support/cli-process.js';
+import { fakeBehaviors } from '../support/fake-codex/behaviors.js';
+import { findFreePort } from '../support/free-port.js';
+import { makeCodexAuthJson } from '../support/jwt.js';
+import { setUpPostgresDeployment } from '../support/postgres-deployment.js';
+import { findRedisServer, startRedis, type RedisServer } from '../support/redis.js';
+import { findSystemTool } from '../support/system-tool.js';
+import { waitFor } from '../support/wait-for.js';
+
+/**
+ * Three `serve` processes on one Postgres and one Redis, behind a real Caddy (the shipped
+ * scale-out Caddyfile, round robin): the limits hold for the deployment, not per process.
+ */
+const LEASE_TTL_MS = 1_500;
+const deployment = await setUpPostgresDeployment('scale-out-redis');
+const redisBin = findRedisServer();
+const caddyBin = findSystemTool('caddy', 'apt-get install caddy', ['/usr/bin/caddy']);
+const SCALE_OUT = readFileSync(join(REPO_ROOT, 'deploy', 'Caddyfile.scale-out'), 'utf8');
+const SHIPPED_INSTANCES = '127.0.0.1:19091 127.0.0.1:19092 127.0.0.1:19093';
+
+interface Instance {
+  daemon: CliDaemon;
+  url: string;
+}
+
+describe.skipIf(!deployment || !redisBin || !caddyBin)('three serve instances sharing limits through Redis', () => {
+  const d = () => deployment!;
+  let redis: RedisServer;
+  let caddy: RunningCaddy;
+  const instances: Instance[] = [];
+  const secrets: Record<string, string> = {};
+
+  const env = () =>
+    d().env({
+      REDIS_URL: redis.url,
+      LEASE_TTL_MS: String(LEASE_TTL_MS),
+      REDIS_COMMAND_TIMEOUT_MS: '200',
+      INSTANCE_HEARTBEAT_MS: '300',
+      SNAPSHOT_POLL_MS: '500',
+      ADMISSION_WAIT_MS: '20000',
+      RATE_LIMIT_COOLDOWN_CAP_MS: '60000',
+      LOG_LEVEL: 'info',
+    });
+
+  async function startInstance(): Promise<Instance> {
+    const port = await findFreePort();
+    const daemon = spawnCli(['serve', '--listen', `127.0.0.1:${port}`, '--log-dir', join(d().dir, `logs-${port}`)], env());
+    d().daemons.push(daemon);
+    await daemon.waitFor(/"gatewayUrl":"(http:\/\/[^"]+)"/);
+    return { daemon, url: `http://127.0.0.1:${port}` };
+  }
+
+  /** Account `id` with image concurrency `cap`, and a key routed only to it. */
+  async function accountWithKey(id: string, cap: number, keyFlags: string[] = []): Promise<void> {
+    const file = join(d().dir, `${id}.json`);
+    await writeFile(file, JSON.stringify(makeCodexAuthJson({ accountId: id })));
+    const imported = await runCli(['accounts', 'import', file, '--name', id, '--image-concurrency', String(cap)], { env: env() });
+    expect(imported.code, imported.stderr).toBe(0);
+    const created = await runCli(['keys', 'create', '--name', `key-${id}`, '--accounts', id, ...keyFlags, '--json'], { env: env() });
+    expect(created.code, created.stderr).toBe(0);
+    secrets[id] = (JSON.parse(created.stdout) as { secret: string }).secret;
+  }
+
+  const generate = (base: string, account: string, signal?: AbortSignal) =>
+    request(`${base}/v1/images/generations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${secrets[account]}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: `for ${account}` }),
+      ...(signal ? { signal } : {}),
+    }).then(async (res) => ({ status: res.statusCode, body: (await res.body.json()) as { error?: { code: string } } }));
+
+  const metrics = async (instance: Instance) => (await request(`${instance.url}/metrics`)).body.text();
+  const modeOf = async (instance: Instance) => (/^codex_image_coordination_mode\{mode="shared"\} 1$/m.test(await metrics(instance)) ? 'shared' : 'local');
+  const requestsServed = async (instance: Instance) =>
+    [...(await metrics(instance)).matchAll(/^codex_image_requests_total\{[^}]*\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+  const upstreamCalls = (account: string) => d().fake.requests.filter((r) => r.accountId === account);
+
+  beforeAll(async () => {
+    redis = await startRedis(redisBin!);
+    const migrated = await runCli(['migrate'], { env: env() });
+    expect(migrated.code, migrated.stderr).toBe(0);
+    await Promise.all([
+      accountWithKey('cap-2', 2),
+      accountWithKey('key-conc', 10, ['--max-concurrency', '2']),
+      accountWithKey('key-interval', 10, ['--min-interval-ms', '60000']),
+      accountWithKey('limited', 3),
+      accountWithKey('killed', 1),
+      accountWithKey('outage', 3),
+    ]);
+    instances.push(...(await Promise.all([startInstance(), startInstance(), startInstance()])));
+    const upstreams = instances.map((i) => i.url.replace('http://', '')).join(' ');
+    const rendered = SCALE_OUT.replace(SHIPPED_INSTANCES, upstreams).replace('lb_policy least_conn', 'lb_policy round_robin');
+    caddy = await startCaddy(caddyBin!, SHIPPED_UPSTREAM, () => rendered);
+    for (const instance of instances) expect(await modeOf(instance)).toBe('shared');
+  }, 60_000);
+
+  afterAll(async () => {
+    await caddy?.stop();
+    await redis?.close();
+  });
+
+  it('60 parallel requests through Caddy reach all three; the upstream never sees more than the account cap of 2', async () => {
+    d().fake.setBehavior('cap-2', fakeBehaviors.success({ delayMs: 40 }));
+    const results = await Promise.all(Array.from({ length: 60 }, () => generate(caddy.url, 'cap-2')));
+    expect(results.map((r) => r.status)).toEqual(Array(60).fill(200));
+    expect(d().fake.concurrency.max('cap-2')).toBe(2);
+    for (const instance of instances) expect(await requestsServed(instance)).toBeGreaterThanOrEqual(15);
+  });
+
+  it("a key's max_concurrency of 2 holds across the three instances", async () => {
+    d().fake.setBehavior('key-conc', fakeBehaviors.success({ delayMs: 400 }));
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => generate(instances[i % 3]!.url, 'key-conc')));
+    const ok = results.filter((r) => r.status === 200).length;
+    expect(ok).toBe(2);
+    expect(results.filter((r) => r.status === 429).map((r) => r.body.error?.code)).toEqual(Array(10).fill('key_rate_limited'));
+    expect(d().fake.concurrency.max('key-conc')).toBe(2);
+  });
+
+  it("a key's min_start_interval_ms holds across the three instances: one start of six", async () => {
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => generate(instances[i % 3]!.url, 'key-interval')));
+    expect(results.filter((r) => r.status === 200)).toHaveLength(1);
+    expect(upstreamCalls('key-interval')).toHaveLength(1);
+  });
+
+  it('an account rate limited through one instance gets no request from any instance until its reset', async () => {
+    d().fake.setBehavior('limited', [fakeBehaviors.rateLimited({ resetsInSeconds: 2 })]);
+    const first = await generate(instances[0]!.url, 'limited');
+    expect(first.status).toBe(429);
+    const limitedAt = upstreamCalls('limited')[0]!.receivedAtMs;
+    // Every instance refuses it without calling the upstream while the reset is ahead.
+    for (const instance of instances) expect((await generate(instance.url, 'limited')).status).toBe(429);
+    expect(upstreamCalls('limited')).toHaveLength(1);
+    await waitFor('the account to serve again', async () => ((await generate(instances[2]!.url, 'limited')).status === 200 ? true : null), 10_000, 100);
+    const calls = upstreamCalls('limited');
+    expect(calls).toHaveLength(2);
+    expect(calls[1]!.receivedAtMs - limitedAt).toBeGreaterThanOrEqual(2_000);
+  });
+
+  it('kill -9 of an instance holding the only place: another instance is served within the lease TTL', async () => {
+    d().fake.setBehavior('killed', [fakeBehaviors.hang(), fakeBehaviors.success()]);
+    const victim = await startInstance();
+    const held = generate(victim.url, 'killed').catch(() => null);
+    await waitFor('the held request at the upstream', () => d().fake.concurrency.current('killed') === 1 || null);
+    victim.daemon.child.kill('SIGKILL');
+    const killedAt = Date.now();
+    const next = await generate(instances[0]!.url, 'killed');
+    expect(next.status).toBe(200);
+    // Its place lapses within the TTL; the wait (the queue wakes on the lapse's next take) adds at most a renewal period.
+    expect(Date.now() - killedAt).toBeLessThan(LEASE_TTL_MS + LEASE_TTL_MS / 3 + 1_000);
+    await held;
+  });
+
+  it('Redis stopped mid-traffic: no request fails, the metric says local and caps are split; restarted empty: shared again, counts right', async () => {
+    d().fake.setBehavior('outage', fakeBehaviors.success({ delayMs: 150 }));
+    const traffic = Promise.all(Array.from({ length: 24 }, (_, i) => generate(instances[i % 3]!.url, 'outage')));
+    await waitFor('traffic at the upstream', () => d().fake.concurrency.current('outage') > 0 || null);
+    await redis.stop();
+    const during = await traffic;
+    expect(
+      during.map((r) => r.status),
+      JSON.stringify(during.filter((r) => r.status !== 200)),
+    ).toEqual(Array(24).fill(200));
+    for (const instance of instances) await waitFor('local mode', async () => ((await modeOf(instance)) === 'local' ? true : null));
+
+    // Cap 3 split among three live instances: one place each, so one instance alone never runs two.
+    d().fake.reset();
+    d().fake.setBehavior('outage', fakeBehaviors.success({ delayMs: 150 }));
+    const alone = await Promise.all(Array.from({ length: 4 }, () => generate(instances[0]!.url, 'outage')));
+    expect(alone.map((r) => r.status)).toEqual(Array(4).fill(200));
+    expect(d().fake.concurrency.max('outage')).toBe(1);
+
+    await redis.restart();
+    for (const instance of instances) await waitFor('shared mode again', async () => ((await modeOf(instance)) === 'shared' ? true : null), 10_000);
+    d().fake.reset();
+    d().fake.setBehavior('outage', fakeBehaviors.success({ delayMs: 150 }));
+    const shared = await Promise.all(Array.from({ length: 12 }, (_, i) => generate(instances[i % 3]!.url, 'outage')));
+    expect(shared.map((r) => r.status)).toEqual(Array(12).fill(200));
+    // Exactly the cap again: no place leaked (fewer) and none counted twice or below zero (more).
+    expect(d().fake.concurrency.max('outage')).toBe(3);
+  });
+});
