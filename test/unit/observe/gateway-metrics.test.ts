@@ -54,6 +54,7 @@ describe('createGatewayMetrics', () => {
     metrics.responseBytes.inc(1234);
     metrics.queueWait.observe({ result: 'taken' }, 1.5);
     metrics.queuedRequests.set(3);
+    metrics.coordinationMode.set('local');
     const { contentType, body } = await metrics.render();
     expect(contentType).toMatch(/^text\/plain; version=0\.0\.4/);
     const samples = parsePrometheusText(body);
@@ -63,6 +64,11 @@ describe('createGatewayMetrics', () => {
       expect(names.has(histogram ? `${name}_count` : name), name).toBe(true);
     }
     expect(names.has('process_cpu_user_seconds_total')).toBe(true);
+    const modes = samples.filter((s) => s.name === METRIC_NAMES.coordinationMode).map((s) => [s.labels.mode, s.value]);
+    expect(modes.sort()).toEqual([
+      ['local', 1],
+      ['shared', 0],
+    ]);
     expect(find(samples, METRIC_NAMES.requests, { endpoint: 'generations', status: '200', error_class: 'none' })[0]?.value).toBe(1);
     expect(find(samples, METRIC_NAMES.upstreamResponses, { status_class: '5xx' })[0]?.value).toBe(1);
     expect(find(samples, METRIC_NAMES.accountInflight, { account: 'acct-a' })[0]?.value).toBe(1);
