@@ -44,6 +44,20 @@ describe.skipIf(!bin)('leases', () => {
     expect(freed.serverNowMs - stoppedAt).toBeLessThanOrEqual(TTL_MS + 400);
   });
 
+  it('a take that finds the account full says when its soonest place lapses unless renewed (a lapse announces nothing)', async () => {
+    const keyPrefix = fx.nextPrefix();
+    const holder = (await fx.create({ keyPrefix, leaseTtlMs: TTL_MS })).coord;
+    const other = (await fx.create({ keyPrefix, leaseTtlMs: TTL_MS })).coord;
+    const held = expectAdmitted(await holder.admit({ candidates: only('a') }));
+    const none = await other.admit({ candidates: only('a') });
+    if (none.kind !== 'none') throw new Error(`expected none, got ${JSON.stringify(none)}`);
+    expect(none.blockedAccountIds).toEqual(['a']);
+    // The lease's expiry: its admission time plus the TTL (a renewal since can only push it later).
+    expect(none.nextLapseMs).toBeGreaterThanOrEqual(held.serverNowMs + TTL_MS);
+    expect(none.nextLapseMs).toBeLessThanOrEqual(none.serverNowMs + TTL_MS);
+    await holder.release([held.accountLease]);
+  });
+
   it('a live holder keeps its places well past the TTL by renewing them', async () => {
     const keyPrefix = fx.nextPrefix();
     const holder = (await fx.create({ keyPrefix, leaseTtlMs: TTL_MS })).coord;
