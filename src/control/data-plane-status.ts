@@ -17,9 +17,10 @@ export interface DataPlaneStatus {
 
 /** Reads and changes this process's account state (in `start`, the admin API calls it directly). */
 export interface DataPlaneStatusSource {
-  read(): DataPlaneStatus;
-  /** Ends the account's cooldown; false when it had none. */
-  clearCooldown(accountId: string): boolean;
+  /** Async: with REDIS_URL the cooldowns are every instance's, read from Redis. */
+  read(): Promise<DataPlaneStatus>;
+  /** Ends the account's cooldown (for every instance, with REDIS_URL); false when it had none. */
+  clearCooldown(accountId: string): Promise<boolean>;
   /** Recent request-log lines of this process, newest first; absent = none kept. */
   activity?(): ImageLogEvent[];
 }

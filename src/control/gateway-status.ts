@@ -27,8 +27,8 @@ export const LOCAL_GATEWAY = 'local';
 export function createLocalStatusReader(source: DataPlaneStatusSource, instanceId?: string): GatewayStatusReader {
   const named = instanceId === undefined ? { gateway: LOCAL_GATEWAY } : { gateway: LOCAL_GATEWAY, instanceId };
   return {
-    read: async () => [{ ...named, ok: true, status: source.read() }],
-    clearCooldown: async (accountId) => (source.clearCooldown(accountId) ? 1 : 0),
+    read: async () => [{ ...named, ok: true, status: await source.read() }],
+    clearCooldown: async (accountId) => ((await source.clearCooldown(accountId)) ? 1 : 0),
     readActivity: async () => [{ ...named, ok: true, lines: source.activity?.() ?? [] }],
   };
 }

@@ -169,12 +169,18 @@ export class RedisCoordinator {
 
   /** Every running cooldown, soonest end first (times on Redis's clock). Two round trips: for status pages, not requests. */
   async listCooldowns(): Promise<SharedCooldown[]> {
+    return (await this.readCooldowns()).cooldowns;
+  }
+
+  /** listCooldowns with the Redis time it was read at, so a caller can put the times on its own clock. */
+  async readCooldowns(): Promise<{ serverNowMs: number; cooldowns: SharedCooldown[] }> {
     const [time, index] = await this.link.pipeline((p) => p.time().zrangebyscore(this.keys.cooldownIndex, '-inf', '+inf'));
-    const nowMs = parseTimeReply(time);
+    const serverNowMs = parseTimeReply(time);
     const ids = Array.isArray(index) ? index.filter((id): id is string => typeof id === 'string') : [];
-    if (ids.length === 0) return [];
+    if (ids.length === 0) return { serverNowMs, cooldowns: [] };
     const fields = await this.link.pipeline((p) => ids.reduce((q, id) => q.hmget(this.keys.health(id), 'cause', 'until', 'fails', 'capped'), p));
-    return ids.flatMap((id, i) => parseCooldownFields(id, fields[i], nowMs) ?? []).sort((a, b) => a.untilMs - b.untilMs);
+    const cooldowns = ids.flatMap((id, i) => parseCooldownFields(id, fields[i], serverNowMs) ?? []).sort((a, b) => a.untilMs - b.untilMs);
+    return { serverNowMs, cooldowns };
   }
 
   /** Shared load of accounts (live leases, last start), read in one call without changing anything. */

@@ -123,18 +123,6 @@ export class AccountHealth {
     return null;
   }
 
-  /**
-   * Takes on a cooldown that the instances' shared health reported (Redis): the account sits out
-   * here until `untilMs` too, so planning leaves it out and says when it is back. A longer cooldown
-   * already known here is kept.
-   */
-  adopt(accountId: string, cause: CooldownCause, untilMs: number, accessToken: string | null): void {
-    const known = this.entries.get(accountId);
-    if (known && known.untilMs >= untilMs) return;
-    const credentialsFingerprint = cause === 'auth' && accessToken ? fingerprintToken(accessToken) : null;
-    this.entries.set(accountId, { accountId, cause, untilMs, failures: known?.failures ?? 0, capped: false, credentialsFingerprint });
-  }
-
   /** Ends an account's cooldown now (operator action); its failure count starts over. False when it had none. */
   clear(accountId: string): boolean {
     this.failureCounts.delete(accountId);

@@ -4,7 +4,7 @@ import type { RedisCoordinator } from '../coord/redis-coordinator.js';
 import type { AccountLimiter } from '../limits/account-limiter.js';
 import type { KeyAdmission, KeyLimiter, KeyLimits, KeyLimitReason } from '../limits/key-limiter.js';
 import { createPermit, type Permit } from '../limits/permit.js';
-import { type AccountHealth, COOLDOWN_SKIP_CLASS, fingerprintToken } from './account-health.js';
+import { type AccountCooldown, type AccountHealth, COOLDOWN_SKIP_CLASS, type CooldownCause, fingerprintToken } from './account-health.js';
 import type { AttemptRecord, SkipClass } from './exhaustion.js';
 import type { Candidate } from './plan-candidates.js';
 import { takeLocalSlot, type SlotTake } from './run-failover.js';
@@ -29,6 +29,21 @@ export interface CoordinatedSlotsOptions {
 
 /** Looked again this long after a place's lapse time, so the lapse is surely past on Redis's clock. */
 const LAPSE_MARGIN_MS = 10;
+/**
+ * How long a cooldown Redis named in a take is believed here without asking again: planning leaves
+ * the account out and says when it is back, and an operator's clear (or a new token) is seen within
+ * this at worst (at once on this instance when the clear's message arrives).
+ */
+const LEARNED_COOLDOWN_MS = 1_000;
+
+/** A cooldown Redis named, on this process's clock, believed until `staleAtMs`. */
+interface LearnedCooldown {
+  cause: CooldownCause;
+  untilMs: number;
+  staleAtMs: number;
+  /** For `auth`: the refused token's fingerprint (a new token ends it). */
+  fingerprint: string | null;
+}
 
 /** A take with the key's gate on it: refused by the key, or the take plus the key's place (when a gate was given). */
 export type GatedTake =
@@ -50,6 +65,7 @@ export class CoordinatedSlots {
   private flushScheduled = false;
   /** Release calls on their way to Redis (shutdown waits for them). */
   private readonly sending = new Set<Promise<unknown>>();
+  private readonly learned = new Map<string, LearnedCooldown>();
   /** One timer for the soonest lapse a take saw, and the accounts to wake then. */
   private lapse: { timer: NodeJS.Timeout; atMs: number; accountIds: Set<string> } | null = null;
 
@@ -95,19 +111,63 @@ export class CoordinatedSlots {
     return gated.kind === 'take' ? gated.take : { passed: [], slot: null };
   }
 
-  /** Tells account health how an attempt ended: this process's (kept as the fall-back's memory) and, in shared mode, every instance's. */
+  /**
+   * Tells account health how an attempt ended: every instance's in shared mode (Redis holds the one
+   * health, so a clear or a recovery anywhere counts everywhere), this process's in local mode.
+   */
   report(attempt: AttemptRecord, candidate: Candidate): void {
     const token = candidate.credentials.accessToken;
-    this.opts.health?.report(attempt, token);
     const { coordinator } = this.opts;
-    if (coordinator.mode !== 'shared') return;
-    coordinator
-      .report(
-        attempt.accountId,
-        { status: attempt.status, errorClass: attempt.errorClass, retryAfterSeconds: attempt.retryAfterSeconds },
-        fingerprintToken(token),
-      )
-      .catch((err: unknown) => this.opts.onReportError?.(err));
+    if (coordinator.mode !== 'shared') {
+      this.opts.health?.report(attempt, token);
+      return;
+    }
+    this.learned.delete(attempt.accountId);
+    const report = { status: attempt.status, errorClass: attempt.errorClass, retryAfterSeconds: attempt.retryAfterSeconds };
+    coordinator.report(attempt.accountId, report, fingerprintToken(token)).catch((err: unknown) => this.opts.onReportError?.(err));
+  }
+
+  /**
+   * The account's cooldown as planning should see it (a pure read): in shared mode what Redis named
+   * in a recent take (for LEARNED_COOLDOWN_MS), in local mode this process's account health.
+   */
+  peekCooldown(accountId: string, accessToken: string): AccountCooldown | null {
+    if (this.opts.coordinator.mode !== 'shared') return this.opts.health?.peekCooldown(accountId, accessToken) ?? null;
+    const known = this.learned.get(accountId);
+    if (!known) return null;
+    const now = this.opts.now();
+    if (now >= known.untilMs || now >= known.staleAtMs || (known.fingerprint !== null && known.fingerprint !== fingerprintToken(accessToken))) {
+      this.learned.delete(accountId);
+      return null;
+    }
+    return { accountId, cause: known.cause, untilMs: known.untilMs, failures: 0, capped: false };
+  }
+
+  /**
+   * Every instance's running cooldowns from Redis, on this process's clock (for status pages: two
+   * round trips); null while Redis is out of reach, when this process's own account health applies.
+   */
+  async listCooldowns(): Promise<AccountCooldown[] | null> {
+    const { coordinator } = this.opts;
+    if (coordinator.mode !== 'shared') return null;
+    const read = await coordinator.readCooldowns().catch(() => null);
+    if (!read) return null;
+    const offset = this.opts.now() - read.serverNowMs;
+    return read.cooldowns.map((c) => ({ accountId: c.accountId, cause: c.cause, untilMs: c.untilMs + offset, failures: c.failures, capped: c.capped }));
+  }
+
+  /** Forgets what Redis said of these accounts' cooldowns (a release or a clear was announced for them). */
+  forgetCooldowns(accountIds: readonly string[]): void {
+    for (const id of accountIds) this.learned.delete(id);
+  }
+
+  /** Ends an account's cooldown for every instance (operator action); false when it had none, or Redis is out of reach. */
+  async clearCooldown(accountId: string): Promise<boolean> {
+    this.learned.delete(accountId);
+    return this.opts.coordinator.clearCooldown(accountId).catch((err: unknown) => {
+      this.opts.onReportError?.(err);
+      return false;
+    });
   }
 
   /** The local path (Redis out of reach): each cap split among the live instances. */
@@ -142,9 +202,15 @@ export class CoordinatedSlots {
       const candidate = byId.get(cooling.accountId);
       if (!candidate) continue;
       passed.push({ candidate, skip: COOLDOWN_SKIP_CLASS[cooling.cause] });
-      // Remembered here too, on this process's clock, so planning skips it and explains the wait.
-      const untilMs = this.opts.now() + Math.max(0, cooling.untilMs - result.serverNowMs);
-      this.opts.health?.adopt(cooling.accountId, cooling.cause, untilMs, candidate.credentials.accessToken);
+      // Believed here for a moment, on this process's clock, so planning skips it and explains the wait.
+      const now = this.opts.now();
+      const token = candidate.credentials.accessToken;
+      this.learned.set(cooling.accountId, {
+        cause: cooling.cause,
+        untilMs: now + Math.max(0, cooling.untilMs - result.serverNowMs),
+        staleAtMs: now + LEARNED_COOLDOWN_MS,
+        fingerprint: cooling.cause === 'auth' && token ? fingerprintToken(token) : null,
+      });
     }
     return { kind: 'take', take: { passed, slot: null }, keyPermit };
   }

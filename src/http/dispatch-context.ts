@@ -40,7 +40,7 @@ export interface DispatchContext extends DispatchCore {
 
 /** Plans the accounts to try for this key, in order (by load, then least recently started). */
 export function planFor(key: KeyRecord, snapshot: Snapshot, deps: GatewayDeps): CandidatePlan {
-  const health = deps.health;
+  const health = deps.coordination ?? deps.health;
   return planCandidates(key, snapshot, {
     now: deps.now(),
     allowFreePlans: deps.config.allowFreePlanAccounts,

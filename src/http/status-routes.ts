@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { isAdminTokenMatch, parseBearerToken } from '../control/api-key.js';
 import { buildStatusWire, type DataPlaneStatusSource } from '../control/data-plane-status.js';
-import type { AccountHealth } from '../dispatch/account-health.js';
+import type { AccountCooldown, AccountHealth } from '../dispatch/account-health.js';
 import { GatewayError } from '../errors/codes.js';
 import type { AccountLimiter } from '../limits/account-limiter.js';
 import type { ActivityBuffer } from '../observe/activity-buffer.js';
@@ -15,20 +15,36 @@ export interface StatusSourceDeps {
   now: () => number;
   /** Recent request-log lines (the console's Activity page); absent = none. */
   activity?: ActivityBuffer;
+  /**
+   * With REDIS_URL: the cooldowns every instance sees (null while Redis is out of reach: this
+   * process's own apply), and the clear that ends one for every instance (best effort; the local
+   * one ends regardless).
+   */
+  shared?: {
+    listCooldowns(): Promise<AccountCooldown[] | null>;
+    clearCooldown(accountId: string): Promise<boolean>;
+  };
 }
 
 /** Builds the status of every account in the current snapshot (no token, no proxy: ids and numbers). */
-export function createDataPlaneStatusSource({ health, accountLimiter, snapshots, now, activity }: StatusSourceDeps): DataPlaneStatusSource {
+export function createDataPlaneStatusSource({ health, accountLimiter, snapshots, now, activity, shared }: StatusSourceDeps): DataPlaneStatusSource {
   return {
-    read() {
+    async read() {
+      const sharedCooldowns = shared ? await shared.listCooldowns() : null;
+      const byAccount = sharedCooldowns ? new Map(sharedCooldowns.map((c) => [c.accountId, c])) : null;
+      const ownCooldown = (accountId: string, token: string | undefined) => (token ? health.peekCooldown(accountId, token) : null);
       const accounts = [...(snapshots.current()?.accounts.values() ?? [])].map((account) => ({
         accountId: account.id,
         inFlight: accountLimiter.inFlight(account.id),
-        cooldown: account.credentials ? health.peekCooldown(account.id, account.credentials.accessToken) : null,
+        cooldown: byAccount ? (byAccount.get(account.id) ?? null) : ownCooldown(account.id, account.credentials?.accessToken),
       }));
       return { generatedAt: now(), accounts };
     },
-    clearCooldown: (accountId) => health.clear(accountId),
+    clearCooldown: async (accountId) => {
+      const ownCleared = health.clear(accountId);
+      const sharedCleared = shared ? await shared.clearCooldown(accountId) : false;
+      return ownCleared || sharedCleared;
+    },
     ...(activity ? { activity: () => activity.list() } : {}),
   };
 }
@@ -54,10 +70,10 @@ function requireAdminToken(app: FastifyInstance, adminToken: string): void {
 export function registerStatusRoutes(app: FastifyInstance, source: DataPlaneStatusSource, adminToken: string): void {
   app.register(async (scope) => {
     requireAdminToken(scope, adminToken);
-    scope.get('/status', async (_req, reply) => reply.header('cache-control', 'no-store').send(buildStatusWire(source.read())));
+    scope.get('/status', async (_req, reply) => reply.header('cache-control', 'no-store').send(buildStatusWire(await source.read())));
     scope.post<{ Params: { id: string } }>('/status/accounts/:id/clear-cooldown', async (req) => {
       if (!/^acct_[0-9a-f]{8,64}$/.test(req.params.id)) throw new GatewayError('not_found', 'account not found', 'account');
-      return { account_id: req.params.id, cleared: source.clearCooldown(req.params.id) };
+      return { account_id: req.params.id, cleared: await source.clearCooldown(req.params.id) };
     });
     scope.get('/status/activity', async (_req, reply) => reply.header('cache-control', 'no-store').send({ data: source.activity?.() ?? [] }));
   });

@@ -68,28 +68,34 @@ export async function startCoordination(opts: CoordinationOptions): Promise<Coor
     if (mode === 'shared') logger.info({ cause }, 'limits are shared through Redis');
     else logger.warn({ cause, live_data_planes: live.count() }, 'Redis is out of reach: limits are local, each cap split among the live data planes');
   });
-  const freed = coordinator.onFreed((accountIds) => opts.admission.notify(accountIds));
+  // Created before the slots exist: `slots` is read when a message arrives.
+  let slots: CoordinatedSlots | null = null;
+  const freed = coordinator.onFreed((accountIds) => {
+    slots?.forgetCooldowns(accountIds);
+    opts.admission.notify(accountIds);
+  });
   if (!(await coordinator.waitUntilShared(FIRST_CONNECTION_WAIT_MS))) {
     logger.warn(
       { live_data_planes: live.count() },
       'Redis did not answer at start: serving with local limits, each cap split among the live data planes, until it does',
     );
   }
-  const slots = new CoordinatedSlots({
+  slots = new CoordinatedSlots({
     coordinator,
     keyLimiter: opts.keyLimiter,
     accountLimiter: opts.accountLimiter,
     health: opts.health,
     liveInstances: live.count,
     now: Date.now,
-    onReportError: (err) => logger.debug({ err: errorSummary(err) }, 'an account-health report did not reach Redis'),
+    onReportError: (err) => logger.debug({ err: errorSummary(err) }, 'an account-health write did not reach Redis'),
     wake: (accountIds) => opts.admission.notify(accountIds),
   });
+  const created = slots;
   return {
-    slots,
+    slots: created,
     async close() {
-      await slots.settle();
-      slots.stop();
+      await created.settle();
+      created.stop();
       live.stop();
       freed.unsubscribe();
       stopModeLog();

@@ -124,9 +124,16 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken,
     onError: (err) => logger.warn({ err: errorSummary(err) }, 'deleting expired hosted results failed; will retry'),
   });
   const activity = createActivityBuffer();
-  const status = createDataPlaneStatusSource({ health, accountLimiter, snapshots, now: Date.now, activity });
   const keyLimiter = new KeyLimiter();
   const coordination = await startCoordination({ config, instanceId, db, logger, metrics, health, keyLimiter, accountLimiter, admission });
+  const status = createDataPlaneStatusSource({
+    health,
+    accountLimiter,
+    snapshots,
+    now: Date.now,
+    activity,
+    ...(coordination ? { shared: coordination.slots } : {}),
+  });
   const deps: GatewayDeps = {
     config,
     snapshots,

@@ -17,7 +17,7 @@ const NOW = Date.now(); // the overview route reads the real clock
 const sourceOf = (events: ImageLogEvent[]): DataPlaneStatusSource => {
   const buffer = createActivityBuffer(100);
   for (const e of events) buffer.write(e);
-  return { read: () => ({ generatedAt: NOW, accounts: [] }), clearCooldown: () => false, activity: () => buffer.list() };
+  return { read: async () => ({ generatedAt: NOW, accounts: [] }), clearCooldown: async () => false, activity: () => buffer.list() };
 };
 
 let remoteGateway: FastifyInstance;

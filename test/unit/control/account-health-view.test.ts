@@ -79,8 +79,8 @@ describe('status readers', () => {
   it('the local reader reports this process as `local`; combined readers add up clears', async () => {
     const cleared: string[] = [];
     const source = {
-      read: () => status([]),
-      clearCooldown: (id: string) => {
+      read: async () => status([]),
+      clearCooldown: async (id: string) => {
         cleared.push(id);
         return id === 'acct_a';
       },
