@@ -17,8 +17,11 @@
  *  (f) large responses (one ~4 MB b64_json image each) at 16 connections: gateway req/s ÷
  *      direct-to-fake req/s, side by side in each run;
  *  (g), (h), (i): the footprint sections of bench/footprint.ts (idle RSS and first start of `start`,
- *      idle RSS of `serve` on Postgres, RSS per request held open by 10,000 concurrent generations).
- * `npm run bench -- c e` runs only the named sections (a to i); by default all of them.
+ *      idle RSS of `serve` on Postgres, RSS per request held open by 10,000 concurrent generations);
+ *  (j) (a)'s figures for a gateway with REDIS_URL (one throwaway redis-server) next to one without,
+ *      against the same fake in each run: the p50 Redis adds at 1 connection, both ratios, and the
+ *      script calls per request Redis served.
+ * `npm run bench -- c e` runs only the named sections (a to j); by default all of them.
  * Every memory run uses a fresh gateway process: memory a previous load left committed would
  * otherwise raise the idle baseline and hide growth.
  * BENCH_CPU_PROF=<dir> runs each gateway under `node --cpu-prof`, writing one .cpuprofile per
@@ -32,11 +35,13 @@ import { promisify } from 'node:util';
 import { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
 import { Agent, request } from 'undici';
 import { createAdminClient } from '../src/control/admin-client.js';
 import { makeCodexAuthJson, makeCodexJwt } from '../test/support/jwt.js';
 import { makePng, padImage } from '../test/support/images.js';
 import { buildCliBundle, type CliBundle } from '../test/support/cli-bundle.js';
+import { findRedisServer, startRedis } from '../test/support/redis.js';
 import { measureConcurrentGenerations, measureEmbeddedStart, measureServeIdle, readStatusKb } from './footprint.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -187,17 +192,20 @@ async function measureRssGrowthMb(pid: number, load: () => Promise<void>): Promi
   return (peakKb - idleKb) / 1024;
 }
 
-/** Median latency (ms, microsecond resolution) of `count` sequential requests on one kept-alive connection. */
+/** Requests sent before a latency run's measured ones (connection, JIT), not counted. */
+const LATENCY_WARMUP = 50;
+
+/** Median latency (ms, microsecond resolution) of `count` sequential requests on one kept-alive connection, after LATENCY_WARMUP. */
 async function measureP50Ms(target: Target, count: number): Promise<number> {
   const dispatcher = new Agent({ connections: 1 });
   const samples: number[] = [];
   try {
-    for (let i = 0; i < count + 50; i += 1) {
+    for (let i = 0; i < count + LATENCY_WARMUP; i += 1) {
       const started = process.hrtime.bigint();
       const res = await request(target.url, { method: 'POST', headers: target.headers, body: PROMPT_BODY, dispatcher });
       await res.body.arrayBuffer();
       if (res.statusCode !== 200) throw new Error(`latency run: status ${res.statusCode}`);
-      if (i >= 50) samples.push(Number(process.hrtime.bigint() - started) / 1e6); // the first 50 warm up
+      if (i >= LATENCY_WARMUP) samples.push(Number(process.hrtime.bigint() - started) / 1e6);
     }
   } finally {
     await dispatcher.close();
@@ -252,27 +260,116 @@ const directTarget = (fakeBaseUrl: string): Target => ({
   },
 });
 
+/** One target's share of a small-response run: req/s at 50 connections and p50 at 1 connection. */
+interface SmallRun {
+  rps: number;
+  p50Ms: number;
+}
+
+/** A gateway's share, plus its CPU time per request at 50 connections. */
+interface GatewaySmallRun extends SmallRun {
+  cpuMs: number;
+}
+
+/** Measured requests of each latency run. */
+const LATENCY_REQUESTS = 1000;
+
+/** One gateway's share of a run: its req/s at 50 connections, the CPU time it used per request then, its p50. */
+async function measureGatewaySmallRun(gw: Gateway): Promise<GatewaySmallRun> {
+  const cpuBefore = await readCpuMs(gw.pid);
+  const r = await cannon(gw.generations, 50);
+  const cpuMs = ((await readCpuMs(gw.pid)) - cpuBefore) / r.requests.total;
+  return { rps: r.requests.average, cpuMs, p50Ms: await measureP50Ms(gw.generations, LATENCY_REQUESTS) };
+}
+
+/**
+ * RUNS runs of small responses, the fake called directly and then each gateway, side by side in
+ * each run; the gateways take turns going first, so a drift of the machine's load within a run
+ * does not always favour the same one. Returns the runs of the fake and of each gateway, in order.
+ */
+async function measureSmallSideBySide(fakeBaseUrl: string, gateways: readonly Gateway[]) {
+  const direct = directTarget(fakeBaseUrl);
+  const directRuns: SmallRun[] = [];
+  const gatewayRuns: GatewaySmallRun[][] = gateways.map(() => []);
+  for (const gw of gateways) await cannon(gw.generations, 10); // warm-up (JIT, connection pools)
+  for (let i = 0; i < RUNS; i += 1) {
+    const rps = (await cannon(direct, 50)).requests.average;
+    for (let k = 0; k < gateways.length; k += 1) {
+      const g = (i + k) % gateways.length;
+      gatewayRuns[g]!.push(await measureGatewaySmallRun(gateways[g]!));
+    }
+    directRuns.push({ rps, p50Ms: await measureP50Ms(direct, LATENCY_REQUESTS) });
+  }
+  return { directRuns, gatewayRuns };
+}
+
+/** A gateway's figures against the fake's, run by run: req/s ratio, added p50 (ms), CPU per request (ms). */
+const compareToDirect = (directRuns: SmallRun[], runs: GatewaySmallRun[]) => ({
+  ratios: runs.map((g, i) => g.rps / directRuns[i]!.rps),
+  gatewayRps: runs.map((g) => g.rps),
+  directRps: directRuns.map((d) => d.rps),
+  addedP50: runs.map((g, i) => g.p50Ms - directRuns[i]!.p50Ms),
+  cpuMs: runs.map((g) => g.cpuMs),
+});
+
 /** (a): throughput ratio and added p50 latency, gateway and fake measured side by side in each run. */
 async function measureSmallResponses(fakeBaseUrl: string) {
   const gw = await startGateway(fakeBaseUrl);
-  const direct = directTarget(fakeBaseUrl);
-  const result = { ratios: [] as number[], gatewayRps: [] as number[], directRps: [] as number[], addedP50: [] as number[], cpuMs: [] as number[] };
   try {
-    await cannon(gw.generations, 10); // warm-up (JIT, connection pools)
-    for (let i = 0; i < RUNS; i += 1) {
-      const d = await cannon(direct, 50);
-      const cpuBefore = await readCpuMs(gw.pid);
-      const g = await cannon(gw.generations, 50);
-      result.cpuMs.push(((await readCpuMs(gw.pid)) - cpuBefore) / g.requests.total);
-      result.directRps.push(d.requests.average);
-      result.gatewayRps.push(g.requests.average);
-      result.ratios.push(g.requests.average / d.requests.average);
-      result.addedP50.push((await measureP50Ms(gw.generations, 1000)) - (await measureP50Ms(direct, 1000)));
-    }
+    const { directRuns, gatewayRuns } = await measureSmallSideBySide(fakeBaseUrl, [gw]);
+    return compareToDirect(directRuns, gatewayRuns[0]!);
   } finally {
     await gw.stop();
   }
-  return result;
+}
+
+/** Script calls (EVALSHA and EVAL) Redis has served so far, from INFO commandstats. */
+async function readScriptCalls(redis: Redis): Promise<number> {
+  const stats = await redis.info('commandstats');
+  let calls = 0;
+  for (const m of stats.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)) calls += Number(m[1]);
+  return calls;
+}
+
+/**
+ * Script calls Redis serves per request of `gw`, over `count` sequential requests (and their
+ * warm-up). The last request's release may still be on its way when the count is read, and a lease
+ * renewal (every third of the TTL) may fall in: an error of a call or two in hundreds.
+ */
+async function measureScriptCallsPerRequest(redis: Redis, gw: Gateway, count: number): Promise<number> {
+  const before = await readScriptCalls(redis);
+  await measureP50Ms(gw.generations, count);
+  return ((await readScriptCalls(redis)) - before) / (count + LATENCY_WARMUP);
+}
+
+/**
+ * (j): small responses through a gateway without Redis and one with REDIS_URL (one throwaway
+ * redis-server for the section, no persistence), side by side against the same fake in each run.
+ * The key has no gates, so the Redis-mode gateway's cost is the account take every request pays.
+ * Also counts the script calls Redis served per request of the Redis-mode gateway: a figure near 0
+ * would mean it fell back to its local limits, and the section fails then.
+ */
+async function measureRedisMode(fakeBaseUrl: string, redisBin: string) {
+  const server = await startRedis(redisBin);
+  const stats = new Redis(server.url);
+  const gateways: Gateway[] = [];
+  try {
+    gateways.push(await startGateway(fakeBaseUrl), await startGateway(fakeBaseUrl, { REDIS_URL: server.url }));
+    const { directRuns, gatewayRuns } = await measureSmallSideBySide(fakeBaseUrl, gateways);
+    const [withoutRuns, withRuns] = gatewayRuns as [GatewaySmallRun[], GatewaySmallRun[]];
+    const callsPerRequest = await measureScriptCallsPerRequest(stats, gateways[1]!, 200);
+    if (callsPerRequest < 1) throw new Error(`the Redis-mode gateway made ${fmt(callsPerRequest)} script calls per request: it did not use Redis`);
+    return {
+      withoutRedis: compareToDirect(directRuns, withoutRuns),
+      withRedis: compareToDirect(directRuns, withRuns),
+      addedByRedis: withRuns.map((r, i) => r.p50Ms - withoutRuns[i]!.p50Ms),
+      callsPerRequest,
+    };
+  } finally {
+    for (const gw of gateways) await gw.stop();
+    stats.disconnect();
+    await server.close();
+  }
 }
 
 /** (f): req/s of ~4 MB responses at 16 connections, gateway ÷ direct, side by side in each run. */
@@ -424,6 +521,25 @@ async function measureFanOut(fakeBaseUrl: string) {
   return ratios;
 }
 
+/** (j)'s lines, or why it was skipped. */
+async function reportRedisMode(fakeBaseUrl: string): Promise<string[]> {
+  const redisBin = findRedisServer();
+  if (!redisBin) return ['(j) skipped: no redis-server (apt-get install redis-server)'];
+  const r = await measureRedisMode(fakeBaseUrl, redisBin);
+  const modes = [
+    ['without Redis', r.withoutRedis],
+    ['with Redis', r.withRedis],
+  ] as const;
+  return [
+    `(j) added p50 latency at 1 connection, with Redis − without: ${fmt(median(r.addedByRedis), 3)} ms (target <= 0.5 ms; runs: ${fmtRuns(r.addedByRedis, 3)}); over direct: without ${fmt(median(r.withoutRedis.addedP50))} ms, with ${fmt(median(r.withRedis.addedP50))} ms`,
+    ...modes.map(
+      ([mode, m]) =>
+        `(j) small responses, 50 connections, ${mode}: gateway ${fmt(median(m.gatewayRps), 0)} req/s, direct ${fmt(median(m.directRps), 0)} req/s, ratio ${fmt(median(m.ratios))} (runs: ${fmtRuns(m.ratios)}); gateway CPU ${fmt(median(m.cpuMs), 3)} ms per request`,
+    ),
+    `(j) Redis script calls per request, with Redis: ${fmt(r.callsPerRequest)}`,
+  ];
+}
+
 async function main(): Promise<void> {
   bundle = await buildCliBundle();
   const fake = await startFakeProcess();
@@ -504,6 +620,10 @@ async function main(): Promise<void> {
       lines.push(
         `(i) ${held.count} concurrent 20 s generations${held.count < 10_000 ? ' (as many as the open-file limit allows)' : ''}: ${answers}; RSS growth ${fmt(held.plateauGrowthMb, 0)} MB while all were held = ${fmt(held.perRequestKb, 1)} KB per request (target <= 16; peak while answering ${fmt(held.peakGrowthMb, 0)} MB)`,
       );
+    }
+    if (runs('j')) {
+      await fake.setBehavior({ imageBytes: 0 });
+      lines.push(...(await reportRedisMode(fake.baseUrl)));
     }
     for (const line of lines) console.log(line);
   } finally {
