@@ -14,7 +14,7 @@ import { NOW_LUA } from './coord-scripts.js';
  *
  * Replies: {'key_refused', reason, inFlight, retryAfterMs}
  *        | {'none', keyTaken 0|1, {blocked ids}, {{id, cause, untilMs}...}, nowMs, nextLapseMs (0 = none)}
- *        | {'admitted', accountId, keyTaken 0|1, nowMs}
+ *        | {'admitted', accountId, keyTaken 0|1, nowMs, healthRecorded 0|1}
  */
 export const ADMIT_LUA = `${NOW_LUA}local ttl = tonumber(ARGV[1])
 local keyLeaseId = ARGV[3]
@@ -108,5 +108,7 @@ elseif h[1] then
   redis.call('HDEL', KEYS[k + 3], 'cause', 'until', 'capped', 'fp')
   redis.call('ZREM', KEYS[3], id)
 end
-return {'admitted', id, keyTaken, now}
+-- Whether the account still has a health record (a failure count, a probe hold): only then does a
+-- success need reporting, so a healthy account's answers cost no call.
+return {'admitted', id, keyTaken, now, redis.call('EXISTS', KEYS[k + 3])}
 `;

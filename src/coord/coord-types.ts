@@ -64,6 +64,8 @@ export type AdmitResult =
       /** The key's lease when a key gate was given, else null. */
       keyLease: Lease | null;
       serverNowMs: number;
+      /** The account has a health record (failures counted, a probe hold): a success must be reported to clear it. */
+      healthRecorded: boolean;
     }
   | {
       /** A key gate refused: nothing was taken and the key's interval clock did not move. */

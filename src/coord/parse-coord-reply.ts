@@ -6,7 +6,7 @@ import type { AccountLoad, CooldownCause, CoolingAccount, KeyRefusalReason, Shar
  * the caller, which chose their ids.
  */
 export type AdmitReply =
-  | { kind: 'admitted'; accountId: string; keyTaken: boolean; serverNowMs: number }
+  | { kind: 'admitted'; accountId: string; keyTaken: boolean; serverNowMs: number; healthRecorded: boolean }
   | { kind: 'key_refused'; reason: KeyRefusalReason; inFlight: number; retryAfterMs: number }
   | { kind: 'none'; keyTaken: boolean; blockedAccountIds: string[]; cooling: CoolingAccount[]; serverNowMs: number; nextLapseMs: number | null };
 
@@ -41,7 +41,7 @@ export function parseAdmitReply(reply: unknown): AdmitReply {
   const [kind, ...rest] = asArray(reply, 'admit');
   switch (kind) {
     case 'admitted':
-      return { kind, accountId: asString(rest[0], 'admit'), keyTaken: rest[1] === 1, serverNowMs: asNumber(rest[2], 'admit') };
+      return { kind, accountId: asString(rest[0], 'admit'), keyTaken: rest[1] === 1, serverNowMs: asNumber(rest[2], 'admit'), healthRecorded: rest[3] === 1 };
     case 'key_refused':
       return {
         kind,

@@ -221,7 +221,7 @@ export class RedisCoordinator {
     }
     const accountLease: Lease = { scope: 'account', ownerId: reply.accountId, id: ids.account };
     this.keeper.add([accountLease]);
-    return { kind: 'admitted', accountId: reply.accountId, accountLease, keyLease, serverNowMs: reply.serverNowMs };
+    return { kind: 'admitted', accountId: reply.accountId, accountLease, keyLease, serverNowMs: reply.serverNowMs, healthRecorded: reply.healthRecorded };
   }
 
   /**

@@ -51,6 +51,9 @@ export class RedisLink {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
+      // Calls made in the same event-loop turn (many requests' takes and releases under load) leave
+      // in one socket write; the kernel's work per write was a sixth of the gateway's time in Redis mode.
+      enableAutoPipelining: true,
       retryStrategy: (times) => Math.min(times * 100, options.reconnectMaxDelayMs ?? RECONNECT_MAX_DELAY_MS),
     });
     // Connection errors are reported through the mode; without a listener ioredis prints them.

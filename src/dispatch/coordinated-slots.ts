@@ -8,6 +8,7 @@ import { type AccountCooldown, type AccountHealth, COOLDOWN_SKIP_CLASS, type Coo
 import type { AttemptRecord, SkipClass } from './exhaustion.js';
 import type { Candidate } from './plan-candidates.js';
 import { takeLocalSlot, type SlotTake } from './run-failover.js';
+import { classifyHealthReport } from '../coord/health-verdict.js';
 
 /** Admits without a cap: how this process counts its own share while Redis holds the real limits. */
 const UNCAPPED = Number.MAX_SAFE_INTEGER;
@@ -66,6 +67,12 @@ export class CoordinatedSlots {
   /** Release calls on their way to Redis (shutdown waits for them). */
   private readonly sending = new Set<Promise<unknown>>();
   private readonly learned = new Map<string, LearnedCooldown>();
+  /**
+   * Accounts admitted with a health record in Redis, by how many such attempts are under way: a
+   * success on them is reported (it clears the record); on any other account it would change
+   * nothing and is not sent, so a healthy account costs a request no call beyond take and release.
+   */
+  private readonly recorded = new Map<string, number>();
   /** One timer for the soonest lapse a take saw, and the accounts to wake then. */
   private lapse: { timer: NodeJS.Timeout; atMs: number; accountIds: Set<string> } | null = null;
 
@@ -123,8 +130,19 @@ export class CoordinatedSlots {
       return;
     }
     this.learned.delete(attempt.accountId);
+    const hadRecord = this.takeRecorded(attempt.accountId);
     const report = { status: attempt.status, errorClass: attempt.errorClass, retryAfterSeconds: attempt.retryAfterSeconds };
+    if (!hadRecord && classifyHealthReport(report).kind === 'success') return;
     coordinator.report(attempt.accountId, report, fingerprintToken(token)).catch((err: unknown) => this.opts.onReportError?.(err));
+  }
+
+  /** Whether an attempt under way on the account was admitted with a health record (and counts it off). */
+  private takeRecorded(accountId: string): boolean {
+    const n = this.recorded.get(accountId) ?? 0;
+    if (n === 0) return false;
+    if (n === 1) this.recorded.delete(accountId);
+    else this.recorded.set(accountId, n - 1);
+    return true;
   }
 
   /**
@@ -186,6 +204,7 @@ export class CoordinatedSlots {
       // The local permit is uncapped: it always succeeds, and only counts.
       const local = this.opts.accountLimiter.tryAcquire(candidate.account.id, UNCAPPED);
       const lease = result.accountLease;
+      if (result.healthRecorded) this.recorded.set(candidate.account.id, (this.recorded.get(candidate.account.id) ?? 0) + 1);
       const permit = createPermit(() => {
         local?.release();
         this.releaseLease(lease);

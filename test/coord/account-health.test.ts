@@ -97,6 +97,23 @@ describe.skipIf(!bin)('account health shared through Redis', () => {
     expect(await fail(one, 100)).toBe(1);
   });
 
+  it('an admission says whether the account has a health record, so only then is a success worth reporting', async () => {
+    const [one, two] = (await instances(2)) as [RedisCoordinator, RedisCoordinator];
+    const admitted = async (coord: RedisCoordinator) => {
+      const r = await coord.admit({ candidates: [candidate('a', 10)] });
+      if (r.kind !== 'admitted') throw new Error(`expected an admission, got ${JSON.stringify(r)}`);
+      await coord.release([r.accountLease]);
+      return r;
+    };
+    expect((await admitted(one)).healthRecorded).toBe(false);
+    await two.report('a', serverError, null);
+    await waitFor('the pause to end', async () => (await two.listCooldowns()).length === 0);
+    // The pause is over but the failure count stays: a success must clear it.
+    expect((await admitted(one)).healthRecorded).toBe(true);
+    await one.report('a', success, null);
+    expect((await admitted(two)).healthRecorded).toBe(false);
+  });
+
   it('a 401 keeps the account out until its token changes', async () => {
     const [one, two] = (await instances(2)) as [RedisCoordinator, RedisCoordinator];
     await one.report('a', { status: 401, errorClass: 'auth', retryAfterSeconds: null }, 'fp-old');
