@@ -114,6 +114,22 @@ export function ConfirmButton({ label, question, onConfirm }: { label: string; q
   );
 }
 
+/** A form's buttons: the submit (disabled while `busy`) and, when `onCancel` is given, Cancel. */
+export function FormActions({ submitLabel, busy = false, onCancel }: { submitLabel: string; busy?: boolean; onCancel?: (() => void) | undefined }) {
+  return (
+    <div class="actions">
+      <button type="submit" class="primary" disabled={busy}>
+        {submitLabel}
+      </button>
+      {onCancel ? (
+        <button type="button" onClick={onCancel}>
+          Cancel
+        </button>
+      ) : null}
+    </div>
+  );
+}
+
 /** A labelled form field (label wraps the control, so clicking the text focuses it). */
 export function Field({ label, hint, children }: { label: string; hint?: string; children: ComponentChildren }) {
   return (

@@ -3,7 +3,7 @@ import { useState } from 'preact/hooks';
 import { FIELD_LIMITS } from '../../../src/config/field-limits.js';
 import { api, describeError } from '../api.js';
 import type { Account } from '../types.js';
-import { describeLimitHint, ErrorNote, Field, Notice, parseLimitedInt } from '../ui.js';
+import { describeLimitHint, ErrorNote, Field, FormActions, Notice, parseLimitedInt } from '../ui.js';
 
 const CONCURRENCY = FIELD_LIMITS.accountImageConcurrency;
 const parseConcurrency = (raw: string): number => parseLimitedInt(raw, CONCURRENCY);
@@ -69,11 +69,7 @@ export function ImportAccountForm({ onDone }: { onDone: () => Promise<void> }) {
       </Field>
       <ErrorNote message={error} />
       <Notice message={notice} />
-      <div class="actions">
-        <button type="submit" class="primary" disabled={busy}>
-          Import account
-        </button>
-      </div>
+      <FormActions submitLabel="Import account" busy={busy} />
     </form>
   );
 }
@@ -116,14 +112,7 @@ export function EditAccountForm({ account, onDone, onCancel }: { account: Accoun
         <input name="proxy_url" value={proxy} onInput={(e) => setProxy(e.currentTarget.value)} />
       </Field>
       <ErrorNote message={error} />
-      <div class="actions">
-        <button type="submit" class="primary">
-          Save account
-        </button>
-        <button type="button" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      <FormActions submitLabel="Save account" onCancel={onCancel} />
     </form>
   );
 }

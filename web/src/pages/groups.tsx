@@ -2,7 +2,7 @@
 import { useCallback, useState } from 'preact/hooks';
 import { api, describeError } from '../api.js';
 import type { Group } from '../types.js';
-import { ConfirmButton, ErrorNote, Field, Section, useLoad } from '../ui.js';
+import { ConfirmButton, ErrorNote, Field, FormActions, Section, useLoad } from '../ui.js';
 
 const splitNames = (raw: string): string[] =>
   raw
@@ -46,16 +46,7 @@ function GroupForm({
         <input name="accounts" value={accounts} onInput={(e) => setAccounts(e.currentTarget.value)} />
       </Field>
       <ErrorNote message={error} />
-      <div class="actions">
-        <button type="submit" class="primary">
-          {submitLabel}
-        </button>
-        {onCancel ? (
-          <button type="button" onClick={onCancel}>
-            Cancel
-          </button>
-        ) : null}
-      </div>
+      <FormActions submitLabel={submitLabel} onCancel={onCancel} />
     </form>
   );
 }

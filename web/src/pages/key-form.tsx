@@ -3,7 +3,7 @@ import { useState } from 'preact/hooks';
 import { FIELD_LIMITS } from '../../../src/config/field-limits.js';
 import { describeError } from '../api.js';
 import type { Key, Routing } from '../types.js';
-import { describeLimitHint, ErrorNote, Field, parseOptionalInt } from '../ui.js';
+import { describeLimitHint, ErrorNote, Field, FormActions, parseOptionalInt } from '../ui.js';
 
 /** The body of POST /keys or PATCH /keys/:ref. */
 export type KeyBody = {
@@ -135,16 +135,7 @@ export function KeyForm({
         </Field>
       ) : null}
       <ErrorNote message={error} />
-      <div class="actions">
-        <button type="submit" class="primary" disabled={busy}>
-          {submitLabel}
-        </button>
-        {onCancel ? (
-          <button type="button" onClick={onCancel}>
-            Cancel
-          </button>
-        ) : null}
-      </div>
+      <FormActions submitLabel={submitLabel} busy={busy} onCancel={onCancel} />
     </form>
   );
 }

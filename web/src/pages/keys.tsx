@@ -2,7 +2,7 @@
 import { useCallback, useState } from 'preact/hooks';
 import { api, describeError } from '../api.js';
 import type { Key, Routing } from '../types.js';
-import { ConfirmButton, ErrorNote, Field, Notice, Section, formatCount, formatTime, useLoad } from '../ui.js';
+import { ConfirmButton, ErrorNote, Field, FormActions, Notice, Section, formatCount, formatTime, useLoad } from '../ui.js';
 import { KeyForm, type KeyBody } from './key-form.js';
 
 const describeRouting = (r: Routing): string =>
@@ -90,14 +90,7 @@ function RotatePanel({ k, onRotated, onCancel }: { k: Key; onRotated: (secret: s
         </select>
       </Field>
       <ErrorNote message={error} />
-      <div class="actions">
-        <button type="submit" class="primary">
-          Rotate secret
-        </button>
-        <button type="button" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      <FormActions submitLabel="Rotate secret" onCancel={onCancel} />
     </form>
   );
 }

@@ -2,7 +2,7 @@
 import { useCallback, useState } from 'preact/hooks';
 import { api, describeError } from '../api.js';
 import type { ModelAlias, Settings } from '../types.js';
-import { ConfirmButton, ErrorNote, Field, Notice, Section, useLoad, TableWrap } from '../ui.js';
+import { ConfirmButton, ErrorNote, Field, FormActions, Notice, Section, useLoad, TableWrap } from '../ui.js';
 
 function AliasForm({ onSaved }: { onSaved: () => Promise<void> }) {
   const [alias, setAlias] = useState('');
@@ -28,11 +28,7 @@ function AliasForm({ onSaved }: { onSaved: () => Promise<void> }) {
         <input name="upstream_model" required value={upstream} onInput={(e) => setUpstream(e.currentTarget.value)} />
       </Field>
       <ErrorNote message={error} />
-      <div class="actions">
-        <button type="submit" class="primary">
-          Save alias
-        </button>
-      </div>
+      <FormActions submitLabel="Save alias" />
     </form>
   );
 }

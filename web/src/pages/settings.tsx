@@ -3,7 +3,7 @@ import { useCallback, useEffect, useState } from 'preact/hooks';
 import { FIELD_LIMITS, formatLimitRange, type FieldLimit } from '../../../src/config/field-limits.js';
 import { api, describeError } from '../api.js';
 import type { Settings } from '../types.js';
-import { ErrorNote, Field, Notice, Section, useLoad } from '../ui.js';
+import { ErrorNote, Field, FormActions, Notice, Section, useLoad } from '../ui.js';
 
 /** How each kind of setting is shown in the form and turned back into its API value. */
 const KINDS = {
@@ -137,11 +137,7 @@ export function SettingsPage() {
           ))}
           <ErrorNote message={error} />
           <Notice message={saved} />
-          <div class="actions">
-            <button type="submit" class="primary">
-              Save settings
-            </button>
-          </div>
+          <FormActions submitLabel="Save settings" />
         </form>
       </Section>
     </>
