@@ -75,11 +75,11 @@ describe.skipIf(!deployment || !redisBin || !caddyBin)('three serve instances sh
     secrets[id] = (JSON.parse(created.stdout) as { secret: string }).secret;
   }
 
-  const generate = (base: string, account: string, signal?: AbortSignal) =>
+  const generate = (base: string, account: string, signal?: AbortSignal, fields: Record<string, unknown> = {}) =>
     request(`${base}/v1/images/generations`, {
       method: 'POST',
       headers: { authorization: `Bearer ${secrets[account]}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ prompt: `for ${account}` }),
+      body: JSON.stringify({ prompt: `for ${account}`, ...fields }),
       ...(signal ? { signal } : {}),
     }).then(async (res) => ({ status: res.statusCode, body: (await res.body.json()) as { error?: { code: string } } }));
 
@@ -135,6 +135,18 @@ describe.skipIf(!deployment || !redisBin || !caddyBin)('three serve instances sh
     expect(ok).toBe(2);
     expect(results.filter((r) => r.status === 429).map((r) => r.body.error?.code)).toEqual(Array(10).fill('key_rate_limited'));
     expect(d().fake.concurrency.max('key-conc')).toBe(2);
+  });
+
+  it('n = 2 (two parts in parallel, the key admitted on its own) counts once against max_concurrency 2 across instances', async () => {
+    d().fake.setBehavior('key-conc', fakeBehaviors.success({ delayMs: 400 }));
+    const fanOut = generate(instances[0]!.url, 'key-conc', undefined, { n: 2 });
+    await waitFor('both parts at the upstream', () => d().fake.concurrency.current('key-conc') === 2 || null);
+    // The fan-out holds one of the key's two places: of four single requests elsewhere, one gets the other.
+    const singles = await Promise.all(Array.from({ length: 4 }, (_, i) => generate(instances[(i % 2) + 1]!.url, 'key-conc')));
+    expect(singles.filter((r) => r.status === 200)).toHaveLength(1);
+    const answer = await fanOut;
+    expect(answer.status).toBe(200);
+    expect((answer.body as { data?: unknown[] }).data).toHaveLength(2);
   });
 
   it("a key's min_start_interval_ms holds across the three instances: one start of six", async () => {
