@@ -4,7 +4,8 @@ import type { RedisCoordinator } from '../coord/redis-coordinator.js';
 import type { AccountLimiter } from '../limits/account-limiter.js';
 import type { KeyAdmission, KeyLimiter, KeyLimits, KeyLimitReason } from '../limits/key-limiter.js';
 import { createPermit, type Permit } from '../limits/permit.js';
-import { type AccountCooldown, type AccountHealth, COOLDOWN_SKIP_CLASS, type CooldownCause, fingerprintToken } from './account-health.js';
+import { type AccountCooldown, type AccountHealth, COOLDOWN_SKIP_CLASS, fingerprintToken } from './account-health.js';
+import { LearnedCooldowns } from './learned-cooldowns.js';
 import type { AttemptRecord, SkipClass } from './exhaustion.js';
 import type { Candidate } from './plan-candidates.js';
 import { takeLocalSlot, type SlotTake } from './run-failover.js';
@@ -30,22 +31,6 @@ export interface CoordinatedSlotsOptions {
 
 /** Looked again this long after a place's lapse time, so the lapse is surely past on Redis's clock. */
 const LAPSE_MARGIN_MS = 10;
-/**
- * How long a cooldown Redis named in a take is believed here without asking again: planning leaves
- * the account out and says when it is back, and an operator's clear (or a new token) is seen within
- * this at worst (at once on this instance when the clear's message arrives).
- */
-const LEARNED_COOLDOWN_MS = 1_000;
-
-/** A cooldown Redis named, on this process's clock, believed until `staleAtMs`. */
-interface LearnedCooldown {
-  cause: CooldownCause;
-  untilMs: number;
-  staleAtMs: number;
-  /** For `auth`: the refused token's fingerprint (a new token ends it). */
-  fingerprint: string | null;
-}
-
 /** A take with the key's gate on it: refused by the key, or the take plus the key's place (when a gate was given). */
 export type GatedTake =
   | { kind: 'key_refused'; reason: KeyLimitReason; inFlight: number; retryAfterMs: number }
@@ -66,7 +51,6 @@ export class CoordinatedSlots {
   private flushScheduled = false;
   /** Release calls on their way to Redis (shutdown waits for them). */
   private readonly sending = new Set<Promise<unknown>>();
-  private readonly learned = new Map<string, LearnedCooldown>();
   /**
    * Accounts admitted with a health record in Redis, by how many such attempts are under way: a
    * success on them is reported (it clears the record); on any other account it would change
@@ -76,7 +60,11 @@ export class CoordinatedSlots {
   /** One timer for the soonest lapse a take saw, and the accounts to wake then. */
   private lapse: { timer: NodeJS.Timeout; atMs: number; accountIds: Set<string> } | null = null;
 
-  constructor(private readonly opts: CoordinatedSlotsOptions) {}
+  private readonly learned: LearnedCooldowns;
+
+  constructor(private readonly opts: CoordinatedSlotsOptions) {
+    this.learned = new LearnedCooldowns(opts.now);
+  }
 
   /** A key place on its own (async jobs, fan-out): one script call in shared mode. */
   async admitKey(keyId: string, limits: KeyLimits): Promise<KeyAdmission> {
@@ -129,7 +117,7 @@ export class CoordinatedSlots {
       this.opts.health?.report(attempt, token);
       return;
     }
-    this.learned.delete(attempt.accountId);
+    this.learned.forget([attempt.accountId]);
     const hadRecord = this.takeRecorded(attempt.accountId);
     const report = { status: attempt.status, errorClass: attempt.errorClass, retryAfterSeconds: attempt.retryAfterSeconds };
     if (!hadRecord && classifyHealthReport(report).kind === 'success') return;
@@ -147,18 +135,11 @@ export class CoordinatedSlots {
 
   /**
    * The account's cooldown as planning should see it (a pure read): in shared mode what Redis named
-   * in a recent take (for LEARNED_COOLDOWN_MS), in local mode this process's account health.
+   * in a recent take (LearnedCooldowns), in local mode this process's account health.
    */
   peekCooldown(accountId: string, accessToken: string): AccountCooldown | null {
     if (this.opts.coordinator.mode !== 'shared') return this.opts.health?.peekCooldown(accountId, accessToken) ?? null;
-    const known = this.learned.get(accountId);
-    if (!known) return null;
-    const now = this.opts.now();
-    if (now >= known.untilMs || now >= known.staleAtMs || (known.fingerprint !== null && known.fingerprint !== fingerprintToken(accessToken))) {
-      this.learned.delete(accountId);
-      return null;
-    }
-    return { accountId, cause: known.cause, untilMs: known.untilMs, failures: 0, capped: false };
+    return this.learned.peek(accountId, accessToken);
   }
 
   /**
@@ -176,12 +157,12 @@ export class CoordinatedSlots {
 
   /** Forgets what Redis said of these accounts' cooldowns (a release or a clear was announced for them). */
   forgetCooldowns(accountIds: readonly string[]): void {
-    for (const id of accountIds) this.learned.delete(id);
+    this.learned.forget(accountIds);
   }
 
   /** Ends an account's cooldown for every instance (operator action); false when it had none, or Redis is out of reach. */
   async clearCooldown(accountId: string): Promise<boolean> {
-    this.learned.delete(accountId);
+    this.learned.forget([accountId]);
     return this.opts.coordinator.clearCooldown(accountId).catch((err: unknown) => {
       this.opts.onReportError?.(err);
       return false;
@@ -222,14 +203,8 @@ export class CoordinatedSlots {
       if (!candidate) continue;
       passed.push({ candidate, skip: COOLDOWN_SKIP_CLASS[cooling.cause] });
       // Believed here for a moment, on this process's clock, so planning skips it and explains the wait.
-      const now = this.opts.now();
-      const token = candidate.credentials.accessToken;
-      this.learned.set(cooling.accountId, {
-        cause: cooling.cause,
-        untilMs: now + Math.max(0, cooling.untilMs - result.serverNowMs),
-        staleAtMs: now + LEARNED_COOLDOWN_MS,
-        fingerprint: cooling.cause === 'auth' && token ? fingerprintToken(token) : null,
-      });
+      const untilMs = this.opts.now() + Math.max(0, cooling.untilMs - result.serverNowMs);
+      this.learned.learn(cooling.accountId, cooling.cause, untilMs, candidate.credentials.accessToken);
     }
     return { kind: 'take', take: { passed, slot: null }, keyPermit };
   }
