@@ -149,6 +149,31 @@ describe.skipIf(!deployment || !redisBin || !caddyBin)('three serve instances sh
     expect((answer.body as { data?: unknown[] }).data).toHaveLength(2);
   });
 
+  it('async jobs on two instances share the account cap of 2 with plain requests on the third', async () => {
+    d().fake.reset();
+    d().fake.setBehavior('cap-2', fakeBehaviors.success({ delayMs: 150 }));
+    const jobHeaders = { authorization: `Bearer ${secrets['cap-2']}`, 'content-type': 'application/json', prefer: 'respond-async' };
+    const submitted = await Promise.all(
+      Array.from({ length: 4 }, (_, i) =>
+        request(`${instances[i % 2]!.url}/v1/images/generations`, { method: 'POST', headers: jobHeaders, body: JSON.stringify({ prompt: `job ${i}` }) }).then(
+          async (res) => ({ status: res.statusCode, id: ((await res.body.json()) as { id: string }).id, base: instances[i % 2]!.url }),
+        ),
+      ),
+    );
+    expect(submitted.map((s) => s.status)).toEqual([202, 202, 202, 202]);
+    const plain = await Promise.all(Array.from({ length: 4 }, () => generate(instances[2]!.url, 'cap-2')));
+    expect(plain.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    const done = await Promise.all(
+      submitted.map((s) =>
+        request(`${s.base}/v1/images/jobs/${s.id}?wait=20`, { headers: { authorization: `Bearer ${secrets['cap-2']}` } }).then(
+          async (res) => ((await res.body.json()) as { status: string }).status,
+        ),
+      ),
+    );
+    expect(done).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+    expect(d().fake.concurrency.max('cap-2')).toBe(2);
+  });
+
   it("a key's min_start_interval_ms holds across the three instances: one start of six", async () => {
     const results = await Promise.all(Array.from({ length: 6 }, (_, i) => generate(instances[i % 3]!.url, 'key-interval')));
     expect(results.filter((r) => r.status === 200)).toHaveLength(1);
