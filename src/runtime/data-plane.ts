@@ -98,7 +98,7 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken,
     onError: (err) => logger.warn({ err: errorSummary(err) }, 'request log write failed'),
   });
   const usage = createUsageRecorder({
-    apply: (deltas, throughSeq) => usageJournal.apply(deltas, throughSeq),
+    apply: (deltas, throughSeq, rollups) => usageJournal.apply(deltas, throughSeq, rollups),
     journal: usageJournal.journal,
     flushIntervalMs: config.usageFlushMs,
     onError: (err) => logger.warn({ err: errorSummary(err) }, 'usage flush failed; will retry'),
