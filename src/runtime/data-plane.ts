@@ -25,6 +25,7 @@ import { notifyAccountAuthFailed, watchControlChanges } from '../store/change-fe
 import type { CredentialCipher } from '../store/cipher-port.js';
 import type { Db } from '../store/db.js';
 import { startHostedResultSweeper } from '../store/hosted-result-sweeper.js';
+import { sweepUsageRollups, USAGE_ROLLUP_SWEEP_MS } from '../store/usage-rollup-repo.js';
 import { HostedResults } from '../store/hosted-results.js';
 import { loadSnapshot } from '../store/snapshot-loader.js';
 import { SnapshotStore } from '../store/snapshot-store.js';
@@ -123,6 +124,13 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken,
     sweep: () => hostedResults.sweep(),
     onError: (err) => logger.warn({ err: errorSummary(err) }, 'deleting expired hosted results failed; will retry'),
   });
+  // The same timer shape rolls old hourly usage into daily rows; every data plane runs it, and concurrent sweeps are safe.
+  const rollupSweeper = startHostedResultSweeper({
+    sweep: () =>
+      sweepUsageRollups(db, { nowMs: Date.now(), hourlyRetentionDays: config.usageHourlyRetentionDays, dailyRetentionDays: config.usageDailyRetentionDays }),
+    intervalMs: USAGE_ROLLUP_SWEEP_MS,
+    onError: (err) => logger.warn({ err: errorSummary(err) }, 'rolling up old usage history failed; will retry'),
+  });
   const activity = createActivityBuffer();
   const keyLimiter = new KeyLimiter();
   const coordination = await startCoordination({ config, instanceId, db, logger, metrics, health, keyLimiter, accountLimiter, admission });
@@ -175,6 +183,7 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken,
       async () => coordination?.close(),
       () => maintenance.stop(),
       () => sweeper.stop(),
+      () => rollupSweeper.stop(),
       () => snapshots.close(),
       async () => {
         flushed = await usage.close();

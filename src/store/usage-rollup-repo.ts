@@ -72,6 +72,9 @@ const ROLL_INTO_DAILY_SQL = `
     ${COUNT_COLUMNS.map((c) => `${c} = d.${c} + EXCLUDED.${c}`).join(',\n    ')}
   RETURNING 1`;
 
+/** How often each data plane sweeps the usage rollups; retention is counted in days, so this only bounds lag. */
+export const USAGE_ROLLUP_SWEEP_MS = 10 * 60_000;
+
 export interface UsageRollupRetention {
   /** Hourly rows of UTC days that ended more than this many days ago become daily rows. */
   hourlyRetentionDays: number;

@@ -6,7 +6,9 @@ import type { KeyUsageDelta, UsageFailureClass, UsageRollupDelta, UsageRollupFac
  * grow roughly geometrically; p50/p95 read from them are exact to the bucket. Append-only in
  * practice: the columns are in the schema (migration 0010).
  */
-export const USAGE_LATENCY_BUCKETS_MS = [100, 250, 500, 1_000, 2_500, 5_000, 10_000, 20_000, 30_000, 45_000, 60_000, 90_000, 120_000, 180_000, 300_000] as const;
+export const USAGE_LATENCY_BUCKETS_MS = [
+  100, 250, 500, 1_000, 2_500, 5_000, 10_000, 20_000, 30_000, 45_000, 60_000, 90_000, 120_000, 180_000, 300_000,
+] as const;
 
 /** Elements of `UsageRollupDelta.latencyBuckets`: one per bound, one above them all. */
 export const USAGE_LATENCY_BUCKET_COUNT = USAGE_LATENCY_BUCKETS_MS.length + 1;

@@ -62,7 +62,16 @@ describeEachBackend('usage rollups', ({ database }) => {
     await upsertUsageRollups(db, [...rowsFor('key_a', hour, 3), ...rowsFor('key_b', hour + HOUR_MS, 1)]);
     const byKey = await sumUsageRollups(db, { ...everything, by: 'key' });
     expect(byKey).toEqual([
-      expect.objectContaining({ group: 'key_a', requests: 6, successes: 4, failuresUpstream: 2, images: 4, totalTokens: 28, upstreamBytes: 6_000, latencyMsSum: 600 }),
+      expect.objectContaining({
+        group: 'key_a',
+        requests: 6,
+        successes: 4,
+        failuresUpstream: 2,
+        images: 4,
+        totalTokens: 28,
+        upstreamBytes: 6_000,
+        latencyMsSum: 600,
+      }),
       expect.objectContaining({ group: 'key_b', requests: 1, successes: 1, failuresUpstream: 0, latencyMsSum: 0 }),
     ]);
     // 0, 100 ms in the ≤100 bucket; 200 ms in the ≤250 one; twice each.
@@ -81,7 +90,9 @@ describeEachBackend('usage rollups', ({ database }) => {
     const acc = new UsageRollupAccumulator();
     acc.add(delta('key_a', { successes: 0, images: 0 }), facts({ accountId: null, failureClass: 'rate_limited' }));
     await upsertUsageRollups(db, acc.rows());
-    expect(await sumUsageRollups(db, { ...everything, by: 'account' })).toEqual([expect.objectContaining({ group: null, requests: 1, failuresRateLimited: 1 })]);
+    expect(await sumUsageRollups(db, { ...everything, by: 'account' })).toEqual([
+      expect.objectContaining({ group: null, requests: 1, failuresRateLimited: 1 }),
+    ]);
   });
 
   it('concurrent upserts from two connections lose no increment', async () => {
@@ -106,7 +117,11 @@ describeEachBackend('usage rollups', ({ database }) => {
     const { db } = database();
     const old = TODAY - 40 * DAY_MS;
     const edge = TODAY - 35 * DAY_MS; // the first day still kept hourly (35 days of retention)
-    await upsertUsageRollups(db, [...rowsFor('key_a', old + 3 * HOUR_MS, 3), ...rowsFor('key_a', old + 20 * HOUR_MS, 6), ...rowsFor('key_b', edge + HOUR_MS, 2)]);
+    await upsertUsageRollups(db, [
+      ...rowsFor('key_a', old + 3 * HOUR_MS, 3),
+      ...rowsFor('key_a', old + 20 * HOUR_MS, 6),
+      ...rowsFor('key_b', edge + HOUR_MS, 2),
+    ]);
     await upsertUsageRollups(db, rowsFor('key_a', edge - HOUR_MS, 3)); // the last hour of the day before `edge`
     const before = await sumUsageRollups(db, { ...everything, by: 'key' });
 

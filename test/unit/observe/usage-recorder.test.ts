@@ -3,7 +3,15 @@ import { buildDelta, createUsageRecorder, type UsageOutcome, type UsageRecorder 
 import type { KeyUsageDelta, UsageRollupDelta, UsageRollupFacts } from '../../../src/store/types.js';
 
 const HOUR = 3_600_000;
-const FACTS: UsageRollupFacts = { hourStart: HOUR, accountId: 'acct_1', model: 'gpt-image-1', endpoint: 'generations', failureClass: null, upstreamBytes: 100, latencyMs: 700 };
+const FACTS: UsageRollupFacts = {
+  hourStart: HOUR,
+  accountId: 'acct_1',
+  model: 'gpt-image-1',
+  endpoint: 'generations',
+  failureClass: null,
+  upstreamBytes: 100,
+  latencyMs: 700,
+};
 
 type Totals = Omit<KeyUsageDelta, 'keyId'>;
 
@@ -91,7 +99,14 @@ describe('createUsageRecorder', () => {
     nowMs = 300;
     recorder.record('a', ok(null));
     nowMs = 200;
-    recorder.record('b', { success: false, images: 0, inputTokens: null, outputTokens: null, totalTokens: null, rollup: { ...FACTS, failureClass: 'upstream' } });
+    recorder.record('b', {
+      success: false,
+      images: 0,
+      inputTokens: null,
+      outputTokens: null,
+      totalTokens: null,
+      rollup: { ...FACTS, failureClass: 'upstream' },
+    });
     expect(recorder.pendingTokens('a')).toBe(10);
     await recorder.flush();
     expect(store.applied).toEqual([
@@ -222,7 +237,16 @@ describe('createUsageRecorder rollups', () => {
     // Sorted by dimensions: hour, key, then account ('' for none first).
     const [noAcctRow, acctRow, bRow] = batches[0]!;
     expect(batches[0]).toHaveLength(3);
-    expect(acctRow).toMatchObject({ bucketStart: HOUR, keyId: 'a', accountId: 'acct_1', requests: 2, successes: 2, images: 2, totalTokens: 10, usageMissing: 1 });
+    expect(acctRow).toMatchObject({
+      bucketStart: HOUR,
+      keyId: 'a',
+      accountId: 'acct_1',
+      requests: 2,
+      successes: 2,
+      images: 2,
+      totalTokens: 10,
+      usageMissing: 1,
+    });
     expect(acctRow).toMatchObject({ upstreamBytes: 150, latencyMsSum: 40_700 });
     // 700 ms is in the ≤1000 bucket (index 3), 40 s in the ≤45000 one (index 9).
     expect(acctRow!.latencyBuckets).toEqual([0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
