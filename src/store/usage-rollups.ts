@@ -51,15 +51,18 @@ export class UsageRollupAccumulator {
     return this.byDimensions.size;
   }
 
-  /** Adds one request: its key counters' delta and its rollup facts. */
+  /**
+   * Adds one request: its key counters' delta and its rollup facts. The row's invariants (successes
+   * plus failures = requests = the histogram's sum, the bucket on an hour) hold whatever the input,
+   * since the schema checks them and a replayed journal line that broke one would fail every retry.
+   */
   add(delta: KeyUsageDelta, facts: UsageRollupFacts): void {
-    const row = this.rowFor(facts.hourStart, delta.keyId, facts);
+    const row = this.rowFor(buildHourStart(facts.hourStart), delta.keyId, facts);
+    const successes = Math.min(delta.successes, delta.requests);
+    const failures = delta.requests - successes;
     row.requests += delta.requests;
-    row.successes += delta.successes;
-    if (facts.failureClass === 'rate_limited') row.failuresRateLimited += 1;
-    else if (facts.failureClass === 'client') row.failuresClient += 1;
-    else if (facts.failureClass === 'upstream') row.failuresUpstream += 1;
-    else if (facts.failureClass === 'aborted') row.failuresAborted += 1;
+    row.successes += successes;
+    if (failures > 0) row[FAILURE_MEASURES[facts.failureClass ?? 'upstream']] += failures;
     row.images += delta.images;
     row.inputTokens += delta.inputTokens;
     row.outputTokens += delta.outputTokens;
@@ -68,7 +71,7 @@ export class UsageRollupAccumulator {
     row.upstreamBytes += toCount(facts.upstreamBytes);
     const latencyMs = toCount(facts.latencyMs);
     row.latencyMsSum += latencyMs;
-    row.latencyBuckets[findLatencyBucket(latencyMs)]! += 1;
+    row.latencyBuckets[findLatencyBucket(latencyMs)]! += delta.requests;
   }
 
   /** Adds a whole row (a batch whose write failed goes back in, to be written with the next). */
@@ -98,6 +101,14 @@ export class UsageRollupAccumulator {
     return row;
   }
 }
+
+/** The measure each failure class counts in. */
+const FAILURE_MEASURES = {
+  rate_limited: 'failuresRateLimited',
+  client: 'failuresClient',
+  upstream: 'failuresUpstream',
+  aborted: 'failuresAborted',
+} as const satisfies Record<UsageFailureClass, keyof UsageRollupDelta>;
 
 /** The numeric measures of a rollup row besides the histogram, in column order. */
 export const ROLLUP_MEASURES = [

@@ -1,6 +1,7 @@
 import { beforeAll, beforeEach, expect, it } from 'vitest';
 import { migrate } from '../../src/store/migrator.js';
 import type { KeyUsageDelta, UsageRollupDelta, UsageRollupFacts } from '../../src/store/types.js';
+import { replayJournaledUsage } from '../../src/store/usage-journal-repo.js';
 import { sumUsageRollups, sweepUsageRollups, upsertUsageRollups } from '../../src/store/usage-rollup-repo.js';
 import { DAY_MS, HOUR_MS, UsageRollupAccumulator } from '../../src/store/usage-rollups.js';
 import { describeEachBackend } from '../support/databases.js';
@@ -152,6 +153,35 @@ describeEachBackend('usage rollups', ({ database }) => {
     expect(await sweepUsageRollups(db, { nowMs: NOW, hourlyRetentionDays: 35, dailyRetentionDays: 40 })).toEqual({ rolledDays: 0, deletedDays: 0 });
     expect(await sweepUsageRollups(db, { nowMs: NOW, hourlyRetentionDays: 35, dailyRetentionDays: 39 })).toEqual({ rolledDays: 0, deletedDays: 1 });
     expect(await sumUsageRollups(db, { ...everything, by: 'day' })).toEqual([]);
+  });
+
+  it("a replayed journal adds its records' rollups once, with the counters' mark; records without facts add none", async () => {
+    const { db } = database();
+    const writer = 'w-rollup-replay-1';
+    const records = Array.from({ length: 6 }, (_, i) => ({
+      seq: i + 1,
+      delta: delta('key_a', i === 5 ? { successes: 0, images: 0 } : {}),
+      facts: i === 0 ? null : facts({ failureClass: i === 5 ? ('client' as const) : null }),
+    }));
+    expect(await replayJournaledUsage(db, writer, records.slice(0, 4))).toBe(4);
+    expect(await replayJournaledUsage(db, writer, records)).toBe(2);
+    expect(await replayJournaledUsage(db, writer, records)).toBe(0);
+    expect(await sumUsageRollups(db, { ...everything, by: 'key' })).toEqual([
+      expect.objectContaining({ group: 'key_a', requests: 5, successes: 4, failuresClient: 1, images: 4 }),
+    ]);
+    await db.query('DELETE FROM usage_journal_marks WHERE writer_id = $1', [writer]);
+  });
+
+  it('a damaged but readable record still makes a row the schema accepts (a replay must never fail on it for good)', async () => {
+    const { db } = database();
+    const acc = new UsageRollupAccumulator();
+    // More successes than requests, a failure without a class, an hour start off the hour.
+    acc.add(delta('key_a', { requests: 2, successes: 5 }), facts({ hourStart: TODAY + 17 }));
+    acc.add(delta('key_a', { requests: 3, successes: 0 }), facts({ failureClass: null, hourStart: TODAY + 1 }));
+    await upsertUsageRollups(db, acc.rows());
+    expect(await sumUsageRollups(db, { ...everything, by: 'hour' })).toEqual([
+      expect.objectContaining({ group: TODAY, requests: 5, successes: 2, failuresUpstream: 3 }),
+    ]);
   });
 
   it('the schema refuses a row that is not on an hour, or whose failures and successes do not add up', async () => {

@@ -34,7 +34,8 @@ export function parseRollupQuery(q: Record<string, string | undefined>, nowMs: n
 /** ms since epoch (digits) or an ISO 8601 date; undefined when absent. */
 function parseInstant(value: string | undefined, name: string): number | undefined {
   if (value === undefined || value === '') return undefined;
-  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  // Date.parse alone is too lenient ('-5' is a year): an ISO time starts with its four-digit year.
+  const ms = /^\d+$/.test(value) ? Number(value) : /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
   if (!Number.isSafeInteger(ms) || ms < 0) throw new GatewayError('invalid_request', `${name} must be ms since epoch or an ISO 8601 time`, name);
   return ms;
 }

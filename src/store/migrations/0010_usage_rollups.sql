@@ -13,10 +13,10 @@
 
 CREATE TABLE usage_hourly (
   hour_start             BIGINT NOT NULL CHECK (hour_start >= 0 AND hour_start % 3600000 = 0),
-  key_id                 TEXT NOT NULL CHECK (length(key_id) BETWEEN 1 AND 128),
-  account_id             TEXT NOT NULL CHECK (length(account_id) <= 128),
+  key_id                 TEXT NOT NULL CHECK (key_id <> ''),
+  account_id             TEXT NOT NULL,
   model                  TEXT NOT NULL CHECK (length(model) <= 64),
-  endpoint               TEXT NOT NULL CHECK (length(endpoint) BETWEEN 1 AND 32),
+  endpoint               TEXT NOT NULL CHECK (endpoint <> ''),
   requests               BIGINT NOT NULL DEFAULT 0 CHECK (requests >= 0),
   successes              BIGINT NOT NULL DEFAULT 0 CHECK (successes >= 0),
   failures_rate_limited  BIGINT NOT NULL DEFAULT 0 CHECK (failures_rate_limited >= 0),
@@ -53,10 +53,10 @@ CREATE TABLE usage_hourly (
 
 CREATE TABLE usage_daily (
   day_start              BIGINT NOT NULL CHECK (day_start >= 0 AND day_start % 86400000 = 0),
-  key_id                 TEXT NOT NULL CHECK (length(key_id) BETWEEN 1 AND 128),
-  account_id             TEXT NOT NULL CHECK (length(account_id) <= 128),
+  key_id                 TEXT NOT NULL CHECK (key_id <> ''),
+  account_id             TEXT NOT NULL,
   model                  TEXT NOT NULL CHECK (length(model) <= 64),
-  endpoint               TEXT NOT NULL CHECK (length(endpoint) BETWEEN 1 AND 32),
+  endpoint               TEXT NOT NULL CHECK (endpoint <> ''),
   requests               BIGINT NOT NULL DEFAULT 0 CHECK (requests >= 0),
   successes              BIGINT NOT NULL DEFAULT 0 CHECK (successes >= 0),
   failures_rate_limited  BIGINT NOT NULL DEFAULT 0 CHECK (failures_rate_limited >= 0),
