@@ -44,11 +44,15 @@ export function findLatencyBucket(latencyMs: number): number {
  * batch a usage flush writes with its key counters. Owns its rows; `rows()` hands out copies.
  */
 export class UsageRollupAccumulator {
-  private readonly byDimensions = new Map<string, UsageRollupDelta>();
+  // Nested maps (hour → key → account → model → endpoint → row) rather than one map on a joined
+  // string id: building and hashing that string per request cost ~0.4 µs, these lookups hit the
+  // hashes V8 caches on strings it already has.
+  private readonly tree: RollupLevel = new Map();
+  private readonly all: UsageRollupDelta[] = [];
 
   /** Rows held. */
   get size(): number {
-    return this.byDimensions.size;
+    return this.all.length;
   }
 
   /**
@@ -85,21 +89,32 @@ export class UsageRollupAccumulator {
 
   /** The rows, sorted by their dimensions (concurrent writers then lock rows in the same order). */
   rows(): UsageRollupDelta[] {
-    return [...this.byDimensions.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([, row]) => ({ ...row, latencyBuckets: [...row.latencyBuckets] }));
+    return [...this.all].sort(compareDimensions).map((row) => ({ ...row, latencyBuckets: [...row.latencyBuckets] }));
   }
 
   private rowFor(bucketStart: number, keyId: string, dims: { accountId: string | null; model: string; endpoint: string }): UsageRollupDelta {
-    const model = dims.model.slice(0, MAX_ROLLUP_MODEL_CHARS);
-    const id = `${String(bucketStart).padStart(16, '0')}\u0000${keyId}\u0000${dims.accountId ?? ''}\u0000${model}\u0000${dims.endpoint}`;
-    let row = this.byDimensions.get(id);
+    const model = dims.model.length > MAX_ROLLUP_MODEL_CHARS ? dims.model.slice(0, MAX_ROLLUP_MODEL_CHARS) : dims.model;
+    const byEndpoint = selectLevel(selectLevel(selectLevel(selectLevel(this.tree, bucketStart), keyId), dims.accountId ?? ''), model);
+    let row = byEndpoint.get(dims.endpoint) as UsageRollupDelta | undefined;
     if (!row) {
       row = buildEmptyRollup({ bucketStart, keyId, accountId: dims.accountId, model, endpoint: dims.endpoint });
-      this.byDimensions.set(id, row);
+      byEndpoint.set(dims.endpoint, row);
+      this.all.push(row);
     }
     return row;
   }
+}
+
+/** One level of the accumulator's tree: a dimension's value → the next level (or, last, the row). */
+type RollupLevel = Map<number | string, unknown>;
+
+function selectLevel(level: RollupLevel, value: number | string): RollupLevel {
+  let next = level.get(value) as RollupLevel | undefined;
+  if (!next) {
+    next = new Map();
+    level.set(value, next);
+  }
+  return next;
 }
 
 /** The measure each failure class counts in. */
@@ -127,11 +142,26 @@ export const ROLLUP_MEASURES = [
   'latencyMsSum',
 ] as const satisfies ReadonlyArray<keyof UsageRollupDelta>;
 
+/** Orders rows by bucket, key, account (none first), model, endpoint. */
+function compareDimensions(a: UsageRollupDelta, b: UsageRollupDelta): number {
+  if (a.bucketStart !== b.bucketStart) return a.bucketStart - b.bucketStart;
+  return (
+    compareText(a.keyId, b.keyId) || compareText(a.accountId ?? '', b.accountId ?? '') || compareText(a.model, b.model) || compareText(a.endpoint, b.endpoint)
+  );
+}
+
+const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 type RollupDimensions = Pick<UsageRollupDelta, 'bucketStart' | 'keyId' | 'accountId' | 'model' | 'endpoint'>;
 
+/** Every field written out: a spread followed by more fields leaves V8 a slow dictionary-mode object, and add() touches each row per request. */
 function buildEmptyRollup(dims: RollupDimensions): UsageRollupDelta {
   return {
-    ...dims,
+    bucketStart: dims.bucketStart,
+    keyId: dims.keyId,
+    accountId: dims.accountId,
+    model: dims.model,
+    endpoint: dims.endpoint,
     requests: 0,
     successes: 0,
     failuresRateLimited: 0,
