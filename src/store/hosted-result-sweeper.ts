@@ -2,7 +2,7 @@
 export const HOSTED_RESULT_SWEEP_MS = 60_000;
 
 export interface HostedResultSweeperOptions {
-  /** Deletes what has expired (HostedResults.sweep). */
+  /** One sweep: HostedResults.sweep, or the usage rollups' (usage-rollup-repo.ts), which rides the same timer shape. */
   sweep: () => Promise<unknown>;
   /** Between the end of one sweep and the start of the next. Default HOSTED_RESULT_SWEEP_MS. */
   intervalMs?: number;

@@ -12,11 +12,11 @@ afterAll(async () => h?.stop());
 const EVERYTHING = { sinceMs: 0, untilMs: Date.now() + 3_600_000 };
 
 /** Sends one image request and returns the status the client got (its body read to the end). */
-async function sendImage(secret: string, i: number): Promise<number> {
+async function sendImage(secret: string, i: number, n = 1): Promise<number> {
   const res = await fetch(`${h.gatewayUrl}/v1/images/generations`, {
     method: 'POST',
     headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ prompt: `rollup ${i}` }),
+    body: JSON.stringify({ prompt: `rollup ${i}`, n }),
   });
   await res.arrayBuffer();
   return res.status;
@@ -30,9 +30,12 @@ describe('usage rollups', () => {
     h.fake.setBehavior('roll-1', fakeBehaviors.success({ usage: { input_tokens: 5, output_tokens: 20 } }));
     // Key B's first 4 requests get an upstream 400 (final, no failover): failures of class `client`.
     h.fake.setBehavior('roll-2', [...Array.from({ length: 4 }, () => fakeBehaviors.detailError(400, 'bad prompt')), fakeBehaviors.success()]);
+    // Key A's last request asks for 2 images: one request in the rollups, two images.
     const sent = { [keyA.id]: 12, [keyB.id]: 10 };
     const statuses = await Promise.all(
-      [keyA, keyB].flatMap((key) => Array.from({ length: sent[key.id]! }, (_, i) => sendImage(key.secret, i).then((status) => ({ key: key.id, status })))),
+      [keyA, keyB].flatMap((key) =>
+        Array.from({ length: sent[key.id]! }, (_, i) => sendImage(key.secret, i, key === keyA && i === 11 ? 2 : 1).then((status) => ({ key: key.id, status }))),
+      ),
     );
     const okBy = (id: string) => statuses.filter((s) => s.key === id && s.status === 200).length;
     expect([okBy(keyA.id), okBy(keyB.id)]).toEqual([12, 6]);
@@ -66,7 +69,7 @@ describe('usage rollups', () => {
       expect(row.latencyBuckets.reduce((a, b) => a + b, 0)).toBe(row.requests);
       expect(row.upstreamBytes).toBeGreaterThan(0);
     }
-    expect(byKey.find((r) => r.group === keyA.id)).toMatchObject({ inputTokens: 60, outputTokens: 240, failuresClient: 0 });
+    expect(byKey.find((r) => r.group === keyA.id)).toMatchObject({ images: 13, failuresClient: 0 });
     expect(byKey.find((r) => r.group === keyB.id)).toMatchObject({ failuresClient: 4, failuresUpstream: 0, failuresRateLimited: 0 });
 
     const byAccount = await h.admin.usage.rollups({ ...EVERYTHING, by: 'account' });
