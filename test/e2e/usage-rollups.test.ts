@@ -84,6 +84,27 @@ describe('usage rollups', () => {
     for (const row of byHour.data) expect(Number(row.group) % 3_600_000).toBe(0);
   });
 
+  it("a key's own limit turns requests away as rate_limited failures with no account", async () => {
+    await h.importAccount('roll-3', { imageConcurrency: 8 });
+    const key = await h.createKey({ name: 'roll-c', maxConcurrency: 1, routing: { mode: 'accounts', accounts: ['roll-3'] } });
+    h.fake.setBehavior('roll-3', fakeBehaviors.success({ delayMs: 300 }));
+    const statuses = await Promise.all(Array.from({ length: 5 }, (_, i) => sendImage(key.secret, i)));
+    const ok = statuses.filter((s) => s === 200).length;
+    expect(statuses.filter((s) => s === 429)).toHaveLength(5 - ok);
+    expect(ok).toBeLessThan(5);
+    const row = await waitFor('the rollups to hold the key', async () => {
+      const report = await h.admin.usage.rollups({ ...EVERYTHING, by: 'key' });
+      const mine = report.data.find((r) => r.group === key.id);
+      return mine?.requests === 5 ? mine : null;
+    });
+    expect(row).toMatchObject({ successes: ok, failuresRateLimited: 5 - ok, failuresClient: 0, failuresUpstream: 0 });
+    const { usage } = await h.admin.keys.get(key.id);
+    expect({ requests: usage.requests, successes: usage.successes }).toEqual({ requests: 5, successes: ok });
+    // No account answered them: they are the only requests of this file without one.
+    const byAccount = await h.admin.usage.rollups({ ...EVERYTHING, by: 'account' });
+    expect(byAccount.data.find((r) => r.group === null)).toMatchObject({ requests: 5 - ok, failuresRateLimited: 5 - ok });
+  });
+
   it('the admin read refuses a bad range or grouping with invalid_request', async () => {
     await expect(h.admin.usage.rollups({ sinceMs: 10, untilMs: 5, by: 'key' })).rejects.toMatchObject({ code: 'invalid_request' });
     await expect(h.admin.usage.rollups({ sinceMs: 0, untilMs: 5, by: 'week' as 'key' })).rejects.toMatchObject({ code: 'invalid_request' });
