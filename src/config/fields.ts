@@ -117,6 +117,22 @@ export const CONFIG_FIELDS = {
     doc: 'safety-net reload of control data (changes normally arrive by LISTEN/NOTIFY)',
   },
   usageFlushMs: { env: 'USAGE_FLUSH_MS', kind: 'int', default: 1_000, min: 10, doc: 'how often usage counters are written to the database' },
+  usageHourlyRetentionDays: {
+    env: 'USAGE_HOURLY_RETENTION_DAYS',
+    kind: 'int',
+    default: 35,
+    min: 1,
+    max: 3_650,
+    doc: 'days the hourly usage rollups are kept; older ones are rolled into daily rows (whole UTC days)',
+  },
+  usageDailyRetentionDays: {
+    env: 'USAGE_DAILY_RETENTION_DAYS',
+    kind: 'int',
+    default: 800,
+    min: 1,
+    max: 36_500,
+    doc: 'days the daily usage rollups are kept, then deleted',
+  },
   usageJournalSyncMs: {
     env: 'USAGE_JOURNAL_SYNC_MS',
     kind: 'int',

@@ -10,6 +10,7 @@ import type {
   JobView,
   KeyView,
   ModelAliasView,
+  UsageRollupReport,
   UsageSummary,
 } from './control-api.js';
 import type { Settings } from '../store/types.js';
@@ -101,7 +102,10 @@ export function createAdminClient(opts: AdminClientOptions): ControlApi {
       get: () => view<Settings>(call('GET', '/settings')),
       update: (input) => view<Settings>(call('PATCH', '/settings', buildWireBody(WIRE_FIELDS.settingsUpdate, input))),
     },
-    usage: { summary: () => view<UsageSummary>(call('GET', '/usage')) },
+    usage: {
+      summary: () => view<UsageSummary>(call('GET', '/usage')),
+      rollups: (q) => view<UsageRollupReport>(call('GET', `/usage/rollups?since=${q.sinceMs}&until=${q.untilMs}&by=${q.by}`)),
+    },
     modelAliases: {
       list: () => list<ModelAliasView>(call('GET', '/model-aliases')),
       set: (a, input) => view<ModelAliasView>(call('PUT', `/model-aliases${ref(a)}`, buildWireBody(WIRE_FIELDS.modelAliasSet, input))),

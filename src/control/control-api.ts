@@ -1,6 +1,7 @@
 import type { InstanceRole } from '../store/instance-repo.js';
 import type { JobStatus } from '../store/job-repo.js';
 import type { AccountStatus, KeyStatus, KeyUsage, Settings } from '../store/types.js';
+import type { UsageRollupGrouping, UsageRollupQuery, UsageRollupTotals } from '../store/usage-rollup-repo.js';
 
 /**
  * The control-plane operations, as one interface with two implementations: the service layer
@@ -46,6 +47,8 @@ export interface ControlApi {
   };
   usage: {
     summary(): Promise<UsageSummary>;
+    /** Sums of the persistent usage rollups over a time range, grouped (hourly and daily rows together). */
+    rollups(query: UsageRollupQuery): Promise<UsageRollupReport>;
   };
   /** Model mapping rows (the strict switch is the setting `modelAliasesStrict`). */
   modelAliases: {
@@ -270,6 +273,14 @@ export interface ModelAliasView {
   pattern: boolean;
   createdAt: number;
   updatedAt: number;
+}
+
+/** A rollup read: the range and grouping it answered for, and one row per group, ordered by group. */
+export interface UsageRollupReport {
+  since: number;
+  until: number;
+  by: UsageRollupGrouping;
+  data: UsageRollupTotals[];
 }
 
 export interface UsageSummary {

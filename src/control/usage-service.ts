@@ -1,16 +1,20 @@
 import type { Db } from '../store/db.js';
 import { listKeys } from '../store/key-repo.js';
 import { buildEmptyUsage, listKeyUsage, USAGE_COUNTERS } from '../store/usage-repo.js';
+import { sumUsageRollups } from '../store/usage-rollup-repo.js';
 import type { KeyUsage } from '../store/types.js';
 import type { ControlApi, UsageSummary } from './control-api.js';
 
-/** Usage reports over the stored per-key counters. */
+/** Usage reports over the stored per-key counters and the hourly/daily usage rollups. */
 export function createUsageService({ db }: { db: Db }): ControlApi['usage'] {
   return {
     async summary() {
       const [keys, usage] = await Promise.all([listKeys(db), listKeyUsage(db)]);
       const byKey = new Map(usage.map((u) => [u.keyId, u]));
       return buildUsageSummary(keys.map((key) => ({ id: key.id, name: key.name, usage: byKey.get(key.id) ?? buildEmptyUsage(key.id) })));
+    },
+    async rollups(query) {
+      return { since: query.sinceMs, until: query.untilMs, by: query.by, data: await sumUsageRollups(db, query) };
     },
   };
 }

@@ -2,6 +2,7 @@ import type { FastifyReply } from 'fastify';
 import { buildImageLogEvents, endingErrorClass, endingStatus, type RequestEnding, type RequestOutcome } from '../dispatch/request-outcome.js';
 import type { GatewayMetrics } from '../observe/gateway-metrics.js';
 import type { ResponseMetrics } from '../observe/image-log-event.js';
+import { buildHourStart, classifyUsageFailure } from '../store/usage-rollups.js';
 import type { GatewayDeps } from './gateway-deps.js';
 
 declare module 'fastify' {
@@ -36,8 +37,32 @@ export function recordOutcome(outcome: RequestOutcome, deps: GatewayDeps, reply?
     inputTokens: metrics?.usage?.inputTokens ?? null,
     outputTokens: metrics?.usage?.outputTokens ?? null,
     totalTokens: metrics?.usage?.totalTokens ?? null,
+    rollup: {
+      hourStart: buildHourStart(outcome.startedAt),
+      accountId: resolveFinalAccountId(outcome, ending),
+      model: outcome.request.model,
+      endpoint: outcome.request.endpoint,
+      failureClass: success ? null : classifyUsageFailure(status),
+      upstreamBytes: metrics?.bodyBytes ?? 0,
+      latencyMs: now - outcome.startedAt,
+    },
   });
   countMetrics(outcome, ending, { status, success, metrics, durationMs: now - outcome.startedAt }, deps.metrics);
+}
+
+/**
+ * The account a request's usage is attributed to: the one whose answer ended it (for a fan-out, the
+ * last part that got an answer); null when no account answered. A fan-out's parts may have run on
+ * several accounts: its usage rollup row still names one.
+ */
+function resolveFinalAccountId(outcome: RequestOutcome, ending: RequestEnding): string | null {
+  if (ending.kind === 'upstream') return outcome.attempts.at(-1)?.accountId ?? null;
+  if (ending.kind !== 'fanout') return null;
+  for (let i = ending.parts.length - 1; i >= 0; i--) {
+    const part = ending.parts[i]!;
+    if (part.ending.kind === 'upstream') return part.attempts.at(-1)?.accountId ?? null;
+  }
+  return null;
 }
 
 /** Prometheus counters and histograms for one finished request (labels are bounded by GatewayMetrics). */

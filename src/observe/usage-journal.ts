@@ -13,14 +13,14 @@
  *   one), never once per request, so a request never waits for the disk.
  *
  * Layout: one directory per writer (one process lifetime), holding `segment-<first seq>.jsonl` files
- * of one JSON record per line (`{"seq":…, keyId, counters…, lastUsedAt}`). The active segment is
+ * of one JSON record per line (`{"seq":…, keyId, counters…, lastUsedAt, rollup facts…}`). The active segment is
  * closed and a new one started once it is `maxFileBytes` big or `maxFileAgeMs` old; a closed segment
  * is deleted as soon as the database holds every record in it. Nothing unapplied is ever pruned:
  * while the database is unreachable the journal grows, as the batcher's pending usage does.
  */
 import { closeSync, fdatasync, fsyncSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KeyUsageDelta } from '../store/types.js';
+import type { KeyUsageDelta, UsageFailureClass, UsageRollupFacts } from '../store/types.js';
 
 /** A segment file's name: `segment-<first seq, 16 digits>.jsonl`, so name order is sequence order. */
 const SEGMENT_NAME = /^segment-(\d{16})\.jsonl$/;
@@ -31,11 +31,15 @@ const RECORD_COUNTERS = ['requests', 'successes', 'images', 'inputTokens', 'outp
   keyof KeyUsageDelta
 >;
 
-/** One journal record: its sequence number (1, 2, … within a writer) and the increment. */
+/** One journal record: its sequence number (1, 2, … within a writer), the increment and its rollup facts. */
 export interface UsageJournalRecord {
   seq: number;
   delta: KeyUsageDelta;
+  /** Null for a line an earlier release wrote (no rollup fields) or whose rollup fields are damaged. */
+  facts: UsageRollupFacts | null;
 }
+
+const FAILURE_CLASSES: ReadonlySet<string> = new Set<UsageFailureClass>(['rate_limited', 'client', 'upstream', 'aborted']);
 
 export interface UsageJournalOptions {
   /** This writer's own directory (created by the caller, who holds its lock). */
@@ -53,8 +57,8 @@ export interface UsageJournalOptions {
 
 /** What the usage recorder needs from a journal. */
 export interface UsageJournalPort {
-  /** Appends one increment (synchronous write(2), no fsync); returns its sequence number. Never throws. */
-  append(delta: KeyUsageDelta): number;
+  /** Appends one increment and its rollup facts (synchronous write(2), no fsync); returns its sequence number. Never throws. */
+  append(delta: KeyUsageDelta, facts: UsageRollupFacts): number;
   /** The database now holds every record up to `seq`: segments wholly at or below it are deleted. */
   markApplied(seq: number): void;
 }
@@ -89,7 +93,7 @@ export class UsageJournal implements UsageJournalPort {
     this.timer.unref();
   }
 
-  append(delta: KeyUsageDelta): number {
+  append(delta: KeyUsageDelta, facts: UsageRollupFacts): number {
     const seq = ++this.lastSeq;
     if (this.closed) {
       this.report(new Error(`usage journal is closed; record ${seq} kept in memory only`));
@@ -97,7 +101,7 @@ export class UsageJournal implements UsageJournalPort {
     }
     try {
       if (this.isRotationDue()) this.sealActive();
-      const line = Buffer.from(`${JSON.stringify(buildRecordLine(seq, delta))}\n`);
+      const line = Buffer.from(`${JSON.stringify(buildRecordLine(seq, delta, facts))}\n`);
       const active = this.openActive(seq);
       writeAll(this.fd!, line);
       active.bytes += line.length;
@@ -239,11 +243,28 @@ export function readUsageJournalSegment(dir: string, name: string): UsageJournal
   return contents;
 }
 
-function buildRecordLine(seq: number, delta: KeyUsageDelta): Record<string, unknown> {
+function buildRecordLine(seq: number, delta: KeyUsageDelta, facts: UsageRollupFacts): Record<string, unknown> {
   const line: Record<string, unknown> = { seq, keyId: delta.keyId };
   for (const counter of RECORD_COUNTERS) line[counter] = delta[counter];
   line.lastUsedAt = delta.lastUsedAt;
+  line.hourStart = facts.hourStart;
+  line.accountId = facts.accountId;
+  line.model = facts.model;
+  line.endpoint = facts.endpoint;
+  line.failureClass = facts.failureClass;
+  line.upstreamBytes = facts.upstreamBytes;
+  line.latencyMs = facts.latencyMs;
   return line;
+}
+
+/** The rollup facts of a record line, or null when it has none (an earlier release) or they are damaged. */
+function parseRecordFacts(fields: Record<string, unknown>, isCount: (n: unknown) => n is number): UsageRollupFacts | null {
+  const { hourStart, accountId, model, endpoint, failureClass, upstreamBytes, latencyMs } = fields;
+  if (!isCount(hourStart) || !isCount(upstreamBytes) || !isCount(latencyMs)) return null;
+  if (typeof model !== 'string' || typeof endpoint !== 'string' || endpoint === '') return null;
+  if (accountId !== null && (typeof accountId !== 'string' || accountId === '')) return null;
+  if (failureClass !== null && (typeof failureClass !== 'string' || !FAILURE_CLASSES.has(failureClass))) return null;
+  return { hourStart, accountId, model, endpoint, failureClass: failureClass as UsageFailureClass | null, upstreamBytes, latencyMs };
 }
 
 /** A record line, or null when it is not one (wrong JSON, missing or negative numbers). */
@@ -264,7 +285,7 @@ export function parseRecordLine(line: string): UsageJournalRecord | null {
     if (!isCount(n)) return null;
     delta[counter] = n;
   }
-  return { seq: fields.seq, delta };
+  return { seq: fields.seq, delta, facts: parseRecordFacts(fields, isCount) };
 }
 
 /** write(2) until the whole buffer is in the kernel (a regular file normally takes it in one call). */

@@ -1,4 +1,5 @@
-import type { KeyUsageDelta } from '../store/types.js';
+import type { KeyUsageDelta, UsageRollupDelta, UsageRollupFacts } from '../store/types.js';
+import { UsageRollupAccumulator } from '../store/usage-rollups.js';
 import type { UsageJournalPort } from './usage-journal.js';
 
 /** What one finished request adds to its key's counters. */
@@ -10,6 +11,8 @@ export interface UsageOutcome {
   outputTokens: number | null;
   /** Null when the upstream reported no usage (counted in `usageMissing` for successes). */
   totalTokens: number | null;
+  /** Where the request lands in the usage rollups (hour, account, model, endpoint) and what else it measured. */
+  rollup: UsageRollupFacts;
 }
 
 /**
@@ -20,11 +23,12 @@ export const FLUSHED_MEMORY_MS = 10 * 60_000;
 
 export interface UsageRecorderOptions {
   /**
-   * Adds the deltas to the stored counters (increments, one transaction); may reject. With a journal,
-   * `throughSeq` is the last journal record the batch holds (the batch is every record after the
-   * previous successful apply), to be stored with the increments; 0 without a journal.
+   * Adds the deltas to the stored counters and the same requests' rollup rows to the hourly rollups
+   * (increments, one transaction); may reject. With a journal, `throughSeq` is the last journal
+   * record the batch holds (the batch is every record after the previous successful apply), to be
+   * stored with the increments; 0 without a journal.
    */
-  apply: (deltas: KeyUsageDelta[], throughSeq: number) => Promise<void>;
+  apply: (deltas: KeyUsageDelta[], throughSeq: number, rollups: UsageRollupDelta[]) => Promise<void>;
   /** Where each increment is made durable before it is counted in memory (absent: memory only). */
   journal?: UsageJournalPort;
   flushIntervalMs: number;
@@ -76,6 +80,8 @@ export function createUsageRecorder(opts: UsageRecorderOptions): UsageRecorder {
     }
   };
   let pending = new Map<string, KeyUsageDelta>();
+  // Every recorded request is in both `pending` and `pendingRollups`, so one is empty when the other is.
+  let pendingRollups = new UsageRollupAccumulator();
   let inFlight: ReadonlyMap<string, KeyUsageDelta> = new Map();
   let flushing: Promise<void> | null = null;
   // The last journal record merged into `pending` (0 without a journal).
@@ -96,11 +102,13 @@ export function createUsageRecorder(opts: UsageRecorderOptions): UsageRecorder {
 
   async function applyPending(): Promise<void> {
     const batch = pending;
+    const rollups = pendingRollups.rows();
     const throughSeq = journaledSeq;
     pending = new Map();
+    pendingRollups = new UsageRollupAccumulator();
     inFlight = batch;
     try {
-      await opts.apply([...batch.values()], throughSeq);
+      await opts.apply([...batch.values()], throughSeq, rollups);
       trimJournal(throughSeq);
       appliedRequests += [...batch.values()].reduce((sum, d) => sum + d.requests, 0);
       appliedKeys += batch.size;
@@ -109,6 +117,7 @@ export function createUsageRecorder(opts: UsageRecorderOptions): UsageRecorder {
       flushed.push({ atMs, tokens: new Map([...batch.values()].map((d) => [d.keyId, d.totalTokens])) });
     } catch (err) {
       for (const delta of batch.values()) mergeDelta(pending, delta);
+      for (const row of rollups) pendingRollups.addRow(row);
       report(err);
       throw err;
     } finally {
@@ -136,8 +145,9 @@ export function createUsageRecorder(opts: UsageRecorderOptions): UsageRecorder {
   return {
     record(keyId, outcome) {
       const delta = buildDelta(keyId, outcome, now());
-      if (opts.journal) journaledSeq = opts.journal.append(delta);
+      if (opts.journal) journaledSeq = opts.journal.append(delta, outcome.rollup);
       mergeDelta(pending, delta);
+      pendingRollups.add(delta, outcome.rollup);
     },
     pendingTokens(keyId, sinceMs) {
       let tokens = (pending.get(keyId)?.totalTokens ?? 0) + (inFlight.get(keyId)?.totalTokens ?? 0);

@@ -25,6 +25,7 @@ import { notifyAccountAuthFailed, watchControlChanges } from '../store/change-fe
 import type { CredentialCipher } from '../store/cipher-port.js';
 import type { Db } from '../store/db.js';
 import { startHostedResultSweeper } from '../store/hosted-result-sweeper.js';
+import { sweepUsageRollups, USAGE_ROLLUP_SWEEP_MS } from '../store/usage-rollup-repo.js';
 import { HostedResults } from '../store/hosted-results.js';
 import { loadSnapshot } from '../store/snapshot-loader.js';
 import { SnapshotStore } from '../store/snapshot-store.js';
@@ -98,7 +99,7 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken,
     onError: (err) => logger.warn({ err: errorSummary(err) }, 'request log write failed'),
   });
   const usage = createUsageRecorder({
-    apply: (deltas, throughSeq) => usageJournal.apply(deltas, throughSeq),
+    apply: (deltas, throughSeq, rollups) => usageJournal.apply(deltas, throughSeq, rollups),
     journal: usageJournal.journal,
     flushIntervalMs: config.usageFlushMs,
     onError: (err) => logger.warn({ err: errorSummary(err) }, 'usage flush failed; will retry'),
@@ -122,6 +123,13 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken,
   const sweeper = startHostedResultSweeper({
     sweep: () => hostedResults.sweep(),
     onError: (err) => logger.warn({ err: errorSummary(err) }, 'deleting expired hosted results failed; will retry'),
+  });
+  // The same timer shape rolls old hourly usage into daily rows; every data plane runs it, and concurrent sweeps are safe.
+  const rollupSweeper = startHostedResultSweeper({
+    sweep: () =>
+      sweepUsageRollups(db, { nowMs: Date.now(), hourlyRetentionDays: config.usageHourlyRetentionDays, dailyRetentionDays: config.usageDailyRetentionDays }),
+    intervalMs: USAGE_ROLLUP_SWEEP_MS,
+    onError: (err) => logger.warn({ err: errorSummary(err) }, 'rolling up old usage history failed; will retry'),
   });
   const activity = createActivityBuffer();
   const keyLimiter = new KeyLimiter();
@@ -175,6 +183,7 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken,
       async () => coordination?.close(),
       () => maintenance.stop(),
       () => sweeper.stop(),
+      () => rollupSweeper.stop(),
       () => snapshots.close(),
       async () => {
         flushed = await usage.close();

@@ -5,7 +5,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { listSegmentNames, readUsageJournalSegment, UsageJournal } from '../observe/usage-journal.js';
 import { acquireDataDirLock, DataDirLockedError } from '../store/dir-lock.js';
 import type { Db } from '../store/db.js';
-import type { KeyUsageDelta } from '../store/types.js';
+import type { KeyUsageDelta, UsageRollupDelta } from '../store/types.js';
 import { applyJournaledBatch, deleteJournalMark, findDatabaseId, replayJournaledUsage } from '../store/usage-journal-repo.js';
 
 /**
@@ -43,8 +43,8 @@ const SEGMENT_MAX_AGE_MS = 5 * 60_000;
 export interface LocalUsageJournal {
   readonly journal: UsageJournal;
   readonly writerId: string;
-  /** The recorder's `apply`: the batch's increments and this writer's mark, in one transaction. */
-  apply(deltas: KeyUsageDelta[], throughSeq: number): Promise<void>;
+  /** The recorder's `apply`: the batch's increments, its rollup rows and this writer's mark, in one transaction. */
+  apply(deltas: KeyUsageDelta[], throughSeq: number, rollups: UsageRollupDelta[]): Promise<void>;
   /**
    * After the recorder's last flush: deletes the journal, its mark and its directory when the
    * database holds everything; otherwise leaves the files (fsync'd) for the next start to replay.
@@ -86,7 +86,7 @@ export async function openLocalUsageJournal(opts: { dataDir: string; db: Db; syn
   return {
     journal,
     writerId,
-    apply: (deltas, throughSeq) => applyJournaledBatch(db, writerId, throughSeq, deltas),
+    apply: (deltas, throughSeq, rollups) => applyJournaledBatch(db, writerId, throughSeq, deltas, rollups),
     async close() {
       const empty = journal.close();
       // A mark row left behind (the database went away just now) is unused, never harmful.

@@ -2,8 +2,8 @@
 export const HOSTED_RESULT_SWEEP_MS = 60_000;
 
 export interface HostedResultSweeperOptions {
-  /** Deletes what has expired (HostedResults.sweep). */
-  sweep: () => Promise<number>;
+  /** One sweep: HostedResults.sweep, or the usage rollups' (usage-rollup-repo.ts), which rides the same timer shape. */
+  sweep: () => Promise<unknown>;
   /** Between the end of one sweep and the start of the next. Default HOSTED_RESULT_SWEEP_MS. */
   intervalMs?: number;
   /** A failed sweep is reported here and retried at the next interval. Must not throw. */

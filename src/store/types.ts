@@ -141,3 +141,59 @@ export interface KeyUsageDelta {
   /** ms since epoch; the stored value only moves forward. */
   lastUsedAt: number;
 }
+
+/**
+ * Why a request that did not succeed failed, as the usage rollups count it (a small fixed set, so a
+ * rollup row has one column per class): `rate_limited` for a 429 (key limits, busy or rate-limited
+ * accounts), `client` for another 4xx, `aborted` for a client that went away (499), `upstream` for
+ * everything else (5xx, exhausted accounts, a body that broke after a 2xx).
+ */
+export type UsageFailureClass = 'rate_limited' | 'client' | 'upstream' | 'aborted';
+
+/**
+ * What one request adds to the usage rollups besides its key's counters: the dimensions of its rollup
+ * row and the measures a key's counters do not hold. Ids, names and counts only: never a prompt or an image.
+ */
+export interface UsageRollupFacts {
+  /** Start (ms since epoch) of the UTC hour in which the request started. */
+  hourStart: number;
+  /** The account of the request's final attempt; null when no account answered (rejected, exhausted). */
+  accountId: string | null;
+  /** The upstream model (after the alias table). */
+  model: string;
+  endpoint: string;
+  /** Null for a success. */
+  failureClass: UsageFailureClass | null;
+  /** Bytes of upstream response body the gateway read (0 when none arrived). */
+  upstreamBytes: number;
+  /** From the request's start to its outcome being recorded, in ms. */
+  latencyMs: number;
+}
+
+/**
+ * One rollup row's increments: the sums over the requests of one (hour or day, key, account, model,
+ * endpoint). `latencyBuckets[i]` counts requests with latency ≤ USAGE_LATENCY_BUCKETS_MS[i] (and above
+ * the bucket before it); the last element counts those above every bound.
+ */
+export interface UsageRollupDelta {
+  /** Start of the hour (hourly rows) or of the UTC day (daily rows), ms since epoch. */
+  bucketStart: number;
+  keyId: string;
+  accountId: string | null;
+  model: string;
+  endpoint: string;
+  requests: number;
+  successes: number;
+  failuresRateLimited: number;
+  failuresClient: number;
+  failuresUpstream: number;
+  failuresAborted: number;
+  images: number;
+  inputTokens: number;
+  outputTokens: number;
+  totalTokens: number;
+  usageMissing: number;
+  upstreamBytes: number;
+  latencyMsSum: number;
+  latencyBuckets: number[];
+}

@@ -1,5 +1,7 @@
 import type { Db } from './db.js';
-import type { KeyUsageDelta } from './types.js';
+import type { KeyUsageDelta, UsageRollupDelta, UsageRollupFacts } from './types.js';
+import { upsertUsageRollups } from './usage-rollup-repo.js';
+import { UsageRollupAccumulator } from './usage-rollups.js';
 import { retryUsageWrite, upsertUsageDeltas } from './usage-repo.js';
 
 /**
@@ -10,12 +12,15 @@ import { retryUsageWrite, upsertUsageDeltas } from './usage-repo.js';
  * `key_usage`, and every write below moves that mark in the same transaction as the increments. A
  * journal replayed after a kill therefore adds only the records past its mark: a batch that was
  * committed just before the kill (its journal not yet trimmed) is skipped, one that was not is added.
+ * The usage rollups (`usage_hourly`) ride in the same transactions, so they are exactly as complete.
  */
 
 /** One journal record: its sequence number and the usage it adds. */
 export interface JournaledDelta {
   seq: number;
   delta: KeyUsageDelta;
+  /** Its rollup facts; null in a record written before rollups existed (it then counts in `key_usage` only). */
+  facts: UsageRollupFacts | null;
 }
 
 const MARK_UPSERT_SQL = `
@@ -23,13 +28,21 @@ const MARK_UPSERT_SQL = `
   ON CONFLICT (writer_id) DO UPDATE SET applied_seq = GREATEST(m.applied_seq, EXCLUDED.applied_seq), updated_at = EXCLUDED.updated_at`;
 
 /**
- * Adds a live writer's batch (every record after its previous mark, up to `throughSeq`) and moves
- * its mark to `throughSeq`, in one transaction. Only the writer itself calls this while it runs.
+ * Adds a live writer's batch (every record after its previous mark, up to `throughSeq`: key counters
+ * and the same requests' rollup rows) and moves its mark to `throughSeq`, in one transaction. Only
+ * the writer itself calls this while it runs.
  */
-export function applyJournaledBatch(db: Db, writerId: string, throughSeq: number, deltas: readonly KeyUsageDelta[]): Promise<void> {
+export function applyJournaledBatch(
+  db: Db,
+  writerId: string,
+  throughSeq: number,
+  deltas: readonly KeyUsageDelta[],
+  rollups: readonly UsageRollupDelta[] = [],
+): Promise<void> {
   return retryUsageWrite(() =>
     db.transaction(async (tx) => {
       await upsertUsageDeltas(tx, deltas);
+      await upsertUsageRollups(tx, rollups);
       await tx.query(MARK_UPSERT_SQL, [writerId, throughSeq, Date.now()]);
     }),
   );
@@ -56,6 +69,7 @@ export function replayJournaledUsage(db: Db, writerId: string, records: readonly
         tx,
         fresh.map((r) => r.delta),
       );
+      await upsertUsageRollups(tx, buildRollupRows(fresh));
       await tx.query(MARK_UPSERT_SQL, [writerId, fresh.reduce((max, r) => Math.max(max, r.seq), 0), Date.now()]);
       return fresh.length;
     }),
@@ -78,4 +92,11 @@ export async function findDatabaseId(db: Db): Promise<string> {
   const [row] = await db.query<{ databaseId: string }>('SELECT database_id AS "databaseId" FROM database_identity WHERE id = 1');
   if (!row) throw new Error('database_identity has no row: the database was not migrated by this release');
   return row.databaseId;
+}
+
+/** The rollup rows of journal records (those without facts add none). */
+function buildRollupRows(records: readonly JournaledDelta[]): UsageRollupDelta[] {
+  const rollups = new UsageRollupAccumulator();
+  for (const record of records) if (record.facts) rollups.add(record.delta, record.facts);
+  return rollups.rows();
 }

@@ -26,6 +26,14 @@ async function startGateway(): Promise<{ daemon: CliDaemon; gatewayUrl: string; 
   return { daemon, gatewayUrl: instance.gatewayUrl, admin: createAdminClient({ baseUrl: instance.adminUrl, token }) };
 }
 
+/** Each key's rollup sums over all stored history. */
+async function rollupsByKey(
+  admin: ControlApi,
+): Promise<Map<string | number | null, { requests: number; successes: number; images: number; totalTokens: number }>> {
+  const report = await admin.usage.rollups({ sinceMs: 0, untilMs: Date.now() + 3_600_000, by: 'key' });
+  return new Map(report.data.map((r) => [r.group, { requests: r.requests, successes: r.successes, images: r.images, totalTokens: r.totalTokens }]));
+}
+
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cig-journal-'));
   fake = await startFakeCodexUpstream();
@@ -70,6 +78,12 @@ describe('usage survives kill -9 (start, embedded database)', () => {
       expect(usage.requests).toBeGreaterThanOrEqual(seen.successes);
       expect(usage.requests).toBeLessThanOrEqual(seen.sent);
     }
+    // The hourly rollups were journaled and replayed with the counters: they agree exactly.
+    const rollups = await rollupsByKey(second.admin);
+    for (const key of keys) {
+      const { usage } = await second.admin.keys.get(key.key.id);
+      expect(rollups.get(key.key.id)).toEqual({ requests: usage.requests, successes: usage.successes, images: usage.images, totalTokens: usage.totalTokens });
+    }
     await second.daemon.waitFor(/replayed the usage journal of a stopped process/);
     // The dead process's journal is gone; only the live one's directory is left.
     expect(await readdir(join(dataDir(), 'usage-journal'))).toHaveLength(1);
@@ -79,6 +93,7 @@ describe('usage survives kill -9 (start, embedded database)', () => {
     expect(await readdir(join(dataDir(), 'usage-journal'))).toEqual([]);
     const third = await startGateway();
     for (const key of keys) expect((await third.admin.keys.get(key.key.id)).usage.successes).toBe(counts.get(key.key.id)!.successes);
+    expect(await rollupsByKey(third.admin)).toEqual(rollups);
     expect(third.daemon.output()).not.toMatch(/replayed the usage journal/);
   });
 });

@@ -32,6 +32,8 @@ const TABLES = [
   'model_aliases',
   'schema_migrations',
   'settings',
+  'usage_daily',
+  'usage_hourly',
   'usage_journal_marks',
 ];
 

@@ -31,7 +31,8 @@ const delta = (overrides: Partial<KeyUsageDelta> = {}): KeyUsageDelta => ({
   lastUsedAt: 1_000,
   ...overrides,
 });
-const records = (from: number, to: number): JournaledDelta[] => Array.from({ length: to - from + 1 }, (_, i) => ({ seq: from + i, delta: delta() }));
+const records = (from: number, to: number): JournaledDelta[] =>
+  Array.from({ length: to - from + 1 }, (_, i) => ({ seq: from + i, delta: delta(), facts: null }));
 const recordLine = (seq: number) => `${JSON.stringify({ seq, ...delta() })}\n`;
 
 function captureLogger(): { logger: FastifyBaseLogger; lines: () => Array<{ level: number; msg: string; reason?: string }> } {
@@ -133,8 +134,16 @@ describeEachBackend('usage journal replay', ({ database }) => {
   it("a live journal's flushes move its mark, and a clean close removes journal and mark", async () => {
     const { db } = database();
     const local = await openLocalUsageJournal({ dataDir, db, syncIntervalMs: 10, logger: captureLogger().logger });
-    const seq = local.journal.append(delta());
-    await local.apply([delta()], seq);
+    const seq = local.journal.append(delta(), {
+      hourStart: 0,
+      accountId: null,
+      model: 'm',
+      endpoint: 'generations',
+      failureClass: null,
+      upstreamBytes: 0,
+      latencyMs: 1,
+    });
+    await local.apply([delta()], seq, []);
     local.journal.markApplied(seq);
     expect(await findJournalMark(db, local.writerId)).toBe(1);
     await local.close();

@@ -3,7 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listSegmentNames, parseRecordLine, readUsageJournalSegment, UsageJournal, type UsageJournalOptions } from '../../../src/observe/usage-journal.js';
-import type { KeyUsageDelta } from '../../../src/store/types.js';
+import type { KeyUsageDelta, UsageRollupFacts } from '../../../src/store/types.js';
+
+const FACTS: UsageRollupFacts = {
+  hourStart: 3_600_000,
+  accountId: 'acct_1',
+  model: 'gpt-image-1',
+  endpoint: 'generations',
+  failureClass: null,
+  upstreamBytes: 120,
+  latencyMs: 800,
+};
 
 const delta = (keyId: string, overrides: Partial<KeyUsageDelta> = {}): KeyUsageDelta => ({
   keyId,
@@ -39,42 +49,42 @@ afterEach(() => {
 describe('UsageJournal', () => {
   it('appends each increment as a numbered record, readable before any sync or close', () => {
     const { journal, errors } = openJournal();
-    expect([journal.append(delta('a')), journal.append(delta('b', { images: 2 })), journal.append(delta('a'))]).toEqual([1, 2, 3]);
+    expect([journal.append(delta('a'), FACTS), journal.append(delta('b', { images: 2 }), FACTS), journal.append(delta('a'), FACTS)]).toEqual([1, 2, 3]);
     expect(readAll()).toEqual([
-      { seq: 1, delta: delta('a') },
-      { seq: 2, delta: delta('b', { images: 2 }) },
-      { seq: 3, delta: delta('a') },
+      { seq: 1, delta: delta('a'), facts: FACTS },
+      { seq: 2, delta: delta('b', { images: 2 }), facts: FACTS },
+      { seq: 3, delta: delta('a'), facts: FACTS },
     ]);
     expect(errors).toEqual([]);
   });
 
   it('starts a new segment once the active one is full, and deletes a closed one once the database holds all of it', () => {
     const { journal } = openJournal({ maxFileBytes: 1 });
-    for (const key of ['a', 'b', 'c']) journal.append(delta(key));
+    for (const key of ['a', 'b', 'c']) journal.append(delta(key), FACTS);
     expect(listSegmentNames(dir)).toEqual(['segment-0000000000000001.jsonl', 'segment-0000000000000002.jsonl', 'segment-0000000000000003.jsonl']);
     journal.markApplied(1);
     expect(listSegmentNames(dir)).toEqual(['segment-0000000000000002.jsonl', 'segment-0000000000000003.jsonl']);
     // Record 3's segment is full and applied: it is retired too, so an idle journal does not keep it.
     journal.markApplied(3);
     expect(listSegmentNames(dir)).toEqual([]);
-    expect(journal.append(delta('d'))).toBe(4);
+    expect(journal.append(delta('d'), FACTS)).toBe(4);
     expect(readAll().map((r) => r.seq)).toEqual([4]);
   });
 
   it('starts a new segment once the active one is older than maxFileAgeMs', () => {
     let nowMs = 0;
     const { journal } = openJournal({ maxFileAgeMs: 100, now: () => nowMs });
-    journal.append(delta('a'));
+    journal.append(delta('a'), FACTS);
     nowMs = 99;
-    journal.append(delta('a'));
+    journal.append(delta('a'), FACTS);
     nowMs = 100;
-    journal.append(delta('a'));
+    journal.append(delta('a'), FACTS);
     expect(listSegmentNames(dir)).toEqual(['segment-0000000000000001.jsonl', 'segment-0000000000000003.jsonl']);
   });
 
   it('keeps a segment the database does not fully hold yet', () => {
     const { journal } = openJournal({ maxFileBytes: 200 });
-    for (let i = 0; i < 6; i++) journal.append(delta('a'));
+    for (let i = 0; i < 6; i++) journal.append(delta('a'), FACTS);
     const before = listSegmentNames(dir);
     expect(before.length).toBeGreaterThan(1);
     const firstLast = readUsageJournalSegment(dir, before[0]!).records.at(-1)!.seq;
@@ -84,7 +94,7 @@ describe('UsageJournal', () => {
 
   it('close deletes everything when the database holds every record', () => {
     const { journal } = openJournal();
-    journal.append(delta('a'));
+    journal.append(delta('a'), FACTS);
     journal.markApplied(1);
     expect(journal.close()).toBe(true);
     expect(readdirSync(dir)).toEqual([]);
@@ -92,8 +102,8 @@ describe('UsageJournal', () => {
 
   it('close keeps the journal for the next start while records are not applied', () => {
     const { journal } = openJournal();
-    journal.append(delta('a'));
-    journal.append(delta('b'));
+    journal.append(delta('a'), FACTS);
+    journal.append(delta('b'), FACTS);
     journal.markApplied(1);
     expect(journal.close()).toBe(false);
     expect(readAll().map((r) => r.seq)).toEqual([1, 2]);
@@ -101,13 +111,13 @@ describe('UsageJournal', () => {
 
   it('a failed write is reported and still numbered, never thrown; later records are written again', () => {
     const { journal, errors } = openJournal({ maxFileBytes: 1 }); // every record opens a new segment
-    journal.append(delta('a'));
+    journal.append(delta('a'), FACTS);
     rmSync(dir, { recursive: true, force: true });
-    expect(journal.append(delta('b'))).toBe(2);
+    expect(journal.append(delta('b'), FACTS)).toBe(2);
     expect(errors).toEqual([expect.objectContaining({ code: 'ENOENT' })]);
     mkdirSync(dir);
-    expect(journal.append(delta('c'))).toBe(3);
-    expect(readAll()).toEqual([{ seq: 3, delta: delta('c') }]);
+    expect(journal.append(delta('c'), FACTS)).toBe(3);
+    expect(readAll()).toEqual([{ seq: 3, delta: delta('c'), facts: FACTS }]);
   });
 });
 
@@ -159,7 +169,17 @@ describe('parseRecordLine', () => {
     expect(parseRecordLine(JSON.stringify(valid))).toEqual({
       seq: 4,
       delta: { keyId: 'key_1', requests: 1, successes: 0, images: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0, usageMissing: 0, lastUsedAt: 5 },
+      facts: null,
     });
+  });
+  it('reads the rollup facts of a record that has them, and drops only the facts when they are damaged', () => {
+    const withFacts = { ...valid, ...FACTS, failureClass: 'rate_limited', accountId: null };
+    expect(parseRecordLine(JSON.stringify(withFacts))?.facts).toEqual({ ...FACTS, failureClass: 'rate_limited', accountId: null });
+    for (const damaged of [{ failureClass: 'teapot' }, { hourStart: -1 }, { endpoint: '' }, { accountId: 5 }, { latencyMs: 1.5 }]) {
+      const record = parseRecordLine(JSON.stringify({ ...withFacts, ...damaged }));
+      expect(record?.delta.keyId, JSON.stringify(damaged)).toBe('key_1');
+      expect(record?.facts, JSON.stringify(damaged)).toBeNull();
+    }
   });
   it.each<[string, unknown]>([
     ['seq 0', { ...valid, seq: 0 }],

@@ -1,6 +1,17 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { buildDelta, createUsageRecorder, type UsageOutcome, type UsageRecorder } from '../../../src/observe/usage-recorder.js';
-import type { KeyUsageDelta } from '../../../src/store/types.js';
+import type { KeyUsageDelta, UsageRollupDelta, UsageRollupFacts } from '../../../src/store/types.js';
+
+const HOUR = 3_600_000;
+const FACTS: UsageRollupFacts = {
+  hourStart: HOUR,
+  accountId: 'acct_1',
+  model: 'gpt-image-1',
+  endpoint: 'generations',
+  failureClass: null,
+  upstreamBytes: 100,
+  latencyMs: 700,
+};
 
 type Totals = Omit<KeyUsageDelta, 'keyId'>;
 
@@ -48,6 +59,7 @@ const ok = (totalTokens: number | null, images = 1): UsageOutcome => ({
   inputTokens: totalTokens === null ? null : 1,
   outputTokens: totalTokens === null ? null : totalTokens - 1,
   totalTokens,
+  rollup: FACTS,
 });
 
 const recorders: UsageRecorder[] = [];
@@ -70,7 +82,7 @@ describe('buildDelta', () => {
     { name: 'success with zero tokens', outcome: ok(0), expected: { successes: 1, totalTokens: 0, usageMissing: 0 } },
     {
       name: 'bad numbers',
-      outcome: { success: true, images: -3, inputTokens: Number.NaN, outputTokens: 2.7, totalTokens: -1 },
+      outcome: { success: true, images: -3, inputTokens: Number.NaN, outputTokens: 2.7, totalTokens: -1, rollup: FACTS },
       expected: { images: 0, inputTokens: 0, outputTokens: 2, totalTokens: 0, usageMissing: 0 },
     },
   ])('$name', ({ outcome, expected }) => {
@@ -87,7 +99,14 @@ describe('createUsageRecorder', () => {
     nowMs = 300;
     recorder.record('a', ok(null));
     nowMs = 200;
-    recorder.record('b', { success: false, images: 0, inputTokens: null, outputTokens: null, totalTokens: null });
+    recorder.record('b', {
+      success: false,
+      images: 0,
+      inputTokens: null,
+      outputTokens: null,
+      totalTokens: null,
+      rollup: { ...FACTS, failureClass: 'upstream' },
+    });
     expect(recorder.pendingTokens('a')).toBe(10);
     await recorder.flush();
     expect(store.applied).toEqual([
@@ -202,6 +221,55 @@ describe('createUsageRecorder', () => {
     expect(store.calls()).toBe(3);
     expect(String(errors.at(-1))).toContain('unapplied usage for 1 key');
     expect(recorder.pendingTokens('a')).toBe(4);
+  });
+});
+
+describe('createUsageRecorder rollups', () => {
+  it('hands each flush the rollup rows of the same requests, one per (hour, key, account, model, endpoint)', async () => {
+    const batches: UsageRollupDelta[][] = [];
+    const recorder = makeRecorder({ apply: async (_d, _s, rollups) => void batches.push(rollups), flushIntervalMs: 60_000 });
+    recorder.record('a', ok(10));
+    recorder.record('a', { ...ok(null), rollup: { ...FACTS, latencyMs: 40_000, upstreamBytes: 50 } });
+    recorder.record('a', { ...ok(null, 0), success: false, rollup: { ...FACTS, accountId: null, failureClass: 'rate_limited', latencyMs: 3 } });
+    recorder.record('b', { ...ok(5), rollup: { ...FACTS, hourStart: 2 * HOUR, endpoint: 'edits' } });
+    await recorder.flush();
+    expect(batches).toHaveLength(1);
+    // Sorted by dimensions: hour, key, then account ('' for none first).
+    const [noAcctRow, acctRow, bRow] = batches[0]!;
+    expect(batches[0]).toHaveLength(3);
+    expect(acctRow).toMatchObject({
+      bucketStart: HOUR,
+      keyId: 'a',
+      accountId: 'acct_1',
+      requests: 2,
+      successes: 2,
+      images: 2,
+      totalTokens: 10,
+      usageMissing: 1,
+    });
+    expect(acctRow).toMatchObject({ upstreamBytes: 150, latencyMsSum: 40_700 });
+    // 700 ms is in the ≤1000 bucket (index 3), 40 s in the ≤45000 one (index 9).
+    expect(acctRow!.latencyBuckets).toEqual([0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    expect(noAcctRow).toMatchObject({ keyId: 'a', accountId: null, requests: 1, successes: 0, failuresRateLimited: 1, images: 0 });
+    expect(bRow).toMatchObject({ bucketStart: 2 * HOUR, keyId: 'b', endpoint: 'edits', requests: 1, totalTokens: 5 });
+  });
+
+  it('puts the rollup rows of a failed flush back, so the retry writes them once', async () => {
+    const batches: UsageRollupDelta[][] = [];
+    let calls = 0;
+    const recorder = makeRecorder({
+      apply: async (_d, _s, rollups) => {
+        if (++calls === 1) throw new Error('db down');
+        batches.push(rollups);
+      },
+      flushIntervalMs: 60_000,
+    });
+    recorder.record('a', ok(3));
+    await expect(recorder.flush()).rejects.toThrow('db down');
+    recorder.record('a', ok(4));
+    await recorder.flush();
+    expect(batches).toHaveLength(1);
+    expect(batches[0]).toEqual([expect.objectContaining({ keyId: 'a', requests: 2, totalTokens: 7, latencyMsSum: 1_400 })]);
   });
 });
 

@@ -1,0 +1,193 @@
+import { beforeAll, beforeEach, expect, it } from 'vitest';
+import { migrate } from '../../src/store/migrator.js';
+import type { KeyUsageDelta, UsageRollupDelta, UsageRollupFacts } from '../../src/store/types.js';
+import { replayJournaledUsage } from '../../src/store/usage-journal-repo.js';
+import { sumUsageRollups, sweepUsageRollups, upsertUsageRollups } from '../../src/store/usage-rollup-repo.js';
+import { DAY_MS, HOUR_MS, UsageRollupAccumulator } from '../../src/store/usage-rollups.js';
+import { describeEachBackend } from '../support/databases.js';
+
+const NOW = Date.UTC(2026, 10, 30, 12, 30);
+const TODAY = Date.UTC(2026, 10, 30);
+
+const delta = (keyId: string, overrides: Partial<KeyUsageDelta> = {}): KeyUsageDelta => ({
+  keyId,
+  requests: 1,
+  successes: 1,
+  images: 1,
+  inputTokens: 3,
+  outputTokens: 4,
+  totalTokens: 7,
+  usageMissing: 0,
+  lastUsedAt: NOW,
+  ...overrides,
+});
+const facts = (overrides: Partial<UsageRollupFacts> = {}): UsageRollupFacts => ({
+  hourStart: TODAY + 12 * HOUR_MS,
+  accountId: 'acct_1',
+  model: 'gpt-image-1',
+  endpoint: 'generations',
+  failureClass: null,
+  upstreamBytes: 1_000,
+  latencyMs: 1_500,
+  ...overrides,
+});
+
+/** Rollup rows for `n` requests of key `keyId` at `hourStart` (one failure in every three). */
+function rowsFor(keyId: string, hourStart: number, n: number): UsageRollupDelta[] {
+  const acc = new UsageRollupAccumulator();
+  for (let i = 0; i < n; i++) {
+    const failed = i % 3 === 2;
+    acc.add(
+      delta(keyId, failed ? { successes: 0, images: 0, totalTokens: 0, inputTokens: 0, outputTokens: 0 } : {}),
+      facts({ hourStart, failureClass: failed ? 'upstream' : null, latencyMs: 100 * i }),
+    );
+  }
+  return acc.rows();
+}
+
+const everything = { sinceMs: 0, untilMs: Number.MAX_SAFE_INTEGER } as const;
+
+describeEachBackend('usage rollups', ({ database }) => {
+  beforeAll(async () => {
+    await migrate(database().db);
+  });
+  beforeEach(async () => {
+    await database().db.query('DELETE FROM usage_hourly');
+    await database().db.query('DELETE FROM usage_daily');
+  });
+
+  it('adds a batch in one upsert: new rows are created, existing ones incremented column by column', async () => {
+    const { db } = database();
+    const hour = TODAY + 12 * HOUR_MS;
+    await upsertUsageRollups(db, rowsFor('key_a', hour, 3));
+    await upsertUsageRollups(db, [...rowsFor('key_a', hour, 3), ...rowsFor('key_b', hour + HOUR_MS, 1)]);
+    const byKey = await sumUsageRollups(db, { ...everything, by: 'key' });
+    expect(byKey).toEqual([
+      expect.objectContaining({
+        group: 'key_a',
+        requests: 6,
+        successes: 4,
+        failuresUpstream: 2,
+        images: 4,
+        totalTokens: 28,
+        upstreamBytes: 6_000,
+        latencyMsSum: 600,
+      }),
+      expect.objectContaining({ group: 'key_b', requests: 1, successes: 1, failuresUpstream: 0, latencyMsSum: 0 }),
+    ]);
+    // 0, 100 ms in the ≤100 bucket; 200 ms in the ≤250 one; twice each.
+    expect(byKey[0]!.latencyBuckets.slice(0, 3)).toEqual([4, 2, 0]);
+    expect(await sumUsageRollups(db, { ...everything, by: 'hour' })).toEqual([
+      expect.objectContaining({ group: hour, requests: 6 }),
+      expect.objectContaining({ group: hour + HOUR_MS, requests: 1 }),
+    ]);
+    expect(await sumUsageRollups(db, { sinceMs: hour + HOUR_MS, untilMs: hour + 2 * HOUR_MS, by: 'account' })).toEqual([
+      expect.objectContaining({ group: 'acct_1', requests: 1 }),
+    ]);
+  });
+
+  it('a request no account answered is stored with no account and read back as null', async () => {
+    const { db } = database();
+    const acc = new UsageRollupAccumulator();
+    acc.add(delta('key_a', { successes: 0, images: 0 }), facts({ accountId: null, failureClass: 'rate_limited' }));
+    await upsertUsageRollups(db, acc.rows());
+    expect(await sumUsageRollups(db, { ...everything, by: 'account' })).toEqual([
+      expect.objectContaining({ group: null, requests: 1, failuresRateLimited: 1 }),
+    ]);
+  });
+
+  it('concurrent upserts from two connections lose no increment', async () => {
+    const { db } = database();
+    // On Postgres a second pool, so the statements really run at once and contend for the same rows.
+    const second = database().openAnother() ?? db;
+    const hours = [TODAY, TODAY + HOUR_MS, TODAY + 2 * HOUR_MS];
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        upsertUsageRollups(i % 2 === 0 ? db : second, [...rowsFor('key_a', hours[i % 3]!, 5), ...rowsFor('key_b', hours[(i + 1) % 3]!, 2)]),
+      ),
+    );
+    const byKey = await sumUsageRollups(db, { ...everything, by: 'key' });
+    expect(byKey.map((t) => [t.group, t.requests, t.successes, t.failuresUpstream])).toEqual([
+      ['key_a', 200, 40 * 4, 40],
+      ['key_b', 80, 80, 0],
+    ]);
+    expect(byKey[0]!.latencyBuckets.reduce((a, b) => a + b, 0)).toBe(200);
+  });
+
+  it('the sweeper rolls exactly the hourly rows of days past retention into daily rows, totals preserved', async () => {
+    const { db } = database();
+    const old = TODAY - 40 * DAY_MS;
+    const edge = TODAY - 35 * DAY_MS; // the first day still kept hourly (35 days of retention)
+    await upsertUsageRollups(db, [
+      ...rowsFor('key_a', old + 3 * HOUR_MS, 3),
+      ...rowsFor('key_a', old + 20 * HOUR_MS, 6),
+      ...rowsFor('key_b', edge + HOUR_MS, 2),
+    ]);
+    await upsertUsageRollups(db, rowsFor('key_a', edge - HOUR_MS, 3)); // the last hour of the day before `edge`
+    const before = await sumUsageRollups(db, { ...everything, by: 'key' });
+
+    const sweep = await sweepUsageRollups(db, { nowMs: NOW, hourlyRetentionDays: 35, dailyRetentionDays: 800 });
+    expect(sweep).toEqual({ rolledDays: 2, deletedDays: 0 });
+    expect(await sumUsageRollups(db, { ...everything, by: 'key' })).toEqual(before);
+    const hourly = await db.query<{ hourStart: number }>('SELECT hour_start AS "hourStart" FROM usage_hourly');
+    expect(hourly.map((r) => Number(r.hourStart))).toEqual([edge + HOUR_MS]);
+    expect(await sumUsageRollups(db, { ...everything, by: 'day' })).toEqual([
+      expect.objectContaining({ group: old, requests: 9 }),
+      expect.objectContaining({ group: edge - DAY_MS, requests: 3 }),
+      expect.objectContaining({ group: edge, requests: 2 }),
+    ]);
+    // A second sweep (another process, or the next interval) finds nothing to do.
+    expect(await sweepUsageRollups(db, { nowMs: NOW, hourlyRetentionDays: 35, dailyRetentionDays: 800 })).toEqual({ rolledDays: 0, deletedDays: 0 });
+    expect(await sumUsageRollups(db, { ...everything, by: 'key' })).toEqual(before);
+  });
+
+  it('a late hourly row of an already rolled day is added to its daily row; daily rows past their retention are deleted', async () => {
+    const { db } = database();
+    const old = TODAY - 40 * DAY_MS;
+    await upsertUsageRollups(db, rowsFor('key_a', old, 3));
+    await sweepUsageRollups(db, { nowMs: NOW, hourlyRetentionDays: 35, dailyRetentionDays: 800 });
+    await upsertUsageRollups(db, rowsFor('key_a', old + 5 * HOUR_MS, 3)); // a journal replayed late
+    await sweepUsageRollups(db, { nowMs: NOW, hourlyRetentionDays: 35, dailyRetentionDays: 800 });
+    expect(await sumUsageRollups(db, { ...everything, by: 'day' })).toEqual([expect.objectContaining({ group: old, requests: 6, successes: 4 })]);
+
+    expect(await sweepUsageRollups(db, { nowMs: NOW, hourlyRetentionDays: 35, dailyRetentionDays: 40 })).toEqual({ rolledDays: 0, deletedDays: 0 });
+    expect(await sweepUsageRollups(db, { nowMs: NOW, hourlyRetentionDays: 35, dailyRetentionDays: 39 })).toEqual({ rolledDays: 0, deletedDays: 1 });
+    expect(await sumUsageRollups(db, { ...everything, by: 'day' })).toEqual([]);
+  });
+
+  it("a replayed journal adds its records' rollups once, with the counters' mark; records without facts add none", async () => {
+    const { db } = database();
+    const writer = 'w-rollup-replay-1';
+    const records = Array.from({ length: 6 }, (_, i) => ({
+      seq: i + 1,
+      delta: delta('key_a', i === 5 ? { successes: 0, images: 0 } : {}),
+      facts: i === 0 ? null : facts({ failureClass: i === 5 ? ('client' as const) : null }),
+    }));
+    expect(await replayJournaledUsage(db, writer, records.slice(0, 4))).toBe(4);
+    expect(await replayJournaledUsage(db, writer, records)).toBe(2);
+    expect(await replayJournaledUsage(db, writer, records)).toBe(0);
+    expect(await sumUsageRollups(db, { ...everything, by: 'key' })).toEqual([
+      expect.objectContaining({ group: 'key_a', requests: 5, successes: 4, failuresClient: 1, images: 4 }),
+    ]);
+    await db.query('DELETE FROM usage_journal_marks WHERE writer_id = $1', [writer]);
+  });
+
+  it('a damaged but readable record still makes a row the schema accepts (a replay must never fail on it for good)', async () => {
+    const { db } = database();
+    const acc = new UsageRollupAccumulator();
+    // More successes than requests, a failure without a class, an hour start off the hour.
+    acc.add(delta('key_a', { requests: 2, successes: 5 }), facts({ hourStart: TODAY + 17 }));
+    acc.add(delta('key_a', { requests: 3, successes: 0 }), facts({ failureClass: null, hourStart: TODAY + 1 }));
+    await upsertUsageRollups(db, acc.rows());
+    expect(await sumUsageRollups(db, { ...everything, by: 'hour' })).toEqual([
+      expect.objectContaining({ group: TODAY, requests: 5, successes: 2, failuresUpstream: 3 }),
+    ]);
+  });
+
+  it('the schema refuses a row that is not on an hour, or whose failures and successes do not add up', async () => {
+    const { db } = database();
+    const [row] = rowsFor('key_a', TODAY, 1);
+    await expect(upsertUsageRollups(db, [{ ...row!, bucketStart: TODAY + 1 }])).rejects.toThrow();
+    await expect(upsertUsageRollups(db, [{ ...row!, successes: 0 }])).rejects.toThrow();
+  });
+});
