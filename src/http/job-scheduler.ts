@@ -9,7 +9,7 @@ import { sealWithCapability } from '../store/capability-seal.js';
 import type { Db } from '../store/db.js';
 import { finishJob, markJobRunning } from '../store/job-repo.js';
 import type { KeyRecord, Snapshot } from '../store/types.js';
-import { planFor, takeWaitingSlot } from './dispatch-context.js';
+import { openWaitingTake, planFor } from './dispatch-context.js';
 import type { GatewayDeps } from './gateway-deps.js';
 import { executeImageJob, type JobAnswer } from './job-execution.js';
 import type { JobQueue, LocalJob } from './job-queue.js';
@@ -180,14 +180,17 @@ export class JobScheduler implements JobQueue {
     // A full queue (this key's plain requests fill it) is looked at again by the timer, not at once: no busy loop.
     let repump = true;
     try {
+      const waiting = openWaitingTake(deps, key.id, candidates);
       const result = await deps.admission.wait<HeldSlot>({
         keyId: key.id,
         accountIds: candidates.map((c) => c.account.id),
-        tryTake: () => takeWaitingSlot(deps, candidates),
+        tryTake: waiting.tryTake,
         giveBack: (slot) => slot.permit.release(),
         signal: job.controller.signal,
         timeoutMs: job.enqueuedAt + this.opts.maxQueueMs - deps.now(),
+        onQueued: waiting.joined,
       });
+      waiting.ended(result.kind);
       deps.metrics.queueWait.observe({ result: result.kind }, result.waitedMs / 1000);
       repump = result.kind !== 'queue_full';
       const queue = this.queues.get(key.id);
