@@ -52,7 +52,8 @@ return 1
 
 /**
  * A waiter's take in the shared order. Refuses, taking nothing, unless its ticket is the oldest
- * live one of its key (FIFO within a key on every instance), and takes only a free account that no
+ * live one of its key (FIFO within a key on every instance; an instance's waiter stands in the
+ * place of its instance's oldest ticket, since that instance orders its own waiters), and takes only a free account that no
  * other key's head with an older turn could use (a key's turn is its last grant: the key served
  * longest ago goes first; never served = 0; a tie goes to the older head). A head whose accounts
  * are all cooling or full competes for nothing. An admission removes the ticket, sets the key's
@@ -63,7 +64,8 @@ return 1
  * ARGV: 1 lease TTL ms, 2 account lease id, 3 ticket id, 4 key id, 5 the ticket's account ids
  * (JSON), 6 the queue key prefix, 7 probe hold ms, 8 how long a last start is kept (ms), 9 how long
  * health outlives its cooldown (ms), 10 how long idle queue keys are kept (ms), 11 the freed channel,
- * then three per candidate: account id, cap, token fingerprint.
+ * 12 the prefix of this instance's ticket ids, then three per candidate: account id, cap, token
+ * fingerprint.
  *
  * Replies: {'not_your_turn', nowMs, untilMs (when the blocking ticket lapses unless renewed)}
  *        | the admission script's 'none' and 'admitted' replies (keyTaken 0).
@@ -72,12 +74,28 @@ export const TAKE_TURN_LUA = `${NOW_LUA}local ttl = tonumber(ARGV[1])
 local probeHold = tonumber(ARGV[7])
 local lastStartMemory = tonumber(ARGV[8])
 local healthMemory = tonumber(ARGV[9])
-local FIXED, KBASE, COOLDOWNS = 11, 7, 7
+local FIXED, KBASE, COOLDOWNS = 12, 7, 7
 ${ACCOUNT_LUA}${QUEUE_LUA}
-local ticket, keyId, prefix = ARGV[3], ARGV[4], ARGV[6]
+local ticket, keyId, prefix, holder = ARGV[3], ARGV[4], ARGV[6], ARGV[12]
 register(ticket, keyId, ARGV[5], KEYS[6], tonumber(ARGV[10]))
-local head, mySeq, headExpiry = liveHead(KEYS[1], KEYS[2], KEYS[3])
-if head ~= ticket then return {'not_your_turn', now, headExpiry} end
+liveHead(KEYS[1], KEYS[2], KEYS[3])
+local mySeq = tonumber(redis.call('ZSCORE', KEYS[1], ticket))
+-- The instance's oldest ticket of the key is its place: its own queue orders its waiters, so its
+-- head stands in that place (one that joined late, after an outage, would otherwise wait behind
+-- its own followers, which are never tried). Any other instance's live ticket before it goes first.
+local stand, keySeq = ticket, mySeq
+for _, t in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. mySeq)) do
+  if stand ~= ticket then break end
+  local expiry = tonumber(redis.call('ZSCORE', KEYS[2], t))
+  if not (expiry and expiry > now) then
+    dropTicket(KEYS[1], KEYS[2], KEYS[3], t)
+  elseif string.sub(t, 1, #holder) == holder then
+    stand = t
+  else
+    return {'not_your_turn', now, expiry}
+  end
+end
+if stand ~= ticket then keySeq = tonumber(redis.call('ZSCORE', KEYS[1], stand)) end
 
 local free, blocked, cooling, nextLapse = scanCandidates()
 if #free == 0 then return {'none', 0, blocked, cooling, now, nextLapse} end
@@ -95,7 +113,7 @@ for _, other in ipairs(redis.call('SMEMBERS', KEYS[4])) do
     local wanted = h and redis.call('HGET', a, h)
     if not h then
       redis.call('SREM', KEYS[4], other)
-    elseif wanted and (turn < myTurn or (turn == myTurn and seq < mySeq)) then
+    elseif wanted and (turn < myTurn or (turn == myTurn and seq < keySeq)) then
       for _, id in ipairs(cjson.decode(wanted)) do
         if isFree[id] and not reserved[id] then
           reserved[id] = true
@@ -113,6 +131,8 @@ if #open == 0 then return {'not_your_turn', now, blockedUntil} end
 
 local best = pickBest(open)
 takeAccount(best, ARGV[2])
+-- Served in its instance's oldest place: that place is the one used up, the older sibling keeps this one.
+if stand ~= ticket then redis.call('ZADD', KEYS[1], mySeq, stand) end
 dropTicket(KEYS[1], KEYS[2], KEYS[3], ticket)
 if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('SREM', KEYS[4], keyId) end
 redis.call('HSET', KEYS[5], keyId, redis.call('INCR', KEYS[6]))

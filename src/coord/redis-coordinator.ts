@@ -196,7 +196,7 @@ export class RedisCoordinator {
     const leaseId = this.nextLeaseId();
     const { leaseTtlMs, health } = this.options;
     const args: (string | number)[] = [leaseTtlMs, leaseId, ticket.id, ticket.keyId, JSON.stringify(ticket.accountIds), this.keys.queuePrefix];
-    args.push(health.probeHoldMs, LAST_START_MEMORY_MS, HEALTH_MEMORY_MS, QUEUE_MEMORY_MS, this.keys.freedChannel);
+    args.push(health.probeHoldMs, LAST_START_MEMORY_MS, HEALTH_MEMORY_MS, QUEUE_MEMORY_MS, this.keys.freedChannel, `${this.holderId}:`);
     for (const c of candidates) {
       keys.push(this.keys.leases('account', c.accountId), this.keys.lastStart('account', c.accountId), this.keys.health(c.accountId));
       args.push(c.accountId, c.cap, c.tokenFingerprint ?? '');

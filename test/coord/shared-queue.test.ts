@@ -56,7 +56,7 @@ describe.skipIf(!bin)('the wait queue shared across instances', () => {
     const holder = await hold(a, 'acct');
     const older = await joined(a, 'k', ['acct']);
     const younger = await joined(b, 'k', ['acct']);
-    const third = await joined(b, 'k', ['acct']);
+    const third = await joined(a, 'k', ['acct']);
     // Nothing free yet: the head hears which accounts block it.
     expect(await takeOn(a, older)).toMatchObject({ kind: 'none', blockedAccountIds: ['acct'] });
     await a.release([holder]);
@@ -68,12 +68,34 @@ describe.skipIf(!bin)('the wait queue shared across instances', () => {
     if (served.kind !== 'admitted') return;
     await a.release([served.accountLease]);
     // The next head leaves (time up, client gone): its place passes at once to the one behind it.
-    expect((await takeOn(b, third)).kind).toBe('not_your_turn');
+    expect((await takeOn(a, third)).kind).toBe('not_your_turn');
     await b.leaveQueue(younger);
-    expect((await takeOn(b, third)).kind).toBe('admitted');
+    expect((await takeOn(a, third)).kind).toBe('admitted');
     // Every ticket is gone: the key no longer counts as waiting.
     expect(await fx.raw.zcard(keys.queue('k').order)).toBe(0);
     expect(await fx.raw.smembers(keys.queueWaiting)).toEqual([]);
+  });
+
+  it("an instance's head that joined late (after an outage) stands in its instance's oldest place", async () => {
+    const [a, b, keys] = await twoInstances();
+    const holder = await hold(a, 'acct');
+    // a's local head never joined (Redis was out then); its follower did, then b's waiter.
+    const late = a.openTicket('k', ['acct']);
+    const follower = await joined(a, 'k', ['acct']);
+    const other = await joined(b, 'k', ['acct']);
+    await a.release([holder]);
+    // b's waiter is behind a's oldest place; a's head (the follower is never tried) takes it.
+    expect((await takeOn(b, other)).kind).toBe('not_your_turn');
+    const place = await fx.raw.zscore(keys.queue('k').order, follower.id);
+    const ofLate = await takeOn(a, late);
+    if (ofLate.kind !== 'admitted') throw new Error("a's head should be served");
+    // That place is used up: the follower now has the late one's, behind b's waiter.
+    const moved = await fx.raw.zscore(keys.queue('k').order, follower.id);
+    expect(Number(moved)).toBeGreaterThan(Number(place));
+    expect(Number(moved)).toBeGreaterThan(Number(await fx.raw.zscore(keys.queue('k').order, other.id)));
+    await a.release([ofLate.accountLease]);
+    expect((await takeOn(a, follower)).kind).toBe('not_your_turn');
+    expect((await takeOn(b, other)).kind).toBe('admitted');
   });
 
   it('two keys across two instances take turns: the key served longest ago goes first, whoever asks first', async () => {
