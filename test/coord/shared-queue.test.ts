@@ -161,4 +161,21 @@ describe.skipIf(!bin)('the wait queue shared across instances', () => {
     expect((await takeOn(b, z)).kind).toBe('not_your_turn');
     expect(await takeOn(a, w)).toMatchObject({ kind: 'admitted', accountId: 'free' });
   });
+
+  it('announces what waiters refused on it may take now: the accounts a grant left free, and those of a head that leaves', async () => {
+    const [a, b] = await twoInstances();
+    const heard: string[][] = [];
+    const sub = b.onFreed((ids) => heard.push(ids));
+    await sub.ready;
+    await hold(a, 'busy');
+    const x = await joined(a, 'x', ['busy']);
+    const y = await joined(b, 'y', ['p', 'q']);
+    expect(await takeOn(b, y)).toMatchObject({ kind: 'admitted', accountId: 'p' });
+    await waitFor('the account the grant left free', () => heard.some((ids) => ids.join() === 'q'));
+    // z waits behind x for the same account: x leaving announces it.
+    await joined(b, 'z', ['busy']);
+    await a.leaveQueue(x);
+    await waitFor("the leaving head's accounts", () => heard.some((ids) => ids.join() === 'busy'));
+    sub.unsubscribe();
+  });
 });
