@@ -64,6 +64,8 @@ local function pickBest(free)
   return best
 end
 
+-- Takes free candidate c; returns 1 when the account still has a health record afterwards (a
+-- failure count, a probe hold), 0 otherwise.
 local function takeAccount(c, leaseId)
   local k = KBASE + (c.i - 1) * 3
   addLease(KEYS[k + 1], leaseId)
@@ -81,6 +83,7 @@ local function takeAccount(c, leaseId)
     redis.call('HDEL', KEYS[k + 3], 'cause', 'until', 'capped', 'fp')
     redis.call('ZREM', KEYS[COOLDOWNS], c.id)
   end
+  return redis.call('EXISTS', KEYS[k + 3])
 end
 `;
 
@@ -98,7 +101,7 @@ end
  *
  * Replies: {'key_refused', reason, inFlight, retryAfterMs}
  *        | {'none', keyTaken 0|1, {blocked ids}, {{id, cause, untilMs}...}, nowMs, nextLapseMs (0 = none)}
- *        | {'admitted', accountId, keyTaken 0|1, nowMs}
+ *        | {'admitted', accountId, keyTaken 0|1, nowMs, healthRecorded 0|1 (the account still has a health record)}
  */
 export const ADMIT_LUA = `${NOW_LUA}local ttl = tonumber(ARGV[1])
 local keyLeaseId = ARGV[3]
@@ -130,6 +133,5 @@ end
 local free, blocked, cooling, nextLapse = scanCandidates()
 local best = pickBest(free)
 if best == nil then return {'none', keyTaken, blocked, cooling, now, nextLapse} end
-takeAccount(best, ARGV[2])
-return {'admitted', best.id, keyTaken, now}
+return {'admitted', best.id, keyTaken, now, takeAccount(best, ARGV[2])}
 `;

@@ -130,7 +130,7 @@ end
 if #open == 0 then return {'not_your_turn', now, blockedUntil} end
 
 local best = pickBest(open)
-takeAccount(best, ARGV[2])
+local recorded = takeAccount(best, ARGV[2])
 -- Served in its instance's oldest place: that place is the one used up, the older sibling keeps this one.
 if stand ~= ticket then redis.call('ZADD', KEYS[1], mySeq, stand) end
 dropTicket(KEYS[1], KEYS[2], KEYS[3], ticket)
@@ -142,7 +142,7 @@ for _, c in ipairs(free) do
   if c.id ~= best.id then rest[#rest + 1] = c.id end
 end
 if #rest > 0 and redis.call('SCARD', KEYS[4]) > 0 then redis.call('PUBLISH', ARGV[11], cjson.encode(rest)) end
-return {'admitted', best.id, 0, now}
+return {'admitted', best.id, 0, now, recorded}
 `;
 
 /**

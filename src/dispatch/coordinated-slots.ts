@@ -1,4 +1,4 @@
-import type { AdmitResult, KeyGate, Lease, QueueTicket } from '../coord/coord-types.js';
+import type { AdmitResult, KeyGate, Lease } from '../coord/coord-types.js';
 import { splitCapAcrossInstances } from '../coord/local-cap.js';
 import type { RedisCoordinator } from '../coord/redis-coordinator.js';
 import type { AccountLimiter } from '../limits/account-limiter.js';
@@ -7,7 +7,7 @@ import { createPermit, type Permit } from '../limits/permit.js';
 import { type AccountHealth, COOLDOWN_SKIP_CLASS, fingerprintToken } from './account-health.js';
 import type { AttemptRecord, SkipClass } from './exhaustion.js';
 import type { Candidate } from './plan-candidates.js';
-import { type HeldSlot, takeLocalSlot, type SlotTake } from './run-failover.js';
+import { takeLocalSlot, type SlotTake } from './run-failover.js';
 
 /** Admits without a cap: how this process counts its own share while Redis holds the real limits. */
 const UNCAPPED = Number.MAX_SAFE_INTEGER;
@@ -29,19 +29,6 @@ export interface CoordinatedSlotsOptions {
 
 /** Looked again this long after a place's lapse time, so the lapse is surely past on Redis's clock. */
 const LAPSE_MARGIN_MS = 10;
-
-/**
- * A waiter's place in its key's shared queue (REDIS_URL): `join` when it enters the local queue,
- * `take` for each of its tries, `leave` when it gives up (not after a take, which ended it).
- */
-export interface WaitTicket {
-  /** Puts the ticket in the shared order; best effort (without Redis the local queue alone orders). */
-  join(): void;
-  /** A take in the shared order; null while it is not this waiter's turn or nothing is free. */
-  take(): Promise<HeldSlot | null>;
-  /** Leaves the shared order at once; best effort (the ticket lapses within the lease TTL anyway). */
-  leave(): void;
-}
 
 /** A take with the key's gate on it: refused by the key, or the take plus the key's place (when a gate was given). */
 export type GatedTake =
@@ -106,41 +93,6 @@ export class CoordinatedSlots {
     const gated = await this.takeGated(candidates, claim, null);
     // Without a gate the key cannot refuse.
     return gated.kind === 'take' ? gated.take : { passed: [], slot: null };
-  }
-
-  /**
-   * A ticket for a waiter of `keyId` over `blocked` (each at its cap). In shared mode its takes
-   * follow the order every instance shares (FIFO within the key, the key served longest ago first
-   * across keys); when Redis cannot answer, a take is the local one with split caps, and the local
-   * queue alone orders.
-   */
-  openTicket(keyId: string, blocked: readonly Candidate[], claim: (c: Candidate) => SkipClass | null): WaitTicket {
-    const { coordinator } = this.opts;
-    const ticket: QueueTicket = coordinator.openTicket(
-      keyId,
-      blocked.map((c) => c.account.id),
-    );
-    return {
-      join: () => {
-        if (coordinator.mode === 'shared') coordinator.joinQueue(ticket).catch(() => undefined);
-      },
-      take: async () => {
-        if (coordinator.mode === 'shared') {
-          const turn = await coordinator.takeTurn(ticket, blocked.map(toAdmitCandidate)).catch(() => null);
-          if (turn?.kind === 'not_your_turn') {
-            // The ticket going first may belong to a killed holder: its lapse announces nothing.
-            if (turn.untilMs !== null) this.wakeAtLapse(ticket.accountIds, this.opts.now() + (turn.untilMs - turn.serverNowMs));
-            return null;
-          }
-          if (turn) {
-            const shared = this.fromShared(turn, blocked, null);
-            return shared.kind === 'take' ? shared.take.slot : null;
-          }
-        }
-        return this.takeLocal(blocked, claim).slot;
-      },
-      leave: () => void coordinator.leaveQueue(ticket),
-    };
   }
 
   /** Tells account health how an attempt ended: this process's (kept as the fall-back's memory) and, in shared mode, every instance's. */
@@ -254,6 +206,41 @@ export class CoordinatedSlots {
     this.lapse = { timer, atMs, accountIds: ids };
   }
 
+  /**
+   * A ticket for a waiter of `keyId` over `blocked` (each at its cap). In shared mode its takes
+   * follow the order every instance shares (FIFO within the key, the key served longest ago first
+   * across keys); when Redis cannot answer, a take is the local one with split caps, and the local
+   * queue alone orders.
+   */
+  openTicket(keyId: string, blocked: readonly Candidate[], claim: (c: Candidate) => SkipClass | null): WaitTicket {
+    const { coordinator } = this.opts;
+    const ticket = coordinator.openTicket(
+      keyId,
+      blocked.map((c) => c.account.id),
+    );
+    return {
+      join: () => {
+        if (coordinator.mode === 'shared') coordinator.joinQueue(ticket).catch(() => undefined);
+      },
+      take: async () => {
+        if (coordinator.mode === 'shared') {
+          const turn = await coordinator.takeTurn(ticket, blocked.map(toAdmitCandidate)).catch(() => null);
+          if (turn?.kind === 'not_your_turn') {
+            // The ticket going first may belong to a killed holder: its lapse announces nothing.
+            if (turn.untilMs !== null) this.wakeAtLapse(ticket.accountIds, this.opts.now() + (turn.untilMs - turn.serverNowMs));
+            return null;
+          }
+          if (turn) {
+            const shared = this.fromShared(turn, blocked, null);
+            return shared.kind === 'take' ? shared.take.slot : null;
+          }
+        }
+        return this.takeLocal(blocked, claim).slot;
+      },
+      leave: () => void coordinator.leaveQueue(ticket),
+    };
+  }
+
   /** Stops the lapse timer (shutdown). */
   stop(): void {
     if (this.lapse) clearTimeout(this.lapse.timer);
@@ -265,6 +252,19 @@ export class CoordinatedSlots {
     await new Promise<void>((resolve) => queueMicrotask(resolve));
     await Promise.all([...this.sending]);
   }
+}
+
+/**
+ * A waiter's place in its key's shared queue (REDIS_URL): `join` when it enters the local queue,
+ * `take` for each of its tries, `leave` when it gives up (not after a take, which ended it).
+ */
+export interface WaitTicket {
+  /** Puts the ticket in the shared order; best effort (without Redis the local queue alone orders). */
+  join(): void;
+  /** A take in the shared order; null while it is not this waiter's turn or nothing is free. */
+  take(): Promise<SlotTake['slot']>;
+  /** Leaves the shared order at once; best effort (the ticket lapses within the lease TTL anyway). */
+  leave(): void;
 }
 
 const toAdmitCandidate = (c: Candidate) => ({

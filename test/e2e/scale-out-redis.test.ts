@@ -68,11 +68,11 @@ describe.skipIf(!deployment || !redisBin || !caddyBin)('three serve instances sh
     secrets[id] = (JSON.parse(created.stdout) as { secret: string }).secret;
   }
 
-  const generate = (base: string, account: string, signal?: AbortSignal, prompt = `for ${account}`) =>
+  const generate = (base: string, account: string, signal?: AbortSignal) =>
     request(`${base}/v1/images/generations`, {
       method: 'POST',
       headers: { authorization: `Bearer ${secrets[account]}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ prompt }),
+      body: JSON.stringify({ prompt: `for ${account}` }),
       ...(signal ? { signal } : {}),
     }).then(async (res) => ({ status: res.statusCode, body: (await res.body.json()) as { error?: { code: string } } }));
 
@@ -80,10 +80,6 @@ describe.skipIf(!deployment || !redisBin || !caddyBin)('three serve instances sh
   const modeOf = async (instance: Instance) => (/^codex_image_coordination_mode\{mode="shared"\} 1$/m.test(await metrics(instance)) ? 'shared' : 'local');
   const requestsServed = async (instance: Instance) =>
     [...(await metrics(instance)).matchAll(/^codex_image_requests_total\{[^}]*\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
-  const queuedEverywhere = async () => {
-    const counts = await Promise.all(instances.map(async (i) => Number(/^codex_image_queued_requests (\d+)$/m.exec(await metrics(i))?.[1] ?? Number.NaN)));
-    return counts.reduce((sum, n) => sum + n, 0);
-  };
   const upstreamCalls = (account: string) => d().fake.requests.filter((r) => r.accountId === account);
 
   beforeAll(async () => {
@@ -152,36 +148,6 @@ describe.skipIf(!deployment || !redisBin || !caddyBin)('three serve instances sh
     expect(calls[1]!.receivedAtMs - limitedAt).toBeGreaterThanOrEqual(2_000);
   });
 
-  it('the wait queue spans the instances: FIFO within a key and turns across keys, whichever instance each waiter is on', async () => {
-    d().fake.setBehavior('turns', [fakeBehaviors.hang()]);
-    const holding = new AbortController();
-    const held = generate(instances[0]!.url, 'turns', holding.signal, 'holder').catch(() => null);
-    await waitFor('the holder at the upstream', () => d().fake.concurrency.current('turns') === 1 || null);
-    // Key x's three, then key y's three, spread over the instances; each queued before the next is sent.
-    const sends = [
-      ['x1', 'turns', 0],
-      ['x2', 'turns', 1],
-      ['x3', 'turns', 2],
-      ['y1', 'turns-y', 1],
-      ['y2', 'turns-y', 2],
-      ['y3', 'turns-y', 0],
-    ] as const;
-    const labels: Record<string, string> = {};
-    const answers: Promise<{ status: number }>[] = [];
-    for (const [label, secret, at] of sends) {
-      labels[createHash('sha256').update(label).digest('hex')] = label;
-      answers.push(generate(instances[at]!.url, secret, undefined, label));
-      await waitFor(`${label} queued`, async () => ((await queuedEverywhere()) === answers.length ? true : null), 10_000);
-    }
-    d().fake.setBehavior('turns', fakeBehaviors.success());
-    holding.abort();
-    await held;
-    expect((await Promise.all(answers)).map((r) => r.status)).toEqual(Array(6).fill(200));
-    const order = upstreamCalls('turns').map((r) => labels[r.body?.promptSha256 ?? ''] ?? 'holder');
-    expect(order.filter((label) => label !== 'holder')).toEqual(['x1', 'y1', 'x2', 'y2', 'x3', 'y3']);
-    expect(d().fake.concurrency.max('turns')).toBe(1);
-  });
-
   it('kill -9 of an instance holding the only place: another instance is served within the lease TTL', async () => {
     d().fake.setBehavior('killed', [fakeBehaviors.hang(), fakeBehaviors.success()]);
     const victim = await startInstance();
@@ -223,5 +189,47 @@ describe.skipIf(!deployment || !redisBin || !caddyBin)('three serve instances sh
     expect(shared.map((r) => r.status)).toEqual(Array(12).fill(200));
     // Exactly the cap again: no place leaked (fewer) and none counted twice or below zero (more).
     expect(d().fake.concurrency.max('outage')).toBe(3);
+  });
+
+  it('the wait queue spans the instances: FIFO within a key and turns across keys, whichever instance each waiter is on', async () => {
+    /** A request whose prompt tells it apart at the fake upstream (it records the prompt's hash). */
+    const ask = (base: string, account: string, prompt: string, signal?: AbortSignal) =>
+      request(`${base}/v1/images/generations`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${secrets[account]}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt }),
+        ...(signal ? { signal } : {}),
+      }).then(async (res) => ({ status: res.statusCode, body: await res.body.text() }));
+    const queuedEverywhere = async () => {
+      const counts = await Promise.all(instances.map(async (i) => Number(/^codex_image_queued_requests (\d+)$/m.exec(await metrics(i))?.[1] ?? Number.NaN)));
+      return counts.reduce((sum, n) => sum + n, 0);
+    };
+    d().fake.setBehavior('turns', [fakeBehaviors.hang()]);
+    const holding = new AbortController();
+    const held = ask(instances[0]!.url, 'turns', 'holder', holding.signal).catch(() => null);
+    await waitFor('the holder at the upstream', () => d().fake.concurrency.current('turns') === 1 || null);
+    // Key x's three, then key y's three, spread over the instances; each queued before the next is sent.
+    const sends = [
+      ['x1', 'turns', 0],
+      ['x2', 'turns', 1],
+      ['x3', 'turns', 2],
+      ['y1', 'turns-y', 1],
+      ['y2', 'turns-y', 2],
+      ['y3', 'turns-y', 0],
+    ] as const;
+    const labels: Record<string, string> = {};
+    const answers: Promise<{ status: number }>[] = [];
+    for (const [label, secret, at] of sends) {
+      labels[createHash('sha256').update(label).digest('hex')] = label;
+      answers.push(ask(instances[at]!.url, secret, label));
+      await waitFor(`${label} queued`, async () => ((await queuedEverywhere()) === answers.length ? true : null), 10_000);
+    }
+    d().fake.setBehavior('turns', fakeBehaviors.success());
+    holding.abort();
+    await held;
+    expect((await Promise.all(answers)).map((r) => r.status)).toEqual(Array(6).fill(200));
+    const order = upstreamCalls('turns').map((r) => labels[r.body?.promptSha256 ?? ''] ?? 'holder');
+    expect(order.filter((label) => label !== 'holder')).toEqual(['x1', 'y1', 'x2', 'y2', 'x3', 'y3']);
+    expect(d().fake.concurrency.max('turns')).toBe(1);
   });
 });
