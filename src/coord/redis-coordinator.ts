@@ -3,32 +3,19 @@ import { ConfigError } from '../config/config.js';
 import { DEFAULT_RETRY_AFTER_MS } from '../errors/retry-hint.js';
 import type { CoordinationMode, ModeChange } from './connection-mode.js';
 import { type CoordKeys, buildCoordKeys } from './coord-keys.js';
-import type {
-  AccountLoad,
-  AdmitCandidate,
-  AdmitInput,
-  AdmitResult,
-  HealthPolicy,
-  HealthReport,
-  KeyGate,
-  Lease,
-  QueueTicket,
-  SharedCooldown,
-  TurnResult,
-} from './coord-types.js';
+import type { AccountLoad, AdmitInput, AdmitResult, HealthPolicy, HealthReport, KeyGate, Lease, SharedCooldown } from './coord-types.js';
 import { CoordinationError } from './coordination-error.js';
 import { type CoordScripts, defineCoordScripts } from './define-coord-scripts.js';
 import { classifyHealthReport } from './health-verdict.js';
 import { LeaseKeeper } from './lease-keeper.js';
-import { type AdmitReply, parseAdmitReply, parseCooldownFields, parseLoadReply, parseTimeReply, parseTurnReply } from './parse-coord-reply.js';
+import { type AdmitReply, parseAdmitReply, parseCooldownFields, parseLoadReply, parseTimeReply } from './parse-coord-reply.js';
 import { RedisLink } from './redis-link.js';
+import { SharedQueue } from './shared-queue.js';
 
 /** How long an account's last start is kept (ms): load spreading only compares recent starts. */
 const LAST_START_MEMORY_MS = 86_400_000;
 /** How long an account's health outlives its cooldown (ms): its failure count, so backoff keeps growing across a quiet spell. */
 const HEALTH_MEMORY_MS = 86_400_000;
-/** How long a key's queue keys outlive their last use (ms); tickets themselves lapse within the lease TTL. */
-const QUEUE_MEMORY_MS = 86_400_000;
 
 /** Construction options; the first four come from config (REDIS_URL, REDIS_KEY_PREFIX, LEASE_TTL_MS, REDIS_COMMAND_TIMEOUT_MS). */
 export interface RedisCoordinatorOptions {
@@ -67,6 +54,8 @@ export class RedisCoordinator {
   /** Releases an outage held back, sent once Redis is back (those younger than a lease TTL). */
   private pendingReleases: { lease: Lease; atMs: number }[] = [];
   private sequence = 0;
+  /** The wait queue's order shared by every instance: tickets, turns. */
+  readonly queue: SharedQueue;
 
   constructor(private readonly options: RedisCoordinatorOptions) {
     if (!(options.leaseTtlMs >= 3)) throw new ConfigError('LEASE_TTL_MS must be at least 3');
@@ -84,6 +73,17 @@ export class RedisCoordinator {
     this.scripts = defineCoordScripts(this.link.client);
     this.keeper = new LeaseKeeper((leases) => this.renew(leases), Math.max(1, Math.floor(options.leaseTtlMs / 3)));
     this.keeper.start();
+    this.queue = new SharedQueue({
+      call: (script, keys, args) => this.link.call(() => this.scripts[script](keys, args)),
+      keys: this.keys,
+      keeper: this.keeper,
+      leaseTtlMs: options.leaseTtlMs,
+      holderId: this.holderId,
+      takeArgs: [options.health.probeHoldMs, LAST_START_MEMORY_MS, HEALTH_MEMORY_MS],
+      nextLeaseId: () => this.nextLeaseId(),
+      holdAdmitted: (reply, accountLeaseId) => this.holdAdmitted(reply, undefined, { account: accountLeaseId, key: '' }),
+      forgetUnanswered: (candidates, accountLeaseId) => this.forgetUnanswered({ candidates }, { account: accountLeaseId, key: '' }),
+    });
   }
 
   /** `shared` while Redis serves; `local` before the first connection and during an outage. */
@@ -161,65 +161,6 @@ export class RedisCoordinator {
     const keys = leases.map((l) => this.keys.leases(l.scope, l.ownerId));
     const reply = await this.link.call(() => this.scripts.cigRenew(keys, [this.options.leaseTtlMs, ...leases.map((l) => l.id)]));
     return Number(reply);
-  }
-
-  /** A new ticket for a waiter of `keyId` that can use `accountIds`; nothing is sent until it joins. */
-  openTicket(keyId: string, accountIds: readonly string[]): QueueTicket {
-    return { keyId, id: this.nextLeaseId(), accountIds: [...accountIds] };
-  }
-
-  /**
-   * Puts a ticket at the back of its key's shared queue (one call; again is harmless) and renews it
-   * with the leases from now on, so a killed holder's tickets lapse within the lease TTL.
-   */
-  async joinQueue(ticket: QueueTicket): Promise<void> {
-    this.keeper.add([ticketLease(ticket)]);
-    const q = this.keys.queue(ticket.keyId);
-    const keys = [q.order, q.leases, q.accounts, this.keys.queueWaiting, this.keys.queueSequence];
-    await this.link.call(() =>
-      this.scripts.cigJoin(keys, [this.options.leaseTtlMs, ticket.id, ticket.keyId, JSON.stringify(ticket.accountIds), QUEUE_MEMORY_MS]),
-    );
-  }
-
-  /**
-   * A waiter's take in the shared order, one script call: refused ('not_your_turn', nothing taken)
-   * unless the ticket is its key's oldest live one, and then only an account no key with an older
-   * turn waits for; otherwise an admission as `admit` makes (without a key gate), which ends the
-   * ticket. A ticket the queue lost (a Redis restart) joins again at the back.
-   */
-  async takeTurn(ticket: QueueTicket, candidates: readonly AdmitCandidate[]): Promise<TurnResult> {
-    this.link.assertShared();
-    this.keeper.add([ticketLease(ticket)]);
-    const q = this.keys.queue(ticket.keyId);
-    const { queueWaiting, queueTurns, queueSequence, cooldownIndex } = this.keys;
-    const keys = [q.order, q.leases, q.accounts, queueWaiting, queueTurns, queueSequence, cooldownIndex];
-    const leaseId = this.nextLeaseId();
-    const { leaseTtlMs, health } = this.options;
-    const args: (string | number)[] = [leaseTtlMs, leaseId, ticket.id, ticket.keyId, JSON.stringify(ticket.accountIds), this.keys.queuePrefix];
-    args.push(health.probeHoldMs, LAST_START_MEMORY_MS, HEALTH_MEMORY_MS, QUEUE_MEMORY_MS, this.keys.freedChannel, `${this.holderId}:`);
-    for (const c of candidates) {
-      keys.push(this.keys.leases('account', c.accountId), this.keys.lastStart('account', c.accountId), this.keys.health(c.accountId));
-      args.push(c.accountId, c.cap, c.tokenFingerprint ?? '');
-    }
-    let reply: unknown;
-    try {
-      reply = await this.link.call(() => this.scripts.cigTakeTurn(keys, args));
-    } catch (err) {
-      if (err instanceof CoordinationError && err.code === 'coordination_unavailable') this.forgetUnanswered({ candidates }, { account: leaseId, key: '' });
-      throw err;
-    }
-    const turn = parseTurnReply(reply);
-    if (turn.kind === 'not_your_turn') return turn;
-    this.keeper.remove([ticketLease(ticket)]);
-    return this.holdAdmitted(turn, undefined, { account: leaseId, key: '' }) as TurnResult;
-  }
-
-  /** Takes a ticket out of its key's queue (its waiter left) in one call; never throws, since a ticket left behind lapses within the lease TTL. */
-  async leaveQueue(ticket: QueueTicket): Promise<void> {
-    this.keeper.remove([ticketLease(ticket)]);
-    const q = this.keys.queue(ticket.keyId);
-    const keys = [q.order, q.leases, q.accounts, this.keys.queueWaiting];
-    await this.link.call(() => this.scripts.cigLeave(keys, [ticket.id, ticket.keyId, this.keys.freedChannel])).catch(() => undefined);
   }
 
   /** Records how an attempt on an account ended (account health, shared). Client aborts and busy skips say nothing and cost no call. */
@@ -330,6 +271,3 @@ export class RedisCoordinator {
     return `${this.holderId}:${this.sequence.toString(36)}`;
   }
 }
-
-/** A ticket as the lease the keeper renews (its expiry in the key's `queue` lease set). */
-const ticketLease = (ticket: QueueTicket): Lease => ({ scope: 'queue', ownerId: ticket.keyId, id: ticket.id });

@@ -1,6 +1,7 @@
-import type { AdmitResult, KeyGate, Lease } from '../coord/coord-types.js';
+import type { AdmitResult, KeyGate, Lease, QueueTicket } from '../coord/coord-types.js';
 import { splitCapAcrossInstances } from '../coord/local-cap.js';
 import type { RedisCoordinator } from '../coord/redis-coordinator.js';
+import { buildWaitTicket, type WaitTicket } from './wait-ticket.js';
 import type { AccountLimiter } from '../limits/account-limiter.js';
 import type { KeyAdmission, KeyLimiter, KeyLimits, KeyLimitReason } from '../limits/key-limiter.js';
 import { createPermit, type Permit } from '../limits/permit.js';
@@ -214,31 +215,25 @@ export class CoordinatedSlots {
    */
   openTicket(keyId: string, blocked: readonly Candidate[], claim: (c: Candidate) => SkipClass | null): WaitTicket {
     const { coordinator } = this.opts;
-    const ticket = coordinator.openTicket(
+    const ticket = coordinator.queue.openTicket(
       keyId,
       blocked.map((c) => c.account.id),
     );
-    return {
-      join: () => {
-        if (coordinator.mode === 'shared') coordinator.joinQueue(ticket).catch(() => undefined);
-      },
-      take: async () => {
-        if (coordinator.mode === 'shared') {
-          const turn = await coordinator.takeTurn(ticket, blocked.map(toAdmitCandidate)).catch(() => null);
-          if (turn?.kind === 'not_your_turn') {
-            // The ticket going first may belong to a killed holder: its lapse announces nothing.
-            if (turn.untilMs !== null) this.wakeAtLapse(ticket.accountIds, this.opts.now() + (turn.untilMs - turn.serverNowMs));
-            return null;
-          }
-          if (turn) {
-            const shared = this.fromShared(turn, blocked, null);
-            return shared.kind === 'take' ? shared.take.slot : null;
-          }
-        }
-        return this.takeLocal(blocked, claim).slot;
-      },
-      leave: () => void coordinator.leaveQueue(ticket),
-    };
+    const isShared = () => coordinator.mode === 'shared';
+    return buildWaitTicket({ queue: coordinator.queue, isShared, ticket, takeInTurn: () => this.takeInTurn(ticket, blocked, claim) });
+  }
+
+  private async takeInTurn(ticket: QueueTicket, blocked: readonly Candidate[], claim: (c: Candidate) => SkipClass | null): Promise<SlotTake['slot']> {
+    const { coordinator } = this.opts;
+    const turn = coordinator.mode === 'shared' ? await coordinator.queue.takeTurn(ticket, blocked.map(toAdmitCandidate)).catch(() => null) : null;
+    if (!turn) return this.takeLocal(blocked, claim).slot;
+    if (turn.kind === 'not_your_turn') {
+      // The ticket going first may belong to a killed holder: its lapse announces nothing.
+      if (turn.untilMs !== null) this.wakeAtLapse(ticket.accountIds, this.opts.now() + (turn.untilMs - turn.serverNowMs));
+      return null;
+    }
+    const shared = this.fromShared(turn, blocked, null);
+    return shared.kind === 'take' ? shared.take.slot : null;
   }
 
   /** Stops the lapse timer (shutdown). */
@@ -252,19 +247,6 @@ export class CoordinatedSlots {
     await new Promise<void>((resolve) => queueMicrotask(resolve));
     await Promise.all([...this.sending]);
   }
-}
-
-/**
- * A waiter's place in its key's shared queue (REDIS_URL): `join` when it enters the local queue,
- * `take` for each of its tries, `leave` when it gives up (not after a take, which ended it).
- */
-export interface WaitTicket {
-  /** Puts the ticket in the shared order; best effort (without Redis the local queue alone orders). */
-  join(): void;
-  /** A take in the shared order; null while it is not this waiter's turn or nothing is free. */
-  take(): Promise<SlotTake['slot']>;
-  /** Leaves the shared order at once; best effort (the ticket lapses within the lease TTL anyway). */
-  leave(): void;
 }
 
 const toAdmitCandidate = (c: Candidate) => ({

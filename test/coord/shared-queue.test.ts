@@ -39,13 +39,13 @@ async function hold(coord: RedisCoordinator, accountId: string): Promise<Lease> 
 
 /** A ticket that has joined its key's queue on `coord`. */
 async function joined(coord: RedisCoordinator, keyId: string, accountIds: string[]): Promise<QueueTicket> {
-  const ticket = coord.openTicket(keyId, accountIds);
-  await coord.joinQueue(ticket);
+  const ticket = coord.queue.openTicket(keyId, accountIds);
+  await coord.queue.join(ticket);
   return ticket;
 }
 
 const takeOn = (coord: RedisCoordinator, ticket: QueueTicket): Promise<TurnResult> =>
-  coord.takeTurn(
+  coord.queue.takeTurn(
     ticket,
     ticket.accountIds.map((id) => candidate(id)),
   );
@@ -69,7 +69,7 @@ describe.skipIf(!bin)('the wait queue shared across instances', () => {
     await a.release([served.accountLease]);
     // The next head leaves (time up, client gone): its place passes at once to the one behind it.
     expect((await takeOn(a, third)).kind).toBe('not_your_turn');
-    await b.leaveQueue(younger);
+    await b.queue.leave(younger);
     expect((await takeOn(a, third)).kind).toBe('admitted');
     // Every ticket is gone: the key no longer counts as waiting.
     expect(await fx.raw.zcard(keys.queue('k').order)).toBe(0);
@@ -80,7 +80,7 @@ describe.skipIf(!bin)('the wait queue shared across instances', () => {
     const [a, b, keys] = await twoInstances();
     const holder = await hold(a, 'acct');
     // a's local head never joined (Redis was out then); its follower did, then b's waiter.
-    const late = a.openTicket('k', ['acct']);
+    const late = a.queue.openTicket('k', ['acct']);
     const follower = await joined(a, 'k', ['acct']);
     const other = await joined(b, 'k', ['acct']);
     await a.release([holder]);
@@ -174,7 +174,7 @@ describe.skipIf(!bin)('the wait queue shared across instances', () => {
     await waitFor('the account the grant left free', () => heard.some((ids) => ids.join() === 'q'));
     // z waits behind x for the same account: x leaving announces it.
     await joined(b, 'z', ['busy']);
-    await a.leaveQueue(x);
+    await a.queue.leave(x);
     await waitFor("the leaving head's accounts", () => heard.some((ids) => ids.join() === 'busy'));
     sub.unsubscribe();
   });
