@@ -184,22 +184,28 @@ export interface SlotWaitOptions {
 export async function waitForSlot(ctx: DispatchCore, blocked: readonly Candidate[], opts: SlotWaitOptions): Promise<SlotWait> {
   const { deps } = ctx;
   const waiting = openWaitingTake(deps, ctx.outcome.key.id, blocked);
-  const result = await deps.admission.wait<HeldSlot>({
-    keyId: ctx.outcome.key.id,
-    accountIds: blocked.map((c) => c.account.id),
-    tryTake: async () => {
-      const slot = await waiting.tryTake();
-      if (slot) opts.onTaken?.();
-      return slot;
-    },
-    giveBack: (slot) => slot.permit.release(),
-    signal: opts.signal,
-    timeoutMs: opts.timeoutMs,
-    onQueued: () => {
-      waiting.joined();
-      opts.onQueued?.();
-    },
-  });
+  const result = await deps.admission
+    .wait<HeldSlot>({
+      keyId: ctx.outcome.key.id,
+      accountIds: blocked.map((c) => c.account.id),
+      tryTake: async () => {
+        const slot = await waiting.tryTake();
+        if (slot) opts.onTaken?.();
+        return slot;
+      },
+      giveBack: (slot) => slot.permit.release(),
+      signal: opts.signal,
+      timeoutMs: opts.timeoutMs,
+      onQueued: () => {
+        waiting.joined();
+        opts.onQueued?.();
+      },
+    })
+    .catch((err: unknown) => {
+      // A wait that failed leaves too: a ticket left joined would hold its key's shared queue until it lapses.
+      waiting.ended('aborted');
+      throw err;
+    });
   waiting.ended(result.kind);
   deps.metrics.queueWait.observe({ result: result.kind }, result.waitedMs / 1000);
   opts.onWaited(result.waitedMs);

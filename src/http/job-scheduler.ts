@@ -179,8 +179,8 @@ export class JobScheduler implements JobQueue {
     const { job, key, candidates } = head;
     // A full queue (this key's plain requests fill it) is looked at again by the timer, not at once: no busy loop.
     let repump = true;
+    const waiting = openWaitingTake(deps, key.id, candidates);
     try {
-      const waiting = openWaitingTake(deps, key.id, candidates);
       const result = await deps.admission.wait<HeldSlot>({
         keyId: key.id,
         accountIds: candidates.map((c) => c.account.id),
@@ -202,6 +202,7 @@ export class JobScheduler implements JobQueue {
       queue.shift();
       this.track(this.run(job, head, keyPermit, result.value));
     } catch (err) {
+      waiting.ended('aborted'); // a ticket left joined would hold the key's shared queue until it lapses
       keyPermit.release();
       this.opts.onError(err);
     } finally {
