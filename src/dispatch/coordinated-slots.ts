@@ -89,7 +89,7 @@ export class CoordinatedSlots {
     return { kind: 'take', take: this.takeLocal(candidates, claim), keyPermit };
   }
 
-  /** A take without a key gate (failover attempts after the first, waiters in the queue). */
+  /** A take without a key gate, as a failover attempt after the first makes (waiters take through their ticket). */
   async take(candidates: readonly Candidate[], claim: (c: Candidate) => SkipClass | null): Promise<SlotTake> {
     const gated = await this.takeGated(candidates, claim, null);
     // Without a gate the key cannot refuse.

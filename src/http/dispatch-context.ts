@@ -202,7 +202,7 @@ export async function waitForSlot(ctx: DispatchCore, blocked: readonly Candidate
       },
     })
     .catch((err: unknown) => {
-      // A wait that failed leaves too: a ticket left joined would hold its key's shared queue until it lapses.
+      // A wait that failed leaves too: a ticket left joined would go on being renewed, holding its key's shared order.
       waiting.ended('aborted');
       throw err;
     });

@@ -202,7 +202,7 @@ export class JobScheduler implements JobQueue {
       queue.shift();
       this.track(this.run(job, head, keyPermit, result.value));
     } catch (err) {
-      waiting.ended('aborted'); // a ticket left joined would hold the key's shared queue until it lapses
+      waiting.ended('aborted'); // a ticket left joined would go on being renewed, holding the key's shared order
       keyPermit.release();
       this.opts.onError(err);
     } finally {
