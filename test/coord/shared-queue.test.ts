@@ -98,6 +98,19 @@ describe.skipIf(!bin)('the wait queue shared across instances', () => {
     expect((await takeOn(b, other)).kind).toBe('admitted');
   });
 
+  it('a ticket the queue lost (a Redis restart) joins again on its next take, at the back', async () => {
+    const [a, b, keys] = await twoInstances();
+    const holder = await hold(a, 'acct');
+    const lost = await joined(a, 'k', ['acct']);
+    const kept = await joined(b, 'k', ['acct']);
+    const q = keys.queue('k');
+    await fx.raw.multi().zrem(q.order, lost.id).zrem(q.leases, lost.id).hdel(q.accounts, lost.id).exec();
+    await a.release([holder]);
+    expect((await takeOn(a, lost)).kind).toBe('not_your_turn');
+    expect(Number(await fx.raw.zscore(q.order, lost.id))).toBeGreaterThan(Number(await fx.raw.zscore(q.order, kept.id)));
+    expect((await takeOn(b, kept)).kind).toBe('admitted');
+  });
+
   it('two keys across two instances take turns: the key served longest ago goes first, whoever asks first', async () => {
     const [a, b] = await twoInstances();
     const holder = await hold(a, 'acct');
