@@ -17,6 +17,20 @@ export interface CoordKeys {
   readonly cooldownIndex: string;
   /** Pub/sub channel: JSON arrays of account ids whose places were freed. */
   readonly freedChannel: string;
+  /**
+   * A key's shared wait queue: `order` (sorted set: ticket ids by their place, from `queueSequence`),
+   * `leases` (sorted set: ticket ids by expiry, the `queue` lease set renewed with the other leases),
+   * `accounts` (hash: ticket id → JSON array of the account ids it can use).
+   */
+  queue(keyId: string): { order: string; leases: string; accounts: string };
+  /** The prefix of every key's queue: the queue-turn script reaches other keys' queues by name under it. */
+  readonly queuePrefix: string;
+  /** Set: ids of the keys with tickets. */
+  readonly queueWaiting: string;
+  /** Hash: key id → its turn (the sequence value of its last grant from the queue; none = 0, first). */
+  readonly queueTurns: string;
+  /** String: the sequence that orders tickets and grants. */
+  readonly queueSequence: string;
 }
 
 /** Builds the key names under `prefix`. */
@@ -27,5 +41,14 @@ export function buildCoordKeys(prefix: string): CoordKeys {
     health: (accountId) => `${prefix}account:${accountId}:health`,
     cooldownIndex: `${prefix}cooldowns`,
     freedChannel: `${prefix}freed`,
+    queue: (keyId) => ({
+      order: `${prefix}queue:${keyId}:order`,
+      leases: `${prefix}queue:${keyId}:leases`,
+      accounts: `${prefix}queue:${keyId}:accounts`,
+    }),
+    queuePrefix: `${prefix}queue:`,
+    queueWaiting: `${prefix}queue-waiting`,
+    queueTurns: `${prefix}queue-turns`,
+    queueSequence: `${prefix}queue-sequence`,
   };
 }

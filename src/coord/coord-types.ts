@@ -1,7 +1,10 @@
 import type { FailureClass } from '../errors/failure-classes.js';
 
-/** What a lease holds a place in: an account's image concurrency, or a key's max_concurrency. */
-export type LeaseScope = 'account' | 'key';
+/**
+ * What a lease holds a place in: an account's image concurrency, a key's max_concurrency, or a
+ * key's shared wait queue (a waiter's ticket, renewed like any lease so a dead holder's lapses).
+ */
+export type LeaseScope = 'account' | 'key' | 'queue';
 
 /**
  * One held place in Redis: a member of the owner's lease set, scored by its expiry. It counts as in
@@ -92,6 +95,26 @@ export type AdmitResult =
        * clock; null: none blocked). A lapse announces nothing: a waiter looks again at this time.
        */
       nextLapseMs: number | null;
+    };
+
+/** A waiter's place in its key's shared queue. */
+export interface QueueTicket {
+  keyId: string;
+  /** Unique, like a lease id: `<holder id>:<sequence>`. */
+  id: string;
+  /** The accounts the waiter can use: another key's waiter leaves them to it when its turn is older. */
+  accountIds: readonly string[];
+}
+
+/** The outcome of a waiter's take in the shared order. */
+export type TurnResult =
+  | Extract<AdmitResult, { kind: 'admitted' | 'none' }>
+  | {
+      /** Another waiter goes first (an older one of the same key, or a key with an older turn); nothing was taken. */
+      kind: 'not_your_turn';
+      serverNowMs: number;
+      /** When the ticket that goes first lapses unless its holder renews it (Redis's clock): look again then. */
+      untilMs: number | null;
     };
 
 /** How an attempt on an account ended: the fields account health reads (the dispatch attempt record's). */

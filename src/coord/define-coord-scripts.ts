@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { ADMIT_LUA } from './admit-script.js';
 import { CLEAR_LUA, LOAD_LUA, RELEASE_LUA, RENEW_LUA, REPORT_LUA } from './coord-scripts.js';
+import { JOIN_LUA, LEAVE_LUA, TAKE_TURN_LUA } from './queue-script.js';
 
 /** Every script, by the command name it is defined under. */
 const SCRIPTS = {
@@ -10,6 +11,9 @@ const SCRIPTS = {
   cigLoad: LOAD_LUA,
   cigReport: REPORT_LUA,
   cigClear: CLEAR_LUA,
+  cigJoin: JOIN_LUA,
+  cigTakeTurn: TAKE_TURN_LUA,
+  cigLeave: LEAVE_LUA,
 } as const;
 
 /** One script call: its keys and its arguments; the reply is parsed by the caller. */

@@ -63,6 +63,18 @@ export function parseAdmitReply(reply: unknown): AdmitReply {
   }
 }
 
+/** The queue-turn script's reply: 'not_your_turn', or the admission script's 'none' and 'admitted'. */
+export type TurnReply = Exclude<AdmitReply, { kind: 'key_refused' }> | { kind: 'not_your_turn'; serverNowMs: number; untilMs: number | null };
+
+/** Parses the queue-turn script's reply. */
+export function parseTurnReply(reply: unknown): TurnReply {
+  const [kind, ...rest] = asArray(reply, 'turn');
+  if (kind === 'not_your_turn') return { kind, serverNowMs: asNumber(rest[0], 'turn'), untilMs: asNumber(rest[1], 'turn') || null };
+  const parsed = parseAdmitReply(reply);
+  if (parsed.kind === 'key_refused') throw malformed('turn');
+  return parsed;
+}
+
 function parseCooling(entry: unknown): CoolingAccount {
   const [accountId, cause, untilMs] = asArray(entry, 'admit');
   return { accountId: asString(accountId, 'admit'), cause: asOneOf(cause, CAUSES, 'admit'), untilMs: asNumber(untilMs, 'admit') };

@@ -10,6 +10,7 @@ import { classifyHealthReport } from './health-verdict.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { type AdmitReply, parseAdmitReply, parseCooldownFields, parseLoadReply, parseTimeReply } from './parse-coord-reply.js';
 import { RedisLink } from './redis-link.js';
+import { SharedQueue } from './shared-queue.js';
 
 /** How long an account's last start is kept (ms): load spreading only compares recent starts. */
 const LAST_START_MEMORY_MS = 86_400_000;
@@ -53,6 +54,8 @@ export class RedisCoordinator {
   /** Releases an outage held back, sent once Redis is back (those younger than a lease TTL). */
   private pendingReleases: { lease: Lease; atMs: number }[] = [];
   private sequence = 0;
+  /** The wait queue's order shared by every instance: tickets, turns. */
+  readonly queue: SharedQueue;
 
   constructor(private readonly options: RedisCoordinatorOptions) {
     if (!(options.leaseTtlMs >= 3)) throw new ConfigError('LEASE_TTL_MS must be at least 3');
@@ -70,6 +73,17 @@ export class RedisCoordinator {
     this.scripts = defineCoordScripts(this.link.client);
     this.keeper = new LeaseKeeper((leases) => this.renew(leases), Math.max(1, Math.floor(options.leaseTtlMs / 3)));
     this.keeper.start();
+    this.queue = new SharedQueue({
+      call: (script, keys, args) => this.link.call(() => this.scripts[script](keys, args)),
+      keys: this.keys,
+      keeper: this.keeper,
+      leaseTtlMs: options.leaseTtlMs,
+      holderId: this.holderId,
+      takeArgs: [options.health.probeHoldMs, LAST_START_MEMORY_MS, HEALTH_MEMORY_MS],
+      nextLeaseId: () => this.nextLeaseId(),
+      holdAdmitted: (reply, accountLeaseId) => this.holdAdmitted(reply, undefined, { account: accountLeaseId, key: '' }),
+      forgetUnanswered: (candidates, accountLeaseId) => this.forgetUnanswered({ candidates }, { account: accountLeaseId, key: '' }),
+    });
   }
 
   /** `shared` while Redis serves; `local` before the first connection and during an outage. */

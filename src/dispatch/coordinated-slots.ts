@@ -1,6 +1,7 @@
-import type { AdmitResult, KeyGate, Lease } from '../coord/coord-types.js';
+import type { AdmitResult, KeyGate, Lease, QueueTicket } from '../coord/coord-types.js';
 import { splitCapAcrossInstances } from '../coord/local-cap.js';
 import type { RedisCoordinator } from '../coord/redis-coordinator.js';
+import { buildWaitTicket, type WaitTicket } from './wait-ticket.js';
 import type { AccountLimiter } from '../limits/account-limiter.js';
 import type { KeyAdmission, KeyLimiter, KeyLimits, KeyLimitReason } from '../limits/key-limiter.js';
 import { createPermit, type Permit } from '../limits/permit.js';
@@ -99,7 +100,7 @@ export class CoordinatedSlots {
     return { kind: 'take', take: this.takeLocal(candidates, claim), keyPermit };
   }
 
-  /** A take without a key gate (failover attempts after the first, waiters in the queue). */
+  /** A take without a key gate, as a failover attempt after the first makes (waiters take through their ticket). */
   async take(candidates: readonly Candidate[], claim: (c: Candidate) => SkipClass | null): Promise<SlotTake> {
     const gated = await this.takeGated(candidates, claim, null);
     // Without a gate the key cannot refuse.
@@ -264,6 +265,35 @@ export class CoordinatedSlots {
     );
     timer.unref();
     this.lapse = { timer, atMs, accountIds: ids };
+  }
+
+  /**
+   * A ticket for a waiter of `keyId` over `blocked` (each at its cap). In shared mode its takes
+   * follow the order every instance shares (FIFO within the key, the key served longest ago first
+   * across keys); when Redis cannot answer, a take is the local one with split caps, and the local
+   * queue alone orders.
+   */
+  openTicket(keyId: string, blocked: readonly Candidate[], claim: (c: Candidate) => SkipClass | null): WaitTicket {
+    const { coordinator } = this.opts;
+    const ticket = coordinator.queue.openTicket(
+      keyId,
+      blocked.map((c) => c.account.id),
+    );
+    const isShared = () => coordinator.mode === 'shared';
+    return buildWaitTicket({ queue: coordinator.queue, isShared, ticket, takeInTurn: () => this.takeInTurn(ticket, blocked, claim) });
+  }
+
+  private async takeInTurn(ticket: QueueTicket, blocked: readonly Candidate[], claim: (c: Candidate) => SkipClass | null): Promise<SlotTake['slot']> {
+    const { coordinator } = this.opts;
+    const turn = coordinator.mode === 'shared' ? await coordinator.queue.takeTurn(ticket, blocked.map(toAdmitCandidate)).catch(() => null) : null;
+    if (!turn) return this.takeLocal(blocked, claim).slot;
+    if (turn.kind === 'not_your_turn') {
+      // The ticket going first may belong to a killed holder: its lapse announces nothing.
+      if (turn.untilMs !== null) this.wakeAtLapse(ticket.accountIds, this.opts.now() + (turn.untilMs - turn.serverNowMs));
+      return null;
+    }
+    const shared = this.fromShared(turn, blocked, null);
+    return shared.kind === 'take' ? shared.take.slot : null;
   }
 
   /** Stops the lapse timer (shutdown). */

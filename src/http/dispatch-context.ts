@@ -10,6 +10,7 @@ import type { KeyGate } from '../coord/coord-types.js';
 import { describeKeyLimitRejection, type KeyLimitReason } from '../limits/key-limiter.js';
 import { GatewayError } from '../errors/codes.js';
 import type { UpstreamBody } from '../images/image-request.js';
+import type { AdmissionResult } from '../limits/admission-queue.js';
 import type { Permit } from '../limits/permit.js';
 import type { KeyRecord, Snapshot } from '../store/types.js';
 import type { GatewayDeps } from './gateway-deps.js';
@@ -108,10 +109,26 @@ function buildCoordinatedTake(ctx: DispatchCore, coordination: CoordinatedSlots)
   };
 }
 
-/** Takes a free slot on one of `blocked` for a waiter: through the coordinator with REDIS_URL, else this process's limiter. */
-export async function takeWaitingSlot(deps: GatewayDeps, blocked: readonly Candidate[]): Promise<HeldSlot | null> {
-  if (!deps.coordination) return takeFreeSlot(blocked, deps.accountLimiter);
-  return (await deps.coordination.take(blocked, (c) => claimAttempt(c, deps))).slot;
+/**
+ * How a waiter of `keyId` takes a slot on one of `blocked`: with REDIS_URL through its ticket in the
+ * shared order (`joined` when it enters the local queue, `ended` however the wait ended), else this
+ * process's limiter.
+ */
+export function openWaitingTake(
+  deps: GatewayDeps,
+  keyId: string,
+  blocked: readonly Candidate[],
+): { tryTake: () => Promise<HeldSlot | null>; joined: () => void; ended: (result: AdmissionResult<HeldSlot>['kind']) => void } {
+  if (!deps.coordination) return { tryTake: async () => takeFreeSlot(blocked, deps.accountLimiter), joined: () => {}, ended: () => {} };
+  const ticket = deps.coordination.openTicket(keyId, blocked, (c) => claimAttempt(c, deps));
+  return {
+    tryTake: () => ticket.take(),
+    joined: () => ticket.join(),
+    // A take ended the ticket; a full queue never joined.
+    ended: (kind) => {
+      if (kind !== 'taken' && kind !== 'queue_full') ticket.leave();
+    },
+  };
 }
 
 /** Takes the account from account health as it is really tried (its re-probe, if due); why not when it cools down. */
@@ -166,19 +183,30 @@ export interface SlotWaitOptions {
  */
 export async function waitForSlot(ctx: DispatchCore, blocked: readonly Candidate[], opts: SlotWaitOptions): Promise<SlotWait> {
   const { deps } = ctx;
-  const result = await deps.admission.wait<HeldSlot>({
-    keyId: ctx.outcome.key.id,
-    accountIds: blocked.map((c) => c.account.id),
-    tryTake: async () => {
-      const slot = await takeWaitingSlot(deps, blocked);
-      if (slot) opts.onTaken?.();
-      return slot;
-    },
-    giveBack: (slot) => slot.permit.release(),
-    signal: opts.signal,
-    timeoutMs: opts.timeoutMs,
-    ...(opts.onQueued ? { onQueued: opts.onQueued } : {}),
-  });
+  const waiting = openWaitingTake(deps, ctx.outcome.key.id, blocked);
+  const result = await deps.admission
+    .wait<HeldSlot>({
+      keyId: ctx.outcome.key.id,
+      accountIds: blocked.map((c) => c.account.id),
+      tryTake: async () => {
+        const slot = await waiting.tryTake();
+        if (slot) opts.onTaken?.();
+        return slot;
+      },
+      giveBack: (slot) => slot.permit.release(),
+      signal: opts.signal,
+      timeoutMs: opts.timeoutMs,
+      onQueued: () => {
+        waiting.joined();
+        opts.onQueued?.();
+      },
+    })
+    .catch((err: unknown) => {
+      // A wait that failed leaves too: a ticket left joined would go on being renewed, holding its key's shared order.
+      waiting.ended('aborted');
+      throw err;
+    });
+  waiting.ended(result.kind);
   deps.metrics.queueWait.observe({ result: result.kind }, result.waitedMs / 1000);
   opts.onWaited(result.waitedMs);
   switch (result.kind) {

@@ -9,7 +9,7 @@ import { sealWithCapability } from '../store/capability-seal.js';
 import type { Db } from '../store/db.js';
 import { finishJob, markJobRunning } from '../store/job-repo.js';
 import type { KeyRecord, Snapshot } from '../store/types.js';
-import { planFor, takeWaitingSlot } from './dispatch-context.js';
+import { openWaitingTake, planFor } from './dispatch-context.js';
 import type { GatewayDeps } from './gateway-deps.js';
 import { executeImageJob, type JobAnswer } from './job-execution.js';
 import type { JobQueue, LocalJob } from './job-queue.js';
@@ -179,15 +179,18 @@ export class JobScheduler implements JobQueue {
     const { job, key, candidates } = head;
     // A full queue (this key's plain requests fill it) is looked at again by the timer, not at once: no busy loop.
     let repump = true;
+    const waiting = openWaitingTake(deps, key.id, candidates);
     try {
       const result = await deps.admission.wait<HeldSlot>({
         keyId: key.id,
         accountIds: candidates.map((c) => c.account.id),
-        tryTake: () => takeWaitingSlot(deps, candidates),
+        tryTake: waiting.tryTake,
         giveBack: (slot) => slot.permit.release(),
         signal: job.controller.signal,
         timeoutMs: job.enqueuedAt + this.opts.maxQueueMs - deps.now(),
+        onQueued: waiting.joined,
       });
+      waiting.ended(result.kind);
       deps.metrics.queueWait.observe({ result: result.kind }, result.waitedMs / 1000);
       repump = result.kind !== 'queue_full';
       const queue = this.queues.get(key.id);
@@ -199,6 +202,7 @@ export class JobScheduler implements JobQueue {
       queue.shift();
       this.track(this.run(job, head, keyPermit, result.value));
     } catch (err) {
+      waiting.ended('aborted'); // a ticket left joined would go on being renewed, holding the key's shared order
       keyPermit.release();
       this.opts.onError(err);
     } finally {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -101,7 +102,12 @@ describe.skipIf(!deployment || !redisBin || !caddyBin)('three serve instances sh
       accountWithKey('cleared', 3),
       accountWithKey('killed', 1),
       accountWithKey('outage', 3),
+      accountWithKey('turns', 1),
     ]);
+    // A second key on the `turns` account: two keys waiting for one place.
+    const second = await runCli(['keys', 'create', '--name', 'key-turns-y', '--accounts', 'turns', '--json'], { env: env() });
+    expect(second.code, second.stderr).toBe(0);
+    secrets['turns-y'] = (JSON.parse(second.stdout) as { secret: string }).secret;
     instances.push(...(await Promise.all([startInstance(), startInstance(), startInstance()])));
     const upstreams = instances.map((i) => i.url.replace('http://', '')).join(' ');
     const rendered = SCALE_OUT.replace(SHIPPED_INSTANCES, upstreams).replace('lb_policy least_conn', 'lb_policy round_robin');
@@ -249,5 +255,47 @@ describe.skipIf(!deployment || !redisBin || !caddyBin)('three serve instances sh
     expect(shared.map((r) => r.status)).toEqual(Array(12).fill(200));
     // Exactly the cap again: no place leaked (fewer) and none counted twice or below zero (more).
     expect(d().fake.concurrency.max('outage')).toBe(3);
+  });
+
+  it('the wait queue spans the instances: FIFO within a key and turns across keys, whichever instance each waiter is on', async () => {
+    /** A request whose prompt tells it apart at the fake upstream (it records the prompt's hash). */
+    const ask = (base: string, account: string, prompt: string, signal?: AbortSignal) =>
+      request(`${base}/v1/images/generations`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${secrets[account]}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt }),
+        ...(signal ? { signal } : {}),
+      }).then(async (res) => ({ status: res.statusCode, body: await res.body.text() }));
+    const queuedEverywhere = async () => {
+      const counts = await Promise.all(instances.map(async (i) => Number(/^codex_image_queued_requests (\d+)$/m.exec(await metrics(i))?.[1] ?? Number.NaN)));
+      return counts.reduce((sum, n) => sum + n, 0);
+    };
+    d().fake.setBehavior('turns', [fakeBehaviors.hang()]);
+    const holding = new AbortController();
+    const held = ask(instances[0]!.url, 'turns', 'holder', holding.signal).catch(() => null);
+    await waitFor('the holder at the upstream', () => d().fake.concurrency.current('turns') === 1 || null);
+    // Key x's three, then key y's three, spread over the instances; each queued before the next is sent.
+    const sends = [
+      ['x1', 'turns', 0],
+      ['x2', 'turns', 1],
+      ['x3', 'turns', 2],
+      ['y1', 'turns-y', 1],
+      ['y2', 'turns-y', 2],
+      ['y3', 'turns-y', 0],
+    ] as const;
+    const labels: Record<string, string> = {};
+    const answers: Promise<{ status: number }>[] = [];
+    for (const [label, secret, at] of sends) {
+      labels[createHash('sha256').update(label).digest('hex')] = label;
+      answers.push(ask(instances[at]!.url, secret, label));
+      await waitFor(`${label} queued`, async () => ((await queuedEverywhere()) === answers.length ? true : null), 10_000);
+    }
+    d().fake.setBehavior('turns', fakeBehaviors.success());
+    holding.abort();
+    await held;
+    expect((await Promise.all(answers)).map((r) => r.status)).toEqual(Array(6).fill(200));
+    const order = upstreamCalls('turns').map((r) => labels[r.body?.promptSha256 ?? ''] ?? 'holder');
+    expect(order.filter((label) => label !== 'holder')).toEqual(['x1', 'y1', 'x2', 'y2', 'x3', 'y3']);
+    expect(d().fake.concurrency.max('turns')).toBe(1);
   });
 });
