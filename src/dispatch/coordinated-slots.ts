@@ -7,6 +7,7 @@ import type { KeyAdmission, KeyLimiter, KeyLimits, KeyLimitReason } from '../lim
 import { createPermit, type Permit } from '../limits/permit.js';
 import { type AccountCooldown, type AccountHealth, COOLDOWN_SKIP_CLASS, fingerprintToken } from './account-health.js';
 import { LearnedCooldowns } from './learned-cooldowns.js';
+import { LapseAlarm, LeaseReleaseBatch } from './lease-timing.js';
 import type { AttemptRecord, SkipClass } from './exhaustion.js';
 import type { Candidate } from './plan-candidates.js';
 import { takeLocalSlot, type SlotTake } from './run-failover.js';
@@ -30,8 +31,6 @@ export interface CoordinatedSlotsOptions {
   wake?: (accountIds: string[]) => void;
 }
 
-/** Looked again this long after a place's lapse time, so the lapse is surely past on Redis's clock. */
-const LAPSE_MARGIN_MS = 10;
 /** A take with the key's gate on it: refused by the key, or the take plus the key's place (when a gate was given). */
 export type GatedTake =
   | { kind: 'key_refused'; reason: KeyLimitReason; inFlight: number; retryAfterMs: number }
@@ -48,23 +47,21 @@ export type GatedTake =
  * split among the live data planes, so a request never fails because Redis is down.
  */
 export class CoordinatedSlots {
-  private readonly pending: Lease[] = [];
-  private flushScheduled = false;
-  /** Release calls on their way to Redis (shutdown waits for them). */
-  private readonly sending = new Set<Promise<unknown>>();
   /**
    * Accounts admitted with a health record in Redis, by how many such attempts are under way: a
    * success on them is reported (it clears the record); on any other account it would change
    * nothing and is not sent, so a healthy account costs a request no call beyond take and release.
    */
   private readonly recorded = new Map<string, number>();
-  /** One timer for the soonest lapse a take saw, and the accounts to wake then. */
-  private lapse: { timer: NodeJS.Timeout; atMs: number; accountIds: Set<string> } | null = null;
 
   private readonly learned: LearnedCooldowns;
+  private readonly releases: LeaseReleaseBatch;
+  private readonly lapses: LapseAlarm;
 
   constructor(private readonly opts: CoordinatedSlotsOptions) {
     this.learned = new LearnedCooldowns(opts.now);
+    this.releases = new LeaseReleaseBatch((leases) => opts.coordinator.release(leases));
+    this.lapses = new LapseAlarm(opts.wake, opts.now);
   }
 
   /** A key place on its own (async jobs, fan-out): one script call in shared mode. */
@@ -110,8 +107,9 @@ export class CoordinatedSlots {
   /**
    * Tells account health how an attempt ended: every instance's in shared mode (Redis holds the one
    * health, so a clear or a recovery anywhere counts everywhere), this process's in local mode.
+   * Settles once Redis has the report (never rejects): the attempt loop waits for a failure's.
    */
-  report(attempt: AttemptRecord, candidate: Candidate): void {
+  async report(attempt: AttemptRecord, candidate: Candidate): Promise<void> {
     const token = candidate.credentials.accessToken;
     const { coordinator } = this.opts;
     if (coordinator.mode !== 'shared') {
@@ -122,7 +120,7 @@ export class CoordinatedSlots {
     const hadRecord = this.takeRecorded(attempt.accountId);
     const report = { status: attempt.status, errorClass: attempt.errorClass, retryAfterSeconds: attempt.retryAfterSeconds };
     if (!hadRecord && classifyHealthReport(report).kind === 'success') return;
-    coordinator.report(attempt.accountId, report, fingerprintToken(token)).catch((err: unknown) => this.opts.onReportError?.(err));
+    await coordinator.report(attempt.accountId, report, fingerprintToken(token)).catch((err: unknown) => this.opts.onReportError?.(err));
   }
 
   /** Whether an attempt under way on the account was admitted with a health record (and counts it off). */
@@ -189,11 +187,11 @@ export class CoordinatedSlots {
       if (result.healthRecorded) this.recorded.set(candidate.account.id, (this.recorded.get(candidate.account.id) ?? 0) + 1);
       const permit = createPermit(() => {
         local?.release();
-        this.releaseLease(lease);
+        this.releases.release(lease);
       });
       return { kind: 'take', take: { passed: [], slot: { candidate, permit, claimed: true } }, keyPermit };
     }
-    if (result.nextLapseMs !== null) this.wakeAtLapse(result.blockedAccountIds, this.opts.now() + (result.nextLapseMs - result.serverNowMs));
+    if (result.nextLapseMs !== null) this.lapses.at(result.blockedAccountIds, this.opts.now() + (result.nextLapseMs - result.serverNowMs));
     const passed: SlotTake['passed'] = [];
     for (const id of result.blockedAccountIds) {
       const candidate = byId.get(id);
@@ -215,7 +213,7 @@ export class CoordinatedSlots {
     const local = this.opts.keyLimiter.admit(keyId, NO_KEY_GATES);
     return createPermit(() => {
       if (local.admitted) local.permit.release();
-      if (lease) this.releaseLease(lease);
+      if (lease) this.releases.release(lease);
     });
   }
 
@@ -227,44 +225,6 @@ export class CoordinatedSlots {
       maxConcurrency: limits.maxConcurrency ? splitCapAcrossInstances(limits.maxConcurrency, n) : limits.maxConcurrency,
       minStartIntervalMs: limits.minStartIntervalMs ? limits.minStartIntervalMs * n : limits.minStartIntervalMs,
     };
-  }
-
-  /** Releases leases freed in the same turn together: a request's account and key places cost one call. */
-  private releaseLease(lease: Lease): void {
-    this.pending.push(lease);
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    queueMicrotask(() => {
-      this.flushScheduled = false;
-      const batch = this.pending.splice(0);
-      const sent = this.opts.coordinator.release(batch).finally(() => this.sending.delete(sent));
-      this.sending.add(sent);
-    });
-  }
-
-  /**
-   * Wakes the waiters of `accountIds` when the soonest blocking place lapses (if its holder died, it
-   * is not renewed, and a lapse announces nothing on the freed channel). Only the soonest time is
-   * kept: if the place was renewed, the take then finds the next one and sets the timer again.
-   */
-  private wakeAtLapse(accountIds: readonly string[], atMs: number): void {
-    const wake = this.opts.wake;
-    if (!wake || accountIds.length === 0) return;
-    if (this.lapse && this.lapse.atMs <= atMs) {
-      for (const id of accountIds) this.lapse.accountIds.add(id);
-      return;
-    }
-    const ids = new Set([...(this.lapse?.accountIds ?? []), ...accountIds]);
-    if (this.lapse) clearTimeout(this.lapse.timer);
-    const timer = setTimeout(
-      () => {
-        this.lapse = null;
-        wake([...ids]);
-      },
-      Math.max(0, atMs - this.opts.now()) + LAPSE_MARGIN_MS,
-    );
-    timer.unref();
-    this.lapse = { timer, atMs, accountIds: ids };
   }
 
   /**
@@ -289,23 +249,21 @@ export class CoordinatedSlots {
     if (!turn) return this.takeLocal(blocked, claim).slot;
     if (turn.kind === 'not_your_turn') {
       // The ticket going first may belong to a killed holder: its lapse announces nothing.
-      if (turn.untilMs !== null) this.wakeAtLapse(ticket.accountIds, this.opts.now() + (turn.untilMs - turn.serverNowMs));
+      if (turn.untilMs !== null) this.lapses.at(ticket.accountIds, this.opts.now() + (turn.untilMs - turn.serverNowMs));
       return null;
     }
     const shared = this.fromShared(turn, blocked, null);
     return shared.kind === 'take' ? shared.take.slot : null;
   }
 
-  /** Stops the lapse timer (shutdown). */
+  /** Stops the lapse alarm (shutdown). */
   stop(): void {
-    if (this.lapse) clearTimeout(this.lapse.timer);
-    this.lapse = null;
+    this.lapses.stop();
   }
 
   /** Resolves once every release already asked for has been answered (or held back for Redis's return). */
-  async settle(): Promise<void> {
-    await new Promise<void>((resolve) => queueMicrotask(resolve));
-    await Promise.all([...this.sending]);
+  settle(): Promise<void> {
+    return this.releases.settle();
   }
 }
 

@@ -17,8 +17,12 @@ export interface FailoverInput {
   upstream: UpstreamClient;
   accountLimiter: AccountLimiter;
   now: () => number;
-  /** Told about every attempt as it ends (metrics). */
-  onAttempt?: (attempt: AttemptRecord) => void;
+  /**
+   * Told about every attempt as it ends (health, metrics). A promise it returns (a report to the
+   * instances' shared health) is awaited before a failed attempt's slot goes back and the request
+   * moves on or answers, so no instance is admitted to that account before the report lands.
+   */
+  onAttempt?: (attempt: AttemptRecord) => void | Promise<void>;
   /**
    * Asked once an account's permit is taken, right before its upstream call: null goes ahead (and may
    * take the account's re-probe); a skip class passes the account over without calling it. Planning
@@ -194,11 +198,11 @@ async function attemptOne(slot: HeldSlot, input: FailoverInput, attempts: Attemp
   const taken = startAttempt(slot, input);
   if ('skip' in taken) return { kind: 'skip', skip: taken.skip };
   const { permit } = taken;
-  const record = (fields: Pick<AttemptRecord, 'status' | 'ttfbMs' | 'errorClass' | 'retryAfterSeconds'>) => {
+  const record = async (fields: Pick<AttemptRecord, 'status' | 'ttfbMs' | 'errorClass' | 'retryAfterSeconds'>): Promise<void> => {
     const attempt: AttemptRecord = { accountId: account.id, accountName: account.name, endedAt: input.now(), ...fields };
     attempts.push(attempt);
     try {
-      input.onAttempt?.(attempt);
+      await input.onAttempt?.(attempt);
     } catch {
       // An observer (health, metrics) must never cost the request its permit or its response.
     }
@@ -219,17 +223,18 @@ async function attemptOne(slot: HeldSlot, input: FailoverInput, attempts: Attemp
       input.signal,
     );
   } catch (err) {
-    permit.release();
     if (input.signal.aborted) {
-      record({ status: null, ttfbMs: null, errorClass: 'client_aborted', retryAfterSeconds: null });
+      permit.release();
+      void record({ status: null, ttfbMs: null, errorClass: 'client_aborted', retryAfterSeconds: null });
       return { kind: 'aborted' };
     }
     const skip = classifySendError(err);
-    record({ status: null, ttfbMs: null, errorClass: skip, retryAfterSeconds: null });
+    await record({ status: null, ttfbMs: null, errorClass: skip, retryAfterSeconds: null });
+    permit.release();
     return { kind: 'skip', skip };
   }
   if (!shouldFailover(response.status)) {
-    record({
+    void record({
       status: response.status,
       ttfbMs: response.ttfbMs,
       errorClass: response.status < 300 ? null : statusClass(response.status),
@@ -238,9 +243,10 @@ async function attemptOne(slot: HeldSlot, input: FailoverInput, attempts: Attemp
     return { kind: 'final', response, permit };
   }
   const info = await readUpstreamError(response.body, response.status, { nowMs: input.now() });
-  permit.release();
   const skip = statusClass(response.status) as SkipClass;
-  record({ status: response.status, ttfbMs: response.ttfbMs, errorClass: skip, retryAfterSeconds: info.resetsInSeconds ?? null });
+  // Reported before the slot goes back: a waiter woken by its release must find the cooldown already set.
+  await record({ status: response.status, ttfbMs: response.ttfbMs, errorClass: skip, retryAfterSeconds: info.resetsInSeconds ?? null });
+  permit.release();
   return { kind: 'skip', skip };
 }
 

@@ -59,12 +59,17 @@ export function resolveCandidates(key: KeyRecord, snapshot: Snapshot, deps: Gate
   throw new GatewayError(why.code, why.message, null, { retryAfterMs: why.retryAfterMs });
 }
 
-/** Tells account health how an attempt ended (shared too, with Redis), and the control plane about a 401 (refresh now). */
-function reportAttempt(attempt: AttemptRecord, candidates: readonly Candidate[], deps: GatewayDeps): void {
-  const candidate = candidates.find((c) => c.account.id === attempt.accountId);
-  if (candidate && deps.coordination) deps.coordination.report(attempt, candidate);
-  else if (candidate) deps.health?.report(attempt, candidate.credentials.accessToken);
+/**
+ * Tells account health how an attempt ended, and the control plane about a 401 (refresh now). With
+ * REDIS_URL the report goes to the instances' shared health: its promise settles once Redis has it.
+ */
+function reportAttempt(attempt: AttemptRecord, candidates: readonly Candidate[], deps: GatewayDeps): Promise<void> | undefined {
   if (attempt.status === 401) deps.onAuthFailure?.(attempt.accountId);
+  const candidate = candidates.find((c) => c.account.id === attempt.accountId);
+  if (!candidate) return undefined;
+  if (deps.coordination) return deps.coordination.report(attempt, candidate);
+  deps.health?.report(attempt, candidate.credentials.accessToken);
+  return undefined;
 }
 
 /**
