@@ -1,24 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AdmitCandidate } from '../../src/coord/coord-types.js';
 import type { RedisCoordinator } from '../../src/coord/redis-coordinator.js';
-import { type CoordFixture, createCoordFixture, TEST_HEALTH } from '../support/coordinators.js';
-import { findRedisServer, type RedisServer, startRedis } from '../support/redis.js';
+import { TEST_HEALTH, useCoordFixture } from '../support/coordinators.js';
 import { waitFor } from '../support/wait-for.js';
 
-const bin = findRedisServer();
-let server: RedisServer;
-let fx: CoordFixture;
-
-beforeAll(async () => {
-  if (!bin) return;
-  server = await startRedis(bin);
-  fx = createCoordFixture(server);
-});
-afterEach(async () => fx?.closeAll());
-afterAll(async () => {
-  await fx?.close();
-  await server?.close();
-});
+const env = useCoordFixture();
+const { bin } = env;
 
 const candidate = (accountId: string, cap = 1, tokenFingerprint: string | null = null): AdmitCandidate => ({ accountId, cap, tokenFingerprint });
 const rateLimited = (retryAfterSeconds: number) => ({ status: 429, errorClass: 'rate_limited' as const, retryAfterSeconds });
@@ -26,8 +13,8 @@ const serverError = { status: 500, errorClass: 'upstream_server' as const, retry
 const success = { status: 200, errorClass: null, retryAfterSeconds: null };
 
 async function instances(count: number, health = TEST_HEALTH): Promise<RedisCoordinator[]> {
-  const keyPrefix = fx.nextPrefix();
-  return Promise.all(Array.from({ length: count }, async () => (await fx.create({ keyPrefix, health })).coord));
+  const keyPrefix = env.fx.nextPrefix();
+  return Promise.all(Array.from({ length: count }, async () => (await env.fx.create({ keyPrefix, health })).coord));
 }
 
 describe.skipIf(!bin)('account health shared through Redis', () => {
@@ -56,7 +43,7 @@ describe.skipIf(!bin)('account health shared through Redis', () => {
     await one.report('a', rateLimited(3600), null);
     const [cooldown] = await one.listCooldowns();
     expect(cooldown).toMatchObject({ accountId: 'a', cause: 'rate_limited', capped: true });
-    await waitFor('the capped cooldown to end', async () => (await fx.serverNowMs()) >= (cooldown?.untilMs ?? 0));
+    await waitFor('the capped cooldown to end', async () => (await env.fx.serverNowMs()) >= (cooldown?.untilMs ?? 0));
     const results = await Promise.all(Array.from({ length: 30 }, (_, i) => (coords[i % 3] as RedisCoordinator).admit({ candidates: [candidate('a', 10)] })));
     const probes = results.filter((r) => r.kind === 'admitted');
     expect(probes).toHaveLength(1);
@@ -76,9 +63,9 @@ describe.skipIf(!bin)('account health shared through Redis', () => {
      * end lies `ms` after some instant between the clock read before and the one after); returns the count.
      */
     const fail = async (coord: RedisCoordinator, ms?: number) => {
-      const before = await fx.serverNowMs();
+      const before = await env.fx.serverNowMs();
       await coord.report('a', serverError, null);
-      const after = await fx.serverNowMs();
+      const after = await env.fx.serverNowMs();
       const [c] = await two.listCooldowns();
       if (ms !== undefined) {
         expect(c?.untilMs).toBeGreaterThanOrEqual(before + ms);
@@ -147,16 +134,16 @@ describe.skipIf(!bin)('account health shared through Redis', () => {
   });
 
   it('every key the coordinator writes expires (nothing lives forever)', async () => {
-    const prefix = fx.nextPrefix();
-    const { coord } = await fx.create({ keyPrefix: prefix, health: { ...TEST_HEALTH, rateLimitCapMs: 300 } });
+    const prefix = env.fx.nextPrefix();
+    const { coord } = await env.fx.create({ keyPrefix: prefix, health: { ...TEST_HEALTH, rateLimitCapMs: 300 } });
     await coord.admit({ keyGate: { keyId: 'k', maxConcurrency: 3, minStartIntervalMs: 50 }, candidates: [candidate('a', 2)] });
     await coord.report('a', rateLimited(3600), null);
     await coord.report('b', serverError, null);
     await coord.report('c', { status: 401, errorClass: 'auth', retryAfterSeconds: null }, 'fp');
-    const keys = await fx.raw.keys(`${prefix}*`);
+    const keys = await env.fx.raw.keys(`${prefix}*`);
     // Leases and last starts of the account and the key, three health hashes, the cooldown index.
     expect(keys.length).toBe(8);
-    const ttls = await Promise.all(keys.map(async (k) => [k, await fx.raw.pttl(k)] as const));
+    const ttls = await Promise.all(keys.map(async (k) => [k, await env.fx.raw.pttl(k)] as const));
     expect(ttls.filter(([, ttl]) => ttl <= 0)).toEqual([]);
   });
 });

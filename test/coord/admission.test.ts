@@ -1,31 +1,18 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AdmitCandidate, AdmitResult, KeyGate } from '../../src/coord/coord-types.js';
 import type { RedisCoordinator } from '../../src/coord/redis-coordinator.js';
-import { type CoordFixture, createCoordFixture } from '../support/coordinators.js';
-import { findRedisServer, type RedisServer, startRedis } from '../support/redis.js';
+import { useCoordFixture } from '../support/coordinators.js';
 import { waitFor } from '../support/wait-for.js';
 
-const bin = findRedisServer();
-let server: RedisServer;
-let fx: CoordFixture;
-
-beforeAll(async () => {
-  if (!bin) return;
-  server = await startRedis(bin);
-  fx = createCoordFixture(server);
-});
-afterEach(async () => fx?.closeAll());
-afterAll(async () => {
-  await fx?.close();
-  await server?.close();
-});
+const env = useCoordFixture();
+const { bin } = env;
 
 const candidate = (accountId: string, cap = 1, tokenFingerprint: string | null = null): AdmitCandidate => ({ accountId, cap, tokenFingerprint });
 
 /** Three coordinators on one prefix: three gateway processes sharing one Redis. */
 async function threeInstances(): Promise<RedisCoordinator[]> {
-  const keyPrefix = fx.nextPrefix();
-  return Promise.all([0, 1, 2].map(async () => (await fx.create({ keyPrefix })).coord));
+  const keyPrefix = env.fx.nextPrefix();
+  return Promise.all([0, 1, 2].map(async () => (await env.fx.create({ keyPrefix })).coord));
 }
 
 const admittedAccount = (r: AdmitResult): string | null => (r.kind === 'admitted' ? r.accountId : null);
@@ -91,7 +78,7 @@ describe.skipIf(!bin)('admission across instances', () => {
     // x is at 1/2: y and z are at 0; y comes first.
     const yStart = await b.admit({ candidates: order });
     expect(admittedAccount(yStart)).toBe('y');
-    await waitFor("Redis time to move past y's start", async () => (await fx.serverNowMs()) > (yStart.kind === 'admitted' ? yStart.serverNowMs : 0));
+    await waitFor("Redis time to move past y's start", async () => (await env.fx.serverNowMs()) > (yStart.kind === 'admitted' ? yStart.serverNowMs : 0));
     expect(admittedAccount(await a.admit({ candidates: order }))).toBe('z');
     // y and z are both at 1/4 (x at 1/2): y started earlier, whatever the order given.
     expect(admittedAccount(await b.admit({ candidates: [order[2], order[1], order[0]] as AdmitCandidate[] }))).toBe('y');
@@ -99,7 +86,7 @@ describe.skipIf(!bin)('admission across instances', () => {
     const p = candidate('p');
     const q = candidate('q');
     const first = await a.admit({ candidates: [p] });
-    await waitFor('Redis time to move past the first start', async () => (await fx.serverNowMs()) > (first.kind === 'admitted' ? first.serverNowMs : 0));
+    await waitFor('Redis time to move past the first start', async () => (await env.fx.serverNowMs()) > (first.kind === 'admitted' ? first.serverNowMs : 0));
     const second = await b.admit({ candidates: [q] });
     if (first.kind !== 'admitted' || second.kind !== 'admitted') throw new Error('both should be admitted');
     await a.release([first.accountLease]);

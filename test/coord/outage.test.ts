@@ -1,28 +1,13 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ADMIT_LUA } from '../../src/coord/admit-script.js';
 import type { AdmitCandidate, AdmitResult } from '../../src/coord/coord-types.js';
 import { CoordinationError } from '../../src/coord/coordination-error.js';
-import { type CoordFixture, createCoordFixture } from '../support/coordinators.js';
-import { findRedisServer, type RedisServer, startRedis } from '../support/redis.js';
+import { useCoordFixture } from '../support/coordinators.js';
 import { waitFor } from '../support/wait-for.js';
 
-const bin = findRedisServer();
-let server: RedisServer;
-let fx: CoordFixture;
-
-beforeAll(async () => {
-  if (!bin) return;
-  server = await startRedis(bin);
-  fx = createCoordFixture(server);
-});
-afterEach(async () => {
-  server?.resume();
-  await fx?.closeAll();
-});
-afterAll(async () => {
-  await fx?.close();
-  await server?.close();
-});
+// A paused (frozen) server is thawed before the coordinators close.
+const env = useCoordFixture({ beforeEachClose: (e) => e.server.resume() });
+const { bin } = env;
 
 const only = (accountId: string, cap = 1): AdmitCandidate[] => [{ accountId, cap, tokenFingerprint: null }];
 
@@ -43,12 +28,12 @@ async function timed(call: () => Promise<unknown>): Promise<{ ms: number; error:
 
 describe.skipIf(!bin)('losing Redis', () => {
   it('Redis stopped: local mode at once, calls fail fast; restarted empty: shared again, scripts reloaded, counts exact', async () => {
-    const keyPrefix = fx.nextPrefix();
-    const { coord, changes } = await fx.create({ keyPrefix, leaseTtlMs: 600 });
+    const keyPrefix = env.fx.nextPrefix();
+    const { coord, changes } = await env.fx.create({ keyPrefix, leaseTtlMs: 600 });
     const released = expectAdmitted(await coord.admit({ candidates: only('a', 2) }));
     const kept = expectAdmitted(await coord.admit({ candidates: only('a', 2) }));
 
-    await server.stop();
+    await env.server.stop();
     await waitFor('local mode', () => coord.mode === 'local', 2_000);
     const admit = await timed(() => coord.admit({ candidates: only('a', 2) }));
     expect(admit.error).toBeInstanceOf(CoordinationError);
@@ -63,26 +48,26 @@ describe.skipIf(!bin)('losing Redis', () => {
       { mode: 'local', cause: 'connection_lost' },
     ]);
 
-    await server.restart();
+    await env.server.restart();
     await waitFor('shared mode again', () => coord.mode === 'shared', 5_000);
     expect(changes.at(-1)).toEqual({ mode: 'shared', cause: 'connected' });
     // The restart lost every lease; the still-running request's lease comes back with the next
     // renewal, the one released during the outage does not.
     await waitFor('the held lease renewed back', async () => (await coord.readLoad(['a'])).get('a')?.inFlight === 1);
-    const members = await fx.raw.zrange(`${keyPrefix}account:a:leases`, '0', '-1');
+    const members = await env.fx.raw.zrange(`${keyPrefix}account:a:leases`, '0', '-1');
     expect(members).toEqual([kept.accountLease.id]);
     // The script cache was empty after the restart: the first call loaded it again.
     expect(await coord.admit({ candidates: only('a', 2) })).toMatchObject({ kind: 'admitted' });
     const sha = (await import('node:crypto')).createHash('sha1').update(ADMIT_LUA).digest('hex');
-    expect(await fx.raw.script('EXISTS', sha)).toEqual([1]);
+    expect(await env.fx.raw.script('EXISTS', sha)).toEqual([1]);
     expect(await coord.admit({ candidates: only('a', 2) })).toMatchObject({ kind: 'none', blockedAccountIds: ['a'] });
   });
 
   it('releasing leases a restart already lost leaves the count at zero, never below', async () => {
-    const keyPrefix = fx.nextPrefix();
-    const { coord } = await fx.create({ keyPrefix });
+    const keyPrefix = env.fx.nextPrefix();
+    const { coord } = await env.fx.create({ keyPrefix });
     const held = expectAdmitted(await coord.admit({ keyGate: { keyId: 'k', maxConcurrency: 1, minStartIntervalMs: null }, candidates: only('a') }));
-    await server.restart();
+    await env.server.restart();
     await waitFor('shared mode again', () => coord.mode === 'shared', 5_000);
     expect(await coord.release([held.accountLease, held.keyLease ?? held.accountLease])).toBe(true);
     expect((await coord.readLoad(['a'])).get('a')?.inFlight).toBe(0);
@@ -98,10 +83,10 @@ describe.skipIf(!bin)('losing Redis', () => {
   });
 
   it('Redis frozen: a call gives up after the command timeout and the mode turns local; thawed: shared again', async () => {
-    const keyPrefix = fx.nextPrefix();
-    const { coord, changes } = await fx.create({ keyPrefix, commandTimeoutMs: 150 });
+    const keyPrefix = env.fx.nextPrefix();
+    const { coord, changes } = await env.fx.create({ keyPrefix, commandTimeoutMs: 150 });
     const finished = expectAdmitted(await coord.admit({ candidates: only('b') }));
-    server.pause();
+    env.server.pause();
     const frozen = await timed(() => coord.admit({ candidates: only('a') }));
     expect((frozen.error as CoordinationError).code).toBe('coordination_unavailable');
     expect(frozen.ms).toBeLessThan(1_000);
@@ -111,7 +96,7 @@ describe.skipIf(!bin)('losing Redis', () => {
     expect(next.ms).toBeLessThan(50);
     // A request that ends during the outage: its release is held back, not lost.
     expect(await coord.release([finished.accountLease])).toBe(false);
-    server.resume();
+    env.server.resume();
     await waitFor('shared mode again', () => coord.mode === 'shared', 5_000);
     expect(changes).toEqual([
       { mode: 'shared', cause: 'connected' },

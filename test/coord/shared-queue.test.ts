@@ -1,32 +1,19 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildCoordKeys, type CoordKeys } from '../../src/coord/coord-keys.js';
 import type { AdmitCandidate, Lease, QueueTicket, TurnResult } from '../../src/coord/coord-types.js';
 import type { RedisCoordinator } from '../../src/coord/redis-coordinator.js';
-import { type CoordFixture, createCoordFixture } from '../support/coordinators.js';
-import { findRedisServer, type RedisServer, startRedis } from '../support/redis.js';
+import { useCoordFixture } from '../support/coordinators.js';
 import { waitFor } from '../support/wait-for.js';
 
-const bin = findRedisServer();
-let server: RedisServer;
-let fx: CoordFixture;
-
-beforeAll(async () => {
-  if (!bin) return;
-  server = await startRedis(bin);
-  fx = createCoordFixture(server);
-});
-afterEach(async () => fx?.closeAll());
-afterAll(async () => {
-  await fx?.close();
-  await server?.close();
-});
+const env = useCoordFixture();
+const { bin } = env;
 
 const candidate = (accountId: string, cap = 1): AdmitCandidate => ({ accountId, cap, tokenFingerprint: null });
 
 /** Two coordinators on one prefix (two gateway processes sharing one Redis), and that prefix's key names. */
 async function twoInstances(leaseTtlMs = 30_000): Promise<[RedisCoordinator, RedisCoordinator, CoordKeys]> {
-  const keyPrefix = fx.nextPrefix();
-  const [a, b] = await Promise.all([0, 1].map(async () => (await fx.create({ keyPrefix, leaseTtlMs })).coord));
+  const keyPrefix = env.fx.nextPrefix();
+  const [a, b] = await Promise.all([0, 1].map(async () => (await env.fx.create({ keyPrefix, leaseTtlMs })).coord));
   return [a as RedisCoordinator, b as RedisCoordinator, buildCoordKeys(keyPrefix)];
 }
 
@@ -72,8 +59,8 @@ describe.skipIf(!bin)('the wait queue shared across instances', () => {
     await b.queue.leave(younger);
     expect((await takeOn(a, third)).kind).toBe('admitted');
     // Every ticket is gone: the key no longer counts as waiting.
-    expect(await fx.raw.zcard(keys.queue('k').order)).toBe(0);
-    expect(await fx.raw.smembers(keys.queueWaiting)).toEqual([]);
+    expect(await env.fx.raw.zcard(keys.queue('k').order)).toBe(0);
+    expect(await env.fx.raw.smembers(keys.queueWaiting)).toEqual([]);
   });
 
   it("an instance's head that joined late (after an outage) stands in its instance's oldest place", async () => {
@@ -86,13 +73,13 @@ describe.skipIf(!bin)('the wait queue shared across instances', () => {
     await a.release([holder]);
     // b's waiter is behind a's oldest place; a's head (the follower is never tried) takes it.
     expect((await takeOn(b, other)).kind).toBe('not_your_turn');
-    const place = await fx.raw.zscore(keys.queue('k').order, follower.id);
+    const place = await env.fx.raw.zscore(keys.queue('k').order, follower.id);
     const ofLate = await takeOn(a, late);
     if (ofLate.kind !== 'admitted') throw new Error("a's head should be served");
     // That place is used up: the follower now has the late one's, behind b's waiter.
-    const moved = await fx.raw.zscore(keys.queue('k').order, follower.id);
+    const moved = await env.fx.raw.zscore(keys.queue('k').order, follower.id);
     expect(Number(moved)).toBeGreaterThan(Number(place));
-    expect(Number(moved)).toBeGreaterThan(Number(await fx.raw.zscore(keys.queue('k').order, other.id)));
+    expect(Number(moved)).toBeGreaterThan(Number(await env.fx.raw.zscore(keys.queue('k').order, other.id)));
     await a.release([ofLate.accountLease]);
     expect((await takeOn(a, follower)).kind).toBe('not_your_turn');
     expect((await takeOn(b, other)).kind).toBe('admitted');
@@ -104,10 +91,10 @@ describe.skipIf(!bin)('the wait queue shared across instances', () => {
     const lost = await joined(a, 'k', ['acct']);
     const kept = await joined(b, 'k', ['acct']);
     const q = keys.queue('k');
-    await fx.raw.multi().zrem(q.order, lost.id).zrem(q.leases, lost.id).hdel(q.accounts, lost.id).exec();
+    await env.fx.raw.multi().zrem(q.order, lost.id).zrem(q.leases, lost.id).hdel(q.accounts, lost.id).exec();
     await a.release([holder]);
     expect((await takeOn(a, lost)).kind).toBe('not_your_turn');
-    expect(Number(await fx.raw.zscore(q.order, lost.id))).toBeGreaterThan(Number(await fx.raw.zscore(q.order, kept.id)));
+    expect(Number(await env.fx.raw.zscore(q.order, lost.id))).toBeGreaterThan(Number(await env.fx.raw.zscore(q.order, kept.id)));
     expect((await takeOn(b, kept)).kind).toBe('admitted');
   });
 
@@ -153,8 +140,8 @@ describe.skipIf(!bin)('the wait queue shared across instances', () => {
     const start = Date.now();
     await waitFor('the dead ticket to lapse', async () => (await takeOn(live, waiting)).kind === 'admitted', 5_000);
     expect(Date.now() - start).toBeLessThan(600 + 1_000);
-    expect(await fx.raw.zscore(keys.queue('k').order, gone.id)).toBeNull();
-    expect(await fx.raw.hget(keys.queue('k').accounts, gone.id)).toBeNull();
+    expect(await env.fx.raw.zscore(keys.queue('k').order, gone.id)).toBeNull();
+    expect(await env.fx.raw.hget(keys.queue('k').accounts, gone.id)).toBeNull();
   });
 
   it("a head waiting only for busy or cooling accounts does not hold up another key's waiter for a free one; one competing for it does", async () => {

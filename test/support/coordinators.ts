@@ -7,7 +7,8 @@ import { Redis } from 'ioredis';
 import type { ModeChange } from '../../src/coord/connection-mode.js';
 import type { HealthPolicy } from '../../src/coord/coord-types.js';
 import { RedisCoordinator, type RedisCoordinatorOptions } from '../../src/coord/redis-coordinator.js';
-import type { RedisServer } from './redis.js';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { findRedisServer, startRedis, type RedisServer } from './redis.js';
 import { waitFor } from './wait-for.js';
 
 /** A test policy with short pauses (ms). */
@@ -68,4 +69,48 @@ export function createCoordFixture(server: RedisServer): CoordFixture {
       raw.disconnect();
     },
   };
+}
+
+/** A test file's Redis and coordinators (useCoordFixture); `server` and `fx` exist once its tests run. */
+export interface CoordTestEnv {
+  /** The redis-server binary, or null: the file skips (`describe.skipIf(!env.bin)`). */
+  bin: string | null;
+  readonly server: RedisServer;
+  readonly fx: CoordFixture;
+}
+
+/**
+ * Registers a test file's hooks: a throwaway redis-server before its tests, the coordinators a
+ * test made closed after it (`beforeEachClose` runs first, e.g. to thaw a paused server), and the
+ * server closed after the file.
+ */
+export function useCoordFixture(opts: { beforeEachClose?: (env: CoordTestEnv) => void } = {}): CoordTestEnv {
+  let server: RedisServer | null = null;
+  let fx: CoordFixture | null = null;
+  const env: CoordTestEnv = {
+    bin: findRedisServer(),
+    get server() {
+      if (!server) throw new Error('no redis-server: the file should have skipped');
+      return server;
+    },
+    get fx() {
+      if (!fx) throw new Error('no redis-server: the file should have skipped');
+      return fx;
+    },
+  };
+  beforeAll(async () => {
+    if (!env.bin) return;
+    server = await startRedis(env.bin);
+    fx = createCoordFixture(server);
+  });
+  afterEach(async () => {
+    if (!fx) return;
+    opts.beforeEachClose?.(env);
+    await fx.closeAll();
+  });
+  afterAll(async () => {
+    await fx?.close();
+    await server?.close();
+  });
+  return env;
 }
