@@ -154,11 +154,13 @@ describe('a request whose accounts are all at their cap waits for a slot (ADMISS
     let text = '';
     stream.body.setEncoding('utf8');
     stream.body.on('data', (chunk: string) => (text += chunk));
+    // Listened for from the start: once the slot frees, the stream may end before `first` settles.
+    const ended = new Promise((resolve) => stream.body.on('end', resolve));
     await waitFor('a keep-alive comment while queued', () => text.includes(': keep-alive'));
     expect(t.upstream.calls).toEqual(['a']);
     slow.open();
     expect((await first).statusCode).toBe(200);
-    await new Promise((resolve) => stream.body.on('end', resolve));
+    await ended;
     const events = parseSse(text).events.map((e) => e.event);
     expect(events).toEqual(['image_generation.completed']);
   });
