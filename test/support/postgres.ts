@@ -6,7 +6,7 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -104,9 +104,12 @@ export async function startPostgresCluster(): Promise<PostgresServer | null> {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
+  // Read now, while the data directory surely holds it: the fallback of a stop that did not work.
+  const postmasterPid = readPostmasterPid(dataDir);
   const stopNow = () => {
     const stopArgs = [join(bin, 'pg_ctl'), 'stop', '-D', dataDir, '-m', 'immediate'];
     spawnSync(asRoot ? 'runuser' : stopArgs[0]!, asRoot ? ['-u', OS_USER, '--', ...stopArgs] : stopArgs.slice(1), { stdio: 'ignore' });
+    killIfAlive(postmasterPid, dataDir);
     rmSync(dir, { recursive: true, force: true });
   };
   // A test file that crashes before its afterAll must not leave a server running.
@@ -118,9 +121,35 @@ export async function startPostgresCluster(): Promise<PostgresServer | null> {
     async stop() {
       process.removeListener('exit', stopNow);
       await runPg('pg_ctl', ['stop', '-D', dataDir, '-m', 'immediate']).catch(() => undefined);
+      // A pg_ctl that failed (seen once on a machine under full load) must not leave the server running.
+      killIfAlive(postmasterPid, dataDir);
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The postmaster's pid from `postmaster.pid` (its first line), or null. */
+function readPostmasterPid(dataDir: string): number | null {
+  try {
+    const pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * SIGKILLs the postmaster if it still runs (its backends exit when it dies). Only a process whose
+ * command line names `dataDir`: after a stop that worked, the pid may already belong to another.
+ */
+function killIfAlive(pid: number | null, dataDir: string): void {
+  if (pid === null) return;
+  try {
+    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dataDir)) return;
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Gone already: the stop worked.
+  }
 }
 
 function chownToPostgres(dir: string): void {
