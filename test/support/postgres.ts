@@ -98,7 +98,9 @@ export async function startPostgresCluster(): Promise<PostgresServer | null> {
   const runPg = (tool: string, args: string[]) => runAsPostgres(asRoot, join(bin, tool), args);
   try {
     await runPg('initdb', ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync', '--no-instructions']);
-    const serverOptions = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
+    // dynamic_shared_memory_type=mmap: the segments are files in the data directory, removed with it;
+    // the default puts them in /dev/shm, where an immediate stop leaves them behind for good.
+    const serverOptions = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c dynamic_shared_memory_type=mmap`;
     await runPg('pg_ctl', ['start', '-D', dataDir, '-w', '-t', '60', '-l', join(dir, 'server.log'), '-o', serverOptions]);
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
