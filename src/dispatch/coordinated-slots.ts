@@ -64,16 +64,13 @@ export class CoordinatedSlots {
     this.lapses = new LapseAlarm(opts.wake, opts.now);
   }
 
-  /** A key place on its own (async jobs, fan-out): one script call in shared mode. */
+  /** A key place on its own (async jobs, fan-out): a gated take over no account, one script call in shared mode. */
   async admitKey(keyId: string, limits: KeyLimits): Promise<KeyAdmission> {
-    const { coordinator } = this.opts;
-    if (coordinator.mode === 'shared') {
-      const gate: KeyGate = { keyId, maxConcurrency: limits.maxConcurrency, minStartIntervalMs: limits.minStartIntervalMs };
-      const result = await coordinator.admit({ keyGate: gate, candidates: [] }).catch(() => null);
-      if (result?.kind === 'key_refused') return { admitted: false, reason: result.reason, inFlight: result.inFlight, retryAfterMs: result.retryAfterMs };
-      if (result) return { admitted: true, permit: this.keyPermit(keyId, result.keyLease) };
-    }
-    return this.opts.keyLimiter.admit(keyId, this.localKeyLimits(limits));
+    const gated = await this.takeGated([], () => null, { keyId, maxConcurrency: limits.maxConcurrency, minStartIntervalMs: limits.minStartIntervalMs });
+    if (gated.kind === 'key_refused') return { admitted: false, reason: gated.reason, inFlight: gated.inFlight, retryAfterMs: gated.retryAfterMs };
+    // A gated take that the key did not refuse always holds the key's place.
+    if (!gated.keyPermit) throw new Error('a gated take returned no key place');
+    return { admitted: true, permit: gated.keyPermit };
   }
 
   /**

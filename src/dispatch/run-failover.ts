@@ -173,8 +173,8 @@ async function runPass(input: FailoverInput, candidates: readonly Candidate[], h
         skips.push(skip);
         if (skip === 'concurrency_blocked') blocked.push(candidate);
       }
-      const done = new Set([...took.passed.map((p) => p.candidate), ...(took.slot ? [took.slot.candidate] : [])]);
-      untried = untried.filter((c) => !done.has(c));
+      const passed = took.passed.length > 0 ? new Set(took.passed.map((p) => p.candidate)) : null;
+      untried = untried.filter((c) => c !== took.slot?.candidate && !passed?.has(c));
       if (!took.slot) break;
       slot = took.slot;
     }

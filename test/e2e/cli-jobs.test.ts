@@ -7,6 +7,8 @@ import { startFakeCodexUpstream, type FakeCodexUpstream } from '../support/fake-
 import { runCli, spawnStart, type CliDaemon, type CliResult } from '../support/cli-process.js';
 import { makeCodexAuthJson } from '../support/jwt.js';
 import { waitFor } from '../support/wait-for.js';
+import type { Wire } from '../../src/control/admin-wire.js';
+import type { InstanceView } from '../../src/control/control-api.js';
 
 const SLOW_MS = 120_000;
 const ACCOUNT = 'acct-cli-jobs';
@@ -25,15 +27,8 @@ interface WireJob {
   finished_at: number | null;
 }
 
-interface WireInstance {
-  id: string;
-  role: string;
-  state: string;
-  live: boolean;
-  listen_url: string | null;
-  admin_url: string | null;
-  status_url: string | null;
-}
+/** An instance as the admin API and `instances --json` send it. */
+type WireInstance = Wire<InstanceView>;
 
 /**
  * `jobs list|show|cancel` and `instances`: first through a running `start` (the data directory is

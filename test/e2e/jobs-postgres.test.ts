@@ -6,6 +6,8 @@ import { makeCodexAuthJson } from '../support/jwt.js';
 import { setUpPostgresDeployment } from '../support/postgres-deployment.js';
 import { runCli, spawnCli, type CliDaemon } from '../support/cli-process.js';
 import { waitFor } from '../support/wait-for.js';
+import type { Wire } from '../../src/control/admin-wire.js';
+import type { InstanceView } from '../../src/control/control-api.js';
 
 /**
  * Two `serve` instances on one Postgres. Async jobs live in the database, so either instance answers
@@ -16,14 +18,8 @@ import { waitFor } from '../support/wait-for.js';
 const deployment = await setUpPostgresDeployment('jobs-postgres');
 const ADMIN_TOKEN = 'jobs-postgres-admin-token';
 
-interface WireInstance {
-  id: string;
-  role: string;
-  state: string;
-  live: boolean;
-  listen_url: string | null;
-  status_url: string | null;
-}
+/** An instance as the admin API and `instances --json` send it. */
+type WireInstance = Wire<InstanceView>;
 
 describe.skipIf(!deployment)('async jobs on two serve instances sharing Postgres', () => {
   // Read lazily: the describe body also runs (to collect skipped tests) when there is no deployment.
