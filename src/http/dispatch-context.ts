@@ -7,7 +7,7 @@ import type { RequestOutcome } from '../dispatch/request-outcome.js';
 import type { CoordinatedSlots } from '../dispatch/coordinated-slots.js';
 import { takeFreeSlot, type FailoverInput, type HeldSlot, type SlotWait, type TakeSlot, type WaitForSlot } from '../dispatch/run-failover.js';
 import type { KeyGate } from '../coord/coord-types.js';
-import { describeKeyLimitRejection, type KeyLimitReason } from '../limits/key-limiter.js';
+import { describeKeyLimitRejection, type KeyAdmission, type KeyLimitReason } from '../limits/key-limiter.js';
 import { GatewayError } from '../errors/codes.js';
 import type { UpstreamBody } from '../images/image-request.js';
 import type { AdmissionResult } from '../limits/admission-queue.js';
@@ -85,9 +85,14 @@ export async function admitRequestKey(ctx: DispatchCore, foldIntoFirstTake: bool
     ctx.pendingKeyGate = { keyId: key.id, maxConcurrency: key.maxConcurrency, minStartIntervalMs: key.minStartIntervalMs };
     return;
   }
-  const admission = coordination ? await coordination.admitKey(key.id, key) : deps.keyLimiter.admit(key.id, key);
+  const admission = await takeKeyPlace(deps, key);
   if (!admission.admitted) throw refuseKey(ctx, admission);
   ctx.permits.push(admission.permit);
+}
+
+/** The key's place on its own: one script call with REDIS_URL, else this process's key limiter. */
+export function takeKeyPlace(deps: GatewayDeps, key: KeyRecord): KeyAdmission | Promise<KeyAdmission> {
+  return deps.coordination ? deps.coordination.admitKey(key.id, key) : deps.keyLimiter.admit(key.id, key);
 }
 
 /** The key's refusal as the original's 429, its reason on the outcome and in the limiter metric. */

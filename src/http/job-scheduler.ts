@@ -9,7 +9,7 @@ import { sealWithCapability } from '../store/capability-seal.js';
 import type { Db } from '../store/db.js';
 import { finishJob, markJobRunning } from '../store/job-repo.js';
 import type { KeyRecord, Snapshot } from '../store/types.js';
-import { openWaitingTake, planFor } from './dispatch-context.js';
+import { openWaitingTake, planFor, takeKeyPlace } from './dispatch-context.js';
 import type { GatewayDeps } from './gateway-deps.js';
 import { executeImageJob, type JobAnswer } from './job-execution.js';
 import type { JobQueue, LocalJob } from './job-queue.js';
@@ -164,7 +164,7 @@ export class JobScheduler implements JobQueue {
   private async admitKeyThenHead(head: { job: LocalJob; key: KeyRecord; snapshot: Snapshot; candidates: Candidate[] }): Promise<void> {
     const { deps } = this.opts;
     const { key } = head;
-    const admission = deps.coordination ? await deps.coordination.admitKey(key.id, key) : deps.keyLimiter.admit(key.id, key);
+    const admission = await takeKeyPlace(deps, key);
     if (!admission.admitted) return void this.admitting.delete(key.id);
     await this.admitHead(head, admission.permit);
   }
