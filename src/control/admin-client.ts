@@ -10,7 +10,8 @@ import type {
   JobView,
   KeyView,
   ModelAliasView,
-  UsageRollupReport,
+  UsageReport,
+  UsageReportQuery,
   UsageSummary,
 } from './control-api.js';
 import type { Settings } from '../store/types.js';
@@ -103,8 +104,8 @@ export function createAdminClient(opts: AdminClientOptions): ControlApi {
       update: (input) => view<Settings>(call('PATCH', '/settings', buildWireBody(WIRE_FIELDS.settingsUpdate, input))),
     },
     usage: {
-      summary: () => view<UsageSummary>(call('GET', '/usage')),
-      rollups: (q) => view<UsageRollupReport>(call('GET', `/usage/rollups?since=${q.sinceMs}&until=${q.untilMs}&by=${q.by}`)),
+      summary: () => view<UsageSummary>(call('GET', '/usage/keys')),
+      report: (q) => view<UsageReport>(call('GET', `/usage?${buildUsageReportParams(q)}`)),
     },
     modelAliases: {
       list: () => list<ModelAliasView>(call('GET', '/model-aliases')),
@@ -119,4 +120,12 @@ export function createAdminClient(opts: AdminClientOptions): ControlApi {
     },
     instances: { list: () => list<InstanceView>(call('GET', '/instances')) },
   };
+}
+
+/** The query string of a usage report (the admin route's parameters). */
+export function buildUsageReportParams(q: UsageReportQuery): string {
+  const params = new URLSearchParams({ since: String(q.sinceMs), until: String(q.untilMs), by: q.by.join(',') });
+  if (q.key !== undefined) params.set('key', q.key);
+  if (q.account !== undefined) params.set('account', q.account);
+  return params.toString();
 }

@@ -1,7 +1,7 @@
 import type { InstanceRole } from '../store/instance-repo.js';
 import type { JobStatus } from '../store/job-repo.js';
 import type { AccountStatus, KeyStatus, KeyUsage, Settings } from '../store/types.js';
-import type { UsageRollupGrouping, UsageRollupQuery, UsageRollupTotals } from '../store/usage-rollup-repo.js';
+import type { UsageRollupGrouping, UsageRollupMeasures, UsageRollupTotals } from '../store/usage-rollup-repo.js';
 
 /**
  * The control-plane operations, as one interface with two implementations: the service layer
@@ -47,8 +47,11 @@ export interface ControlApi {
   };
   usage: {
     summary(): Promise<UsageSummary>;
-    /** Sums of the persistent usage rollups over a time range, grouped (hourly and daily rows together). */
-    rollups(query: UsageRollupQuery): Promise<UsageRollupReport>;
+    /**
+     * The persistent usage history of a time range (hourly and daily rollups together), summed per
+     * group, optionally for one key or account, with totals and latency percentiles.
+     */
+    report(query: UsageReportQuery): Promise<UsageReport>;
   };
   /** Model mapping rows (the strict switch is the setting `modelAliasesStrict`). */
   modelAliases: {
@@ -275,12 +278,35 @@ export interface ModelAliasView {
   updatedAt: number;
 }
 
-/** A rollup read: the range and grouping it answered for, and one row per group, ordered by group. */
-export interface UsageRollupReport {
+/** What a usage report covers. */
+export interface UsageReportQuery {
+  /** Rollup rows whose hour (or day, past the hourly retention) starts in [sinceMs, untilMs). */
+  sinceMs: number;
+  untilMs: number;
+  /** One or two groupings, at most one of them `day` or `hour` (days are UTC days). */
+  by: readonly UsageRollupGrouping[];
+  /** Only this key (id or name). */
+  key?: string;
+  /** Only this account (id or name). */
+  account?: string;
+}
+
+/** A group's sums and the latency percentiles its histogram gives (null with no requests). */
+export type UsageReportMeasures = UsageRollupMeasures & { latencyP50Ms: number | null; latencyP95Ms: number | null };
+
+/** One group: its grouping values (ids, with names when the key or account still exists) and sums. */
+export type UsageReportRow = UsageReportMeasures &
+  Omit<UsageRollupTotals, keyof UsageRollupMeasures> & { keyName?: string | null; accountName?: string | null };
+
+/** A usage report: the range, grouping and filters it answered for (ids), the totals, one row per group in group order. */
+export interface UsageReport {
   since: number;
   until: number;
-  by: UsageRollupGrouping;
-  data: UsageRollupTotals[];
+  by: readonly UsageRollupGrouping[];
+  key: string | null;
+  account: string | null;
+  totals: UsageReportMeasures;
+  rows: UsageReportRow[];
 }
 
 export interface UsageSummary {

@@ -1,9 +1,12 @@
+import { GatewayError } from '../errors/codes.js';
+import { findAccount, listAccountNames } from '../store/account-repo.js';
 import type { Db } from '../store/db.js';
-import { listKeys } from '../store/key-repo.js';
+import { findKey, listKeys } from '../store/key-repo.js';
 import { buildEmptyUsage, listKeyUsage, USAGE_COUNTERS } from '../store/usage-repo.js';
 import { sumUsageRollups } from '../store/usage-rollup-repo.js';
 import type { KeyUsage } from '../store/types.js';
 import type { ControlApi, UsageSummary } from './control-api.js';
+import { buildUsageReport } from './usage-report.js';
 
 /** Usage reports over the stored per-key counters and the hourly/daily usage rollups. */
 export function createUsageService({ db }: { db: Db }): ControlApi['usage'] {
@@ -13,8 +16,21 @@ export function createUsageService({ db }: { db: Db }): ControlApi['usage'] {
       const byKey = new Map(usage.map((u) => [u.keyId, u]));
       return buildUsageSummary(keys.map((key) => ({ id: key.id, name: key.name, usage: byKey.get(key.id) ?? buildEmptyUsage(key.id) })));
     },
-    async rollups(query) {
-      return { since: query.sinceMs, until: query.untilMs, by: query.by, data: await sumUsageRollups(db, query) };
+    async report(query) {
+      const key = query.key === undefined ? null : await findKey(db, query.key);
+      if (query.key !== undefined && !key) throw new GatewayError('not_found', 'key not found', 'key');
+      const account = query.account === undefined ? null : await findAccount(db, query.account);
+      if (query.account !== undefined && !account) throw new GatewayError('not_found', 'account not found', 'account');
+      const [groups, keys, accounts] = await Promise.all([
+        sumUsageRollups(db, { sinceMs: query.sinceMs, untilMs: query.untilMs, by: query.by, keyId: key?.id, accountId: account?.id }),
+        listKeys(db),
+        listAccountNames(db),
+      ]);
+      const frame = { since: query.sinceMs, until: query.untilMs, by: query.by, key: key?.id ?? null, account: account?.id ?? null };
+      return buildUsageReport(frame, groups, {
+        keys: new Map(keys.map((k) => [k.id, k.name])),
+        accounts: new Map(accounts.map((a) => [a.id, a.name])),
+      });
     },
   };
 }

@@ -106,8 +106,8 @@ export function sweepUsageRollups(db: Db, retention: UsageRollupRetention): Prom
   });
 }
 
-/** What a rollup read groups by. */
-export const USAGE_ROLLUP_GROUPINGS = ['key', 'account', 'model', 'day', 'hour'] as const;
+/** What a rollup read groups by: up to two of these, at most one of them a time bucket. */
+export const USAGE_ROLLUP_GROUPINGS = ['key', 'account', 'model', 'endpoint', 'day', 'hour'] as const;
 export type UsageRollupGrouping = (typeof USAGE_ROLLUP_GROUPINGS)[number];
 
 /** The SQL expression of each grouping over the union of hourly and daily rows. */
@@ -115,19 +115,41 @@ const GROUP_EXPRESSIONS = {
   key: 'key_id',
   account: 'account_id',
   model: 'model',
+  endpoint: 'endpoint',
   day: `bucket_start - bucket_start % ${DAY_MS}`,
   hour: 'bucket_start',
 } as const satisfies Record<UsageRollupGrouping, string>;
 
-/** One group's sums: `group` is a key id, account id (null: no account), model, or a bucket start in ms. */
-export type UsageRollupTotals = Omit<UsageRollupDelta, 'bucketStart' | 'keyId' | 'accountId' | 'model' | 'endpoint'> & { group: string | number | null };
+/** The groupings whose values are bucket starts (ms), not names. */
+const TIME_GROUPINGS: ReadonlySet<UsageRollupGrouping> = new Set(['day', 'hour']);
+
+/** A rollup row's measures and histogram, without its dimensions. */
+export type UsageRollupMeasures = Omit<UsageRollupDelta, 'bucketStart' | 'keyId' | 'accountId' | 'model' | 'endpoint'>;
+
+/**
+ * One group's sums, with the value of each grouping asked for: a key id, an account id (null: no
+ * account answered), a model, an endpoint, or a bucket start in ms (`day`, `hour`).
+ */
+export type UsageRollupTotals = UsageRollupMeasures & {
+  key?: string;
+  account?: string | null;
+  model?: string;
+  endpoint?: string;
+  day?: number;
+  hour?: number;
+};
 
 export interface UsageRollupQuery {
   /** Rows whose hour (or day, once rolled into daily rows) starts at or after this, ms. */
   sinceMs: number;
   /** …and before this, ms. */
   untilMs: number;
-  by: UsageRollupGrouping;
+  /** One or two groupings (see USAGE_ROLLUP_GROUPINGS); rows are ordered by them in this order. */
+  by: readonly UsageRollupGrouping[];
+  /** Only this key's rows. */
+  keyId?: string;
+  /** Only this account's rows ('' : those no account answered). */
+  accountId?: string;
 }
 
 /**
@@ -138,20 +160,27 @@ export interface UsageRollupQuery {
 export async function sumUsageRollups(db: DbQuerier, query: UsageRollupQuery): Promise<UsageRollupTotals[]> {
   const sums = [...ROLLUP_MEASURES.map((m) => `sum(${MEASURE_COLUMNS[m]})::bigint AS "${m}"`), ...LATENCY_COLUMNS.map((c) => `sum(${c})::bigint AS "${c}"`)];
   const columns = `key_id, account_id, model, endpoint, ${COUNT_COLUMNS.join(', ')}`;
+  const params: DbParam[] = [query.sinceMs, query.untilMs];
+  const filters: string[] = [];
+  if (query.keyId !== undefined) filters.push(`key_id = $${params.push(query.keyId)}`);
+  if (query.accountId !== undefined) filters.push(`account_id = $${params.push(query.accountId)}`);
+  const where = filters.map((f) => ` AND ${f}`).join('');
+  const groups = query.by.map((g) => `${GROUP_EXPRESSIONS[g]} AS "${g}"`);
+  const positions = query.by.map((_, i) => i + 1).join(', ');
   const rows = await db.query<Record<string, number | string>>(
     `WITH rollups AS (
-       SELECT hour_start AS bucket_start, ${columns} FROM usage_hourly WHERE hour_start >= $1 AND hour_start < $2
+       SELECT hour_start AS bucket_start, ${columns} FROM usage_hourly WHERE hour_start >= $1 AND hour_start < $2${where}
        UNION ALL
-       SELECT day_start AS bucket_start, ${columns} FROM usage_daily WHERE day_start >= $1 AND day_start < $2)
-     SELECT ${GROUP_EXPRESSIONS[query.by]} AS "group", ${sums.join(', ')} FROM rollups GROUP BY 1 ORDER BY 1`,
-    [query.sinceMs, query.untilMs],
+       SELECT day_start AS bucket_start, ${columns} FROM usage_daily WHERE day_start >= $1 AND day_start < $2${where})
+     SELECT ${[...groups, ...sums].join(', ')} FROM rollups GROUP BY ${positions} ORDER BY ${positions}`,
+    params,
   );
   return rows.map((row) => buildTotals(row, query.by));
 }
 
-function buildTotals(row: Record<string, number | string>, by: UsageRollupGrouping): UsageRollupTotals {
-  const group = by === 'account' && row.group === '' ? null : by === 'day' || by === 'hour' ? Number(row.group) : row.group!;
-  const totals = { group, latencyBuckets: LATENCY_COLUMNS.map((c) => Number(row[c])) } as UsageRollupTotals;
+function buildTotals(row: Record<string, number | string>, by: readonly UsageRollupGrouping[]): UsageRollupTotals {
+  const totals = { latencyBuckets: LATENCY_COLUMNS.map((c) => Number(row[c])) } as UsageRollupTotals;
+  for (const g of by) (totals as Record<string, unknown>)[g] = TIME_GROUPINGS.has(g) ? Number(row[g]) : g === 'account' && row[g] === '' ? null : row[g];
   for (const m of ROLLUP_MEASURES) totals[m] = Number(row[m]);
   return totals;
 }

@@ -40,6 +40,28 @@ export function findLatencyBucket(latencyMs: number): number {
 }
 
 /**
+ * The latency (ms) below which a fraction `q` (0..1) of a histogram's requests fall, interpolated
+ * linearly inside the bucket that holds it (as Prometheus' histogram_quantile does): exact to the
+ * bucket, smooth enough for charts. Requests above the last bound count at that bound. Null for an
+ * empty histogram.
+ */
+export function estimateLatencyQuantile(latencyBuckets: readonly number[], q: number): number | null {
+  const total = latencyBuckets.reduce((sum, n) => sum + n, 0);
+  if (total === 0) return null;
+  const rank = q * total;
+  let below = 0;
+  for (let i = 0; i < USAGE_LATENCY_BUCKETS_MS.length; i++) {
+    const inBucket = latencyBuckets[i] ?? 0;
+    if (inBucket > 0 && below + inBucket >= rank) {
+      const lower = i === 0 ? 0 : USAGE_LATENCY_BUCKETS_MS[i - 1]!;
+      return Math.round(lower + (USAGE_LATENCY_BUCKETS_MS[i]! - lower) * ((rank - below) / inBucket));
+    }
+    below += inBucket;
+  }
+  return USAGE_LATENCY_BUCKETS_MS.at(-1)!;
+}
+
+/**
  * Sums requests into rollup rows, one per (hour, key, account, model, endpoint), in memory: the
  * batch a usage flush writes with its key counters. Owns its rows; `rows()` hands out copies.
  */

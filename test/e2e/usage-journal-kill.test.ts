@@ -27,11 +27,9 @@ async function startGateway(): Promise<{ daemon: CliDaemon; gatewayUrl: string; 
 }
 
 /** Each key's rollup sums over all stored history. */
-async function rollupsByKey(
-  admin: ControlApi,
-): Promise<Map<string | number | null, { requests: number; successes: number; images: number; totalTokens: number }>> {
-  const report = await admin.usage.rollups({ sinceMs: 0, untilMs: Date.now() + 3_600_000, by: 'key' });
-  return new Map(report.data.map((r) => [r.group, { requests: r.requests, successes: r.successes, images: r.images, totalTokens: r.totalTokens }]));
+async function rollupsByKey(admin: ControlApi): Promise<Map<string | undefined, { requests: number; successes: number; images: number; totalTokens: number }>> {
+  const report = await admin.usage.report({ sinceMs: 0, untilMs: Date.now() + 3_600_000, by: ['key'] });
+  return new Map(report.rows.map((r) => [r.key, { requests: r.requests, successes: r.successes, images: r.images, totalTokens: r.totalTokens }]));
 }
 
 beforeAll(async () => {

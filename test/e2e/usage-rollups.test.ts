@@ -1,11 +1,18 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { USAGE_REPORT_MEASURE_COLUMNS } from '../../src/control/usage-report.js';
+import { toSnakeName } from '../../src/control/admin-wire.js';
 import { fakeBehaviors } from '../support/fake-codex/behaviors.js';
 import { startGatewayHarness, type GatewayHarness } from '../support/gateway-harness.js';
 import { waitFor } from '../support/wait-for.js';
 
 let h: GatewayHarness;
+let adminToken: string;
 beforeAll(async () => {
   h = await startGatewayHarness({ env: { USAGE_FLUSH_MS: '50' } });
+  adminToken = (await readFile(join(h.dataDir, 'admin-token'), 'utf8')).trim();
 });
 afterAll(async () => h?.stop());
 
@@ -41,12 +48,12 @@ describe('usage rollups', () => {
     expect([okBy(keyA.id), okBy(keyB.id)]).toEqual([12, 6]);
 
     const byKey = await waitFor('the rollups to hold every request', async () => {
-      const report = await h.admin.usage.rollups({ ...EVERYTHING, by: 'key' });
-      return report.data.reduce((n, row) => n + row.requests, 0) === 22 ? report.data : null;
+      const report = await h.admin.usage.report({ ...EVERYTHING, by: ['key'] });
+      return report.rows.reduce((n, row) => n + row.requests, 0) === 22 ? report.rows : null;
     });
     for (const key of [keyA, keyB]) {
       const { usage } = await h.admin.keys.get(key.id);
-      const row = byKey.find((r) => r.group === key.id)!;
+      const row = byKey.find((r) => r.key === key.id)!;
       expect({
         requests: row.requests,
         successes: row.successes,
@@ -69,19 +76,19 @@ describe('usage rollups', () => {
       expect(row.latencyBuckets.reduce((a, b) => a + b, 0)).toBe(row.requests);
       expect(row.upstreamBytes).toBeGreaterThan(0);
     }
-    expect(byKey.find((r) => r.group === keyA.id)).toMatchObject({ images: 13, failuresClient: 0 });
-    expect(byKey.find((r) => r.group === keyB.id)).toMatchObject({ failuresClient: 4, failuresUpstream: 0, failuresRateLimited: 0 });
+    expect(byKey.find((r) => r.key === keyA.id)).toMatchObject({ images: 13, failuresClient: 0 });
+    expect(byKey.find((r) => r.key === keyB.id)).toMatchObject({ failuresClient: 4, failuresUpstream: 0, failuresRateLimited: 0 });
 
-    const byAccount = await h.admin.usage.rollups({ ...EVERYTHING, by: 'account' });
-    expect(byAccount.data.map((r) => [r.group, r.requests, r.successes])).toEqual(
+    const byAccount = await h.admin.usage.report({ ...EVERYTHING, by: ['account'] });
+    expect(byAccount.rows.map((r) => [r.account, r.requests, r.successes])).toEqual(
       [
         [accounts[0]!.id, 12, 12],
         [accounts[1]!.id, 10, 6],
       ].sort(([a], [b]) => String(a).localeCompare(String(b))),
     );
-    const byHour = await h.admin.usage.rollups({ ...EVERYTHING, by: 'hour' });
-    expect(byHour.data.reduce((n, r) => n + r.requests, 0)).toBe(22);
-    for (const row of byHour.data) expect(Number(row.group) % 3_600_000).toBe(0);
+    const byHour = await h.admin.usage.report({ ...EVERYTHING, by: ['hour'] });
+    expect(byHour.rows.reduce((n, r) => n + r.requests, 0)).toBe(22);
+    for (const row of byHour.rows) expect(Number(row.hour) % 3_600_000).toBe(0);
   });
 
   it("a key's own limit turns requests away as rate_limited failures with no account", async () => {
@@ -93,20 +100,65 @@ describe('usage rollups', () => {
     expect(statuses.filter((s) => s === 429)).toHaveLength(5 - ok);
     expect(ok).toBeLessThan(5);
     const row = await waitFor('the rollups to hold the key', async () => {
-      const report = await h.admin.usage.rollups({ ...EVERYTHING, by: 'key' });
-      const mine = report.data.find((r) => r.group === key.id);
+      const report = await h.admin.usage.report({ ...EVERYTHING, by: ['key'] });
+      const mine = report.rows.find((r) => r.key === key.id);
       return mine?.requests === 5 ? mine : null;
     });
     expect(row).toMatchObject({ successes: ok, failuresRateLimited: 5 - ok, failuresClient: 0, failuresUpstream: 0 });
     const { usage } = await h.admin.keys.get(key.id);
     expect({ requests: usage.requests, successes: usage.successes }).toEqual({ requests: 5, successes: ok });
     // No account answered them: they are the only requests of this file without one.
-    const byAccount = await h.admin.usage.rollups({ ...EVERYTHING, by: 'account' });
-    expect(byAccount.data.find((r) => r.group === null)).toMatchObject({ requests: 5 - ok, failuresRateLimited: 5 - ok });
+    const byAccount = await h.admin.usage.report({ ...EVERYTHING, by: ['account'] });
+    expect(byAccount.rows.find((r) => r.account === null)).toMatchObject({ requests: 5 - ok, failuresRateLimited: 5 - ok });
+  });
+
+  it('the report over all history reconciles with the key counters, by day and key, filtered, and as CSV', async () => {
+    const summary = await h.admin.usage.summary();
+    const report = await h.admin.usage.report({ ...EVERYTHING, by: ['day', 'key'] });
+    for (const measure of ['requests', 'successes', 'images', 'inputTokens', 'outputTokens', 'totalTokens', 'usageMissing'] as const)
+      expect(report.totals[measure], measure).toBe(summary.totals[measure]);
+    for (const key of summary.keys) {
+      const rows = report.rows.filter((r) => r.key === key.id);
+      expect(rows.every((r) => r.keyName === key.name && typeof r.day === 'number' && r.day % 86_400_000 === 0)).toBe(true);
+      expect(rows.reduce((n, r) => n + r.requests, 0)).toBe(key.requests);
+    }
+    expect(report.totals.latencyP50Ms).toBeGreaterThanOrEqual(0);
+    expect(report.totals.latencyP95Ms).toBeGreaterThanOrEqual(report.totals.latencyP50Ms!);
+
+    const one = summary.keys.find((k) => k.name === 'roll-a')!;
+    const filtered = await h.admin.usage.report({ ...EVERYTHING, by: ['account'], key: 'roll-a' });
+    expect(filtered.key).toBe(one.id);
+    expect(filtered.totals.requests).toBe(one.requests);
+    expect(filtered.rows.map((r) => r.accountName)).toEqual(['roll-1']);
+
+    const res = await fetch(`${h.adminUrl}/admin/api/usage?since=0&until=${EVERYTHING.untilMs}&by=key`, {
+      headers: { authorization: `Bearer ${adminToken}`, accept: 'text/csv' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/csv/);
+    expect(res.headers.get('content-disposition')).toMatch(/^attachment; filename="usage-1970-01-01-\d{4}-\d{2}-\d{2}\.csv"$/);
+    const records = parse(await res.text(), {
+      columns: true,
+      cast: (value, ctx) => (ctx.header || value === '' || ctx.column === 'key_id' || ctx.column === 'key_name' ? value : Number(value)),
+    }) as Array<Record<string, string | number>>;
+    expect(Object.keys(records[0]!)).toEqual(['key_id', 'key_name', ...USAGE_REPORT_MEASURE_COLUMNS.map(toSnakeName)]);
+    expect(records.map((r) => [r.key_id, r.key_name, r.requests, r.images, r.total_tokens])).toEqual(
+      [...summary.keys]
+        .sort((a, b) => (a.id < b.id ? -1 : 1))
+        .filter((k) => k.requests > 0)
+        .map((k) => [k.id, k.name, k.requests, k.images, k.totalTokens]),
+    );
+  });
+
+  it('the report refuses an unknown key with not_found and an unknown format with invalid_request', async () => {
+    await expect(h.admin.usage.report({ ...EVERYTHING, by: ['key'], key: 'no-such-key' })).rejects.toMatchObject({ code: 'not_found', param: 'key' });
+    const res = await fetch(`${h.adminUrl}/admin/api/usage?format=xml`, { headers: { authorization: `Bearer ${adminToken}` } });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { code: 'invalid_request', param: 'format' } });
   });
 
   it('the admin read refuses a bad range or grouping with invalid_request', async () => {
-    await expect(h.admin.usage.rollups({ sinceMs: 10, untilMs: 5, by: 'key' })).rejects.toMatchObject({ code: 'invalid_request' });
-    await expect(h.admin.usage.rollups({ sinceMs: 0, untilMs: 5, by: 'week' as 'key' })).rejects.toMatchObject({ code: 'invalid_request' });
+    await expect(h.admin.usage.report({ sinceMs: 10, untilMs: 5, by: ['key'] })).rejects.toMatchObject({ code: 'invalid_request' });
+    await expect(h.admin.usage.report({ sinceMs: 0, untilMs: 5, by: ['week' as 'key'] })).rejects.toMatchObject({ code: 'invalid_request' });
   });
 });

@@ -78,6 +78,7 @@ const ROUTES: Array<[InjectOptions['method'], string]> = [
   ['GET', '/admin/api/settings'],
   ['PATCH', '/admin/api/settings'],
   ['GET', '/admin/api/usage'],
+  ['GET', '/admin/api/usage/keys'],
   ['GET', '/admin/api/model-aliases'],
   ['PUT', '/admin/api/model-aliases/m'],
   ['DELETE', '/admin/api/model-aliases/m'],
@@ -443,8 +444,8 @@ describe('settings and usage', () => {
     expect((await send('PATCH', '/admin/api/settings', { cors_allowed_origins: [] })).json().cors_allowed_origins).toEqual([]);
   });
 
-  it('usage has totals and one row per key', async () => {
-    const res = await call({ method: 'GET', url: '/admin/api/usage' });
+  it('usage/keys has the lifetime totals and one row per key', async () => {
+    const res = await call({ method: 'GET', url: '/admin/api/usage/keys' });
     expect(res.statusCode).toBe(200);
     const usage = res.json() as { totals: Record<string, unknown>; keys: Array<Record<string, unknown>> };
     expect(usage.totals).toMatchObject({ requests: 0, total_tokens: 0, last_used_at: null });

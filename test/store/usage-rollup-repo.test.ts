@@ -32,6 +32,13 @@ const facts = (overrides: Partial<UsageRollupFacts> = {}): UsageRollupFacts => (
   ...overrides,
 });
 
+/** One request's rollup row with the given dimensions. */
+function buildRow(dims: { keyId: string; accountId: string | null; bucketStart: number }): UsageRollupDelta {
+  const acc = new UsageRollupAccumulator();
+  acc.add(delta(dims.keyId), facts({ hourStart: dims.bucketStart, accountId: dims.accountId }));
+  return acc.rows()[0]!;
+}
+
 /** Rollup rows for `n` requests of key `keyId` at `hourStart` (one failure in every three). */
 function rowsFor(keyId: string, hourStart: number, n: number): UsageRollupDelta[] {
   const acc = new UsageRollupAccumulator();
@@ -61,10 +68,10 @@ describeEachBackend('usage rollups', ({ database }) => {
     const hour = TODAY + 12 * HOUR_MS;
     await upsertUsageRollups(db, rowsFor('key_a', hour, 3));
     await upsertUsageRollups(db, [...rowsFor('key_a', hour, 3), ...rowsFor('key_b', hour + HOUR_MS, 1)]);
-    const byKey = await sumUsageRollups(db, { ...everything, by: 'key' });
+    const byKey = await sumUsageRollups(db, { ...everything, by: ['key'] });
     expect(byKey).toEqual([
       expect.objectContaining({
-        group: 'key_a',
+        key: 'key_a',
         requests: 6,
         successes: 4,
         failuresUpstream: 2,
@@ -73,16 +80,16 @@ describeEachBackend('usage rollups', ({ database }) => {
         upstreamBytes: 6_000,
         latencyMsSum: 600,
       }),
-      expect.objectContaining({ group: 'key_b', requests: 1, successes: 1, failuresUpstream: 0, latencyMsSum: 0 }),
+      expect.objectContaining({ key: 'key_b', requests: 1, successes: 1, failuresUpstream: 0, latencyMsSum: 0 }),
     ]);
     // 0, 100 ms in the ≤100 bucket; 200 ms in the ≤250 one; twice each.
     expect(byKey[0]!.latencyBuckets.slice(0, 3)).toEqual([4, 2, 0]);
-    expect(await sumUsageRollups(db, { ...everything, by: 'hour' })).toEqual([
-      expect.objectContaining({ group: hour, requests: 6 }),
-      expect.objectContaining({ group: hour + HOUR_MS, requests: 1 }),
+    expect(await sumUsageRollups(db, { ...everything, by: ['hour'] })).toEqual([
+      expect.objectContaining({ hour: hour, requests: 6 }),
+      expect.objectContaining({ hour: hour + HOUR_MS, requests: 1 }),
     ]);
-    expect(await sumUsageRollups(db, { sinceMs: hour + HOUR_MS, untilMs: hour + 2 * HOUR_MS, by: 'account' })).toEqual([
-      expect.objectContaining({ group: 'acct_1', requests: 1 }),
+    expect(await sumUsageRollups(db, { sinceMs: hour + HOUR_MS, untilMs: hour + 2 * HOUR_MS, by: ['account'] })).toEqual([
+      expect.objectContaining({ account: 'acct_1', requests: 1 }),
     ]);
   });
 
@@ -91,9 +98,37 @@ describeEachBackend('usage rollups', ({ database }) => {
     const acc = new UsageRollupAccumulator();
     acc.add(delta('key_a', { successes: 0, images: 0 }), facts({ accountId: null, failureClass: 'rate_limited' }));
     await upsertUsageRollups(db, acc.rows());
-    expect(await sumUsageRollups(db, { ...everything, by: 'account' })).toEqual([
-      expect.objectContaining({ group: null, requests: 1, failuresRateLimited: 1 }),
+    expect(await sumUsageRollups(db, { ...everything, by: ['account'] })).toEqual([
+      expect.objectContaining({ account: null, requests: 1, failuresRateLimited: 1 }),
     ]);
+  });
+
+  it('groups by two dimensions in the order asked, and filters by key and by account, hourly and daily rows together', async () => {
+    const { db } = database();
+    const old = TODAY - 40 * DAY_MS;
+    await upsertUsageRollups(db, [...rowsFor('key_a', old + HOUR_MS, 3), ...rowsFor('key_b', old + HOUR_MS, 1)]);
+    await sweepUsageRollups(db, { hourlyRetentionDays: 35, dailyRetentionDays: 800, nowMs: NOW });
+    await upsertUsageRollups(db, [...rowsFor('key_a', TODAY, 2), ...rowsFor('key_b', TODAY + HOUR_MS, 4)]);
+    await upsertUsageRollups(db, [
+      buildRow({ keyId: 'key_b', accountId: 'acct_2', bucketStart: TODAY + HOUR_MS }),
+      buildRow({ keyId: 'key_b', accountId: null, bucketStart: TODAY + HOUR_MS }),
+    ]);
+    const byDayKey = await sumUsageRollups(db, { ...everything, by: ['day', 'key'] });
+    expect(byDayKey.map((t) => [t.day, t.key, t.requests])).toEqual([
+      [old, 'key_a', 3],
+      [old, 'key_b', 1],
+      [TODAY, 'key_a', 2],
+      [TODAY, 'key_b', 6],
+    ]);
+    const byAccountHour = await sumUsageRollups(db, { ...everything, by: ['account', 'hour'], keyId: 'key_b' });
+    expect(byAccountHour.map((t) => [t.account, t.hour, t.requests])).toEqual([
+      [null, TODAY + HOUR_MS, 1],
+      ['acct_1', old, 1],
+      ['acct_1', TODAY + HOUR_MS, 4],
+      ['acct_2', TODAY + HOUR_MS, 1],
+    ]);
+    expect((await sumUsageRollups(db, { ...everything, by: ['key'], accountId: 'acct_2' })).map((t) => [t.key, t.requests])).toEqual([['key_b', 1]]);
+    expect((await sumUsageRollups(db, { ...everything, by: ['key'], accountId: '' })).map((t) => [t.key, t.requests])).toEqual([['key_b', 1]]);
   });
 
   it('concurrent upserts from two connections lose no increment', async () => {
@@ -106,8 +141,8 @@ describeEachBackend('usage rollups', ({ database }) => {
         upsertUsageRollups(i % 2 === 0 ? db : second, [...rowsFor('key_a', hours[i % 3]!, 5), ...rowsFor('key_b', hours[(i + 1) % 3]!, 2)]),
       ),
     );
-    const byKey = await sumUsageRollups(db, { ...everything, by: 'key' });
-    expect(byKey.map((t) => [t.group, t.requests, t.successes, t.failuresUpstream])).toEqual([
+    const byKey = await sumUsageRollups(db, { ...everything, by: ['key'] });
+    expect(byKey.map((t) => [t.key, t.requests, t.successes, t.failuresUpstream])).toEqual([
       ['key_a', 200, 40 * 4, 40],
       ['key_b', 80, 80, 0],
     ]);
@@ -124,21 +159,21 @@ describeEachBackend('usage rollups', ({ database }) => {
       ...rowsFor('key_b', edge + HOUR_MS, 2),
     ]);
     await upsertUsageRollups(db, rowsFor('key_a', edge - HOUR_MS, 3)); // the last hour of the day before `edge`
-    const before = await sumUsageRollups(db, { ...everything, by: 'key' });
+    const before = await sumUsageRollups(db, { ...everything, by: ['key'] });
 
     const sweep = await sweepUsageRollups(db, { nowMs: NOW, hourlyRetentionDays: 35, dailyRetentionDays: 800 });
     expect(sweep).toEqual({ rolledDays: 2, deletedDays: 0 });
-    expect(await sumUsageRollups(db, { ...everything, by: 'key' })).toEqual(before);
+    expect(await sumUsageRollups(db, { ...everything, by: ['key'] })).toEqual(before);
     const hourly = await db.query<{ hourStart: number }>('SELECT hour_start AS "hourStart" FROM usage_hourly');
     expect(hourly.map((r) => Number(r.hourStart))).toEqual([edge + HOUR_MS]);
-    expect(await sumUsageRollups(db, { ...everything, by: 'day' })).toEqual([
-      expect.objectContaining({ group: old, requests: 9 }),
-      expect.objectContaining({ group: edge - DAY_MS, requests: 3 }),
-      expect.objectContaining({ group: edge, requests: 2 }),
+    expect(await sumUsageRollups(db, { ...everything, by: ['day'] })).toEqual([
+      expect.objectContaining({ day: old, requests: 9 }),
+      expect.objectContaining({ day: edge - DAY_MS, requests: 3 }),
+      expect.objectContaining({ day: edge, requests: 2 }),
     ]);
     // A second sweep (another process, or the next interval) finds nothing to do.
     expect(await sweepUsageRollups(db, { nowMs: NOW, hourlyRetentionDays: 35, dailyRetentionDays: 800 })).toEqual({ rolledDays: 0, deletedDays: 0 });
-    expect(await sumUsageRollups(db, { ...everything, by: 'key' })).toEqual(before);
+    expect(await sumUsageRollups(db, { ...everything, by: ['key'] })).toEqual(before);
   });
 
   it('a late hourly row of an already rolled day is added to its daily row; daily rows past their retention are deleted', async () => {
@@ -148,11 +183,11 @@ describeEachBackend('usage rollups', ({ database }) => {
     await sweepUsageRollups(db, { nowMs: NOW, hourlyRetentionDays: 35, dailyRetentionDays: 800 });
     await upsertUsageRollups(db, rowsFor('key_a', old + 5 * HOUR_MS, 3)); // a journal replayed late
     await sweepUsageRollups(db, { nowMs: NOW, hourlyRetentionDays: 35, dailyRetentionDays: 800 });
-    expect(await sumUsageRollups(db, { ...everything, by: 'day' })).toEqual([expect.objectContaining({ group: old, requests: 6, successes: 4 })]);
+    expect(await sumUsageRollups(db, { ...everything, by: ['day'] })).toEqual([expect.objectContaining({ day: old, requests: 6, successes: 4 })]);
 
     expect(await sweepUsageRollups(db, { nowMs: NOW, hourlyRetentionDays: 35, dailyRetentionDays: 40 })).toEqual({ rolledDays: 0, deletedDays: 0 });
     expect(await sweepUsageRollups(db, { nowMs: NOW, hourlyRetentionDays: 35, dailyRetentionDays: 39 })).toEqual({ rolledDays: 0, deletedDays: 1 });
-    expect(await sumUsageRollups(db, { ...everything, by: 'day' })).toEqual([]);
+    expect(await sumUsageRollups(db, { ...everything, by: ['day'] })).toEqual([]);
   });
 
   it("a replayed journal adds its records' rollups once, with the counters' mark; records without facts add none", async () => {
@@ -166,8 +201,8 @@ describeEachBackend('usage rollups', ({ database }) => {
     expect(await replayJournaledUsage(db, writer, records.slice(0, 4))).toBe(4);
     expect(await replayJournaledUsage(db, writer, records)).toBe(2);
     expect(await replayJournaledUsage(db, writer, records)).toBe(0);
-    expect(await sumUsageRollups(db, { ...everything, by: 'key' })).toEqual([
-      expect.objectContaining({ group: 'key_a', requests: 5, successes: 4, failuresClient: 1, images: 4 }),
+    expect(await sumUsageRollups(db, { ...everything, by: ['key'] })).toEqual([
+      expect.objectContaining({ key: 'key_a', requests: 5, successes: 4, failuresClient: 1, images: 4 }),
     ]);
     await db.query('DELETE FROM usage_journal_marks WHERE writer_id = $1', [writer]);
   });
@@ -179,8 +214,8 @@ describeEachBackend('usage rollups', ({ database }) => {
     acc.add(delta('key_a', { requests: 2, successes: 5 }), facts({ hourStart: TODAY + 17 }));
     acc.add(delta('key_a', { requests: 3, successes: 0 }), facts({ failureClass: null, hourStart: TODAY + 1 }));
     await upsertUsageRollups(db, acc.rows());
-    expect(await sumUsageRollups(db, { ...everything, by: 'hour' })).toEqual([
-      expect.objectContaining({ group: TODAY, requests: 5, successes: 2, failuresUpstream: 3 }),
+    expect(await sumUsageRollups(db, { ...everything, by: ['hour'] })).toEqual([
+      expect.objectContaining({ hour: TODAY, requests: 5, successes: 2, failuresUpstream: 3 }),
     ]);
   });
 

@@ -1,20 +1,27 @@
 import { describe, expect, it } from 'vitest';
-import { parseRollupQuery } from '../../../../src/admin/routes/usage-routes.js';
+import { parseUsageReportQuery } from '../../../../src/admin/routes/usage-routes.js';
 
 const NOW = Date.UTC(2026, 10, 30, 12);
 
-describe('parseRollupQuery', () => {
-  it('defaults to the last 24 hours by key', () => {
-    expect(parseRollupQuery({}, NOW)).toEqual({ sinceMs: NOW - 86_400_000, untilMs: NOW, by: 'key' });
+describe('parseUsageReportQuery', () => {
+  it('defaults to the last 24 hours by key, over every key and account', () => {
+    expect(parseUsageReportQuery({}, NOW)).toEqual({ sinceMs: NOW - 86_400_000, untilMs: NOW, by: ['key'] });
   });
 
-  it('takes ms since epoch or ISO 8601 times and any grouping of the table', () => {
-    expect(parseRollupQuery({ since: '2026-11-01T00:00:00Z', until: String(NOW), by: 'day' }, NOW)).toEqual({
+  it('takes ms since epoch or ISO 8601 times, any grouping of the table, and key and account filters', () => {
+    expect(parseUsageReportQuery({ since: '2026-11-01T00:00:00Z', until: String(NOW), by: 'day', key: 'team-a', account: 'acct' }, NOW)).toEqual({
       sinceMs: Date.UTC(2026, 10, 1),
       untilMs: NOW,
-      by: 'day',
+      by: ['day'],
+      key: 'team-a',
+      account: 'acct',
     });
-    for (const by of ['key', 'account', 'model', 'day', 'hour']) expect(parseRollupQuery({ by }, NOW).by).toBe(by);
+    for (const by of ['key', 'account', 'model', 'endpoint', 'day', 'hour']) expect(parseUsageReportQuery({ by }, NOW).by).toEqual([by]);
+  });
+
+  it('takes two groupings, time first or second, in the order given', () => {
+    expect(parseUsageReportQuery({ by: 'day,key' }, NOW).by).toEqual(['day', 'key']);
+    expect(parseUsageReportQuery({ by: 'account, hour' }, NOW).by).toEqual(['account', 'hour']);
   });
 
   it.each([
@@ -23,7 +30,10 @@ describe('parseRollupQuery', () => {
     [{ since: String(NOW), until: String(NOW) }, 'since'],
     [{ by: 'week' }, 'by'],
     [{ by: 'Key' }, 'by'],
+    [{ by: 'key,key' }, 'by'],
+    [{ by: 'day,hour' }, 'by'],
+    [{ by: 'key,account,model' }, 'by'],
   ])('refuses %j naming %s', (query, param) => {
-    expect(() => parseRollupQuery(query, NOW)).toThrow(expect.objectContaining({ code: 'invalid_request', param }));
+    expect(() => parseUsageReportQuery(query, NOW)).toThrow(expect.objectContaining({ code: 'invalid_request', param }));
   });
 });
