@@ -83,7 +83,10 @@ export async function openControl(config: Config): Promise<ControlContext> {
   const opened: OpenedDatabase = await openDatabase(config);
   try {
     await verifySchema(opened.db);
-    const api = createControlServices({ db: opened.db, cipher: await resolveCommandCipher(opened.db, config) });
+    // No gateway process is running to log an audited action: the command writes the app-log line itself, on stderr.
+    const { createAppLogger } = await import('../observe/app-logger.js');
+    const audit = createAppLogger(config.logLevel, process.stderr);
+    const api = createControlServices({ db: opened.db, cipher: await resolveCommandCipher(opened.db, config), audit });
     return { api, mode: config.databaseUrl === null ? 'embedded' : 'postgres', close: opened.close };
   } catch (err) {
     await opened.close();

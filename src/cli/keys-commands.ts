@@ -1,3 +1,4 @@
+import { QUOTA_PERIODS, type QuotaPeriod } from '../limits/budget-period.js';
 import { Option, type Command } from 'commander';
 import { FIELD_LIMITS } from '../config/field-limits.js';
 import type { KeyCreateInput, KeyRoutingInput, KeyUpdateInput } from '../control/control-api.js';
@@ -19,7 +20,10 @@ import { formatCreatedKey, formatJson, formatKeyDetails, formatKeyTable, formatR
 /** What commander parses for `keys create` and `keys update`. */
 export interface KeyFlags extends DataCommandFlags {
   name?: string;
+  quotaPeriod?: QuotaPeriod;
   quotaTokens?: number | Cleared;
+  quotaImages?: number | Cleared;
+  quotaCostUsd?: number | Cleared;
   maxConcurrency?: number | Cleared;
   minIntervalMs?: number | Cleared;
   image?: boolean;
@@ -38,7 +42,10 @@ interface RotateFlags extends DataCommandFlags {
 /** The limit, switch and routing flags `keys create` and `keys update` share. */
 function addKeyOptions(cmd: Command): Command {
   return addDataOptions(cmd)
+    .addOption(new Option('--quota-period <period>', 'what the quota limits count over: the key\'s whole life, or the current day, week or month').choices(QUOTA_PERIODS))
     .option('--quota-tokens <n|unlimited>', buildLimitFlagHelp(FIELD_LIMITS.keyQuotaTokens), parseLimitArg)
+    .option('--quota-images <n|unlimited>', buildLimitFlagHelp(FIELD_LIMITS.keyQuotaImages), parseLimitArg)
+    .option('--quota-cost-usd <usd|unlimited>', buildLimitFlagHelp(FIELD_LIMITS.keyQuotaCostUsd), parseLimitArg)
     .option('--max-concurrency <n|unlimited>', buildLimitFlagHelp(FIELD_LIMITS.keyMaxConcurrency), parseLimitArg)
     .option('--min-interval-ms <n|unlimited>', buildLimitFlagHelp(FIELD_LIMITS.keyMinStartIntervalMs), parseLimitArg)
     .option('--image <on|off>', 'whether this key may generate images', parseSwitchArg)
@@ -61,7 +68,10 @@ export function buildKeyInput(flags: KeyFlags): KeyUpdateInput {
     name: flags.name,
     status: flags.status,
     imageEnabled: flags.image,
+    quotaPeriod: flags.quotaPeriod,
     quotaTokens: resolveClearable(flags.quotaTokens),
+    quotaImages: resolveClearable(flags.quotaImages),
+    quotaCostUsd: resolveClearable(flags.quotaCostUsd),
     maxConcurrency: resolveClearable(flags.maxConcurrency),
     minStartIntervalMs: resolveClearable(flags.minIntervalMs),
     routing: buildRouting(flags),
@@ -70,7 +80,7 @@ export function buildKeyInput(flags: KeyFlags): KeyUpdateInput {
   return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
 }
 
-/** Registers `keys create|list|show|update|rotate|delete`. */
+/** Registers `keys create|list|show|update|rotate|reset-usage|delete`. */
 export function registerKeysCommands(program: Command): void {
   const keys = program.command('keys').description('manage gateway API keys');
 
@@ -112,6 +122,13 @@ export function registerKeysCommands(program: Command): void {
         flags.json ? formatJson({ id: key.id, name: key.name, secret, old_secret_expires_at: key.previousSecretExpiresAt }) : formatRotatedKey(key, secret),
       );
     });
+
+  addDataOptions(
+    keys.command('reset-usage').description("start a key's usage in its current quota period from zero (written to the app log)").argument('<key>', 'key id or name'),
+  ).action(async (ref: string, flags: DataCommandFlags) => {
+    const key = await withControl(flags, (api) => api.keys.resetUsage(ref));
+    writeOut(flags.json ? formatJson(buildWireView(key)) : formatKeyDetails(key));
+  });
 
   addDataOptions(keys.command('delete').description('delete a key (it stops working at once)').argument('<key>', 'key id or name')).action(
     async (ref: string, flags: DataCommandFlags) => {

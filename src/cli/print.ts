@@ -72,6 +72,14 @@ export function formatKeyTable(keys: readonly KeyView[]): string {
   return formatTable(headers, rows);
 }
 
+/** The key's usage in its quota period, and when the period ends or was last reset. */
+function formatPeriodUsage(k: KeyView): string {
+  const u = k.periodUsage;
+  const span = u.endsAt === null ? 'lifetime' : `${formatTime(u.startsAt)} to ${formatTime(u.endsAt)}`;
+  const reset = k.usageResetAt === null || k.usageResetAt < u.startsAt ? '' : `, reset ${formatTime(k.usageResetAt)}`;
+  return `${u.images} images, ${u.tokens} tokens, $${u.estimatedCostUsd.toFixed(2)} estimated (${span}${reset})`;
+}
+
 /** `keys show`: every field of a key (its prefix only, never a secret). */
 export function formatKeyDetails(k: KeyView): string {
   return formatFields([
@@ -80,7 +88,11 @@ export function formatKeyDetails(k: KeyView): string {
     ['prefix', `${k.prefix}…`],
     ['status', k.status],
     ['image', formatSwitch(k.imageEnabled)],
+    ['quota period', k.quotaPeriod === 'none' ? 'none (lifetime)' : k.quotaPeriod],
     ['quota tokens', formatLimit(k.quotaTokens)],
+    ['quota images', formatLimit(k.quotaImages)],
+    ['quota cost', k.quotaCostUsd === null ? 'unlimited' : `$${k.quotaCostUsd} (estimated)`],
+    ['period usage', formatPeriodUsage(k)],
     ['max concurrency', formatLimit(k.maxConcurrency)],
     ['min interval ms', formatLimit(k.minStartIntervalMs)],
     ['routing', formatRouting(k.routing)],

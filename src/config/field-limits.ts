@@ -10,7 +10,7 @@
  */
 
 /** What a limited value counts. */
-export type LimitUnit = 'characters' | 'requests' | 'ms' | 'tokens' | 'bytes' | 'files' | 'jobs' | 'entries' | 'lines' | 'minutes';
+export type LimitUnit = 'characters' | 'requests' | 'ms' | 'tokens' | 'images' | 'US dollars' | 'bytes' | 'files' | 'jobs' | 'entries' | 'lines' | 'minutes';
 
 /** One operator-set value: its inclusive range, its default and what it means. */
 export interface FieldLimit {
@@ -56,7 +56,27 @@ export const FIELD_LIMITS = {
     default: null,
     unit: 'tokens',
     nullable: true,
-    description: 'total usage tokens this key may spend',
+    description: 'usage tokens this key may spend in its quota period',
+  },
+  keyQuotaImages: {
+    fields: ['quota_images'],
+    scope: 'key',
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    default: null,
+    unit: 'images',
+    nullable: true,
+    description: 'images this key may make in its quota period',
+  },
+  keyQuotaCostUsd: {
+    fields: ['quota_cost_usd'],
+    scope: 'key',
+    min: 0,
+    max: 1_000_000_000,
+    default: null,
+    unit: 'US dollars',
+    nullable: true,
+    description: 'estimated cost this key may run up in its quota period (up to 6 decimals)',
   },
   keyMaxConcurrency: {
     fields: ['max_concurrency'],

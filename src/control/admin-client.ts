@@ -83,6 +83,7 @@ export function createAdminClient(opts: AdminClientOptions): ControlApi {
       create: (input) => view<CreatedKey>(call('POST', '/keys', buildWireBody(WIRE_FIELDS.keyCreate, input))),
       update: (r, input) => view<KeyView>(call('PATCH', `/keys${ref(r)}`, buildWireBody(WIRE_FIELDS.keyUpdate, input))),
       rotate: (r, input) => view<CreatedKey>(call('POST', `/keys${ref(r)}/rotate`, buildWireBody(WIRE_FIELDS.keyRotate, input))),
+      resetUsage: (r) => view<KeyView>(call('POST', `/keys${ref(r)}/reset-usage`)),
       delete: (r) => done(call('DELETE', `/keys${ref(r)}`)),
     },
     accounts: {

@@ -1,5 +1,6 @@
 import type { InstanceRole } from '../store/instance-repo.js';
 import type { JobStatus } from '../store/job-repo.js';
+import type { QuotaPeriod } from '../limits/budget-period.js';
 import type { AccountStatus, KeyStatus, KeyUsage, Settings } from '../store/types.js';
 import type { UsageRollupGrouping, UsageRollupMeasures, UsageRollupTotals } from '../store/usage-rollup-repo.js';
 
@@ -19,6 +20,8 @@ export interface ControlApi {
     update(ref: string, input: KeyUpdateInput): Promise<KeyView>;
     /** A new secret for the key, shown once; the old one is refused at once or after `graceMs`. */
     rotate(ref: string, input: KeyRotateInput): Promise<CreatedKey>;
+    /** Starts the key's usage in its current quota period from zero (written to the app log by the caller). */
+    resetUsage(ref: string): Promise<KeyView>;
     delete(ref: string): Promise<void>;
   };
   accounts: {
@@ -156,8 +159,14 @@ export interface KeyCreateInput {
   name: string;
   status?: KeyStatus;
   imageEnabled?: boolean;
-  /** Within FIELD_LIMITS.keyQuotaTokens; null = unlimited. */
+  /** What the quota limits count over (default `none`: the key's whole life). */
+  quotaPeriod?: QuotaPeriod;
+  /** Within FIELD_LIMITS.keyQuotaTokens, per quota period; null = unlimited. */
   quotaTokens?: number | null;
+  /** Within FIELD_LIMITS.keyQuotaImages, per quota period; null = unlimited. */
+  quotaImages?: number | null;
+  /** Estimated cost in US dollars, within FIELD_LIMITS.keyQuotaCostUsd, per quota period; null = unlimited. */
+  quotaCostUsd?: number | null;
   /** Within FIELD_LIMITS.keyMaxConcurrency; null = unlimited. */
   maxConcurrency?: number | null;
   /** Within FIELD_LIMITS.keyMinStartIntervalMs; null = no interval gate. */
@@ -174,8 +183,28 @@ export interface KeyRotateInput {
 
 export type KeyUpdateInput = Partial<KeyCreateInput>;
 
+/** A key's budget as operators see it: the limits besides `quotaTokens`, and the current period's usage. */
+export interface KeyBudgetView {
+  quotaPeriod: QuotaPeriod;
+  quotaImages: number | null;
+  quotaCostUsd: number | null;
+  /** Usage counted against the quota in the current period (since the last reset in it, if any). */
+  periodUsage: {
+    /** Period start (ms; 0 for a lifetime quota). */
+    startsAt: number;
+    /** When the period ends and the usage starts from 0 again (ms); null for a lifetime quota. */
+    endsAt: number | null;
+    images: number;
+    tokens: number;
+    /** An estimate from the price table, in US dollars. */
+    estimatedCostUsd: number;
+  };
+  /** The last usage reset (ms); null when never reset. */
+  usageResetAt: number | null;
+}
+
 /** A key as shown to operators: never the secret, never the full hash. */
-export interface KeyView {
+export interface KeyView extends KeyBudgetView {
   id: string;
   name: string;
   /** First characters of the secret, for recognising it. */
@@ -276,6 +305,11 @@ export interface ModelAliasView {
   pattern: boolean;
   createdAt: number;
   updatedAt: number;
+}
+
+/** Where operator actions that change what a key may spend are written (the process's app log). */
+export interface AuditLog {
+  info(fields: object, message: string): void;
 }
 
 /** What a usage report covers. */

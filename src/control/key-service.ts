@@ -3,13 +3,16 @@ import { GatewayError } from '../errors/codes.js';
 import { listAccountNames } from '../store/account-repo.js';
 import type { Db, DbQuerier } from '../store/db.js';
 import { findGroup, listGroupNames } from '../store/group-repo.js';
-import { deleteKey, findKey, insertKey, listKeys, replaceKeySecret, updateKey } from '../store/key-repo.js';
-import type { KeyRecord, KeyRouting, KeyStatus, KeyUsage } from '../store/types.js';
+import { deleteKey, findKey, insertKey, listKeys, replaceKeySecret, updateKey, writeUsageReset } from '../store/key-repo.js';
+import { readSettings } from '../store/settings-repo.js';
+import type { KeyRecord, KeyRouting, KeyStatus, KeyUsage, PeriodUsage } from '../store/types.js';
+import { loadPeriodUsage } from '../store/usage-period-repo.js';
 import { buildEmptyUsage, findKeyUsage, listKeyUsage } from '../store/usage-repo.js';
 import { resolveAccountIds } from './account-refs.js';
 import { buildKeyDisplayPrefix, generateApiKeySecret, hashApiKey } from './api-key.js';
-import type { ControlApi, KeyCreateInput, KeyRotateInput, KeyRoutingInput, KeyView } from './control-api.js';
+import type { AuditLog, ControlApi, KeyCreateInput, KeyRotateInput, KeyRoutingInput, KeyView } from './control-api.js';
 import { runControlWrite } from './control-write.js';
+import { buildKeyBudgetView, parseKeyBudgetChanges, type KeyBudgetChanges } from './key-budget-fields.js';
 import {
   parseBoolean,
   parseChoice,
@@ -27,7 +30,10 @@ export const KEY_FIELD_PARAMS = {
   name: 'name',
   status: 'status',
   imageEnabled: 'image_enabled',
+  quotaPeriod: 'quota_period',
   quotaTokens: 'quota_tokens',
+  quotaImages: 'quota_images',
+  quotaCostUsd: 'quota_cost_usd',
   maxConcurrency: 'max_concurrency',
   minStartIntervalMs: 'min_start_interval_ms',
   routing: 'routing',
@@ -46,11 +52,16 @@ const ROUTING_MODES = ['all', 'accounts', 'group'] as const satisfies ReadonlyAr
 export interface KeyServiceDeps {
   db: Db;
   now: () => number;
+  /** Gets one line per usage reset: who, which period, and the usage it set aside. */
+  audit?: AuditLog;
 }
 
 /** Key operations: create and rotate (each returns the secret once), read, update, delete; validation lives here. */
-export function createKeyService({ db, now }: KeyServiceDeps): ControlApi['keys'] {
-  const view = async (key: KeyRecord) => buildKeyView(key, await loadNames(db), await findKeyUsage(db, key.id));
+export function createKeyService({ db, now, audit }: KeyServiceDeps): ControlApi['keys'] {
+  const view = async (key: KeyRecord) => {
+    const [names, usage, periods] = await Promise.all([loadNames(db), findKeyUsage(db, key.id), loadKeyPeriods(db, [key], now())]);
+    return buildKeyView(key, names, usage, periods.get(key.id)!);
+  };
   const mustFind = async (q: DbQuerier, ref: string) => {
     const key = await findKey(q, ref);
     if (!key) throw new GatewayError('not_found', 'key not found', 'key');
@@ -60,7 +71,8 @@ export function createKeyService({ db, now }: KeyServiceDeps): ControlApi['keys'
     async list() {
       const [keys, names, usage] = await Promise.all([listKeys(db), loadNames(db), listKeyUsage(db)]);
       const usageById = new Map(usage.map((u) => [u.keyId, u]));
-      return keys.map((key) => buildKeyView(key, names, usageById.get(key.id) ?? null));
+      const periods = await loadKeyPeriods(db, keys, now());
+      return keys.map((key) => buildKeyView(key, names, usageById.get(key.id) ?? null, periods.get(key.id)!));
     },
     get: async (ref) => view(await mustFind(db, ref)),
     async create(input) {
@@ -76,7 +88,11 @@ export function createKeyService({ db, now }: KeyServiceDeps): ControlApi['keys'
           prefix: buildKeyDisplayPrefix(secret),
           status: changes.status ?? 'active',
           imageEnabled: changes.imageEnabled ?? true,
+          quotaPeriod: changes.quotaPeriod ?? 'none',
           quotaTokens: changes.quotaTokens ?? null,
+          quotaImages: changes.quotaImages ?? null,
+          quotaCostMicros: changes.quotaCostMicros ?? null,
+          usageReset: null,
           maxConcurrency: changes.maxConcurrency ?? null,
           minStartIntervalMs: changes.minStartIntervalMs ?? null,
           routing: await resolveRouting(tx, changes.routing ?? { mode: 'all' }),
@@ -124,6 +140,22 @@ export function createKeyService({ db, now }: KeyServiceDeps): ControlApi['keys'
       });
       return { key: await view(key), secret };
     },
+    async resetUsage(ref) {
+      const key = await runControlWrite(db, { topic: 'keys', noun: 'key' }, async (tx) => {
+        const current = await mustFind(tx, ref);
+        const at = now();
+        // The baseline is the period's usage before any earlier reset is taken off.
+        const raw = (await loadKeyPeriods(tx, [{ ...current, usageReset: null }], at)).get(current.id)!;
+        const next: KeyRecord = { ...current, usageReset: { at, ...raw.used }, updatedAt: at };
+        await writeUsageReset(tx, next.id, next.usageReset!);
+        return { record: next, setAside: (await loadKeyPeriods(tx, [current], at)).get(current.id)!.used };
+      });
+      audit?.info(
+        { keyId: key.record.id, keyName: key.record.name, quotaPeriod: key.record.quotaPeriod, ...key.setAside, resetAt: key.record.usageReset!.at },
+        'key usage reset',
+      );
+      return view(key.record);
+    },
     async delete(ref) {
       await runControlWrite(db, { topic: 'keys', noun: 'key' }, async (tx) => {
         await deleteKey(tx, (await mustFind(tx, ref)).id);
@@ -133,12 +165,13 @@ export function createKeyService({ db, now }: KeyServiceDeps): ControlApi['keys'
 }
 
 /** Validated key fields, routing references not yet resolved. */
-type KeyChanges = Partial<Omit<KeyCreateInput, 'routing' | 'expiresAt'>> & { routing?: KeyRoutingInput; expiresAt?: number | null };
+type KeyChanges = Partial<Omit<KeyCreateInput, 'routing' | 'expiresAt' | 'quotaPeriod' | 'quotaImages' | 'quotaCostUsd'>> &
+  KeyBudgetChanges & { routing?: KeyRoutingInput; expiresAt?: number | null };
 
 function parseKeyChanges(input: unknown, now: number): KeyChanges {
   const raw = parseInputObject(input, KEY_FIELD_PARAMS);
   const p = KEY_FIELD_PARAMS;
-  const changes: KeyChanges = {};
+  const changes: KeyChanges = parseKeyBudgetChanges(raw, p);
   if (raw.name !== undefined) changes.name = parseName(raw.name);
   if (raw.status !== undefined) changes.status = parseChoice(raw.status, KEY_STATUSES, p.status);
   if (raw.imageEnabled !== undefined) changes.imageEnabled = parseBoolean(raw.imageEnabled, p.imageEnabled);
@@ -196,9 +229,16 @@ async function loadNames(db: DbQuerier): Promise<NameMaps> {
   return { accounts: new Map(accounts.map((a) => [a.id, a.name])), groups: new Map(groups.map((g) => [g.id, g.name])) };
 }
 
-function buildKeyView(key: KeyRecord, names: NameMaps, usage: KeyUsage | null): KeyView {
+/** Each key's usage in its current quota period, in the operator's budget time zone. */
+async function loadKeyPeriods(db: DbQuerier, keys: readonly KeyRecord[], nowMs: number): Promise<Map<string, PeriodUsage>> {
+  const settings = await readSettings(db);
+  return loadPeriodUsage(db, keys, nowMs, settings.budgetTimeZone);
+}
+
+function buildKeyView(key: KeyRecord, names: NameMaps, usage: KeyUsage | null, period: PeriodUsage): KeyView {
   const { keyId: _keyId, ...counters } = usage ?? buildEmptyUsage(key.id);
   return {
+    ...buildKeyBudgetView(key, period),
     id: key.id,
     name: key.name,
     prefix: key.prefix,

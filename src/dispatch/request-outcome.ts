@@ -1,3 +1,4 @@
+import type { BudgetHold } from '../limits/key-budget.js';
 import type { ImageRequest } from '../images/image-request.js';
 import type { ImageLogEvent, ResponseMetrics } from '../observe/image-log-event.js';
 import type { KeyRecord } from '../store/types.js';
@@ -43,6 +44,8 @@ export interface RequestOutcome {
   stream?: StreamFacts | null;
   /** Set by recordOutcome: a request's bookkeeping runs once, however many exits reach it. */
   recorded?: boolean;
+  /** The request's estimated usage held against its key's budget; released once its real usage is recorded. */
+  budgetHold?: BudgetHold | null;
 }
 
 /** What a streamed answer carried. */

@@ -27,14 +27,15 @@ export function buildRetryHeaders(waitMs: number): RetryHeaders {
 
 /**
  * The retry headers an error with `code` carries (see RetryPolicy in codes.ts): `x-should-retry:
- * false` for `never`; both retry headers for `after` (the computed wait, else DEFAULT_RETRY_AFTER_MS);
+ * false` for `never` (with the retry headers too when a wait was computed); both retry headers for `after` (the computed wait, else DEFAULT_RETRY_AFTER_MS);
  * for `backoff`, retry headers only when a wait was computed.
  */
 export function buildRetryPolicyHeaders(code: ErrorCode, retryAfterMs: number | null): Record<string, string> {
   const policy: RetryPolicy = ERRORS[code].retry;
   switch (policy) {
     case 'never':
-      return { 'x-should-retry': 'false' };
+      // A wait may still be known (a budget's reset): said, for clients that schedule, while SDKs stay off.
+      return retryAfterMs === null ? { 'x-should-retry': 'false' } : { 'x-should-retry': 'false', ...buildRetryHeaders(retryAfterMs) };
     case 'after':
       return { ...buildRetryHeaders(retryAfterMs ?? DEFAULT_RETRY_AFTER_MS) };
     case 'backoff':

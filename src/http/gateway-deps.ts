@@ -1,3 +1,4 @@
+import type { BudgetLedger } from '../limits/key-budget.js';
 import type { Config } from '../config/config.js';
 import type { DataPlaneStatusSource } from '../control/data-plane-status.js';
 import type { AccountHealth } from '../dispatch/account-health.js';
@@ -52,6 +53,8 @@ export interface GatewayDeps {
   upstream: UpstreamClient;
   metrics: GatewayMetrics;
   usage: UsageRecorder;
+  /** What this process's admitted, unrecorded requests are expected to spend, per key (budget reservations). */
+  budgets: BudgetLedger;
   requestLog: { write(event: ImageLogEvent): void };
   now: () => number;
   /** The request log's `prompt_hash` (an HMAC under a per-installation key; see observe/prompt-hash.ts). */

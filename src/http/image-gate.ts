@@ -6,6 +6,7 @@ import type { BodyBudget } from '../limits/body-budget.js';
 import { admitBody } from './body-admission.js';
 import type { GatewayDeps } from './gateway-deps.js';
 import { resolveGatewayKey } from './resolve-gateway-key.js';
+import { checkKeyBudget } from './budget-gate.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -25,7 +26,8 @@ export const parseMediaType = (header: string | undefined): string => (header ??
 
 /**
  * The checks that run before the body is read, in the original's order: method,
- * content type, bearer, key, key status (these three: resolveGatewayKey), image switch, quota.
+ * content type, bearer, key, key status (these three: resolveGatewayKey), image switch, budget
+ * (used up already; the request's own estimate is reserved once its body is read).
  * Throws GatewayError; on success sets `req.gatewayKey`.
  */
 export function createImageGate(endpoint: ImageEndpoint, deps: GatewayDeps, bodyBudget: BodyBudget) {
@@ -41,13 +43,7 @@ export function createImageGate(endpoint: ImageEndpoint, deps: GatewayDeps, body
     }
     const { key, snapshot } = resolveGatewayKey(req, deps.snapshots, deps.now());
     if (!key.imageEnabled) throw new GatewayError('image_disabled', 'codex image generation is disabled for this key');
-    if (key.quotaTokens !== null) {
-      const used = (snapshot.usedTokens.get(key.id) ?? 0) + deps.usage.pendingTokens(key.id, snapshot.loadedAt);
-      if (used >= key.quotaTokens) {
-        // A lifetime quota never resets, so no retry-after: x-should-retry false comes from the ERRORS table.
-        throw new GatewayError('quota_exceeded', `quota_exceeded: this key has used ${used} of its ${key.quotaTokens} tokens`);
-      }
-    }
+    checkKeyBudget(key, snapshot, deps);
     req.gatewayKey = key;
     startBodyDeadline(req, reply, deps.config.bodyReadTimeoutMs);
     admitBody(req, reply, mediaType, bodyBudget, deps.config);

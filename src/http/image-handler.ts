@@ -1,3 +1,5 @@
+import type { BudgetHold } from '../limits/key-budget.js';
+import { estimateBudgetAsk, reserveKeyBudget } from './budget-gate.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Candidate } from '../dispatch/plan-candidates.js';
 import type { RequestOutcome } from '../dispatch/request-outcome.js';
@@ -117,11 +119,13 @@ export function createImageHandler(endpoint: ImageEndpoint, deps: GatewayDeps) {
     const permits: Permit[] = [];
     let outcome: RequestOutcome | null = null;
     let spoolHandedOver = false;
+    let budgetHold: BudgetHold | null = null;
     try {
       const snapshot = deps.snapshots.current() as Snapshot; // the gate refused requests before the first load
       const request = await parseImageBody(endpoint, req, deps.config, snapshot, spool).finally(() => req.endBodyDeadline?.());
       announceFieldPolicy(reply, request);
       outcome = startOutcome(req, key, request, deps);
+      budgetHold = outcome.budgetHold = reserveKeyBudget(key, snapshot, deps, estimateBudgetAsk(request));
       if (deps.jobs && prefersAsync(req)) {
         const job = { key, snapshot, outcome, clientHeaders: req.headers, cleanup: () => spool.cleanup() };
         outcome = null; // the job records it when it ends
@@ -136,7 +140,11 @@ export function createImageHandler(endpoint: ImageEndpoint, deps: GatewayDeps) {
       // Usage first, in the same turn the answer ended: nothing awaited between them, so a kill
       // cannot fall between a client's success and its journal line.
       if (outcome) recordOutcome(outcome, deps, reply);
-      if (!spoolHandedOver) await spool.cleanup();
+      // A job took its reservation along; anything else is over, recorded or not (an error before dispatch records nothing).
+      if (!spoolHandedOver) {
+        budgetHold?.release();
+        await spool.cleanup();
+      }
     }
   };
 }

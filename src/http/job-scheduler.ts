@@ -291,6 +291,8 @@ export class JobScheduler implements JobQueue {
         });
       }
     } finally {
+      // A job that never ran (cancelled, refused, out of time) spends nothing: its reservation goes.
+      job.outcome.budgetHold?.release();
       await job.cleanup();
       this.wake(job.capability.idHash);
     }

@@ -47,6 +47,8 @@ export function recordOutcome(outcome: RequestOutcome, deps: GatewayDeps, reply?
       latencyMs: now - outcome.startedAt,
     },
   });
+  // Recorded usage now counts against the budget in the reservation's place (same turn: nothing sees neither).
+  outcome.budgetHold?.release();
   countMetrics(outcome, ending, { status, success, metrics, durationMs: now - outcome.startedAt }, deps.metrics);
 }
 

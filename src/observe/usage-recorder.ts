@@ -1,3 +1,4 @@
+import { ZERO_AMOUNTS, type BudgetAmounts } from '../limits/key-budget.js';
 import type { KeyUsageDelta, UsageRollupDelta, UsageRollupFacts } from '../store/types.js';
 import { UsageRollupAccumulator } from '../store/usage-rollups.js';
 import type { UsageJournalPort } from './usage-journal.js';
@@ -52,10 +53,11 @@ export interface UsageRecorder {
   /** Adds one request to the key's pending deltas; synchronous, never throws. */
   record(keyId: string, outcome: UsageOutcome): void;
   /**
-   * Tokens of the key that a snapshot loaded at `sinceMs` does not hold: not yet applied (pending, in
-   * flight) plus those applied at or after `sinceMs`. Add to the snapshot's figure for quota checks.
+   * Images, tokens and estimated cost of the key that a snapshot loaded at `sinceMs` does not hold:
+   * not yet applied (pending, in flight) plus those applied at or after `sinceMs`. Add to the
+   * snapshot's figures for budget checks.
    */
-  pendingTokens(keyId: string, sinceMs?: number): number;
+  pendingUsage(keyId: string, sinceMs?: number): BudgetAmounts;
   /** Applies everything recorded before the call; rejects (deltas kept) when `apply` fails. */
   flush(): Promise<void>;
   /** Stops the timer and flushes until empty, retrying a bounded number of times; reports, never rejects. */
@@ -88,8 +90,8 @@ export function createUsageRecorder(opts: UsageRecorderOptions): UsageRecorder {
   let journaledSeq = 0;
   let appliedRequests = 0;
   let appliedKeys = 0;
-  // Tokens already written, remembered for a while: a snapshot loaded before the write does not hold them yet.
-  let flushed: Array<{ atMs: number; tokens: ReadonlyMap<string, number> }> = [];
+  // Usage already written, remembered for a while: a snapshot loaded before the write does not hold it yet.
+  let flushed: Array<{ atMs: number; byKey: ReadonlyMap<string, KeyUsageDelta> }> = [];
 
   // Once applied, the batch must never be merged back (it would count twice): a journal failure here is only reported.
   const trimJournal = (throughSeq: number) => {
@@ -114,7 +116,7 @@ export function createUsageRecorder(opts: UsageRecorderOptions): UsageRecorder {
       appliedKeys += batch.size;
       const atMs = now();
       flushed = flushed.filter((entry) => atMs - entry.atMs < FLUSHED_MEMORY_MS);
-      flushed.push({ atMs, tokens: new Map([...batch.values()].map((d) => [d.keyId, d.totalTokens])) });
+      flushed.push({ atMs, byKey: batch });
     } catch (err) {
       for (const delta of batch.values()) mergeDelta(pending, delta);
       for (const row of rollups) pendingRollups.addRow(row);
@@ -149,10 +151,12 @@ export function createUsageRecorder(opts: UsageRecorderOptions): UsageRecorder {
       mergeDelta(pending, delta);
       pendingRollups.add(delta, outcome.rollup);
     },
-    pendingTokens(keyId, sinceMs) {
-      let tokens = (pending.get(keyId)?.totalTokens ?? 0) + (inFlight.get(keyId)?.totalTokens ?? 0);
-      if (sinceMs !== undefined) for (const entry of flushed) if (entry.atMs >= sinceMs) tokens += entry.tokens.get(keyId) ?? 0;
-      return tokens;
+    pendingUsage(keyId, sinceMs) {
+      const sum = { ...ZERO_AMOUNTS };
+      addDeltaAmounts(sum, pending.get(keyId));
+      addDeltaAmounts(sum, inFlight.get(keyId));
+      if (sinceMs !== undefined) for (const entry of flushed) if (entry.atMs >= sinceMs) addDeltaAmounts(sum, entry.byKey.get(keyId));
+      return sum;
     },
     flush,
     async close() {
@@ -177,6 +181,13 @@ export function createUsageRecorder(opts: UsageRecorderOptions): UsageRecorder {
       return closeReport();
     },
   };
+}
+
+/** Adds what a delta counts against a budget into `sum`. */
+function addDeltaAmounts(sum: BudgetAmounts, delta: KeyUsageDelta | undefined): void {
+  if (!delta) return;
+  sum.images += delta.images;
+  sum.tokens += delta.totalTokens;
 }
 
 /** One request's delta; bad numbers (negative, fractional, NaN) count as 0 rather than corrupting totals. */

@@ -1,3 +1,4 @@
+import { BudgetLedger } from '../limits/key-budget.js';
 import { join } from 'node:path';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Config } from '../config/config.js';
@@ -146,6 +147,7 @@ export async function createDataPlane({ config, db, cipher, logger, statusToken,
     config,
     snapshots,
     keyLimiter,
+    budgets: new BudgetLedger(),
     accountLimiter,
     ...(coordination ? { coordination: coordination.slots } : {}),
     admission,

@@ -85,7 +85,7 @@ function buildControlPlaneApp(
   opts: { adminToken: string; logger: FastifyBaseLogger; gatewayStatus: GatewayStatusReader } & ControlServicesDeps,
 ): FastifyInstance {
   return buildAdminApp({
-    control: createControlServices({ db: opts.db, cipher: opts.cipher }),
+    control: createControlServices({ db: opts.db, cipher: opts.cipher, audit: opts.logger }),
     adminToken: opts.adminToken,
     logger: opts.logger,
     gatewayStatus: opts.gatewayStatus,

@@ -1,6 +1,7 @@
 import { buildLimitMessage, FIELD_LIMITS, isWithinLimit, lengthPattern, type FieldLimit } from '../config/field-limits.js';
 import { FIELD_POLICY_MODES, N_MODES } from '../images/field-policy.js';
 import { CODEX_CLIENT_VERSION_PATTERN, DEFAULT_CODEX_CLIENT_VERSION } from '../upstream/upstream-headers.js';
+import { DEFAULT_BUDGET_TIME_ZONE, isKnownTimeZone } from '../limits/budget-period.js';
 import { CORS_ANY_ORIGIN, parseCorsOrigin } from './cors-origin.js';
 import type { Settings } from './types.js';
 
@@ -32,6 +33,8 @@ export const SETTINGS_DEFAULTS = {
   responsesFallback: false,
   /** Most async jobs one key may have waiting to start (429 `job_queue_full` past it). */
   jobMaxQueuedPerKey: FIELD_LIMITS.jobMaxQueuedPerKey.default,
+  /** Keys' daily, weekly and monthly budgets reset at midnight here (an IANA zone name). */
+  budgetTimeZone: DEFAULT_BUDGET_TIME_ZONE,
 } as const satisfies Settings;
 
 /** Shape of a host model name: letters, digits, `.`, `_`, `:`, `-` (it goes into the upstream JSON body). */
@@ -56,6 +59,7 @@ export const SETTING_PARAMS = {
   responsesHostModel: 'responses_host_model',
   responsesFallback: 'responses_fallback',
   jobMaxQueuedPerKey: 'job_max_queued_per_key',
+  budgetTimeZone: 'budget_time_zone',
 } as const satisfies Record<keyof Settings, string>;
 
 /** Outcome of checking one setting value: the normalised value, or a message naming the setting. */
@@ -125,6 +129,14 @@ const corsOriginsSetting: SettingRule<readonly string[]> = (value, param) => {
   return checked;
 };
 
+/** An IANA time zone name this runtime knows (`UTC`, `Europe/Berlin`, `America/New_York`). */
+const timeZoneSetting: SettingRule<string> = (value, param) => {
+  const name = typeof value === 'string' ? value.trim() : '';
+  return name.length > 0 && name.length <= 64 && isKnownTimeZone(name)
+    ? { ok: true, value: name }
+    : { ok: false, message: `${param} must be an IANA time zone name such as UTC or Europe/Berlin` };
+};
+
 /** How each setting is checked, whether submitted through the admin API or read back from the table. */
 export const SETTING_RULES = {
   codexClientVersion: textSetting(CODEX_CLIENT_VERSION_PATTERN, `${describeLength(FIELD_LIMITS.codexClientVersion)} of letters, digits, '.', '_' or '-'`),
@@ -138,6 +150,7 @@ export const SETTING_RULES = {
   responsesHostModel: textSetting(HOST_MODEL_PATTERN, `${describeLength(FIELD_LIMITS.responsesHostModel)} of letters, digits, '.', '_', ':' or '-'`),
   responsesFallback: booleanSetting,
   jobMaxQueuedPerKey: integerSetting(FIELD_LIMITS.jobMaxQueuedPerKey),
+  budgetTimeZone: timeZoneSetting,
 } as const satisfies { [K in keyof Settings]: SettingRule<Settings[K]> };
 
 /**

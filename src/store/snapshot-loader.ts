@@ -8,14 +8,15 @@ import { isMasterKeyWrong, judgeMasterKey, readMasterKeyCheck } from './master-k
 import { listModelAliases } from './model-alias-repo.js';
 import { readSettings } from './settings-repo.js';
 import type { AccountRecord, KeyRecord, Snapshot } from './types.js';
-import { listKeyUsage } from './usage-repo.js';
+import { buildKeyBudget, isBudgetLimited } from '../limits/key-budget.js';
+import { loadPeriodUsage } from './usage-period-repo.js';
 
 /** An account as the snapshot holds it: proxy opened, credentials opened (null when they cannot be). */
 export type SnapshotAccount = AccountRecord & { credentials: AccountCredentials | null };
 
 /**
  * Loads everything the hot path needs in seven queries (keys, accounts, groups, settings, model
- * aliases, usage, the master-key check) inside one read-only repeatable-read transaction, so the parts agree with each other.
+ * aliases, budgeted keys' period usage, the master-key check) inside one read-only repeatable-read transaction, so the parts agree with each other.
  *
  * An account whose credentials or proxy cannot be opened (wrong master key, corrupted blob,
  * unparseable auth JSON) gets `credentials: null` and no proxy; the caller leaves it out of routing.
@@ -27,13 +28,16 @@ export async function loadSnapshot(db: Db, cipher: CredentialCipher, now: () => 
   const loadedAt = now();
   const parts = await db.transaction(async (tx) => {
     await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    const keys = await listKeys(tx);
+    const settings = await readSettings(tx);
+    const budgeted = keys.filter((key) => isBudgetLimited(buildKeyBudget(key)));
     return {
-      keys: await listKeys(tx),
+      keys,
       accounts: await listAccounts(tx),
       groups: await listGroups(tx),
-      settings: await readSettings(tx),
+      settings,
       modelAliases: await listModelAliases(tx),
-      usage: await listKeyUsage(tx),
+      periodUsage: await loadPeriodUsage(tx, budgeted, loadedAt, settings.budgetTimeZone),
       keyCheck: await readMasterKeyCheck(tx),
     };
   });
@@ -41,7 +45,7 @@ export async function loadSnapshot(db: Db, cipher: CredentialCipher, now: () => 
     keysByHash: indexKeysByHash(parts.keys, loadedAt),
     accounts: new Map(parts.accounts.map((row) => [row.id, openAccount(row, cipher)])),
     groups: new Map(parts.groups.map((group) => [group.id, group])),
-    usedTokens: new Map(parts.usage.map((usage) => [usage.keyId, usage.totalTokens])),
+    periodUsage: parts.periodUsage,
     settings: parts.settings,
     modelAliases: parts.modelAliases,
     loadedAt,

@@ -1,5 +1,7 @@
 /** Control data as the data plane sees it: plain records in an in-memory snapshot. */
 import type { FieldPolicyMode, NMode } from '../images/field-policy.js';
+import type { QuotaPeriod } from '../limits/budget-period.js';
+import type { BudgetAmounts } from '../limits/key-budget.js';
 import type { AccountCredentials } from '../upstream/codex-auth.js';
 
 export type KeyStatus = 'active' | 'disabled';
@@ -17,8 +19,19 @@ export interface KeyRecord {
   prefix: string;
   status: KeyStatus;
   imageEnabled: boolean;
-  /** Total usage tokens this key may consume; null = unlimited. */
+  /** What the quota limits count over: the key's whole life (`none`) or the current day, week or month. */
+  quotaPeriod: QuotaPeriod;
+  /** Usage tokens this key may consume in its quota period; null = unlimited. */
   quotaTokens: number | null;
+  /** Images this key may make in its quota period; null = unlimited. */
+  quotaImages: number | null;
+  /** Estimated cost (millionths of a US dollar) this key may run up in its quota period; null = unlimited. */
+  quotaCostMicros: number | null;
+  /**
+   * The last reset of the key's usage: when, and its period's usage at that moment (the baseline
+   * subtracted while that period lasts). Null when never reset.
+   */
+  usageReset: ({ at: number } & BudgetAmounts) | null;
   /** Null = unlimited. */
   maxConcurrency: number | null;
   /** Null = no interval gate. */
@@ -83,6 +96,8 @@ export interface Settings {
   responsesFallback: boolean;
   /** Most async jobs one key may have waiting to start. */
   jobMaxQueuedPerKey: number;
+  /** The IANA time zone at whose midnight keys' daily, weekly and monthly budgets reset. */
+  budgetTimeZone: string;
 }
 
 /**
@@ -108,14 +123,26 @@ export interface KeyUsage {
   lastUsedAt: number | null;
 }
 
+/** A key's usage in one quota period. */
+export interface PeriodUsage {
+  /** Start of the period (ms; 0 for a lifetime quota). */
+  periodStartMs: number;
+  /** End of the period (ms); null for a lifetime quota. */
+  periodEndMs: number | null;
+  used: BudgetAmounts;
+}
+
 /** What the hot path reads: everything needed to authenticate and route without a database trip. */
 export interface Snapshot {
   /** Keys by the SHA-256 of each secret they accept: the current one and a rotated-out one in its grace period. */
   keysByHash: ReadonlyMap<string, KeyRecord>;
   accounts: ReadonlyMap<string, AccountRecord & { credentials: AccountCredentials | null }>;
   groups: ReadonlyMap<string, GroupRecord>;
-  /** Total usage tokens per key id, as stored when the snapshot was loaded. */
-  usedTokens: ReadonlyMap<string, number>;
+  /**
+   * Each budgeted key's usage in its quota period as stored when the snapshot was loaded (reset
+   * baseline taken off), with the start of the period it counted (a later period starts from 0).
+   */
+  periodUsage: ReadonlyMap<string, PeriodUsage>;
   settings: Settings;
   /** The model_aliases rows, ordered by alias. */
   modelAliases: readonly ModelAliasRecord[];

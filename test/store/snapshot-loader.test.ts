@@ -61,9 +61,10 @@ describeEachBackend('loadSnapshot', ({ database }) => {
       group: (await control.keys.create({ name: 'grouped', routing: { mode: 'group', group: 'pool' }, status: 'disabled' })).secret,
     };
     await control.settings.update({ codexClientVersion: '0.200.1' });
-    const listKey = await control.keys.get('list');
+    const [listKey, allKey] = [await control.keys.get('list'), await control.keys.get('all')];
     await applyUsageDeltas(db, [
       { keyId: listKey.id, requests: 3, successes: 2, images: 2, inputTokens: 10, outputTokens: 20, totalTokens: 30, usageMissing: 1, lastUsedAt: 9 },
+      { keyId: allKey.id, requests: 1, successes: 1, images: 1, inputTokens: 15, outputTokens: 25, totalTokens: 40, usageMissing: 0, lastUsedAt: 9 },
     ]);
     snapshot = await loadSnapshot(db, cipher, () => 123);
   });
@@ -94,13 +95,14 @@ describeEachBackend('loadSnapshot', ({ database }) => {
     expect(snapshot.accounts.get(accountIds.c!)).toMatchObject({ imageEnabled: false });
   });
 
-  it('carries groups in order, settings over defaults, model aliases, used tokens and load time', () => {
+  it('carries groups in order, settings over defaults, model aliases, budgeted keys\' usage and load time', () => {
     expect([...snapshot.groups.values()].map((g) => ({ name: g.name, accountIds: g.accountIds }))).toEqual([
       { name: 'pool', accountIds: [accountIds.c, accountIds.b] },
     ]);
     expect(snapshot.settings).toEqual({ ...SETTINGS_DEFAULTS, codexClientVersion: '0.200.1' });
     expect(snapshot.modelAliases.map((r) => r.alias)).toEqual([...DEFAULT_MODEL_ALIASES.map((r) => r.alias)].sort());
-    expect([...snapshot.usedTokens.values()]).toEqual([30]);
+    // Only the key with a quota: its lifetime counters, the period of a `none` quota.
+    expect([...snapshot.periodUsage.values()]).toEqual([{ periodStartMs: 0, periodEndMs: null, used: { images: 1, tokens: 40, costMicros: 0 } }]);
     expect(snapshot.loadedAt).toBe(123);
   });
 

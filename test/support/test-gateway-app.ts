@@ -1,3 +1,4 @@
+import { BudgetLedger } from '../../src/limits/key-budget.js';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig } from '../../src/config/config.js';
 import type { GatewayDeps } from '../../src/http/gateway-deps.js';
@@ -26,6 +27,7 @@ export async function buildTestGatewayApp(
     config,
     snapshots: { current: snapshot, isReady: () => true },
     keyLimiter: new KeyLimiter(),
+    budgets: new BudgetLedger(),
     // A test that brings its own limiter wires its releases to its own queue.
     accountLimiter: new AccountLimiter(Date.now, undefined, (accountId) => admission.notify([accountId])),
     admission,

@@ -5,7 +5,8 @@ import { WIRE_FIELDS, buildWireView, parseWireBody } from '../../control/admin-w
 type RefParams = { Params: { ref: string } };
 
 /**
- * Keys: GET/POST `/keys`, GET/PATCH/DELETE `/keys/:ref` (ref = id or name), POST `/keys/:ref/rotate`.
+ * Keys: GET/POST `/keys`, GET/PATCH/DELETE `/keys/:ref` (ref = id or name), POST `/keys/:ref/rotate`,
+ * POST `/keys/:ref/reset-usage` (the key's usage in its quota period starts from zero; audited in the app log).
  * The create (201) and rotate (200) responses `{key, secret}` are the only answers that ever carry a secret.
  */
 export function registerKeyRoutes(app: FastifyInstance, control: ControlApi): void {
@@ -23,6 +24,8 @@ export function registerKeyRoutes(app: FastifyInstance, control: ControlApi): vo
   app.post<RefParams>('/keys/:ref/rotate', async (req) =>
     buildWireView(await control.keys.rotate(req.params.ref, parseWireBody(WIRE_FIELDS.keyRotate, req.body ?? {}))),
   );
+
+  app.post<RefParams>('/keys/:ref/reset-usage', async (req) => buildWireView(await control.keys.resetUsage(req.params.ref)));
 
   app.delete<RefParams>('/keys/:ref', async (req, reply) => {
     await control.keys.delete(req.params.ref);

@@ -69,6 +69,11 @@ describe('formatKeyDetails', () => {
       usage: { requests: 0, successes: 0, images: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0, usageMissing: 0, lastUsedAt: null },
       expiresAt: null,
       previousSecretExpiresAt: null,
+      quotaPeriod: 'none',
+      quotaImages: null,
+      quotaCostUsd: null,
+      periodUsage: { startsAt: 0, endsAt: null, images: 0, tokens: 0, estimatedCostUsd: 0 },
+      usageResetAt: null,
       createdAt: 0,
       updatedAt: 0,
     };

@@ -26,6 +26,11 @@ const KEY_VIEW: KeyView = {
   usage: { requests: 1, successes: 1, images: 1, inputTokens: 2, outputTokens: 3, totalTokens: 5, usageMissing: 0, lastUsedAt: 9 },
   expiresAt: null,
   previousSecretExpiresAt: null,
+  quotaPeriod: 'none',
+  quotaImages: null,
+  quotaCostUsd: null,
+  periodUsage: { startsAt: 0, endsAt: null, images: 1, tokens: 5, estimatedCostUsd: 0 },
+  usageResetAt: null,
   createdAt: 1,
   updatedAt: 2,
 };

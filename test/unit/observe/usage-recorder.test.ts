@@ -107,7 +107,7 @@ describe('createUsageRecorder', () => {
       totalTokens: null,
       rollup: { ...FACTS, failureClass: 'upstream' },
     });
-    expect(recorder.pendingTokens('a')).toBe(10);
+    expect(recorder.pendingUsage('a').tokens).toBe(10);
     await recorder.flush();
     expect(store.applied).toEqual([
       [
@@ -115,7 +115,7 @@ describe('createUsageRecorder', () => {
         { keyId: 'b', requests: 1, successes: 0, images: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0, usageMissing: 0, lastUsedAt: 200 },
       ],
     ]);
-    expect(recorder.pendingTokens('a')).toBe(0);
+    expect(recorder.pendingUsage('a').tokens).toBe(0);
     await recorder.flush();
     expect(store.calls()).toBe(1);
   });
@@ -127,14 +127,14 @@ describe('createUsageRecorder', () => {
     recorder.record('a', ok(10));
     await expect(recorder.flush()).rejects.toThrow('db down');
     expect(errors).toHaveLength(1);
-    expect(recorder.pendingTokens('a')).toBe(10);
+    expect(recorder.pendingUsage('a').tokens).toBe(10);
     recorder.record('a', ok(5));
     await recorder.flush();
     expect(store.totals.get('a')).toMatchObject({ requests: 2, totalTokens: 15 });
-    expect(recorder.pendingTokens('a')).toBe(0);
+    expect(recorder.pendingUsage('a').tokens).toBe(0);
   });
 
-  it('counts in-flight tokens in pendingTokens until apply resolves', async () => {
+  it('counts in-flight tokens in pendingUsage until apply resolves', async () => {
     let release!: () => void;
     const apply = vi.fn(() =>
       apply.mock.calls.length > 1
@@ -149,10 +149,10 @@ describe('createUsageRecorder', () => {
     await Promise.resolve();
     expect(apply).toHaveBeenCalledTimes(1);
     recorder.record('a', ok(7));
-    expect(recorder.pendingTokens('a')).toBe(17);
+    expect(recorder.pendingUsage('a').tokens).toBe(17);
     release();
     await flushed;
-    expect(recorder.pendingTokens('a')).toBe(7);
+    expect(recorder.pendingUsage('a').tokens).toBe(7);
   });
 
   it('keeps exact totals under 50 concurrent record/flush interleavings with a flaky store', async () => {
@@ -220,7 +220,7 @@ describe('createUsageRecorder', () => {
     await expect(recorder.close()).resolves.toEqual({ flushedRequests: 0, flushedKeys: 0, unappliedKeys: 1 });
     expect(store.calls()).toBe(3);
     expect(String(errors.at(-1))).toContain('unapplied usage for 1 key');
-    expect(recorder.pendingTokens('a')).toBe(4);
+    expect(recorder.pendingUsage('a').tokens).toBe(4);
   });
 });
 

@@ -1,0 +1,92 @@
+import { GatewayError } from '../errors/codes.js';
+import { findPeriodSpan, type PeriodSpan } from '../limits/budget-period.js';
+import {
+  addAmounts,
+  buildKeyBudget,
+  isBudgetLimited,
+  judgeBudget,
+  ZERO_AMOUNTS,
+  type BudgetAmounts,
+  type BudgetHold,
+  type BudgetRefusal,
+  type KeyBudget,
+} from '../limits/key-budget.js';
+import type { ImageRequest } from '../images/image-request.js';
+import type { KeyRecord, Snapshot } from '../store/types.js';
+import type { GatewayDeps } from './gateway-deps.js';
+
+/** A key's budget, the period it counts in now, and what is used in it (reservations included). */
+interface BudgetStanding {
+  budget: KeyBudget;
+  span: PeriodSpan;
+  used: BudgetAmounts;
+}
+
+/**
+ * Where the key stands against its budget now: the snapshot's stored usage (when it counted the
+ * current period; a period that began since starts from nothing), plus this process's usage the
+ * snapshot does not hold yet, plus this process's reservations. Null for a key without limits.
+ */
+function findStanding(key: KeyRecord, snapshot: Snapshot, deps: GatewayDeps): BudgetStanding | null {
+  const budget = buildKeyBudget(key);
+  if (!isBudgetLimited(budget)) return null;
+  const span = findPeriodSpan(budget.period, deps.now(), snapshot.settings.budgetTimeZone);
+  const stored = snapshot.periodUsage.get(key.id);
+  const used = { ...(stored && stored.periodStartMs === span.startMs ? stored.used : ZERO_AMOUNTS) };
+  addAmounts(used, deps.usage.pendingUsage(key.id, Math.max(snapshot.loadedAt, span.startMs)));
+  addAmounts(used, deps.budgets.reservedFor(key.id));
+  return { budget, span, used };
+}
+
+/**
+ * Refuses a key whose budget is used up, before its body is read (429 `quota_exceeded`; with a
+ * period, `retry-after` at the period's end). Cheap: no estimate of the request yet.
+ */
+export function checkKeyBudget(key: KeyRecord, snapshot: Snapshot, deps: GatewayDeps): void {
+  const standing = findStanding(key, snapshot, deps);
+  if (!standing) return;
+  const refusal = judgeBudget(standing.budget, standing.used);
+  if (refusal) throw buildQuotaError(refusal, standing, deps.now());
+}
+
+/**
+ * Reserves a request's estimated usage against its key's budget until the request is recorded, or
+ * refuses it when the estimate would pass a limit: requests admitted together cannot all spend the
+ * same remainder. Null for a key without limits (nothing to hold).
+ */
+export function reserveKeyBudget(key: KeyRecord, snapshot: Snapshot, deps: GatewayDeps, estimate: BudgetAmounts): BudgetHold | null {
+  const standing = findStanding(key, snapshot, deps);
+  if (!standing) return null;
+  const refusal = judgeBudget(standing.budget, standing.used, estimate);
+  if (refusal) throw buildQuotaError(refusal, standing, deps.now(), estimate);
+  return deps.budgets.hold(key.id, estimate);
+}
+
+/** How each measure is named in a refusal, with its amounts as operators set them. */
+const MEASURE_WORDING = {
+  images: { noun: 'images', show: (n: number) => String(n) },
+  tokens: { noun: 'tokens', show: (n: number) => String(n) },
+  costMicros: { noun: 'of estimated cost', show: (n: number) => `$${(n / 1_000_000).toFixed(2)}` },
+} as const;
+
+/** The period's word in a message ("today" reads wrong in an operator's zone, so the period's own name). */
+const PERIOD_WORDS = { none: '', day: ' this day', week: ' this week', month: ' this month' } as const;
+
+/**
+ * 429 `quota_exceeded`: what was used of which limit, and, for a periodic budget, when it resets
+ * (also as `retry-after`, so a client can wait for it; `x-should-retry: false` keeps SDKs from
+ * retrying at once).
+ */
+function buildQuotaError(refusal: BudgetRefusal, standing: BudgetStanding, nowMs: number, estimate?: BudgetAmounts): GatewayError {
+  const words = MEASURE_WORDING[refusal.measure];
+  const period = PERIOD_WORDS[standing.budget.period];
+  const ask = estimate && estimate[refusal.measure] > 0 && refusal.used < refusal.limit ? `; this request needs about ${words.show(estimate[refusal.measure])} more` : '';
+  const resets = standing.span.endMs === null ? '' : `; the budget resets at ${new Date(standing.span.endMs).toISOString()}`;
+  const message = `quota_exceeded: this key has used ${words.show(refusal.used)} of its ${words.show(refusal.limit)} ${words.noun}${period}${ask}${resets}`;
+  return new GatewayError('quota_exceeded', message, null, standing.span.endMs === null ? {} : { retryAfterMs: Math.max(1, standing.span.endMs - nowMs) });
+}
+
+/** What a request is expected to spend, reserved at admission (interim: its images; tokens and cost come with the price table). */
+export function estimateBudgetAsk(request: ImageRequest): BudgetAmounts {
+  return { images: request.n, tokens: 0, costMicros: 0 };
+}
