@@ -1,5 +1,7 @@
 import { buildLimitMessage, FIELD_LIMITS, isWithinLimit, lengthPattern, type FieldLimit } from '../config/field-limits.js';
 import { FIELD_POLICY_MODES, N_MODES } from '../images/field-policy.js';
+import { isValidUpstreamModel } from '../images/model-aliases.js';
+import { DEFAULT_PRICE_TABLE, parsePriceTable, type PriceTable } from '../pricing/price-table.js';
 import { CODEX_CLIENT_VERSION_PATTERN, DEFAULT_CODEX_CLIENT_VERSION } from '../upstream/upstream-headers.js';
 import { CORS_ANY_ORIGIN, parseCorsOrigin } from './cors-origin.js';
 import type { Settings } from './types.js';
@@ -32,6 +34,8 @@ export const SETTINGS_DEFAULTS = {
   responsesFallback: false,
   /** Most async jobs one key may have waiting to start (429 `job_queue_full` past it). */
   jobMaxQueuedPerKey: FIELD_LIMITS.jobMaxQueuedPerKey.default,
+  /** Public per-image and per-token prices of the GPT image models (estimates). */
+  priceTable: DEFAULT_PRICE_TABLE,
 } as const satisfies Settings;
 
 /** Shape of a host model name: letters, digits, `.`, `_`, `:`, `-` (it goes into the upstream JSON body). */
@@ -56,10 +60,14 @@ export const SETTING_PARAMS = {
   responsesHostModel: 'responses_host_model',
   responsesFallback: 'responses_fallback',
   jobMaxQueuedPerKey: 'job_max_queued_per_key',
+  priceTable: 'price_table',
 } as const satisfies Record<keyof Settings, string>;
 
-/** Outcome of checking one setting value: the normalised value, or a message naming the setting. */
-export type SettingCheck<T> = { ok: true; value: T } | { ok: false; message: string };
+/**
+ * Outcome of checking one setting value: the normalised value, or a message naming the setting (and,
+ * for a structured value, `param`: the path of the bad part, such as `price_table[0].tokens.text`).
+ */
+export type SettingCheck<T> = { ok: true; value: T } | { ok: false; message: string; param?: string };
 
 /** Checks one untrusted value of a setting; `param` (the wire name) starts every message. */
 export type SettingRule<T> = (value: unknown, param: string) => SettingCheck<T>;
@@ -125,6 +133,12 @@ const corsOriginsSetting: SettingRule<readonly string[]> = (value, param) => {
   return checked;
 };
 
+/** The price table: strict, bounded by FIELD_LIMITS.priceTable; a refusal names the bad value's path. */
+const priceTableSetting: SettingRule<PriceTable> = (value, param) => {
+  const checked = parsePriceTable(value, param, { maxModels: FIELD_LIMITS.priceTable.max, isModelName: isValidUpstreamModel });
+  return checked.ok ? checked : { ok: false, message: checked.message, param: checked.path };
+};
+
 /** How each setting is checked, whether submitted through the admin API or read back from the table. */
 export const SETTING_RULES = {
   codexClientVersion: textSetting(CODEX_CLIENT_VERSION_PATTERN, `${describeLength(FIELD_LIMITS.codexClientVersion)} of letters, digits, '.', '_' or '-'`),
@@ -138,6 +152,7 @@ export const SETTING_RULES = {
   responsesHostModel: textSetting(HOST_MODEL_PATTERN, `${describeLength(FIELD_LIMITS.responsesHostModel)} of letters, digits, '.', '_', ':' or '-'`),
   responsesFallback: booleanSetting,
   jobMaxQueuedPerKey: integerSetting(FIELD_LIMITS.jobMaxQueuedPerKey),
+  priceTable: priceTableSetting,
 } as const satisfies { [K in keyof Settings]: SettingRule<Settings[K]> };
 
 /**

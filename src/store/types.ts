@@ -1,5 +1,6 @@
 /** Control data as the data plane sees it: plain records in an in-memory snapshot. */
 import type { FieldPolicyMode, NMode } from '../images/field-policy.js';
+import type { PriceTable } from '../pricing/price-table.js';
 import type { AccountCredentials } from '../upstream/codex-auth.js';
 
 export type KeyStatus = 'active' | 'disabled';
@@ -83,6 +84,8 @@ export interface Settings {
   responsesFallback: boolean;
   /** Most async jobs one key may have waiting to start. */
   jobMaxQueuedPerKey: number;
+  /** What each upstream model costs, per image and/or per 1M tokens: the ground of every estimated cost. */
+  priceTable: PriceTable;
 }
 
 /**
@@ -105,6 +108,8 @@ export interface KeyUsage {
   outputTokens: number;
   totalTokens: number;
   usageMissing: number;
+  /** The estimated cost of this usage by the price table in force when each request ended, in micro-USD (1e-6 USD). */
+  estimatedCostMicros: number;
   lastUsedAt: number | null;
 }
 
@@ -138,6 +143,8 @@ export interface KeyUsageDelta {
   outputTokens: number;
   totalTokens: number;
   usageMissing: number;
+  /** Estimated cost in micro-USD (src/pricing/cost-estimate.ts). */
+  estimatedCostMicros: number;
   /** ms since epoch; the stored value only moves forward. */
   lastUsedAt: number;
 }
@@ -168,6 +175,8 @@ export interface UsageRollupFacts {
   upstreamBytes: number;
   /** From the request's start to its outcome being recorded, in ms. */
   latencyMs: number;
+  /** True when the request produced images or tokens for a model the price table does not price (its estimated cost counts as 0). */
+  unpriced: boolean;
 }
 
 /**
@@ -193,6 +202,9 @@ export interface UsageRollupDelta {
   outputTokens: number;
   totalTokens: number;
   usageMissing: number;
+  estimatedCostMicros: number;
+  /** Requests counted at an estimated cost of 0 because the price table does not price their model. */
+  unpricedRequests: number;
   upstreamBytes: number;
   latencyMsSum: number;
   latencyBuckets: number[];

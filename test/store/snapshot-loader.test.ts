@@ -63,7 +63,18 @@ describeEachBackend('loadSnapshot', ({ database }) => {
     await control.settings.update({ codexClientVersion: '0.200.1' });
     const listKey = await control.keys.get('list');
     await applyUsageDeltas(db, [
-      { keyId: listKey.id, requests: 3, successes: 2, images: 2, inputTokens: 10, outputTokens: 20, totalTokens: 30, usageMissing: 1, lastUsedAt: 9 },
+      {
+        keyId: listKey.id,
+        requests: 3,
+        successes: 2,
+        images: 2,
+        inputTokens: 10,
+        outputTokens: 20,
+        totalTokens: 30,
+        usageMissing: 1,
+        estimatedCostMicros: 0,
+        lastUsedAt: 9,
+      },
     ]);
     snapshot = await loadSnapshot(db, cipher, () => 123);
   });
