@@ -74,7 +74,7 @@ describe('formatKeyDetails', () => {
         outputTokens: 0,
         totalTokens: 0,
         usageMissing: 0,
-        estimatedCostMicros: 0,
+        estimatedCostMicros: 167_000,
         lastUsedAt: null,
       },
       expiresAt: null,
@@ -87,6 +87,7 @@ describe('formatKeyDetails', () => {
     expect(text).toMatch(/^quota tokens +unlimited$/m);
     expect(text).toMatch(/^max concurrency +2$/m);
     expect(text).toMatch(/^image +off$/m);
+    expect(text).toMatch(/^estimated cost +\$0\.167 \(estimate, by the price table\)$/m);
   });
 });
 

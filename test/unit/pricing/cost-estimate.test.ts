@@ -8,6 +8,7 @@ import {
   resolvePriceSize,
   type CostInput,
 } from '../../../src/pricing/cost-estimate.js';
+import { formatUsdMicros } from '../../../src/pricing/format-usd.js';
 import { DEFAULT_PRICE_TABLE, type PriceTable } from '../../../src/pricing/price-table.js';
 
 const IMAGE = {
@@ -164,4 +165,16 @@ describe('the option rules', () => {
     expect(findModelPrice(TABLE, 'Both')).toBeUndefined();
     expect(findModelPrice(TABLE, 'per-image')?.image).toBe(IMAGE);
   });
+});
+
+describe('formatUsdMicros', () => {
+  it.each([
+    [0, '$0.00'],
+    [42_000, '$0.042'],
+    [12_500_000, '$12.50'],
+    [272, '$0.000272'],
+    [1_000_000, '$1.00'],
+    [123_456_789_012, '$123456.789012'],
+    [-5, '$0.00'],
+  ])('%i micro-USD reads %s', (micros, text) => expect(formatUsdMicros(micros)).toBe(text));
 });
