@@ -1,5 +1,6 @@
 import type { AccountImportResult, AccountView, GroupView, InstanceView, JobView, KeyRoutingInput, KeyView, ModelAliasView } from '../control/control-api.js';
 import { JOB_REF_MIN_CHARS } from '../control/job-service.js';
+import { formatUsdMicros } from '../pricing/format-usd.js';
 
 /**
  * Output for humans (aligned tables, `field  value` lines) and for machines (`--json`).
@@ -101,6 +102,7 @@ export function formatKeyDetails(k: KeyView): string {
     ['images', String(k.usage.images)],
     ['tokens', `${k.usage.totalTokens} (in ${k.usage.inputTokens}, out ${k.usage.outputTokens})`],
     ['usage missing', String(k.usage.usageMissing)],
+    ['estimated cost', `${formatUsdMicros(k.usage.estimatedCostMicros)} (estimate, by the price table)`],
     ['last used', formatTime(k.usage.lastUsedAt)],
     ['expires', k.expiresAt === null ? 'never' : formatTime(k.expiresAt)],
     ...(k.previousSecretExpiresAt === null ? [] : [['old secret until', formatTime(k.previousSecretExpiresAt)] as [string, string]]),

@@ -10,7 +10,7 @@
  */
 
 /** What a limited value counts. */
-export type LimitUnit = 'characters' | 'requests' | 'ms' | 'tokens' | 'images' | 'US dollars' | 'bytes' | 'files' | 'jobs' | 'entries' | 'lines' | 'minutes';
+export type LimitUnit = 'characters' | 'requests' | 'ms' | 'tokens' | 'images' | 'US dollars' | 'bytes' | 'files' | 'jobs' | 'entries' | 'lines' | 'minutes' | 'models';
 
 /** One operator-set value: its inclusive range, its default and what it means. */
 export interface FieldLimit {
@@ -198,6 +198,17 @@ export const FIELD_LIMITS = {
     unit: 'jobs',
     nullable: false,
     description: 'most async jobs one key may have waiting to start',
+  },
+  // A list of models, each with a bounded set of prices (src/pricing/price-table.ts).
+  priceTable: {
+    fields: ['price_table'],
+    scope: 'setting',
+    min: 0,
+    max: 50,
+    default: null,
+    unit: 'models',
+    nullable: false,
+    description: 'models the price table prices (estimated costs)',
   },
   jobListLimit: {
     fields: ['limit'],

@@ -29,8 +29,10 @@ export function createSettingsService({ db, now }: SettingsServiceDeps): Control
 
 /**
  * Checks a partial settings update, each value through its rule in SETTING_RULES (the client
- * version trimmed, the integer settings within their FIELD_LIMITS, CORS origins normalised).
- * @throws GatewayError('invalid_request') with the setting's wire name as `param`.
+ * version trimmed, the integer settings within their FIELD_LIMITS, CORS origins normalised, the
+ * price table checked field by field).
+ * @throws GatewayError('invalid_request') with the setting's wire name as `param` (the bad value's
+ * path inside it for the price table).
  */
 export function parseSettingsUpdate(input: unknown): Partial<Settings> {
   const raw = parseInputObject(input, SETTING_PARAMS);
@@ -38,7 +40,7 @@ export function parseSettingsUpdate(input: unknown): Partial<Settings> {
   for (const name of SETTING_NAMES) {
     if (raw[name] === undefined) continue;
     const checked = checkSettingValue(name, raw[name]);
-    if (!checked.ok) throw new GatewayError('invalid_request', checked.message, SETTING_PARAMS[name]);
+    if (!checked.ok) throw new GatewayError('invalid_request', checked.message, checked.param ?? SETTING_PARAMS[name]);
     Object.assign(values, { [name]: checked.value });
   }
   return values;

@@ -12,6 +12,7 @@ import {
   type KeyBudget,
 } from '../limits/key-budget.js';
 import type { ImageRequest } from '../images/image-request.js';
+import { estimateRequestReservation } from '../pricing/cost-estimate.js';
 import type { KeyRecord, Snapshot } from '../store/types.js';
 import type { GatewayDeps } from './gateway-deps.js';
 
@@ -86,7 +87,17 @@ function buildQuotaError(refusal: BudgetRefusal, standing: BudgetStanding, nowMs
   return new GatewayError('quota_exceeded', message, null, standing.span.endMs === null ? {} : { retryAfterMs: Math.max(1, standing.span.endMs - nowMs) });
 }
 
-/** What a request is expected to spend, reserved at admission (interim: its images; tokens and cost come with the price table). */
-export function estimateBudgetAsk(request: ImageRequest): BudgetAmounts {
-  return { images: request.n, tokens: 0, costMicros: 0 };
+/**
+ * What a request is expected to spend, reserved at admission: its images, its prompt's tokens and
+ * the output tokens its images should take, and their cost by the price table (see
+ * estimateRequestReservation; quality `auto` counts as `high`, so the estimate errs high).
+ */
+export function estimateBudgetAsk(request: ImageRequest, snapshot: Snapshot): BudgetAmounts {
+  return estimateRequestReservation(snapshot.settings.priceTable, {
+    model: request.model,
+    quality: request.options.quality ?? null,
+    size: request.options.size ?? null,
+    n: request.n,
+    promptChars: request.prompt.length,
+  });
 }

@@ -115,7 +115,12 @@ export function combinePartMetrics(metrics: readonly ResponseMetrics[]): Respons
     metrics.some((m) => pick(m) == null) ? null : metrics.reduce((sum, m) => sum + (pick(m) ?? 0), 0);
   const usage = metrics.some((m) => m.usage === null)
     ? null
-    : { inputTokens: add((m) => m.usage?.inputTokens), outputTokens: add((m) => m.usage?.outputTokens), totalTokens: add((m) => m.usage?.totalTokens) };
+    : {
+        inputTokens: add((m) => m.usage?.inputTokens),
+        outputTokens: add((m) => m.usage?.outputTokens),
+        totalTokens: add((m) => m.usage?.totalTokens),
+        imageInputTokens: add((m) => m.usage?.imageInputTokens),
+      };
   return {
     ...first,
     bodyBytes: metrics.reduce((sum, m) => sum + m.bodyBytes, 0),

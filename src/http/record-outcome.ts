@@ -2,6 +2,8 @@ import type { FastifyReply } from 'fastify';
 import { buildImageLogEvents, endingErrorClass, endingStatus, type RequestEnding, type RequestOutcome } from '../dispatch/request-outcome.js';
 import type { GatewayMetrics } from '../observe/gateway-metrics.js';
 import type { ResponseMetrics } from '../observe/image-log-event.js';
+import { estimateCostMicros, type CostEstimate } from '../pricing/cost-estimate.js';
+import { SETTINGS_DEFAULTS } from '../store/settings-defaults.js';
 import { buildHourStart, classifyUsageFailure } from '../store/usage-rollups.js';
 import type { GatewayDeps } from './gateway-deps.js';
 
@@ -31,12 +33,15 @@ export function recordOutcome(outcome: RequestOutcome, deps: GatewayDeps, reply?
     (ending.kind === 'upstream' && status >= 200 && status < 300 && ending.streamError === null) || (ending.kind === 'fanout' && ending.produced > 0);
   const metrics = ending.kind === 'upstream' || ending.kind === 'fanout' ? ending.metrics : null;
   // Usage is what was produced: a fanned-out request that got 3 of 4 images is charged for 3.
+  const images = success ? (metrics?.imageCount ?? 0) : 0;
+  const cost = estimateOutcomeCost(outcome, metrics, images, deps);
   deps.usage.record(outcome.key.id, {
     success,
-    images: success ? (metrics?.imageCount ?? 0) : 0,
+    images,
     inputTokens: metrics?.usage?.inputTokens ?? null,
     outputTokens: metrics?.usage?.outputTokens ?? null,
     totalTokens: metrics?.usage?.totalTokens ?? null,
+    estimatedCostMicros: cost.costMicros,
     rollup: {
       hourStart: buildHourStart(outcome.startedAt),
       accountId: resolveFinalAccountId(outcome, ending),
@@ -45,11 +50,29 @@ export function recordOutcome(outcome: RequestOutcome, deps: GatewayDeps, reply?
       failureClass: success ? null : classifyUsageFailure(status),
       upstreamBytes: metrics?.bodyBytes ?? 0,
       latencyMs: now - outcome.startedAt,
+      unpriced: !cost.priced,
     },
   });
   // Recorded usage now counts against the budget in the reservation's place (same turn: nothing sees neither).
   outcome.budgetHold?.release();
   countMetrics(outcome, ending, { status, success, metrics, durationMs: now - outcome.startedAt }, deps.metrics);
+}
+
+/**
+ * The estimated cost of what a request produced, by the price table of the snapshot in force now
+ * (so a table change prices the requests that end after it): the quality and size the upstream
+ * echoed, else the ones requested.
+ */
+function estimateOutcomeCost(outcome: RequestOutcome, metrics: ResponseMetrics | null, images: number, deps: GatewayDeps): CostEstimate {
+  const table = deps.snapshots.current()?.settings.priceTable ?? SETTINGS_DEFAULTS.priceTable;
+  const usage = metrics?.usage;
+  return estimateCostMicros(table, {
+    model: outcome.request.model,
+    quality: metrics?.quality ?? outcome.request.options.quality ?? null,
+    size: metrics?.size ?? outcome.request.options.size ?? null,
+    images,
+    usage: usage ? { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, imageInputTokens: usage.imageInputTokens ?? null } : null,
+  });
 }
 
 /**

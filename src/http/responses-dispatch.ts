@@ -227,7 +227,7 @@ function metricsOf(relayed: Relayed): ResponseMetrics | null {
     bodyBytes: image.b64.length,
     imageCount: 1,
     imageBytes: Math.max(0, Math.floor((image.b64.length * 3) / 4) - padding),
-    usage: usage && { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, totalTokens: usage.totalTokens },
+    usage: usage && { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, totalTokens: usage.totalTokens, imageInputTokens: usage.imageTokens },
     ...image.echoes,
   };
 }

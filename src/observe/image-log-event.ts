@@ -8,7 +8,8 @@ export interface ResponseMetrics {
   imageCount: number | null;
   /** Decoded bytes of all `data[].b64_json` values (floor(len*3/4) - padding). */
   imageBytes: number;
-  usage: { inputTokens: number | null; outputTokens: number | null; totalTokens: number | null } | null;
+  /** `imageInputTokens`: `usage.input_tokens_details.image_tokens` (absent or null: not reported; estimated costs then count all input as text). */
+  usage: { inputTokens: number | null; outputTokens: number | null; totalTokens: number | null; imageInputTokens?: number | null } | null;
   /** Echoed by the upstream (what it really produced). */
   size: string | null;
   quality: string | null;

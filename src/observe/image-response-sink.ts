@@ -115,7 +115,12 @@ export class ImageResponseSink implements JsonPathSink {
     return {
       imageCount: this.imageCount,
       imageBytes: this.imageBytes,
-      usage: u && { inputTokens: u.inputTokens, outputTokens: u.outputTokens, totalTokens: u.totalTokens ?? u.tokens },
+      usage: u && {
+        inputTokens: u.inputTokens,
+        outputTokens: u.outputTokens,
+        totalTokens: u.totalTokens ?? u.tokens,
+        imageInputTokens: this.details?.imageTokens ?? null,
+      },
       ...this.echoed,
     };
   }

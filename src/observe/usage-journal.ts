@@ -26,10 +26,16 @@ import type { KeyUsageDelta, UsageFailureClass, UsageRollupFacts } from '../stor
 const SEGMENT_NAME = /^segment-(\d{16})\.jsonl$/;
 const buildSegmentName = (firstSeq: number): string => `segment-${String(firstSeq).padStart(16, '0')}.jsonl`;
 
-/** The counters a record carries, besides `seq`, `keyId` and `lastUsedAt`. */
+/** The counters every record carries, besides `seq`, `keyId` and `lastUsedAt`. */
 const RECORD_COUNTERS = ['requests', 'successes', 'images', 'inputTokens', 'outputTokens', 'totalTokens', 'usageMissing'] as const satisfies ReadonlyArray<
   keyof KeyUsageDelta
 >;
+
+/**
+ * Counters added in later releases: a line an earlier release wrote has none of them, and replays
+ * with 0 (usage from before the price table had no estimated cost).
+ */
+const LATER_RECORD_COUNTERS = ['estimatedCostMicros'] as const satisfies ReadonlyArray<keyof KeyUsageDelta>;
 
 /** One journal record: its sequence number (1, 2, … within a writer), the increment and its rollup facts. */
 export interface UsageJournalRecord {
@@ -246,6 +252,7 @@ export function readUsageJournalSegment(dir: string, name: string): UsageJournal
 function buildRecordLine(seq: number, delta: KeyUsageDelta, facts: UsageRollupFacts): Record<string, unknown> {
   const line: Record<string, unknown> = { seq, keyId: delta.keyId };
   for (const counter of RECORD_COUNTERS) line[counter] = delta[counter];
+  for (const counter of LATER_RECORD_COUNTERS) line[counter] = delta[counter];
   line.lastUsedAt = delta.lastUsedAt;
   line.hourStart = facts.hourStart;
   line.accountId = facts.accountId;
@@ -254,17 +261,23 @@ function buildRecordLine(seq: number, delta: KeyUsageDelta, facts: UsageRollupFa
   line.failureClass = facts.failureClass;
   line.upstreamBytes = facts.upstreamBytes;
   line.latencyMs = facts.latencyMs;
+  line.unpriced = facts.unpriced;
   return line;
 }
 
-/** The rollup facts of a record line, or null when it has none (an earlier release) or they are damaged. */
+/**
+ * The rollup facts of a record line, or null when it has none (an earlier release) or they are
+ * damaged. `unpriced` came later: a line without it was written before the price table, and counts
+ * as priced.
+ */
 function parseRecordFacts(fields: Record<string, unknown>, isCount: (n: unknown) => n is number): UsageRollupFacts | null {
-  const { hourStart, accountId, model, endpoint, failureClass, upstreamBytes, latencyMs } = fields;
+  const { hourStart, accountId, model, endpoint, failureClass, upstreamBytes, latencyMs, unpriced = false } = fields;
   if (!isCount(hourStart) || !isCount(upstreamBytes) || !isCount(latencyMs)) return null;
   if (typeof model !== 'string' || typeof endpoint !== 'string' || endpoint === '') return null;
   if (accountId !== null && (typeof accountId !== 'string' || accountId === '')) return null;
   if (failureClass !== null && (typeof failureClass !== 'string' || !FAILURE_CLASSES.has(failureClass))) return null;
-  return { hourStart, accountId, model, endpoint, failureClass: failureClass as UsageFailureClass | null, upstreamBytes, latencyMs };
+  if (typeof unpriced !== 'boolean') return null;
+  return { hourStart, accountId, model, endpoint, failureClass: failureClass as UsageFailureClass | null, upstreamBytes, latencyMs, unpriced };
 }
 
 /** A record line, or null when it is not one (wrong JSON, missing or negative numbers). */
@@ -282,6 +295,11 @@ export function parseRecordLine(line: string): UsageJournalRecord | null {
   const delta = { keyId: fields.keyId, lastUsedAt: fields.lastUsedAt } as KeyUsageDelta;
   for (const counter of RECORD_COUNTERS) {
     const n = fields[counter];
+    if (!isCount(n)) return null;
+    delta[counter] = n;
+  }
+  for (const counter of LATER_RECORD_COUNTERS) {
+    const n = fields[counter] ?? 0;
     if (!isCount(n)) return null;
     delta[counter] = n;
   }

@@ -12,6 +12,8 @@ export interface UsageOutcome {
   outputTokens: number | null;
   /** Null when the upstream reported no usage (counted in `usageMissing` for successes). */
   totalTokens: number | null;
+  /** The request's estimated cost in micro-USD, by the price table in force when it ended (src/pricing/cost-estimate.ts). */
+  estimatedCostMicros: number;
   /** Where the request lands in the usage rollups (hour, account, model, endpoint) and what else it measured. */
   rollup: UsageRollupFacts;
 }
@@ -188,6 +190,7 @@ function addDeltaAmounts(sum: BudgetAmounts, delta: KeyUsageDelta | undefined): 
   if (!delta) return;
   sum.images += delta.images;
   sum.tokens += delta.totalTokens;
+  sum.costMicros += delta.estimatedCostMicros;
 }
 
 /** One request's delta; bad numbers (negative, fractional, NaN) count as 0 rather than corrupting totals. */
@@ -201,6 +204,7 @@ export function buildDelta(keyId: string, outcome: UsageOutcome, nowMs: number):
     outputTokens: toCount(outcome.outputTokens),
     totalTokens: toCount(outcome.totalTokens),
     usageMissing: outcome.success && outcome.totalTokens === null ? 1 : 0,
+    estimatedCostMicros: toCount(outcome.estimatedCostMicros),
     lastUsedAt: nowMs,
   };
 }
@@ -221,6 +225,7 @@ function mergeDelta(into: Map<string, KeyUsageDelta>, delta: KeyUsageDelta): voi
     outputTokens: prev.outputTokens + delta.outputTokens,
     totalTokens: prev.totalTokens + delta.totalTokens,
     usageMissing: prev.usageMissing + delta.usageMissing,
+    estimatedCostMicros: prev.estimatedCostMicros + delta.estimatedCostMicros,
     lastUsedAt: Math.max(prev.lastUsedAt, delta.lastUsedAt),
   });
 }

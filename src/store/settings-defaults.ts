@@ -1,5 +1,7 @@
 import { buildLimitMessage, FIELD_LIMITS, isWithinLimit, lengthPattern, type FieldLimit } from '../config/field-limits.js';
 import { FIELD_POLICY_MODES, N_MODES } from '../images/field-policy.js';
+import { isValidUpstreamModel } from '../images/model-aliases.js';
+import { DEFAULT_PRICE_TABLE, parsePriceTable, type PriceTable } from '../pricing/price-table.js';
 import { CODEX_CLIENT_VERSION_PATTERN, DEFAULT_CODEX_CLIENT_VERSION } from '../upstream/upstream-headers.js';
 import { DEFAULT_BUDGET_TIME_ZONE, isKnownTimeZone } from '../limits/budget-period.js';
 import { CORS_ANY_ORIGIN, parseCorsOrigin } from './cors-origin.js';
@@ -35,6 +37,8 @@ export const SETTINGS_DEFAULTS = {
   jobMaxQueuedPerKey: FIELD_LIMITS.jobMaxQueuedPerKey.default,
   /** Keys' daily, weekly and monthly budgets reset at midnight here (an IANA zone name). */
   budgetTimeZone: DEFAULT_BUDGET_TIME_ZONE,
+  /** Public per-image and per-token prices of the GPT image models (estimates). */
+  priceTable: DEFAULT_PRICE_TABLE,
 } as const satisfies Settings;
 
 /** Shape of a host model name: letters, digits, `.`, `_`, `:`, `-` (it goes into the upstream JSON body). */
@@ -60,10 +64,14 @@ export const SETTING_PARAMS = {
   responsesFallback: 'responses_fallback',
   jobMaxQueuedPerKey: 'job_max_queued_per_key',
   budgetTimeZone: 'budget_time_zone',
+  priceTable: 'price_table',
 } as const satisfies Record<keyof Settings, string>;
 
-/** Outcome of checking one setting value: the normalised value, or a message naming the setting. */
-export type SettingCheck<T> = { ok: true; value: T } | { ok: false; message: string };
+/**
+ * Outcome of checking one setting value: the normalised value, or a message naming the setting (and,
+ * for a structured value, `param`: the path of the bad part, such as `price_table[0].tokens.text`).
+ */
+export type SettingCheck<T> = { ok: true; value: T } | { ok: false; message: string; param?: string };
 
 /** Checks one untrusted value of a setting; `param` (the wire name) starts every message. */
 export type SettingRule<T> = (value: unknown, param: string) => SettingCheck<T>;
@@ -137,6 +145,12 @@ const timeZoneSetting: SettingRule<string> = (value, param) => {
     : { ok: false, message: `${param} must be an IANA time zone name such as UTC or Europe/Berlin` };
 };
 
+/** The price table: strict, bounded by FIELD_LIMITS.priceTable; a refusal names the bad value's path. */
+const priceTableSetting: SettingRule<PriceTable> = (value, param) => {
+  const checked = parsePriceTable(value, param, { maxModels: FIELD_LIMITS.priceTable.max, isModelName: isValidUpstreamModel });
+  return checked.ok ? checked : { ok: false, message: checked.message, param: checked.path };
+};
+
 /** How each setting is checked, whether submitted through the admin API or read back from the table. */
 export const SETTING_RULES = {
   codexClientVersion: textSetting(CODEX_CLIENT_VERSION_PATTERN, `${describeLength(FIELD_LIMITS.codexClientVersion)} of letters, digits, '.', '_' or '-'`),
@@ -151,6 +165,7 @@ export const SETTING_RULES = {
   responsesFallback: booleanSetting,
   jobMaxQueuedPerKey: integerSetting(FIELD_LIMITS.jobMaxQueuedPerKey),
   budgetTimeZone: timeZoneSetting,
+  priceTable: priceTableSetting,
 } as const satisfies { [K in keyof Settings]: SettingRule<Settings[K]> };
 
 /**

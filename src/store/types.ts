@@ -2,6 +2,7 @@
 import type { FieldPolicyMode, NMode } from '../images/field-policy.js';
 import type { QuotaPeriod } from '../limits/budget-period.js';
 import type { BudgetAmounts } from '../limits/key-budget.js';
+import type { PriceTable } from '../pricing/price-table.js';
 import type { AccountCredentials } from '../upstream/codex-auth.js';
 
 export type KeyStatus = 'active' | 'disabled';
@@ -98,6 +99,8 @@ export interface Settings {
   jobMaxQueuedPerKey: number;
   /** The IANA time zone at whose midnight keys' daily, weekly and monthly budgets reset. */
   budgetTimeZone: string;
+  /** What each upstream model costs, per image and/or per 1M tokens: the ground of every estimated cost. */
+  priceTable: PriceTable;
 }
 
 /**
@@ -120,6 +123,8 @@ export interface KeyUsage {
   outputTokens: number;
   totalTokens: number;
   usageMissing: number;
+  /** The estimated cost of this usage by the price table in force when each request ended, in micro-USD (1e-6 USD). */
+  estimatedCostMicros: number;
   lastUsedAt: number | null;
 }
 
@@ -165,6 +170,8 @@ export interface KeyUsageDelta {
   outputTokens: number;
   totalTokens: number;
   usageMissing: number;
+  /** Estimated cost in micro-USD (src/pricing/cost-estimate.ts). */
+  estimatedCostMicros: number;
   /** ms since epoch; the stored value only moves forward. */
   lastUsedAt: number;
 }
@@ -195,6 +202,8 @@ export interface UsageRollupFacts {
   upstreamBytes: number;
   /** From the request's start to its outcome being recorded, in ms. */
   latencyMs: number;
+  /** True when the request produced images or tokens for a model the price table does not price (its estimated cost counts as 0). */
+  unpriced: boolean;
 }
 
 /**
@@ -220,6 +229,9 @@ export interface UsageRollupDelta {
   outputTokens: number;
   totalTokens: number;
   usageMissing: number;
+  estimatedCostMicros: number;
+  /** Requests counted at an estimated cost of 0 because the price table does not price their model. */
+  unpricedRequests: number;
   upstreamBytes: number;
   latencyMsSum: number;
   latencyBuckets: number[];

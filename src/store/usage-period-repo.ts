@@ -9,15 +9,16 @@ import { buildHourStart } from './usage-rollups.js';
  * daily rollups; lifetime keys ($3) read their counters.
  */
 const PERIOD_USAGE_SQL = `
-  SELECT t.key_id AS "keyId", sum(u.images)::bigint AS "images", sum(u.total_tokens)::bigint AS "tokens"
+  SELECT t.key_id AS "keyId", sum(u.images)::bigint AS "images", sum(u.total_tokens)::bigint AS "tokens",
+         sum(u.estimated_cost_micros)::bigint AS "costMicros"
     FROM unnest($1::text[], $2::bigint[]) AS t(key_id, since)
-    JOIN (SELECT key_id, hour_start AS bucket_start, images, total_tokens FROM usage_hourly
+    JOIN (SELECT key_id, hour_start AS bucket_start, images, total_tokens, estimated_cost_micros FROM usage_hourly
           UNION ALL
-          SELECT key_id, day_start, images, total_tokens FROM usage_daily) u
+          SELECT key_id, day_start, images, total_tokens, estimated_cost_micros FROM usage_daily) u
       ON u.key_id = t.key_id AND u.bucket_start >= t.since
    GROUP BY t.key_id
   UNION ALL
-  SELECT key_id, images, total_tokens FROM key_usage WHERE key_id = ANY($3::text[])`;
+  SELECT key_id, images, total_tokens, estimated_cost_micros FROM key_usage WHERE key_id = ANY($3::text[])`;
 
 type KeyQuotaRecord = Pick<KeyRecord, 'id' | 'quotaPeriod' | 'usageReset'>;
 
@@ -34,12 +35,12 @@ export async function loadPeriodUsage(db: DbQuerier, keys: readonly KeyQuotaReco
   const rows =
     keys.length === 0
       ? []
-      : await db.query<{ keyId: string; images: number; tokens: number }>(PERIOD_USAGE_SQL, [
+      : await db.query<{ keyId: string; images: number; tokens: number; costMicros: number }>(PERIOD_USAGE_SQL, [
           periodic.map((k) => k.id),
           periodic.map((k) => buildHourStart(spans.get(k.id)!.startMs)),
           lifetime.map((k) => k.id),
         ]);
-  const raw = new Map(rows.map((r) => [r.keyId, { images: Number(r.images), tokens: Number(r.tokens), costMicros: 0 }]));
+  const raw = new Map(rows.map((r) => [r.keyId, { images: Number(r.images), tokens: Number(r.tokens), costMicros: Number(r.costMicros) }]));
   const usage = new Map<string, PeriodUsage>();
   for (const key of keys) {
     const span = spans.get(key.id)!;

@@ -10,6 +10,7 @@ const COUNTER_COLUMNS = {
   outputTokens: 'output_tokens',
   totalTokens: 'total_tokens',
   usageMissing: 'usage_missing',
+  estimatedCostMicros: 'estimated_cost_micros',
 } as const satisfies Partial<Record<keyof KeyUsageDelta, string>>;
 
 /** A usage counter's name (every numeric field of KeyUsage except `lastUsedAt`). */
@@ -84,7 +85,8 @@ export function mergeUsageDeltas(deltas: readonly KeyUsageDelta[]): KeyUsageDelt
 
 const USAGE_SELECT = `
   SELECT key_id AS "keyId", requests, successes, images, input_tokens AS "inputTokens", output_tokens AS "outputTokens",
-         total_tokens AS "totalTokens", usage_missing AS "usageMissing", last_used_at AS "lastUsedAt"
+         total_tokens AS "totalTokens", usage_missing AS "usageMissing", estimated_cost_micros AS "estimatedCostMicros",
+         last_used_at AS "lastUsedAt"
     FROM key_usage`;
 
 /** Every key's stored usage (keys never used have no row). */
@@ -100,7 +102,18 @@ export async function findKeyUsage(db: DbQuerier, keyId: string): Promise<KeyUsa
 
 /** Usage of a key that has never been used. */
 export function buildEmptyUsage(keyId: string): KeyUsage {
-  return { keyId, requests: 0, successes: 0, images: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0, usageMissing: 0, lastUsedAt: null };
+  return {
+    keyId,
+    requests: 0,
+    successes: 0,
+    images: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    totalTokens: 0,
+    usageMissing: 0,
+    estimatedCostMicros: 0,
+    lastUsedAt: null,
+  };
 }
 
 function sanitizeDelta(delta: KeyUsageDelta): KeyUsageDelta {

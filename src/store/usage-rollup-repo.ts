@@ -2,7 +2,7 @@ import type { Db, DbParam, DbQuerier } from './db.js';
 import type { UsageRollupDelta } from './types.js';
 import { DAY_MS, buildDayStart, ROLLUP_MEASURES, USAGE_LATENCY_BUCKETS_MS } from './usage-rollups.js';
 
-/** Each measure's column (migration 0010). */
+/** Each measure's column (migrations 0010 and 0011). */
 const MEASURE_COLUMNS = {
   requests: 'requests',
   successes: 'successes',
@@ -15,6 +15,8 @@ const MEASURE_COLUMNS = {
   outputTokens: 'output_tokens',
   totalTokens: 'total_tokens',
   usageMissing: 'usage_missing',
+  estimatedCostMicros: 'estimated_cost_micros',
+  unpricedRequests: 'unpriced_requests',
   upstreamBytes: 'upstream_bytes',
   latencyMsSum: 'latency_ms_sum',
 } as const satisfies Record<(typeof ROLLUP_MEASURES)[number], string>;

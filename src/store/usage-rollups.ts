@@ -94,6 +94,8 @@ export class UsageRollupAccumulator {
     row.outputTokens += delta.outputTokens;
     row.totalTokens += delta.totalTokens;
     row.usageMissing += delta.usageMissing;
+    row.estimatedCostMicros += delta.estimatedCostMicros;
+    if (facts.unpriced) row.unpricedRequests += delta.requests;
     row.upstreamBytes += toCount(facts.upstreamBytes);
     const latencyMs = toCount(facts.latencyMs);
     row.latencyMsSum += latencyMs;
@@ -160,6 +162,8 @@ export const ROLLUP_MEASURES = [
   'outputTokens',
   'totalTokens',
   'usageMissing',
+  'estimatedCostMicros',
+  'unpricedRequests',
   'upstreamBytes',
   'latencyMsSum',
 ] as const satisfies ReadonlyArray<keyof UsageRollupDelta>;
@@ -195,6 +199,8 @@ function buildEmptyRollup(dims: RollupDimensions): UsageRollupDelta {
     outputTokens: 0,
     totalTokens: 0,
     usageMissing: 0,
+    estimatedCostMicros: 0,
+    unpricedRequests: 0,
     upstreamBytes: 0,
     latencyMsSum: 0,
     latencyBuckets: new Array<number>(USAGE_LATENCY_BUCKET_COUNT).fill(0),

@@ -63,8 +63,8 @@ describeEachBackend('loadSnapshot', ({ database }) => {
     await control.settings.update({ codexClientVersion: '0.200.1' });
     const [listKey, allKey] = [await control.keys.get('list'), await control.keys.get('all')];
     await applyUsageDeltas(db, [
-      { keyId: listKey.id, requests: 3, successes: 2, images: 2, inputTokens: 10, outputTokens: 20, totalTokens: 30, usageMissing: 1, lastUsedAt: 9 },
-      { keyId: allKey.id, requests: 1, successes: 1, images: 1, inputTokens: 15, outputTokens: 25, totalTokens: 40, usageMissing: 0, lastUsedAt: 9 },
+      { keyId: listKey.id, requests: 3, successes: 2, images: 2, inputTokens: 10, outputTokens: 20, totalTokens: 30, usageMissing: 1, estimatedCostMicros: 0, lastUsedAt: 9 },
+      { keyId: allKey.id, requests: 1, successes: 1, images: 1, inputTokens: 15, outputTokens: 25, totalTokens: 40, usageMissing: 0, estimatedCostMicros: 1_234, lastUsedAt: 9 },
     ]);
     snapshot = await loadSnapshot(db, cipher, () => 123);
   });
@@ -102,7 +102,7 @@ describeEachBackend('loadSnapshot', ({ database }) => {
     expect(snapshot.settings).toEqual({ ...SETTINGS_DEFAULTS, codexClientVersion: '0.200.1' });
     expect(snapshot.modelAliases.map((r) => r.alias)).toEqual([...DEFAULT_MODEL_ALIASES.map((r) => r.alias)].sort());
     // Only the key with a quota: its lifetime counters, the period of a `none` quota.
-    expect([...snapshot.periodUsage.values()]).toEqual([{ periodStartMs: 0, periodEndMs: null, used: { images: 1, tokens: 40, costMicros: 0 } }]);
+    expect([...snapshot.periodUsage.values()]).toEqual([{ periodStartMs: 0, periodEndMs: null, used: { images: 1, tokens: 40, costMicros: 1_234 } }]);
     expect(snapshot.loadedAt).toBe(123);
   });
 

@@ -28,6 +28,7 @@ const delta = (overrides: Partial<KeyUsageDelta> = {}): KeyUsageDelta => ({
   outputTokens: 0,
   totalTokens: 10,
   usageMissing: 0,
+  estimatedCostMicros: 0,
   lastUsedAt: 1_000,
   ...overrides,
 });
@@ -142,6 +143,7 @@ describeEachBackend('usage journal replay', ({ database }) => {
       failureClass: null,
       upstreamBytes: 0,
       latencyMs: 1,
+      unpriced: false,
     });
     await local.apply([delta()], seq, []);
     local.journal.markApplied(seq);

@@ -11,7 +11,19 @@ const KEY_B = 'key_00000000000000000000000b';
 const GONE = 'key_0000000000000000000000ff';
 
 function delta(keyId: string, overrides: Partial<KeyUsageDelta> = {}): KeyUsageDelta {
-  return { keyId, requests: 1, successes: 1, images: 2, inputTokens: 3, outputTokens: 4, totalTokens: 7, usageMissing: 0, lastUsedAt: 100, ...overrides };
+  return {
+    keyId,
+    requests: 1,
+    successes: 1,
+    images: 2,
+    inputTokens: 3,
+    outputTokens: 4,
+    totalTokens: 7,
+    usageMissing: 0,
+    estimatedCostMicros: 0,
+    lastUsedAt: 100,
+    ...overrides,
+  };
 }
 
 /** A key row for the usage tests: only the id, name and hash matter here. */
@@ -33,7 +45,7 @@ describeEachBackend('applyUsageDeltas', ({ database }) => {
   it('creates the row on first use and increments it afterwards', async () => {
     const { db } = database();
     await applyUsageDeltas(db, [delta(KEY_A)]);
-    await applyUsageDeltas(db, [delta(KEY_A, { requests: 2, successes: 0, usageMissing: 1, totalTokens: 10, lastUsedAt: 200 })]);
+    await applyUsageDeltas(db, [delta(KEY_A, { requests: 2, successes: 0, usageMissing: 1, totalTokens: 10, estimatedCostMicros: 167_000, lastUsedAt: 200 })]);
     expect(await findKeyUsage(db, KEY_A)).toEqual({
       keyId: KEY_A,
       requests: 3,
@@ -43,6 +55,7 @@ describeEachBackend('applyUsageDeltas', ({ database }) => {
       outputTokens: 8,
       totalTokens: 17,
       usageMissing: 1,
+      estimatedCostMicros: 167_000,
       lastUsedAt: 200,
     });
   });

@@ -18,6 +18,7 @@ const delta = (keyId: string, overrides: Partial<KeyUsageDelta> = {}): KeyUsageD
   outputTokens: 4,
   totalTokens: 7,
   usageMissing: 0,
+  estimatedCostMicros: 0,
   lastUsedAt: NOW,
   ...overrides,
 });
@@ -29,6 +30,7 @@ const facts = (overrides: Partial<UsageRollupFacts> = {}): UsageRollupFacts => (
   failureClass: null,
   upstreamBytes: 1_000,
   latencyMs: 1_500,
+  unpriced: false,
   ...overrides,
 });
 

@@ -66,7 +66,17 @@ describe('formatKeyDetails', () => {
       maxConcurrency: 2,
       minStartIntervalMs: null,
       routing: { mode: 'all' },
-      usage: { requests: 0, successes: 0, images: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0, usageMissing: 0, lastUsedAt: null },
+      usage: {
+        requests: 0,
+        successes: 0,
+        images: 0,
+        inputTokens: 0,
+        outputTokens: 0,
+        totalTokens: 0,
+        usageMissing: 0,
+        estimatedCostMicros: 167_000,
+        lastUsedAt: null,
+      },
       expiresAt: null,
       previousSecretExpiresAt: null,
       quotaPeriod: 'none',
@@ -82,6 +92,7 @@ describe('formatKeyDetails', () => {
     expect(text).toMatch(/^quota tokens +unlimited$/m);
     expect(text).toMatch(/^max concurrency +2$/m);
     expect(text).toMatch(/^image +off$/m);
+    expect(text).toMatch(/^estimated cost +\$0\.167 \(estimate, by the price table\)$/m);
   });
 });
 

@@ -23,7 +23,7 @@ const KEY_VIEW: KeyView = {
   maxConcurrency: 4,
   minStartIntervalMs: 250,
   routing: { mode: 'accounts', accounts: ['a', 'b'] },
-  usage: { requests: 1, successes: 1, images: 1, inputTokens: 2, outputTokens: 3, totalTokens: 5, usageMissing: 0, lastUsedAt: 9 },
+  usage: { requests: 1, successes: 1, images: 1, inputTokens: 2, outputTokens: 3, totalTokens: 5, usageMissing: 0, estimatedCostMicros: 0, lastUsedAt: 9 },
   expiresAt: null,
   previousSecretExpiresAt: null,
   quotaPeriod: 'none',

@@ -206,7 +206,17 @@ describeEachBackend('control services', ({ database }) => {
       maxConcurrency: null,
       minStartIntervalMs: null,
       routing: { mode: 'accounts', accounts: ['two', 'one'] },
-      usage: { requests: 0, successes: 0, images: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0, usageMissing: 0, lastUsedAt: null },
+      usage: {
+        requests: 0,
+        successes: 0,
+        images: 0,
+        inputTokens: 0,
+        outputTokens: 0,
+        totalTokens: 0,
+        usageMissing: 0,
+        estimatedCostMicros: 0,
+        lastUsedAt: null,
+      },
       expiresAt: null,
       previousSecretExpiresAt: null,
       createdAt: 2_000,
@@ -256,7 +266,18 @@ describeEachBackend('control services', ({ database }) => {
   it('deletes a key with its usage', async () => {
     const { key } = await control.keys.create({ name: 'k' });
     await applyUsageDeltas(database().db, [
-      { keyId: key.id, requests: 1, successes: 1, images: 1, inputTokens: 1, outputTokens: 1, totalTokens: 2, usageMissing: 0, lastUsedAt: 7 },
+      {
+        keyId: key.id,
+        requests: 1,
+        successes: 1,
+        images: 1,
+        inputTokens: 1,
+        outputTokens: 1,
+        totalTokens: 2,
+        usageMissing: 0,
+        estimatedCostMicros: 0,
+        lastUsedAt: 7,
+      },
     ]);
     await control.keys.delete('k');
     expect(await control.keys.list()).toEqual([]);
@@ -266,7 +287,7 @@ describeEachBackend('control services', ({ database }) => {
   it('lists keys with usage, and sums usage', async () => {
     const a = (await control.keys.create({ name: 'a' })).key;
     await control.keys.create({ name: 'b' });
-    const delta = { requests: 2, successes: 1, images: 3, inputTokens: 4, outputTokens: 5, totalTokens: 9, usageMissing: 1 };
+    const delta = { requests: 2, successes: 1, images: 3, inputTokens: 4, outputTokens: 5, totalTokens: 9, usageMissing: 1, estimatedCostMicros: 42_000 };
     await applyUsageDeltas(database().db, [{ keyId: a.id, ...delta, lastUsedAt: 77 }]);
     const [listedA, listedB] = await control.keys.list();
     expect(listedA?.usage).toEqual({ ...delta, lastUsedAt: 77 });

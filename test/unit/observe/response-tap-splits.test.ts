@@ -84,7 +84,7 @@ describe('response taps cut at every byte position', () => {
       bodyBytes: bytes.length,
       imageCount: 2,
       imageBytes: PNG.length + JPEG.length,
-      usage: { inputTokens: 17, outputTokens: 1372, totalTokens: 1389 },
+      usage: { inputTokens: 17, outputTokens: 1372, totalTokens: 1389, imageInputTokens: 3 },
       size: '1024x1024',
       quality: 'high',
       outputFormat: 'png',

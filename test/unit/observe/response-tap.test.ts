@@ -53,7 +53,7 @@ const NULL_FACTS = { imageCount: null, imageBytes: 0, usage: null, size: null, q
 function referenceMetrics(body: string): Omit<ResponseMetrics, 'bodyBytes'> {
   const v = JSON.parse(body) as {
     data?: { b64_json?: string }[];
-    usage?: Record<string, number>;
+    usage?: { input_tokens?: number; output_tokens?: number; total_tokens?: number; tokens?: number; input_tokens_details?: { image_tokens?: number } };
     size?: string;
     quality?: string;
     output_format?: string;
@@ -64,7 +64,12 @@ function referenceMetrics(body: string): Omit<ResponseMetrics, 'bodyBytes'> {
     imageCount: v.data?.length ?? null,
     imageBytes: (v.data ?? []).reduce((sum, d) => sum + (typeof d.b64_json === 'string' ? bytes(d.b64_json) : 0), 0),
     usage: v.usage
-      ? { inputTokens: v.usage.input_tokens ?? null, outputTokens: v.usage.output_tokens ?? null, totalTokens: v.usage.total_tokens ?? v.usage.tokens ?? null }
+      ? {
+          inputTokens: v.usage.input_tokens ?? null,
+          outputTokens: v.usage.output_tokens ?? null,
+          totalTokens: v.usage.total_tokens ?? v.usage.tokens ?? null,
+          imageInputTokens: v.usage.input_tokens_details?.image_tokens ?? null,
+        }
       : null,
     size: v.size ?? null,
     quality: v.quality ?? null,
@@ -103,7 +108,7 @@ describe('response tap metrics', () => {
       bodyBytes: body.length,
       imageCount: 2,
       imageBytes: 6,
-      usage: { inputTokens: null, outputTokens: null, totalTokens: 42 },
+      usage: { inputTokens: null, outputTokens: null, totalTokens: 42, imageInputTokens: null },
     });
   });
 
@@ -142,16 +147,37 @@ describe('response tap metrics', () => {
   });
 
   it.each([
-    { name: 'usage.tokens fallback', body: '{"usage":{"tokens":7}}', usage: { inputTokens: null, outputTokens: null, totalTokens: 7 } },
+    { name: 'usage.tokens fallback', body: '{"usage":{"tokens":7}}', usage: { inputTokens: null, outputTokens: null, totalTokens: 7, imageInputTokens: null } },
     {
       name: 'total_tokens wins over tokens',
       body: '{"usage":{"tokens":7,"total_tokens":9}}',
-      usage: { inputTokens: null, outputTokens: null, totalTokens: 9 },
+      usage: { inputTokens: null, outputTokens: null, totalTokens: 9, imageInputTokens: null },
     },
-    { name: 'exponent integer', body: '{"usage":{"total_tokens":1e3,"input_tokens":4.0}}', usage: { inputTokens: 4, outputTokens: null, totalTokens: 1000 } },
-    { name: 'negative is unknown', body: '{"usage":{"total_tokens":-1}}', usage: { inputTokens: null, outputTokens: null, totalTokens: null } },
-    { name: 'fraction is unknown', body: '{"usage":{"total_tokens":1.5}}', usage: { inputTokens: null, outputTokens: null, totalTokens: null } },
-    { name: 'string is unknown', body: '{"usage":{"total_tokens":"42"}}', usage: { inputTokens: null, outputTokens: null, totalTokens: null } },
+    {
+      name: 'exponent integer',
+      body: '{"usage":{"total_tokens":1e3,"input_tokens":4.0}}',
+      usage: { inputTokens: 4, outputTokens: null, totalTokens: 1000, imageInputTokens: null },
+    },
+    {
+      name: 'negative is unknown',
+      body: '{"usage":{"total_tokens":-1}}',
+      usage: { inputTokens: null, outputTokens: null, totalTokens: null, imageInputTokens: null },
+    },
+    {
+      name: 'fraction is unknown',
+      body: '{"usage":{"total_tokens":1.5}}',
+      usage: { inputTokens: null, outputTokens: null, totalTokens: null, imageInputTokens: null },
+    },
+    {
+      name: 'string is unknown',
+      body: '{"usage":{"total_tokens":"42"}}',
+      usage: { inputTokens: null, outputTokens: null, totalTokens: null, imageInputTokens: null },
+    },
+    {
+      name: 'image input tokens from input_tokens_details',
+      body: '{"usage":{"input_tokens":30,"input_tokens_details":{"text_tokens":12,"image_tokens":18},"output_tokens":5}}',
+      usage: { inputTokens: 30, outputTokens: 5, totalTokens: null, imageInputTokens: 18 },
+    },
     { name: 'usage null', body: '{"usage":null}', usage: null },
     { name: 'no usage', body: '{"data":[]}', usage: null },
   ])('usage: $name', async ({ body, usage }) => {

@@ -13,6 +13,7 @@ const FACTS: UsageRollupFacts = {
   failureClass: null,
   upstreamBytes: 120,
   latencyMs: 800,
+  unpriced: false,
 };
 
 const delta = (keyId: string, overrides: Partial<KeyUsageDelta> = {}): KeyUsageDelta => ({
@@ -24,6 +25,7 @@ const delta = (keyId: string, overrides: Partial<KeyUsageDelta> = {}): KeyUsageD
   outputTokens: 4,
   totalTokens: 7,
   usageMissing: 0,
+  estimatedCostMicros: 42_000,
   lastUsedAt: 1_000,
   ...overrides,
 });
@@ -168,9 +170,31 @@ describe('parseRecordLine', () => {
   it('reads a valid record', () => {
     expect(parseRecordLine(JSON.stringify(valid))).toEqual({
       seq: 4,
-      delta: { keyId: 'key_1', requests: 1, successes: 0, images: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0, usageMissing: 0, lastUsedAt: 5 },
+      delta: {
+        keyId: 'key_1',
+        requests: 1,
+        successes: 0,
+        images: 0,
+        inputTokens: 0,
+        outputTokens: 0,
+        totalTokens: 0,
+        usageMissing: 0,
+        estimatedCostMicros: 0,
+        lastUsedAt: 5,
+      },
       facts: null,
     });
+  });
+  it('reads the estimated cost and the unpriced mark; a line an earlier release wrote without them replays as 0 and priced', () => {
+    const withCost = { ...valid, ...FACTS, estimatedCostMicros: 167_000, unpriced: true };
+    expect(parseRecordLine(JSON.stringify(withCost))).toMatchObject({ delta: { estimatedCostMicros: 167_000 }, facts: { ...FACTS, unpriced: true } });
+    const { unpriced: _u, ...oldFacts } = FACTS;
+    expect(parseRecordLine(JSON.stringify({ ...valid, ...oldFacts }))).toMatchObject({
+      delta: { estimatedCostMicros: 0 },
+      facts: { ...FACTS, unpriced: false },
+    });
+    expect(parseRecordLine(JSON.stringify({ ...withCost, estimatedCostMicros: -1 }))).toBeNull();
+    expect(parseRecordLine(JSON.stringify({ ...withCost, unpriced: 'yes' }))?.facts).toBeNull();
   });
   it('reads the rollup facts of a record that has them, and drops only the facts when they are damaged', () => {
     const withFacts = { ...valid, ...FACTS, failureClass: 'rate_limited', accountId: null };

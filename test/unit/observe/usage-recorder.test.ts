@@ -11,6 +11,7 @@ const FACTS: UsageRollupFacts = {
   failureClass: null,
   upstreamBytes: 100,
   latencyMs: 700,
+  unpriced: false,
 };
 
 type Totals = Omit<KeyUsageDelta, 'keyId'>;
@@ -50,6 +51,7 @@ const sumTotals = (a: Totals, b: Totals): Totals => ({
   outputTokens: a.outputTokens + b.outputTokens,
   totalTokens: a.totalTokens + b.totalTokens,
   usageMissing: a.usageMissing + b.usageMissing,
+  estimatedCostMicros: a.estimatedCostMicros + b.estimatedCostMicros,
   lastUsedAt: Math.max(a.lastUsedAt, b.lastUsedAt),
 });
 
@@ -59,6 +61,8 @@ const ok = (totalTokens: number | null, images = 1): UsageOutcome => ({
   inputTokens: totalTokens === null ? null : 1,
   outputTokens: totalTokens === null ? null : totalTokens - 1,
   totalTokens,
+  // An estimate of 1,000 micro-USD per image, so costs show up in every sum.
+  estimatedCostMicros: images * 1_000,
   rollup: FACTS,
 });
 
@@ -82,8 +86,13 @@ describe('buildDelta', () => {
     { name: 'success with zero tokens', outcome: ok(0), expected: { successes: 1, totalTokens: 0, usageMissing: 0 } },
     {
       name: 'bad numbers',
-      outcome: { success: true, images: -3, inputTokens: Number.NaN, outputTokens: 2.7, totalTokens: -1, rollup: FACTS },
-      expected: { images: 0, inputTokens: 0, outputTokens: 2, totalTokens: 0, usageMissing: 0 },
+      outcome: { success: true, images: -3, inputTokens: Number.NaN, outputTokens: 2.7, totalTokens: -1, estimatedCostMicros: -5, rollup: FACTS },
+      expected: { images: 0, inputTokens: 0, outputTokens: 2, totalTokens: 0, usageMissing: 0, estimatedCostMicros: 0 },
+    },
+    {
+      name: 'a fractional cost',
+      outcome: { ...ok(42, 2), estimatedCostMicros: 12.9 },
+      expected: { estimatedCostMicros: 12 },
     },
   ])('$name', ({ outcome, expected }) => {
     expect(buildDelta('k', outcome, 5)).toMatchObject({ keyId: 'k', requests: 1, lastUsedAt: 5, ...expected });
@@ -105,14 +114,37 @@ describe('createUsageRecorder', () => {
       inputTokens: null,
       outputTokens: null,
       totalTokens: null,
+      estimatedCostMicros: 0,
       rollup: { ...FACTS, failureClass: 'upstream' },
     });
     expect(recorder.pendingUsage('a').tokens).toBe(10);
     await recorder.flush();
     expect(store.applied).toEqual([
       [
-        { keyId: 'a', requests: 2, successes: 2, images: 2, inputTokens: 1, outputTokens: 9, totalTokens: 10, usageMissing: 1, lastUsedAt: 300 },
-        { keyId: 'b', requests: 1, successes: 0, images: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0, usageMissing: 0, lastUsedAt: 200 },
+        {
+          keyId: 'a',
+          requests: 2,
+          successes: 2,
+          images: 2,
+          inputTokens: 1,
+          outputTokens: 9,
+          totalTokens: 10,
+          usageMissing: 1,
+          estimatedCostMicros: 2_000,
+          lastUsedAt: 300,
+        },
+        {
+          keyId: 'b',
+          requests: 1,
+          successes: 0,
+          images: 0,
+          inputTokens: 0,
+          outputTokens: 0,
+          totalTokens: 0,
+          usageMissing: 0,
+          estimatedCostMicros: 0,
+          lastUsedAt: 200,
+        },
       ],
     ]);
     expect(recorder.pendingUsage('a').tokens).toBe(0);
@@ -178,6 +210,7 @@ describe('createUsageRecorder', () => {
         outputTokens: mine.filter((i) => i % 7 !== 0).reduce((s, i) => s + i, 0),
         totalTokens: mine.filter((i) => i % 7 !== 0).reduce((s, i) => s + i + 1, 0),
         usageMissing: mine.filter((i) => i % 7 === 0).length,
+        estimatedCostMicros: mine.length * 1_000,
         lastUsedAt: 1_000,
       });
     }
@@ -231,7 +264,7 @@ describe('createUsageRecorder rollups', () => {
     recorder.record('a', ok(10));
     recorder.record('a', { ...ok(null), rollup: { ...FACTS, latencyMs: 40_000, upstreamBytes: 50 } });
     recorder.record('a', { ...ok(null, 0), success: false, rollup: { ...FACTS, accountId: null, failureClass: 'rate_limited', latencyMs: 3 } });
-    recorder.record('b', { ...ok(5), rollup: { ...FACTS, hourStart: 2 * HOUR, endpoint: 'edits' } });
+    recorder.record('b', { ...ok(5), rollup: { ...FACTS, hourStart: 2 * HOUR, endpoint: 'edits', unpriced: true }, estimatedCostMicros: 0 });
     await recorder.flush();
     expect(batches).toHaveLength(1);
     // Sorted by dimensions: hour, key, then account ('' for none first).
@@ -247,11 +280,19 @@ describe('createUsageRecorder rollups', () => {
       totalTokens: 10,
       usageMissing: 1,
     });
-    expect(acctRow).toMatchObject({ upstreamBytes: 150, latencyMsSum: 40_700 });
+    expect(acctRow).toMatchObject({ upstreamBytes: 150, latencyMsSum: 40_700, estimatedCostMicros: 2_000, unpricedRequests: 0 });
     // 700 ms is in the ≤1000 bucket (index 3), 40 s in the ≤45000 one (index 9).
     expect(acctRow!.latencyBuckets).toEqual([0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
     expect(noAcctRow).toMatchObject({ keyId: 'a', accountId: null, requests: 1, successes: 0, failuresRateLimited: 1, images: 0 });
-    expect(bRow).toMatchObject({ bucketStart: 2 * HOUR, keyId: 'b', endpoint: 'edits', requests: 1, totalTokens: 5 });
+    expect(bRow).toMatchObject({
+      bucketStart: 2 * HOUR,
+      keyId: 'b',
+      endpoint: 'edits',
+      requests: 1,
+      totalTokens: 5,
+      estimatedCostMicros: 0,
+      unpricedRequests: 1,
+    });
   });
 
   it('puts the rollup rows of a failed flush back, so the retry writes them once', async () => {

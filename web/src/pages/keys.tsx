@@ -1,6 +1,7 @@
 /** Keys: list, create and rotate (each secret shown once), edit, delete. */
 import { useCallback, useState } from 'preact/hooks';
 import { api, describeError } from '../api.js';
+import { formatUsdMicros } from '../../../src/pricing/format-usd.js';
 import type { Key, Routing } from '../types.js';
 import { ConfirmButton, ErrorNote, Field, FormActions, Notice, Section, formatCount, formatTime, useLoad } from '../ui.js';
 import { KeyForm, type KeyBody } from './key-form.js';
@@ -172,6 +173,8 @@ function KeyRow({
         </dd>
         <dt>Usage tokens</dt>
         <dd>{formatCount(k.usage.total_tokens)}</dd>
+        <dt>Estimated cost</dt>
+        <dd title="an estimate by the price table (Settings), never a bill">{formatUsdMicros(k.usage.estimated_cost_micros)} (estimate)</dd>
         <dt>Last used</dt>
         <dd>{formatTime(k.usage.last_used_at)}</dd>
         <dt>Expires</dt>

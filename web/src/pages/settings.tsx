@@ -1,9 +1,10 @@
-/** Settings: the Codex client version sent upstream, the request-log rotation and the CORS origins. */
+/** Settings: the Codex client version sent upstream, the request-log rotation, the CORS origins and the price table. */
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { FIELD_LIMITS, formatLimitRange, type FieldLimit } from '../../../src/config/field-limits.js';
 import { api, describeError } from '../api.js';
 import type { Settings } from '../types.js';
 import { ErrorNote, Field, FormActions, Notice, Section, useLoad } from '../ui.js';
+import { PriceTableEditor } from './price-table-editor.js';
 
 /** How each kind of setting is shown in the form and turned back into its API value. */
 const KINDS = {
@@ -140,6 +141,7 @@ export function SettingsPage() {
           <FormActions submitLabel="Save settings" />
         </form>
       </Section>
+      <PriceTableEditor settings={settings.data} onSaved={settings.reload} />
     </>
   );
 }
