@@ -210,6 +210,19 @@ describe('web console in Chromium', () => {
     await page.locator('input[name=log_max_files]').waitFor();
     await page.waitForFunction(() => (document.querySelector('input[name=codex_client_version]') as HTMLInputElement | null)?.value !== '');
     await screenshotBoth('settings');
+    // The price table editor: a bad table is named by its path before anything is sent; a good one saves.
+    const prices = page.getByRole('form', { name: 'Price table' });
+    const editor = prices.locator('textarea[name=price_table]');
+    const save = prices.getByRole('button', { name: 'Save price table' });
+    await editor.fill('[{"model": "gpt-image-2", "tokens": {"text": 5, "output": 30}}]');
+    await prices.getByRole('alert').getByText('price_table[0].tokens.image is missing', { exact: false }).waitFor();
+    expect(await save.isDisabled()).toBe(true);
+    await editor.fill('[{"model": "gpt-image-2", "tokens": {"text": 5, "image": 8, "output": 60}}]');
+    await save.click();
+    await waitFor('the edited price table saved', async () => (await h.admin.settings.get()).priceTable[0]?.tokens?.output === 60);
+    await prices.getByRole('button', { name: 'Restore the default prices' }).click();
+    await save.click();
+    await waitFor('the default prices saved', async () => (await h.admin.settings.get()).priceTable.length === 4);
   });
 
   it('sets a model alias and the strict switch on the Models page; the data plane serves them', async () => {

@@ -416,6 +416,7 @@ describe('settings and usage', () => {
       'log_max_files',
       'model_aliases_strict',
       'n_mode',
+      'price_table',
       'responses_fallback',
       'responses_host_model',
     ]);
