@@ -41,6 +41,7 @@ export const COMMAND_HELP: Readonly<Record<string, CommandHelp>> = {
   'keys show': { env: DATA_COMMAND_ENV, example: 'codex-image-gateway keys show alice --data-dir ./data' },
   'keys update': { env: DATA_COMMAND_ENV, example: 'codex-image-gateway keys update alice --status disabled --data-dir ./data' },
   'keys rotate': { env: DATA_COMMAND_ENV, example: 'codex-image-gateway keys rotate alice --grace 1h --data-dir ./data' },
+  'keys reset-usage': { env: DATA_COMMAND_ENV, example: 'codex-image-gateway keys reset-usage alice --data-dir ./data' },
   'keys delete': { env: DATA_COMMAND_ENV, example: 'codex-image-gateway keys delete alice --data-dir ./data' },
   'accounts import': { env: DATA_COMMAND_ENV, example: 'codex-image-gateway accounts import ~/.codex/auth.json --data-dir ./data' },
   'accounts list': { env: DATA_COMMAND_ENV, example: 'codex-image-gateway accounts list --data-dir ./data' },

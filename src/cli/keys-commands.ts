@@ -42,7 +42,9 @@ interface RotateFlags extends DataCommandFlags {
 /** The limit, switch and routing flags `keys create` and `keys update` share. */
 function addKeyOptions(cmd: Command): Command {
   return addDataOptions(cmd)
-    .addOption(new Option('--quota-period <period>', 'what the quota limits count over: the key\'s whole life, or the current day, week or month').choices(QUOTA_PERIODS))
+    .addOption(
+      new Option('--quota-period <period>', "what the quota limits count over: the key's whole life, or the current day, week or month").choices(QUOTA_PERIODS),
+    )
     .option('--quota-tokens <n|unlimited>', buildLimitFlagHelp(FIELD_LIMITS.keyQuotaTokens), parseLimitArg)
     .option('--quota-images <n|unlimited>', buildLimitFlagHelp(FIELD_LIMITS.keyQuotaImages), parseLimitArg)
     .option('--quota-cost-usd <usd|unlimited>', buildLimitFlagHelp(FIELD_LIMITS.keyQuotaCostUsd), parseLimitArg)
@@ -124,7 +126,10 @@ export function registerKeysCommands(program: Command): void {
     });
 
   addDataOptions(
-    keys.command('reset-usage').description("start a key's usage in its current quota period from zero (written to the app log)").argument('<key>', 'key id or name'),
+    keys
+      .command('reset-usage')
+      .description("start a key's usage in its current quota period from zero (written to the app log)")
+      .argument('<key>', 'key id or name'),
   ).action(async (ref: string, flags: DataCommandFlags) => {
     const key = await withControl(flags, (api) => api.keys.resetUsage(ref));
     writeOut(flags.json ? formatJson(buildWireView(key)) : formatKeyDetails(key));

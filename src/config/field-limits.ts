@@ -10,7 +10,20 @@
  */
 
 /** What a limited value counts. */
-export type LimitUnit = 'characters' | 'requests' | 'ms' | 'tokens' | 'images' | 'US dollars' | 'bytes' | 'files' | 'jobs' | 'entries' | 'lines' | 'minutes' | 'models';
+export type LimitUnit =
+  | 'characters'
+  | 'requests'
+  | 'ms'
+  | 'tokens'
+  | 'images'
+  | 'US dollars'
+  | 'bytes'
+  | 'files'
+  | 'jobs'
+  | 'entries'
+  | 'lines'
+  | 'minutes'
+  | 'models';
 
 /** One operator-set value: its inclusive range, its default and what it means. */
 export interface FieldLimit {

@@ -31,7 +31,12 @@ function parseNullableUsd(value: unknown, param: string): number | null {
   if (value === null) return null;
   const limit = FIELD_LIMITS.keyQuotaCostUsd;
   const micros = typeof value === 'number' ? Math.round(value * MICROS_PER_USD) : Number.NaN;
-  if (!Number.isFinite(value) || (value as number) < limit.min || (value as number) > limit.max || Math.abs(micros - (value as number) * MICROS_PER_USD) > 1e-3) {
+  if (
+    !Number.isFinite(value) ||
+    (value as number) < limit.min ||
+    (value as number) > limit.max ||
+    Math.abs(micros - (value as number) * MICROS_PER_USD) > 1e-3
+  ) {
     throw new GatewayError('invalid_request', `${param} must be null or US dollars in ${formatLimitRange(limit)} with at most 6 decimals`, param);
   }
   return micros;

@@ -112,6 +112,7 @@ export function createKeyService({ db, now, audit }: KeyServiceDeps): ControlApi
         const current = await mustFind(tx, ref);
         const { routing, ...plain } = changes;
         const next: KeyRecord = { ...current, ...plain, updatedAt: now() };
+        if (next.quotaPeriod !== current.quotaPeriod) next.usageReset = null; // as updateKey does: the baseline was the old period's
         if (routing) next.routing = await resolveRouting(tx, routing);
         await updateKey(tx, next);
         return next;

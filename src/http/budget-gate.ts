@@ -81,7 +81,8 @@ const PERIOD_WORDS = { none: '', day: ' this day', week: ' this week', month: ' 
 function buildQuotaError(refusal: BudgetRefusal, standing: BudgetStanding, nowMs: number, estimate?: BudgetAmounts): GatewayError {
   const words = MEASURE_WORDING[refusal.measure];
   const period = PERIOD_WORDS[standing.budget.period];
-  const ask = estimate && estimate[refusal.measure] > 0 && refusal.used < refusal.limit ? `; this request needs about ${words.show(estimate[refusal.measure])} more` : '';
+  const ask =
+    estimate && estimate[refusal.measure] > 0 && refusal.used < refusal.limit ? `; this request needs about ${words.show(estimate[refusal.measure])} more` : '';
   const resets = standing.span.endMs === null ? '' : `; the budget resets at ${new Date(standing.span.endMs).toISOString()}`;
   const message = `quota_exceeded: this key has used ${words.show(refusal.used)} of its ${words.show(refusal.limit)} ${words.noun}${period}${ask}${resets}`;
   return new GatewayError('quota_exceeded', message, null, standing.span.endMs === null ? {} : { retryAfterMs: Math.max(1, standing.span.endMs - nowMs) });

@@ -144,8 +144,7 @@ function toKeyRecord(row: KeyRow): KeyRecord {
   const { routingMode, groupId, accountIds, previousHash, previousExpiresAt, usageResetAt, usageResetImages, usageResetTokens, usageResetCostMicros, ...rest } =
     row;
   const previousSecret = previousHash !== null && previousExpiresAt !== null ? { hash: previousHash, expiresAt: previousExpiresAt } : null;
-  const usageReset =
-    usageResetAt === null ? null : { at: usageResetAt, images: usageResetImages, tokens: usageResetTokens, costMicros: usageResetCostMicros };
+  const usageReset = usageResetAt === null ? null : { at: usageResetAt, images: usageResetImages, tokens: usageResetTokens, costMicros: usageResetCostMicros };
   return { ...rest, routing: buildRouting(routingMode, groupId, accountIds), previousSecret, usageReset };
 }
 

@@ -52,8 +52,8 @@ async function setPriceTable(priceTable: Settings['priceTable'], marker: string)
 
 /** The key's rollup sums (every hour of the test). */
 async function readKeyRollup(keyId: string) {
-  const report = await h.admin.usage.rollups({ ...EVERYTHING, by: 'key' });
-  return report.data.find((row) => row.group === keyId) ?? null;
+  const report = await h.admin.usage.report({ ...EVERYTHING, by: ['key'], key: keyId });
+  return report.rows[0] ?? null;
 }
 
 describe('estimated cost', () => {

@@ -407,6 +407,7 @@ describe('settings and usage', () => {
   it('reads settings in snake_case and changes one', async () => {
     const before = (await call({ method: 'GET', url: '/admin/api/settings' })).json() as Record<string, unknown>;
     expect(Object.keys(before).sort()).toEqual([
+      'budget_time_zone',
       'codex_client_version',
       'cors_allowed_origins',
       'field_policy',

@@ -63,8 +63,30 @@ describeEachBackend('loadSnapshot', ({ database }) => {
     await control.settings.update({ codexClientVersion: '0.200.1' });
     const [listKey, allKey] = [await control.keys.get('list'), await control.keys.get('all')];
     await applyUsageDeltas(db, [
-      { keyId: listKey.id, requests: 3, successes: 2, images: 2, inputTokens: 10, outputTokens: 20, totalTokens: 30, usageMissing: 1, estimatedCostMicros: 0, lastUsedAt: 9 },
-      { keyId: allKey.id, requests: 1, successes: 1, images: 1, inputTokens: 15, outputTokens: 25, totalTokens: 40, usageMissing: 0, estimatedCostMicros: 1_234, lastUsedAt: 9 },
+      {
+        keyId: listKey.id,
+        requests: 3,
+        successes: 2,
+        images: 2,
+        inputTokens: 10,
+        outputTokens: 20,
+        totalTokens: 30,
+        usageMissing: 1,
+        estimatedCostMicros: 0,
+        lastUsedAt: 9,
+      },
+      {
+        keyId: allKey.id,
+        requests: 1,
+        successes: 1,
+        images: 1,
+        inputTokens: 15,
+        outputTokens: 25,
+        totalTokens: 40,
+        usageMissing: 0,
+        estimatedCostMicros: 1_234,
+        lastUsedAt: 9,
+      },
     ]);
     snapshot = await loadSnapshot(db, cipher, () => 123);
   });
@@ -95,7 +117,7 @@ describeEachBackend('loadSnapshot', ({ database }) => {
     expect(snapshot.accounts.get(accountIds.c!)).toMatchObject({ imageEnabled: false });
   });
 
-  it('carries groups in order, settings over defaults, model aliases, budgeted keys\' usage and load time', () => {
+  it("carries groups in order, settings over defaults, model aliases, budgeted keys' usage and load time", () => {
     expect([...snapshot.groups.values()].map((g) => ({ name: g.name, accountIds: g.accountIds }))).toEqual([
       { name: 'pool', accountIds: [accountIds.c, accountIds.b] },
     ]);

@@ -104,7 +104,7 @@ describe('buildProgram', () => {
     const keys = (await helpOf('keys update')).replace(/\s+/g, ' ');
     expect(keys).toContain('--max-concurrency <n|unlimited> most requests in flight at once (1..1024)');
     expect(keys).toContain('--min-interval-ms <n|unlimited> least time between two request starts (0..300000)');
-    expect(keys).toContain('--quota-tokens <n|unlimited> total usage tokens this key may spend (≥ 0)');
+    expect(keys).toContain('--quota-tokens <n|unlimited> usage tokens this key may spend in its quota period (≥ 0)');
     expect((await helpOf('accounts import')).replace(/\s+/g, ' ')).toContain('--image-concurrency <n> most image requests at once on this account (1..1024)');
     expect((await helpOf('jobs list')).replace(/\s+/g, ' ')).toContain('--limit <n> how many (1..500, default 50)');
   });

@@ -10,6 +10,8 @@ import { loadSnapshot } from '../../../src/store/snapshot-loader.js';
 import { migrate } from '../../../src/store/migrator.js';
 import { SETTINGS_DEFAULTS } from '../../../src/store/settings-defaults.js';
 import { applyUsageDeltas } from '../../../src/store/usage-repo.js';
+import { upsertUsageRollups } from '../../../src/store/usage-rollup-repo.js';
+import { UsageRollupAccumulator } from '../../../src/store/usage-rollups.js';
 import { describeEachBackend } from '../../support/databases.js';
 import { makeCodexAuthJson } from '../../support/jwt.js';
 import { waitFor } from '../../support/wait-for.js';
@@ -31,6 +33,7 @@ async function failure(fn: () => Promise<unknown>): Promise<{ code: string; mess
 const MAX_CONCURRENCY = 'max_concurrency must be an integer between 1 and 1024';
 const MIN_INTERVAL = 'min_start_interval_ms must be an integer between 0 and 300000';
 const QUOTA = 'quota_tokens must be a non-negative integer';
+const COST = 'quota_cost_usd must be null or US dollars in 0..1000000000 with at most 6 decimals';
 const EXPIRES = 'expires_at must be null, milliseconds since the epoch or an ISO-8601 date-time with an offset (2027-01-31T00:00:00Z)';
 
 /** Key create inputs that must fail: [label, input, message, param]. */
@@ -77,6 +80,13 @@ const KEY_REJECTIONS: Array<[string, unknown, string, string]> = [
   ['expiry without an offset', { name: 'k', expiresAt: '2027-01-31T00:00:00' }, EXPIRES, 'expires_at'],
   ['expiry as a fraction of a ms', { name: 'k', expiresAt: 5_000.5 }, EXPIRES, 'expires_at'],
   ['expiry as a boolean', { name: 'k', expiresAt: true }, EXPIRES, 'expires_at'],
+  ['unknown quota period', { name: 'k', quotaPeriod: 'year' }, 'quota_period must be none, day, week or month', 'quota_period'],
+  ['negative image quota', { name: 'k', quotaImages: -1 }, 'quota_images must be a non-negative integer', 'quota_images'],
+  ['fractional image quota', { name: 'k', quotaImages: 2.5 }, 'quota_images must be a non-negative integer', 'quota_images'],
+  ['cost quota as text', { name: 'k', quotaCostUsd: '5' }, COST, 'quota_cost_usd'],
+  ['negative cost quota', { name: 'k', quotaCostUsd: -0.01 }, COST, 'quota_cost_usd'],
+  ['cost quota past a billion dollars', { name: 'k', quotaCostUsd: 1_000_000_000.01 }, COST, 'quota_cost_usd'],
+  ['cost quota finer than a millionth', { name: 'k', quotaCostUsd: 0.0000001 }, COST, 'quota_cost_usd'],
   ['expiry past the year 9999', { name: 'k', expiresAt: 253_402_300_800_000 }, EXPIRES, 'expires_at'],
 ];
 
@@ -92,6 +102,8 @@ const KEY_ACCEPTS: Array<[string, Record<string, unknown>]> = [
   ['expiry in ms, 1 ms ahead', { expiresAt: 1_001 }],
   ['expiry as an ISO-8601 date-time with an offset', { expiresAt: '2027-01-31T00:00:00+02:00' }],
   ['no expiry', { expiresAt: null }],
+  ['a monthly budget in images, tokens and dollars', { quotaPeriod: 'month', quotaImages: 500, quotaTokens: 10_000_000, quotaCostUsd: 49.99 }],
+  ['a cost quota of a millionth of a dollar', { quotaCostUsd: 0.000001 }],
 ];
 
 const SETTINGS_VERSION = "codex_client_version must be 1 to 64 characters of letters, digits, '.', '_' or '-'";
@@ -219,6 +231,11 @@ describeEachBackend('control services', ({ database }) => {
       },
       expiresAt: null,
       previousSecretExpiresAt: null,
+      quotaPeriod: 'none',
+      quotaImages: null,
+      quotaCostUsd: null,
+      periodUsage: { startsAt: 0, endsAt: null, images: 0, tokens: 0, estimatedCostUsd: 0 },
+      usageResetAt: null,
       createdAt: 2_000,
       updatedAt: 2_000,
     });
@@ -226,6 +243,65 @@ describeEachBackend('control services', ({ database }) => {
     expect(shown).not.toContain(secret);
     expect(shown).not.toContain(secret.slice(12));
     expect(shown).not.toContain(hashApiKey(secret));
+  });
+
+  it('keys carry a budget: period, image and dollar limits; the view shows the period and its usage; a reset starts it from zero and is audited', async () => {
+    clock = Date.UTC(2026, 10, 30, 12);
+    const { key } = await control.keys.create({ name: 'budget', quotaPeriod: 'day', quotaImages: 3, quotaCostUsd: 1.5 });
+    expect(key).toMatchObject({
+      quotaPeriod: 'day',
+      quotaImages: 3,
+      quotaCostUsd: 1.5,
+      periodUsage: { startsAt: Date.UTC(2026, 10, 30), endsAt: Date.UTC(2026, 11, 1), images: 0, tokens: 0, estimatedCostUsd: 0 },
+      usageResetAt: null,
+    });
+    const hour = Date.UTC(2026, 10, 30, 9);
+    const rows = new UsageRollupAccumulator();
+    for (const at of [hour, hour - 86_400_000]) {
+      rows.add(
+        {
+          keyId: key.id,
+          requests: 1,
+          successes: 1,
+          images: 2,
+          inputTokens: 5,
+          outputTokens: 20,
+          totalTokens: 25,
+          usageMissing: 0,
+          estimatedCostMicros: 250_000,
+          lastUsedAt: at,
+        },
+        { hourStart: at, accountId: null, model: 'gpt-image-1', endpoint: 'generations', failureClass: null, upstreamBytes: 0, latencyMs: 10, unpriced: false },
+      );
+    }
+    await upsertUsageRollups(database().db, rows.rows());
+    // Only today's hour counts towards the day budget.
+    expect((await control.keys.get('budget')).periodUsage).toMatchObject({ images: 2, tokens: 25, estimatedCostUsd: 0.25 });
+
+    const lines: Array<{ fields: object; message: string }> = [];
+    const audited = createControlServices({
+      db: database().db,
+      cipher,
+      now: () => clock,
+      audit: { info: (fields, message) => void lines.push({ fields, message }) },
+    });
+    clock += 60_000;
+    const reset = await audited.keys.resetUsage('budget');
+    expect(reset).toMatchObject({ usageResetAt: clock, periodUsage: { images: 0, tokens: 0, estimatedCostUsd: 0 } });
+    expect(lines).toEqual([
+      {
+        message: 'key usage reset',
+        fields: { keyId: key.id, keyName: 'budget', quotaPeriod: 'day', images: 2, tokens: 25, costMicros: 250_000, resetAt: clock },
+      },
+    ]);
+    // The next day counts from nothing, with or without the reset.
+    clock = Date.UTC(2026, 11, 1, 1);
+    expect((await control.keys.get('budget')).periodUsage).toMatchObject({ startsAt: Date.UTC(2026, 11, 1), images: 0 });
+    // A new period kind drops the reset (its baseline belonged to the old one).
+    clock = Date.UTC(2026, 10, 30, 13);
+    const monthly = await control.keys.update('budget', { quotaPeriod: 'month' });
+    expect(monthly).toMatchObject({ usageResetAt: null, periodUsage: { startsAt: Date.UTC(2026, 10, 1), images: 4, estimatedCostUsd: 0.5 } });
+    await expect(control.keys.resetUsage('nobody')).rejects.toMatchObject({ code: 'not_found' });
   });
 
   it('finds keys by id or name, and says "key not found" otherwise (never echoing the reference)', async () => {

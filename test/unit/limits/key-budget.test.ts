@@ -13,7 +13,11 @@ describe('judgeBudget', () => {
   });
 
   it('names the first limited measure that refuses; unlimited measures never do', () => {
-    expect(judgeBudget(budget({ tokens: 100, costMicros: 50 }), amounts(1_000, 90, 60), amounts(1, 5, 0))).toEqual({ measure: 'costMicros', used: 60, limit: 50 });
+    expect(judgeBudget(budget({ tokens: 100, costMicros: 50 }), amounts(1_000, 90, 60), amounts(1, 5, 0))).toEqual({
+      measure: 'costMicros',
+      used: 60,
+      limit: 50,
+    });
     expect(judgeBudget(budget({ tokens: 100 }), amounts(1_000_000, 90), amounts(9, 11))).toEqual({ measure: 'tokens', used: 90, limit: 100 });
     expect(judgeBudget(budget({}), amounts(10 ** 9, 10 ** 9, 10 ** 9), amounts(1, 1, 1))).toBeNull();
   });
