@@ -31,6 +31,8 @@ export interface CoordKeys {
   readonly queueTurns: string;
   /** String: the sequence that orders tickets and grants. */
   readonly queueSequence: string;
+  /** A key's budget in one period (named by its start and the key's last reset): the state hash and the reservations' expiry set. */
+  budget(keyId: string, periodStartMs: number, resetAtMs: number): readonly [state: string, holds: string];
 }
 
 /** Builds the key names under `prefix`. */
@@ -50,5 +52,9 @@ export function buildCoordKeys(prefix: string): CoordKeys {
     queueWaiting: `${prefix}queue-waiting`,
     queueTurns: `${prefix}queue-turns`,
     queueSequence: `${prefix}queue-sequence`,
+    budget: (keyId, periodStartMs, resetAtMs) => [
+      `${prefix}budget:${keyId}:${periodStartMs}:${resetAtMs}`,
+      `${prefix}budget:${keyId}:${periodStartMs}:${resetAtMs}:holds`,
+    ],
   };
 }

@@ -152,3 +152,24 @@ export interface AccountLoad {
   inFlight: number;
   lastStartMs: number;
 }
+
+/** Images, tokens and estimated cost (micro-USD), in that order: what a key's budget counts. */
+export type BudgetTriple = readonly [images: number, tokens: number, costMicros: number];
+
+/** A reservation asked of a key's shared budget in one period. */
+export interface SharedBudgetAsk {
+  keyId: string;
+  /** The period's start (ms) and the key's last usage reset (ms; 0 = never): together they name the period's state. */
+  periodStartMs: number;
+  resetAtMs: number;
+  /** How long the period's state outlives its last use (ms): past the period's end, or a while for a lifetime budget. */
+  keepMs: number;
+  /** What the caller's database view says is used in the period, for the instance that starts the period's state. */
+  seed: BudgetTriple;
+  /** Each measure's limit; null = unlimited. */
+  limits: readonly [number | null, number | null, number | null];
+  ask: BudgetTriple;
+}
+
+/** A shared budget's answer: the reservation held (released with `settle`), or refused with the measure (0 images, 1 tokens, 2 cost) and what is used of it. */
+export type SharedBudgetVerdict = { kind: 'held'; holdId: string } | { kind: 'refused'; measure: 0 | 1 | 2; used: number };

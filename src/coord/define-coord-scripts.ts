@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { ADMIT_LUA } from './admit-script.js';
+import { BUDGET_RESERVE_LUA, BUDGET_SETTLE_LUA } from './budget-script.js';
 import { CLEAR_LUA, LOAD_LUA, RELEASE_LUA, RENEW_LUA, REPORT_LUA } from './coord-scripts.js';
 import { JOIN_LUA, LEAVE_LUA, TAKE_TURN_LUA } from './queue-script.js';
 
@@ -14,6 +15,8 @@ const SCRIPTS = {
   cigJoin: JOIN_LUA,
   cigTakeTurn: TAKE_TURN_LUA,
   cigLeave: LEAVE_LUA,
+  cigBudgetReserve: BUDGET_RESERVE_LUA,
+  cigBudgetSettle: BUDGET_SETTLE_LUA,
 } as const;
 
 /** One script call: its keys and its arguments; the reply is parsed by the caller. */

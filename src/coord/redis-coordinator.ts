@@ -10,6 +10,7 @@ import { classifyHealthReport } from './health-verdict.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { type AdmitReply, parseAdmitReply, parseCooldownFields, parseLoadReply, parseTimeReply } from './parse-coord-reply.js';
 import { RedisLink } from './redis-link.js';
+import { SharedBudgets } from './shared-budgets.js';
 import { SharedQueue } from './shared-queue.js';
 
 /** How long an account's last start is kept (ms): load spreading only compares recent starts. */
@@ -56,6 +57,8 @@ export class RedisCoordinator {
   private sequence = 0;
   /** The wait queue's order shared by every instance: tickets, turns. */
   readonly queue: SharedQueue;
+  /** Keys' budgets shared by every instance: reservations and what each period used. */
+  readonly budgets: SharedBudgets;
 
   constructor(private readonly options: RedisCoordinatorOptions) {
     if (!(options.leaseTtlMs >= 3)) throw new ConfigError('LEASE_TTL_MS must be at least 3');
@@ -83,6 +86,11 @@ export class RedisCoordinator {
       nextLeaseId: () => this.nextLeaseId(),
       holdAdmitted: (reply, accountLeaseId) => this.holdAdmitted(reply, undefined, { account: accountLeaseId, key: '' }),
       forgetUnanswered: (candidates, accountLeaseId) => this.forgetUnanswered({ candidates }, { account: accountLeaseId, key: '' }),
+    });
+    this.budgets = new SharedBudgets({
+      call: (script, keys, args) => this.link.call(() => this.scripts[script](keys, args)),
+      keys: this.keys.budget,
+      holderId: this.holderId,
     });
   }
 

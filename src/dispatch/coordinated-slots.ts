@@ -1,4 +1,4 @@
-import type { AdmitResult, KeyGate, Lease, QueueTicket } from '../coord/coord-types.js';
+import type { AdmitResult, BudgetTriple, KeyGate, Lease, QueueTicket, SharedBudgetAsk, SharedBudgetVerdict } from '../coord/coord-types.js';
 import { splitCapAcrossInstances } from '../coord/local-cap.js';
 import type { RedisCoordinator } from '../coord/redis-coordinator.js';
 import { buildWaitTicket, type WaitTicket } from './wait-ticket.js';
@@ -251,6 +251,18 @@ export class CoordinatedSlots {
     }
     const shared = this.fromShared(turn, blocked, null);
     return shared.kind === 'take' ? shared.take.slot : null;
+  }
+
+  /** Reserves against a key's budget shared by every instance; null when Redis cannot answer (the caller then judges on its own view). */
+  async reserveBudget(ask: SharedBudgetAsk): Promise<SharedBudgetVerdict | null> {
+    const { coordinator } = this.opts;
+    if (coordinator.mode !== 'shared') return null;
+    return coordinator.budgets.reserve(ask).catch(() => null);
+  }
+
+  /** Ends a shared reservation with what its request used; a failure is reported, never thrown (the reservation lapses then). */
+  settleBudget(ask: Pick<SharedBudgetAsk, 'keyId' | 'periodStartMs' | 'resetAtMs'>, holdId: string, used: BudgetTriple): void {
+    this.opts.coordinator.budgets.settle(ask, holdId, used).catch((err: unknown) => this.opts.onReportError?.(err));
   }
 
   /** Stops the lapse alarm (shutdown). */

@@ -125,7 +125,7 @@ export function createImageHandler(endpoint: ImageEndpoint, deps: GatewayDeps) {
       const request = await parseImageBody(endpoint, req, deps.config, snapshot, spool).finally(() => req.endBodyDeadline?.());
       announceFieldPolicy(reply, request);
       outcome = startOutcome(req, key, request, deps);
-      budgetHold = outcome.budgetHold = reserveKeyBudget(key, snapshot, deps, estimateBudgetAsk(request, snapshot));
+      budgetHold = outcome.budgetHold = await reserveKeyBudget(key, snapshot, deps, estimateBudgetAsk(request, snapshot));
       if (deps.jobs && prefersAsync(req)) {
         const job = { key, snapshot, outcome, clientHeaders: req.headers, cleanup: () => spool.cleanup() };
         outcome = null; // the job records it when it ends

@@ -54,7 +54,7 @@ export function recordOutcome(outcome: RequestOutcome, deps: GatewayDeps, reply?
     },
   });
   // Recorded usage now counts against the budget in the reservation's place (same turn: nothing sees neither).
-  outcome.budgetHold?.release();
+  outcome.budgetHold?.release({ images, tokens: metrics?.usage?.totalTokens ?? 0, costMicros: cost.costMicros });
   countMetrics(outcome, ending, { status, success, metrics, durationMs: now - outcome.startedAt }, deps.metrics);
 }
 

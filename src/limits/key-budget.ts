@@ -51,9 +51,13 @@ export function addAmounts(a: BudgetAmounts, b: Readonly<BudgetAmounts>, sign: 1
   return a;
 }
 
-/** A reservation held against a key's budget; `release` is idempotent. */
+/**
+ * A reservation held against a key's budget. `release` ends it, with what the request really used
+ * when it ran (a shared budget adds that; this process's own view reads it from the usage recorder
+ * instead); only the first call counts.
+ */
 export interface BudgetHold {
-  release(): void;
+  release(used?: Readonly<BudgetAmounts>): void;
 }
 
 /**
