@@ -10,7 +10,8 @@ export interface Series {
 
 const W = 600;
 const H = 160;
-const PAD = { left: 40, right: 8, top: 8, bottom: 22 };
+/** Room for the axis labels; the left one fits a y maximum such as `5000 ms`. */
+const PAD = { left: 56, right: 8, top: 8, bottom: 22 };
 
 const niceMax = (max: number): number => {
   if (max <= 0) return 1;

@@ -106,22 +106,33 @@ export interface StackSeries {
 export const MAX_STACKS = 5;
 
 /**
- * A `by=<bucket>,<group>` report as stacks over `buckets`: the MAX_STACKS groups with the largest
- * totals of `measure`, largest first, then `other` for the rest (absent when there is no rest).
+ * A `by=<bucket>,<group>` report as stacks of `measure` over `buckets`: the MAX_STACKS groups that
+ * sent the most requests (then made the most images), in that order, then `other` for the rest
+ * (absent when there is no rest). The order does not depend on `measure`, so a group keeps its
+ * place and colour in the images chart and in the requests chart.
  */
 export function buildStacks(rows: readonly UsageRow[], opts: { buckets: readonly number[]; group: UsageGroup; measure: StackMeasure }): StackSeries[] {
   const index = new Map(opts.buckets.map((b, i) => [b, i]));
-  const byGroup = new Map<string, StackSeries>();
+  const byGroup = new Map<string, { series: StackSeries; requests: number; images: number }>();
   for (const row of rows) {
     const at = index.get(readBucket(row) ?? Number.NaN);
     if (at === undefined) continue;
     const id = readGroupId(row, opts.group);
-    const series = byGroup.get(id) ?? { id, label: describeGroup(row, opts.group), values: opts.buckets.map(() => 0), total: 0 };
-    series.values[at] = (series.values[at] ?? 0) + row[opts.measure];
-    series.total += row[opts.measure];
-    byGroup.set(id, series);
+    const entry = byGroup.get(id) ?? {
+      series: { id, label: describeGroup(row, opts.group), values: opts.buckets.map(() => 0), total: 0 },
+      requests: 0,
+      images: 0,
+    };
+    entry.series.values[at] = (entry.series.values[at] ?? 0) + row[opts.measure];
+    entry.series.total += row[opts.measure];
+    entry.requests += row.requests;
+    entry.images += row.images;
+    byGroup.set(id, entry);
   }
-  const ranked = [...byGroup.values()].filter((s) => s.total > 0).sort((a, b) => b.total - a.total || a.label.localeCompare(b.label));
+  const ranked = [...byGroup.values()]
+    .filter((e) => e.requests + e.images > 0)
+    .sort((a, b) => b.requests - a.requests || b.images - a.images || a.series.label.localeCompare(b.series.label))
+    .map((e) => e.series);
   const rest = ranked.slice(MAX_STACKS);
   if (rest.length === 0) return ranked;
   const other = {

@@ -88,11 +88,11 @@ describe('buildUsagePath', () => {
 describe('buildStacks', () => {
   const buckets = [0, HOUR, 2 * HOUR];
 
-  it('gives each key its values per bucket (zero where it had none), largest total first', () => {
+  it('gives each key its values per bucket (zero where it had none), most requests first', () => {
     const rows = [
-      row({ hour: 0, key: 'k1', key_name: 'alpha', images: 1 }),
-      row({ hour: 2 * HOUR, key: 'k1', key_name: 'alpha', images: 2 }),
-      row({ hour: HOUR, key: 'k2', key_name: 'beta', images: 5 }),
+      row({ hour: 0, key: 'k1', key_name: 'alpha', requests: 1, images: 1 }),
+      row({ hour: 2 * HOUR, key: 'k1', key_name: 'alpha', requests: 2, images: 2 }),
+      row({ hour: HOUR, key: 'k2', key_name: 'beta', requests: 5, images: 5 }),
     ];
     expect(buildStacks(rows, { buckets, group: 'key', measure: 'images' })).toEqual([
       { id: 'k2', label: 'beta', values: [0, 5, 0], total: 5 },
@@ -100,8 +100,18 @@ describe('buildStacks', () => {
     ]);
   });
 
-  it('leaves out groups with nothing of the measure and rows outside the buckets', () => {
-    const rows = [row({ hour: 0, key: 'k1', key_name: 'a', requests: 3 }), row({ hour: 5 * HOUR, key: 'k2', key_name: 'b', images: 9 })];
+  it('orders the groups the same whatever the measure, so each keeps its colour across charts', () => {
+    const rows = [
+      row({ hour: 0, key: 'k1', key_name: 'many-fail', requests: 9, images: 1 }),
+      row({ hour: 0, key: 'k2', key_name: 'few-ok', requests: 3, images: 3 }),
+    ];
+    for (const measure of ['images', 'requests'] as const)
+      expect(buildStacks(rows, { buckets, group: 'key', measure }).map((s) => s.label)).toEqual(['many-fail', 'few-ok']);
+    expect(buildStacks(rows, { buckets, group: 'key', measure: 'images' }).map((s) => s.total)).toEqual([1, 3]);
+  });
+
+  it('leaves out rows outside the buckets and groups with neither requests nor images', () => {
+    const rows = [row({ hour: 0, key: 'k1', key_name: 'a' }), row({ hour: 5 * HOUR, key: 'k2', key_name: 'b', requests: 9, images: 9 })];
     expect(buildStacks(rows, { buckets, group: 'key', measure: 'images' })).toEqual([]);
   });
 

@@ -41,7 +41,7 @@ export function DailySparkline({ id, name, daily }: { id: string; name: string; 
   const values = daily.get(id) ?? new Array<number>(RANGE_PRESETS['30d'].count).fill(0);
   const total = values.reduce((a, b) => a + b, 0);
   return (
-    <span data-testid="sparkline">
+    <span class="spark">
       <Sparkline label={`Images per day of ${name}, last 30 days: ${total} in all`} values={values} />
       {total.toLocaleString()} images
     </span>
