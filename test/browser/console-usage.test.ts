@@ -30,6 +30,19 @@ let context: BrowserContext;
 let page: Page;
 /** Console errors of the page other than failed loads (a CSP violation would land here). */
 const pageErrors: string[] = [];
+/** Every request the console made to anything but the control plane (must stay empty). */
+const foreignRequests: string[] = [];
+
+/** Lets the page reach only the current control plane (its port changes with a restart). */
+async function routeOnlyControlPlane(): Promise<void> {
+  await context.unrouteAll();
+  await context.route('**/*', (route) => {
+    const url = route.request().url();
+    if (url.startsWith(`${new URL(h.adminUrl).origin}/`)) return route.continue();
+    foreignRequests.push(url);
+    return route.abort();
+  });
+}
 
 const count = (n: number): string => n.toLocaleString('en-US');
 
@@ -103,14 +116,7 @@ beforeAll(async () => {
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
   // Times show in the browser's locale and zone; fixed so the test can name the text it expects.
   context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US', timezoneId: 'UTC', acceptDownloads: true });
-  await context.route('**/*', (route) =>
-    route
-      .request()
-      .url()
-      .startsWith(`${new URL(h.adminUrl).origin}/`)
-      ? route.continue()
-      : route.abort(),
-  );
+  await routeOnlyControlPlane();
   page = await context.newPage();
   page.setDefaultTimeout(10_000);
   page.on('pageerror', (err) => pageErrors.push(err.message));
@@ -224,15 +230,7 @@ describe('console usage history in Chromium', () => {
     await page.getByRole('img', { name: /^Per-account load \(upstream attempts\)\. usage-/ }).waitFor();
 
     await h.restart();
-    await context.unrouteAll();
-    await context.route('**/*', (route) =>
-      route
-        .request()
-        .url()
-        .startsWith(`${new URL(h.adminUrl).origin}/`)
-        ? route.continue()
-        : route.abort(),
-    );
+    await routeOnlyControlPlane();
     await signIn();
     await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Keys', exact: true }).click();
     await overviewHistory();
@@ -240,5 +238,6 @@ describe('console usage history in Chromium', () => {
     await page.getByRole('figure', { name: 'Per-account load (upstream attempts)' }).getByText('No upstream attempts in this window.').waitFor();
     await screenshotBoth(page, 'overview-history');
     expect(pageErrors).toEqual([]);
+    expect(foreignRequests).toEqual([]);
   });
 });
