@@ -16,7 +16,10 @@ const HOUR = 3_600_000;
 const DAY = 86_400_000;
 const NOW = Date.UTC(2025, 4, 20, 13, 25, 7);
 
-/** A report row with every measure zero but those given. */
+/**
+ * A report row with the measures every server version reports zero, but those given; a measure only
+ * some versions report (the estimated cost) is left out unless given, as an older server sends it.
+ */
 function row(fields: Partial<UsageRow>): UsageRow {
   return {
     requests: 0,
@@ -36,7 +39,7 @@ function row(fields: Partial<UsageRow>): UsageRow {
     latency_p50_ms: null,
     latency_p95_ms: null,
     ...fields,
-  };
+  } as UsageRow;
 }
 
 describe('buildPresetRange', () => {
