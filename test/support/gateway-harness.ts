@@ -36,6 +36,11 @@ export interface GatewayHarness {
   waitForLogEvents(requestId: string, count?: number): Promise<ImageLogEvent[]>;
   /** Waits until the app log has been written and returns all of it. */
   readAppLog(): Promise<string>;
+  /**
+   * Stops the process as a SIGTERM would (usage flushed) and starts it again on the same data
+   * directory: new ports, so `gatewayUrl`, `adminUrl` and `admin` change; console sessions end.
+   */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -68,10 +73,10 @@ export async function startGatewayHarness(opts: HarnessOptions = {}): Promise<Ga
   });
   const destination = pino.destination({ dest: appLogPath, sync: true });
   const logger = pino({ level: 'debug', redact: { paths: [...REDACT_PATHS], censor: '[redacted]' } }, destination);
-  const running: RunningProcess = await runStart(config, logger);
+  let running: RunningProcess = await runStart(config, logger);
   const adminToken = (await readFile(join(dataDir, 'admin-token'), 'utf8')).trim();
-  const admin = createAdminClient({ baseUrl: running.adminUrl!, token: adminToken });
-  const gatewayUrl = running.gatewayUrl!;
+  let admin = createAdminClient({ baseUrl: running.adminUrl!, token: adminToken });
+  let gatewayUrl = running.gatewayUrl!;
   const ownsFake = !opts.fake;
   const readLogEvents = async (): Promise<ImageLogEvent[]> => {
     const files = (await readdir(logDir)).filter((f) => f.endsWith('.jsonl')).sort();
@@ -83,12 +88,18 @@ export async function startGatewayHarness(opts: HarnessOptions = {}): Promise<Ga
     return events.sort((a, b) => a.ts - b.ts);
   };
   return {
-    gatewayUrl,
-    adminUrl: running.adminUrl!,
+    get gatewayUrl() {
+      return gatewayUrl;
+    },
+    get adminUrl() {
+      return running.adminUrl!;
+    },
     dataDir,
     logDir,
     appLogPath,
-    admin,
+    get admin() {
+      return admin;
+    },
     fake,
     async createKey(input = {}) {
       const created = await admin.keys.create({ name: `key-${Math.random().toString(36).slice(2, 8)}`, ...input });
@@ -111,6 +122,12 @@ export async function startGatewayHarness(opts: HarnessOptions = {}): Promise<Ga
     async readAppLog() {
       destination.flushSync();
       return readFile(appLogPath, 'utf8');
+    },
+    async restart() {
+      await running.stop();
+      running = await runStart(config, logger);
+      admin = createAdminClient({ baseUrl: running.adminUrl!, token: adminToken });
+      gatewayUrl = running.gatewayUrl!;
     },
     async stop() {
       await running.stop();

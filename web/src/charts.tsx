@@ -1,4 +1,4 @@
-/** Charts drawn as inline SVG (no chart library): lines over minutes, and horizontal bars. */
+/** Charts drawn as inline SVG (no chart library): lines over time, stacked bars over time, horizontal bars, sparklines. */
 
 /** One line of a chart. */
 export interface Series {
@@ -10,7 +10,8 @@ export interface Series {
 
 const W = 600;
 const H = 160;
-const PAD = { left: 40, right: 8, top: 8, bottom: 22 };
+/** Room for the axis labels; the left one fits a y maximum such as `5000 ms`. */
+const PAD = { left: 56, right: 8, top: 8, bottom: 22 };
 
 const niceMax = (max: number): number => {
   if (max <= 0) return 1;
@@ -113,5 +114,79 @@ export function BarList({ title, rows, empty }: { title: string; rows: Array<{ l
         </svg>
       )}
     </figure>
+  );
+}
+
+/** One group of a stacked bar chart: its values per bucket and their total (shown in the legend). */
+export interface Stack extends Series {
+  values: number[];
+  total: number;
+}
+
+/**
+ * Stacked bars over `labels` (x axis): one bar per bucket, one segment per stack, the first stack at
+ * the bottom. The legend and the accessible name give each stack's total over the range.
+ */
+export function StackedBarChart({ title, labels, stacks, empty }: { title: string; labels: string[]; stacks: Stack[]; empty: string }) {
+  const sums = labels.map((_, i) => stacks.reduce((n, s) => n + (s.values[i] ?? 0), 0));
+  const max = niceMax(Math.max(0, ...sums));
+  const band = (W - PAD.left - PAD.right) / Math.max(labels.length, 1);
+  const barW = Math.max(1, band * 0.8);
+  const scale = (v: number) => (v / max) * (H - PAD.top - PAD.bottom);
+  const segments = labels.flatMap((_, i) => {
+    let base = H - PAD.bottom;
+    return stacks.map((s) => {
+      const h = scale(s.values[i] ?? 0);
+      base -= h;
+      return h > 0 ? <rect class={`seg ${s.className}`} x={PAD.left + i * band + (band - barW) / 2} y={base} width={barW} height={h} /> : null;
+    });
+  });
+  const summary = stacks.map((s) => `${s.label}: ${s.total}`).join('; ');
+  return (
+    <figure class="chart">
+      <figcaption>{title}</figcaption>
+      {stacks.length === 0 ? (
+        <p class="muted">{empty}</p>
+      ) : (
+        <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`${title}. ${summary}`} preserveAspectRatio="none">
+          <line class="axis" x1={PAD.left} y1={H - PAD.bottom} x2={W - PAD.right} y2={H - PAD.bottom} />
+          <line class="grid" x1={PAD.left} y1={PAD.top} x2={W - PAD.right} y2={PAD.top} />
+          <text class="tick" x={PAD.left - 4} y={PAD.top + 8} text-anchor="end">{`${max}`}</text>
+          <text class="tick" x={PAD.left - 4} y={H - PAD.bottom} text-anchor="end">
+            0
+          </text>
+          <text class="tick" x={PAD.left} y={H - 6}>
+            {labels[0] ?? ''}
+          </text>
+          <text class="tick" x={W - PAD.right} y={H - 6} text-anchor="end">
+            {labels.at(-1) ?? ''}
+          </text>
+          {segments}
+        </svg>
+      )}
+      <ul class="legend">
+        {stacks.map((s) => (
+          <li>
+            <span class={`swatch ${s.className}`} aria-hidden="true" />
+            {s.label} ({s.total.toLocaleString()})
+          </li>
+        ))}
+      </ul>
+    </figure>
+  );
+}
+
+const SPARK_W = 120;
+const SPARK_H = 28;
+
+/** A small line of values (no axes) beside a list row's facts; `label` is its accessible name. */
+export function Sparkline({ label, values }: { label: string; values: number[] }) {
+  const max = Math.max(1, ...values);
+  const n = Math.max(values.length - 1, 1);
+  const points = values.map((v, i) => `${((i / n) * SPARK_W).toFixed(1)},${(SPARK_H - 2 - (v / max) * (SPARK_H - 4)).toFixed(1)}`).join(' ');
+  return (
+    <svg class="sparkline" viewBox={`0 0 ${SPARK_W} ${SPARK_H}`} role="img" aria-label={label} preserveAspectRatio="none">
+      <polyline class="spark-line" points={points} />
+    </svg>
   );
 }

@@ -10,6 +10,7 @@ import { KeysPage } from './pages/keys.js';
 import { ModelsPage } from './pages/models.js';
 import { OverviewPage } from './pages/overview.js';
 import { SettingsPage } from './pages/settings.js';
+import { UsagePage } from './pages/usage.js';
 import { ErrorNote, Field } from './ui.js';
 
 const PAGES = [
@@ -19,6 +20,7 @@ const PAGES = [
   { path: 'groups', title: 'Groups' },
   { path: 'models', title: 'Models' },
   { path: 'activity', title: 'Activity' },
+  { path: 'usage', title: 'Usage' },
   { path: 'instances', title: 'Instances' },
   { path: 'settings', title: 'Settings' },
 ] as const;
@@ -67,6 +69,8 @@ function SignIn({ onDone }: { onDone: () => void }) {
 
 function Page({ page, arg }: { page: string; arg: string | null }) {
   switch (page) {
+    case 'usage':
+      return <UsagePage />;
     case 'keys':
       return <KeysPage />;
     case 'accounts':

@@ -5,7 +5,16 @@
  */
 import type { AccountHealthView, CooldownView, GatewayReachability } from '../../src/control/account-health-view.js';
 import type { Wire } from '../../src/control/admin-wire.js';
-import type { AccountView, GroupView, InstanceView, JobView, KeyRoutingInput, KeyView, ModelAliasView } from '../../src/control/control-api.js';
+import type {
+  AccountView,
+  GroupView,
+  InstanceView,
+  JobView,
+  KeyRoutingInput,
+  KeyView,
+  ModelAliasView,
+  UsageReport as ServerUsageReport,
+} from '../../src/control/control-api.js';
 import type { ActivityOverview, OverviewMinute as ServerOverviewMinute } from '../../src/observe/activity-overview.js';
 import type { ImageLogEvent } from '../../src/observe/image-log-event.js';
 import type { Settings as ServerSettings } from '../../src/store/types.js';
@@ -28,3 +37,6 @@ export type Sources = { sources: number; gateways: GatewayAnswer[] };
 export type LogEvent = ImageLogEvent;
 export type OverviewMinute = Wire<ServerOverviewMinute>;
 export type Overview = Wire<ActivityOverview>;
+/** A usage report of the persistent rollups (`GET /admin/api/usage`), and one of its rows. */
+export type UsageReport = Wire<ServerUsageReport>;
+export type UsageRow = UsageReport['rows'][number];

@@ -4,6 +4,7 @@ import { api, describeError } from '../api.js';
 import type { Account, AccountHealth } from '../types.js';
 import { ConfirmButton, ErrorNote, Section, formatCountdown, formatTime, useLoad, useNow } from '../ui.js';
 import { EditAccountForm, ImportAccountForm } from './account-forms.js';
+import { DailySparkline, type DailyImages, useDailyImages } from './daily-sparkline.js';
 
 type Row = { account: Account; health: AccountHealth | null };
 
@@ -19,7 +20,7 @@ async function loadAccounts(): Promise<{ rows: Row[]; gatewaysDown: string[] }> 
   };
 }
 
-function AccountRow({ row, now, onChanged }: { row: Row; now: number; onChanged: () => Promise<void> }) {
+function AccountRow({ row, now, daily, onChanged }: { row: Row; now: number; daily: DailyImages | null; onChanged: () => Promise<void> }) {
   const [editing, setEditing] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const a = row.account;
@@ -50,6 +51,10 @@ function AccountRow({ row, now, onChanged }: { row: Row; now: number; onChanged:
         <dd data-testid="account-concurrency">{a.image_concurrency}</dd>
         <dt>In flight</dt>
         <dd>{row.health?.in_flight ?? '—'}</dd>
+        <dt>Last 30 days</dt>
+        <dd>
+          <DailySparkline id={a.id} name={a.name} daily={daily} />
+        </dd>
         <dt>Token expires</dt>
         <dd>
           {a.access_token_expires_at === null ? (
@@ -106,6 +111,7 @@ function AccountRow({ row, now, onChanged }: { row: Row; now: number; onChanged:
 export function AccountsPage() {
   const load = useCallback(loadAccounts, []);
   const accounts = useLoad(load, 5_000);
+  const daily = useDailyImages('account');
   const now = useNow();
   return (
     <>
@@ -122,7 +128,7 @@ export function AccountsPage() {
       <div class="list">
         {accounts.data?.rows.length === 0 ? <p>No accounts yet.</p> : null}
         {accounts.data?.rows.map((row) => (
-          <AccountRow key={row.account.id} row={row} now={now} onChanged={accounts.reload} />
+          <AccountRow key={row.account.id} row={row} now={now} daily={daily} onChanged={accounts.reload} />
         ))}
       </div>
     </>

@@ -4,6 +4,7 @@ import { api, describeError } from '../api.js';
 import { formatUsdMicros } from '../../../src/pricing/format-usd.js';
 import type { Key, Routing } from '../types.js';
 import { ConfirmButton, ErrorNote, Field, FormActions, Notice, Section, formatCount, formatTime, useLoad } from '../ui.js';
+import { DailySparkline, type DailyImages, useDailyImages } from './daily-sparkline.js';
 import { KeyForm, type KeyBody } from './key-form.js';
 
 const describeRouting = (r: Routing): string =>
@@ -98,10 +99,12 @@ function RotatePanel({ k, onRotated, onCancel }: { k: Key; onRotated: (secret: s
 
 function KeyRow({
   keyView,
+  daily,
   onChanged,
   onRotated,
 }: {
   keyView: Key;
+  daily: DailyImages | null;
   onChanged: () => Promise<void>;
   onRotated: (name: string, done: string, secret: string) => void;
 }) {
@@ -167,6 +170,10 @@ function KeyRow({
         <dd>{describeRouting(k.routing)}</dd>
         <dt>Images</dt>
         <dd>{formatCount(k.usage.images)}</dd>
+        <dt>Last 30 days</dt>
+        <dd>
+          <DailySparkline id={k.id} name={k.name} daily={daily} />
+        </dd>
         <dt>Requests</dt>
         <dd>
           {formatCount(k.usage.requests)} ({formatCount(k.usage.successes)} ok)
@@ -218,6 +225,7 @@ function KeyRow({
 export function KeysPage() {
   const load = useCallback(async () => (await api.get<{ data: Key[] }>('/keys')).data, []);
   const keys = useLoad(load);
+  const daily = useDailyImages('key');
   const [creating, setCreating] = useState(false);
   const [shown, setShown] = useState<{ name: string; done: string; secret: string } | null>(null);
   const create = async (body: KeyBody) => {
@@ -246,7 +254,7 @@ export function KeysPage() {
       <div class="list">
         {keys.data?.length === 0 ? <p>No keys yet.</p> : null}
         {keys.data?.map((k) => (
-          <KeyRow key={k.id} keyView={k} onChanged={keys.reload} onRotated={(name, done, secret) => setShown({ name, done, secret })} />
+          <KeyRow key={k.id} keyView={k} daily={daily} onChanged={keys.reload} onRotated={(name, done, secret) => setShown({ name, done, secret })} />
         ))}
       </div>
     </>
