@@ -8,14 +8,15 @@ import { NOW_LUA } from './coord-scripts.js';
  * KEYS 2 is a sorted set of the reservation ids by expiry: one whose holder died lapses, and the next
  * script call takes it off the sums.
  */
+// Amounts come off as 0 - n, never -n: Lua's -0 reaches Redis as "-0", which HINCRBY refuses.
 const SWEEP_LAPSED_LUA = `
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
   local amounts = redis.call('HGET', KEYS[1], 'r:' .. id)
   if amounts then
     local i, t, c = string.match(amounts, '^(%d+),(%d+),(%d+)$')
-    redis.call('HINCRBY', KEYS[1], 'ri', -tonumber(i))
-    redis.call('HINCRBY', KEYS[1], 'rt', -tonumber(t))
-    redis.call('HINCRBY', KEYS[1], 'rc', -tonumber(c))
+    redis.call('HINCRBY', KEYS[1], 'ri', 0 - tonumber(i))
+    redis.call('HINCRBY', KEYS[1], 'rt', 0 - tonumber(t))
+    redis.call('HINCRBY', KEYS[1], 'rc', 0 - tonumber(c))
     redis.call('HDEL', KEYS[1], 'r:' .. id)
   end
   redis.call('ZREM', KEYS[2], id)
@@ -71,9 +72,9 @@ export const BUDGET_SETTLE_LUA = `
 local amounts = redis.call('HGET', KEYS[1], 'r:' .. ARGV[1])
 if amounts then
   local i, t, c = string.match(amounts, '^(%d+),(%d+),(%d+)$')
-  redis.call('HINCRBY', KEYS[1], 'ri', -tonumber(i))
-  redis.call('HINCRBY', KEYS[1], 'rt', -tonumber(t))
-  redis.call('HINCRBY', KEYS[1], 'rc', -tonumber(c))
+  redis.call('HINCRBY', KEYS[1], 'ri', 0 - tonumber(i))
+  redis.call('HINCRBY', KEYS[1], 'rt', 0 - tonumber(t))
+  redis.call('HINCRBY', KEYS[1], 'rc', 0 - tonumber(c))
   redis.call('HDEL', KEYS[1], 'r:' .. ARGV[1])
 end
 redis.call('ZREM', KEYS[2], ARGV[1])

@@ -31,6 +31,8 @@ export interface RedisCoordinatorOptions {
   holderId?: string;
   /** Longest pause between reconnection attempts (ms; default RECONNECT_MAX_DELAY_MS): Redis back means shared again within about this. */
   reconnectMaxDelayMs?: number;
+  /** How long a budget reservation holds without being settled (ms; default BUDGET_HOLD_MS). */
+  budgetHoldMs?: number;
 }
 
 /** A freed-places subscription: `ready` settles once Redis confirmed it. */
@@ -91,6 +93,7 @@ export class RedisCoordinator {
       call: (script, keys, args) => this.link.call(() => this.scripts[script](keys, args)),
       keys: this.keys.budget,
       holderId: this.holderId,
+      ...(options.budgetHoldMs === undefined ? {} : { holdMs: options.budgetHoldMs }),
     });
   }
 

@@ -23,6 +23,8 @@ export class SharedBudgets {
       call: (script: 'cigBudgetReserve' | 'cigBudgetSettle', keys: readonly string[], args: readonly (string | number)[]) => Promise<unknown>;
       keys: BudgetKeys;
       holderId: string;
+      /** How long an unsettled reservation holds (ms; default BUDGET_HOLD_MS). */
+      holdMs?: number;
     },
   ) {}
 
@@ -31,7 +33,14 @@ export class SharedBudgets {
     this.sequence += 1;
     const holdId = `${this.opts.holderId}:b${this.sequence.toString(36)}`;
     const keys = this.opts.keys(ask.keyId, ask.periodStartMs, ask.resetAtMs);
-    const args = [...ask.seed.map(toCount), ...ask.limits.map((l) => (l === null ? -1 : toCount(l))), ...ask.ask.map(toCount), holdId, BUDGET_HOLD_MS, ask.keepMs];
+    const args = [
+      ...ask.seed.map(toCount),
+      ...ask.limits.map((l) => (l === null ? -1 : toCount(l))),
+      ...ask.ask.map(toCount),
+      holdId,
+      this.opts.holdMs ?? BUDGET_HOLD_MS,
+      ask.keepMs,
+    ];
     const reply = (await this.opts.call('cigBudgetReserve', keys, args)) as number[];
     if (Number(reply[0]) === 1) return { kind: 'held', holdId };
     return { kind: 'refused', measure: (Number(reply[1]) - 1) as 0 | 1 | 2, used: Number(reply[2]) };

@@ -103,6 +103,7 @@ describe.skipIf(!deployment || !redisBin || !caddyBin)('three serve instances sh
       accountWithKey('killed', 1),
       accountWithKey('outage', 3),
       accountWithKey('turns', 1),
+      accountWithKey('budget', 10, ['--quota-period', 'day', '--quota-images', '4']),
     ]);
     // A second key on the `turns` account: two keys waiting for one place.
     const second = await runCli(['keys', 'create', '--name', 'key-turns-y', '--accounts', 'turns', '--json'], { env: env() });
@@ -141,6 +142,17 @@ describe.skipIf(!deployment || !redisBin || !caddyBin)('three serve instances sh
     expect(ok).toBe(2);
     expect(results.filter((r) => r.status === 429).map((r) => r.body.error?.code)).toEqual(Array(10).fill('key_rate_limited'));
     expect(d().fake.concurrency.max('key-conc')).toBe(2);
+  });
+
+  it("a key's day budget of 4 images holds across the three instances: 12 at once start exactly 4, and the 4 spent stay counted", async () => {
+    d().fake.setBehavior('budget', fakeBehaviors.success({ delayMs: 300 }));
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => generate(instances[i % 3]!.url, 'budget')));
+    expect(results.filter((r) => r.status === 200)).toHaveLength(4);
+    expect(results.filter((r) => r.status === 429).map((r) => r.body.error?.code)).toEqual(Array(8).fill('quota_exceeded'));
+    expect(upstreamCalls('budget')).toHaveLength(4);
+    // Settled in the shared budget: no instance admits a fifth, whatever its database view says yet.
+    const after = await Promise.all(instances.map((instance) => generate(instance.url, 'budget')));
+    expect(after.map((r) => r.body.error?.code)).toEqual(['quota_exceeded', 'quota_exceeded', 'quota_exceeded']);
   });
 
   it('n = 2 (two parts in parallel, the key admitted on its own) counts once against max_concurrency 2 across instances', async () => {
