@@ -1,5 +1,4 @@
 import type { BudgetTriple, SharedBudgetAsk, SharedBudgetVerdict } from './coord-types.js';
-import type { ScriptCall } from './define-coord-scripts.js';
 
 /**
  * How long a reservation holds without being settled (ms): longer than any request or async job
