@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -181,6 +181,46 @@ describe('web console in Chromium', () => {
     await edit.waitFor({ state: 'detached' });
     await card.getByText(new Date(Date.UTC(2099, 5, 30, 12)).toLocaleString('en-US', { timeZone: 'UTC' })).waitFor();
     expect((await h.admin.keys.get('browser-key')).expiresAt).toBe(Date.UTC(2099, 5, 30, 12));
+  });
+
+  it('gives the key a day budget, shows its use filling up, and resets it (audited in the app log); the reset key works again', async () => {
+    await openPage('Keys');
+    const card = page.getByRole('article', { name: 'Key browser-key' });
+    await card.getByRole('button', { name: 'Edit' }).click();
+    const edit = card.getByRole('form', { name: 'Edit key browser-key' });
+    await edit.locator('select[name=quota_period]').selectOption('day');
+    await edit.locator('input[name=quota_images]').fill('3');
+    await edit.locator('input[name=quota_cost_usd]').fill('2.5');
+    await edit.getByRole('button', { name: 'Save key' }).click();
+    await edit.waitFor({ state: 'detached' });
+    expect(await h.admin.keys.get('browser-key')).toMatchObject({ quotaPeriod: 'day', quotaImages: 3, quotaCostUsd: 2.5 });
+    // Three images so far today (one before the rotation, one per secret after it): the budget is used up.
+    await waitFor('the day usage to reach the database', async () => (await h.admin.keys.get('browser-key')).periodUsage.images === 3 || null);
+    await expect(h.sdk(state.secret).images.generate({ prompt: 'over budget' })).rejects.toMatchObject({ status: 429, code: 'quota_exceeded' });
+    await page.reload();
+    await card.getByText('3 / 3').waitFor();
+    expect(await card.getByRole('meter', { name: 'images used' }).getAttribute('value')).toBe('3');
+    await screenshotBoth('keys-budget');
+
+    await card.getByRole('button', { name: 'Reset usage' }).click();
+    await card.getByRole('button', { name: 'Yes, reset usage' }).click();
+    await card.getByText('0 / 3').waitFor();
+    await card.getByText(/usage reset/).waitFor();
+    const view = await h.admin.keys.get('browser-key');
+    expect(view.periodUsage.images).toBe(0);
+    expect(view.usageResetAt).toBeGreaterThan(0);
+    await waitFor('the reset in the app log', async () => (await readFile(h.appLogPath, 'utf8')).includes('"msg":"key usage reset"') || null);
+    const line = (await readFile(h.appLogPath, 'utf8')).split('\n').find((l) => l.includes('"msg":"key usage reset"'))!;
+    expect(JSON.parse(line)).toMatchObject({ keyId: state.keyId, keyName: 'browser-key', quotaPeriod: 'day', images: 3 });
+    await waitFor('the gateway to see the reset', async () => {
+      try {
+        return (await h.sdk(state.secret).images.generate({ prompt: 'after the reset' })).data?.length === 1 || null;
+      } catch {
+        return null;
+      }
+    });
+    // Lift the budget for the tests that follow.
+    await h.admin.keys.update('browser-key', { quotaPeriod: 'none', quotaImages: null, quotaCostUsd: null });
   });
 
   it('switching image access off in the console makes the next SDK call fail with 403 within a second', async () => {

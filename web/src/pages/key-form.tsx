@@ -2,6 +2,7 @@
 import { useState } from 'preact/hooks';
 import { FIELD_LIMITS } from '../../../src/config/field-limits.js';
 import { describeError } from '../api.js';
+import { QUOTA_PERIODS, type QuotaPeriod } from '../../../src/limits/budget-period.js';
 import type { Key, Routing } from '../types.js';
 import { describeLimitHint, ErrorNote, Field, FormActions, parseOptionalInt } from '../ui.js';
 
@@ -10,7 +11,10 @@ export type KeyBody = {
   name: string;
   status: 'active' | 'disabled';
   image_enabled: boolean;
+  quota_period: QuotaPeriod;
   quota_tokens: number | null;
+  quota_images: number | null;
+  quota_cost_usd: number | null;
   max_concurrency: number | null;
   min_start_interval_ms: number | null;
   routing: Routing;
@@ -19,6 +23,17 @@ export type KeyBody = {
 };
 
 const text = (n: number | null | undefined): string => (n === null || n === undefined ? '' : String(n));
+
+/** How the period select names each quota period. */
+export const PERIOD_LABELS: Record<QuotaPeriod, string> = { none: 'lifetime (never resets)', day: 'day', week: 'week (from Monday)', month: 'month' };
+
+/** Dollars typed in the form: empty = unlimited; the API checks the range and decimals. */
+function parseOptionalUsd(raw: string): number | null {
+  if (raw.trim() === '') return null;
+  const n = Number(raw.trim());
+  if (!Number.isFinite(n) || n < 0) throw new Error('quota_cost_usd must be a number of US dollars, or empty for unlimited');
+  return n;
+}
 
 /** ms → the `datetime-local` input's value, in the browser's time zone (minutes). */
 function toLocalInput(ms: number | null | undefined): string {
@@ -60,7 +75,10 @@ export function KeyForm({
   const [name, setName] = useState(initial?.name ?? '');
   const [status, setStatus] = useState<'active' | 'disabled'>(initial?.status ?? 'active');
   const [imageEnabled, setImageEnabled] = useState(initial?.image_enabled ?? true);
+  const [period, setPeriod] = useState<QuotaPeriod>(initial?.quota_period ?? 'none');
   const [quota, setQuota] = useState(text(initial?.quota_tokens));
+  const [quotaImages, setQuotaImages] = useState(text(initial?.quota_images));
+  const [quotaCost, setQuotaCost] = useState(text(initial?.quota_cost_usd));
   const [maxConc, setMaxConc] = useState(text(initial?.max_concurrency));
   const [minInterval, setMinInterval] = useState(text(initial?.min_start_interval_ms));
   const [mode, setMode] = useState<string>(r?.mode ?? 'all');
@@ -78,7 +96,10 @@ export function KeyForm({
         name: name.trim(),
         status,
         image_enabled: imageEnabled,
+        quota_period: period,
         quota_tokens: parseOptionalInt(quota, FIELD_LIMITS.keyQuotaTokens),
+        quota_images: parseOptionalInt(quotaImages, FIELD_LIMITS.keyQuotaImages),
+        quota_cost_usd: parseOptionalUsd(quotaCost),
         max_concurrency: parseOptionalInt(maxConc, FIELD_LIMITS.keyMaxConcurrency),
         min_start_interval_ms: parseOptionalInt(minInterval, FIELD_LIMITS.keyMinStartIntervalMs),
         routing: buildRouting(mode, accounts, group),
@@ -111,8 +132,23 @@ export function KeyForm({
       <Field label="Min start interval (ms)" hint={describeLimitHint(FIELD_LIMITS.keyMinStartIntervalMs)}>
         <input name="min_start_interval_ms" inputMode="numeric" value={minInterval} onInput={(e) => setMinInterval(e.currentTarget.value)} />
       </Field>
+      <Field label="Quota period" hint="what the quotas count over; day, week and month reset at midnight in the budget time zone (Settings)">
+        <select name="quota_period" value={period} onChange={(e) => setPeriod(e.currentTarget.value as QuotaPeriod)}>
+          {QUOTA_PERIODS.map((p) => (
+            <option key={p} value={p}>
+              {PERIOD_LABELS[p]}
+            </option>
+          ))}
+        </select>
+      </Field>
       <Field label="Quota (usage tokens)" hint={describeLimitHint(FIELD_LIMITS.keyQuotaTokens)}>
         <input name="quota_tokens" inputMode="numeric" value={quota} onInput={(e) => setQuota(e.currentTarget.value)} />
+      </Field>
+      <Field label="Quota (images)" hint={describeLimitHint(FIELD_LIMITS.keyQuotaImages)}>
+        <input name="quota_images" inputMode="numeric" value={quotaImages} onInput={(e) => setQuotaImages(e.currentTarget.value)} />
+      </Field>
+      <Field label="Quota (estimated cost, USD)" hint={`${describeLimitHint(FIELD_LIMITS.keyQuotaCostUsd)}; by the price table`}>
+        <input name="quota_cost_usd" inputMode="decimal" value={quotaCost} onInput={(e) => setQuotaCost(e.currentTarget.value)} />
       </Field>
       <Field label="Expires" hint="empty = never; your local time">
         <input type="datetime-local" name="expires_at" value={expires} onInput={(e) => setExpires(e.currentTarget.value)} />

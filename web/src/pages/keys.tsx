@@ -5,24 +5,13 @@ import { formatUsdMicros } from '../../../src/pricing/format-usd.js';
 import type { Key, Routing } from '../types.js';
 import { ConfirmButton, ErrorNote, Field, FormActions, Notice, Section, formatCount, formatTime, useLoad } from '../ui.js';
 import { DailySparkline, type DailyImages, useDailyImages } from './daily-sparkline.js';
+import { BudgetFacts, ResetUsageButton } from './key-budget.js';
 import { KeyForm, type KeyBody } from './key-form.js';
 
 const describeRouting = (r: Routing): string =>
   r.mode === 'all' ? 'all accounts' : r.mode === 'group' ? `group ${r.group}` : `accounts ${r.accounts.join(', ')}`;
 
 const limitText = (n: number | null, unit = ''): string => (n === null ? 'unlimited' : `${n.toLocaleString()}${unit}`);
-
-function QuotaBar({ used, limit }: { used: number; limit: number | null }) {
-  if (limit === null) return <span>{formatCount(used)} / unlimited</span>;
-  return (
-    <span class="quota">
-      <meter min={0} max={Math.max(limit, 1)} value={Math.min(used, limit)} high={limit * 0.9} aria-label="quota used" />
-      <span>
-        {formatCount(used)} / {formatCount(limit)}
-      </span>
-    </span>
-  );
-}
 
 /** A secret just made, shown once: `done` says what happened to the key ("created", "rotated: …"). */
 function SecretOnce({ name, done, secret, onDone }: { name: string; done: string; secret: string; onDone: () => void }) {
@@ -162,10 +151,7 @@ function KeyRow({
         <dd>{limitText(k.max_concurrency)}</dd>
         <dt>Min interval</dt>
         <dd>{limitText(k.min_start_interval_ms, ' ms')}</dd>
-        <dt>Quota</dt>
-        <dd>
-          <QuotaBar used={k.usage.total_tokens} limit={k.quota_tokens} />
-        </dd>
+        <BudgetFacts k={k} />
         <dt>Routing</dt>
         <dd>{describeRouting(k.routing)}</dd>
         <dt>Images</dt>
@@ -214,6 +200,7 @@ function KeyRow({
           <button type="button" onClick={() => setRotating(true)}>
             Rotate secret
           </button>
+          <ResetUsageButton k={k} onChanged={onChanged} />
           <ConfirmButton label="Delete" question={`Delete key ${k.name}? Clients using it stop working.`} onConfirm={remove} />
         </div>
       )}

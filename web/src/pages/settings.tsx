@@ -1,4 +1,4 @@
-/** Settings: the Codex client version sent upstream, the request-log rotation, the CORS origins and the price table. */
+/** Settings: the Codex client version sent upstream, the request-log rotation, the CORS origins, the budget time zone and the price table. */
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { FIELD_LIMITS, formatLimitRange, type FieldLimit } from '../../../src/config/field-limits.js';
 import { api, describeError } from '../api.js';
@@ -60,6 +60,12 @@ const FIELDS = [
     hint: 'true: when the images endpoint is unavailable for an account (404/410/unsupported), serve plain requests through the Responses API',
     kind: 'flag',
     choices: ['false', 'true'],
+  },
+  {
+    name: 'budget_time_zone',
+    label: 'Budget time zone',
+    hint: "keys' day, week and month budgets reset at midnight here: an IANA name such as UTC, Europe/Berlin or America/New_York",
+    kind: 'text',
   },
   {
     name: 'n_mode',
