@@ -127,6 +127,28 @@ export function defineControlScenario(target: ScenarioTarget): void {
     );
   });
 
+  it('keys update sets a monthly budget; keys show shows the period and its usage; keys reset-usage resets it and writes the app-log line', { timeout: STEP_TIMEOUT_MS * 3 }, async () => {
+    const key = await json<Record<string, unknown>>(['keys', 'update', 'alpha', '--quota-period', 'month', '--quota-images', '100', '--quota-cost-usd', '12.5']);
+    expect(key).toMatchObject({ quota_period: 'month', quota_images: 100, quota_cost_usd: 12.5, usage_reset_at: null });
+    expect(key.period_usage).toMatchObject({ images: 0, tokens: 0, estimated_cost_usd: 0 });
+    const show = (await ok(['keys', 'show', 'alpha'])).stdout;
+    expect(show).toMatch(/^quota period +month$/m);
+    expect(show).toMatch(/^quota images +100$/m);
+    expect(show).toMatch(/^quota cost +\$12\.5 \(estimated\)$/m);
+    expect(show).toMatch(/^period usage +0 images, 0 tokens, \$0\.00 estimated \(.+ to .+\)$/m);
+    const reset = await ok(['keys', 'reset-usage', 'alpha', '--json']);
+    const view = JSON.parse(reset.stdout) as Record<string, unknown>;
+    expect(Number(view.usage_reset_at)).toBeGreaterThan(Date.now() - 60_000);
+    const audit = reset.stderr.split('\n').filter((line) => line.includes('key usage reset'));
+    expect(audit).toHaveLength(1);
+    expect(JSON.parse(audit[0]!)).toMatchObject({ msg: 'key usage reset', keyName: 'alpha', quotaPeriod: 'month', images: 0 });
+    await fails(['keys', 'reset-usage', 'nobody'], 'key not found');
+    await fails(
+      ['keys', 'update', 'alpha', '--quota-period', 'year'],
+      "option '--quota-period <period>' argument 'year' is invalid. Allowed choices are none, day, week, month.",
+    );
+  });
+
   it('keys list --json and the aligned table; keys show prints the prefix only', { timeout: STEP_TIMEOUT_MS * 3 }, async () => {
     const list = await json<Array<Record<string, unknown>>>(['keys', 'list']);
     expect(list.map((k) => k.name).sort()).toEqual(['alpha', 'beta']);

@@ -63,6 +63,7 @@ const ROUTES: Array<[InjectOptions['method'], string]> = [
   ['PATCH', '/admin/api/keys/k'],
   ['DELETE', '/admin/api/keys/k'],
   ['POST', '/admin/api/keys/k/rotate'],
+  ['POST', '/admin/api/keys/k/reset-usage'],
   ['GET', '/admin/api/accounts'],
   ['POST', '/admin/api/accounts/import'],
   ['GET', '/admin/api/accounts/a'],
@@ -240,6 +241,24 @@ describe('keys', () => {
     expectError(await send('POST', '/admin/api/keys/alpha/rotate', { grace_ms: -1 }), 400, 'invalid_request', 'grace_ms');
     expectError(await send('POST', '/admin/api/keys/alpha/rotate', { graceMs: 1 }), 400, 'unknown_field', 'graceMs');
     expectError(await send('POST', '/admin/api/keys/nope/rotate', {}), 404, 'not_found');
+  });
+
+  it('a budget in snake_case: period, images, dollars; reset-usage answers the key with its reset; bad values are 400 naming the field', async () => {
+    const res = await send('PATCH', '/admin/api/keys/alpha', { quota_period: 'week', quota_images: 50, quota_cost_usd: 7.25 });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ quota_period: 'week', quota_images: 50, quota_cost_usd: 7.25, period_usage: { images: 0, tokens: 0, estimated_cost_usd: 0 } });
+    const period = (res.json() as { period_usage: { starts_at: number; ends_at: number } }).period_usage;
+    expect(period.ends_at - period.starts_at).toBe(7 * 86_400_000);
+    expect(new Date(period.starts_at).getUTCDay()).toBe(1);
+    const reset = await send('POST', '/admin/api/keys/alpha/reset-usage', {});
+    expect(reset.statusCode, reset.body).toBe(200);
+    expect((reset.json() as { usage_reset_at: number }).usage_reset_at).toBeGreaterThanOrEqual(period.starts_at);
+    expectError(await send('POST', '/admin/api/keys/nope/reset-usage', {}), 404, 'not_found');
+    expectError(await send('PATCH', '/admin/api/keys/alpha', { quota_period: 'hourly' }), 400, 'invalid_request', 'quota_period');
+    expectError(await send('PATCH', '/admin/api/keys/alpha', { quota_cost_usd: '7' }), 400, 'invalid_request', 'quota_cost_usd');
+    expectError(await send('PATCH', '/admin/api/settings', { budget_time_zone: 'Mars/Olympus' }), 400, 'invalid_request', 'budget_time_zone');
+    const back = await send('PATCH', '/admin/api/keys/alpha', { quota_period: 'none', quota_images: null, quota_cost_usd: null });
+    expect(back.json()).toMatchObject({ quota_period: 'none', usage_reset_at: null });
   });
 
   it('unknown keys are 404 on show, update and delete', async () => {
