@@ -4,7 +4,7 @@ import {
   addAmounts,
   BUDGET_MEASURES,
   buildKeyBudget,
-  isBudgetLimited,
+  hasQuota,
   judgeBudget,
   ZERO_AMOUNTS,
   type BudgetAmounts,
@@ -32,8 +32,8 @@ interface BudgetStanding {
  * Null for a key without limits.
  */
 function findStanding(key: KeyRecord, snapshot: Snapshot, deps: GatewayDeps, withHolds = true): BudgetStanding | null {
+  if (!hasQuota(key)) return null;
   const budget = buildKeyBudget(key);
-  if (!isBudgetLimited(budget)) return null;
   const span = findPeriodSpan(budget.period, deps.now(), snapshot.settings.budgetTimeZone);
   const stored = snapshot.periodUsage.get(key.id);
   const used = { ...(stored && stored.periodStartMs === span.startMs ? stored.used : ZERO_AMOUNTS) };
@@ -66,9 +66,10 @@ const PERIOD_STATE_GRACE_MS = 86_400_000;
  * script call), and also held locally (this process's own checks see it); without Redis, or while
  * it cannot answer, in this process alone. Null for a key without limits (nothing to hold).
  */
-export async function reserveKeyBudget(key: KeyRecord, snapshot: Snapshot, deps: GatewayDeps, estimate: BudgetAmounts): Promise<BudgetHold | null> {
+export async function reserveKeyBudget(key: KeyRecord, snapshot: Snapshot, deps: GatewayDeps, request: ImageRequest): Promise<BudgetHold | null> {
   const view = findStanding(key, snapshot, deps, false);
   if (!view) return null;
+  const estimate = estimateBudgetAsk(request, snapshot);
   const shared = deps.coordination;
   if (shared) {
     const state = { keyId: key.id, periodStartMs: view.span.startMs, resetAtMs: key.usageReset?.at ?? 0 };
@@ -136,7 +137,7 @@ function buildQuotaError(refusal: BudgetRefusal, standing: BudgetStanding, nowMs
  * the output tokens its images should take, and their cost by the price table (see
  * estimateRequestReservation; quality `auto` counts as `high`, so the estimate errs high).
  */
-export function estimateBudgetAsk(request: ImageRequest, snapshot: Snapshot): BudgetAmounts {
+function estimateBudgetAsk(request: ImageRequest, snapshot: Snapshot): BudgetAmounts {
   return estimateRequestReservation(snapshot.settings.priceTable, {
     model: request.model,
     quality: request.options.quality ?? null,

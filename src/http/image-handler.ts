@@ -1,5 +1,5 @@
-import type { BudgetHold } from '../limits/key-budget.js';
-import { estimateBudgetAsk, reserveKeyBudget } from './budget-gate.js';
+import { hasQuota, type BudgetHold } from '../limits/key-budget.js';
+import { reserveKeyBudget } from './budget-gate.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Candidate } from '../dispatch/plan-candidates.js';
 import type { RequestOutcome } from '../dispatch/request-outcome.js';
@@ -125,7 +125,8 @@ export function createImageHandler(endpoint: ImageEndpoint, deps: GatewayDeps) {
       const request = await parseImageBody(endpoint, req, deps.config, snapshot, spool).finally(() => req.endBodyDeadline?.());
       announceFieldPolicy(reply, request);
       outcome = startOutcome(req, key, request, deps);
-      budgetHold = outcome.budgetHold = await reserveKeyBudget(key, snapshot, deps, estimateBudgetAsk(request, snapshot));
+      // Only a key with a quota waits on a reservation (an unlimited one costs one check, no await).
+      if (hasQuota(key)) budgetHold = outcome.budgetHold = await reserveKeyBudget(key, snapshot, deps, request);
       if (deps.jobs && prefersAsync(req)) {
         const job = { key, snapshot, outcome, clientHeaders: req.headers, cleanup: () => spool.cleanup() };
         outcome = null; // the job records it when it ends

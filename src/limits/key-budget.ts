@@ -19,9 +19,6 @@ export interface KeyBudget {
   limits: { [M in BudgetMeasure]: number | null };
 }
 
-/** True when some measure is limited. */
-export const isBudgetLimited = (budget: KeyBudget): boolean => BUDGET_MEASURES.some((m) => budget.limits[m] !== null);
-
 /** Why a budget refuses: the first measure that would go over, what is used (reservations in) and its limit. */
 export interface BudgetRefusal {
   measure: BudgetMeasure;
@@ -103,6 +100,9 @@ export interface QuotaFields {
   quotaTokens: number | null;
   quotaCostMicros: number | null;
 }
+
+/** True when the key limits some measure: the one check a request of an unlimited key pays. */
+export const hasQuota = (key: QuotaFields): boolean => key.quotaImages !== null || key.quotaTokens !== null || key.quotaCostMicros !== null;
 
 /** A key's budget from its quota fields. */
 export const buildKeyBudget = (key: QuotaFields): KeyBudget => ({

@@ -8,7 +8,7 @@ import { isMasterKeyWrong, judgeMasterKey, readMasterKeyCheck } from './master-k
 import { listModelAliases } from './model-alias-repo.js';
 import { readSettings } from './settings-repo.js';
 import type { AccountRecord, KeyRecord, Snapshot } from './types.js';
-import { buildKeyBudget, isBudgetLimited } from '../limits/key-budget.js';
+import { hasQuota } from '../limits/key-budget.js';
 import { loadPeriodUsage } from './usage-period-repo.js';
 
 /** An account as the snapshot holds it: proxy opened, credentials opened (null when they cannot be). */
@@ -30,7 +30,7 @@ export async function loadSnapshot(db: Db, cipher: CredentialCipher, now: () => 
     await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     const keys = await listKeys(tx);
     const settings = await readSettings(tx);
-    const budgeted = keys.filter((key) => isBudgetLimited(buildKeyBudget(key)));
+    const budgeted = keys.filter(hasQuota);
     return {
       keys,
       accounts: await listAccounts(tx),
