@@ -98,6 +98,23 @@ describe('async jobs (Prefer: respond-async)', () => {
     await waitFor('the upstream call to be cut', async () => (h.fake.concurrency.current('job-acct') === 0 ? true : null));
   });
 
+  it('a queued job holds its budget reservation: a budget of 2 images takes 2 jobs and refuses the 3rd; a cancelled job gives its share back', async () => {
+    const budgeted = (await h.createKey({ quotaPeriod: 'day', quotaImages: 2 })).secret;
+    h.fake.setBehavior('*', fakeBehaviors.success({ delayMs: 30_000 }));
+    const first = await submit({}, budgeted);
+    const second = await submit({}, budgeted);
+    expect([first.res.status, second.res.status]).toEqual([202, 202]);
+    const third = await submit({}, budgeted);
+    expect(third.res.status).toBe(429);
+    expect((third.job as unknown as { error: { code: string } }).error.code).toBe('quota_exceeded');
+    // The second job waits behind the first (the account is capped at 1); cancelling it frees its image.
+    const cancelled = await fetch(`${h.gatewayUrl}/v1/images/jobs/${second.job.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${budgeted}` } });
+    expect(((await cancelled.json()) as JobView).status).toBe('cancelled');
+    const again = await submit({}, budgeted);
+    expect(again.res.status).toBe(202);
+    for (const job of [first.job, again.job]) await fetch(`${h.gatewayUrl}/v1/images/jobs/${job.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${budgeted}` } });
+  });
+
   it('five jobs on an account capped at 1: all succeed, in order, never more than one at the upstream', async () => {
     h.fake.setBehavior('*', fakeBehaviors.success({ delayMs: 150 }));
     const jobs = [];
