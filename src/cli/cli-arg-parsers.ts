@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { readDurationMs } from '../config/durations.js';
 import { formatLimitRange, type FieldLimit } from '../config/field-limits.js';
 
 const NUMBER = /^-?\d+(\.\d+)?$/;
@@ -56,10 +57,6 @@ export function parseProxyArg(raw: string): string | Cleared {
   return raw.trim().toLowerCase() === 'none' ? CLEARED : raw.trim();
 }
 
-/** Units of a relative time in flags (`30d`, `12h`, `90m`, `2w`). */
-const DURATION_UNITS_MS = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
-const DURATION = /^(\d{1,6})([mhdw])$/;
-
 /**
  * Parses `--expires`: `never` (clears), a duration from now (`30d`, `12h`, `90m`, `2w`), or a date-time
  * passed on as written (the service checks it: ISO-8601 with an offset, in the future).
@@ -67,16 +64,15 @@ const DURATION = /^(\d{1,6})([mhdw])$/;
 export function parseExpiresArg(raw: string, now: number = Date.now()): number | string | Cleared {
   const value = raw.trim();
   if (value.toLowerCase() === 'never') return CLEARED;
-  const duration = DURATION.exec(value);
-  if (duration) return now + Number(duration[1]) * DURATION_UNITS_MS[duration[2] as keyof typeof DURATION_UNITS_MS];
-  return value;
+  const durationMs = readDurationMs(value);
+  return durationMs === undefined ? value : now + durationMs;
 }
 
 /** Parses a duration flag (`--grace 1h`) into ms: `0`, or a number with a unit (m, h, d, w). */
 export function parseDurationArg(raw: string): number {
   const value = raw.trim();
   if (value === '0') return 0;
-  const duration = DURATION.exec(value);
-  if (!duration) throw new InvalidArgumentError('must be 0 or a number with a unit: 90m, 12h, 7d, 1w');
-  return Number(duration[1]) * DURATION_UNITS_MS[duration[2] as keyof typeof DURATION_UNITS_MS];
+  const durationMs = readDurationMs(value);
+  if (durationMs === undefined) throw new InvalidArgumentError('must be 0 or a number with a unit: 90m, 12h, 7d, 1w');
+  return durationMs;
 }

@@ -61,6 +61,7 @@ export const COMMAND_HELP: Readonly<Record<string, CommandHelp>> = {
   'jobs show': { env: DATA_COMMAND_ENV, example: 'codex-image-gateway jobs show 0123456789ab --data-dir ./data' },
   'jobs cancel': { env: DATA_COMMAND_ENV, example: 'codex-image-gateway jobs cancel 0123456789ab --data-dir ./data' },
   instances: { env: DATA_COMMAND_ENV, example: 'codex-image-gateway instances --database-url postgres://gw@db/gw' },
+  usage: { env: DATA_COMMAND_ENV, example: 'codex-image-gateway usage --since 7d --by key,day --format csv --data-dir ./data > usage.csv' },
 };
 
 /** The path of a command under the program (`keys create`), its program name left out. */

@@ -8,13 +8,21 @@ import { formatUsdMicros } from '../pricing/format-usd.js';
  * secret is printed only by `keys create`, from its own function.
  */
 
-/** Aligns rows under headers, two spaces between columns; the last column is not padded. */
-export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+/**
+ * Aligns rows under headers, two spaces between columns; the last column is not padded. Columns
+ * listed in `alignRight` (numbers, so digits line up) are padded on the left, their header too.
+ */
+export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[], opts: { alignRight?: readonly number[] } = {}): string {
   const all = [headers, ...rows];
   const widths = headers.map((_, i) => Math.max(...all.map((row) => (row[i] ?? '').length)));
+  const right = new Set(opts.alignRight ?? []);
+  const pad = (cell: string, i: number, last: boolean): string => {
+    if (right.has(i)) return cell.padStart(widths[i] ?? 0);
+    return last ? cell : cell.padEnd(widths[i] ?? 0);
+  };
   const line = (row: readonly string[]): string =>
     row
-      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .map((cell, i) => pad(cell, i, i === row.length - 1))
       .join('  ')
       .trimEnd();
   return all.map(line).join('\n');

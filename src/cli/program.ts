@@ -9,10 +9,11 @@ import { registerKeysCommands } from './keys-commands.js';
 import { registerMigrateCommands } from './migrate-commands.js';
 import { registerModelsCommands } from './models-commands.js';
 import { registerProcessCommands } from './process-commands.js';
+import { registerUsageCommands } from './usage-commands.js';
 
 /**
  * Builds the whole command line: the process commands (start/serve/control) and the data commands
- * (migrate, keys, accounts, groups, models, jobs, instances). Data commands take `--data-dir`/`--database-url`/`--json`
+ * (migrate, keys, accounts, groups, models, jobs, instances, usage). Data commands take `--data-dir`/`--database-url`/`--json`
  * on themselves, so those flags never collide with the same flags of the process commands.
  */
 export function buildProgram(): Command {
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerModelsCommands(program);
   registerJobsCommands(program);
   registerInstancesCommands(program);
+  registerUsageCommands(program);
   applyCommandHelp(program);
   return program;
 }

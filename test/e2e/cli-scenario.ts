@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
+import { listUsageReportCsvColumns } from '../../src/control/usage-report.js';
 import { makeCodexAuthJson } from '../support/jwt.js';
 import { runCli, type CliResult } from '../support/cli-process.js';
 
@@ -202,6 +203,13 @@ export function defineControlScenario(target: ScenarioTarget): void {
     expect(usage.code).toBe(1);
     expect(usage.stderr.trim().split('\n')).toHaveLength(1);
     expect(usage.stderr).toMatch(/^error: option '--max-concurrency <n\|unlimited>' argument 'abc' is invalid/);
+  });
+
+  it('usage before any traffic: an empty report, a CSV of its header only, an unknown key in one line', { timeout: STEP_TIMEOUT_MS * 3 }, async () => {
+    const report = await json<{ by: string[]; rows: unknown[]; totals: { requests: number } }>(['usage', '--since', '7d']);
+    expect(report).toMatchObject({ by: ['key'], rows: [], totals: { requests: 0 } });
+    expect((await ok(['usage', '--by', 'day', '--format', 'csv'])).stdout).toBe(`${listUsageReportCsvColumns(['day']).join(',')}\r\n`);
+    await fails(['usage', '--key', 'nope'], 'key not found');
   });
 
   it('delete keys, groups and accounts', { timeout: STEP_TIMEOUT_MS * 5 }, async () => {

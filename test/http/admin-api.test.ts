@@ -472,6 +472,18 @@ describe('settings and usage', () => {
     expect(usage.totals).toMatchObject({ requests: 0, total_tokens: 0, last_used_at: null });
     expect(usage.keys.map((k) => k.name).sort()).toEqual(['alpha', 'grouped', 'pinned']);
   });
+
+  it('usage takes since as a duration before now (7d); a bad or repeated one is 400 naming since', async () => {
+    const res = await call({ method: 'GET', url: '/admin/api/usage?since=7d' });
+    expect(res.statusCode, res.body).toBe(200);
+    const { since, until } = res.json() as { since: number; until: number };
+    expect(until - since).toBe(7 * 86_400_000);
+    for (const query of ['since=7y', 'since=1&since=2']) {
+      const bad = await call({ method: 'GET', url: `/admin/api/usage?${query}` });
+      expect(bad.statusCode, query).toBe(400);
+      expect(bad.json().error, query).toMatchObject({ code: 'invalid_request', param: 'since' });
+    }
+  });
 });
 
 describe('no CORS on the admin API, whatever the public setting says', () => {

@@ -1,6 +1,16 @@
 import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { CLEARED, parseLimitArg, parseNameListArg, parseNumberArg, parseProxyArg, parseSwitchArg, resolveClearable } from '../../../src/cli/cli-arg-parsers.js';
+import {
+  CLEARED,
+  parseDurationArg,
+  parseExpiresArg,
+  parseLimitArg,
+  parseNameListArg,
+  parseNumberArg,
+  parseProxyArg,
+  parseSwitchArg,
+  resolveClearable,
+} from '../../../src/cli/cli-arg-parsers.js';
 
 describe('parseNumberArg', () => {
   it.each([
@@ -54,5 +64,18 @@ describe('resolveClearable', () => {
     expect(resolveClearable(0)).toBe(0);
     expect(resolveClearable('x')).toBe('x');
     expect(resolveClearable(undefined)).toBeUndefined();
+  });
+});
+
+describe('parseDurationArg and parseExpiresArg read durations with config/durations.ts', () => {
+  it('--grace: 0 or a duration, in ms', () => {
+    expect(parseDurationArg('0')).toBe(0);
+    expect(parseDurationArg(' 90m ')).toBe(5_400_000);
+    for (const raw of ['', '1y', '90', 'never']) expect(() => parseDurationArg(raw)).toThrow(InvalidArgumentError);
+  });
+  it('--expires: a duration from now, never, or the text passed on for the service to check', () => {
+    expect(parseExpiresArg('2w', 1_000)).toBe(1_000 + 1_209_600_000);
+    expect(parseExpiresArg('Never')).toBe(CLEARED);
+    expect(parseExpiresArg(' 2027-01-31T00:00:00Z ')).toBe('2027-01-31T00:00:00Z');
   });
 });

@@ -26,6 +26,13 @@ describe('formatTable', () => {
     ).toBe('ID  NAME\n1   alpha\n22  b');
   });
   it('prints only headers for no rows', () => expect(formatTable(['A', 'B'], [])).toBe('A  B'));
+  it('pads the columns listed in alignRight on the left, header too, the last one included', () => {
+    const rows = [
+      ['a', '5', '$0.04'],
+      ['bb', '120', '$12.50'],
+    ];
+    expect(formatTable(['NAME', 'N', 'COST'], rows, { alignRight: [1, 2] })).toBe('NAME    N    COST\na       5   $0.04\nbb    120  $12.50');
+  });
 });
 
 describe('formatFields', () => {

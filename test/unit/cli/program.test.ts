@@ -49,6 +49,7 @@ const DATA_LEAVES = [
   'jobs list',
   'jobs show',
   'jobs cancel',
+  'usage',
 ];
 
 describe('buildProgram', () => {
@@ -134,6 +135,8 @@ describe('buildProgram', () => {
     [['keys', 'update', 'k', '--status', 'paused'], 'Allowed choices are active, disabled'],
     [['keys', 'create'], "required option '--name <name>' not specified"],
     [['accounts', 'update', 'a', '--image-concurrency', 'many'], 'must be a number'],
+    [['usage', '--format', 'xml'], 'Allowed choices are table, json, csv'],
+    [['usage', '--format', 'csv', '--json'], 'cannot be used with'],
   ])('refuses %j before touching any data, with one line', async (args, message) => {
     const program = buildProgram();
     const { err } = quiet(program);
@@ -242,5 +245,20 @@ describe('readAuthFile: one line naming the path and the reason, never the conte
     const err = (await failure(path)) as Error;
     expect(err).toMatchObject({ code: 'invalid_request', message: `cannot read ${path}: permission denied` });
     expect(err.message).not.toContain('secret-token');
+  });
+});
+
+describe('usage: the range and grouping are checked before any data is opened', () => {
+  // No data directory exists here: a command that got as far as opening data would fail with `no gateway data found`.
+  const nowhere = ['--data-dir', join(tmpdir(), 'cig-no-such-data-dir')];
+  it.each([
+    [['--by', 'week'], 'by must be one or two of key, account, model, endpoint, day, hour, comma-separated'],
+    [['--by', 'day,hour'], 'by takes at most one of day and hour'],
+    [['--since', '1d', '--until', '7d'], 'since must be before until'],
+    [['--since', 'last week'], 'since must be ms since epoch, an ISO 8601 time or a duration before now (24h, 7d, 30d)'],
+  ])('%j', async (args, message) => {
+    const program = buildProgram();
+    quiet(program);
+    await expect(program.parseAsync(['node', 'cli', 'usage', ...args, ...nowhere])).rejects.toMatchObject({ code: 'invalid_request', message });
   });
 });
