@@ -112,7 +112,8 @@ describe('async jobs (Prefer: respond-async)', () => {
     expect(((await cancelled.json()) as JobView).status).toBe('cancelled');
     const again = await submit({}, budgeted);
     expect(again.res.status).toBe(202);
-    for (const job of [first.job, again.job]) await fetch(`${h.gatewayUrl}/v1/images/jobs/${job.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${budgeted}` } });
+    for (const job of [first.job, again.job])
+      await fetch(`${h.gatewayUrl}/v1/images/jobs/${job.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${budgeted}` } });
   });
 
   it('five jobs on an account capped at 1: all succeed, in order, never more than one at the upstream', async () => {

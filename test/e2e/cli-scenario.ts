@@ -128,8 +128,20 @@ export function defineControlScenario(target: ScenarioTarget): void {
     );
   });
 
-  it('keys update sets a monthly budget; keys show shows the period and its usage; keys reset-usage resets it and writes the app-log line', { timeout: STEP_TIMEOUT_MS * 3 }, async () => {
-    const key = await json<Record<string, unknown>>(['keys', 'update', 'alpha', '--quota-period', 'month', '--quota-images', '100', '--quota-cost-usd', '12.5']);
+  it('keys update sets a monthly budget; keys show shows the period and its usage; keys reset-usage resets it and writes the app-log line', {
+    timeout: STEP_TIMEOUT_MS * 3,
+  }, async () => {
+    const key = await json<Record<string, unknown>>([
+      'keys',
+      'update',
+      'alpha',
+      '--quota-period',
+      'month',
+      '--quota-images',
+      '100',
+      '--quota-cost-usd',
+      '12.5',
+    ]);
     expect(key).toMatchObject({ quota_period: 'month', quota_images: 100, quota_cost_usd: 12.5, usage_reset_at: null });
     expect(key.period_usage).toMatchObject({ images: 0, tokens: 0, estimated_cost_usd: 0 });
     const show = (await ok(['keys', 'show', 'alpha'])).stdout;

@@ -246,7 +246,12 @@ describe('keys', () => {
   it('a budget in snake_case: period, images, dollars; reset-usage answers the key with its reset; bad values are 400 naming the field', async () => {
     const res = await send('PATCH', '/admin/api/keys/alpha', { quota_period: 'week', quota_images: 50, quota_cost_usd: 7.25 });
     expect(res.statusCode, res.body).toBe(200);
-    expect(res.json()).toMatchObject({ quota_period: 'week', quota_images: 50, quota_cost_usd: 7.25, period_usage: { images: 0, tokens: 0, estimated_cost_usd: 0 } });
+    expect(res.json()).toMatchObject({
+      quota_period: 'week',
+      quota_images: 50,
+      quota_cost_usd: 7.25,
+      period_usage: { images: 0, tokens: 0, estimated_cost_usd: 0 },
+    });
     const period = (res.json() as { period_usage: { starts_at: number; ends_at: number } }).period_usage;
     expect(period.ends_at - period.starts_at).toBe(7 * 86_400_000);
     expect(new Date(period.starts_at).getUTCDay()).toBe(1);
