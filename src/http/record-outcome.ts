@@ -51,6 +51,7 @@ export function recordOutcome(outcome: RequestOutcome, deps: GatewayDeps, reply?
       upstreamBytes: metrics?.bodyBytes ?? 0,
       latencyMs: now - outcome.startedAt,
       unpriced: !cost.priced,
+      imageInputTokens: metrics?.usage?.imageInputTokens ?? 0,
     },
   });
   // Recorded usage now counts against the budget in the reservation's place (same turn: nothing sees neither).

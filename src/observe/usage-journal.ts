@@ -262,22 +262,33 @@ function buildRecordLine(seq: number, delta: KeyUsageDelta, facts: UsageRollupFa
   line.upstreamBytes = facts.upstreamBytes;
   line.latencyMs = facts.latencyMs;
   line.unpriced = facts.unpriced;
+  line.imageInputTokens = facts.imageInputTokens;
   return line;
 }
 
 /**
  * The rollup facts of a record line, or null when it has none (an earlier release) or they are
- * damaged. `unpriced` came later: a line without it was written before the price table, and counts
- * as priced.
+ * damaged. `unpriced` and `imageInputTokens` came later: a line without them was written before the
+ * price table (it counts as priced) and before input tokens were split (none were images).
  */
 function parseRecordFacts(fields: Record<string, unknown>, isCount: (n: unknown) => n is number): UsageRollupFacts | null {
-  const { hourStart, accountId, model, endpoint, failureClass, upstreamBytes, latencyMs, unpriced = false } = fields;
-  if (!isCount(hourStart) || !isCount(upstreamBytes) || !isCount(latencyMs)) return null;
+  const { hourStart, accountId, model, endpoint, failureClass, upstreamBytes, latencyMs, unpriced = false, imageInputTokens = 0 } = fields;
+  if (!isCount(hourStart) || !isCount(upstreamBytes) || !isCount(latencyMs) || !isCount(imageInputTokens)) return null;
   if (typeof model !== 'string' || typeof endpoint !== 'string' || endpoint === '') return null;
   if (accountId !== null && (typeof accountId !== 'string' || accountId === '')) return null;
   if (failureClass !== null && (typeof failureClass !== 'string' || !FAILURE_CLASSES.has(failureClass))) return null;
   if (typeof unpriced !== 'boolean') return null;
-  return { hourStart, accountId, model, endpoint, failureClass: failureClass as UsageFailureClass | null, upstreamBytes, latencyMs, unpriced };
+  return {
+    hourStart,
+    accountId,
+    model,
+    endpoint,
+    failureClass: failureClass as UsageFailureClass | null,
+    upstreamBytes,
+    latencyMs,
+    unpriced,
+    imageInputTokens,
+  };
 }
 
 /** A record line, or null when it is not one (wrong JSON, missing or negative numbers). */

@@ -204,6 +204,8 @@ export interface UsageRollupFacts {
   latencyMs: number;
   /** True when the request produced images or tokens for a model the price table does not price (its estimated cost counts as 0). */
   unpriced: boolean;
+  /** The part of its input tokens the upstream reported as image tokens (an edit's input images); 0 when none or unknown. */
+  imageInputTokens: number;
 }
 
 /**
@@ -226,6 +228,8 @@ export interface UsageRollupDelta {
   failuresAborted: number;
   images: number;
   inputTokens: number;
+  /** The part of `inputTokens` that was images. */
+  imageInputTokens: number;
   outputTokens: number;
   totalTokens: number;
   usageMissing: number;

@@ -12,6 +12,7 @@ const MEASURE_COLUMNS = {
   failuresAborted: 'failures_aborted',
   images: 'images',
   inputTokens: 'input_tokens',
+  imageInputTokens: 'image_input_tokens',
   outputTokens: 'output_tokens',
   totalTokens: 'total_tokens',
   usageMissing: 'usage_missing',

@@ -91,6 +91,7 @@ export class UsageRollupAccumulator {
     if (failures > 0) row[FAILURE_MEASURES[facts.failureClass ?? 'upstream']] += failures;
     row.images += delta.images;
     row.inputTokens += delta.inputTokens;
+    row.imageInputTokens += Math.min(toCount(facts.imageInputTokens), delta.inputTokens);
     row.outputTokens += delta.outputTokens;
     row.totalTokens += delta.totalTokens;
     row.usageMissing += delta.usageMissing;
@@ -159,6 +160,7 @@ export const ROLLUP_MEASURES = [
   'failuresAborted',
   'images',
   'inputTokens',
+  'imageInputTokens',
   'outputTokens',
   'totalTokens',
   'usageMissing',
@@ -196,6 +198,7 @@ function buildEmptyRollup(dims: RollupDimensions): UsageRollupDelta {
     failuresAborted: 0,
     images: 0,
     inputTokens: 0,
+    imageInputTokens: 0,
     outputTokens: 0,
     totalTokens: 0,
     usageMissing: 0,

@@ -91,6 +91,8 @@ describe('estimated cost', () => {
     // Earlier requests keep the cost they were recorded with: only later ones took the new tables.
     expect(usage.estimatedCostMicros).toBe(total);
     expect(row).toMatchObject({ requests: 4, images: 5, estimatedCostMicros: total, unpricedRequests: 1 });
+    // The input tokens the upstream reported as images are kept apart (three requests reported 5 of 17).
+    expect(row).toMatchObject({ inputTokens: 3 * 17, imageInputTokens: 3 * 5 });
 
     // The wire names say it is an estimate.
     const res = await fetch(`${h.adminUrl}/admin/api/keys/${key.id}`, { headers: { authorization: `Bearer ${await readAdminToken()}` } });

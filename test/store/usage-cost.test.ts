@@ -40,6 +40,7 @@ const facts = (overrides: Partial<UsageRollupFacts> = {}): UsageRollupFacts => (
   upstreamBytes: 1_000,
   latencyMs: 2_000,
   unpriced: false,
+  imageInputTokens: 0,
   ...overrides,
 });
 

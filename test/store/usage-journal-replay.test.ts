@@ -144,6 +144,7 @@ describeEachBackend('usage journal replay', ({ database }) => {
       upstreamBytes: 0,
       latencyMs: 1,
       unpriced: false,
+      imageInputTokens: 0,
     });
     await local.apply([delta()], seq, []);
     local.journal.markApplied(seq);

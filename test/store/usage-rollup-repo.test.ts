@@ -31,6 +31,7 @@ const facts = (overrides: Partial<UsageRollupFacts> = {}): UsageRollupFacts => (
   upstreamBytes: 1_000,
   latencyMs: 1_500,
   unpriced: false,
+  imageInputTokens: 0,
   ...overrides,
 });
 

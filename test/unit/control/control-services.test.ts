@@ -271,7 +271,17 @@ describeEachBackend('control services', ({ database }) => {
           estimatedCostMicros: 250_000,
           lastUsedAt: at,
         },
-        { hourStart: at, accountId: null, model: 'gpt-image-1', endpoint: 'generations', failureClass: null, upstreamBytes: 0, latencyMs: 10, unpriced: false },
+        {
+          hourStart: at,
+          accountId: null,
+          model: 'gpt-image-1',
+          endpoint: 'generations',
+          failureClass: null,
+          upstreamBytes: 0,
+          latencyMs: 10,
+          unpriced: false,
+          imageInputTokens: 0,
+        },
       );
     }
     await upsertUsageRollups(database().db, rows.rows());

@@ -14,6 +14,7 @@ const FACTS: UsageRollupFacts = {
   upstreamBytes: 120,
   latencyMs: 800,
   unpriced: false,
+  imageInputTokens: 0,
 };
 
 const delta = (keyId: string, overrides: Partial<KeyUsageDelta> = {}): KeyUsageDelta => ({
@@ -188,13 +189,19 @@ describe('parseRecordLine', () => {
   it('reads the estimated cost and the unpriced mark; a line an earlier release wrote without them replays as 0 and priced', () => {
     const withCost = { ...valid, ...FACTS, estimatedCostMicros: 167_000, unpriced: true };
     expect(parseRecordLine(JSON.stringify(withCost))).toMatchObject({ delta: { estimatedCostMicros: 167_000 }, facts: { ...FACTS, unpriced: true } });
-    const { unpriced: _u, ...oldFacts } = FACTS;
+    const { unpriced: _u, imageInputTokens: _i, ...oldFacts } = FACTS;
     expect(parseRecordLine(JSON.stringify({ ...valid, ...oldFacts }))).toMatchObject({
       delta: { estimatedCostMicros: 0 },
       facts: { ...FACTS, unpriced: false },
     });
     expect(parseRecordLine(JSON.stringify({ ...withCost, estimatedCostMicros: -1 }))).toBeNull();
     expect(parseRecordLine(JSON.stringify({ ...withCost, unpriced: 'yes' }))?.facts).toBeNull();
+  });
+  it('reads the image part of the input tokens; a line written before it replays with none', () => {
+    expect(parseRecordLine(JSON.stringify({ ...valid, ...FACTS, imageInputTokens: 5 }))?.facts).toMatchObject({ imageInputTokens: 5 });
+    const { imageInputTokens: _i, ...older } = FACTS;
+    expect(parseRecordLine(JSON.stringify({ ...valid, ...older }))?.facts).toMatchObject({ imageInputTokens: 0 });
+    expect(parseRecordLine(JSON.stringify({ ...valid, ...FACTS, imageInputTokens: -5 }))?.facts).toBeNull();
   });
   it('reads the rollup facts of a record that has them, and drops only the facts when they are damaged', () => {
     const withFacts = { ...valid, ...FACTS, failureClass: 'rate_limited', accountId: null };

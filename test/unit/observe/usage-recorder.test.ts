@@ -12,6 +12,7 @@ const FACTS: UsageRollupFacts = {
   upstreamBytes: 100,
   latencyMs: 700,
   unpriced: false,
+  imageInputTokens: 0,
 };
 
 type Totals = Omit<KeyUsageDelta, 'keyId'>;
