@@ -62,7 +62,7 @@ export function resolveCandidates(ctx: DispatchCore): Candidate[] {
   if (plan.candidates.length > 0) return plan.candidates;
   const why = explainEmptyPlan(plan, deps.now());
   const error = new GatewayError(why.code, why.message, null, { retryAfterMs: why.retryAfterMs });
-  outcome.ending = { kind: 'exhausted', status: error.status, skips: [] };
+  outcome.ending = { kind: 'exhausted', status: error.status, skips: [], refusal: why.code };
   throw error;
 }
 

@@ -305,7 +305,9 @@ describe('every account failed: the exhaustion error, with a wait when the upstr
     expect(t.slotsHeld()).toBe(0);
     // Refused at planning, it is still the key's request: logged, and counted as a rate-limited
     // failure under no account, like the first one (no account's answer ended either).
-    expect(await t.logOf(again)).toEqual([expect.objectContaining({ event: 'exhausted', account_name: null, failover_count: 0 })]);
+    expect(await t.logOf(again)).toEqual([
+      expect.objectContaining({ event: 'exhausted', account_name: null, failover_count: 0, error_class: 'accounts_rate_limited' }),
+    ]);
     expect((await t.flushRollups()).map((r) => [r.accountId, r.requests, r.successes, r.failuresRateLimited])).toEqual([[null, 2, 0, 2]]);
   });
 
