@@ -1,8 +1,8 @@
-import type { ErrorCode } from '../errors/codes.js';
 import type { ImageRequest } from '../images/image-request.js';
 import type { ImageLogEvent, ResponseMetrics } from '../observe/image-log-event.js';
 import type { KeyRecord } from '../store/types.js';
 import type { AttemptRecord, SkipClass } from './exhaustion.js';
+import type { ErrorCode } from '../errors/codes.js';
 
 /** How one upstream track (a plain request, or one part of a fanned-out one) ended. */
 export type TrackEnding =
