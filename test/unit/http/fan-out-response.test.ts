@@ -32,7 +32,11 @@ describe('combinePartMetrics', () => {
     const parts = usages.map(buildPart);
     const body = combineImagesResponses(parts.map((p) => p.body)) as { data: unknown[]; usage?: Record<string, number> };
     const recorded = combinePartMetrics(parts.map((p) => p.metrics))!;
-    expect(recorded.usage).toEqual({ inputTokens: body.usage!.input_tokens, outputTokens: body.usage!.output_tokens, totalTokens: body.usage!.total_tokens });
+    expect(recorded.usage).toMatchObject({
+      inputTokens: body.usage!.input_tokens,
+      outputTokens: body.usage!.output_tokens,
+      totalTokens: body.usage!.total_tokens,
+    });
     expect(recorded.imageCount).toBe(body.data.length);
   });
 
