@@ -20,8 +20,11 @@
  *      idle RSS of `serve` on Postgres, RSS per request held open by 10,000 concurrent generations);
  *  (j) (a)'s figures for a gateway with REDIS_URL (one throwaway redis-server) next to one without,
  *      against the same fake in each run: the p50 Redis adds at 1 connection, both ratios, and the
- *      script calls per request Redis served.
- * `npm run bench -- c e` runs only the named sections (a to j); by default all of them.
+ *      script calls per request Redis served;
+ *  (k) the usage rollups (bench/usage-rollups.ts): one flush of 10,000 distinct rollup rows on
+ *      PGlite, and the rollups' share of a request's usage bookkeeping next to the p50 the gateway
+ *      adds at 1 connection in the same run.
+ * `npm run bench -- c e` runs only the named sections (a to k); by default all of them.
  * Every memory run uses a fresh gateway process: memory a previous load left committed would
  * otherwise raise the idle baseline and hide growth.
  * BENCH_CPU_PROF=<dir> runs each gateway under `node --cpu-prof`, writing one .cpuprofile per
@@ -43,6 +46,7 @@ import { makePng, padImage } from '../test/support/images.js';
 import { buildCliBundle, type CliBundle } from '../test/support/cli-bundle.js';
 import { findRedisServer, startRedis } from '../test/support/redis.js';
 import { measureConcurrentGenerations, measureEmbeddedStart, measureServeIdle, readStatusKb } from './footprint.js';
+import { measureRollupFlush, measureRollupRequestCost } from './usage-rollups.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const CPU_PROF_DIR = process.env.BENCH_CPU_PROF;
@@ -540,6 +544,34 @@ async function reportRedisMode(fakeBaseUrl: string): Promise<string[]> {
   ];
 }
 
+/**
+ * (k)'s lines: the flush of 10,000 distinct rollup rows on PGlite, and the rollups' share of a
+ * request (accumulator + journal fields) against the p50 the gateway adds over the fake at 1
+ * connection, measured in the same run with (a)'s helper.
+ */
+async function reportUsageRollups(fakeBaseUrl: string): Promise<string[]> {
+  const flush = await measureRollupFlush(RUNS);
+  const perRequest = await measureRollupRequestCost(RUNS);
+  const gw = await startGateway(fakeBaseUrl);
+  const addedP50: number[] = [];
+  try {
+    for (let i = 0; i < RUNS; i += 1) {
+      const gatewayP50 = await measureP50Ms(gw.generations, LATENCY_REQUESTS);
+      addedP50.push(gatewayP50 - (await measureP50Ms(directTarget(fakeBaseUrl), LATENCY_REQUESTS)));
+    }
+  } finally {
+    await gw.stop();
+  }
+  const rollupUs = perRequest.accumulatorUs.map((us, i) => us + perRequest.journalFieldsUs[i]!);
+  const shareOfAdded = (median(rollupUs) / 1000 / median(addedP50)) * 100;
+  return [
+    `(k) one flush of ${flush.rows} distinct rollup rows on PGlite (key counters, rollups and journal mark in one transaction): new rows ${fmt(median(flush.insertMs), 0)} ms, all rows existing ${fmt(median(flush.updateMs), 0)} ms (target < 1000 ms; runs: ${fmtRuns(flush.insertMs, 0)} / ${fmtRuns(flush.updateMs, 0)})`,
+    `(k) the rollup upsert alone, in a transaction: new rows ${fmt(median(flush.upsertInsertMs), 0)} ms, all rows existing ${fmt(median(flush.upsertUpdateMs), 0)} ms (runs: ${fmtRuns(flush.upsertInsertMs, 0)} / ${fmtRuns(flush.upsertUpdateMs, 0)})`,
+    `(k) rollups per request, before the answer's last byte: ${fmt(median(rollupUs), 2)} µs (target <= 100 µs; runs: ${fmtRuns(rollupUs)}) = accumulator ${fmt(median(perRequest.accumulatorUs), 2)} µs + ${perRequest.journalFieldBytes} journal bytes ${fmt(median(perRequest.journalFieldsUs), 2)} µs; the whole usage record() ${fmt(median(perRequest.recordUs), 2)} µs`,
+    `(k) that is ${fmt(shareOfAdded, 2)}% of the p50 the gateway adds at 1 connection in this run (${fmt(median(addedP50))} ms; runs: ${fmtRuns(addedP50)})`,
+  ];
+}
+
 async function main(): Promise<void> {
   bundle = await buildCliBundle();
   const fake = await startFakeProcess();
@@ -624,6 +656,10 @@ async function main(): Promise<void> {
     if (runs('j')) {
       await fake.setBehavior({ imageBytes: 0 });
       lines.push(...(await reportRedisMode(fake.baseUrl)));
+    }
+    if (runs('k')) {
+      await fake.setBehavior({ imageBytes: 0 });
+      lines.push(...(await reportUsageRollups(fake.baseUrl)));
     }
     for (const line of lines) console.log(line);
   } finally {

@@ -3,11 +3,18 @@ import type { ImageRequest } from '../images/image-request.js';
 import type { ImageLogEvent, ResponseMetrics } from '../observe/image-log-event.js';
 import type { KeyRecord } from '../store/types.js';
 import type { AttemptRecord, SkipClass } from './exhaustion.js';
+import type { ErrorCode } from '../errors/codes.js';
 
 /** How one upstream track (a plain request, or one part of a fanned-out one) ended. */
 export type TrackEnding =
   | { kind: 'upstream'; status: number; accountName: string; metrics: ResponseMetrics | null; streamError: string | null }
-  | { kind: 'exhausted'; status: number; skips: SkipClass[] }
+  | {
+      kind: 'exhausted';
+      status: number;
+      skips: SkipClass[];
+      /** Set when no account could even be planned: the refusal's code, the ending's error class (an empty plan has no skips to name it). */
+      refusal?: ErrorCode;
+    }
   | { kind: 'client_aborted' };
 
 /** One part of a request for n images served as n one-image upstream requests. */
@@ -226,7 +233,7 @@ export function endingErrorClass(ending: RequestEnding, attempts: readonly Attem
     case 'client_aborted':
       return 'client_aborted';
     case 'exhausted':
-      return ending.skips.at(-1) ?? 'no_eligible_account';
+      return ending.skips.at(-1) ?? ending.refusal ?? 'no_eligible_account';
     case 'fanout':
       return ending.produced === 0 ? endingErrorClass(ending.parts.at(-1)!.ending, ending.parts.at(-1)!.attempts) : null;
   }

@@ -51,12 +51,19 @@ export function planFor(key: KeyRecord, snapshot: Snapshot, deps: GatewayDeps): 
   });
 }
 
-/** The accounts to try for this key, in order; throws the explanation when there are none. */
-export function resolveCandidates(key: KeyRecord, snapshot: Snapshot, deps: GatewayDeps): Candidate[] {
-  const plan = planFor(key, snapshot, deps);
+/**
+ * The accounts to try for the request's key, in order. When there are none, the request ends here,
+ * exhausted before any account was asked (so it is counted like any refusal a key's request got,
+ * under no account), and the explanation is thrown.
+ */
+export function resolveCandidates(ctx: DispatchCore): Candidate[] {
+  const { deps, outcome } = ctx;
+  const plan = planFor(outcome.key, ctx.snapshot, deps);
   if (plan.candidates.length > 0) return plan.candidates;
   const why = explainEmptyPlan(plan, deps.now());
-  throw new GatewayError(why.code, why.message, null, { retryAfterMs: why.retryAfterMs });
+  const error = new GatewayError(why.code, why.message, null, { retryAfterMs: why.retryAfterMs });
+  outcome.ending = { kind: 'exhausted', status: error.status, skips: [], refusal: why.code };
+  throw error;
 }
 
 /**

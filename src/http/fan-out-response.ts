@@ -107,13 +107,18 @@ export function sumNumericFields(values: readonly unknown[]): unknown {
   return Object.fromEntries(keys.map((key) => [key, sumNumericFields(objects.map((o) => o[key]).filter((v) => v !== undefined))]));
 }
 
-/** Sums the metrics of the parts that produced images (echoed fields from the first). */
+/**
+ * Sums the metrics of the parts that produced images (echoed fields from the first): each count over
+ * the parts that reported it, null when none did, exactly as combineImagesResponses sums the body the
+ * client gets. So the usage recorded for the request is the usage its answer shows, also when a part
+ * came back without `usage`.
+ */
 export function combinePartMetrics(metrics: readonly ResponseMetrics[]): ResponseMetrics | null {
   const [first] = metrics;
   if (!first) return null;
   const add = (pick: (m: ResponseMetrics) => number | null | undefined): number | null =>
-    metrics.some((m) => pick(m) == null) ? null : metrics.reduce((sum, m) => sum + (pick(m) ?? 0), 0);
-  const usage = metrics.some((m) => m.usage === null)
+    metrics.reduce<number | null>((sum, m) => (pick(m) == null ? sum : (sum ?? 0) + pick(m)!), null);
+  const usage = metrics.every((m) => m.usage === null)
     ? null
     : {
         inputTokens: add((m) => m.usage?.inputTokens),

@@ -54,8 +54,8 @@ function announceFieldPolicy(reply: FastifyReply, request: ImageRequest): void {
 
 /** Plans, admits and picks the way to answer; every exit leaves `outcome.ending` set for the bookkeeping. */
 async function dispatch(ctx: DispatchContext): Promise<void> {
-  const { deps, outcome } = ctx;
-  const candidates = resolveCandidates(outcome.key, ctx.snapshot, deps);
+  const { outcome } = ctx;
+  const candidates = resolveCandidates(ctx);
   const fanOut = outcome.request.n > 1 && ctx.snapshot.settings.nMode === 'fanout';
   await admitRequestKey(ctx, !fanOut);
   if (outcome.request.stream && outcome.request.partialImages > 0) return dispatchResponsesStream(ctx, candidates);

@@ -7,6 +7,8 @@ import { AccountLimiter } from '../../src/limits/account-limiter.js';
 import { AdmissionQueue } from '../../src/limits/admission-queue.js';
 import { KeyLimiter } from '../../src/limits/key-limiter.js';
 import type { ImageLogEvent } from '../../src/observe/image-log-event.js';
+import { createUsageRecorder } from '../../src/observe/usage-recorder.js';
+import type { UsageRollupDelta } from '../../src/store/types.js';
 import { IMAGE_B64, OK_BODY, replies, ScriptedUpstream, type ScriptedReply, type UpstreamScript } from '../support/scripted-upstream.js';
 import { makeAccount, makeKey, makeSnapshot } from '../support/snapshot-fixtures.js';
 import { parseSse } from '../support/sse-events.js';
@@ -46,6 +48,8 @@ async function startApp(
   const health = new AccountHealth(POLICY, () => T0);
   const log: ImageLogEvent[] = [];
   const authFailures: string[] = [];
+  const rollups: UsageRollupDelta[] = [];
+  const usage = createUsageRecorder({ apply: async (_deltas, _seq, rows) => void rollups.push(...rows), flushIntervalMs: 60_000 });
   const app = await buildTestGatewayApp(() => snapshot, {
     ...(opts.env ? { env: opts.env } : {}),
     overrides: {
@@ -56,6 +60,7 @@ async function startApp(
       health,
       now: () => T0,
       requestLog: { write: (event) => void log.push(event) },
+      usage,
       onAuthFailure: (accountId) => void authFailures.push(accountId),
     },
   });
@@ -70,7 +75,12 @@ async function startApp(
     return lines();
   };
   const logOf = (res: LightMyRequestResponse) => logFor(String(res.headers['x-request-id']));
-  return { app, upstream, health, log, authFailures, responses, slotsHeld, logFor, logOf };
+  /** The usage rollup rows of every request recorded so far (flushed now). */
+  const flushRollups = async (): Promise<UsageRollupDelta[]> => {
+    await usage.flush();
+    return rollups;
+  };
+  return { app, upstream, health, log, authFailures, responses, slotsHeld, logFor, logOf, flushRollups };
 }
 
 type TestApp = Awaited<ReturnType<typeof startApp>>;
@@ -293,6 +303,12 @@ describe('every account failed: the exhaustion error, with a wait when the upstr
     expect([again.headers['retry-after'], again.headers['retry-after-ms']]).toEqual(['30', '30000']);
     expect(t.upstream.calls).toEqual(['a', 'b']); // nothing more was sent
     expect(t.slotsHeld()).toBe(0);
+    // Refused at planning, it is still the key's request: logged, and counted as a rate-limited
+    // failure under no account, like the first one (no account's answer ended either).
+    expect(await t.logOf(again)).toEqual([
+      expect.objectContaining({ event: 'exhausted', account_name: null, failover_count: 0, error_class: 'accounts_rate_limited' }),
+    ]);
+    expect((await t.flushRollups()).map((r) => [r.accountId, r.requests, r.successes, r.failuresRateLimited])).toEqual([[null, 2, 0, 2]]);
   });
 
   it.each<[string, ScriptedReply, number, string]>([

@@ -228,4 +228,35 @@ describeEachBackend('usage rollups', ({ database }) => {
     await expect(upsertUsageRollups(db, [{ ...row!, bucketStart: TODAY + 1 }])).rejects.toThrow();
     await expect(upsertUsageRollups(db, [{ ...row!, successes: 0 }])).rejects.toThrow();
   });
+
+  it('one sweep leaves exactly the rows inside each retention: hourly ones from the hourly cutoff on, daily ones from the daily cutoff on', async () => {
+    const { db } = database();
+    const day = (n: number) => TODAY - n * DAY_MS;
+    await upsertUsageRollups(db, [
+      ...rowsFor('key_a', day(12) + 5 * HOUR_MS, 2), // past both retentions: rolled, then deleted
+      ...rowsFor('key_b', day(11) + 23 * HOUR_MS, 1), // the same
+      ...rowsFor('key_a', day(10) + HOUR_MS, 3), // the oldest day kept: daily
+      ...rowsFor('key_b', day(10) + 2 * HOUR_MS, 1), // the same day, another key: its own daily row
+      ...rowsFor('key_b', day(4) + 23 * HOUR_MS, 4), // the last hour of the newest day rolled
+      ...rowsFor('key_b', day(3), 5), // the first hour of the oldest day kept hourly
+      ...rowsFor('key_a', TODAY + 12 * HOUR_MS, 6),
+    ]);
+    const rowsOf = async (table: 'usage_hourly' | 'usage_daily', start: 'hour_start' | 'day_start') =>
+      (
+        await db.query<{ start: number | string; key: string; requests: number | string }>(
+          `SELECT ${start} AS start, key_id AS key, requests FROM ${table} ORDER BY ${start}, key_id`,
+        )
+      ).map((r) => [Number(r.start), r.key, Number(r.requests)]);
+
+    expect(await sweepUsageRollups(db, { nowMs: NOW, hourlyRetentionDays: 3, dailyRetentionDays: 10 })).toEqual({ rolledDays: 5, deletedDays: 2 });
+    expect(await rowsOf('usage_hourly', 'hour_start')).toEqual([
+      [day(3), 'key_b', 5],
+      [TODAY + 12 * HOUR_MS, 'key_a', 6],
+    ]);
+    expect(await rowsOf('usage_daily', 'day_start')).toEqual([
+      [day(10), 'key_a', 3],
+      [day(10), 'key_b', 1],
+      [day(4), 'key_b', 4],
+    ]);
+  });
 });
