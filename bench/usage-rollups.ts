@@ -39,14 +39,25 @@ function buildFlushBatch(hourStart: number, keys: number): { deltas: KeyUsageDel
       outputTokens: 1372,
       totalTokens: 1389,
       usageMissing: 0,
+      estimatedCostMicros: 40_000,
       lastUsedAt: hourStart,
     };
     for (const accountId of ['acct_bench_1', 'acct_bench_2']) {
       for (const model of ['gpt-image-1', 'gpt-image-2']) {
-        acc.add(delta, { hourStart, accountId, model, endpoint: 'generations', failureClass: null, upstreamBytes: 4_000, latencyMs: 1_800 });
+        acc.add(delta, {
+          hourStart,
+          accountId,
+          model,
+          endpoint: 'generations',
+          failureClass: null,
+          upstreamBytes: 4_000,
+          latencyMs: 1_800,
+          unpriced: false,
+          imageInputTokens: 0,
+        });
       }
     }
-    deltas.push({ ...delta, requests: 4, successes: 4, images: 4, inputTokens: 68, outputTokens: 5_488, totalTokens: 5_556 });
+    deltas.push({ ...delta, requests: 4, successes: 4, images: 4, inputTokens: 68, outputTokens: 5_488, totalTokens: 5_556, estimatedCostMicros: 160_000 });
   }
   return { deltas, rollups: acc.rows() };
 }
@@ -123,10 +134,20 @@ function buildOutcome(i: number, nowMs: number): { keyId: string; outcome: Usage
     failureClass: failed ? 'rate_limited' : null,
     upstreamBytes: failed ? 0 : 4_096,
     latencyMs: 900 + (i % 50),
+    unpriced: false,
+    imageInputTokens: 0,
   };
   return {
     keyId: `key_bench_${i % 3}`,
-    outcome: { success: !failed, images: failed ? 0 : 1, inputTokens: 17, outputTokens: 1372, totalTokens: 1389, rollup },
+    outcome: {
+      success: !failed,
+      images: failed ? 0 : 1,
+      inputTokens: 17,
+      outputTokens: 1372,
+      totalTokens: 1389,
+      estimatedCostMicros: failed ? 0 : 40_000,
+      rollup,
+    },
   };
 }
 
@@ -141,6 +162,7 @@ function timeEachUs(count: number, fn: (i: number) => void): number {
 function buildJournalLine(seq: number, keyId: string, outcome: UsageOutcome, withFacts: boolean): Record<string, unknown> {
   const line: Record<string, unknown> = { seq, keyId, requests: 1, successes: outcome.success ? 1 : 0, images: outcome.images };
   Object.assign(line, { inputTokens: outcome.inputTokens, outputTokens: outcome.outputTokens, totalTokens: outcome.totalTokens, usageMissing: 0 });
+  line.estimatedCostMicros = outcome.estimatedCostMicros;
   line.lastUsedAt = 1_800_000_000_000 + seq;
   if (withFacts) Object.assign(line, outcome.rollup);
   return line;
@@ -165,7 +187,18 @@ async function measureRequestRun(dir: string, count: number) {
   const accumulatorUs = timeEachUs(count, (i) => {
     const { keyId, outcome } = outcomes[i % 1_000]!;
     acc.add(
-      { keyId, requests: 1, successes: 1, images: 1, inputTokens: 17, outputTokens: 1372, totalTokens: 1389, usageMissing: 0, lastUsedAt: nowMs },
+      {
+        keyId,
+        requests: 1,
+        successes: 1,
+        images: 1,
+        inputTokens: 17,
+        outputTokens: 1372,
+        totalTokens: 1389,
+        usageMissing: 0,
+        estimatedCostMicros: 40_000,
+        lastUsedAt: nowMs,
+      },
       outcome.rollup,
     );
     if (i % 1_000 === 999) acc = new UsageRollupAccumulator();

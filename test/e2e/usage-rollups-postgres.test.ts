@@ -1,11 +1,13 @@
+import { parse } from 'csv-parse/sync';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { toSnakeName } from '../../src/control/admin-wire.js';
 import { createAdminClient } from '../../src/control/admin-client.js';
 import type { ControlApi } from '../../src/control/control-api.js';
 import { fakeBehaviors, type Behavior } from '../support/fake-codex-upstream.js';
 import { makeCodexAuthJson } from '../support/jwt.js';
 import { runCli, spawnCli, type CliDaemon } from '../support/cli-process.js';
 import { setUpPostgresDeployment } from '../support/postgres-deployment.js';
-import { KEY_COUNTER_MEASURES, pickTally, tallyExpectedUsage, type ClientObservation, type ExpectedUsage } from '../support/usage-tally.js';
+import { KEY_COUNTER_MEASURES, pickTally, TALLIED_MEASURES, tallyExpectedUsage, type ClientObservation, type ExpectedUsage } from '../support/usage-tally.js';
 import { waitFor } from '../support/wait-for.js';
 
 /**
@@ -111,15 +113,16 @@ describe.skipIf(!deployment)('usage rollups on two serve processes sharing Postg
   };
 
   let admin: ControlApi;
+  let adminUrl: string;
   const accountOfKey = new Map<string, string>();
   const keys = new Map<string, Key>();
   const sent: SentRequest[] = [];
   let expected: ExpectedUsage;
 
-  /** The rollups of the whole scenario grouped one way, by group; the one place that knows the report's shape. */
+  /** The usage report of the whole scenario grouped one way, its rows by group; the one place that knows the report's shape. */
   const readRollups = async (by: 'key' | 'account') => {
-    const report = await admin.usage.rollups({ ...EVERYTHING, by });
-    return new Map(report.data.map((row) => [row.group as string | null, row]));
+    const report = await admin.usage.report({ ...EVERYTHING, by: [by] });
+    return new Map(report.rows.map((row) => [(by === 'key' ? row.key : row.account) ?? null, row]));
   };
 
   /** The accounts and keys, through the control's admin API. */
@@ -188,7 +191,8 @@ describe.skipIf(!deployment)('usage rollups on two serve processes sharing Postg
     expect((await runCli(['migrate'], { env: env() })).code).toBe(0);
     const control = spawnCli(['control', '--admin-listen', '127.0.0.1:0'], env());
     d().daemons.push(control);
-    admin = createAdminClient({ baseUrl: (await control.waitFor(/"adminUrl":"(http:\/\/[^"]+)"/))[1]!, token: ADMIN_TOKEN });
+    adminUrl = (await control.waitFor(/"adminUrl":"(http:\/\/[^"]+)"/))[1]!;
+    admin = createAdminClient({ baseUrl: adminUrl, token: ADMIN_TOKEN });
     await createAccountsAndKeys();
     const [a, b] = await Promise.all([spawnServe('a'), spawnServe('b')]);
     await abandonOneRequest(a);
@@ -247,5 +251,21 @@ describe.skipIf(!deployment)('usage rollups on two serve processes sharing Postg
       expect(pickTally(counters, KEY_COUNTER_MEASURES), keyId).toEqual(pickTally(tally, KEY_COUNTER_MEASURES));
     }
     expect(pickTally(summary.totals, KEY_COUNTER_MEASURES)).toEqual(pickTally(expected.total, KEY_COUNTER_MEASURES));
+  });
+
+  it('the CLI report and the admin CSV, parsed as CSV, hold the same figures: what the clients counted', async () => {
+    const query = `since=0&until=${EVERYTHING.untilMs}&by=key`;
+    const res = await fetch(`${adminUrl}/admin/api/usage?${query}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}`, accept: 'text/csv' } });
+    expect(res.status).toBe(200);
+    const adminCsv = await res.text();
+    const cli = await runCli(['usage', '--since', '0', '--until', String(EVERYTHING.untilMs), '--by', 'key', '--format', 'csv'], { env: env() });
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stdout).toBe(adminCsv);
+    const rows = parse(adminCsv, { columns: true }) as Array<Record<string, string>>;
+    expect(rows.map((r) => r.key_id).sort()).toEqual([...expected.byKey.keys()].sort());
+    for (const row of rows) {
+      const figures = Object.fromEntries(TALLIED_MEASURES.map((m) => [m, Number(row[toSnakeName(m)])]));
+      expect(figures, row.key_name).toEqual(pickTally(expected.byKey.get(row.key_id!)!));
+    }
   });
 });
