@@ -106,10 +106,11 @@ describe('usage per key', () => {
     expect(usage.lastUsedAt).toBeGreaterThan(0);
   });
 
-  it('quota: a key that has used its tokens gets 429 insufficient_quota', async () => {
+  it('quota: a key whose tokens left cannot cover the next request gets 429 insufficient_quota', async () => {
     await h.importAccount('q-1');
-    const { secret } = await h.createKey({ quotaTokens: 150, routing: { mode: 'accounts', accounts: ['q-1'] } });
-    h.fake.setBehavior('q-1', fakeBehaviors.success({ usage: { input_tokens: 100, output_tokens: 100 } }));
+    // One request is estimated at 6,241 tokens (quality and size auto count as the dearest) and uses 6,500: the second cannot fit in 7,000.
+    const { secret } = await h.createKey({ quotaTokens: 7_000, routing: { mode: 'accounts', accounts: ['q-1'] } });
+    h.fake.setBehavior('q-1', fakeBehaviors.success({ usage: { input_tokens: 500, output_tokens: 6_000 } }));
     const call = () =>
       fetch(`${h.gatewayUrl}/v1/images/generations`, {
         method: 'POST',
@@ -121,7 +122,11 @@ describe('usage per key', () => {
       const r = await call();
       return r.status === 429 ? r : null;
     });
-    expect(((await refused.json()) as { error: { type: string; code: string } }).error).toMatchObject({ type: 'insufficient_quota', code: 'quota_exceeded' });
+    expect(((await refused.json()) as { error: { type: string; code: string } }).error).toMatchObject({
+      type: 'insufficient_quota',
+      code: 'quota_exceeded',
+      message: 'quota_exceeded: this key has used 6500 of its 7000 tokens; this request needs about 6241 more',
+    });
     expect(refused.headers.get('x-should-retry')).toBe('false');
   });
 });
