@@ -64,7 +64,10 @@ describe.skipIf(!deployment)('usage survives kill -9 (serve, Postgres)', () => {
 
     const again = await spawnServe('a');
     await again.daemon.waitFor(/replayed the usage journal of a stopped process/);
-    expect(await storedSuccesses(killedKey.id)).toBe(counts.a.successes);
+    // Every success a client saw is stored; a request cut by the kill after its usage was journaled may be too.
+    const stored = await storedSuccesses(killedKey.id);
+    expect(stored).toBeGreaterThanOrEqual(counts.a.successes);
+    expect(stored).toBeLessThanOrEqual(counts.a.successes + (counts.a.cut ?? 0));
     // b is alive: its journal was not replayed (b flushes every 10 minutes, so nothing of it is stored yet).
     expect(await storedSuccesses(liveKey.id)).toBe(0);
     expect(await readdir(join(d().dir, 'usage-journal'))).toHaveLength(2);

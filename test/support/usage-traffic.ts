@@ -1,7 +1,14 @@
-/** What one client loop saw: requests it sent, and answers it received whole as a success. */
+/** What client loops saw: requests sent, answers received whole as a success, and requests cut off by the gateway's end. */
 export interface TrafficCounts {
   sent: number;
   successes: number;
+  /**
+   * Requests whose answer never arrived whole because the gateway went away (at most one per loop).
+   * The gateway journals a success just before its last bytes go out, so such a request may be
+   * counted as a success the client never saw: stored successes lie between `successes` and
+   * `successes + cut`.
+   */
+  cut?: number;
 }
 
 /**
@@ -21,6 +28,7 @@ export async function sendUntilStopped(opts: { url: string; secret: string; coun
       const body = (await res.json()) as { data?: unknown[] };
       if (res.status === 200 && body.data?.length === 1) opts.counts.successes++;
     } catch {
+      opts.counts.cut = (opts.counts.cut ?? 0) + 1;
       return; // the connection was cut or refused: the gateway is gone
     }
   }
