@@ -24,24 +24,27 @@ import { HOUR_MS, UsageRollupAccumulator, buildHourStart } from '../src/store/us
 
 const elapsedMs = (started: bigint) => Number(process.hrtime.bigint() - started) / 1e6;
 
+/** One successful one-image request's key counters, as a typical generation reports them. */
+const buildOneImageDelta = (keyId: string, atMs: number): KeyUsageDelta => ({
+  keyId,
+  requests: 1,
+  successes: 1,
+  images: 1,
+  inputTokens: 17,
+  outputTokens: 1372,
+  totalTokens: 1389,
+  usageMissing: 0,
+  estimatedCostMicros: 40_000,
+  lastUsedAt: atMs,
+});
+
 /** The rows of one flush: `keys` keys × 2 accounts × 2 models, in one hour (4 rows per key). */
 function buildFlushBatch(hourStart: number, keys: number): { deltas: KeyUsageDelta[]; rollups: UsageRollupDelta[] } {
   const acc = new UsageRollupAccumulator();
   const deltas: KeyUsageDelta[] = [];
   for (let k = 0; k < keys; k++) {
     const keyId = `key_${String(k).padStart(24, '0')}`;
-    const delta = {
-      keyId,
-      requests: 1,
-      successes: 1,
-      images: 1,
-      inputTokens: 17,
-      outputTokens: 1372,
-      totalTokens: 1389,
-      usageMissing: 0,
-      estimatedCostMicros: 40_000,
-      lastUsedAt: hourStart,
-    };
+    const delta = buildOneImageDelta(keyId, hourStart);
     for (const accountId of ['acct_bench_1', 'acct_bench_2']) {
       for (const model of ['gpt-image-1', 'gpt-image-2']) {
         acc.add(delta, {
@@ -186,21 +189,7 @@ async function measureRequestRun(dir: string, count: number) {
   let acc = new UsageRollupAccumulator();
   const accumulatorUs = timeEachUs(count, (i) => {
     const { keyId, outcome } = outcomes[i % 1_000]!;
-    acc.add(
-      {
-        keyId,
-        requests: 1,
-        successes: 1,
-        images: 1,
-        inputTokens: 17,
-        outputTokens: 1372,
-        totalTokens: 1389,
-        usageMissing: 0,
-        estimatedCostMicros: 40_000,
-        lastUsedAt: nowMs,
-      },
-      outcome.rollup,
-    );
+    acc.add(buildOneImageDelta(keyId, nowMs), outcome.rollup);
     if (i % 1_000 === 999) acc = new UsageRollupAccumulator();
   });
   // Serialising only: the line's write(2) (in recordUs) costs the same for 157 more bytes, and its

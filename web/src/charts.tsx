@@ -36,6 +36,28 @@ function buildPath(values: Array<number | null>, x: (i: number) => number, y: (v
 /** True when a point has no drawn neighbour (a path alone would not show it). */
 const isIsolated = (values: Array<number | null>, i: number): boolean => (values[i - 1] ?? null) === null && (values[i + 1] ?? null) === null;
 
+/** A chart's frame: the x axis, the top grid line, the y axis' top and zero, the first and last x labels. */
+function ChartAxes({ top, labels }: { top: string; labels: readonly string[] }) {
+  return (
+    <>
+      <line class="axis" x1={PAD.left} y1={H - PAD.bottom} x2={W - PAD.right} y2={H - PAD.bottom} />
+      <line class="grid" x1={PAD.left} y1={PAD.top} x2={W - PAD.right} y2={PAD.top} />
+      <text class="tick" x={PAD.left - 4} y={PAD.top + 8} text-anchor="end">
+        {top}
+      </text>
+      <text class="tick" x={PAD.left - 4} y={H - PAD.bottom} text-anchor="end">
+        0
+      </text>
+      <text class="tick" x={PAD.left} y={H - 6}>
+        {labels[0] ?? ''}
+      </text>
+      <text class="tick" x={W - PAD.right} y={H - 6} text-anchor="end">
+        {labels.at(-1) ?? ''}
+      </text>
+    </>
+  );
+}
+
 /** A line chart over `labels` (x axis) with a legend; `unit` is appended to the y-axis maximum. */
 export function LineChart({
   title,
@@ -60,18 +82,7 @@ export function LineChart({
     <figure class="chart">
       <figcaption>{title}</figcaption>
       <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`${title}. ${summary}`} preserveAspectRatio="none">
-        <line class="axis" x1={PAD.left} y1={H - PAD.bottom} x2={W - PAD.right} y2={H - PAD.bottom} />
-        <line class="grid" x1={PAD.left} y1={PAD.top} x2={W - PAD.right} y2={PAD.top} />
-        <text class="tick" x={PAD.left - 4} y={PAD.top + 8} text-anchor="end">{`${max}${unit}`}</text>
-        <text class="tick" x={PAD.left - 4} y={H - PAD.bottom} text-anchor="end">
-          0
-        </text>
-        <text class="tick" x={PAD.left} y={H - 6}>
-          {labels[0] ?? ''}
-        </text>
-        <text class="tick" x={W - PAD.right} y={H - 6} text-anchor="end">
-          {labels.at(-1) ?? ''}
-        </text>
+        <ChartAxes top={`${max}${unit}`} labels={labels} />
         {series.map((s) => (
           <path class={`line ${s.className}`} d={buildPath(s.values, x, y)} />
         ))}
@@ -149,18 +160,7 @@ export function StackedBarChart({ title, labels, stacks, empty }: { title: strin
         <p class="muted">{empty}</p>
       ) : (
         <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`${title}. ${summary}`} preserveAspectRatio="none">
-          <line class="axis" x1={PAD.left} y1={H - PAD.bottom} x2={W - PAD.right} y2={H - PAD.bottom} />
-          <line class="grid" x1={PAD.left} y1={PAD.top} x2={W - PAD.right} y2={PAD.top} />
-          <text class="tick" x={PAD.left - 4} y={PAD.top + 8} text-anchor="end">{`${max}`}</text>
-          <text class="tick" x={PAD.left - 4} y={H - PAD.bottom} text-anchor="end">
-            0
-          </text>
-          <text class="tick" x={PAD.left} y={H - 6}>
-            {labels[0] ?? ''}
-          </text>
-          <text class="tick" x={W - PAD.right} y={H - 6} text-anchor="end">
-            {labels.at(-1) ?? ''}
-          </text>
+          <ChartAxes top={String(max)} labels={labels} />
           {segments}
         </svg>
       )}
