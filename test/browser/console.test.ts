@@ -261,6 +261,8 @@ describe('web console in Chromium', () => {
     await save.click();
     await waitFor('the edited price table saved', async () => (await h.admin.settings.get()).priceTable[0]?.tokens?.output === 60);
     await prices.getByRole('button', { name: 'Restore the default prices' }).click();
+    // Save only once the editor shows the defaults (the restore re-renders it): a click before would send the old text.
+    await page.waitForFunction(() => (document.querySelector('textarea[name=price_table]') as HTMLTextAreaElement | null)?.value.includes('gpt-image-1-mini'));
     await save.click();
     await waitFor('the default prices saved', async () => (await h.admin.settings.get()).priceTable.length === 4);
   });

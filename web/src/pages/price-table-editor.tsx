@@ -3,7 +3,7 @@
  * src/pricing/price-table.ts, which imports nothing), so a bad path is named before saving; the
  * server checks again (model names by its full rule).
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { FIELD_LIMITS } from '../../../src/config/field-limits.js';
 import { DEFAULT_PRICE_TABLE, parsePriceTable } from '../../../src/pricing/price-table.js';
 import { api, describeError } from '../api.js';
@@ -33,8 +33,13 @@ export function PriceTableEditor({ settings, onSaved }: { settings: Settings | n
   const [text, setText] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [saved, setSaved] = useState<string | null>(null);
+  // The stored table fills the editor once: a later reload of the settings (after any save on the
+  // page) must not overwrite what is being edited.
+  const filled = useRef(false);
   useEffect(() => {
-    if (settings) setText(showTable(settings.price_table));
+    if (!settings || filled.current) return;
+    filled.current = true;
+    setText(showTable(settings.price_table));
   }, [settings]);
   const edit = (next: string) => {
     setText(next);
