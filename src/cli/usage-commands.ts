@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { buildWireView } from '../control/admin-wire.js';
-import type { UsageReport } from '../control/control-api.js';
+import type { UsageReport } from '../control/usage-types.js';
 import { formatUsageReportCsv } from '../control/usage-report.js';
 import { parseUsageReportQuery } from '../control/usage-report-query.js';
 import { assertNever } from '../guards/assert-never.js';

@@ -1,4 +1,4 @@
-import type { UsageReport, UsageReportMeasures, UsageReportRow } from '../control/control-api.js';
+import type { UsageReport, UsageReportMeasures, UsageReportRow } from '../control/usage-types.js';
 import { formatUsdMicros } from '../pricing/format-usd.js';
 import type { UsageRollupGrouping } from '../store/usage-rollup-repo.js';
 import { formatTable } from './print.js';

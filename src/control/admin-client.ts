@@ -1,19 +1,7 @@
 import { ERRORS, GatewayError, type ErrorCode } from '../errors/codes.js';
 import { WIRE_FIELDS, buildJobListQuery, buildWireBody, parseWireView } from './admin-wire.js';
-import type {
-  AccountImportResult,
-  AccountView,
-  ControlApi,
-  CreatedKey,
-  GroupView,
-  InstanceView,
-  JobView,
-  KeyView,
-  ModelAliasView,
-  UsageReport,
-  UsageReportQuery,
-  UsageSummary,
-} from './control-api.js';
+import type { AccountImportResult, AccountView, ControlApi, CreatedKey, GroupView, InstanceView, JobView, KeyView, ModelAliasView } from './control-api.js';
+import type { UsageReport, UsageReportQuery, UsageSummary } from './usage-types.js';
 import type { Settings } from '../store/types.js';
 
 /** Where the admin API is and how to authenticate to it. */

@@ -2,7 +2,7 @@ import type { InstanceRole } from '../store/instance-repo.js';
 import type { JobStatus } from '../store/job-repo.js';
 import type { QuotaPeriod } from '../limits/budget-period.js';
 import type { AccountStatus, KeyStatus, KeyUsage, Settings } from '../store/types.js';
-import type { UsageRollupGrouping, UsageRollupMeasures, UsageRollupTotals } from '../store/usage-rollup-repo.js';
+import type { UsageReport, UsageReportQuery, UsageSummary } from './usage-types.js';
 
 /**
  * The control-plane operations, as one interface with two implementations: the service layer
@@ -310,40 +310,4 @@ export interface ModelAliasView {
 /** Where operator actions that change what a key may spend are written (the process's app log). */
 export interface AuditLog {
   info(fields: object, message: string): void;
-}
-
-/** What a usage report covers. */
-export interface UsageReportQuery {
-  /** Rollup rows whose hour (or day, past the hourly retention) starts in [sinceMs, untilMs). */
-  sinceMs: number;
-  untilMs: number;
-  /** One or two groupings, at most one of them `day` or `hour` (days are UTC days). */
-  by: readonly UsageRollupGrouping[];
-  /** Only this key (id or name). */
-  key?: string;
-  /** Only this account (id or name). */
-  account?: string;
-}
-
-/** A group's sums and the latency percentiles its histogram gives (null with no requests). */
-export type UsageReportMeasures = UsageRollupMeasures & { latencyP50Ms: number | null; latencyP95Ms: number | null };
-
-/** One group: its grouping values (ids, with names when the key or account still exists) and sums. */
-export type UsageReportRow = UsageReportMeasures &
-  Omit<UsageRollupTotals, keyof UsageRollupMeasures> & { keyName?: string | null; accountName?: string | null };
-
-/** A usage report: the range, grouping and filters it answered for (ids), the totals, one row per group in group order. */
-export interface UsageReport {
-  since: number;
-  until: number;
-  by: readonly UsageRollupGrouping[];
-  key: string | null;
-  account: string | null;
-  totals: UsageReportMeasures;
-  rows: UsageReportRow[];
-}
-
-export interface UsageSummary {
-  totals: Omit<KeyUsage, 'keyId' | 'lastUsedAt'> & { lastUsedAt: number | null };
-  keys: Array<{ id: string; name: string } & Omit<KeyUsage, 'keyId'>>;
 }

@@ -1,7 +1,7 @@
 import { readDurationMs } from '../config/durations.js';
 import { GatewayError } from '../errors/codes.js';
 import { USAGE_ROLLUP_GROUPINGS, type UsageRollupGrouping } from '../store/usage-rollup-repo.js';
-import type { UsageReportQuery } from './control-api.js';
+import type { UsageReportQuery } from './usage-types.js';
 
 /** The range a report covers when the query names none: the last 24 hours. */
 export const DEFAULT_USAGE_REPORT_RANGE_MS = 24 * 3_600_000;

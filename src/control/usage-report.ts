@@ -1,7 +1,7 @@
 import { ROLLUP_MEASURES, USAGE_LATENCY_BUCKET_COUNT, estimateLatencyQuantile } from '../store/usage-rollups.js';
 import type { UsageRollupGrouping, UsageRollupMeasures, UsageRollupTotals } from '../store/usage-rollup-repo.js';
 import { toSnakeName } from './admin-wire.js';
-import type { UsageReport, UsageReportMeasures, UsageReportRow } from './control-api.js';
+import type { UsageReport, UsageReportMeasures, UsageReportRow } from './usage-types.js';
 
 /** Display names of the keys and accounts a report's rows name (absent: deleted since). */
 export interface UsageReportNames {

@@ -5,7 +5,8 @@ import { findKey, listKeys } from '../store/key-repo.js';
 import { buildEmptyUsage, listKeyUsage, USAGE_COUNTERS } from '../store/usage-repo.js';
 import { sumUsageRollups } from '../store/usage-rollup-repo.js';
 import type { KeyUsage } from '../store/types.js';
-import type { ControlApi, UsageSummary } from './control-api.js';
+import type { ControlApi } from './control-api.js';
+import type { UsageSummary } from './usage-types.js';
 import { buildUsageReport } from './usage-report.js';
 
 /** Usage reports over the stored per-key counters and the hourly/daily usage rollups. */

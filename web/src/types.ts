@@ -5,16 +5,8 @@
  */
 import type { AccountHealthView, CooldownView, GatewayReachability } from '../../src/control/account-health-view.js';
 import type { Wire } from '../../src/control/admin-wire.js';
-import type {
-  AccountView,
-  GroupView,
-  InstanceView,
-  JobView,
-  KeyRoutingInput,
-  KeyView,
-  ModelAliasView,
-  UsageReport as ServerUsageReport,
-} from '../../src/control/control-api.js';
+import type { AccountView, GroupView, InstanceView, JobView, KeyRoutingInput, KeyView, ModelAliasView } from '../../src/control/control-api.js';
+import type { UsageReport as ServerUsageReport } from '../../src/control/usage-types.js';
 import type { ActivityOverview, OverviewMinute as ServerOverviewMinute } from '../../src/observe/activity-overview.js';
 import type { ImageLogEvent } from '../../src/observe/image-log-event.js';
 import type { Settings as ServerSettings } from '../../src/store/types.js';

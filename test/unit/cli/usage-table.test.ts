@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatUsageOutput } from '../../../src/cli/usage-commands.js';
 import { formatUsageTable } from '../../../src/cli/usage-table.js';
-import type { UsageReport } from '../../../src/control/control-api.js';
+import type { UsageReport } from '../../../src/control/usage-types.js';
 import { buildUsageReport, formatUsageReportCsv } from '../../../src/control/usage-report.js';
 import type { UsageRollupGrouping, UsageRollupTotals } from '../../../src/store/usage-rollup-repo.js';
 import { ROLLUP_MEASURES, USAGE_LATENCY_BUCKET_COUNT } from '../../../src/store/usage-rollups.js';

@@ -1,6 +1,6 @@
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import type { UsageReportRow } from '../../../src/control/control-api.js';
+import type { UsageReportRow } from '../../../src/control/usage-types.js';
 import { buildUsageReport, formatUsageReportCsv, listUsageReportCsvColumns } from '../../../src/control/usage-report.js';
 import type { UsageRollupTotals } from '../../../src/store/usage-rollup-repo.js';
 import { estimateLatencyQuantile, ROLLUP_MEASURES, USAGE_LATENCY_BUCKET_COUNT } from '../../../src/store/usage-rollups.js';
