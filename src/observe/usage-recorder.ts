@@ -19,8 +19,8 @@ export interface UsageOutcome {
 }
 
 /**
- * How long written usage is remembered for `pendingTokens(keyId, sinceMs)`: longer than any sane gap
- * between snapshot reloads (SNAPSHOT_POLL_MS), so quota checks never miss tokens in that window.
+ * How long written usage is remembered for `pendingUsage(keyId, sinceMs)`: longer than any sane gap
+ * between snapshot reloads (SNAPSHOT_POLL_MS), so budget checks never miss usage in that window.
  */
 export const FLUSHED_MEMORY_MS = 10 * 60_000;
 
