@@ -10,7 +10,7 @@ import { chromium, type Browser, type BrowserContext, type Page, type Response }
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWebConsole } from '../../web/build-console.js';
 import type { UsageReport, UsageRow } from '../../web/src/types.js';
-import { formatUsd, readEstimatedCostUsd } from '../../web/src/usage-data.js';
+import { formatUsdMicros } from '../../src/pricing/format-usd.js';
 import { CHROMIUM, CHROMIUM_ARGS } from '../support/chromium.js';
 import { fakeBehaviors } from '../support/fake-codex/behaviors.js';
 import { startGatewayHarness, type GatewayHarness } from '../support/gateway-harness.js';
@@ -83,11 +83,17 @@ const readStat = (region: string, label: string) =>
     .textContent();
 
 /** The cells the Top keys table shows for a report row, as the page formats them. */
-function expectedCells(row: UsageRow, withCost: boolean): string[] {
+function expectedCells(row: UsageRow): string[] {
   const ms = (v: number | null) => (v === null ? '—' : count(Math.round(v)));
-  const cells = [count(row.requests), count(row.successes), count(row.images), count(row.total_tokens), ms(row.latency_p50_ms), ms(row.latency_p95_ms)];
-  const cost = readEstimatedCostUsd(row);
-  return withCost ? [...cells, cost === null ? '—' : formatUsd(cost)] : cells;
+  return [
+    count(row.requests),
+    count(row.successes),
+    count(row.images),
+    count(row.total_tokens),
+    ms(row.latency_p50_ms),
+    ms(row.latency_p95_ms),
+    formatUsdMicros(row.estimated_cost_micros),
+  ];
 }
 
 /** Clicks a download link and parses the CSV it saves (header line → objects). */
@@ -140,14 +146,15 @@ describe('console usage history in Chromium', () => {
     expect(byName.map((r) => [r.key_name, r.requests, r.successes, r.images])).toEqual(
       Object.entries(SENT).map(([name, s]) => [name, s.requests, s.successes, s.successes]),
     );
-    const withCost = readEstimatedCostUsd(keys.totals) !== null;
     const table = page.getByRole('table', { name: 'Top keys' });
     await table.getByRole('row').nth(3).waitFor();
-    expect(await table.getByRole('columnheader', { name: 'est. cost' }).count()).toBe(withCost ? 1 : 0);
+    expect(await table.getByRole('columnheader', { name: 'est. cost' }).count()).toBe(1);
+    expect(keys.totals.estimated_cost_micros).toBeGreaterThan(0);
+    expect(await readStat('Range totals', 'est. cost')).toBe(formatUsdMicros(keys.totals.estimated_cost_micros));
     expect(await table.locator('tbody th').allTextContents()).toEqual(['alpha', 'beta', 'gamma']); // most requests first, then most images
     for (const row of keys.rows) {
       const line = table.locator('tbody tr').filter({ has: page.getByRole('rowheader', { name: row.key_name!, exact: true }) });
-      expect(await line.locator('td').allTextContents()).toEqual(expectedCells(row, withCost));
+      expect(await line.locator('td').allTextContents()).toEqual(expectedCells(row));
     }
     expect(await readStat('Range totals', 'requests')).toBe(count(TOTAL_REQUESTS));
     expect(await readStat('Range totals', 'images')).toBe(count(TOTAL_IMAGES));

@@ -158,30 +158,6 @@ export const computeSuccessPercent = (m: { requests: number; successes: number }
 /** The figures a report gives in full: `totals`, or a row. */
 export type UsageMeasures = UsageReport['totals'];
 
-/** The units an estimated-cost measure may be named in (`estimated_cost_<unit>`), in dollars each; no suffix means dollars. */
-const COST_UNITS_USD = { '': 1, usd: 1, cents: 0.01, micros: 0.000_001 } as const satisfies Record<string, number>;
-
-/**
- * The estimated cost of a row or of the totals in US dollars, when the API reports one: a measure
- * named `estimated_cost` or `estimated_cost_<unit>` (COST_UNITS_USD). Null when the API has no such
- * measure (a build without the price table).
- */
-export function readEstimatedCostUsd(measures: UsageMeasures): number | null {
-  for (const [name, value] of Object.entries(measures)) {
-    const match = /^estimated_cost(?:_([a-z]+))?$/.exec(name);
-    const unit = match?.[1] ?? '';
-    if (match === null || typeof value !== 'number' || !Object.hasOwn(COST_UNITS_USD, unit)) continue;
-    return value * COST_UNITS_USD[unit as keyof typeof COST_UNITS_USD];
-  }
-  return null;
-}
-
-/** Dollars with cents, or with four decimals under a dollar (an image costs cents). */
-export const formatUsd = (usd: number): string => `$${usd.toFixed(usd < 1 ? 4 : 2)}`;
-
-/** True when the API reports an estimated cost for this report. */
-export const hasEstimatedCost = (report: UsageReport): boolean => readEstimatedCostUsd(report.totals) !== null;
-
 /** A bucket's label on a chart axis: a local clock time for hours, the UTC date for days. */
 export function formatBucket(ms: number, bucket: UsageBucket): string {
   if (bucket === 'hour') return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });

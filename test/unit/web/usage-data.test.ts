@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { UsageReport, UsageRow } from '../../../web/src/types.js';
+import type { UsageRow } from '../../../web/src/types.js';
 import {
   MAX_STACKS,
   alignTimeline,
@@ -9,17 +9,13 @@ import {
   describeGroup,
   listBuckets,
   parseCustomRange,
-  readEstimatedCostUsd,
 } from '../../../web/src/usage-data.js';
 
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 const NOW = Date.UTC(2025, 4, 20, 13, 25, 7);
 
-/**
- * A report row with the measures every server version reports zero, but those given; a measure only
- * some versions report (the estimated cost) is left out unless given, as an older server sends it.
- */
+/** A report row with every measure zero but those given. */
 function row(fields: Partial<UsageRow>): UsageRow {
   return {
     requests: 0,
@@ -30,16 +26,19 @@ function row(fields: Partial<UsageRow>): UsageRow {
     failures_aborted: 0,
     images: 0,
     input_tokens: 0,
+    image_input_tokens: 0,
     output_tokens: 0,
     total_tokens: 0,
     usage_missing: 0,
+    estimated_cost_micros: 0,
+    unpriced_requests: 0,
     upstream_bytes: 0,
     latency_ms_sum: 0,
     latency_buckets: [],
     latency_p50_ms: null,
     latency_p95_ms: null,
     ...fields,
-  } as UsageRow;
+  };
 }
 
 describe('buildPresetRange', () => {
@@ -144,13 +143,4 @@ describe('alignTimeline', () => {
     const a = row({ day: DAY, requests: 2 });
     expect(alignTimeline([a], [0, DAY, 2 * DAY])).toEqual([null, a, null]);
   });
-});
-
-describe('readEstimatedCostUsd', () => {
-  const totals = (extra: Record<string, number>) => ({ ...row({}), ...extra }) as UsageReport['totals'];
-  it('is null when the API reports no cost', () => expect(readEstimatedCostUsd(totals({}))).toBeNull());
-  it('reads micro-dollars', () => expect(readEstimatedCostUsd(totals({ estimated_cost_micros: 1_234_500 }))).toBeCloseTo(1.2345, 9));
-  it('reads dollars', () => expect(readEstimatedCostUsd(totals({ estimated_cost_usd: 0.04 }))).toBe(0.04));
-  it('ignores a near-miss name', () =>
-    expect(readEstimatedCostUsd(totals({ estimated_costs: 5, cost_micros: 5, estimated_cost_yen: 5, unpriced_requests: 5 }))).toBeNull());
 });

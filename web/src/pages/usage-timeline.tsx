@@ -2,19 +2,11 @@
  * Pieces the Usage page and the Overview's history share, drawn from usage reports: the figures of a
  * range, and the per-bucket charts of a `by=<bucket>` report (volume, success rate, latency).
  */
+import { formatUsdMicros } from '../../../src/pricing/format-usd.js';
 import { LineChart } from '../charts.js';
 import type { UsageRow } from '../types.js';
 import { formatCount } from '../ui.js';
-import {
-  alignTimeline,
-  computeSuccessPercent,
-  formatBucket,
-  formatUsd,
-  listBuckets,
-  readEstimatedCostUsd,
-  type UsageMeasures,
-  type UsageRange,
-} from '../usage-data.js';
+import { alignTimeline, computeSuccessPercent, formatBucket, listBuckets, type UsageMeasures, type UsageRange } from '../usage-data.js';
 
 /** A `by=<bucket>` report laid on every bucket of its range, with the axis labels. */
 export interface Timeline {
@@ -41,11 +33,10 @@ function Stat({ value, label }: { value: string; label: string }) {
   );
 }
 
-/** A range's headline figures; the estimated cost only when the API reports one. */
+/** A range's headline figures, the estimated cost labelled as such. */
 export function UsageStats({ totals, label }: { totals: UsageMeasures; label: string }) {
   const rate = computeSuccessPercent(totals);
   const failures = totals.requests - totals.successes;
-  const cost = readEstimatedCostUsd(totals);
   const ms = (v: number | null) => (v === null ? '—' : `${formatCount(Math.round(v))} ms`);
   return (
     <section class="stats" aria-label={label}>
@@ -55,7 +46,7 @@ export function UsageStats({ totals, label }: { totals: UsageMeasures; label: st
       <Stat value={formatCount(failures)} label="failures" />
       <Stat value={ms(totals.latency_p50_ms)} label="latency p50" />
       <Stat value={ms(totals.latency_p95_ms)} label="latency p95" />
-      {cost === null ? null : <Stat value={formatUsd(cost)} label="est. cost" />}
+      <Stat value={formatUsdMicros(totals.estimated_cost_micros)} label="est. cost" />
     </section>
   );
 }

@@ -1,7 +1,8 @@
 /** The Usage page's table of the keys that sent the most requests in the range. */
 import type { UsageReport, UsageRow } from '../types.js';
 import { TableWrap, formatCount } from '../ui.js';
-import { describeGroup, formatUsd, hasEstimatedCost, readEstimatedCostUsd } from '../usage-data.js';
+import { formatUsdMicros } from '../../../src/pricing/format-usd.js';
+import { describeGroup } from '../usage-data.js';
 
 /** Rows shown; the CSV download has every key. */
 export const TOP_KEYS_SHOWN = 20;
@@ -13,9 +14,8 @@ export function rankKeys(rows: readonly UsageRow[]): UsageRow[] {
 
 const formatMs = (ms: number | null): string => (ms === null ? '—' : formatCount(Math.round(ms)));
 
-/** The top keys of a `by=key` report; the est. cost column only when the API reports a cost. */
+/** The top keys of a `by=key` report, with their estimated cost. */
 export function TopKeysTable({ report }: { report: UsageReport }) {
-  const withCost = hasEstimatedCost(report);
   const rows = rankKeys(report.rows).slice(0, TOP_KEYS_SHOWN);
   if (rows.length === 0) return <p class="muted">No requests in this range.</p>;
   return (
@@ -42,29 +42,24 @@ export function TopKeysTable({ report }: { report: UsageReport }) {
             <th scope="col" class="num">
               p95 ms
             </th>
-            {withCost ? (
-              <th scope="col" class="num">
-                est. cost
-              </th>
-            ) : null}
+            <th scope="col" class="num">
+              est. cost
+            </th>
           </tr>
         </thead>
         <tbody>
-          {rows.map((r) => {
-            const cost = readEstimatedCostUsd(r);
-            return (
-              <tr key={r.key}>
-                <th scope="row">{describeGroup(r, 'key')}</th>
-                <td class="num">{formatCount(r.requests)}</td>
-                <td class="num">{formatCount(r.successes)}</td>
-                <td class="num">{formatCount(r.images)}</td>
-                <td class="num">{formatCount(r.total_tokens)}</td>
-                <td class="num">{formatMs(r.latency_p50_ms)}</td>
-                <td class="num">{formatMs(r.latency_p95_ms)}</td>
-                {withCost ? <td class="num">{cost === null ? '—' : formatUsd(cost)}</td> : null}
-              </tr>
-            );
-          })}
+          {rows.map((r) => (
+            <tr key={r.key}>
+              <th scope="row">{describeGroup(r, 'key')}</th>
+              <td class="num">{formatCount(r.requests)}</td>
+              <td class="num">{formatCount(r.successes)}</td>
+              <td class="num">{formatCount(r.images)}</td>
+              <td class="num">{formatCount(r.total_tokens)}</td>
+              <td class="num">{formatMs(r.latency_p50_ms)}</td>
+              <td class="num">{formatMs(r.latency_p95_ms)}</td>
+              <td class="num">{formatUsdMicros(r.estimated_cost_micros)}</td>
+            </tr>
+          ))}
         </tbody>
       </table>
     </TableWrap>
