@@ -6,7 +6,7 @@ import { findGroup, listGroupNames } from '../store/group-repo.js';
 import { deleteKey, findKey, insertKey, listKeys, replaceKeySecret, updateKey, writeUsageReset } from '../store/key-repo.js';
 import { readSettings } from '../store/settings-repo.js';
 import type { KeyRecord, KeyRouting, KeyStatus, KeyUsage, PeriodUsage } from '../store/types.js';
-import { loadPeriodUsage } from '../store/usage-period-repo.js';
+import { loadPeriodUsage, subtractResetBaseline } from '../store/usage-period-repo.js';
 import { buildEmptyUsage, findKeyUsage, listKeyUsage } from '../store/usage-repo.js';
 import { resolveAccountIds } from './account-refs.js';
 import { buildKeyDisplayPrefix, generateApiKeySecret, hashApiKey } from './api-key.js';
@@ -149,7 +149,8 @@ export function createKeyService({ db, now, audit }: KeyServiceDeps): ControlApi
         const raw = (await loadKeyPeriods(tx, [{ ...current, usageReset: null }], at)).get(current.id)!;
         const next: KeyRecord = { ...current, usageReset: { at, ...raw.used }, updatedAt: at };
         await writeUsageReset(tx, next.id, next.usageReset!);
-        return { record: next, setAside: (await loadKeyPeriods(tx, [current], at)).get(current.id)!.used };
+        // What the reset sets aside: the period's usage as the budget counted it, after any earlier reset in it.
+        return { record: next, setAside: subtractResetBaseline(raw.used, current.usageReset, raw.periodStartMs) };
       });
       audit?.info(
         { keyId: key.record.id, keyName: key.record.name, quotaPeriod: key.record.quotaPeriod, ...key.setAside, resetAt: key.record.usageReset!.at },

@@ -45,13 +45,13 @@ export async function loadPeriodUsage(db: DbQuerier, keys: readonly KeyQuotaReco
   for (const key of keys) {
     const span = spans.get(key.id)!;
     const used = raw.get(key.id) ?? { images: 0, tokens: 0, costMicros: 0 };
-    usage.set(key.id, { periodStartMs: span.startMs, periodEndMs: span.endMs, used: subtractBaseline(used, key.usageReset, span.startMs) });
+    usage.set(key.id, { periodStartMs: span.startMs, periodEndMs: span.endMs, used: subtractResetBaseline(used, key.usageReset, span.startMs) });
   }
   return usage;
 }
 
 /** Usage counted from a reset made in this period (never below zero: the baseline may hold usage the rollups gave to the hour before). */
-function subtractBaseline(used: BudgetAmounts, reset: KeyRecord['usageReset'], periodStartMs: number): BudgetAmounts {
+export function subtractResetBaseline(used: BudgetAmounts, reset: KeyRecord['usageReset'], periodStartMs: number): BudgetAmounts {
   if (!reset || reset.at < periodStartMs) return used;
   return {
     images: Math.max(0, used.images - reset.images),
