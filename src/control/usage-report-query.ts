@@ -1,13 +1,10 @@
 import { readDurationMs } from '../config/durations.js';
 import { GatewayError } from '../errors/codes.js';
-import { USAGE_ROLLUP_GROUPINGS, type UsageRollupGrouping } from '../store/usage-rollup-repo.js';
+import { USAGE_ROLLUP_GROUPINGS, USAGE_TIME_GROUPINGS, type UsageRollupGrouping } from '../store/usage-rollup-repo.js';
 import type { UsageReportQuery } from './usage-types.js';
 
 /** The range a report covers when the query names none: the last 24 hours. */
 export const DEFAULT_USAGE_REPORT_RANGE_MS = 24 * 3_600_000;
-
-/** Groupings that are time buckets; a report groups by at most one of them. */
-const TIME_GROUPINGS: readonly UsageRollupGrouping[] = ['day', 'hour'];
 
 /**
  * A report's parameters as the admin API's query string and the CLI's flags carry them: text, absent
@@ -44,7 +41,7 @@ function parseUsageGroupings(value: unknown): UsageRollupGrouping[] {
   const unknown = by.find((g) => !allowed.includes(g));
   if (unknown !== undefined) throw new GatewayError('invalid_request', `by must be one or two of ${USAGE_ROLLUP_GROUPINGS.join(', ')}, comma-separated`, 'by');
   if (by.length > 2 || new Set(by).size !== by.length) throw new GatewayError('invalid_request', 'by takes one or two different groupings', 'by');
-  if (by.filter((g) => (TIME_GROUPINGS as readonly string[]).includes(g)).length > 1)
+  if (by.filter((g) => USAGE_TIME_GROUPINGS.has(g as UsageRollupGrouping)).length > 1)
     throw new GatewayError('invalid_request', 'by takes at most one of day and hour', 'by');
   return by as UsageRollupGrouping[];
 }

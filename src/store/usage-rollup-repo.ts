@@ -123,8 +123,8 @@ const GROUP_EXPRESSIONS = {
   hour: 'bucket_start',
 } as const satisfies Record<UsageRollupGrouping, string>;
 
-/** The groupings whose values are bucket starts (ms), not names. */
-const TIME_GROUPINGS: ReadonlySet<UsageRollupGrouping> = new Set(['day', 'hour']);
+/** The groupings whose values are bucket starts (ms), not names; a read groups by at most one of them. */
+export const USAGE_TIME_GROUPINGS: ReadonlySet<UsageRollupGrouping> = new Set(['day', 'hour']);
 
 /** A rollup row's measures and histogram, without its dimensions. */
 export type UsageRollupMeasures = Omit<UsageRollupDelta, 'bucketStart' | 'keyId' | 'accountId' | 'model' | 'endpoint'>;
@@ -183,7 +183,7 @@ export async function sumUsageRollups(db: DbQuerier, query: UsageRollupQuery): P
 
 function buildTotals(row: Record<string, number | string>, by: readonly UsageRollupGrouping[]): UsageRollupTotals {
   const totals = { latencyBuckets: LATENCY_COLUMNS.map((c) => Number(row[c])) } as UsageRollupTotals;
-  for (const g of by) (totals as Record<string, unknown>)[g] = TIME_GROUPINGS.has(g) ? Number(row[g]) : g === 'account' && row[g] === '' ? null : row[g];
+  for (const g of by) (totals as Record<string, unknown>)[g] = USAGE_TIME_GROUPINGS.has(g) ? Number(row[g]) : g === 'account' && row[g] === '' ? null : row[g];
   for (const m of ROLLUP_MEASURES) totals[m] = Number(row[m]);
   return totals;
 }

@@ -14,6 +14,17 @@ export function rankKeys(rows: readonly UsageRow[]): UsageRow[] {
 
 const formatMs = (ms: number | null): string => (ms === null ? '—' : formatCount(Math.round(ms)));
 
+/** The table's figure columns after the key: heading and cell, in order. */
+const COLUMNS: ReadonlyArray<readonly [heading: string, cell: (r: UsageRow) => string]> = [
+  ['Requests', (r) => formatCount(r.requests)],
+  ['Successes', (r) => formatCount(r.successes)],
+  ['Images', (r) => formatCount(r.images)],
+  ['Tokens', (r) => formatCount(r.total_tokens)],
+  ['p50 ms', (r) => formatMs(r.latency_p50_ms)],
+  ['p95 ms', (r) => formatMs(r.latency_p95_ms)],
+  ['est. cost', (r) => formatUsdMicros(r.estimated_cost_micros)],
+];
+
 /** The top keys of a `by=key` report, with their estimated cost. */
 export function TopKeysTable({ report }: { report: UsageReport }) {
   const rows = rankKeys(report.rows).slice(0, TOP_KEYS_SHOWN);
@@ -24,40 +35,22 @@ export function TopKeysTable({ report }: { report: UsageReport }) {
         <thead>
           <tr>
             <th scope="col">Key</th>
-            <th scope="col" class="num">
-              Requests
-            </th>
-            <th scope="col" class="num">
-              Successes
-            </th>
-            <th scope="col" class="num">
-              Images
-            </th>
-            <th scope="col" class="num">
-              Tokens
-            </th>
-            <th scope="col" class="num">
-              p50 ms
-            </th>
-            <th scope="col" class="num">
-              p95 ms
-            </th>
-            <th scope="col" class="num">
-              est. cost
-            </th>
+            {COLUMNS.map(([heading]) => (
+              <th key={heading} scope="col" class="num">
+                {heading}
+              </th>
+            ))}
           </tr>
         </thead>
         <tbody>
           {rows.map((r) => (
             <tr key={r.key}>
               <th scope="row">{describeGroup(r, 'key')}</th>
-              <td class="num">{formatCount(r.requests)}</td>
-              <td class="num">{formatCount(r.successes)}</td>
-              <td class="num">{formatCount(r.images)}</td>
-              <td class="num">{formatCount(r.total_tokens)}</td>
-              <td class="num">{formatMs(r.latency_p50_ms)}</td>
-              <td class="num">{formatMs(r.latency_p95_ms)}</td>
-              <td class="num">{formatUsdMicros(r.estimated_cost_micros)}</td>
+              {COLUMNS.map(([heading, cell]) => (
+                <td key={heading} class="num">
+                  {cell(r)}
+                </td>
+              ))}
             </tr>
           ))}
         </tbody>
