@@ -1,15 +1,13 @@
 import { FIELD_LIMITS, formatLimitRange } from '../config/field-limits.js';
 import { GatewayError } from '../errors/codes.js';
 import { QUOTA_PERIODS } from '../limits/budget-period.js';
+import { MICROS_PER_USD } from '../pricing/price-table.js';
 import type { KeyRecord, PeriodUsage } from '../store/types.js';
 import type { KeyBudgetView, KeyCreateInput } from './control-api.js';
 import { parseChoice, parseNullableIntegerInRange } from './field-parsers.js';
 
 /** A key's budget fields as the store keeps them (cost in millionths of a dollar). */
 export type KeyBudgetChanges = Partial<Pick<KeyRecord, 'quotaPeriod' | 'quotaImages' | 'quotaCostMicros'>>;
-
-/** Millionths of a US dollar per dollar: costs are stored and summed as integers. */
-export const MICROS_PER_USD = 1_000_000;
 
 /** Dollars (as a number) from millionths of a dollar. */
 export const toUsd = (micros: number): number => micros / MICROS_PER_USD;

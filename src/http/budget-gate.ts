@@ -14,6 +14,7 @@ import {
 } from '../limits/key-budget.js';
 import type { ImageRequest } from '../images/image-request.js';
 import { estimateRequestReservation } from '../pricing/cost-estimate.js';
+import { formatUsdMicros } from '../pricing/format-usd.js';
 import type { BudgetTriple } from '../coord/coord-types.js';
 import type { KeyRecord, Snapshot } from '../store/types.js';
 import type { GatewayDeps } from './gateway-deps.js';
@@ -111,7 +112,7 @@ const toTriple = (a: BudgetAmounts): BudgetTriple => [a.images, a.tokens, a.cost
 const MEASURE_WORDING = {
   images: { noun: 'images', show: (n: number) => String(n) },
   tokens: { noun: 'tokens', show: (n: number) => String(n) },
-  costMicros: { noun: 'of estimated cost', show: (n: number) => `$${(n / 1_000_000).toFixed(2)}` },
+  costMicros: { noun: 'of estimated cost', show: formatUsdMicros },
 } as const;
 
 /** The period's word in a message ("today" reads wrong in an operator's zone, so the period's own name). */
