@@ -3,14 +3,13 @@ import { explainEmptyPlan } from '../dispatch/plan-exhaustion.js';
 import type { RequestOutcome } from '../dispatch/request-outcome.js';
 import type { HeldSlot } from '../dispatch/run-failover.js';
 import { GatewayError } from '../errors/codes.js';
-import { toOpenAIError } from '../errors/openai-shape.js';
 import type { Permit } from '../limits/permit.js';
-import { sealWithCapability } from '../store/capability-seal.js';
 import type { Db } from '../store/db.js';
-import { finishJob, markJobRunning } from '../store/job-repo.js';
+import { markJobRunning } from '../store/job-repo.js';
 import type { KeyRecord, Snapshot } from '../store/types.js';
 import { openWaitingTake, planFor, takeKeyPlace } from './dispatch-context.js';
 import type { GatewayDeps } from './gateway-deps.js';
+import { errorAnswer, storeJobEnd } from './job-ending.js';
 import { executeImageJob, type JobAnswer } from './job-execution.js';
 import type { JobQueue, LocalJob } from './job-queue.js';
 
@@ -27,9 +26,6 @@ export interface JobSchedulerOptions {
   record: (outcome: RequestOutcome) => void;
   onError: (err: unknown) => void;
 }
-
-/** Codes safe to store in clear (the table's CHECK): anything else is reported as `upstream_error`. */
-const STORABLE_CODE = /^[a-z_]{1,64}$/;
 
 /**
  * Runs async jobs in this process: FIFO per key, round-robin across keys, each started when the
@@ -77,7 +73,7 @@ export class JobScheduler implements JobQueue {
       if (at < 0) continue;
       const [job] = queue.splice(at, 1);
       job!.controller.abort(new Error('job cancelled')); // out of the admission queue, if it waits there
-      await this.end(job!, { kind: 'cancelled' });
+      await this.endUnrun(job!, null);
       return true;
     }
     return false;
@@ -112,7 +108,7 @@ export class JobScheduler implements JobQueue {
     this.queues.clear();
     for (const job of queued) job.controller.abort(new Error('gateway shutting down'));
     await Promise.all(
-      queued.map((job) => this.end(job, errorAnswer(new GatewayError('shutting_down', 'the gateway shut down before the job started; submit it again')))),
+      queued.map((job) => this.endUnrun(job, new GatewayError('shutting_down', 'the gateway shut down before the job started; submit it again'))),
     );
     const all = Promise.all([...this.finished]);
     const deadline = new Promise((resolve) => setTimeout(resolve, graceMs).unref());
@@ -151,7 +147,7 @@ export class JobScheduler implements JobQueue {
     const refusal = this.refusalOf(job, snapshot);
     if (refusal) {
       queue.shift();
-      return void this.track(this.end(job, errorAnswer(refusal)));
+      return void this.track(this.endUnrun(job, refusal));
     }
     const key = findKey(snapshot, keyId)!;
     const candidates = planFor(key, snapshot, deps).candidates;
@@ -200,6 +196,14 @@ export class JobScheduler implements JobQueue {
         return;
       }
       queue.shift();
+      // The wait may have outlasted the key or its accounts: a job refused now never starts.
+      const now = deps.snapshots.current();
+      const refusal = now ? this.refusalOf(job, now) : null;
+      if (refusal) {
+        result.value.permit.release();
+        keyPermit.release();
+        return void this.track(this.endUnrun(job, refusal));
+      }
       this.track(this.run(job, head, keyPermit, result.value));
     } catch (err) {
       waiting.ended('aborted'); // a ticket left joined would go on being renewed, holding the key's shared order
@@ -264,32 +268,20 @@ export class JobScheduler implements JobQueue {
     }
   }
 
-  /** Seals and stores a job's end, deletes its uploads, and wakes its waiters. */
+  /**
+   * Ends a job that never ran: refused (`why`), cancelled while queued (null), or dropped by a
+   * shutdown. It still counts once, as a plain request refused before any account was asked does.
+   */
+  private async endUnrun(job: LocalJob, why: GatewayError | null): Promise<void> {
+    job.outcome.ending = why ? { kind: 'exhausted', status: why.status, skips: [], refusal: why.code } : { kind: 'client_aborted' };
+    await this.end(job, why ? errorAnswer(why) : { kind: 'cancelled' });
+    this.opts.record(job.outcome);
+  }
+
+  /** Stores a job's end (job-ending.ts), deletes its uploads, and wakes its waiters. */
   private async end(job: LocalJob, answer: JobAnswer): Promise<void> {
-    const { db, deps, resultTtlMs } = this.opts;
-    const now = deps.now();
     try {
-      if (answer.kind === 'cancelled') {
-        await finishJob(db, job.capability.idHash, {
-          status: 'cancelled',
-          httpStatus: null,
-          errorCode: 'cancelled',
-          resultSealed: null,
-          finishedAt: now,
-          expiresAt: now + resultTtlMs,
-        });
-      } else {
-        const sealed = sealWithCapability(job.capability, Buffer.from(JSON.stringify({ status: answer.status, body: answer.body })));
-        const errorCode = answer.errorCode === null ? null : STORABLE_CODE.test(answer.errorCode) ? answer.errorCode : 'upstream_error';
-        await finishJob(db, job.capability.idHash, {
-          status: answer.status === 200 ? 'succeeded' : 'failed',
-          httpStatus: answer.status,
-          errorCode,
-          resultSealed: sealed,
-          finishedAt: now,
-          expiresAt: now + resultTtlMs,
-        });
-      }
+      await storeJobEnd(this.opts.db, job, answer, this.opts.deps.now(), this.opts.resultTtlMs);
     } finally {
       // A job that never ran (cancelled, refused, out of time) spends nothing: its reservation goes.
       job.outcome.budgetHold?.release();
@@ -301,12 +293,6 @@ export class JobScheduler implements JobQueue {
   private wake(idHash: string): void {
     for (const wake of [...(this.waiters.get(idHash) ?? [])]) wake();
   }
-}
-
-/** The answer of an error raised instead of running (or thrown by the run): its OpenAI body and status. */
-function errorAnswer(err: unknown): JobAnswer {
-  const mapped = toOpenAIError(err);
-  return { kind: 'answer', status: mapped.status, body: mapped.body, errorCode: mapped.body.error.code };
 }
 
 const findKey = (snapshot: Snapshot, keyId: string): KeyRecord | undefined => [...snapshot.keysByHash.values()].find((k) => k.id === keyId);

@@ -46,9 +46,9 @@ const getJob = async (id: string, query = '', key = secret) => {
   return { res, job: (await res.json()) as JobView };
 };
 
-const settled = (id: string) =>
+const settled = (id: string, key = secret) =>
   waitFor(`job ${id.slice(0, 12)}… to end`, async () => {
-    const { job } = await getJob(id);
+    const { job } = await getJob(id, '', key);
     return ['succeeded', 'failed', 'cancelled', 'expired'].includes(job.status) ? job : null;
   });
 
@@ -114,6 +114,46 @@ describe('async jobs (Prefer: respond-async)', () => {
     expect(again.res.status).toBe(202);
     for (const job of [first.job, again.job])
       await fetch(`${h.gatewayUrl}/v1/images/jobs/${job.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${budgeted}` } });
+  });
+
+  it('a job that never runs still counts once: one cancelled while queued, one refused because its key was disabled', async () => {
+    // One job at a time for this key: the others wait in its queue (not for an account), where a refusal finds them.
+    const key = await h.createKey({ maxConcurrency: 1 });
+    h.fake.setBehavior('*', fakeBehaviors.success({ delayMs: 30_000 }));
+    const running = await submit({}, key.secret);
+    await waitFor('the first job to reach the upstream', async () => (h.fake.concurrency.current('job-acct') === 1 ? true : null));
+    const cancelled = await submit({}, key.secret);
+    const del = await fetch(`${h.gatewayUrl}/v1/images/jobs/${cancelled.job.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${key.secret}` } });
+    expect(((await del.json()) as JobView).status).toBe('cancelled');
+    const refused = await submit({}, key.secret);
+    await h.admin.keys.update(key.id, { status: 'disabled' });
+    await waitFor('the queued job to be refused and counted', async () => ((await h.admin.keys.get(key.id)).usage.requests === 2 ? true : null));
+    await h.admin.keys.update(key.id, { status: 'active' });
+    expect((await settled(refused.job.id, key.secret)).error?.code).toBe('key_disabled');
+    await fetch(`${h.gatewayUrl}/v1/images/jobs/${running.job.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${key.secret}` } });
+    await waitFor('the running job to be cut', async () => (h.fake.concurrency.current('job-acct') === 0 ? true : null));
+    const usage = await waitFor('all three to be counted', async () => {
+      const { usage } = await h.admin.keys.get(key.id);
+      return usage.requests === 3 ? usage : null;
+    });
+    expect({ requests: usage.requests, successes: usage.successes, images: usage.images }).toEqual({ requests: 3, successes: 0, images: 0 });
+    const report = await h.admin.usage.report({ sinceMs: 0, untilMs: Date.now() + 3_600_000, by: ['key'], key: key.id });
+    expect(report.rows.map((r) => r.requests)).toEqual([3]);
+    expect(h.fake.requests).toHaveLength(1); // only the first job ever reached the upstream
+  });
+
+  it('a job waiting for an account whose key is disabled meanwhile never starts: key_disabled once the account frees', async () => {
+    h.fake.setBehavior('*', fakeBehaviors.success({ delayMs: 30_000 }));
+    const blocker = await submit();
+    await waitFor('the blocking job to reach the upstream', async () => (h.fake.concurrency.current('job-acct') === 1 ? true : null));
+    const key = await h.createKey();
+    const waiting = await submit({}, key.secret);
+    await h.admin.keys.update(key.id, { status: 'disabled' });
+    await fetch(`${h.gatewayUrl}/v1/images/jobs/${blocker.job.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${secret}` } });
+    await waitFor('the waiting job to be refused', async () => ((await h.admin.keys.get(key.id)).usage.requests === 1 ? true : null));
+    await h.admin.keys.update(key.id, { status: 'active' });
+    expect((await settled(waiting.job.id, key.secret)).error?.code).toBe('key_disabled');
+    expect(h.fake.requests).toHaveLength(1); // the blocker's call only
   });
 
   it('five jobs on an account capped at 1: all succeed, in order, never more than one at the upstream', async () => {
