@@ -2,7 +2,8 @@ import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { listSegmentNames, parseRecordLine, readUsageJournalSegment, UsageJournal, type UsageJournalOptions } from '../../../src/observe/usage-journal.js';
+import { listSegmentNames, readUsageJournalSegment, UsageJournal, type UsageJournalOptions } from '../../../src/observe/usage-journal.js';
+import { parseRecordLine } from '../../../src/observe/usage-journal-record.js';
 import type { KeyUsageDelta, UsageRollupFacts } from '../../../src/store/types.js';
 
 const FACTS: UsageRollupFacts = {
