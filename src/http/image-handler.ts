@@ -14,7 +14,7 @@ import type { KeyRecord, Snapshot } from '../store/types.js';
 import { watchClientAbort } from './client-abort.js';
 import { admitRequestKey, buildExhaustionError, buildFailoverInput, buildRequestWait, resolveCandidates, type DispatchContext } from './dispatch-context.js';
 import { dispatchFanOut, dispatchStreamFanOut } from './fan-out-dispatch.js';
-import { prefersAsync, submitJob } from './job-routes.js';
+import { prefersAsync, submitJob } from './job-submit.js';
 import type { GatewayDeps } from './gateway-deps.js';
 import { resolveHostedImages } from './hosted-images.js';
 import { parseImageBody, spoolLimitsFor } from './parse-image-body.js';

@@ -1,12 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
-import { explainEmptyPlan } from '../dispatch/plan-exhaustion.js';
-import type { RequestOutcome } from '../dispatch/request-outcome.js';
 import { GatewayError } from '../errors/codes.js';
 import { PUBLIC_API_BASES } from '../images/endpoint-aliases.js';
-import { createCapability, openCapability, openWithCapability, type Capability } from '../store/capability-seal.js';
-import { FINAL_JOB_STATUSES, countQueuedJobs, insertJob, readJob, requestJobCancel, type JobRow } from '../store/job-repo.js';
-import type { KeyRecord, Snapshot } from '../store/types.js';
-import { planFor } from './dispatch-context.js';
+import { openCapability, openWithCapability, type Capability } from '../store/capability-seal.js';
+import { FINAL_JOB_STATUSES, readJob, requestJobCancel, type JobRow } from '../store/job-repo.js';
 import type { GatewayDeps, JobRuntime } from './gateway-deps.js';
 import { resolveGatewayKey } from './resolve-gateway-key.js';
 
@@ -18,59 +14,6 @@ export const JOB_PATHS: readonly string[] = PUBLIC_API_BASES.map((base) => `${ba
 export const MAX_JOB_WAIT_S = 60;
 
 const JOB_METHODS = ['GET', 'HEAD', 'DELETE'];
-const PREFER_ASYNC = /(?:^|,)\s*respond-async\s*(?:[;,]|$)/i;
-
-/** True when the client asked for an async answer (`Prefer: respond-async`, RFC 7240). */
-export function prefersAsync(req: FastifyRequest): boolean {
-  const prefer = req.headers.prefer;
-  return (Array.isArray(prefer) ? prefer : [prefer ?? '']).some((value) => PREFER_ASYNC.test(value));
-}
-
-/** What a submitted job needs from the request that asked for it. */
-export interface JobSubmission {
-  key: KeyRecord;
-  snapshot: Snapshot;
-  outcome: RequestOutcome;
-  clientHeaders: Record<string, string | string[] | undefined>;
-  /** Deletes the request's spooled uploads once the job is done with them. */
-  cleanup: () => Promise<void>;
-}
-
-/**
- * Accepts a validated request as an async job: `202 Accepted`, `Preference-Applied`, `Location` and
- * the job object. Refused now, as the plain request would be: a stream (a job answers JSON), no
- * image account, a key whose queue is full (`job_queue_full`, 429).
- */
-export async function submitJob(jobs: JobRuntime, deps: GatewayDeps, reply: FastifyReply, submission: JobSubmission): Promise<void> {
-  const { key, snapshot, outcome } = submission;
-  if (outcome.request.stream) throw new GatewayError('invalid_request', 'stream: true cannot be combined with Prefer: respond-async', 'stream');
-  const plan = planFor(key, snapshot, deps);
-  if (plan.candidates.length === 0) {
-    const why = explainEmptyPlan(plan, deps.now());
-    if (why.code === 'no_image_accounts' || why.code === 'accounts_need_reimport') throw new GatewayError(why.code, why.message);
-  }
-  const limit = snapshot.settings.jobMaxQueuedPerKey;
-  if ((await countQueuedJobs(jobs.db, key.id)) >= limit) {
-    throw new GatewayError('job_queue_full', `this key already has ${limit} queued jobs; wait for one to start`);
-  }
-  const capability = createCapability(JOB_ID_PREFIX);
-  const createdAt = deps.now();
-  await insertJob(jobs.db, { idHash: capability.idHash, keyId: key.id, instanceId: jobs.instanceId, endpoint: outcome.request.endpoint, createdAt });
-  jobs.scheduler.enqueue({
-    capability,
-    keyId: key.id,
-    request: outcome.request,
-    outcome,
-    clientHeaders: submission.clientHeaders,
-    controller: new AbortController(),
-    cleanup: submission.cleanup,
-    enqueuedAt: createdAt,
-  });
-  await reply
-    .code(202)
-    .headers({ 'preference-applied': 'respond-async', location: `/v1/images/jobs/${capability.token}`, 'cache-control': 'no-store' })
-    .send({ id: capability.token, object: 'image.job', status: 'queued', created_at: Math.floor(createdAt / 1000) });
-}
 
 /** A job as the client sees it: status, timings, and the answer the plain request would have given. */
 export function buildJobView(row: JobRow, capability: Capability) {

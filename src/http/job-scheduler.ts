@@ -1,5 +1,4 @@
 import type { Candidate } from '../dispatch/plan-candidates.js';
-import { explainEmptyPlan } from '../dispatch/plan-exhaustion.js';
 import type { RequestOutcome } from '../dispatch/request-outcome.js';
 import type { HeldSlot } from '../dispatch/run-failover.js';
 import { GatewayError } from '../errors/codes.js';
@@ -12,6 +11,7 @@ import type { GatewayDeps } from './gateway-deps.js';
 import { errorAnswer, storeJobEnd } from './job-ending.js';
 import { executeImageJob, type JobAnswer } from './job-execution.js';
 import type { JobQueue, LocalJob } from './job-queue.js';
+import { findUnservableRefusal } from './job-submit.js';
 
 export interface JobSchedulerOptions {
   db: Db;
@@ -220,11 +220,8 @@ export class JobScheduler implements JobQueue {
     const key = findKey(snapshot, job.keyId);
     if (key?.status !== 'active') return new GatewayError('key_disabled', 'this API key was disabled before the job started');
     if (!key.imageEnabled) return new GatewayError('image_disabled', 'codex image generation is disabled for this key');
-    const plan = planFor(key, snapshot, this.opts.deps);
-    if (plan.candidates.length === 0) {
-      const why = explainEmptyPlan(plan, this.opts.deps.now());
-      if (why.code === 'no_image_accounts' || why.code === 'accounts_need_reimport') return new GatewayError(why.code, why.message);
-    }
+    const unservable = findUnservableRefusal(key, snapshot, this.opts.deps);
+    if (unservable) return unservable;
     if (this.opts.deps.now() - job.enqueuedAt >= this.opts.maxQueueMs) {
       return new GatewayError('accounts_busy', `the job waited ${Math.round(this.opts.maxQueueMs / 1000)} s for a free account and was given up`);
     }
