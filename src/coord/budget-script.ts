@@ -63,25 +63,24 @@ return {1}
 `;
 
 /**
- * Ends a reservation: takes it off the sums (unless it lapsed already) and adds what the request
- * really used. ARGV 1 the reservation id, 2-4 the images, tokens and cost used. A period hash that is
- * gone (Redis restarted) is left gone: the next reservation seeds it from the database, which will
- * hold this usage once the instance flushes it. Replies 1.
+ * Ends a reservation: takes it off the sums and adds what the request really used. ARGV 1 the
+ * reservation id, 2-4 the images, tokens and cost used. Only a reservation still held is settled, so
+ * a settle sent again (its first answer was lost) counts once. One that lapsed, or a period hash that
+ * is gone (Redis restarted), is left alone: the next reservation seeds the used figures from the
+ * database, which holds this usage once the instance flushes it. Replies 1 when it settled, 0 when
+ * there was nothing to settle.
  */
 export const BUDGET_SETTLE_LUA = `
-local amounts = redis.call('HGET', KEYS[1], 'r:' .. ARGV[1])
-if amounts then
-  local i, t, c = string.match(amounts, '^(%d+),(%d+),(%d+)$')
-  redis.call('HINCRBY', KEYS[1], 'ri', 0 - tonumber(i))
-  redis.call('HINCRBY', KEYS[1], 'rt', 0 - tonumber(t))
-  redis.call('HINCRBY', KEYS[1], 'rc', 0 - tonumber(c))
-  redis.call('HDEL', KEYS[1], 'r:' .. ARGV[1])
-end
 redis.call('ZREM', KEYS[2], ARGV[1])
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('HINCRBY', KEYS[1], 'ui', ARGV[2])
-  redis.call('HINCRBY', KEYS[1], 'ut', ARGV[3])
-  redis.call('HINCRBY', KEYS[1], 'uc', ARGV[4])
-end
+local amounts = redis.call('HGET', KEYS[1], 'r:' .. ARGV[1])
+if not amounts then return 0 end
+local i, t, c = string.match(amounts, '^(%d+),(%d+),(%d+)$')
+redis.call('HINCRBY', KEYS[1], 'ri', 0 - tonumber(i))
+redis.call('HINCRBY', KEYS[1], 'rt', 0 - tonumber(t))
+redis.call('HINCRBY', KEYS[1], 'rc', 0 - tonumber(c))
+redis.call('HDEL', KEYS[1], 'r:' .. ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'ui', ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'ut', ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'uc', ARGV[4])
 return 1
 `;

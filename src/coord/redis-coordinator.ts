@@ -73,7 +73,10 @@ export class RedisCoordinator {
       reconnectMaxDelayMs: options.reconnectMaxDelayMs,
       probeKey: `${options.keyPrefix}probe:${this.holderId}`,
       freedChannel: this.keys.freedChannel,
-      onShared: () => this.flushPendingReleases(),
+      onShared: () => {
+        this.flushPendingReleases();
+        this.budgets.retryUnsettled();
+      },
     });
     this.scripts = defineCoordScripts(this.link.client);
     this.keeper = new LeaseKeeper((leases) => this.renew(leases), Math.max(1, Math.floor(options.leaseTtlMs / 3)));

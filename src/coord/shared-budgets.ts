@@ -16,6 +16,8 @@ export type BudgetKeys = (keyId: string, periodStartMs: number, resetAtMs: numbe
  */
 export class SharedBudgets {
   private sequence = 0;
+  /** Settles Redis did not answer, with when they were first sent: sent again once it does. */
+  private unsettled: UnsettledCall[] = [];
 
   constructor(
     private readonly opts: {
@@ -45,10 +47,45 @@ export class SharedBudgets {
     return { kind: 'refused', measure: (Number(reply[1]) - 1) as 0 | 1 | 2, used: Number(reply[2]) };
   }
 
-  /** Ends a reservation with what its request used. */
+  /**
+   * Ends a reservation with what its request used. When Redis does not answer it throws, and the
+   * settle is kept and sent again with the next one that gets through or when Redis is back
+   * (`retryUnsettled`): a blip must not leave the reservation standing for a whole hold. A settle
+   * counts once however often it is sent (BUDGET_SETTLE_LUA).
+   */
   async settle(ask: Pick<SharedBudgetAsk, 'keyId' | 'periodStartMs' | 'resetAtMs'>, holdId: string, used: BudgetTriple): Promise<void> {
-    await this.opts.call('cigBudgetSettle', this.opts.keys(ask.keyId, ask.periodStartMs, ask.resetAtMs), [holdId, ...used.map(toCount)]);
+    const call = { keys: this.opts.keys(ask.keyId, ask.periodStartMs, ask.resetAtMs), args: [holdId, ...used.map(toCount)], sentAtMs: Date.now() };
+    await this.send(call);
   }
+
+  /** How many settles wait for Redis to answer. */
+  get unsettledCount(): number {
+    return this.unsettled.length;
+  }
+
+  /** Sends the kept settles again; those older than a hold are dropped, their reservations have lapsed. */
+  retryUnsettled(): void {
+    const oldestMs = Date.now() - (this.opts.holdMs ?? BUDGET_HOLD_MS);
+    const calls = this.unsettled.filter((c) => c.sentAtMs > oldestMs);
+    this.unsettled = [];
+    for (const call of calls) this.send(call).catch(() => undefined); // kept again on failure
+  }
+
+  private async send(call: UnsettledCall): Promise<void> {
+    try {
+      await this.opts.call('cigBudgetSettle', call.keys, call.args);
+    } catch (err) {
+      this.unsettled.push(call);
+      throw err;
+    }
+    if (this.unsettled.length > 0) this.retryUnsettled();
+  }
+}
+
+interface UnsettledCall {
+  keys: readonly string[];
+  args: (string | number)[];
+  sentAtMs: number;
 }
 
 /** A whole, non-negative number for the scripts' integer arithmetic. */

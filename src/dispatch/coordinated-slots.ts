@@ -260,7 +260,7 @@ export class CoordinatedSlots {
     return coordinator.budgets.reserve(ask).catch(() => null);
   }
 
-  /** Ends a shared reservation with what its request used; a failure is reported, never thrown (the reservation lapses then). */
+  /** Ends a shared reservation with what its request used; a failure is reported, never thrown (the settle is sent again once Redis answers). */
   settleBudget(ask: Pick<SharedBudgetAsk, 'keyId' | 'periodStartMs' | 'resetAtMs'>, holdId: string, used: BudgetTriple): void {
     this.opts.coordinator.budgets.settle(ask, holdId, used).catch((err: unknown) => this.opts.onReportError?.(err));
   }

@@ -69,4 +69,34 @@ describe.skipIf(!bin)('key budgets shared through Redis', () => {
     // The lapsed one came off the sums once: the live one alone fills the budget.
     expect(await alive!.budgets.reserve(one)).toEqual({ kind: 'refused', measure: 0, used: 1 });
   });
+
+  it('a settle sent again (its first answer lost) counts once', async () => {
+    const [a] = await instances(1);
+    const tokens = ask({ limits: [null, 3_000, null], ask: [0, 1_000, 0] });
+    const held = (await a!.budgets.reserve(tokens)) as { holdId: string };
+    await a!.budgets.settle(PERIOD, held.holdId, [1, 200, 0]);
+    await a!.budgets.settle(PERIOD, held.holdId, [1, 200, 0]);
+    expect((await a!.budgets.reserve(tokens)).kind).toBe('held');
+    expect((await a!.budgets.reserve(tokens)).kind).toBe('held');
+    expect(await a!.budgets.reserve(tokens)).toEqual({ kind: 'refused', measure: 1, used: 2_200 });
+  });
+
+  it('a settle Redis did not answer is kept and sent again once Redis is back: the reservation does not stand for a whole hold', async () => {
+    const [a, b] = await instances(2);
+    const one = ask({ limits: [1, null, null] });
+    const held = (await a!.budgets.reserve(one)) as { holdId: string };
+    env.server.pause();
+    try {
+      // A call that times out puts `a` in local mode; from then on its calls fail without reaching Redis.
+      await expect(a!.budgets.reserve(ask({ keyId: 'key_other' }))).rejects.toThrow();
+      expect(a!.mode).toBe('local');
+      await expect(a!.budgets.settle(PERIOD, held.holdId, [0, 0, 0])).rejects.toThrow();
+      expect(a!.budgets.unsettledCount).toBe(1);
+    } finally {
+      env.server.resume();
+    }
+    // The request used nothing: once the kept settle gets through, the image it reserved is free again.
+    await waitFor('the kept settle to free the budget', async () => (await b!.budgets.reserve(one)).kind === 'held', 5_000);
+    expect(a!.budgets.unsettledCount).toBe(0);
+  });
 });
