@@ -3,7 +3,8 @@ import type { Config } from '../config/config.js';
 import type { ImageEndpoint, ImageRequest } from '../images/image-request.js';
 import { MAX_PROMPT_CHARS } from '../images/image-options.js';
 import type { Readable } from 'node:stream';
-import { parseImageJsonStream } from '../images/parse-image-json-stream.js';
+import { DEFAULT_SPILL_BYTES, parseImageJsonStream } from '../images/parse-image-json-stream.js';
+import { parseImageJson } from '../images/parse-image-json.js';
 import { resolveImageModel } from '../images/model-aliases.js';
 import type { ImageLimits } from '../images/validate-image-fields.js';
 import { buildModelRouting } from './model-routing.js';
@@ -13,7 +14,7 @@ import type { ImageSpool, ImageSpoolOptions } from '../images/image-spool.js';
 import { GatewayError, isGatewayError } from '../errors/codes.js';
 import { parseMediaType } from './image-gate.js';
 import { meterMultipartBody } from './multipart-meter.js';
-import { readRequestBody } from './request-body.js';
+import { readRequestBody, readRequestBytes } from './request-body.js';
 
 /** The validation rules of the public API, from the configuration and the current settings. */
 export const imageLimitsFrom = (config: Config, snapshot: Snapshot): ImageLimits => ({
@@ -55,8 +56,15 @@ export async function parseImageBody(
       throw asMultipartError(err);
     });
   }
-  const body = readRequestBody(req, req.body as Readable, config.maxJsonBodyBytes);
-  return parseImageJsonStream(endpoint, body, { ...limits, spool });
+  const payload = req.body as Readable;
+  // The streaming parser keeps large images out of memory; a body no larger than what it would hold
+  // in memory anyway is read whole and parsed once (the same outcome, by parse-image-json-stream's
+  // contract), which for a typical 100-byte generation costs a fraction of the parser's machinery.
+  if (Number(req.headers['content-length']) <= DEFAULT_SPILL_BYTES) {
+    const text = (await readRequestBytes(req, payload, config.maxJsonBodyBytes)).toString('utf8');
+    return parseImageJson(endpoint, text, limits);
+  }
+  return parseImageJsonStream(endpoint, readRequestBody(req, payload, config.maxJsonBodyBytes), { ...limits, spool });
 }
 
 /** @fastify/multipart's limit errors: the error handler turns them into 413s. */
