@@ -271,8 +271,11 @@ export class JobScheduler implements JobQueue {
    */
   private async endUnrun(job: LocalJob, why: GatewayError | null): Promise<void> {
     job.outcome.ending = why ? { kind: 'exhausted', status: why.status, skips: [], refusal: why.code } : { kind: 'client_aborted' };
-    await this.end(job, why ? errorAnswer(why) : { kind: 'cancelled' });
-    this.opts.record(job.outcome);
+    try {
+      await this.end(job, why ? errorAnswer(why) : { kind: 'cancelled' });
+    } finally {
+      this.opts.record(job.outcome); // counted even when the end could not be stored
+    }
   }
 
   /** Stores a job's end (job-ending.ts), deletes its uploads, and wakes its waiters. */

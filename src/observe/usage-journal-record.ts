@@ -25,6 +25,7 @@ export interface UsageJournalRecord {
 
 const FAILURE_CLASSES: ReadonlySet<string> = new Set<UsageFailureClass>(['rate_limited', 'client', 'upstream', 'aborted']);
 
+/** The JSON object of one record line: one key's increment and its rollup facts. */
 export function buildRecordLine(seq: number, delta: KeyUsageDelta, facts: UsageRollupFacts): Record<string, unknown> {
   const line: Record<string, unknown> = { seq, keyId: delta.keyId };
   for (const counter of RECORD_COUNTERS) line[counter] = delta[counter];
