@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { listUsageReportCsvColumns } from '../../src/control/usage-report.js';
 import { makeCodexAuthJson } from '../support/jwt.js';
-import { runCli, type CliResult } from '../support/cli-process.js';
+import { expectOneLineError, runCli, type CliResult } from '../support/cli-process.js';
 
 /** Where the scenario runs: the flags that pick the backend, and a scratch directory for files. */
 export interface ScenarioTarget {
@@ -48,11 +48,7 @@ export function defineControlScenario(target: ScenarioTarget): void {
   }
   const json = async <T>(args: string[], input?: string): Promise<T> => JSON.parse((await ok([...args, '--json'], input)).stdout) as T;
   async function fails(args: string[], message: string): Promise<void> {
-    const result = await cli(args);
-    expect(result.code, result.stdout).toBe(1);
-    expect(result.stdout).toBe('');
-    expect(result.stderr.trimEnd().split('\n'), result.stderr).toHaveLength(1);
-    expect(result.stderr.trim()).toBe(`error: ${message}`);
+    expectOneLineError(await cli(args), message);
   }
 
   it('keys create --json prints exactly {id, name, secret}', { timeout: STEP_TIMEOUT_MS }, async () => {

@@ -7,7 +7,7 @@ import { createAdminClient } from '../../src/control/admin-client.js';
 import type { ControlApi } from '../../src/control/control-api.js';
 import type { InstanceInfo } from '../../src/control/instance-file.js';
 import { listUsageReportCsvColumns } from '../../src/control/usage-report.js';
-import { runCli, spawnStart, type CliDaemon, type CliResult } from '../support/cli-process.js';
+import { expectOneLineError, runCli, spawnStart, type CliDaemon, type CliResult } from '../support/cli-process.js';
 import { fakeBehaviors } from '../support/fake-codex/behaviors.js';
 import { startFakeCodexUpstream, type FakeCodexUpstream } from '../support/fake-codex-upstream.js';
 import { makeCodexAuthJson } from '../support/jwt.js';
@@ -44,11 +44,7 @@ describe('CLI usage report', () => {
     return result.stdout;
   }
   async function fails(args: string[], message: string): Promise<void> {
-    const result = await cli(args);
-    expect(result.code, result.stdout).toBe(1);
-    expect(result.stdout).toBe('');
-    expect(result.stderr.trimEnd().split('\n'), result.stderr).toHaveLength(1);
-    expect(result.stderr.trim()).toBe(`error: ${message}`);
+    expectOneLineError(await cli(args), message);
   }
   /** GET /admin/api/usage with the same range, straight from the admin API. */
   async function fetchAdminReport(query: string, accept: string): Promise<string> {

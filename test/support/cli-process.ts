@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import { readInstanceFile, type InstanceInfo } from '../../src/control/instance-file.js';
 import { seedEmbeddedDatabase } from './pglite-template.js';
 import { REPO_ROOT } from './repo-root.js';
@@ -31,6 +31,14 @@ export interface CliResult {
   code: number | null;
   stdout: string;
   stderr: string;
+}
+
+/** A CLI failure as the CLI promises it: exit code 1, nothing on stdout, one `error: …` line on stderr. */
+export function expectOneLineError(result: CliResult, message: string): void {
+  expect(result.code, result.stdout).toBe(1);
+  expect(result.stdout).toBe('');
+  expect(result.stderr.trimEnd().split('\n'), result.stderr).toHaveLength(1);
+  expect(result.stderr.trim()).toBe(`error: ${message}`);
 }
 
 /** Environment for child processes: the machine's, minus settings that would leak into a test. */
