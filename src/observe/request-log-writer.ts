@@ -10,9 +10,10 @@
  * is ~60 lines in `request-log-files.ts`.
  *
  * Divergences from the original, on purpose: writes are batched on one async worker instead of a
- * blocking thread (a batch is every line queued when the worker runs, at the earliest on the next
- * turn of the event loop; the age check is made once per batch, the size check holds per line); an
- * age rotation of an empty active file only restarts the clock (no empty sealed files).
+ * blocking thread (a batch is every line queued when the worker runs, which is LINGER_MS after the
+ * first line of an idle writer, or at once on `flush`; the age check is made once per batch, the
+ * size check holds per line); an age rotation of an empty active file only restarts the clock (no
+ * empty sealed files).
  */
 import { mkdirSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
@@ -25,6 +26,13 @@ import { REQUEST_LOG_FILES, pruneSealedLogs, sealActiveLog } from './request-log
 export const DEFAULT_MAX_QUEUED_LINES = 10_000;
 /** Most bytes appended by one write call. */
 const MAX_BATCH_BYTES = 1 << 20;
+/**
+ * How long the first line of an idle writer waits for company. Each write is a round trip through
+ * libuv's thread pool (a thread woken, the write, the main loop woken again), which cost a request
+ * at one connection about as much as its own log line's JSON; lingering turns that into one write
+ * per LINGER_MS at any rate. A line reaches the file at most this much later.
+ */
+export const LINGER_MS = 20;
 
 export interface RequestLogWriterOptions {
   dir: string;
@@ -91,6 +99,7 @@ class LogWriter implements RequestLogWriter {
   private written = 0;
   private dropped = 0;
   private running = false;
+  private lingering: NodeJS.Timeout | null = null;
   private overflowReported = false;
   private closing: Promise<void> | null = null;
 
@@ -126,16 +135,12 @@ class LogWriter implements RequestLogWriter {
     }
     this.queue.push(line);
     this.accepted++;
-    if (!this.running) {
-      this.running = true;
-      // Started on the next turn of the event loop, so that every line written in this one (under
-      // load, many requests end together) goes out in one write rather than one write each.
-      setImmediate(() => void this.drain());
-    }
+    if (!this.running && !this.lingering) this.lingering = setTimeout(() => this.startDrain(), LINGER_MS);
   }
 
   flush(): Promise<void> {
     if (this.settled >= this.accepted) return Promise.resolve();
+    if (this.lingering) this.startDrain();
     return new Promise((resolve) => this.waiters.push({ target: this.accepted, resolve }));
   }
 
@@ -163,6 +168,13 @@ class LogWriter implements RequestLogWriter {
     if (this.overflowReported) return;
     this.overflowReported = true;
     this.report(new Error(`request log queue is full (${this.maxQueued} lines); dropping lines until it drains`));
+  }
+
+  private startDrain(): void {
+    if (this.lingering) clearTimeout(this.lingering);
+    this.lingering = null;
+    this.running = true;
+    void this.drain();
   }
 
   /** The single worker: appends batches until the queue is empty. Never rejects. */

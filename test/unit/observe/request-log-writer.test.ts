@@ -2,11 +2,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DirLockedError } from '../../../src/store/dir-lock.js';
 import type { ImageLogEvent } from '../../../src/observe/image-log-event.js';
 import { REQUEST_LOG_FILES, isSealedLogName } from '../../../src/observe/request-log-files.js';
-import { createRequestLogWriter, type RequestLogWriter, type RequestLogWriterOptions } from '../../../src/observe/request-log-writer.js';
+import { LINGER_MS, createRequestLogWriter, type RequestLogWriter, type RequestLogWriterOptions } from '../../../src/observe/request-log-writer.js';
 import { makeLogEvent } from '../../support/log-events.js';
 
 const dirs: string[] = [];
@@ -60,6 +60,44 @@ function readIds(path: string): string[] {
     .filter(Boolean)
     .map((l) => (JSON.parse(l) as ImageLogEvent).request_id);
 }
+
+describe('request log batching', () => {
+  // Only the linger timer is faked: file I/O and setImmediate stay real.
+  const fakeLinger = () => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('holds lines from separate turns of the event loop for LINGER_MS, then writes them', async () => {
+    fakeLinger();
+    const dir = makeDir();
+    const writer = makeWriter({ dir });
+    writer.write(sampleEvent(1));
+    await nextTurn();
+    await nextTurn();
+    writer.write(sampleEvent(2));
+    await nextTurn();
+    expect(vi.getTimerCount()).toBe(1);
+    expect(writer.stats()).toMatchObject({ queuedLines: 2, writtenLines: 0 });
+    expect(readdirSync(dir)).not.toContain(REQUEST_LOG_FILES.active);
+    vi.advanceTimersByTime(LINGER_MS);
+    await writer.flush();
+    expect(readIds(join(dir, REQUEST_LOG_FILES.active))).toEqual(['req-1', 'req-2']);
+    expect(writer.stats()).toMatchObject({ writtenLines: 2, droppedLines: 0 });
+  });
+
+  it('flush writes lingering lines at once', async () => {
+    fakeLinger();
+    const dir = makeDir();
+    const writer = makeWriter({ dir });
+    writer.write(sampleEvent(1));
+    expect(vi.getTimerCount()).toBe(1);
+    await writer.flush(); // the fake clock never moves: this resolves only if flush starts the write
+    expect(vi.getTimerCount()).toBe(0);
+    expect(readIds(join(dir, REQUEST_LOG_FILES.active))).toEqual(['req-1']);
+  });
+});
 
 describe('request log rotation', () => {
   it('rotates by size and prunes sealed logs: max bytes 1, max files 2, 4 appends', async () => {
