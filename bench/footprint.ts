@@ -6,7 +6,8 @@
  *  (h) `serve` on Postgres: idle RSS (needs the Postgres server binaries, as the tests do);
  *  (i) N concurrent 20-second generations through one `start`: all must succeed; RSS growth per
  *      request in flight. N is 10,000, or what the process's open-file limit allows (each request
- *      holds a client and an upstream socket), which the figure then names.
+ *      holds a client and an upstream socket), which the figure then names. (l) holds the same load
+ *      through the bare proxies of bench/floor-proxy.mjs.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -139,18 +140,22 @@ export async function measureServeIdle(entry: string, runs: number): Promise<num
   }
 }
 
+/** How many requests (i) and (l) hold at once: 10,000, or what the open-file limit allows (two sockets each). */
+export async function heldRequestCount(): Promise<number> {
+  return Math.min(TARGET_CONCURRENCY, Math.floor(((await openFileLimit()) - FD_HEADROOM) / 2));
+}
+
 /**
- * (i): `count` generations at once against an upstream that answers each after 20 s. Returns the
- * gateway's RSS growth over idle at the peak, and how the answers went.
+ * (i): `count` generations at once through a fresh `start`, against an upstream that answers each
+ * after 20 s.
  */
 export async function measureConcurrentGenerations(entry: string, upstreamBaseUrl: string) {
-  const count = Math.min(TARGET_CONCURRENCY, Math.floor(((await openFileLimit()) - FD_HEADROOM) / 2));
+  const count = await heldRequestCount();
   const dataDir = await mkdtemp(join(tmpdir(), 'cig-bench-concurrency-'));
   const gw = await startEmbedded(entry, dataDir, { CODEX_UPSTREAM_BASE_URL: upstreamBaseUrl }).catch(async (err) => {
     await rm(dataDir, { recursive: true, force: true });
     throw err;
   });
-  const clients = new Agent({ connections: null, keepAliveTimeout: 60_000 });
   try {
     const admin = createAdminClient({ baseUrl: gw.adminUrl, token: (await readFile(join(dataDir, 'admin-token'), 'utf8')).trim() });
     // Enough accounts at their highest image concurrency (1,024) that the pool never waits.
@@ -158,9 +163,22 @@ export async function measureConcurrentGenerations(entry: string, upstreamBaseUr
       await admin.accounts.import({ auth: makeCodexAuthJson({ accountId: `bench-c${a}` }), name: `bench-c${a}`, imageConcurrency: 1024 });
     }
     const { secret } = await admin.keys.create({ name: 'bench-concurrency' });
-    const url = `${gw.gatewayUrl}/v1/images/generations`;
-    const headers = { authorization: `Bearer ${secret}`, 'content-type': 'application/json' };
-    const pid = gw.server.child.pid!;
+    const target = { url: `${gw.gatewayUrl}/v1/images/generations`, headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' } };
+    return { count, ...(await measureHeldRequests(gw.server.child.pid!, target, count)) };
+  } finally {
+    await gw.server.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `count` requests to `target` at once, which the upstream behind it answers after 20 s: the RSS
+ * growth of process `pid` over its idle while all are held (before the first answer), per request
+ * too, its peak while answering, and how the answers went.
+ */
+export async function measureHeldRequests(pid: number, target: { url: string; headers: Record<string, string> }, count: number) {
+  const clients = new Agent({ connections: null, keepAliveTimeout: 60_000 });
+  try {
     const idleKb = await readRssKb(pid);
     // Requests join at RAMP_PER_100MS every 100 ms (a burst of thousands of connects in the same
     // millisecond overflows the listen backlog and retries for seconds): all are in flight long
@@ -182,9 +200,9 @@ export async function measureConcurrentGenerations(entry: string, upstreamBaseUr
     await Promise.all(
       Array.from({ length: count }, async (_, i) => {
         await new Promise((r) => setTimeout(r, Math.floor(i / RAMP_PER_100MS) * 100));
-        const outcome = await request(url, {
+        const outcome = await request(target.url, {
           method: 'POST',
-          headers,
+          headers: target.headers,
           body: PROMPT_BODY,
           dispatcher: clients,
           headersTimeout: 120_000,
@@ -203,7 +221,6 @@ export async function measureConcurrentGenerations(entry: string, upstreamBaseUr
     clearInterval(sampler);
     if (firstAnswerAt < plateauFrom) throw new Error('the first answer came before every request was in flight: lengthen the generations');
     return {
-      count,
       ok: statuses.get('200') ?? 0,
       statuses,
       wallS: (Date.now() - started) / 1000,
@@ -213,7 +230,5 @@ export async function measureConcurrentGenerations(entry: string, upstreamBaseUr
     };
   } finally {
     await clients.close();
-    await gw.server.stop();
-    await rm(dataDir, { recursive: true, force: true });
   }
 }

@@ -23,47 +23,56 @@
  *      script calls per request Redis served;
  *  (k) the usage rollups (bench/usage-rollups.ts): one flush of 10,000 distinct rollup rows on
  *      PGlite, and the rollups' share of a request's usage bookkeeping next to the p50 the gateway
- *      adds at 1 connection in the same run.
- * `npm run bench -- c e` runs only the named sections (a to k); by default all of them.
+ *      adds at 1 connection in the same run;
+ *  (l) floors (bench/floors.ts): (a), (f) and (i)'s loads through a bare node:http proxy and a TCP
+ *      relay (bench/floor-proxy.mjs), side by side with the gateway: how much of each figure Node's
+ *      own stack and the machine already take.
+ * `npm run bench -- c e` runs only the named sections (a to l); by default all of them.
  * Every memory run uses a fresh gateway process: memory a previous load left committed would
  * otherwise raise the idle baseline and hide growth.
  * BENCH_CPU_PROF=<dir> runs each gateway under `node --cpu-prof`, writing one .cpuprofile per
  * gateway process into <dir> when it stops (see bench/README.md for reading them).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
-import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
-import { Agent, request } from 'undici';
+import { request } from 'undici';
 import { createAdminClient } from '../src/control/admin-client.js';
-import { makeCodexAuthJson, makeCodexJwt } from '../test/support/jwt.js';
+import { makeCodexAuthJson } from '../test/support/jwt.js';
 import { makePng, padImage } from '../test/support/images.js';
 import { buildCliBundle, type CliBundle } from '../test/support/cli-bundle.js';
 import { findRedisServer, startRedis } from '../test/support/redis.js';
+import { reportFloors } from './floors.js';
 import { measureConcurrentGenerations, measureEmbeddedStart, measureServeIdle, readStatusKb } from './footprint.js';
+import {
+  type GatewaySmallRun,
+  DURATION_S,
+  LATENCY_REQUESTS,
+  LATENCY_WARMUP,
+  MiB,
+  PROMPT_BODY,
+  RUNS,
+  type Target,
+  WRK,
+  compareToDirect,
+  directTarget,
+  firstJsonLine,
+  fmt,
+  fmtRuns,
+  measureLargeSideBySide,
+  measureP50Ms,
+  measureSmallSideBySide,
+  median,
+} from './load.js';
 import { measureRollupFlush, measureRollupRequestCost } from './usage-rollups.js';
 
-const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const CPU_PROF_DIR = process.env.BENCH_CPU_PROF;
-const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
-const MiB = 1024 * 1024;
-const PROMPT_BODY = JSON.stringify({ prompt: 'a benchmark fox', model: 'gpt-image-2' });
 const SECTIONS = new Set(process.argv.slice(2));
 const runs = (section: string) => SECTIONS.size === 0 || SECTIONS.has(section);
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const fmt = (n: number, digits = 2) => n.toFixed(digits);
-const fmtRuns = (xs: number[], digits = 2) => xs.map((x) => fmt(x, digits)).join(', ');
-
-interface Target {
-  url: string;
-  headers: Record<string, string>;
-}
 
 interface Gateway {
   pid: number;
@@ -71,18 +80,6 @@ interface Gateway {
   secret: string;
   generations: Target;
   stop(): Promise<void>;
-}
-
-async function firstJsonLine<T>(child: ChildProcess, match: (v: Record<string, unknown>) => T | undefined): Promise<T> {
-  for await (const line of createInterface({ input: child.stdout! })) {
-    try {
-      const found = match(JSON.parse(line) as Record<string, unknown>);
-      if (found !== undefined) return found;
-    } catch {
-      /* not JSON: ignore */
-    }
-  }
-  throw new Error('process ended before printing the expected line');
 }
 
 /** The fake upstream in its own process; `setBehavior` changes what every account answers. */
@@ -171,14 +168,6 @@ async function startGateway(upstreamBaseUrl: string, env: Record<string, string>
   };
 }
 
-/** CPU time (user + system, ms) the process has used so far, from /proc/<pid>/stat. */
-async function readCpuMs(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may hold spaces) start at index 2; utime and stime are fields 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks of 10 ms (USER_HZ = 100)
-}
-
 /** Runs `load` and returns the gateway's peak RSS growth in MB over its idle RSS just before. */
 async function measureRssGrowthMb(pid: number, load: () => Promise<void>): Promise<number> {
   await new Promise((r) => setTimeout(r, 500));
@@ -195,126 +184,6 @@ async function measureRssGrowthMb(pid: number, load: () => Promise<void>): Promi
   }
   return (peakKb - idleKb) / 1024;
 }
-
-/** Requests sent before a latency run's measured ones (connection, JIT), not counted. */
-const LATENCY_WARMUP = 50;
-
-/** Median latency (ms, microsecond resolution) of `count` sequential requests on one kept-alive connection, after LATENCY_WARMUP. */
-async function measureP50Ms(target: Target, count: number): Promise<number> {
-  const dispatcher = new Agent({ connections: 1 });
-  const samples: number[] = [];
-  try {
-    for (let i = 0; i < count + LATENCY_WARMUP; i += 1) {
-      const started = process.hrtime.bigint();
-      const res = await request(target.url, { method: 'POST', headers: target.headers, body: PROMPT_BODY, dispatcher });
-      await res.body.arrayBuffer();
-      if (res.statusCode !== 200) throw new Error(`latency run: status ${res.statusCode}`);
-      if (i >= LATENCY_WARMUP) samples.push(Number(process.hrtime.bigint() - started) / 1e6);
-    }
-  } finally {
-    await dispatcher.close();
-  }
-  return median(samples);
-}
-
-async function cannon(target: Target, connections: number) {
-  const r = await autocannon({ ...target, method: 'POST', body: PROMPT_BODY, connections, duration: DURATION_S });
-  if (r.non2xx > 0 || r.errors > 0) throw new Error(`load run had ${r.non2xx} non-2xx and ${r.errors} errors`);
-  return r;
-}
-
-/** wrk's path when it is installed (`apt-get install wrk`); null otherwise. */
-const WRK = await promisify(execFile)('sh', ['-c', 'command -v wrk']).then(
-  (r) => r.stdout.trim() || null,
-  () => null,
-);
-
-/**
- * req/s of `target` at `connections` for DURATION_S, with wrk when it is installed, else autocannon.
- * Large bodies need wrk: autocannon parses every response in JavaScript and, on 4 MB bodies, is
- * itself the bottleneck of the direct run (about 100 req/s where wrk reaches 400), which would flatter
- * the gateway's ratio.
- */
-async function measureRps(target: Target, connections: number): Promise<number> {
-  if (!WRK) return (await cannon(target, connections)).requests.average;
-  const dir = await mkdtemp(join(tmpdir(), 'cig-wrk-'));
-  try {
-    const script = join(dir, 'post.lua');
-    const headers = Object.entries(target.headers).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`);
-    await writeFile(script, ['wrk.method = "POST"', `wrk.body = ${JSON.stringify(PROMPT_BODY)}`, ...headers].join('\n'));
-    const args = ['-t1', `-c${connections}`, `-d${DURATION_S}s`, '-s', script, target.url];
-    const { stdout } = await promisify(execFile)(WRK, args);
-    const failed = /Non-2xx or 3xx responses: (\d+)|Socket errors: .*?(\d+)/.exec(stdout);
-    if (failed) throw new Error(`wrk run had failures: ${failed[0]}`);
-    return Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? Number.NaN);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-/** The fake's generations endpoint, called the way the gateway calls it: the baseline of (a) and (f). */
-const directTarget = (fakeBaseUrl: string): Target => ({
-  url: `${fakeBaseUrl}/images/generations`,
-  headers: {
-    authorization: `Bearer ${makeCodexJwt({ accountId: 'bench-1' })}`,
-    'chatgpt-account-id': 'bench-1',
-    'content-type': 'application/json',
-    'user-agent': 'codex_cli_rs/0.142.0',
-    originator: 'codex_cli_rs',
-  },
-});
-
-/** One target's share of a small-response run: req/s at 50 connections and p50 at 1 connection. */
-interface SmallRun {
-  rps: number;
-  p50Ms: number;
-}
-
-/** A gateway's share, plus its CPU time per request at 50 connections. */
-interface GatewaySmallRun extends SmallRun {
-  cpuMs: number;
-}
-
-/** Measured requests of each latency run. */
-const LATENCY_REQUESTS = 1000;
-
-/** One gateway's share of a run: its req/s at 50 connections, the CPU time it used per request then, its p50. */
-async function measureGatewaySmallRun(gw: Gateway): Promise<GatewaySmallRun> {
-  const cpuBefore = await readCpuMs(gw.pid);
-  const r = await cannon(gw.generations, 50);
-  const cpuMs = ((await readCpuMs(gw.pid)) - cpuBefore) / r.requests.total;
-  return { rps: r.requests.average, cpuMs, p50Ms: await measureP50Ms(gw.generations, LATENCY_REQUESTS) };
-}
-
-/**
- * RUNS runs of small responses, the fake called directly and then each gateway, side by side in
- * each run; the gateways take turns going first, so a drift of the machine's load within a run
- * does not always favour the same one. Returns the runs of the fake and of each gateway, in order.
- */
-async function measureSmallSideBySide(fakeBaseUrl: string, gateways: readonly Gateway[]) {
-  const direct = directTarget(fakeBaseUrl);
-  const directRuns: SmallRun[] = [];
-  const gatewayRuns: GatewaySmallRun[][] = gateways.map(() => []);
-  for (const gw of gateways) await cannon(gw.generations, 10); // warm-up (JIT, connection pools)
-  for (let i = 0; i < RUNS; i += 1) {
-    const rps = (await cannon(direct, 50)).requests.average;
-    for (let k = 0; k < gateways.length; k += 1) {
-      const g = (i + k) % gateways.length;
-      gatewayRuns[g]!.push(await measureGatewaySmallRun(gateways[g]!));
-    }
-    directRuns.push({ rps, p50Ms: await measureP50Ms(direct, LATENCY_REQUESTS) });
-  }
-  return { directRuns, gatewayRuns };
-}
-
-/** A gateway's figures against the fake's, run by run: req/s ratio, added p50 (ms), CPU per request (ms). */
-const compareToDirect = (directRuns: SmallRun[], runs: GatewaySmallRun[]) => ({
-  ratios: runs.map((g, i) => g.rps / directRuns[i]!.rps),
-  gatewayRps: runs.map((g) => g.rps),
-  directRps: directRuns.map((d) => d.rps),
-  addedP50: runs.map((g, i) => g.p50Ms - directRuns[i]!.p50Ms),
-  cpuMs: runs.map((g) => g.cpuMs),
-});
 
 /** (a): throughput ratio and added p50 latency, gateway and fake measured side by side in each run. */
 async function measureSmallResponses(fakeBaseUrl: string) {
@@ -379,29 +248,19 @@ async function measureRedisMode(fakeBaseUrl: string, redisBin: string) {
 /** (f): req/s of ~4 MB responses at 16 connections, gateway ÷ direct, side by side in each run. */
 async function measureLargeThroughput(fake: { baseUrl: string; pid: number }) {
   const gw = await startGateway(fake.baseUrl);
-  const direct = directTarget(fake.baseUrl);
-  const result = { ratios: [] as number[], gatewayRps: [] as number[], directRps: [] as number[], gatewayCpuMs: [] as number[], fakeCpuMs: [] as number[] };
-  /** req/s of one run, and the CPU time `pid` used per request in it. */
-  const run = async (target: Target, pid: number) => {
-    const cpuBefore = await readCpuMs(pid);
-    const rps = await measureRps(target, 16);
-    return { rps, cpuMs: ((await readCpuMs(pid)) - cpuBefore) / (rps * DURATION_S) };
-  };
   try {
-    await measureRps(gw.generations, 16); // warm-up (JIT, connection pools)
-    for (let i = 0; i < RUNS; i += 1) {
-      const d = await run(direct, fake.pid);
-      const g = await run(gw.generations, gw.pid);
-      result.directRps.push(d.rps);
-      result.gatewayRps.push(g.rps);
-      result.ratios.push(g.rps / d.rps);
-      result.fakeCpuMs.push(d.cpuMs);
-      result.gatewayCpuMs.push(g.cpuMs);
-    }
+    const { directRuns, targetRuns } = await measureLargeSideBySide(fake, [gw]);
+    const runs = targetRuns[0]!;
+    return {
+      ratios: runs.map((g, i) => g.rps / directRuns[i]!.rps),
+      gatewayRps: runs.map((g) => g.rps),
+      directRps: directRuns.map((d) => d.rps),
+      gatewayCpuMs: runs.map((g) => g.cpuMs),
+      fakeCpuMs: directRuns.map((d) => d.cpuMs),
+    };
   } finally {
     await gw.stop();
   }
-  return result;
 }
 
 /** RUNS fresh gateways, each measured once under `load`. */
@@ -661,6 +520,7 @@ async function main(): Promise<void> {
       await fake.setBehavior({ imageBytes: 0 });
       lines.push(...(await reportUsageRollups(fake.baseUrl)));
     }
+    if (runs('l')) lines.push(...(await reportFloors(fake, (base) => startGateway(base))));
     for (const line of lines) console.log(line);
   } finally {
     fake.stop();
