@@ -183,6 +183,22 @@ describe('createUndiciUpstreamClient: timeouts and aborts', () => {
     expect(isClientAbort(error)).toBe(true);
   });
 
+  it('a body nobody reads is ended by the attempt timer without an unhandled error, and its connection is freed', async () => {
+    fake.setBehavior(ACCOUNT, fakeBehaviors.stallBody(Infinity));
+    const res = await makeClient({ attemptTimeoutMs: 200 }).send(sampleUpstreamRequest(ACCOUNT), never);
+    // No listener of any kind on the body: an 'error' event nobody handles would fail the run.
+    await waitFor(() => res.body.destroyed);
+    await waitFor(() => fake.concurrency.current(ACCOUNT) === 0);
+  });
+
+  it('a consumer that destroys the body before its end aborts the attempt: the upstream sees the disconnect', async () => {
+    fake.setBehavior(ACCOUNT, fakeBehaviors.stallBody(Infinity));
+    const res = await makeClient().send(sampleUpstreamRequest(ACCOUNT), never);
+    expect(fake.concurrency.current(ACCOUNT)).toBe(1);
+    res.body.destroy();
+    await waitFor(() => fake.concurrency.current(ACCOUNT) === 0);
+  });
+
   it('an already-aborted signal fails at once without reaching the upstream', async () => {
     const controller = new AbortController();
     controller.abort();
