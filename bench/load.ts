@@ -138,7 +138,7 @@ export interface GatewaySmallRun extends SmallRun {
 export const LATENCY_REQUESTS = 1000;
 
 /** One gateway's share of a run: its req/s at 50 connections, the CPU time it used per request then, its p50. */
-export async function measureGatewaySmallRun(gw: LoadTarget): Promise<GatewaySmallRun> {
+async function measureGatewaySmallRun(gw: LoadTarget): Promise<GatewaySmallRun> {
   const cpuBefore = await readCpuMs(gw.pid);
   const r = await cannon(gw.generations, 50);
   const cpuMs = ((await readCpuMs(gw.pid)) - cpuBefore) / r.requests.total;
@@ -146,9 +146,9 @@ export async function measureGatewaySmallRun(gw: LoadTarget): Promise<GatewaySma
 }
 
 /**
- * RUNS runs of small responses, the fake called directly and then each gateway, side by side in
- * each run; the gateways take turns going first, so a drift of the machine's load within a run
- * does not always favour the same one. Returns the runs of the fake and of each gateway, in order.
+ * RUNS runs of small responses, the fake called directly and then each target (a gateway, or a bare
+ * proxy in (l)), side by side in each run; the targets take turns going first, so a drift of the machine's load within a run
+ * does not always favour the same one. Returns the runs of the fake and of each target, in order.
  */
 export async function measureSmallSideBySide(fakeBaseUrl: string, gateways: readonly LoadTarget[]) {
   const direct = directTarget(fakeBaseUrl);

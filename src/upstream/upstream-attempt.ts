@@ -26,7 +26,7 @@ export interface AttemptOptions {
   maxResponseBytes: number;
 }
 
-export const tooLarge = (maxBytes: number): UpstreamFailureError =>
+const tooLarge = (maxBytes: number): UpstreamFailureError =>
   new UpstreamFailureError(UPSTREAM_ERROR_CODES.responseTooLarge, `the upstream response exceeded ${maxBytes} bytes`);
 
 /**
@@ -78,7 +78,11 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: UpstreamResponse['headers']): void {
-    if (statusCode < 200 || this.settled) return; // 1xx: informational, the answer follows
+    if (statusCode < 200) return; // 1xx: informational, the answer follows
+    if (this.settled) {
+      controller.abort(new Error('the upstream attempt had already ended'));
+      return;
+    }
     const declared = declaredLength(headers);
     if (declared !== null && declared > this.opts.maxResponseBytes) {
       const err = tooLarge(this.opts.maxResponseBytes);
@@ -101,7 +105,7 @@ class Attempt implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     this.complete = true;
-    this.body?.push(null);
+    if (this.body && !this.body.destroyed) this.body.push(null);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
