@@ -240,6 +240,27 @@ describe('createUndiciUpstreamClient: size cap and transport failures', () => {
     expect([isTransportError(err), isTimeoutError(err), isClientAbort(err)]).toEqual([true, false, false]);
   });
 
+  it('an informational 1xx before the answer is passed over: the attempt settles with the answer', async () => {
+    // The fake speaks only final answers; a raw server sends 103 Early Hints first, as a CDN may.
+    const answer = JSON.stringify({ created: 1, data: [] });
+    const server = createServer((socket) => {
+      socket.once('data', () =>
+        socket.end(
+          `HTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${answer.length}\r\nconnection: close\r\n\r\n${answer}`,
+        ),
+      );
+    }).listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const { port } = server.address() as { port: number };
+      const res = await makeClient({ baseUrl: `http://127.0.0.1:${port}/backend-api/codex` }).send(sampleUpstreamRequest(ACCOUNT), never);
+      expect(res.status).toBe(200);
+      expect(JSON.parse(Buffer.concat(await res.body.toArray()).toString())).toEqual({ created: 1, data: [] });
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   it('a refused connection is a transport error', async () => {
     const server = createServer().listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
