@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { heldRequestCount, measureHeldRequests } from './footprint.js';
 import {
+  type FakeProcess,
   type LoadTarget,
   MiB,
   compareToDirect,
@@ -26,12 +27,6 @@ type FloorKind = 'http' | 'relay';
 
 interface Stoppable extends LoadTarget {
   stop(): Promise<void>;
-}
-
-interface FakeProcess {
-  baseUrl: string;
-  pid: number;
-  setBehavior(behavior: { imageBytes: number; delayMs?: number }): Promise<void>;
 }
 
 const FLOOR_PROXY = fileURLToPath(new URL('./floor-proxy.mjs', import.meta.url));

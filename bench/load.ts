@@ -3,7 +3,7 @@
  * connection, req/s with autocannon or wrk, CPU time per request from /proc, and the side-by-side
  * runs that hold a target's figures against the fake called directly in the same run.
  */
-import { type ChildProcess, execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,6 +45,32 @@ export async function firstJsonLine<T>(child: ChildProcess, match: (v: Record<st
     }
   }
   throw new Error('process ended before printing the expected line');
+}
+
+/** The fake upstream in its own process: its address and pid, and how to change what it answers. */
+export interface FakeProcess {
+  baseUrl: string;
+  pid: number;
+  setBehavior(behavior: { imageBytes: number; delayMs?: number }): Promise<void>;
+  stop(): void;
+}
+
+/** The fake upstream in its own process; `setBehavior` changes what every account answers. */
+export async function startFakeProcess(): Promise<FakeProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/fake-upstream-process.ts'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const baseUrl = await firstJsonLine(child, (v) => (typeof v.baseUrl === 'string' ? v.baseUrl : undefined));
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  return {
+    baseUrl,
+    pid: child.pid!,
+    async setBehavior(behavior: { imageBytes: number; delayMs?: number }) {
+      child.stdin!.write(`${JSON.stringify(behavior)}\n`);
+      await lines.next();
+    },
+    stop() {
+      child.stdin!.end();
+    },
+  };
 }
 
 /** CPU time (user + system, ms) the process has used so far, from /proc/<pid>/stat. */

@@ -38,7 +38,6 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { request } from 'undici';
 import { createAdminClient } from '../src/control/admin-client.js';
@@ -60,9 +59,9 @@ import {
   WRK,
   compareToDirect,
   directTarget,
-  firstJsonLine,
   fmt,
   fmtRuns,
+  startFakeProcess,
   measureLargeSideBySide,
   measureP50Ms,
   measureSmallSideBySide,
@@ -80,24 +79,6 @@ interface Gateway {
   secret: string;
   generations: Target;
   stop(): Promise<void>;
-}
-
-/** The fake upstream in its own process; `setBehavior` changes what every account answers. */
-async function startFakeProcess() {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/fake-upstream-process.ts'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const baseUrl = await firstJsonLine(child, (v) => (typeof v.baseUrl === 'string' ? v.baseUrl : undefined));
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-  return {
-    baseUrl,
-    pid: child.pid!,
-    async setBehavior(behavior: { imageBytes: number; delayMs?: number }) {
-      child.stdin!.write(`${JSON.stringify(behavior)}\n`);
-      await lines.next();
-    },
-    stop() {
-      child.stdin!.end();
-    },
-  };
 }
 
 /**

@@ -6,6 +6,7 @@ import type { ResponseMetrics } from '../observe/image-log-event.js';
 import { createResponseTap, type ResponseTap } from '../observe/response-tap.js';
 import type { HostedImages } from './hosted-images.js';
 import { sendHostedUpstreamResponse } from './send-hosted-response.js';
+import { declaredLength } from '../upstream/upstream-attempt.js';
 import { buildUpstreamErrorResponse, readUpstreamError, type UpstreamErrorInfo } from '../upstream/upstream-error.js';
 import type { UpstreamResponse } from '../upstream/types.js';
 import { isResponseTooLargeError } from '../upstream/upstream-failures.js';
@@ -57,8 +58,7 @@ export async function sendUpstreamResponse(
   reply.hijack();
   const res = reply.raw;
   // A Content-Length the body keeps spares the chunked framing (and, for a small body, a second write for its end).
-  const upstreamLength = tap.keepsLength ? headerText(response.headers['content-length']) : undefined;
-  const length = upstreamLength !== undefined && /^\d+$/.test(upstreamLength) ? Number(upstreamLength) : null;
+  const length = tap.keepsLength ? declaredLength(response.headers) : null;
   res.writeHead(response.status, {
     ...(reply.getHeaders() as Record<string, string>),
     'content-type': headerText(response.headers['content-type']) ?? 'application/json',

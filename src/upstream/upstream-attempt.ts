@@ -193,7 +193,8 @@ const ignoreError = (): void => undefined;
 
 const asError = (reason: unknown): Error => (reason instanceof Error ? reason : new Error(String(reason)));
 
-function declaredLength(headers: UpstreamResponse['headers']): number | null {
+/** The response's Content-Length as a number, or null when it has none or none that is a plain decimal. */
+export function declaredLength(headers: UpstreamResponse['headers']): number | null {
   const raw = headers['content-length'];
   const value = Array.isArray(raw) ? raw[0] : raw;
   if (value === undefined || !/^\d+$/.test(value)) return null;
